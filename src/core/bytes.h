@@ -1,0 +1,64 @@
+// Byte buffers and LEB128 varints: the primitives every encoder and decoder uses.
+// ByteReader never reads past its end: every read checks bounds and throws DecodeError,
+// so decoders can be written as straight-line code over hostile input.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crdtdb {
+
+using Bytes = std::vector<std::uint8_t>;
+using ByteSpan = std::span<const std::uint8_t>;
+
+class ByteWriter {
+ public:
+  void u8(std::uint8_t v) { out_.push_back(v); }
+  void varint(std::uint64_t v);
+  void zigzag(std::int64_t v) {
+    varint((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
+  }
+  void fixed32(std::uint32_t v);
+  void fixed64(std::uint64_t v);
+  void raw(ByteSpan bytes) { out_.insert(out_.end(), bytes.begin(), bytes.end()); }
+  void string(std::string_view s);  // varint length + bytes
+  std::size_t size() const { return out_.size(); }
+  Bytes& bytes() { return out_; }
+  Bytes take() { return std::move(out_); }
+
+ private:
+  Bytes out_;
+};
+
+class ByteReader {
+ public:
+  explicit ByteReader(ByteSpan in) : in_(in) {}
+  std::uint8_t u8();
+  std::uint64_t varint();  // rejects overlong (> 10 bytes) and overflowing encodings
+  std::int64_t zigzag() {
+    std::uint64_t v = varint();
+    return static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1));
+  }
+  // A varint that must fit below `limit` (counts, indexes): rejects larger values.
+  std::uint64_t varintBelow(std::uint64_t limit, const char* what);
+  std::uint32_t fixed32();
+  std::uint64_t fixed64();
+  ByteSpan raw(std::size_t n);
+  std::string string(std::size_t maxLen, const char* what);  // length-prefixed, valid UTF-8
+  std::size_t remaining() const { return in_.size() - pos_; }
+  std::size_t position() const { return pos_; }
+  bool atEnd() const { return pos_ == in_.size(); }
+
+ private:
+  void need(std::size_t n) const;
+  ByteSpan in_;
+  std::size_t pos_ = 0;
+};
+
+bool isValidUtf8(std::string_view s);
+std::uint32_t crc32(ByteSpan bytes);
+
+}  // namespace crdtdb

@@ -1,0 +1,21 @@
+#include "core/errors.h"
+
+namespace crdtdb {
+
+const char* errorCodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::Type:
+      return "Type";
+    case ErrorCode::NotFound:
+      return "NotFound";
+    case ErrorCode::Decode:
+      return "Decode";
+    case ErrorCode::PendingOverflow:
+      return "PendingOverflow";
+    case ErrorCode::Internal:
+      return "Internal";
+  }
+  return "Internal";
+}
+
+}  // namespace crdtdb

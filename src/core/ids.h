@@ -1,0 +1,36 @@
+// Identifiers shared by every engine module.
+//
+// A peer is a replica (a tab, worker or process); its id is a string chosen in JS and interned
+// to a small PeerIdx that is local to one replica (never sent: messages carry the strings).
+// Every event is identified globally by (peer, seq), seq counting 0,1,2,... per peer, and
+// locally by its LV ("local version"): its position in this replica's event graph, assigned
+// in the order events were applied here, so LV order is always a topological order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace crdtdb {
+
+using PeerIdx = std::uint32_t;
+using LV = std::uint64_t;
+using Seq = std::uint64_t;
+using Lamport = std::uint64_t;
+
+struct LVRange {
+  LV start;
+  LV end;  // exclusive
+  LV size() const { return end - start; }
+  bool operator==(const LVRange&) const = default;
+};
+
+// A write's identity for ordering and removal: LWW orders by (lamport, peer name, seq).
+struct Stamp {
+  LV lv;
+  Lamport lamport;
+  PeerIdx peer;
+  Seq seq;
+};
+
+}  // namespace crdtdb

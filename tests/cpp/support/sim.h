@@ -1,0 +1,193 @@
+// A simulated network of replicas for convergence fuzzing (in the style of Yjs' testHelper):
+// seeded random local transactions, messages delivered in random order with duplicates,
+// replicas going offline (losing live messages) and catching up by version exchange.
+#pragma once
+
+#include <catch2/catch.hpp>
+#include <deque>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/errors.h"
+#include "db/database.h"
+#include "support/oracle.h"
+
+namespace crdtdb::testing {
+
+inline const std::vector<std::string> kTables = {"t0", "t1"};
+
+inline std::map<std::pair<std::string, std::string>, Value> rowsOf(const Database& db) {
+  std::map<std::pair<std::string, std::string>, Value> out;
+  for (const auto& t : kTables) {
+    db.forEachRow(t, [&](const std::string& k, const Value& row) { out[{t, k}] = row; });
+  }
+  return out;
+}
+
+inline std::map<std::pair<std::string, std::string>, Value> conflictsOf(const Database& db) {
+  std::map<std::pair<std::string, std::string>, Value> out;
+  for (const auto& [rk, row] : rowsOf(db)) {
+    Value c = db.conflicts(rk.first, rk.second);
+    if (!c.empty()) out[rk] = c;
+  }
+  return out;
+}
+
+inline void requireSameState(const Database& a, const Database& b) {
+  REQUIRE(rowsOf(a) == rowsOf(b));
+  REQUIRE(conflictsOf(a) == conflictsOf(b));
+  REQUIRE(a.version() == b.version());
+  REQUIRE(a.encodeState() == b.encodeState());
+}
+
+inline void requireMatchesOracle(const Database& db) {
+  OracleRows o = oracleFromHistory(db.changesSince({}));
+  REQUIRE(rowsOf(db) == o.rows);
+  REQUIRE(conflictsOf(db) == o.conflicts);
+}
+
+class Sim {
+ public:
+  Sim(std::uint64_t seed, int replicas) : rng_(seed), inbox_(replicas), online_(replicas, true) {
+    for (int i = 0; i < replicas; ++i) {
+      // Peer ids whose byte order differs from creation order exercise the tie-break.
+      dbs_.push_back(std::make_unique<Database>("peer-" + std::string(1, char('e' - i))));
+    }
+  }
+
+  int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
+  bool chance(int percent) { return pick(100) < percent; }
+
+  Value randomValue() {
+    switch (pick(6)) {
+      case 0:
+        return Value(pick(5));
+      case 1:
+        return Value("s" + std::to_string(pick(4)));
+      case 2:
+        return Value(pick(2) == 0);
+      case 3:
+        return Value(nullptr);
+      case 4:
+        return Value(pick(1000) / 8.0 + 0.5);
+      default:
+        return Value::array({pick(3), Value::object({{"n", pick(3)}})});
+    }
+  }
+
+  Op randomOp() {
+    Op op;
+    op.table = kTables[pick(2)];
+    op.key = "k" + std::to_string(pick(4));
+    int kind = pick(10);
+    op.kind = kind < 4 ? OpKind::SetRow : kind < 8 ? OpKind::UpdateRow : OpKind::DeleteRow;
+    if (op.kind != OpKind::DeleteRow) {
+      int mask = pick(15) + 1;
+      for (int c = 0; c < 4; ++c) {
+        if (mask & (1 << c)) op.columns.emplace_back("c" + std::to_string(c), randomValue());
+      }
+    }
+    return op;
+  }
+
+  // One random local transaction on replica r; broadcast if online.
+  void localTxn(int r) {
+    std::vector<Op> ops;
+    int n = chance(70) ? 1 : 1 + pick(4);
+    for (int i = 0; i < n; ++i) ops.push_back(randomOp());
+    Database& db = *dbs_[r];
+    Bytes before = db.encodeState();
+    CommitResult res;
+    try {
+      res = db.commit(ops);
+    } catch (const crdtdb::Error& e) {
+      REQUIRE(e.code() == ErrorCode::NotFound);
+      REQUIRE(db.encodeState() == before);  // a rejected transaction changes nothing
+      return;
+    }
+    if (res.encoded.empty()) return;
+    ++stats_.commits;
+    if (!online_[r]) return;  // the live message is lost; a later sync recovers it
+    for (int o = 0; o < size(); ++o) {
+      if (o != r) inbox_[o].push_back(res.encoded);
+    }
+  }
+
+  // Deliver one random queued message to replica r, maybe keeping a duplicate.
+  void deliver(int r) {
+    if (!online_[r] || inbox_[r].empty()) return;
+    std::size_t i = static_cast<std::size_t>(pick(static_cast<int>(inbox_[r].size())));
+    Bytes msg = inbox_[r][i];
+    if (!chance(15)) inbox_[r].erase(inbox_[r].begin() + static_cast<std::ptrdiff_t>(i));
+    ApplyResult res = dbs_[r]->applyChanges(msg);
+    if (res.pending > 0) ++stats_.heldDeliveries;
+    if (res.applied == 0) ++stats_.duplicateDeliveries;
+  }
+
+  void syncPair(int a, int b) { dbs_[a]->applyChanges(dbs_[b]->changesSince(dbs_[a]->version())); }
+
+  void fullSync() {
+    for (int i = 0; i < size(); ++i) online_[i] = true;
+    for (int round = 0; round < 2; ++round) {
+      for (int a = 0; a < size(); ++a) {
+        for (int b = 0; b < size(); ++b) {
+          if (a != b) syncPair(a, b);
+        }
+      }
+    }
+    for (int i = 1; i < size(); ++i) requireSameState(*dbs_[0], *dbs_[i]);
+    stats_.visibleRows += rowsOf(*dbs_[0]).size();
+    stats_.conflictedRows += conflictsOf(*dbs_[0]).size();
+    for (const auto& db : dbs_) REQUIRE(db->heldEvents() == 0);
+    // A replica rebuilt from one replica's full history is identical too.
+    Database fresh("peer-fresh");
+    fresh.applyChanges(dbs_[pick(size())]->changesSince({}));
+    requireSameState(*dbs_[0], fresh);
+  }
+
+  void step() {
+    int r = pick(size());
+    int action = pick(100);
+    if (action < 40) {
+      localTxn(r);
+    } else if (action < 85) {
+      deliver(r);
+    } else if (action < 92) {
+      online_[r] = !online_[r];
+      if (!online_[r]) inbox_[r].clear();  // offline: live traffic to it is lost
+    } else {
+      int b = pick(size());
+      if (b != r && online_[r] && online_[b]) syncPair(r, b);
+    }
+#ifdef CRDTDB_DEEP_CHECKS
+    dbs_[r]->checkInvariants();
+#endif
+    lastTouched_ = r;
+  }
+
+  int size() const { return static_cast<int>(dbs_.size()); }
+  Database& db(int i) { return *dbs_[i]; }
+  int lastTouched() const { return lastTouched_; }
+  // What the run exercised, so a test can prove the fuzzer reaches the interesting cases.
+  struct Stats {
+    int commits = 0;
+    int heldDeliveries = 0;       // deliveries that left events waiting for predecessors
+    int duplicateDeliveries = 0;  // deliveries that applied nothing new
+    std::size_t visibleRows = 0;
+    std::size_t conflictedRows = 0;
+  };
+  const Stats& stats() const { return stats_; }
+
+ private:
+  std::mt19937_64 rng_;
+  std::vector<std::unique_ptr<Database>> dbs_;
+  std::vector<std::deque<Bytes>> inbox_;
+  std::vector<bool> online_;
+  int lastTouched_ = 0;
+  Stats stats_;
+};
+
+}  // namespace crdtdb::testing
