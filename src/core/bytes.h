@@ -27,6 +27,7 @@ class ByteWriter {
   void string(std::string_view s);  // varint length + bytes
   std::size_t size() const { return out_.size(); }
   Bytes& bytes() { return out_; }
+  const Bytes& bytes() const { return out_; }
   Bytes take() { return std::move(out_); }
 
  private:

@@ -12,6 +12,8 @@ const char* errorCodeName(ErrorCode code) {
       return "Decode";
     case ErrorCode::PendingOverflow:
       return "PendingOverflow";
+    case ErrorCode::UnknownIndex:
+      return "UnknownIndex";
     case ErrorCode::Internal:
       return "Internal";
   }

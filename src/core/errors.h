@@ -12,6 +12,7 @@ enum class ErrorCode {
   NotFound,         // the row an operation needs does not exist
   Decode,           // malformed, truncated or hostile bytes
   PendingOverflow,  // held causally-early changes would exceed their bound
+  UnknownIndex,     // a query names an index that was not declared
   Internal,         // a broken invariant: a bug, never caused by input
 };
 

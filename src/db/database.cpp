@@ -62,7 +62,7 @@ CommitResult Database::commit(const std::vector<Op>& input) {
         .apply(op, Stamp{start + i, lamport + i, self_, seq + i}, all, peers_);
     store_.eraseIfEmpty(op.table, op.key);
   }
-  result.changes = tracker.finish();
+  result.changes = finishChanges(tracker);
   result.encoded = encodeChanges({recordFor(start, start + ops.size())});
   return result;
 }
@@ -87,7 +87,7 @@ ApplyResult Database::applyChanges(ByteSpan bytes) {
   }
   buffer_.commit(std::move(plan));
   result.pending = buffer_.heldEvents();
-  result.changes = tracker.finish();
+  result.changes = finishChanges(tracker);
   return result;
 }
 
@@ -193,6 +193,102 @@ Value Database::conflicts(const std::string& table, const std::string& key) cons
   return r ? r->conflicts() : Value::object();
 }
 
+std::vector<RowChange> Database::finishChanges(const ChangeTracker& tracker) {
+  std::vector<RowChange> changes = tracker.finish();
+  for (const RowChange& ch : changes) indexes_.onRowChange(ch.table, ch.key, ch.before, ch.row);
+  return changes;
+}
+
+void Database::declareIndexes(const std::vector<IndexDef>& defs) {
+  std::map<std::string, bool> names;
+  for (const IndexDef& d : defs) {
+    IndexSet::validate(d);
+    if (!names.emplace(d.name, true).second) {
+      throw Error(ErrorCode::Type, "index \"" + d.name + "\" is declared twice");
+    }
+  }
+  indexes_.declare(defs,
+                   [this](const std::string& table, auto&& f) { store_.forEachRow(table, f); });
+}
+
+std::vector<std::string> Database::query(const std::string& table, const std::string& index,
+                                         const KeyRange& range, const QueryOptions& opts,
+                                         bool staged) const {
+  if (!staged || staged_.empty()) return indexes_.query(table, index, range, opts);
+  IndexSet::Overlay overlay = overlayFor(indexes_.tableOf(table, index));
+  return indexes_.query(table, index, range, opts, &overlay);
+}
+
+std::size_t Database::count(const std::string& table, const std::string& index,
+                            const KeyRange& range, bool staged) const {
+  if (!staged || staged_.empty()) return indexes_.count(table, index, range);
+  IndexSet::Overlay overlay = overlayFor(indexes_.tableOf(table, index));
+  return indexes_.count(table, index, range, &overlay);
+}
+
+RowState Database::stagedState(const std::string& table, const std::string& key,
+                               const std::vector<Op>& extra) const {
+  const RowState* committed = store_.find(table, key);
+  RowState s = committed ? *committed : RowState();
+  const ObservedFn all = [](LV) { return true; };
+  // Staged writes have seen everything committed; their stamps only need to be distinct.
+  LV lv = graph_.size();
+  auto applyOne = [&](const Op& op) {
+    s.apply(op,
+            Stamp{lv, graph_.maxLamport(graph_.frontier()) + 1 + (lv - graph_.size()), self_,
+                  graph_.nextSeq(self_) + (lv - graph_.size())},
+            all, peers_);
+    ++lv;
+  };
+  auto it = stagedByRow_.find({table, key});
+  if (it != stagedByRow_.end()) {
+    for (std::size_t i : it->second) applyOne(staged_[i]);
+  }
+  for (const Op& op : extra) {
+    if (op.table == table && op.key == key) applyOne(op);
+  }
+  return s;
+}
+
+IndexSet::Overlay Database::overlayFor(const std::string& table) const {
+  IndexSet::Overlay overlay;
+  for (const auto& [rk, idx] : stagedByRow_) {
+    if (rk.first != table) continue;
+    const RowState* committed = store_.find(rk.first, rk.second);
+    overlay.rows[rk.second] = {committed ? committed->materialize() : std::nullopt,
+                               stagedState(rk.first, rk.second).materialize()};
+  }
+  return overlay;
+}
+
+void Database::stage(const std::vector<Op>& ops) {
+  // Validate the batch as it would apply after the already staged ops.
+  std::vector<Op> pending;
+  for (const Op& op : ops) {
+    validateTableAndKey(op.table, op.key);
+    if (op.kind == OpKind::UpdateRow && !stagedState(op.table, op.key, pending).visible()) {
+      throw Error(ErrorCode::NotFound, "cannot update row \"" + op.key + "\" in table \"" +
+                                           op.table + "\": it does not exist");
+    }
+    pending.push_back(op);
+  }
+  for (Op& op : pending) {
+    stagedByRow_[{op.table, op.key}].push_back(staged_.size());
+    staged_.push_back(std::move(op));
+  }
+}
+
+std::optional<Value> Database::stagedRow(const std::string& table, const std::string& key) const {
+  if (!stagedByRow_.count({table, key})) return row(table, key);
+  return stagedState(table, key).materialize();
+}
+
+CommitResult Database::commitStaged() {
+  std::vector<Op> ops = std::move(staged_);
+  rollbackStaged();
+  return commit(ops);
+}
+
 void Database::checkInvariants() const {
   graph_.checkInvariants();
   if (ops_.size() != graph_.size()) throw Error(ErrorCode::Internal, "op log size mismatch");
@@ -210,6 +306,7 @@ void Database::checkInvariants() const {
     }
   }
   store_.checkInvariants(peers_);
+  indexes_.checkInvariants();
 }
 
 }  // namespace crdtdb

@@ -6,6 +6,7 @@
 // txnStarts_ ascending, starting at 0 when non-empty; the row store's invariants.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "graph/causal_graph.h"
 #include "oplog/op.h"
 #include "oplog/txn.h"
+#include "store/index_set.h"
 #include "store/row_store.h"
 #include "sync/causal_buffer.h"
 
@@ -62,6 +64,30 @@ class Database {
   }
   Value conflicts(const std::string& table, const std::string& key) const;
 
+  // Secondary indexes: replaces the declared set, building new or changed ones from the rows
+  // and dropping the others. Throws Error(Type) for a malformed or duplicate definition.
+  void declareIndexes(const std::vector<IndexDef>& defs);
+  const IndexSet& indexes() const { return indexes_; }
+  // Row keys of `table` (index empty) or of index `index`, in range order; with
+  // `staged`, as the open staged transaction sees them. Throws Error(UnknownIndex).
+  std::vector<std::string> query(const std::string& table, const std::string& index,
+                                 const KeyRange& range, const QueryOptions& opts,
+                                 bool staged = false) const;
+  std::size_t count(const std::string& table, const std::string& index, const KeyRange& range,
+                    bool staged = false) const;
+
+  // A staged transaction (db.transaction): ops accumulate, validated as they arrive against
+  // the committed state plus the transaction's own earlier ops, visible only to reads that
+  // ask for the staged view, and committed as one causal batch or dropped.
+  void stage(const std::vector<Op>& ops);  // all or nothing; throws Type / NotFound
+  std::optional<Value> stagedRow(const std::string& table, const std::string& key) const;
+  CommitResult commitStaged();  // re-validated against the state at commit time
+  void rollbackStaged() {
+    staged_.clear();
+    stagedByRow_.clear();
+  }
+  std::size_t stagedCount() const { return staged_.size(); }
+
   // Canonical bytes of the full row CRDT state: equal on replicas that saw the same events.
   Bytes encodeState() const { return store_.encodeState(peers_); }
   std::size_t heldEvents() const { return buffer_.heldEvents(); }
@@ -72,6 +98,10 @@ class Database {
 
  private:
   void applyRemote(const TxnRecord& txn, Seq skip, ChangeTracker& tracker);
+  std::vector<RowChange> finishChanges(const ChangeTracker& tracker);
+  RowState stagedState(const std::string& table, const std::string& key,
+                       const std::vector<Op>& extra = {}) const;
+  IndexSet::Overlay overlayFor(const std::string& table) const;
   TxnRecord recordFor(LV start, LV end) const;
 
   PeerTable peers_;
@@ -80,7 +110,10 @@ class Database {
   std::vector<Op> ops_;        // ops_[lv]: the operation of event lv
   std::vector<LV> txnStarts_;  // first LV of every transaction, ascending
   RowStore store_;
+  IndexSet indexes_;
   CausalBuffer buffer_;
+  std::vector<Op> staged_;
+  std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> stagedByRow_;
 };
 
 }  // namespace crdtdb

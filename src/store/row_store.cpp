@@ -67,7 +67,7 @@ std::vector<RowChange> ChangeTracker::finish() const {
   for (const auto& [k, before] : before_) {
     const RowState* r = store_.find(k.first, k.second);
     std::optional<Value> after = r ? r->materialize() : std::nullopt;
-    if (after != before) out.push_back({k.first, k.second, std::move(after)});
+    if (after != before) out.push_back({k.first, k.second, std::move(after), before});
   }
   return out;
 }

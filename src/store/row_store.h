@@ -15,7 +15,8 @@ namespace crdtdb {
 struct RowChange {
   std::string table;
   std::string key;
-  std::optional<Value> row;  // the new visible row; nullopt when it is now absent
+  std::optional<Value> row;     // the new visible row; nullopt when it is now absent
+  std::optional<Value> before;  // the visible row before the change (for index upkeep)
 };
 
 class RowStore {
