@@ -19,6 +19,14 @@
 //   rows(table) -> string JSON [[key,row],...] in key order
 //   conflicts(table, key) -> string JSON {column:[losers...]}
 //   peerId() -> string
+//   declareIndexes(defsJson: string) -> string "{}"   defs: [{"name","table","keys":[...]}]
+//   query(table, index, rangeJson, limit, offset, reverse, staged) -> string JSON [rowKey,...]
+//       index "" = the table's primary-key order; limit < 0 = no limit; staged = see the
+//       open staged transaction's writes
+//   count(table, index, rangeJson, staged) -> string JSON number
+//   stage(opsJson) -> string "{}" (same ops as commit; validated now, committed later)
+//   stagedRow(table, key) -> string JSON row or "" (as the staged transaction sees it)
+//   commitStaged() -> string like commit(); rollbackStaged()
 // Every method returning a string or bytes returns the string '{"error":{"code":C,"message":M}}'
 // on failure, with C one of the ErrorCode names in src/core/errors.h (mirrored in js/errors.js).
 #include <emscripten/bind.h>
@@ -58,14 +66,7 @@ class RawDB {
 
   std::string commit(const std::string& opsJson) {
     return guarded([&] {
-      json ops = json::parse(opsJson, nullptr, false);
-      if (ops.is_discarded() || !ops.is_array()) {
-        throw crdtdb::Error(crdtdb::ErrorCode::Type, "commit expects a JSON array of operations");
-      }
-      std::vector<crdtdb::Op> local;
-      local.reserve(ops.size());
-      for (const auto& op : ops) local.push_back(crdtdb::opFromJson(op));
-      auto result = db_.commit(local);
+      auto result = db_.commit(parseOps(opsJson));
       encoded_ = std::move(result.encoded);
       return json{{"changes", changesJson(result.changes)}}.dump();
     });
@@ -114,13 +115,95 @@ class RawDB {
     return db_.conflicts(table, key).dump();
   }
 
+  std::string declareIndexes(const std::string& defsJson) {
+    return guarded([&] {
+      json defs = parseJson(defsJson, "index definitions");
+      std::vector<crdtdb::IndexDef> out;
+      for (const auto& d : defs) {
+        crdtdb::IndexDef def;
+        def.name = d.at("name").get<std::string>();
+        def.table = d.at("table").get<std::string>();
+        def.keys = d.at("keys").get<std::vector<std::string>>();
+        out.push_back(std::move(def));
+      }
+      db_.declareIndexes(out);
+      return std::string("{}");
+    });
+  }
+
+  std::string query(const std::string& table, const std::string& index,
+                    const std::string& rangeJson, double limit, double offset, bool reverse,
+                    bool staged) {
+    return guarded([&] {
+      crdtdb::QueryOptions opts;
+      opts.limit = limit < 0 ? SIZE_MAX : static_cast<std::size_t>(limit);
+      opts.offset = static_cast<std::size_t>(offset);
+      opts.reverse = reverse;
+      auto keys = db_.query(table, index, crdtdb::KeyRange::fromJson(parseJson(rangeJson, "range")),
+                            opts, staged);
+      return json(keys).dump();
+    });
+  }
+
+  std::string count(const std::string& table, const std::string& index,
+                    const std::string& rangeJson, bool staged) {
+    return guarded([&] {
+      return json(db_.count(table, index, crdtdb::KeyRange::fromJson(parseJson(rangeJson, "range")),
+                            staged))
+          .dump();
+    });
+  }
+
+  std::string stage(const std::string& opsJson) {
+    return guarded([&] {
+      db_.stage(parseOps(opsJson));
+      return std::string("{}");
+    });
+  }
+
+  std::string stagedRow(const std::string& table, const std::string& key) const {
+    auto r = db_.stagedRow(table, key);
+    return r ? r->dump() : std::string();
+  }
+
+  std::string commitStaged() {
+    return guarded([&] {
+      auto result = db_.commitStaged();
+      encoded_ = std::move(result.encoded);
+      return json{{"changes", changesJson(result.changes)}}.dump();
+    });
+  }
+
+  void rollbackStaged() { db_.rollbackStaged(); }
+
  private:
+  static json parseJson(const std::string& text, const char* what) {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) {
+      throw crdtdb::Error(crdtdb::ErrorCode::Type, std::string("malformed ") + what);
+    }
+    return j;
+  }
+
+  static std::vector<crdtdb::Op> parseOps(const std::string& opsJson) {
+    json ops = parseJson(opsJson, "operations");
+    if (!ops.is_array()) {
+      throw crdtdb::Error(crdtdb::ErrorCode::Type, "expected a JSON array of operations");
+    }
+    std::vector<crdtdb::Op> out;
+    out.reserve(ops.size());
+    for (const auto& op : ops) out.push_back(crdtdb::opFromJson(op));
+    return out;
+  }
+
   template <typename F>
   std::string guarded(F&& f) {
     try {
       return f();
     } catch (const crdtdb::Error& e) {
       return errorJson(e.code(), e.what());
+    } catch (const nlohmann::json::exception& e) {
+      return errorJson(crdtdb::ErrorCode::Type, e.what());
     } catch (const std::exception& e) {
       return errorJson(crdtdb::ErrorCode::Internal, e.what());
     }
@@ -148,5 +231,12 @@ EMSCRIPTEN_BINDINGS(crdtdb) {
       .function("changesSince", &RawDB::changesSince)
       .function("row", &RawDB::row)
       .function("rows", &RawDB::rows)
-      .function("conflicts", &RawDB::conflicts);
+      .function("conflicts", &RawDB::conflicts)
+      .function("declareIndexes", &RawDB::declareIndexes)
+      .function("query", &RawDB::query)
+      .function("count", &RawDB::count)
+      .function("stage", &RawDB::stage)
+      .function("stagedRow", &RawDB::stagedRow)
+      .function("commitStaged", &RawDB::commitStaged)
+      .function("rollbackStaged", &RawDB::rollbackStaged);
 }

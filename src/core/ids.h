@@ -18,6 +18,10 @@ using LV = std::uint64_t;
 using Seq = std::uint64_t;
 using Lamport = std::uint64_t;
 
+// Seqs and Lamport times stay within JavaScript's safe integers, so every value round-trips
+// through JS and no clock can wrap. A message that would push past this is rejected.
+inline constexpr std::uint64_t kMaxClock = std::uint64_t{1} << 53;
+
 struct LVRange {
   LV start;
   LV end;  // exclusive

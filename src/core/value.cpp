@@ -1,8 +1,8 @@
 #include "core/value.h"
 
-#include <bit>
 #include <cmath>
 
+#include "core/bit_cast.h"
 #include "core/errors.h"
 
 namespace crdtdb {
@@ -85,7 +85,7 @@ Value decodeAt(ByteReader& r, int depth) {
       return Value(i);
     }
     case kDouble: {
-      double d = std::bit_cast<double>(r.fixed64());
+      double d = bitCast<double>(r.fixed64());
       if (!std::isfinite(d)) throw DecodeError("non-finite number value");
       if (fitsInt(d)) throw DecodeError("non-canonical number encoding");
       return Value(d);
@@ -137,7 +137,7 @@ void encodeValue(ByteWriter& w, const Value& v) {
         w.zigzag(static_cast<std::int64_t>(d));
       } else {
         w.u8(kDouble);
-        w.fixed64(std::bit_cast<std::uint64_t>(d));
+        w.fixed64(bitCast<std::uint64_t>(d));
       }
       break;
     }

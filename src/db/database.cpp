@@ -48,6 +48,10 @@ CommitResult Database::commit(const std::vector<Op>& input) {
 
   const Seq seq = graph_.nextSeq(self_);
   const Lamport lamport = graph_.maxLamport(graph_.frontier()) + 1;
+  if (lamport + ops.size() > kMaxClock || seq + ops.size() > kMaxClock) {
+    // Only reachable when peers pushed the clock to the limit: refuse rather than wrap.
+    throw Error(ErrorCode::Internal, "Lamport clock exhausted: this database cannot accept writes");
+  }
   const std::vector<LV> parents = graph_.frontier();
   const LV start = graph_.append(self_, seq, lamport, parents, ops.size());
   txnStarts_.push_back(start);

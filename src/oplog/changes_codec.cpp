@@ -121,11 +121,11 @@ std::vector<TxnRecord> decodeChanges(ByteSpan bytes) {
     t.peer = peers[pi];
     std::uint64_t flags = r.varintBelow(2, "transaction flags");
     std::uint64_t seqDelta = r.varint();
-    if (seqDelta > (std::uint64_t{1} << 53) - nextSeq[pi]) throw DecodeError("seq out of range");
+    if (seqDelta > kMaxClock - nextSeq[pi]) throw DecodeError("seq out of range");
     t.seq = nextSeq[pi] + seqDelta;
     std::int64_t lamportDelta = r.zigzag();
     if ((lamportDelta < 0 && static_cast<std::uint64_t>(-(lamportDelta + 1)) >= prevLamportEnd) ||
-        (lamportDelta > 0 && static_cast<std::uint64_t>(lamportDelta) > (std::uint64_t{1} << 53))) {
+        (lamportDelta > 0 && static_cast<std::uint64_t>(lamportDelta) > kMaxClock)) {
       throw DecodeError("Lamport time out of range");
     }
     t.lamport = prevLamportEnd + static_cast<std::uint64_t>(lamportDelta);
@@ -137,7 +137,7 @@ std::vector<TxnRecord> decodeChanges(ByteSpan bytes) {
       std::uint64_t np = r.varintBelow(r.remaining() + 1, "parent count");
       for (std::uint64_t k = 0; k < np; ++k) {
         std::uint64_t ppi = r.varintBelow(peers.size(), "parent peer index");
-        Seq ps = r.varintBelow(std::uint64_t{1} << 53, "parent seq");
+        Seq ps = r.varintBelow(kMaxClock, "parent seq");
         if (ppi == pi && ps >= t.seq) throw DecodeError("parent is not an earlier event");
         t.parents.push_back({peers[ppi], ps});
       }
@@ -149,7 +149,8 @@ std::vector<TxnRecord> decodeChanges(ByteSpan bytes) {
     }
     std::uint64_t nOps = r.varintBelow(r.remaining() + 1, "operation count");
     if (nOps == 0) throw DecodeError("transaction without operations");
-    if (t.seq + nOps > (std::uint64_t{1} << 53)) throw DecodeError("seq out of range");
+    if (t.seq + nOps > kMaxClock) throw DecodeError("seq out of range");
+    if (t.lamport + nOps > kMaxClock) throw DecodeError("Lamport time out of range");
     t.ops.reserve(nOps);
     for (std::uint64_t oi = 0; oi < nOps; ++oi) {
       Op op;

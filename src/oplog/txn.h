@@ -15,7 +15,9 @@ namespace crdtdb {
 struct EventRef {
   std::string peer;
   Seq seq;
-  auto operator<=>(const EventRef&) const = default;
+  // Spelled out: Emscripten 3.1.6's libc++ has no operator<=> for std::string.
+  bool operator==(const EventRef& o) const { return seq == o.seq && peer == o.peer; }
+  bool operator<(const EventRef& o) const { return peer != o.peer ? peer < o.peer : seq < o.seq; }
 };
 
 struct TxnRecord {

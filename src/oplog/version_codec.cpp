@@ -30,7 +30,7 @@ VersionVector decodeVersion(ByteSpan bytes) {
     if (!vv.empty() && !(vv.back().first < peer)) {
       throw DecodeError("version entries not in ascending peer order");
     }
-    Seq next = r.varintBelow(std::uint64_t{1} << 53, "version seq");
+    Seq next = r.varintBelow(kMaxClock + 1, "version seq");
     if (next == 0) throw DecodeError("zero version entry");
     vv.emplace_back(std::move(peer), next);
   }

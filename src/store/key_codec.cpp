@@ -1,8 +1,8 @@
 #include "store/key_codec.h"
 
-#include <bit>
 #include <cmath>
 
+#include "core/bit_cast.h"
 #include "core/errors.h"
 
 namespace crdtdb {
@@ -83,7 +83,7 @@ bool appendKey(std::string& out, const Value& v) {
     double d = v.get<double>();
     if (!std::isfinite(d)) return false;
     if (d == 0) d = 0;  // -0 and 0 are the same key
-    auto bits = std::bit_cast<std::uint64_t>(d);
+    auto bits = bitCast<std::uint64_t>(d);
     bits = (bits & (1ull << 63)) ? ~bits : bits | (1ull << 63);
     out.push_back(kNumber);
     for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(bits >> (8 * i)));
@@ -131,7 +131,7 @@ Value decodeKey(std::string_view b, std::size_t& pos) {
     std::uint64_t bits = 0;
     for (int i = 0; i < 8; ++i) bits = (bits << 8) | byteAt(b, pos++);
     bits = (bits & (1ull << 63)) ? bits & ~(1ull << 63) : ~bits;
-    double d = std::bit_cast<double>(bits);
+    double d = bitCast<double>(bits);
     Value v(d);
     canonicalizeValue(v, "key");
     return v;

@@ -47,17 +47,12 @@ CausalBuffer::Plan CausalBuffer::plan(std::vector<TxnRecord> incoming,
     bool fromIncoming;
     std::size_t index;
   };
+  // Several candidates may start at the same event (a held copy and a resent one); the first
+  // to become ready wins and the others then count as duplicates. None is discarded up front:
+  // a held copy that proves invalid must not hide a valid resend.
   std::vector<Cand> pool;
-  std::map<EventRef, bool> starts;
-  for (std::size_t i = 0; i < held_.size(); ++i) {
-    starts.emplace(EventRef{held_[i].peer, held_[i].seq}, true);
-    pool.push_back({&held_[i], false, i});
-  }
-  for (std::size_t i = 0; i < p.incoming.size(); ++i) {
-    const TxnRecord& t = p.incoming[i];
-    if (!starts.emplace(EventRef{t.peer, t.seq}, true).second) continue;
-    pool.push_back({&t, true, i});
-  }
+  for (std::size_t i = 0; i < held_.size(); ++i) pool.push_back({&held_[i], false, i});
+  for (std::size_t i = 0; i < p.incoming.size(); ++i) pool.push_back({&p.incoming[i], true, i});
 
   ScratchKnown sk{known, {}, {}};
   enum class State { Waiting, Done };
@@ -116,12 +111,14 @@ CausalBuffer::Plan CausalBuffer::plan(std::vector<TxnRecord> incoming,
     }
   }
 
+  std::map<EventRef, bool> heldStarts;  // one held copy per start: held before incoming
   for (std::size_t i = 0; i < pool.size(); ++i) {
     if (state[i] == State::Done) continue;
     const TxnRecord& t = *pool[i].txn;
     // Events of it that became known through another transaction are not held twice.
     Seq next = sk.nextSeq(t.peer);
     if (t.endSeq() <= next) continue;
+    if (!heldStarts.emplace(EventRef{t.peer, t.seq}, true).second) continue;
     (pool[i].fromIncoming ? p.holdIncoming : p.keepHeld).push_back(pool[i].index);
     p.heldBytes += t.encodedSize;
     p.heldEvents += t.ops.size();
