@@ -1,0 +1,14 @@
+// Package entry of crdtdb, for browsers, workers and Node ≥ 20 alike. It has no bare imports:
+// it loads from plain static files (dist/crdtdb.mjs + dist/crdtdb.wasm next to js/).
+//
+// Public API: shared/docs/api.md. Types: js/index.d.ts.
+
+export { CRDTDB } from "./database.js";
+export {
+  CRDTDBError,
+  ClosedError,
+  DecodeError,
+  NotFoundError,
+  QuotaError,
+  UnknownIndexError,
+} from "./errors.js";

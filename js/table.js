@@ -1,0 +1,138 @@
+// A handle on one table of a CRDTDB. Tables are schema-less and need no declaration.
+//
+// Reads (`get`, `has`) are synchronous and served from the database's JS-side cache of frozen
+// row objects; writes validate in JS, commit to the engine at once (so a `get` right after a
+// `set` sees it) and never throw synchronously: every error is a rejected promise.
+
+import { NotFoundError } from "./errors.js";
+import { checkKey, copyRow } from "./validate.js";
+
+/**
+ * @typedef {object} TableCore
+ * What a Table needs from its database (internal; see js/database.js).
+ * @property {() => void} assertReadable throws ClosedError / the not-ready CRDTDBError
+ * @property {(table: string) => Map<string, Readonly<Record<string, unknown>>>} rowsOf
+ * @property {(ops: object[]) => void} commit commits one transaction and fires change events
+ * @property {(table: string, key: string) => Record<string, unknown[]>} conflicts
+ */
+
+/**
+ * Runs a write synchronously and reports its outcome as a promise.
+ * @param {() => void} fn
+ * @returns {Promise<void>}
+ */
+function asWrite(fn) {
+  try {
+    fn();
+    return Promise.resolve();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+export class Table {
+  /** @type {TableCore} */
+  #core;
+  /** @type {string} */
+  #name;
+
+  /**
+   * Obtain tables with `db.table(name)`; not constructed directly.
+   * @param {TableCore} core
+   * @param {string} name
+   */
+  constructor(core, name) {
+    this.#core = core;
+    this.#name = name;
+  }
+
+  /** @returns {string} the table's name */
+  get name() {
+    return this.#name;
+  }
+
+  /**
+   * Inserts or replaces the whole row stored under `key`.
+   * @param {string} key non-empty string
+   * @param {Record<string, unknown>} row plain JSON object
+   * @returns {Promise<void>} resolves once the write is durable (at once for memory storage);
+   *   rejects with TypeError for an invalid key or row (nothing is written) or ClosedError
+   */
+  set(key, row) {
+    return asWrite(() => {
+      this.#core.assertReadable();
+      const k = checkKey(key);
+      const copy = copyRow(row, { table: this.#name, key: k, what: "row" });
+      this.#core.commit([{ op: "set", table: this.#name, key: k, row: copy }]);
+    });
+  }
+
+  /**
+   * Writes only the columns named in `patch`; the other columns keep their values.
+   * @param {string} key
+   * @param {Record<string, unknown>} patch plain JSON object of columns to write
+   * @returns {Promise<void>} rejects with NotFoundError when the row is absent, TypeError for
+   *   an invalid key or patch (nothing is written), ClosedError after close
+   */
+  update(key, patch) {
+    return asWrite(() => {
+      this.#core.assertReadable();
+      const k = checkKey(key);
+      const copy = copyRow(patch, { table: this.#name, key: k, what: "patch" });
+      if (!this.#core.rowsOf(this.#name).has(k)) {
+        throw new NotFoundError(
+          `cannot update row ${JSON.stringify(k)} of table ${JSON.stringify(this.#name)}: ` +
+            `it does not exist (use set to create it)`,
+        );
+      }
+      this.#core.commit([{ op: "update", table: this.#name, key: k, patch: copy }]);
+    });
+  }
+
+  /**
+   * Removes the row stored under `key`. Removing an absent row does nothing: a delete only
+   * removes what this replica has observed.
+   * @param {string} key
+   * @returns {Promise<void>}
+   */
+  delete(key) {
+    return asWrite(() => {
+      this.#core.assertReadable();
+      const k = checkKey(key);
+      if (!this.#core.rowsOf(this.#name).has(k)) return;
+      this.#core.commit([{ op: "delete", table: this.#name, key: k }]);
+    });
+  }
+
+  /**
+   * The current row under `key`, from memory. The object is frozen (deeply): copy it to edit,
+   * e.g. `t.set(k, { ...t.get(k), visits: 2 })`.
+   * @param {string} key
+   * @returns {Readonly<Record<string, unknown>> | undefined}
+   * @throws {TypeError} for a key that is not a non-empty string
+   */
+  get(key) {
+    this.#core.assertReadable();
+    return this.#core.rowsOf(this.#name).get(checkKey(key));
+  }
+
+  /**
+   * @param {string} key
+   * @returns {boolean} whether a row is stored under `key`
+   */
+  has(key) {
+    this.#core.assertReadable();
+    return this.#core.rowsOf(this.#name).has(checkKey(key));
+  }
+
+  /**
+   * The values that last-writer-wins hid: for each column of the row that has concurrent
+   * losing writes, those losing values. `{}` when there are none (or the row is absent).
+   * @param {string} key
+   * @returns {Record<string, unknown[]>}
+   */
+  conflicts(key) {
+    this.#core.assertReadable();
+    return this.#core.conflicts(this.#name, checkKey(key));
+  }
+}
