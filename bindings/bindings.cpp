@@ -23,6 +23,9 @@
 //   query(table, index, rangeJson, limit, offset, reverse, staged) -> string JSON [rowKey,...]
 //       index "" = the table's primary-key order; limit < 0 = no limit; staged = see the
 //       open staged transaction's writes
+//   queryPage(table, index, rangeJson, limit, offset, reverse, cursor) -> string JSON
+//       {"keys":[...],"cursor":C}: keyset paging; pass "" first, then the returned cursor
+//       (hex of the last entry) to continue strictly after the last key returned
 //   count(table, index, rangeJson, staged) -> string JSON number
 //   stage(opsJson) -> string "{}" (same ops as commit; validated now, committed later)
 //   stagedRow(table, key) -> string JSON row or "" (as the staged transaction sees it)
@@ -145,6 +148,22 @@ class RawDB {
     });
   }
 
+  std::string queryPage(const std::string& table, const std::string& index,
+                        const std::string& rangeJson, double limit, double offset, bool reverse,
+                        const std::string& cursor) {
+    return guarded([&] {
+      crdtdb::QueryOptions opts;
+      opts.limit = limit < 0 ? SIZE_MAX : static_cast<std::size_t>(limit);
+      opts.offset = static_cast<std::size_t>(offset);
+      opts.reverse = reverse;
+      if (!cursor.empty()) opts.after = fromHex(cursor);
+      std::string last;
+      auto keys = db_.query(table, index, crdtdb::KeyRange::fromJson(parseJson(rangeJson, "range")),
+                            opts, false, &last);
+      return json{{"keys", keys}, {"cursor", keys.empty() ? cursor : toHex(last)}}.dump();
+    });
+  }
+
   std::string count(const std::string& table, const std::string& index,
                     const std::string& rangeJson, bool staged) {
     return guarded([&] {
@@ -177,6 +196,31 @@ class RawDB {
   void rollbackStaged() { db_.rollbackStaged(); }
 
  private:
+  static std::string toHex(const std::string& bytes) {
+    static const char* digits = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (unsigned char b : bytes) {
+      out.push_back(digits[b >> 4]);
+      out.push_back(digits[b & 15]);
+    }
+    return out;
+  }
+
+  static std::string fromHex(const std::string& hex) {
+    auto nibble = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      throw crdtdb::Error(crdtdb::ErrorCode::Type, "malformed query cursor");
+    };
+    if (hex.size() % 2) throw crdtdb::Error(crdtdb::ErrorCode::Type, "malformed query cursor");
+    std::string out;
+    for (std::size_t i = 0; i < hex.size(); i += 2) {
+      out.push_back(static_cast<char>(nibble(hex[i]) * 16 + nibble(hex[i + 1])));
+    }
+    return out;
+  }
+
   static json parseJson(const std::string& text, const char* what) {
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded()) {
@@ -234,6 +278,7 @@ EMSCRIPTEN_BINDINGS(crdtdb) {
       .function("conflicts", &RawDB::conflicts)
       .function("declareIndexes", &RawDB::declareIndexes)
       .function("query", &RawDB::query)
+      .function("queryPage", &RawDB::queryPage)
       .function("count", &RawDB::count)
       .function("stage", &RawDB::stage)
       .function("stagedRow", &RawDB::stagedRow)

@@ -10,11 +10,13 @@
 // Storage: only "memory" exists in this version (IndexedDB persistence comes later).
 
 import { DEFAULT_MAX_PENDING_BYTES, Engine, loadEngineModule } from "./engine.js";
-import { ClosedError, CRDTDBError } from "./errors.js";
+import { ClosedError, CRDTDBError, UnknownIndexError } from "./errors.js";
+import { Index } from "./query.js";
 import { Table } from "./table.js";
+import { Transaction } from "./transaction.js";
 import { checkName, checkPeerId, checkTableName, describe, isPlainObject } from "./validate.js";
 
-const OPTION_NAMES = ["storage", "peerId", "maxPendingBytes"];
+const OPTION_NAMES = ["indexes", "storage", "peerId", "maxPendingBytes"];
 const PEER_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"; // Crockford base32, lower case
 
 /**
@@ -44,9 +46,61 @@ function deepFreeze(value) {
 }
 
 /**
+ * @typedef {{ table: string, keys: readonly string[] }} IndexDef
+ */
+
+/**
+ * Validates the `indexes` option: `{ name: { table: string, keys: string[] (non-empty) } }`.
+ * @param {unknown} indexes
+ * @returns {Map<string, IndexDef>}
+ * @throws {TypeError} naming the offending index
+ */
+function parseIndexes(indexes) {
+  /** @type {Map<string, IndexDef>} */
+  const defs = new Map();
+  if (indexes === undefined) return defs;
+  if (!isPlainObject(indexes)) {
+    throw new TypeError(`CRDTDB option indexes must be a plain object, got ${describe(indexes)}`);
+  }
+  for (const [name, def] of Object.entries(indexes)) {
+    const what = `index ${JSON.stringify(name)}`;
+    checkName(name, "index name", 1024);
+    if (!isPlainObject(def)) {
+      throw new TypeError(`${what} must be { table: string, keys: string[] }, got ${describe(def)}`);
+    }
+    for (const k of Object.keys(def)) {
+      if (k !== "table" && k !== "keys") {
+        throw new TypeError(`${what} has unknown property "${k}" (known: table, keys)`);
+      }
+    }
+    let table;
+    try {
+      table = checkTableName(def.table);
+    } catch (err) {
+      throw new TypeError(`${what}: ${/** @type {Error} */ (err).message}`);
+    }
+    if (!Array.isArray(def.keys) || def.keys.length === 0) {
+      throw new TypeError(`${what}: keys must be a non-empty array of column names, got ${describe(def.keys)}`);
+    }
+    const keys = def.keys.map((k, i) => {
+      try {
+        return checkName(k, `column name keys[${i}]`, 1024);
+      } catch (err) {
+        throw new TypeError(`${what}: ${/** @type {Error} */ (err).message}`);
+      }
+    });
+    if (new Set(keys).size !== keys.length) {
+      throw new TypeError(`${what}: keys name the same column twice`);
+    }
+    defs.set(name, Object.freeze({ table, keys: Object.freeze(keys) }));
+  }
+  return defs;
+}
+
+/**
  * Validates the constructor options.
  * @param {unknown} opts
- * @returns {{ peerId: string, maxPendingBytes: number }}
+ * @returns {{ peerId: string, maxPendingBytes: number, indexes: Map<string, IndexDef> }}
  */
 function parseOptions(opts) {
   if (opts === undefined) opts = {};
@@ -54,12 +108,6 @@ function parseOptions(opts) {
     throw new TypeError(`CRDTDB options must be a plain object, got ${describe(opts)}`);
   }
   const o = /** @type {Record<string, unknown>} */ (opts);
-  if (o.indexes !== undefined) {
-    throw new CRDTDBError(
-      "the indexes option is not available yet in this version of crdtdb (secondary indexes " +
-        "and queries arrive in a later release)",
-    );
-  }
   for (const name of Object.keys(o)) {
     if (!OPTION_NAMES.includes(name)) {
       throw new TypeError(`unknown CRDTDB option "${name}" (known: ${OPTION_NAMES.join(", ")})`);
@@ -84,7 +132,8 @@ function parseOptions(opts) {
     }
     maxPendingBytes = /** @type {number} */ (o.maxPendingBytes);
   }
-  return { peerId, maxPendingBytes };
+  const indexes = parseIndexes(o.indexes);
+  return { peerId, maxPendingBytes, indexes };
 }
 
 /**
@@ -118,6 +167,19 @@ export class CRDTDB {
   #changeListeners = new Set();
   /** @type {import("./table.js").TableCore} */
   #core;
+  /** @type {Map<string, IndexDef>} declared indexes */
+  #indexDefs;
+  /** @type {Map<string, Index>} */
+  #indexes = new Map();
+  /**
+   * Live queries.
+   * @type {Set<{ table: string, index: string, range: object,
+   *   cb: (rows: Array<Readonly<Record<string, unknown>>>) => void,
+   *   keys: string[], rows: Array<Readonly<Record<string, unknown>>> }>}
+   */
+  #subscriptions = new Set();
+  /** @type {Promise<unknown>} tail of the queue of transactions (they run one at a time) */
+  #txQueue = Promise.resolve();
 
   /**
    * Resolves (to this database) once the database is open and readable.
@@ -129,7 +191,9 @@ export class CRDTDB {
    * Creates the database and starts opening it; await `db.ready` before using it (or use
    * `CRDTDB.open`).
    * @param {string} name database name
-   * @param {{ storage?: "memory", peerId?: string, maxPendingBytes?: number }} [opts]
+   * @param {{ indexes?: Record<string, { table: string, keys: string[] }>, storage?: "memory",
+   *   peerId?: string, maxPendingBytes?: number }} [opts]
+   *   `indexes`: secondary indexes by name (`keys` with more than one column: compound);
    *   `storage`: only "memory" is available in this version ("indexeddb" throws CRDTDBError);
    *   `peerId`: this replica's id, random when omitted; `maxPendingBytes`: bound on memory held
    *   for changes whose causal predecessors have not arrived (default 16 MiB).
@@ -137,20 +201,45 @@ export class CRDTDB {
    */
   constructor(name, opts) {
     this.#name = checkName(name, "database name");
-    const { peerId, maxPendingBytes } = parseOptions(opts);
+    const { peerId, maxPendingBytes, indexes } = parseOptions(opts);
     this.#peerId = peerId;
+    this.#indexDefs = indexes;
+    /** @type {import("./query.js").QueryCore} */
+    const queries = {
+      assertReadable: () => this.#assertReadable(),
+      page: (table, index, range, limit, offset, reverse, cursor) =>
+        this.#readyEngine().queryPage(table, index, range, limit, offset, reverse, cursor),
+      query: (table, index, range, limit, offset, reverse) =>
+        this.#rowsForKeys(
+          table,
+          this.#readyEngine().query(table, index, range, limit, offset, reverse, false),
+        ),
+      count: (table, index, range) => this.#readyEngine().count(table, index, range, false),
+      row: (table, key) => this.#rowsOf(table).get(key),
+      subscribe: (table, index, range, cb) => this.#subscribe(table, index, range, cb),
+    };
     this.#core = {
       assertReadable: () => this.#assertReadable(),
       rowsOf: (table) => this.#rowsOf(table),
       commit: (ops) => this.#commit(ops),
       conflicts: (table, key) => /** @type {Engine} */ (this.#engine).conflicts(table, key),
+      queries,
     };
     this.ready = loadEngineModule().then(
       (module) => {
         if (this.#state === "closed") {
           throw new ClosedError(`database "${this.#name}" was closed before it finished opening`);
         }
-        this.#engine = new Engine(module, peerId, maxPendingBytes);
+        const engine = new Engine(module, peerId, maxPendingBytes);
+        try {
+          engine.declareIndexes(
+            [...indexes].map(([name, def]) => ({ name, table: def.table, keys: [...def.keys] })),
+          );
+        } catch (err) {
+          engine.delete();
+          throw err;
+        }
+        this.#engine = engine;
         this.#state = "open";
         return this;
       },
@@ -167,7 +256,8 @@ export class CRDTDB {
   /**
    * Creates a database and waits until it is ready.
    * @param {string} name
-   * @param {{ storage?: "memory", peerId?: string, maxPendingBytes?: number }} [opts]
+   * @param {{ indexes?: Record<string, { table: string, keys: string[] }>, storage?: "memory",
+   *   peerId?: string, maxPendingBytes?: number }} [opts]
    * @returns {Promise<CRDTDB>} rejects (never throws) on invalid options
    */
   static open(name, opts) {
@@ -208,6 +298,107 @@ export class CRDTDB {
       this.#tables.set(n, t);
     }
     return t;
+  }
+
+  /**
+   * The handle on a declared index. Like reads, it throws the "await db.ready" CRDTDBError
+   * before the database is ready (and ClosedError after close).
+   * @param {string} name a name declared in the `indexes` option
+   * @returns {Index}
+   * @throws {UnknownIndexError} when no index of that name was declared
+   */
+  index(name) {
+    this.#assertReadable();
+    const def = typeof name === "string" ? this.#indexDefs.get(name) : undefined;
+    if (def === undefined) {
+      const known = [...this.#indexDefs.keys()].map((n) => JSON.stringify(n)).join(", ");
+      throw new UnknownIndexError(
+        `no index named ${typeof name === "string" ? JSON.stringify(name) : describe(name)} ` +
+          `was declared (declared: ${known || "none"}); declare it in the indexes option`,
+      );
+    }
+    let ix = this.#indexes.get(name);
+    if (ix === undefined) {
+      ix = new Index(this.#core.queries, name, def.table, def.keys);
+      this.#indexes.set(name, ix);
+    }
+    return ix;
+  }
+
+  /**
+   * Runs `callback(tx)` as one atomic transaction. Transactions run one at a time: one
+   * started while another runs waits for it. Writes through `tx` are staged and resolve as
+   * soon as they are staged; reads through `tx` see them, nobody else does until commit.
+   * When the callback fulfils, everything commits as ONE causal transaction (one event batch
+   * for sync), change events and live queries fire once, and the promise resolves with the
+   * callback's value. When it throws or rejects, nothing it wrote is kept and the promise
+   * rejects with the same error. Using `tx` after the callback settled throws CRDTDBError.
+   *
+   * Writes made outside the transaction (`db.table(t).set`, …) while it is open are not part
+   * of it: they commit at once, as their own transaction, and a rollback does not undo them.
+   * The commit re-validates the staged batch against them (e.g. an `update` of a row that
+   * was deleted meanwhile makes the commit reject with NotFoundError, keeping nothing).
+   * Do not await `db.transaction` inside a transaction callback: it waits for the running one
+   * (this callback) to finish, so it would never settle.
+   * @template T
+   * @param {(tx: Transaction) => T | Promise<T>} callback
+   * @returns {Promise<T>}
+   */
+  transaction(callback) {
+    try {
+      this.#assertNotClosed();
+      if (typeof callback !== "function") {
+        throw new TypeError(`transaction expects a callback function, got ${describe(callback)}`);
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const run = () => this.#runTransaction(callback);
+    const result = this.#txQueue.then(run, run);
+    this.#txQueue = result.catch(() => {});
+    return result;
+  }
+
+  /**
+   * @template T
+   * @param {(tx: Transaction) => T | Promise<T>} callback
+   * @returns {Promise<T>}
+   */
+  async #runTransaction(callback) {
+    await this.ready;
+    this.#readyEngine();
+    const tx = new Transaction({
+      engine: () => this.#readyEngine(),
+      rowsOf: (table) => this.#rowsOf(table),
+      indexDef: (name) => {
+        this.index(name);
+        return /** @type {IndexDef} */ (this.#indexDefs.get(name));
+      },
+    });
+    /** @type {T} */
+    let value;
+    try {
+      value = await callback(tx);
+    } catch (err) {
+      tx._finish();
+      this.#rollback();
+      throw err;
+    }
+    tx._finish();
+    const engine = this.#readyEngine();
+    let changes;
+    try {
+      ({ changes } = engine.commitStaged());
+    } catch (err) {
+      this.#rollback();
+      throw err;
+    }
+    this.#applyChangeList(changes, "local");
+    return value;
+  }
+
+  #rollback() {
+    if (this.#engine !== null && this.#state === "open") this.#engine.rollbackStaged();
   }
 
   /**
@@ -288,6 +479,7 @@ export class CRDTDB {
     this.#engine = null;
     this.#rows.clear();
     this.#changeListeners.clear();
+    this.#subscriptions.clear();
   }
 
   #assertNotClosed() {
@@ -334,6 +526,47 @@ export class CRDTDB {
     return m;
   }
 
+  /**
+   * @param {string} table
+   * @param {string[]} keys from an engine query of the committed state
+   * @returns {Array<Readonly<Record<string, unknown>>>}
+   */
+  #rowsForKeys(table, keys) {
+    const rows = this.#rowsOf(table);
+    return keys.map((k) => {
+      const row = rows.get(k);
+      if (row === undefined) {
+        throw new CRDTDBError(`internal error: the engine returned row ${JSON.stringify(k)} of table ` +
+          `${JSON.stringify(table)}, which is not in memory`);
+      }
+      return row;
+    });
+  }
+
+  /**
+   * @param {string} table
+   * @param {string} index "" for the primary key
+   * @param {object} range
+   * @param {(rows: Array<Readonly<Record<string, unknown>>>) => void} cb
+   * @returns {() => void}
+   */
+  #subscribe(table, index, range, cb) {
+    const keys = this.#readyEngine().query(table, index, range, -1, 0, false, false);
+    const rows = this.#rowsForKeys(table, keys);
+    const sub = { table, index, range, cb, keys, rows };
+    this.#subscriptions.add(sub);
+    try {
+      cb(rows.slice());
+    } catch (err) {
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+    return () => {
+      this.#subscriptions.delete(sub);
+    };
+  }
+
   /** @param {object[]} ops one transaction */
   #commit(ops) {
     const { changes } = this.#readyEngine().commit(ops);
@@ -351,10 +584,63 @@ export class CRDTDB {
       if (row === null) rows.delete(key);
       else rows.set(key, deepFreeze(row));
     }
-    if (this.#changeListeners.size === 0) return;
-    const listeners = [...this.#changeListeners];
     /** @type {unknown[]} */
     const errors = [];
+    this.#fireListeners(changes, origin, errors);
+    this.#fireSubscriptions(changes, errors);
+    // The transaction is committed whatever a listener does: report listener errors
+    // asynchronously (like an event handler) instead of failing the write.
+    for (const err of errors) {
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
+  }
+
+  /**
+   * Re-runs every live query on a table the transaction touched; calls back those whose
+   * result changed (other keys, or a row object replaced by the cache).
+   * @param {import("./engine.js").RowChange[]} changes
+   * @param {unknown[]} errors
+   */
+  #fireSubscriptions(changes, errors) {
+    if (this.#subscriptions.size === 0 || changes.length === 0) return;
+    if (this.#engine === null) return; // a change listener closed the database
+    const tables = new Set(changes.map((c) => c[0]));
+    for (const sub of [...this.#subscriptions]) {
+      // A subscription stopped by an earlier callback in this round is not called.
+      if (!this.#subscriptions.has(sub) || !tables.has(sub.table)) continue;
+      let keys;
+      let rows;
+      try {
+        keys = /** @type {Engine} */ (this.#engine).query(sub.table, sub.index, sub.range, -1, 0, false, false);
+        rows = this.#rowsForKeys(sub.table, keys);
+      } catch (err) {
+        errors.push(err);
+        continue;
+      }
+      const same =
+        rows.length === sub.rows.length &&
+        rows.every((r, i) => r === sub.rows[i] && keys[i] === sub.keys[i]);
+      if (same) continue;
+      sub.keys = keys;
+      sub.rows = rows;
+      try {
+        sub.cb(rows.slice());
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+  }
+
+  /**
+   * @param {import("./engine.js").RowChange[]} changes
+   * @param {"local" | "remote"} origin
+   * @param {unknown[]} errors
+   */
+  #fireListeners(changes, origin, errors) {
+    if (this.#changeListeners.size === 0) return;
+    const listeners = [...this.#changeListeners];
     for (const [table, key] of changes) {
       const event = Object.freeze({ table, key, origin });
       for (const entry of listeners) {
@@ -366,13 +652,6 @@ export class CRDTDB {
           errors.push(err);
         }
       }
-    }
-    // The transaction is committed whatever a listener does: report listener errors
-    // asynchronously (like an event handler) instead of failing the write.
-    for (const err of errors) {
-      queueMicrotask(() => {
-        throw err;
-      });
     }
   }
 }

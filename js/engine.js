@@ -217,6 +217,100 @@ export class Engine {
     return call("conflicts", () => parseResult(this.#handle.conflicts(table, key)));
   }
 
+  /**
+   * Declares the whole set of secondary indexes (replaces the previous set: new or changed
+   * indexes are built from the rows, the others dropped).
+   * @param {Array<{ name: string, table: string, keys: string[] }>} defs
+   */
+  declareIndexes(defs) {
+    const json = JSON.stringify(defs);
+    call("declareIndexes", () => parseResult(this.#handle.declareIndexes(json)));
+  }
+
+  /**
+   * Row keys of `table` in range order of `index` ("" = primary key order).
+   * @param {string} table
+   * @param {string} index
+   * @param {object} range a js/range.js range
+   * @param {number} limit < 0: no limit
+   * @param {number} offset
+   * @param {boolean} reverse
+   * @param {boolean} staged see the open staged transaction's writes
+   * @returns {string[]}
+   */
+  query(table, index, range, limit, offset, reverse, staged) {
+    const json = JSON.stringify(range);
+    return call("query", () =>
+      parseResult(this.#handle.query(table, index, json, limit, offset, reverse, staged)),
+    );
+  }
+
+  /**
+   * One page of row keys in range order, continuing strictly after `cursor` (keyset paging:
+   * writes before the cursor do not shift what the next page returns).
+   * @param {string} table
+   * @param {string} index "" = primary key order
+   * @param {object} range a js/range.js range
+   * @param {number} limit
+   * @param {number} offset applied after the cursor (first page only, in practice)
+   * @param {boolean} reverse
+   * @param {string} cursor "" for the first page, else the cursor of the previous page
+   * @returns {{ keys: string[], cursor: string }}
+   */
+  queryPage(table, index, range, limit, offset, reverse, cursor) {
+    const json = JSON.stringify(range);
+    return call("queryPage", () =>
+      parseResult(this.#handle.queryPage(table, index, json, limit, offset, reverse, cursor)),
+    );
+  }
+
+  /**
+   * @param {string} table
+   * @param {string} index
+   * @param {object} range
+   * @param {boolean} staged
+   * @returns {number}
+   */
+  count(table, index, range, staged) {
+    const json = JSON.stringify(range);
+    return call("count", () => parseResult(this.#handle.count(table, index, json, staged)));
+  }
+
+  /**
+   * Adds ops to the staged transaction (all or nothing per call).
+   * @param {Array<object>} ops same shape as for commit
+   */
+  stage(ops) {
+    const json = JSON.stringify(ops);
+    call("stage", () => parseResult(this.#handle.stage(json)));
+  }
+
+  /**
+   * @param {string} table
+   * @param {string} key
+   * @returns {Record<string, unknown> | undefined} the row as the staged transaction sees it
+   */
+  stagedRow(table, key) {
+    return call("stagedRow", () => {
+      const text = this.#handle.stagedRow(table, key);
+      // Plain JSON.parse, as in row(): a user row may itself look like an error record.
+      return text === "" ? undefined : JSON.parse(text);
+    });
+  }
+
+  /** @returns {{ changes: RowChange[] }} commits the staged transaction (like commit) */
+  commitStaged() {
+    return call("commitStaged", () => parseResult(this.#handle.commitStaged()));
+  }
+
+  /** Discards the staged transaction. */
+  rollbackStaged() {
+    call("rollbackStaged", () => {
+      const r = this.#handle.rollbackStaged();
+      if (typeof r === "string" && r !== "") parseResult(r);
+    });
+  }
+
   /** Releases the WASM-side replica. Safe to call twice. */
   delete() {
     if (this.#raw !== null) {

@@ -12,3 +12,13 @@ export {
   QuotaError,
   UnknownIndexError,
 } from "./errors.js";
+export {
+  above,
+  aboveOrEqual,
+  anyOf,
+  below,
+  belowOrEqual,
+  between,
+  equals,
+  startsWith,
+} from "./range.js";

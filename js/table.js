@@ -5,6 +5,8 @@
 // `set` sees it) and never throw synchronously: every error is a rejected promise.
 
 import { NotFoundError } from "./errors.js";
+import { checkCallback, checkQueryOptions, iterateRows } from "./query.js";
+import { ALL, checkRange } from "./range.js";
 import { checkKey, copyRow } from "./validate.js";
 
 /**
@@ -14,6 +16,7 @@ import { checkKey, copyRow } from "./validate.js";
  * @property {(table: string) => Map<string, Readonly<Record<string, unknown>>>} rowsOf
  * @property {(ops: object[]) => void} commit commits one transaction and fires change events
  * @property {(table: string, key: string) => Record<string, unknown[]>} conflicts
+ * @property {import("./query.js").QueryCore} queries
  */
 
 /**
@@ -123,6 +126,55 @@ export class Table {
   has(key) {
     this.#core.assertReadable();
     return this.#core.rowsOf(this.#name).has(checkKey(key));
+  }
+
+  /**
+   * Rows in primary-key order (row keys compare as IndexedDB strings: UTF-16 code units).
+   * @param {object} [range] on the row key, built with equals, above, …; omitted: all rows
+   * @param {{ limit?: number, offset?: number, reverse?: boolean }} [opts] `reverse` flips
+   *   the order first; `offset` and `limit` then apply to the reversed order
+   * @returns {Array<Readonly<Record<string, unknown>>>}
+   */
+  query(range, opts) {
+    this.#core.assertReadable();
+    const r = checkRange(range);
+    const { limit, offset, reverse } = checkQueryOptions(opts);
+    return this.#core.queries.query(this.#name, "", r, limit, offset, reverse);
+  }
+
+  /**
+   * @param {object} [range] on the row key
+   * @returns {number}
+   */
+  count(range) {
+    this.#core.assertReadable();
+    return this.#core.queries.count(this.#name, "", checkRange(range));
+  }
+
+  /**
+   * Iterates rows in primary-key order, fetching them in pages (see iterateRows in
+   * js/query.js: no row twice; always terminates; rows inserted before the cursor are not
+   * visited).
+   * @param {object} [range]
+   * @param {{ limit?: number, offset?: number, reverse?: boolean }} [opts]
+   * @returns {AsyncGenerator<Readonly<Record<string, unknown>>, void, undefined>}
+   */
+  iterate(range, opts) {
+    this.#core.assertReadable();
+    const r = checkRange(range);
+    const o = checkQueryOptions(opts);
+    return iterateRows(this.#core.queries, this.#name, "", r, o);
+  }
+
+  /**
+   * Live query over all rows in key order: `cb(rows)` now, then after every committed
+   * transaction or merged remote change that changes them (once per transaction).
+   * @param {(rows: Array<Readonly<Record<string, unknown>>>) => void} cb
+   * @returns {() => void} stops the subscription (idempotent)
+   */
+  subscribe(cb) {
+    this.#core.assertReadable();
+    return this.#core.queries.subscribe(this.#name, "", ALL, checkCallback(cb));
   }
 
   /**

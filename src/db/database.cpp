@@ -217,10 +217,12 @@ void Database::declareIndexes(const std::vector<IndexDef>& defs) {
 
 std::vector<std::string> Database::query(const std::string& table, const std::string& index,
                                          const KeyRange& range, const QueryOptions& opts,
-                                         bool staged) const {
-  if (!staged || staged_.empty()) return indexes_.query(table, index, range, opts);
+                                         bool staged, std::string* lastEntry) const {
+  if (!staged || staged_.empty()) {
+    return indexes_.query(table, index, range, opts, nullptr, lastEntry);
+  }
   IndexSet::Overlay overlay = overlayFor(indexes_.tableOf(table, index));
-  return indexes_.query(table, index, range, opts, &overlay);
+  return indexes_.query(table, index, range, opts, &overlay, lastEntry);
 }
 
 std::size_t Database::count(const std::string& table, const std::string& index,

@@ -72,7 +72,7 @@ class Database {
   // `staged`, as the open staged transaction sees them. Throws Error(UnknownIndex).
   std::vector<std::string> query(const std::string& table, const std::string& index,
                                  const KeyRange& range, const QueryOptions& opts,
-                                 bool staged = false) const;
+                                 bool staged = false, std::string* lastEntry = nullptr) const;
   std::size_t count(const std::string& table, const std::string& index, const KeyRange& range,
                     bool staged = false) const;
 

@@ -211,9 +211,26 @@ const std::string& IndexSet::tableOf(const std::string& table, const std::string
   return d->table;
 }
 
+void IndexSet::clipAfter(const OrderedIndex& ix, const QueryOptions& opts,
+                         std::vector<std::pair<std::size_t, std::size_t>>& ranges) {
+  if (!opts.after) return;
+  const std::string& a = *opts.after;
+  // Forward: ranks past every entry <= after. Reverse: ranks of entries < after.
+  std::size_t cut = ix.lowerBound(a) + (opts.reverse ? 0 : ix.contains(a) ? 1 : 0);
+  for (auto& [lo, hi] : ranges) {
+    if (opts.reverse) {
+      hi = std::min(hi, cut);
+    } else {
+      lo = std::max(lo, cut);
+    }
+  }
+  std::erase_if(ranges, [](const auto& r) { return r.first >= r.second; });
+}
+
 std::vector<std::string> IndexSet::queryOverlay(const OrderedIndex* ix, const IndexDef* def,
                                                 const KeyRange& range, const QueryOptions& opts,
-                                                const Overlay& overlay) const {
+                                                const Overlay& overlay,
+                                                std::string* lastEntry) const {
   // Committed entries minus the staged rows' old entries, merged with the staged rows' new
   // entries; both streams are in entry order, so the merge is in range order.
   OrderedIndex added;
@@ -236,24 +253,30 @@ std::vector<std::string> IndexSet::queryOverlay(const OrderedIndex* ix, const In
     added.forEachInRanks(lo, hi, [&](const std::string& e) { stream.push_back(e); });
   }
   std::sort(stream.begin(), stream.end());
+  if (opts.after) {
+    const std::string& a = *opts.after;
+    std::erase_if(stream, [&](const std::string& e) { return opts.reverse ? e >= a : e <= a; });
+  }
   if (opts.reverse) std::reverse(stream.begin(), stream.end());
   std::vector<std::string> keys;
   for (std::size_t i = opts.offset; i < stream.size() && keys.size() < opts.limit; ++i) {
     keys.push_back(rowKeyOfEntry(stream[i], def != nullptr));
+    if (lastEntry) *lastEntry = stream[i];
   }
   return keys;
 }
 
 std::vector<std::string> IndexSet::query(const std::string& table, const std::string& index,
                                          const KeyRange& range, const QueryOptions& opts,
-                                         const Overlay* overlay) const {
+                                         const Overlay* overlay, std::string* lastEntry) const {
   std::vector<std::string> keys;
   const OrderedIndex* ix = resolve(table, index);
   if (overlay && !overlay->rows.empty()) {
-    return queryOverlay(ix, index.empty() ? nullptr : def(index), range, opts, *overlay);
+    return queryOverlay(ix, index.empty() ? nullptr : def(index), range, opts, *overlay, lastEntry);
   }
   if (!ix || opts.limit == 0) return keys;
   auto ranges = rankRanges(*ix, range);
+  clipAfter(*ix, opts, ranges);
   if (opts.reverse) std::reverse(ranges.begin(), ranges.end());
   std::size_t skip = opts.offset;
   for (auto [lo, hi] : ranges) {
@@ -263,7 +286,10 @@ std::vector<std::string> IndexSet::query(const std::string& table, const std::st
       continue;
     }
     std::size_t take = std::min(n - skip, opts.limit - keys.size());
-    auto emit = [&](const std::string& e) { keys.push_back(rowKeyOfEntry(e, !index.empty())); };
+    auto emit = [&](const std::string& e) {
+      keys.push_back(rowKeyOfEntry(e, !index.empty()));
+      if (lastEntry) *lastEntry = e;
+    };
     if (opts.reverse) {
       ix->forEachInRanksReverse(hi - skip - take, hi - skip, emit);
     } else {
@@ -279,7 +305,8 @@ std::size_t IndexSet::count(const std::string& table, const std::string& index,
                             const KeyRange& range, const Overlay* overlay) const {
   const OrderedIndex* ix = resolve(table, index);
   if (overlay && !overlay->rows.empty()) {
-    return queryOverlay(ix, index.empty() ? nullptr : def(index), range, QueryOptions{}, *overlay)
+    return queryOverlay(ix, index.empty() ? nullptr : def(index), range, QueryOptions{}, *overlay,
+                        nullptr)
         .size();
   }
   if (!ix) return 0;

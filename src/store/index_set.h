@@ -41,6 +41,9 @@ struct QueryOptions {
   std::size_t limit = SIZE_MAX;
   std::size_t offset = 0;
   bool reverse = false;
+  // Keyset paging: only entries strictly after this one in the query's direction (an entry
+  // returned through `lastEntry` by the previous page). Offset applies after it.
+  std::optional<std::string> after;
 };
 
 class IndexSet {
@@ -84,9 +87,11 @@ class IndexSet {
 
   // Row keys in range order. `index` empty: the table's primary-key order. With an overlay,
   // results are as if the staged rows were committed.
+  // `lastEntry`, when given, receives the entry of the last key returned (a paging cursor).
   std::vector<std::string> query(const std::string& table, const std::string& index,
                                  const KeyRange& range, const QueryOptions& opts,
-                                 const Overlay* overlay = nullptr) const;
+                                 const Overlay* overlay = nullptr,
+                                 std::string* lastEntry = nullptr) const;
   std::size_t count(const std::string& table, const std::string& index, const KeyRange& range,
                     const Overlay* overlay = nullptr) const;
   // The table an index belongs to (`index` empty: `table` itself). Throws UnknownIndex.
@@ -106,7 +111,9 @@ class IndexSet {
                                             const std::optional<Value>& row);
   std::vector<std::string> queryOverlay(const OrderedIndex* ix, const IndexDef* def,
                                         const KeyRange& range, const QueryOptions& opts,
-                                        const Overlay& overlay) const;
+                                        const Overlay& overlay, std::string* lastEntry) const;
+  static void clipAfter(const OrderedIndex& ix, const QueryOptions& opts,
+                        std::vector<std::pair<std::size_t, std::size_t>>& ranges);
   const OrderedIndex* resolve(const std::string& table, const std::string& index) const;
   static std::vector<std::pair<std::size_t, std::size_t>> rankRanges(const OrderedIndex& ix,
                                                                      const KeyRange& range);

@@ -256,7 +256,8 @@ describe("lifecycle", () => {
       () => new CRDTDB("x", { storage: "indexeddb" }),
       (err) => err instanceof CRDTDBError && /not available yet/.test(err.message),
     );
-    assert.throws(() => new CRDTDB("x", { indexes: {} }), CRDTDBError);
+    // Indexes are validated synchronously; a bad definition is a TypeError naming it.
+    assert.throws(() => new CRDTDB("x", { indexes: { byAge: { table: "u", keys: [] } } }), /byAge/);
     // CRDTDB.open never throws: it rejects.
     const p = CRDTDB.open("x", { storage: "indexeddb" });
     assert.ok(p instanceof Promise);

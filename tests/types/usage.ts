@@ -16,7 +16,85 @@ import {
   type JsonValue,
   type Row,
   type Table,
+  type Index,
+  type KeyRange,
+  type Transaction,
+  equals,
+  above,
+  aboveOrEqual,
+  below,
+  belowOrEqual,
+  between,
+  startsWith,
+  anyOf,
 } from "crdtdb";
+
+interface User {
+  name: string;
+  age: number;
+  firstname?: string;
+  lastname?: string;
+}
+
+export async function queries(): Promise<void> {
+  const db = await CRDTDB.open("q", {
+    indexes: {
+      usersByAge: { table: "users", keys: ["age"] },
+      usersByFullName: { table: "users", keys: ["firstname", "lastname"] },
+    },
+  });
+  const users: Table<User> = db.table<User>("users");
+  await users.set("u1", { name: "Ada", age: 36 });
+  await users.update("u1", { age: 37 });
+  const u: User | undefined = users.get("u1");
+  const all: User[] = users.query(undefined, { limit: 10, offset: 0, reverse: true });
+  const n: number = users.count(between("a", "z", { includeUpper: true }));
+  for await (const row of users.iterate(startsWith("u"))) {
+    const name: string = row.name;
+    console.log(name);
+  }
+  const stopAll: () => void = users.subscribe((rows: User[]) => console.log(rows.length));
+  stopAll();
+
+  const byAge: Index<User> = db.index<User>("usersByAge");
+  const first: User | undefined = byAge.get(30);
+  const full = db.index<User>("usersByFullName").get(["kalle", "kula"]);
+  const ranges: KeyRange[] = [
+    equals(1), above(18), aboveOrEqual("a"), below([1, "x"]), belowOrEqual(2),
+    between(18, 65), startsWith(["kalle"]), anyOf(1, "two", [3]),
+  ];
+  const adults: User[] = byAge.query(above(18), { limit: 50 });
+  const stop: () => void = byAge.subscribe(above(18), (rows) => console.log(rows[0]?.age));
+  stop();
+  for await (const row of byAge.iterate(undefined, { reverse: true })) console.log(row.age);
+
+  const total: number = await db.transaction(async (tx: Transaction) => {
+    const t = tx.table<User>("users");
+    const user = t.get("u1");
+    if (user) await t.set("u1", { ...user, age: user.age + 1 });
+    await t.update("u1", { name: "Ada L." });
+    await t.delete("u2");
+    const seen: User[] = t.query();
+    return t.count() + tx.index<User>("usersByAge").count(above(0)) + seen.length;
+  });
+  console.log(u, all, n, first, full, ranges, adults, total);
+
+  // @ts-expect-error: rows of a typed table have its shape
+  await users.set("u2", { name: 1, age: 2 });
+  // @ts-expect-error: a Date is not an index key
+  byAge.get(new Date());
+  // @ts-expect-error: ranges come from the range helpers
+  byAge.query({ type: "nope" });
+  // @ts-expect-error: reverse is a boolean
+  users.query(undefined, { reverse: "yes" });
+  // @ts-expect-error: between options are booleans
+  between(1, 2, { includeLower: 1 });
+  // @ts-expect-error: subscribe on an index takes a range first
+  byAge.subscribe((rows: User[]) => rows);
+  // @ts-expect-error: the transaction resolves with the callback's value
+  const wrong: string = await db.transaction(async () => 42);
+  console.log(wrong);
+}
 
 export async function usage(): Promise<void> {
   const db = new CRDTDB("mydb", { storage: "memory", peerId: "alice" });
@@ -73,6 +151,6 @@ export async function usage(): Promise<void> {
   db.on("changes", () => {});
   // @ts-expect-error: applyChanges takes bytes
   db.applyChanges("bytes");
-  // @ts-expect-error: not implemented in this version (queries come later)
-  users.query();
+  // @ts-expect-error: query options are validated (limit is a number)
+  users.query(undefined, { limit: "10" });
 }
