@@ -1,5 +1,6 @@
 #include "sync/causal_buffer.h"
 
+#include <algorithm>
 #include <deque>
 #include <unordered_map>
 
@@ -25,10 +26,14 @@ struct ScratchKnown {
   }
   Lamport lamport(const EventRef& e) {
     auto it = added.find(e.peer);
-    if (it != added.end()) {
-      for (const auto& [first, end, lamportStart] : it->second) {
-        if (e.seq >= first && e.seq < end) return lamportStart + (e.seq - first);
-      }
+    if (it != added.end() && !it->second.empty() && e.seq >= std::get<0>(it->second.front())) {
+      // A peer's runs are added in ascending, contiguous seq order: binary search, so planning
+      // a whole history stays O(n log n) (a linear scan here made it quadratic).
+      const auto& runs = it->second;
+      auto run = std::upper_bound(runs.begin(), runs.end(), e.seq,
+                                  [](Seq s, const auto& r) { return s < std::get<0>(r); });
+      const auto& [first, end, lamportStart] = *(run - 1);
+      if (e.seq < end) return lamportStart + (e.seq - first);
     }
     return base.lamport(e);
   }

@@ -1,7 +1,10 @@
-// Prints the encoded size of typical changes: one single-column update, a 10,000-row insert
-// batch (one transaction, 8 columns per row), and a peer's 1,000 consecutive single-update
-// transactions as changesSince sends them. Sizes, not times: deterministic on any machine.
-//   build/native/crdtdb_bench_sizes
+// Native engine figures: the encoded size of typical changes (one single-column update, a
+// 10,000-row insert batch of one transaction with 8 columns per row, a peer's 1,000
+// consecutive single-update transactions as changesSince sends them), and the time to load a
+// 100,000-transaction history into an empty replica. Sizes are deterministic; times are for
+// spotting complexity regressions (build/release for meaningful numbers).
+//   build/native/crdtdb_bench_engine
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -46,5 +49,17 @@ int main() {
   std::printf("1,000 single-column update transactions via changesSince: %zu bytes (%.1f each)\n",
               run.size(), run.size() / 1000.0);
   std::printf("version summary (1 peer): %zu bytes\n", db.version().size());
+
+  Database writer("peer-a");
+  for (int i = 0; i < 100000; ++i) {
+    writer.commit({Op{OpKind::SetRow, "t", "k" + std::to_string(i % 5000), {{"v", i}}}});
+  }
+  Bytes history = writer.changesSince({});
+  auto t0 = std::chrono::steady_clock::now();
+  Database reader("peer-b");
+  reader.applyChanges(history);
+  auto t1 = std::chrono::steady_clock::now();
+  std::printf("load of 100,000 single-op transactions (%zu bytes): %.1f ms\n", history.size(),
+              std::chrono::duration<double, std::milli>(t1 - t0).count());
   return 0;
 }
