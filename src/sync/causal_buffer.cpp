@@ -98,10 +98,12 @@ CausalBuffer::Plan CausalBuffer::plan(std::vector<TxnRecord> incoming,
     }
     if (blocked) continue;
     state[i] = State::Done;
-    if (firstLamport <= parentMax) {
+    // Exactly one above the parents', as every honest commit stamps it: a peer that could
+    // jump the clock could push it to kMaxClock and block every later write everywhere.
+    if (firstLamport != parentMax + 1) {
       if (pool[i].fromIncoming) {
         throw DecodeError("transaction " + t.peer + ":" + std::to_string(t.seq) +
-                          " has a Lamport time not above its parents'");
+                          " has a Lamport time that is not one above its parents'");
       }
       continue;  // a held transaction proved invalid: drop it
     }

@@ -5,8 +5,10 @@
 // held set and returns the apply order, so the caller can reject a message (DecodeError, or
 // PendingOverflow when the held set would exceed its byte bound) before changing anything.
 // A transaction is ready when its peer's earlier events are known (a known prefix of it is
-// skipped: delivery is idempotent) and every parent is known; its Lamport time must exceed
-// its parents'. Held transactions that turn out invalid when they become ready are dropped.
+// skipped: delivery is idempotent) and every parent is known; its Lamport time must be
+// exactly one above its parents' highest (what every commit stamps), so no peer can jump
+// the clock toward its limit. Held transactions that turn out invalid when they become ready are
+// dropped.
 #pragma once
 
 #include <functional>

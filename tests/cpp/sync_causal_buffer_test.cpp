@@ -72,13 +72,16 @@ TEST_CASE("known prefixes are skipped and duplicates dropped", "[sync]") {
   REQUIRE(plan.holdIncoming.empty());
 }
 
-TEST_CASE("a Lamport time not above the parents' is a decode error", "[sync]") {
+TEST_CASE("a Lamport time other than one above the parents' is a decode error", "[sync]") {
   CausalBuffer buf(1000);
   Known k;
-  auto plan = buf.plan({txn("a", 0, 5, {})}, k.view());
+  REQUIRE_THROWS_AS(buf.plan({txn("a", 0, 5, {})}, k.view()), DecodeError);  // root must be 1
+  auto plan = buf.plan({txn("a", 0, 1, {})}, k.view());
   k.apply(plan);
   buf.commit(std::move(plan));
-  REQUIRE_THROWS_AS(buf.plan({txn("b", 0, 5, {{"a", 0}})}, k.view()), DecodeError);
+  REQUIRE_THROWS_AS(buf.plan({txn("b", 0, 1, {{"a", 0}})}, k.view()), DecodeError);  // not above
+  REQUIRE_THROWS_AS(buf.plan({txn("b", 0, 7, {{"a", 0}})}, k.view()), DecodeError);  // a jump
+  REQUIRE(buf.plan({txn("b", 0, 2, {{"a", 0}})}, k.view()).ready.size() == 1);
   REQUIRE(buf.heldTxns() == 0);
 }
 
