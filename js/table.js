@@ -20,17 +20,44 @@ import { checkKey, copyRow } from "./validate.js";
  */
 
 /**
- * Runs a write synchronously and reports its outcome as a promise.
+ * Runs a write synchronously and reports its outcome as a promise (write methods never throw
+ * synchronously). Shared with js/transaction.js.
  * @param {() => void} fn
  * @returns {Promise<void>}
  */
-function asWrite(fn) {
+export function asWrite(fn) {
   try {
     fn();
     return Promise.resolve();
   } catch (err) {
     return Promise.reject(err);
   }
+}
+
+/**
+ * Validates one write and builds its engine operation; shared by tables and the tables of a
+ * transaction, which differ only in where the operation goes and how they see a row.
+ * @param {"set" | "update" | "delete"} op
+ * @param {string} table
+ * @param {unknown} key
+ * @param {unknown} value the row (set) or patch (update); ignored for delete
+ * @param {(key: string) => boolean} exists whether the row exists as the writer sees it
+ * @returns {{ op: string, table: string, key: string } | null} null: a delete of an absent
+ *   row, nothing to write
+ * @throws {TypeError} invalid key or value; {NotFoundError} update of an absent row
+ */
+export function buildWrite(op, table, key, value, exists) {
+  const k = checkKey(key);
+  if (op === "delete") return exists(k) ? { op, table, key: k } : null;
+  const field = op === "set" ? "row" : "patch";
+  const copy = copyRow(value, { table, key: k, what: field });
+  if (op === "update" && !exists(k)) {
+    throw new NotFoundError(
+      `cannot update row ${JSON.stringify(k)} of table ${JSON.stringify(table)}: ` +
+        `it does not exist (use set to create it)`,
+    );
+  }
+  return { op, table, key: k, [field]: copy };
 }
 
 export class Table {
@@ -55,6 +82,20 @@ export class Table {
   }
 
   /**
+   * @param {"set" | "update" | "delete"} op
+   * @param {unknown} key
+   * @param {unknown} value
+   * @returns {Promise<void>}
+   */
+  #write(op, key, value) {
+    return asWrite(() => {
+      this.#core.assertReadable();
+      const w = buildWrite(op, this.#name, key, value, (k) => this.#core.rowsOf(this.#name).has(k));
+      if (w !== null) this.#core.commit([w]);
+    });
+  }
+
+  /**
    * Inserts or replaces the whole row stored under `key`.
    * @param {string} key non-empty string
    * @param {Record<string, unknown>} row plain JSON object
@@ -62,12 +103,7 @@ export class Table {
    *   rejects with TypeError for an invalid key or row (nothing is written) or ClosedError
    */
   set(key, row) {
-    return asWrite(() => {
-      this.#core.assertReadable();
-      const k = checkKey(key);
-      const copy = copyRow(row, { table: this.#name, key: k, what: "row" });
-      this.#core.commit([{ op: "set", table: this.#name, key: k, row: copy }]);
-    });
+    return this.#write("set", key, row);
   }
 
   /**
@@ -78,18 +114,7 @@ export class Table {
    *   an invalid key or patch (nothing is written), ClosedError after close
    */
   update(key, patch) {
-    return asWrite(() => {
-      this.#core.assertReadable();
-      const k = checkKey(key);
-      const copy = copyRow(patch, { table: this.#name, key: k, what: "patch" });
-      if (!this.#core.rowsOf(this.#name).has(k)) {
-        throw new NotFoundError(
-          `cannot update row ${JSON.stringify(k)} of table ${JSON.stringify(this.#name)}: ` +
-            `it does not exist (use set to create it)`,
-        );
-      }
-      this.#core.commit([{ op: "update", table: this.#name, key: k, patch: copy }]);
-    });
+    return this.#write("update", key, patch);
   }
 
   /**
@@ -99,12 +124,7 @@ export class Table {
    * @returns {Promise<void>}
    */
   delete(key) {
-    return asWrite(() => {
-      this.#core.assertReadable();
-      const k = checkKey(key);
-      if (!this.#core.rowsOf(this.#name).has(k)) return;
-      this.#core.commit([{ op: "delete", table: this.#name, key: k }]);
-    });
+    return this.#write("delete", key, undefined);
   }
 
   /**

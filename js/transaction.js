@@ -5,10 +5,11 @@
 // database commits the staged batch as one causal transaction when the callback fulfils, or
 // rolls it back when it throws or rejects (js/database.js, CRDTDB#transaction).
 
-import { CRDTDBError, NotFoundError } from "./errors.js";
+import { CRDTDBError } from "./errors.js";
 import { checkQueryOptions } from "./query.js";
 import { checkKey as checkIndexKey, checkRange, equals } from "./range.js";
-import { checkKey, checkTableName, copyRow } from "./validate.js";
+import { asWrite, buildWrite } from "./table.js";
+import { checkKey, checkTableName } from "./validate.js";
 
 /**
  * @typedef {object} TxCore
@@ -30,19 +31,6 @@ function freeze(v) {
     Object.freeze(v);
   }
   return v;
-}
-
-/**
- * @param {() => void} fn
- * @returns {Promise<void>}
- */
-function asWrite(fn) {
-  try {
-    fn();
-    return Promise.resolve();
-  } catch (err) {
-    return Promise.reject(err);
-  }
 }
 
 /** The `tx` handle passed to a `db.transaction` callback. Usable only until it settles. */
@@ -170,6 +158,20 @@ export class TxTable {
   }
 
   /**
+   * @param {"set" | "update" | "delete"} op
+   * @param {unknown} key
+   * @param {unknown} value
+   * @returns {Promise<void>}
+   */
+  #write(op, key, value) {
+    return asWrite(() => {
+      this.#tx._engine();
+      const w = buildWrite(op, this.#name, key, value, (k) => this.#tx._row(this.#name, k) !== undefined);
+      if (w !== null) this.#tx._stage(this.#name, w.key, w);
+    });
+  }
+
+  /**
    * Stages a whole-row write. Resolves as soon as it is staged (it becomes visible to others
    * and durable when the transaction commits); rejects with TypeError for invalid input.
    * A rejected write stages nothing; if the callback lets the rejection propagate, the whole
@@ -179,12 +181,7 @@ export class TxTable {
    * @returns {Promise<void>}
    */
   set(key, row) {
-    return asWrite(() => {
-      this.#tx._engine();
-      const k = checkKey(key);
-      const copy = copyRow(row, { table: this.#name, key: k, what: "row" });
-      this.#tx._stage(this.#name, k, { op: "set", table: this.#name, key: k, row: copy });
-    });
+    return this.#write("set", key, row);
   }
 
   /**
@@ -195,18 +192,7 @@ export class TxTable {
    * @returns {Promise<void>}
    */
   update(key, patch) {
-    return asWrite(() => {
-      this.#tx._engine();
-      const k = checkKey(key);
-      const copy = copyRow(patch, { table: this.#name, key: k, what: "patch" });
-      if (this.#tx._row(this.#name, k) === undefined) {
-        throw new NotFoundError(
-          `cannot update row ${JSON.stringify(k)} of table ${JSON.stringify(this.#name)}: ` +
-            `it does not exist (use set to create it)`,
-        );
-      }
-      this.#tx._stage(this.#name, k, { op: "update", table: this.#name, key: k, patch: copy });
-    });
+    return this.#write("update", key, patch);
   }
 
   /**
@@ -215,12 +201,7 @@ export class TxTable {
    * @returns {Promise<void>}
    */
   delete(key) {
-    return asWrite(() => {
-      this.#tx._engine();
-      const k = checkKey(key);
-      if (this.#tx._row(this.#name, k) === undefined) return;
-      this.#tx._stage(this.#name, k, { op: "delete", table: this.#name, key: k });
-    });
+    return this.#write("delete", key, undefined);
   }
 
   /**
