@@ -15,13 +15,13 @@ using namespace crdtdb;
 namespace {
 
 Op row(int i) {
-  Op op{OpKind::SetRow, "users", "user_" + std::to_string(i), {}};
+  Op op{OpKind::SetRow, "users", std::string("user_") + std::to_string(i), {}};
   op.columns = {{"active", i % 2 == 0},
                 {"age", 18 + i % 60},
-                {"city", "city-" + std::to_string(i % 100)},
-                {"email", "user" + std::to_string(i) + "@example.com"},
-                {"firstname", "first" + std::to_string(i % 1000)},
-                {"lastname", "last" + std::to_string(i % 977)},
+                {"city", std::string("city-") + std::to_string(i % 100)},
+                {"email", std::string("user") + std::to_string(i) + "@example.com"},
+                {"firstname", std::string("first") + std::to_string(i % 1000)},
+                {"lastname", std::string("last") + std::to_string(i % 977)},
                 {"score", (i % 1000) / 8.0 + 0.5},
                 {"visits", i % 1000}};
   return op;
@@ -43,7 +43,10 @@ int main() {
 
   Bytes before = db.version();
   for (int i = 0; i < 1000; ++i) {
-    db.commit({Op{OpKind::UpdateRow, "users", "user_" + std::to_string(i), {{"visits", i + 1}}}});
+    db.commit({Op{OpKind::UpdateRow,
+                  "users",
+                  std::string("user_") + std::to_string(i),
+                  {{"visits", i + 1}}}});
   }
   Bytes run = db.changesSince(before);
   std::printf("1,000 single-column update transactions via changesSince: %zu bytes (%.1f each)\n",
@@ -52,7 +55,8 @@ int main() {
 
   Database writer("peer-a");
   for (int i = 0; i < 100000; ++i) {
-    writer.commit({Op{OpKind::SetRow, "t", "k" + std::to_string(i % 5000), {{"v", i}}}});
+    writer.commit(
+        {Op{OpKind::SetRow, "t", std::string("k") + std::to_string(i % 5000), {{"v", i}}}});
   }
   Bytes history = writer.changesSince({});
   auto t0 = std::chrono::steady_clock::now();

@@ -91,12 +91,19 @@ Database makeFuzzBase() {
   return a;
 }
 
+// prefix + n; `"k" + std::to_string(n)` trips GCC 12's false -Wrestrict at -O3 (PR 105329).
+std::string numbered(const char* prefix, std::size_t n) {
+  std::string s(prefix);
+  s += std::to_string(n);
+  return s;
+}
+
 Value randomValue(Rng& rng) {
   switch (rng.pick(8)) {
     case 0:
       return Value(static_cast<int>(rng.pick(2000)) - 1000);
     case 1:
-      return Value("s" + std::to_string(rng.pick(5)));
+      return Value(numbered("s", rng.pick(5)));
     case 2:
       return Value(rng.chance(50));
     case 3:
@@ -114,13 +121,13 @@ Value randomValue(Rng& rng) {
 
 Op randomOp(Rng& rng) {
   std::string table = rng.chance(70) ? "t0" : "t1";
-  std::string key = "k" + std::to_string(rng.pick(4));
+  std::string key = numbered("k", rng.pick(4));
   std::size_t kind = rng.pick(10);
   if (kind >= 8) return deleteRow(table, key);
   Columns cols;
   std::size_t mask = 1 + rng.pick(15);
   for (int c = 0; c < 4; ++c) {
-    if (mask & (std::size_t{1} << c)) cols.emplace_back("c" + std::to_string(c), randomValue(rng));
+    if (mask & (std::size_t{1} << c)) cols.emplace_back(numbered("c", c), randomValue(rng));
   }
   return kind < 4 ? setRow(table, key, cols) : updateRow(table, key, cols);
 }
@@ -448,7 +455,9 @@ TEST_CASE("CRC-valid but semantically broken messages are rejected cleanly", "[d
     REQUIRE(snapshot(db) == before);
   };
 
-  // Encoded by the real encoder from records no replica would produce.
+  // Encoded by the real encoder from records no replica would produce. Apart from the broken
+  // part each is valid (a root transaction has Lamport time 1, others their parents' max + 1),
+  // so each case fails only if its own validator is missing.
   requireRejected("Lamport not above a known parent's",
                   encodeChanges({txn("fz-x", 0, 1, {{"fz-a", 3}}, {op})}));
   requireRejected("a root transaction whose Lamport time is not 1",
@@ -461,25 +470,25 @@ TEST_CASE("CRC-valid but semantically broken messages are rejected cleanly", "[d
   requireRejected("parent is not an earlier event of the same peer",
                   encodeChanges({txn("fz-x", 3, 50, {{"fz-x", 3}}, {op})}));
   requireRejected("parents out of order",
-                  encodeChanges({txn("fz-x", 0, 50, {{"fz-b", 0}, {"fz-a", 0}}, {op})}));
+                  encodeChanges({txn("fz-x", 0, 2, {{"fz-b", 0}, {"fz-a", 0}}, {op})}));
   requireRejected("duplicate parents",
-                  encodeChanges({txn("fz-x", 0, 50, {{"fz-a", 0}, {"fz-a", 0}}, {op})}));
+                  encodeChanges({txn("fz-x", 0, 2, {{"fz-a", 0}, {"fz-a", 0}}, {op})}));
   requireRejected("Lamport time 0", encodeChanges({txn("fz-x", 0, 0, {}, {op})}));
-  requireRejected("seq past 2^53", encodeChanges({txn("fz-x", Seq{1} << 53, 5, {}, {op})}));
+  requireRejected("seq past 2^53", encodeChanges({txn("fz-x", Seq{1} << 53, 1, {}, {op})}));
   requireRejected("unknown op kind",
-                  encodeChanges({txn("fz-x", 0, 5, {}, {Op{OpKind{9}, "t0", "k0", {}}})}));
+                  encodeChanges({txn("fz-x", 0, 1, {}, {Op{OpKind{9}, "t0", "k0", {}}})}));
   requireRejected("empty table name",
-                  encodeChanges({txn("fz-x", 0, 5, {}, {Op{OpKind::DeleteRow, "", "k0", {}}})}));
+                  encodeChanges({txn("fz-x", 0, 1, {}, {Op{OpKind::DeleteRow, "", "k0", {}}})}));
   requireRejected("empty row key",
-                  encodeChanges({txn("fz-x", 0, 5, {}, {Op{OpKind::DeleteRow, "t0", "", {}}})}));
+                  encodeChanges({txn("fz-x", 0, 1, {}, {Op{OpKind::DeleteRow, "t0", "", {}}})}));
   requireRejected("key not UTF-8",
-                  encodeChanges({txn("fz-x", 0, 5, {}, {deleteRow("t0", "k\xff")})}));
-  requireRejected("empty peer id", encodeChanges({txn("", 0, 5, {}, {op})}));
+                  encodeChanges({txn("fz-x", 0, 1, {}, {deleteRow("t0", "k\xff")})}));
+  requireRejected("empty peer id", encodeChanges({txn("", 0, 1, {}, {op})}));
   requireRejected("columns out of order",
-                  encodeChanges({txn("fz-x", 0, 5, {},
+                  encodeChanges({txn("fz-x", 0, 1, {},
                                      {Op{OpKind::SetRow, "t0", "k0", {{"c1", 1}, {"c0", 2}}}})}));
   requireRejected("duplicate columns",
-                  encodeChanges({txn("fz-x", 0, 5, {},
+                  encodeChanges({txn("fz-x", 0, 1, {},
                                      {Op{OpKind::SetRow, "t0", "k0", {{"c0", 1}, {"c0", 2}}}})}));
 
   // Payload edits behind a valid checksum. The payload of a one-op message from fz-x:
@@ -562,9 +571,9 @@ TEST_CASE("the held buffer is bounded and recovers once the predecessor arrives"
   Database src("bound-src");
   std::vector<Bytes> msgs;
   for (int i = 0; i < 40; ++i) {
-    msgs.push_back(src.commit({setRow("t0", "k" + std::to_string(i % 5),
-                                      {{"c0", i}, {"c1", "value " + std::to_string(i)}})})
-                       .encoded);
+    msgs.push_back(
+        src.commit({setRow("t0", numbered("k", i % 5), {{"c0", i}, {"c1", numbered("value ", i)}})})
+            .encoded);
   }
   Database sink("bound-sink", DatabaseOptions{400});
   sink.commit({setRow("t1", "own", {{"c0", true}})});
