@@ -1,287 +1,228 @@
-// Embind module: the only code that sees Emscripten headers. It exposes a small raw API
-// (class RawDB) that js/engine.js wraps into the public CRDTDB API. Rows cross the boundary
-// as JSON text, changes and versions as bytes; one call per operation batch, never one per
-// property.
+// The WASM module's exports: plain C functions over a shared buffer (no Embind), the only code
+// that sees Emscripten headers. js/engine.js is their only caller.
 //
-// Raw API (mirrored in js/engine.js):
-//   new RawDB(peerId: string, maxPendingBytes: number)
-//   commit(opsJson: string) -> string
-//       opsJson: [{"op":"set","table":t,"key":k,"row":{...}}
-//                |{"op":"update","table":t,"key":k,"patch":{...}}
-//                |{"op":"delete","table":t,"key":k}, ...]   one causal transaction
-//       -> {"changes":[[table,key,row|null],...]} ; the encoded events of the commit are then
-//          available from lastEncoded()
-//   lastEncoded() -> Uint8Array view (copy it before the next call)
-//   applyChanges(bytes: Uint8Array) -> string {"applied":n,"pending":m,"changes":[...]}
-//   version() -> Uint8Array view
-//   changesSince(bytes: Uint8Array, useEmpty: bool) -> Uint8Array view | error string
-//   row(table, key) -> string JSON row, or "" when absent
-//   rows(table) -> string JSON [[key,row],...] in key order
-//   conflicts(table, key) -> string JSON {column:[losers...]}
-//   peerId() -> string
-//   declareIndexes(defsJson: string) -> string "{}"   defs: [{"name","table","keys":[...]}]
-//   query(table, index, rangeJson, limit, offset, reverse, staged) -> string JSON [rowKey,...]
-//       index "" = the table's primary-key order; limit < 0 = no limit; staged = see the
-//       open staged transaction's writes
-//   queryPage(table, index, rangeJson, limit, offset, reverse, cursor) -> string JSON
-//       {"keys":[...],"cursor":C}: keyset paging; pass "" first, then the returned cursor
-//       (hex of the last entry) to continue strictly after the last key returned
-//   count(table, index, rangeJson, staged) -> string JSON number
-//   stage(opsJson) -> string "{}" (same ops as commit; validated now, committed later)
-//   stagedRow(table, key) -> string JSON row or "" (as the staged transaction sees it)
-//   commitStaged() -> string like commit(); rollbackStaged()
-// Every method returning a string or bytes returns the string '{"error":{"code":C,"message":M}}'
-// on failure, with C one of the ErrorCode names in src/core/errors.h (mirrored in js/errors.js).
-#include <emscripten/bind.h>
-#include <emscripten/val.h>
+// Calling convention: the JS side writes a call's input into the handle's input buffer
+// (crdtdb_input returns its address for a size), calls one export, then reads the result
+// header — three u32 at crdtdb_result(handle): status, output address, output length. Status
+// 0 is success and the output holds the call's record (bindings/convert.h); otherwise status
+// is 1 + an ErrorCode (src/core/errors.h, mirrored in js/errors.js) and the output holds the
+// UTF-8 message. Nothing throws across the boundary: every export catches everything,
+// allocation failures included, and the engine has rolled the call back by then.
+//
+// Exports (handle = the Handle* from crdtdb_open):
+//   crdtdb_open(peerPtr, peerLen, maxPendingBytes f64, seedLo, seedHi) → handle (0: see
+//     crdtdb_open_error) · crdtdb_close(h) · crdtdb_input(h, size) → address (0: no memory)
+//   crdtdb_result(h) → address of the header · crdtdb_heap_used() → f64 bytes
+//   mutating, input = ops / message, flags bit 0 = encode the new events ("update"):
+//     crdtdb_commit(h, len, flags) · crdtdb_apply(h, len, flags) ·
+//     crdtdb_commit_staged(h, len, flags) · crdtdb_stage(h, len) ·
+//     crdtdb_rollback_staged(h) · crdtdb_undo_last(h) · crdtdb_declare_indexes(h, len)
+//   reads: crdtdb_version(h) · crdtdb_changes_since(h, len, hasVersion) · crdtdb_query(h, len)
+//     · crdtdb_count(h, len) · crdtdb_staged_row(h, len) · crdtdb_conflicts(h, len)
+//   live queries: crdtdb_subscribe(h, len) (input = query; output = varint id) ·
+//     crdtdb_unsubscribe(h, id)
+#include <emscripten/emscripten.h>
+#include <malloc.h>
 
-#include <nlohmann/json.hpp>
+#include <new>
 
+#include "convert.h"
 #include "core/errors.h"
-#include "db/database.h"
 
 namespace {
 
-using crdtdb::Database;
-using nlohmann::json;
+using namespace crdtdb;
 
-std::string errorJson(crdtdb::ErrorCode code, const std::string& message) {
-  json e = {{"error", {{"code", crdtdb::errorCodeName(code)}, {"message", message}}}};
-  return e.dump();
-}
-
-json changesJson(const std::vector<crdtdb::RowChange>& changes) {
-  json out = json::array();
-  for (const auto& c : changes) {
-    out.push_back(json::array({c.table, c.key, c.row ? *c.row : json(nullptr)}));
-  }
-  return out;
-}
-
-std::vector<std::uint8_t> bytesOf(const std::string& s) { return {s.begin(), s.end()}; }
-
-class RawDB {
- public:
-  RawDB(const std::string& peerId, double maxPendingBytes)
-      : db_(peerId, crdtdb::DatabaseOptions{static_cast<std::size_t>(maxPendingBytes)}) {}
-
-  std::string peerId() const { return db_.peerId(); }
-
-  std::string commit(const std::string& opsJson) {
-    return guarded([&] {
-      auto result = db_.commit(parseOps(opsJson));
-      encoded_ = std::move(result.encoded);
-      return json{{"changes", changesJson(result.changes)}}.dump();
-    });
-  }
-
-  emscripten::val lastEncoded() const { return view(encoded_); }
-
-  std::string applyChanges(const std::string& bytes) {
-    return guarded([&] {
-      auto result = db_.applyChanges(bytesOf(bytes));
-      return json{{"applied", result.applied},
-                  {"pending", result.pending},
-                  {"changes", changesJson(result.changes)}}
-          .dump();
-    });
-  }
-
-  emscripten::val version() {
-    out_ = db_.version();
-    return view(out_);
-  }
-
-  emscripten::val changesSince(const std::string& bytes, bool useEmpty) {
-    try {
-      out_ = useEmpty ? db_.changesSince({}) : db_.changesSince(bytesOf(bytes));
-      return view(out_);
-    } catch (const crdtdb::Error& e) {
-      return emscripten::val(errorJson(e.code(), e.what()));
-    }
-  }
-
-  std::string row(const std::string& table, const std::string& key) const {
-    auto r = db_.row(table, key);
-    return r ? r->dump() : std::string();
-  }
-
-  std::string rows(const std::string& table) const {
-    json out = json::array();
-    db_.forEachRow(table, [&](const std::string& key, const json& row) {
-      out.push_back(json::array({key, row}));
-    });
-    return out.dump();
-  }
-
-  std::string conflicts(const std::string& table, const std::string& key) const {
-    return db_.conflicts(table, key).dump();
-  }
-
-  std::string declareIndexes(const std::string& defsJson) {
-    return guarded([&] {
-      json defs = parseJson(defsJson, "index definitions");
-      std::vector<crdtdb::IndexDef> out;
-      for (const auto& d : defs) {
-        crdtdb::IndexDef def;
-        def.name = d.at("name").get<std::string>();
-        def.table = d.at("table").get<std::string>();
-        def.keys = d.at("keys").get<std::vector<std::string>>();
-        out.push_back(std::move(def));
-      }
-      db_.declareIndexes(out);
-      return std::string("{}");
-    });
-  }
-
-  std::string query(const std::string& table, const std::string& index,
-                    const std::string& rangeJson, double limit, double offset, bool reverse,
-                    bool staged) {
-    return guarded([&] {
-      crdtdb::QueryOptions opts;
-      opts.limit = limit < 0 ? SIZE_MAX : static_cast<std::size_t>(limit);
-      opts.offset = static_cast<std::size_t>(offset);
-      opts.reverse = reverse;
-      auto keys = db_.query(table, index, crdtdb::KeyRange::fromJson(parseJson(rangeJson, "range")),
-                            opts, staged);
-      return json(keys).dump();
-    });
-  }
-
-  std::string queryPage(const std::string& table, const std::string& index,
-                        const std::string& rangeJson, double limit, double offset, bool reverse,
-                        const std::string& cursor) {
-    return guarded([&] {
-      crdtdb::QueryOptions opts;
-      opts.limit = limit < 0 ? SIZE_MAX : static_cast<std::size_t>(limit);
-      opts.offset = static_cast<std::size_t>(offset);
-      opts.reverse = reverse;
-      if (!cursor.empty()) opts.after = fromHex(cursor);
-      std::string last;
-      auto keys = db_.query(table, index, crdtdb::KeyRange::fromJson(parseJson(rangeJson, "range")),
-                            opts, false, &last);
-      return json{{"keys", keys}, {"cursor", keys.empty() ? cursor : toHex(last)}}.dump();
-    });
-  }
-
-  std::string count(const std::string& table, const std::string& index,
-                    const std::string& rangeJson, bool staged) {
-    return guarded([&] {
-      return json(db_.count(table, index, crdtdb::KeyRange::fromJson(parseJson(rangeJson, "range")),
-                            staged))
-          .dump();
-    });
-  }
-
-  std::string stage(const std::string& opsJson) {
-    return guarded([&] {
-      db_.stage(parseOps(opsJson));
-      return std::string("{}");
-    });
-  }
-
-  std::string stagedRow(const std::string& table, const std::string& key) const {
-    auto r = db_.stagedRow(table, key);
-    return r ? r->dump() : std::string();
-  }
-
-  std::string commitStaged() {
-    return guarded([&] {
-      auto result = db_.commitStaged();
-      encoded_ = std::move(result.encoded);
-      return json{{"changes", changesJson(result.changes)}}.dump();
-    });
-  }
-
-  void rollbackStaged() { db_.rollbackStaged(); }
-
- private:
-  static std::string toHex(const std::string& bytes) {
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    out.reserve(bytes.size() * 2);
-    for (unsigned char b : bytes) {
-      out.push_back(digits[b >> 4]);
-      out.push_back(digits[b & 15]);
-    }
-    return out;
-  }
-
-  static std::string fromHex(const std::string& hex) {
-    auto nibble = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      throw crdtdb::Error(crdtdb::ErrorCode::Type, "malformed query cursor");
-    };
-    if (hex.size() % 2) throw crdtdb::Error(crdtdb::ErrorCode::Type, "malformed query cursor");
-    std::string out;
-    for (std::size_t i = 0; i < hex.size(); i += 2) {
-      out.push_back(static_cast<char>(nibble(hex[i]) * 16 + nibble(hex[i + 1])));
-    }
-    return out;
-  }
-
-  static json parseJson(const std::string& text, const char* what) {
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded()) {
-      throw crdtdb::Error(crdtdb::ErrorCode::Type, std::string("malformed ") + what);
-    }
-    return j;
-  }
-
-  static std::vector<crdtdb::Op> parseOps(const std::string& opsJson) {
-    json ops = parseJson(opsJson, "operations");
-    if (!ops.is_array()) {
-      throw crdtdb::Error(crdtdb::ErrorCode::Type, "expected a JSON array of operations");
-    }
-    std::vector<crdtdb::Op> out;
-    out.reserve(ops.size());
-    for (const auto& op : ops) out.push_back(crdtdb::opFromJson(op));
-    return out;
-  }
-
-  template <typename F>
-  std::string guarded(F&& f) {
-    try {
-      return f();
-    } catch (const crdtdb::Error& e) {
-      return errorJson(e.code(), e.what());
-    } catch (const nlohmann::json::exception& e) {
-      return errorJson(crdtdb::ErrorCode::Type, e.what());
-    } catch (const std::exception& e) {
-      return errorJson(crdtdb::ErrorCode::Internal, e.what());
-    }
-  }
-
-  static emscripten::val view(const std::vector<std::uint8_t>& bytes) {
-    return emscripten::val(emscripten::typed_memory_view(bytes.size(), bytes.data()));
-  }
-
-  Database db_;
-  std::vector<std::uint8_t> encoded_;
-  std::vector<std::uint8_t> out_;
+struct Handle {
+  Handle(std::string peer, DatabaseOptions o) : db(std::move(peer), o) {}
+  Database db;
+  Bytes in;
+  ByteWriter out;
+  std::uint32_t header[3] = {0, 0, 0};
+  std::uint32_t namesSent = 1;        // name id 0 is the engine's reserved token column
+  std::uint32_t namesBeforeLast = 1;  // for undo_last
 };
+
+ByteWriter openError;
+
+void setResult(Handle* h, std::uint32_t status) {
+  h->header[0] = status;
+  h->header[1] = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(h->out.bytes().data()));
+  h->header[2] = static_cast<std::uint32_t>(h->out.size());
+}
+
+void setError(Handle* h, ErrorCode code, const char* message) {
+  try {
+    h->out.bytes().clear();
+    h->out.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(message), std::strlen(message)));
+  } catch (...) {
+    h->out.bytes().clear();  // no room even for the message: the status alone tells
+  }
+  setResult(h, 1 + static_cast<std::uint32_t>(code));
+}
+
+template <typename F>
+std::uint32_t guarded(Handle* h, F&& f) {
+  try {
+    h->out.bytes().clear();
+    f();
+    setResult(h, 0);
+  } catch (const Error& e) {
+    setError(h, e.code(), e.what());
+  } catch (const std::bad_alloc&) {
+    setError(h, ErrorCode::OutOfMemory,
+             "out of memory: the WebAssembly heap could not grow; nothing was changed");
+  } catch (const std::exception& e) {
+    setError(h, ErrorCode::Internal, e.what());
+  } catch (...) {
+    setError(h, ErrorCode::Internal, "unknown engine failure");
+  }
+  return h->header[0];
+}
+
+ByteSpan input(Handle* h, std::uint32_t len) { return ByteSpan(h->in.data(), len); }
+
+// A mutating call's record; on a failure to encode it, the call itself is undone.
+void record(Handle* h, const ChangeSet& cs) {
+  h->namesBeforeLast = h->namesSent;
+  try {
+    boundary::writeChangeRecord(h->db, cs, h->namesSent, h->out);
+  } catch (...) {
+    h->db.undoLast();
+    h->namesSent = h->namesBeforeLast;
+    throw;
+  }
+}
 
 }  // namespace
 
-EMSCRIPTEN_BINDINGS(crdtdb) {
-  emscripten::class_<RawDB>("RawDB")
-      .constructor<const std::string&, double>()
-      .function("peerId", &RawDB::peerId)
-      .function("commit", &RawDB::commit)
-      .function("lastEncoded", &RawDB::lastEncoded)
-      .function("applyChanges", &RawDB::applyChanges)
-      .function("version", &RawDB::version)
-      .function("changesSince", &RawDB::changesSince)
-      .function("row", &RawDB::row)
-      .function("rows", &RawDB::rows)
-      .function("conflicts", &RawDB::conflicts)
-      .function("declareIndexes", &RawDB::declareIndexes)
-      .function("query", &RawDB::query)
-      .function("queryPage", &RawDB::queryPage)
-      .function("count", &RawDB::count)
-      .function("stage", &RawDB::stage)
-      .function("stagedRow", &RawDB::stagedRow)
-      .function("commitStaged", &RawDB::commitStaged)
-      .function("rollbackStaged", &RawDB::rollbackStaged);
+extern "C" {
+
+EMSCRIPTEN_KEEPALIVE Handle* crdtdb_open(const char* peer, std::uint32_t len,
+                                         double maxPendingBytes, double seedLo, double seedHi) {
+  try {
+    DatabaseOptions o;
+    o.maxPendingBytes = maxPendingBytes >= static_cast<double>(SIZE_MAX)
+                            ? SIZE_MAX
+                            : static_cast<std::size_t>(maxPendingBytes);
+    o.hashSeed = (static_cast<std::uint64_t>(seedHi) << 32) ^ static_cast<std::uint64_t>(seedLo);
+    return new Handle(std::string(peer, len), o);
+  } catch (const std::exception& e) {
+    openError.bytes().clear();
+    openError.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(e.what()), std::strlen(e.what())));
+    return nullptr;
+  } catch (...) {
+    return nullptr;
+  }
 }
+
+EMSCRIPTEN_KEEPALIVE const char* crdtdb_open_error() {
+  openError.u8(0);
+  return reinterpret_cast<const char*>(openError.bytes().data());
+}
+
+EMSCRIPTEN_KEEPALIVE void crdtdb_close(Handle* h) { delete h; }
+
+EMSCRIPTEN_KEEPALIVE std::uint8_t* crdtdb_input(Handle* h, std::uint32_t size) {
+  try {
+    if (h->in.size() < size || h->in.size() > 4 * std::size_t{size} + (1u << 20)) {
+      Bytes fresh(size);
+      h->in.swap(fresh);
+    }
+    return h->in.data();
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t* crdtdb_result(Handle* h) { return h->header; }
+
+EMSCRIPTEN_KEEPALIVE double crdtdb_heap_used() {
+  struct mallinfo mi = mallinfo();
+  return static_cast<double>(static_cast<unsigned>(mi.uordblks));
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_commit(Handle* h, std::uint32_t len, std::uint32_t flags) {
+  return guarded(h, [&] {
+    boundary::OpBatch batch;
+    boundary::decodeOps(input(h, len), batch);
+    record(h, h->db.commit(batch.ops, flags & 1));
+  });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_apply(Handle* h, std::uint32_t len, std::uint32_t flags) {
+  return guarded(h, [&] { record(h, h->db.applyChanges(input(h, len), flags & 1)); });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_stage(Handle* h, std::uint32_t len) {
+  return guarded(h, [&] {
+    boundary::OpBatch batch;
+    boundary::decodeOps(input(h, len), batch);
+    h->db.stage(batch.ops);
+  });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_commit_staged(Handle* h, std::uint32_t len,
+                                                        std::uint32_t flags) {
+  return guarded(h, [&] {
+    boundary::OpBatch batch;
+    boundary::decodeOps(input(h, len), batch);
+    record(h, h->db.commitStaged(batch.ops, flags & 1));
+  });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_rollback_staged(Handle* h) {
+  return guarded(h, [&] { h->db.rollbackStaged(); });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_undo_last(Handle* h) {
+  return guarded(h, [&] {
+    h->db.undoLast();
+    h->namesSent = h->namesBeforeLast;
+  });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_declare_indexes(Handle* h, std::uint32_t len) {
+  return guarded(h, [&] { h->db.declareIndexes(boundary::decodeIndexDefs(input(h, len))); });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_version(Handle* h) {
+  return guarded(h, [&] { h->out.raw(h->db.version()); });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_changes_since(Handle* h, std::uint32_t len,
+                                                        std::uint32_t hasVersion) {
+  return guarded(h, [&] {
+    ByteSpan v = input(h, len);
+    h->db.changesSince(hasVersion ? &v : nullptr, h->out);
+  });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_query(Handle* h, std::uint32_t len) {
+  return guarded(h, [&] { boundary::writeQuery(h->db, boundary::decodeQuery(input(h, len)), h->out); });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_count(Handle* h, std::uint32_t len) {
+  return guarded(h, [&] { boundary::writeCount(h->db, boundary::decodeQuery(input(h, len)), h->out); });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_staged_row(Handle* h, std::uint32_t len) {
+  return guarded(h, [&] { boundary::writeStagedRow(h->db, input(h, len), h->out); });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_conflicts(Handle* h, std::uint32_t len) {
+  return guarded(h, [&] { boundary::writeConflicts(h->db, input(h, len), h->out); });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_subscribe(Handle* h, std::uint32_t len) {
+  return guarded(h, [&] {
+    boundary::QuerySpec q = boundary::decodeQuery(input(h, len));
+    h->out.varint(h->db.subscribe(q.table, q.index, q.range));
+  });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_unsubscribe(Handle* h, std::uint32_t id) {
+  return guarded(h, [&] { h->db.unsubscribe(id); });
+}
+
+}  // extern "C"

@@ -1,17 +1,18 @@
-// CRDTDB: the database object of the public API (docs: shared/docs/api.md).
+// CRDTDB: the database object of the public API (docs: shared/docs/api.md). A thin shell:
+// options, the open/close state machine, and the views; the replica core (js/replica.js)
+// holds the engine, the row cache and the fan-out of changes.
 //
 // State machine: "opening" (engine module loading; reads throw, writes reject) → "open" →
 // "closed" (every call throws ClosedError). A failed open moves to "failed".
 //
-// The JS side keeps a cache of every visible row as frozen plain objects, per table, updated
-// from the `changes` lists the engine returns on commit and on applyChanges; reads never call
-// into WASM. Change listeners run synchronously after the cache holds the whole transaction.
-//
 // Storage: only "memory" exists in this version (IndexedDB persistence comes later).
 
-import { DEFAULT_MAX_PENDING_BYTES, Engine, loadEngineModule } from "./engine.js";
+import { Writer } from "./codec.js";
+import { DEFAULT_MAX_PENDING_BYTES, Engine } from "./engine.js";
 import { ClosedError, CRDTDBError, UnknownIndexError } from "./errors.js";
-import { Index } from "./query.js";
+import { Index } from "./index_view.js";
+import { loadEngineModule } from "./loader.js";
+import { Replica } from "./replica.js";
 import { Table } from "./table.js";
 import { Transaction } from "./transaction.js";
 import { checkName, checkPeerId, checkTableName, describe, isPlainObject } from "./validate.js";
@@ -29,20 +30,6 @@ export function randomPeerId() {
   let id = "";
   for (const b of bytes) id += PEER_ID_ALPHABET[b & 31];
   return id;
-}
-
-/**
- * Freezes a JSON value and everything inside it.
- * @template T
- * @param {T} value
- * @returns {Readonly<T>}
- */
-function deepFreeze(value) {
-  if (typeof value === "object" && value !== null) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 /**
@@ -137,10 +124,6 @@ function parseOptions(opts) {
 }
 
 /**
- * @typedef {{ table: string, key: string, origin: "local" | "remote" }} ChangeEvent
- */
-
-/**
  * A local-first database replica. Every open instance is its own peer.
  *
  * ```js
@@ -157,29 +140,18 @@ export class CRDTDB {
   #state = "opening";
   /** @type {unknown} why the open failed (state "failed") */
   #openError = undefined;
-  /** @type {Engine | null} */
-  #engine = null;
-  /** @type {Map<string, Map<string, Readonly<Record<string, unknown>>>>} table → key → row */
-  #rows = new Map();
+  /** @type {Replica | null} */
+  #replica = null;
   /** @type {Map<string, Table>} */
   #tables = new Map();
-  /** @type {Set<{ cb: (e: ChangeEvent) => void }>} */
-  #changeListeners = new Set();
-  /** @type {import("./table.js").TableCore} */
-  #core;
   /** @type {Map<string, IndexDef>} declared indexes */
   #indexDefs;
   /** @type {Map<string, Index>} */
   #indexes = new Map();
-  /**
-   * Live queries.
-   * @type {Set<{ table: string, index: string, range: object,
-   *   cb: (rows: Array<Readonly<Record<string, unknown>>>) => void,
-   *   keys: string[], rows: Array<Readonly<Record<string, unknown>>> }>}
-   */
-  #subscriptions = new Set();
-  /** @type {Promise<unknown>} tail of the queue of transactions (they run one at a time) */
-  #txQueue = Promise.resolve();
+  /** @type {import("./table.js").ViewCore} */
+  #core;
+  /** Whether a transaction callback is running (another one rejects at once). */
+  #inTransaction = false;
 
   /**
    * Resolves (to this database) once the database is open and readable.
@@ -195,8 +167,9 @@ export class CRDTDB {
    *   peerId?: string, maxPendingBytes?: number }} [opts]
    *   `indexes`: secondary indexes by name (`keys` with more than one column: compound);
    *   `storage`: only "memory" is available in this version ("indexeddb" throws CRDTDBError);
-   *   `peerId`: this replica's id, random when omitted; `maxPendingBytes`: bound on memory held
-   *   for changes whose causal predecessors have not arrived (default 16 MiB).
+   *   `peerId`: this replica's id, random when omitted; `maxPendingBytes`: bound on the memory
+   *   held for changes whose causal predecessors have not arrived (default 16 MiB; any safe
+   *   integer).
    * @throws {TypeError} for invalid arguments; {CRDTDBError} for unavailable features
    */
   constructor(name, opts) {
@@ -204,27 +177,7 @@ export class CRDTDB {
     const { peerId, maxPendingBytes, indexes } = parseOptions(opts);
     this.#peerId = peerId;
     this.#indexDefs = indexes;
-    /** @type {import("./query.js").QueryCore} */
-    const queries = {
-      assertReadable: () => this.#assertReadable(),
-      page: (table, index, range, limit, offset, reverse, cursor) =>
-        this.#readyEngine().queryPage(table, index, range, limit, offset, reverse, cursor),
-      query: (table, index, range, limit, offset, reverse) =>
-        this.#rowsForKeys(
-          table,
-          this.#readyEngine().query(table, index, range, limit, offset, reverse, false),
-        ),
-      count: (table, index, range) => this.#readyEngine().count(table, index, range, false),
-      row: (table, key) => this.#rowsOf(table).get(key),
-      subscribe: (table, index, range, cb) => this.#subscribe(table, index, range, cb),
-    };
-    this.#core = {
-      assertReadable: () => this.#assertReadable(),
-      rowsOf: (table) => this.#rowsOf(table),
-      commit: (ops) => this.#commit(ops),
-      conflicts: (table, key) => /** @type {Engine} */ (this.#engine).conflicts(table, key),
-      queries,
-    };
+    this.#core = { replica: () => this.#openReplica() };
     this.ready = loadEngineModule().then(
       (module) => {
         if (this.#state === "closed") {
@@ -232,14 +185,20 @@ export class CRDTDB {
         }
         const engine = new Engine(module, peerId, maxPendingBytes);
         try {
-          engine.declareIndexes(
-            [...indexes].map(([name, def]) => ({ name, table: def.table, keys: [...def.keys] })),
-          );
+          const w = new Writer(256);
+          w.varint(indexes.size);
+          for (const [name, def] of indexes) {
+            w.string(name);
+            w.string(def.table);
+            w.varint(def.keys.length);
+            for (const k of def.keys) w.string(k);
+          }
+          engine.declareIndexes(w.view());
         } catch (err) {
           engine.delete();
           throw err;
         }
-        this.#engine = engine;
+        this.#replica = new Replica(engine);
         this.#state = "open";
         return this;
       },
@@ -308,7 +267,7 @@ export class CRDTDB {
    * @throws {UnknownIndexError} when no index of that name was declared
    */
   index(name) {
-    this.#assertReadable();
+    this.#openReplica();
     const def = typeof name === "string" ? this.#indexDefs.get(name) : undefined;
     if (def === undefined) {
       const known = [...this.#indexDefs.keys()].map((n) => JSON.stringify(n)).join(", ");
@@ -319,27 +278,26 @@ export class CRDTDB {
     }
     let ix = this.#indexes.get(name);
     if (ix === undefined) {
-      ix = new Index(this.#core.queries, name, def.table, def.keys);
+      ix = new Index(this.#core, name, def.table, def.keys);
       this.#indexes.set(name, ix);
     }
     return ix;
   }
 
   /**
-   * Runs `callback(tx)` as one atomic transaction. Transactions run one at a time: one
-   * started while another runs waits for it. Writes through `tx` are staged and resolve as
-   * soon as they are staged; reads through `tx` see them, nobody else does until commit.
+   * Runs `callback(tx)` as one atomic transaction. Writes through `tx` are validated as they
+   * are made and resolve at once; reads through `tx` see them, nobody else does until commit.
    * When the callback fulfils, everything commits as ONE causal transaction (one event batch
    * for sync), change events and live queries fire once, and the promise resolves with the
    * callback's value. When it throws or rejects, nothing it wrote is kept and the promise
    * rejects with the same error. Using `tx` after the callback settled throws CRDTDBError.
    *
-   * Writes made outside the transaction (`db.table(t).set`, …) while it is open are not part
-   * of it: they commit at once, as their own transaction, and a rollback does not undo them.
-   * The commit re-validates the staged batch against them (e.g. an `update` of a row that
-   * was deleted meanwhile makes the commit reject with NotFoundError, keeping nothing).
-   * Do not await `db.transaction` inside a transaction callback: it waits for the running one
-   * (this callback) to finish, so it would never settle.
+   * One transaction runs at a time: calling `db.transaction` while a callback runs (from
+   * inside it, or concurrently) rejects at once with a CRDTDBError that says to use `tx`; it
+   * never waits, so a nested call cannot deadlock. Writes made outside the transaction
+   * (`db.table(t).set`, …) while it runs commit at once, as their own transaction; the commit
+   * re-validates the batch against them (e.g. an `update` of a row deleted meanwhile makes
+   * the commit reject with NotFoundError, keeping nothing).
    * @template T
    * @param {(tx: Transaction) => T | Promise<T>} callback
    * @returns {Promise<T>}
@@ -350,13 +308,20 @@ export class CRDTDB {
       if (typeof callback !== "function") {
         throw new TypeError(`transaction expects a callback function, got ${describe(callback)}`);
       }
+      if (this.#inTransaction) {
+        throw new CRDTDBError(
+          "a transaction is already running on this database: inside a transaction callback, " +
+            "read and write through its tx handle (tx.table(…)) instead of starting another " +
+            "transaction; elsewhere, await the running transaction first",
+        );
+      }
     } catch (err) {
       return Promise.reject(err);
     }
-    const run = () => this.#runTransaction(callback);
-    const result = this.#txQueue.then(run, run);
-    this.#txQueue = result.catch(() => {});
-    return result;
+    this.#inTransaction = true;
+    return this.#runTransaction(callback).finally(() => {
+      this.#inTransaction = false;
+    });
   }
 
   /**
@@ -366,10 +331,9 @@ export class CRDTDB {
    */
   async #runTransaction(callback) {
     await this.ready;
-    this.#readyEngine();
+    this.#openReplica();
     const tx = new Transaction({
-      engine: () => this.#readyEngine(),
-      rowsOf: (table) => this.#rowsOf(table),
+      replica: () => this.#openReplica(),
       indexDef: (name) => {
         this.index(name);
         return /** @type {IndexDef} */ (this.#indexDefs.get(name));
@@ -385,20 +349,18 @@ export class CRDTDB {
       throw err;
     }
     tx._finish();
-    const engine = this.#readyEngine();
-    let changes;
+    const replica = this.#openReplica();
     try {
-      ({ changes } = engine.commitStaged());
+      replica.commitStaged(tx._takeBatch());
     } catch (err) {
       this.#rollback();
       throw err;
     }
-    this.#applyChangeList(changes, "local");
     return value;
   }
 
   #rollback() {
-    if (this.#engine !== null && this.#state === "open") this.#engine.rollbackStaged();
+    if (this.#replica !== null && this.#state === "open") this.#replica.engine.rollbackStaged();
   }
 
   /**
@@ -407,7 +369,7 @@ export class CRDTDB {
    * @returns {Uint8Array}
    */
   version() {
-    return this.#readyEngine().version();
+    return this.#openReplica().engine.version();
   }
 
   /**
@@ -417,11 +379,11 @@ export class CRDTDB {
    * @throws {DecodeError} when `version` is malformed
    */
   changesSince(version) {
-    const engine = this.#readyEngine();
+    const replica = this.#openReplica();
     if (version !== undefined && !(version instanceof Uint8Array)) {
       throw new TypeError(`changesSince expects a Uint8Array version, got ${describe(version)}`);
     }
-    return engine.changesSince(version);
+    return replica.engine.changesSince(version);
   }
 
   /**
@@ -429,37 +391,72 @@ export class CRDTDB {
    * malformed, truncated or hostile input it throws DecodeError and changes nothing. Changes
    * whose causal predecessors are missing are held until they arrive (`pending`). Change
    * listeners have all run when this returns.
-   * @param {Uint8Array} bytes output of a peer's `changesSince`
+   * @param {Uint8Array} bytes output of a peer's `changesSince` (or an `update` event)
+   * @param {{ origin?: string }} [opts] `origin` is passed to the `change` and `update`
+   *   events this merge fires (a sync provider passes itself, to skip its own echo);
+   *   "remote" when omitted
    * @returns {{ applied: number, pending: number }}
    * @throws {DecodeError} | {QuotaError} when held changes would exceed maxPendingBytes
    */
-  applyChanges(bytes) {
-    const engine = this.#readyEngine();
+  applyChanges(bytes, opts) {
+    const replica = this.#openReplica();
     if (!(bytes instanceof Uint8Array)) {
       throw new TypeError(`applyChanges expects a Uint8Array, got ${describe(bytes)}`);
     }
-    const { applied, pending, changes } = engine.applyChanges(bytes);
-    this.#applyChangeList(changes, "remote");
-    return { applied, pending };
+    let origin = "remote";
+    if (opts !== undefined) {
+      if (opts === null || typeof opts !== "object") {
+        throw new TypeError(`applyChanges options must be an object, got ${describe(opts)}`);
+      }
+      const o = /** @type {{ origin?: unknown }} */ (opts).origin;
+      if (o !== undefined) {
+        if (typeof o !== "string") {
+          throw new TypeError(`applyChanges option origin must be a string, got ${describe(o)}`);
+        }
+        origin = o;
+      }
+    }
+    return replica.apply(bytes, origin);
   }
 
   /**
-   * Subscribes to an event. "change" fires once per changed row, synchronously when a local
-   * transaction commits or remote changes merge, with `{ table, key, origin }`.
-   * @param {"change"} event
-   * @param {(e: ChangeEvent) => void} callback
+   * Subscribes to an event:
+   * - "change": once per changed row, synchronously when a local transaction commits or
+   *   remote changes merge, with `{ table, key, origin }` ("local", or applyChanges's origin);
+   * - "update": once per committed local transaction or merged remote message, once durable,
+   *   with `{ bytes, origin }`: exactly its new events, encoded for a peer's applyChanges.
+   * A listener that throws does not stop the write or the other listeners; its error is
+   * reported like a DOM event listener's.
+   * @param {"change" | "update"} event
+   * @param {(e: any) => void} callback
    * @returns {() => void} unsubscribes (calling it again does nothing)
    */
   on(event, callback) {
     this.#assertNotClosed();
-    if (event !== "change") throw new TypeError(`unknown event ${JSON.stringify(event)}`);
+    if (event !== "change" && event !== "update") {
+      throw new TypeError(`unknown event ${JSON.stringify(event)} (known: "change", "update")`);
+    }
     if (typeof callback !== "function") {
-      throw new TypeError(`on("change") expects a function, got ${describe(callback)}`);
+      throw new TypeError(`on(${JSON.stringify(event)}) expects a function, got ${describe(callback)}`);
     }
     const entry = { cb: callback };
-    this.#changeListeners.add(entry);
+    const replica = this.#replica;
+    let removed = false;
+    const set = () => {
+      const r = /** @type {Replica} */ (this.#replica);
+      return event === "change" ? r.changeListeners : r.updateListeners;
+    };
+    if (replica !== null) {
+      set().add(entry);
+    } else {
+      // Before ready: register once the replica exists.
+      this.ready.then(() => {
+        if (!removed && this.#replica !== null) set().add(entry);
+      }, () => {});
+    }
     return () => {
-      this.#changeListeners.delete(entry);
+      removed = true;
+      if (this.#replica !== null) set().delete(entry);
     };
   }
 
@@ -475,21 +472,19 @@ export class CRDTDB {
       this.ready.catch(() => {});
     }
     this.#state = "closed";
-    this.#engine?.delete();
-    this.#engine = null;
-    this.#rows.clear();
-    this.#changeListeners.clear();
-    this.#subscriptions.clear();
+    this.#replica?.close();
+    this.#replica = null;
   }
 
   #assertNotClosed() {
     if (this.#state === "closed") throw new ClosedError(`database "${this.#name}" is closed`);
   }
 
-  #assertReadable() {
+  /** @returns {Replica} the open replica; throws ClosedError or the not-ready CRDTDBError */
+  #openReplica() {
     switch (this.#state) {
       case "open":
-        return;
+        return /** @type {Replica} */ (this.#replica);
       case "closed":
         throw new ClosedError(`database "${this.#name}" is closed`);
       case "failed":
@@ -504,154 +499,6 @@ export class CRDTDB {
           `database "${this.#name}" is not ready yet: await db.ready (or use CRDTDB.open) ` +
             `before reading or writing`,
         );
-    }
-  }
-
-  /** @returns {Engine} */
-  #readyEngine() {
-    this.#assertReadable();
-    return /** @type {Engine} */ (this.#engine);
-  }
-
-  /**
-   * @param {string} table
-   * @returns {Map<string, Readonly<Record<string, unknown>>>}
-   */
-  #rowsOf(table) {
-    let m = this.#rows.get(table);
-    if (m === undefined) {
-      m = new Map();
-      this.#rows.set(table, m);
-    }
-    return m;
-  }
-
-  /**
-   * @param {string} table
-   * @param {string[]} keys from an engine query of the committed state
-   * @returns {Array<Readonly<Record<string, unknown>>>}
-   */
-  #rowsForKeys(table, keys) {
-    const rows = this.#rowsOf(table);
-    return keys.map((k) => {
-      const row = rows.get(k);
-      if (row === undefined) {
-        throw new CRDTDBError(`internal error: the engine returned row ${JSON.stringify(k)} of table ` +
-          `${JSON.stringify(table)}, which is not in memory`);
-      }
-      return row;
-    });
-  }
-
-  /**
-   * @param {string} table
-   * @param {string} index "" for the primary key
-   * @param {object} range
-   * @param {(rows: Array<Readonly<Record<string, unknown>>>) => void} cb
-   * @returns {() => void}
-   */
-  #subscribe(table, index, range, cb) {
-    const keys = this.#readyEngine().query(table, index, range, -1, 0, false, false);
-    const rows = this.#rowsForKeys(table, keys);
-    const sub = { table, index, range, cb, keys, rows };
-    this.#subscriptions.add(sub);
-    try {
-      cb(rows.slice());
-    } catch (err) {
-      queueMicrotask(() => {
-        throw err;
-      });
-    }
-    return () => {
-      this.#subscriptions.delete(sub);
-    };
-  }
-
-  /** @param {object[]} ops one transaction */
-  #commit(ops) {
-    const { changes } = this.#readyEngine().commit(ops);
-    this.#applyChangeList(changes, "local");
-  }
-
-  /**
-   * Updates the row cache with a whole transaction's changes, then fires the listeners.
-   * @param {import("./engine.js").RowChange[]} changes
-   * @param {"local" | "remote"} origin
-   */
-  #applyChangeList(changes, origin) {
-    for (const [table, key, row] of changes) {
-      const rows = this.#rowsOf(table);
-      if (row === null) rows.delete(key);
-      else rows.set(key, deepFreeze(row));
-    }
-    /** @type {unknown[]} */
-    const errors = [];
-    this.#fireListeners(changes, origin, errors);
-    this.#fireSubscriptions(changes, errors);
-    // The transaction is committed whatever a listener does: report listener errors
-    // asynchronously (like an event handler) instead of failing the write.
-    for (const err of errors) {
-      queueMicrotask(() => {
-        throw err;
-      });
-    }
-  }
-
-  /**
-   * Re-runs every live query on a table the transaction touched; calls back those whose
-   * result changed (other keys, or a row object replaced by the cache).
-   * @param {import("./engine.js").RowChange[]} changes
-   * @param {unknown[]} errors
-   */
-  #fireSubscriptions(changes, errors) {
-    if (this.#subscriptions.size === 0 || changes.length === 0) return;
-    if (this.#engine === null) return; // a change listener closed the database
-    const tables = new Set(changes.map((c) => c[0]));
-    for (const sub of [...this.#subscriptions]) {
-      // A subscription stopped by an earlier callback in this round is not called.
-      if (!this.#subscriptions.has(sub) || !tables.has(sub.table)) continue;
-      let keys;
-      let rows;
-      try {
-        keys = /** @type {Engine} */ (this.#engine).query(sub.table, sub.index, sub.range, -1, 0, false, false);
-        rows = this.#rowsForKeys(sub.table, keys);
-      } catch (err) {
-        errors.push(err);
-        continue;
-      }
-      const same =
-        rows.length === sub.rows.length &&
-        rows.every((r, i) => r === sub.rows[i] && keys[i] === sub.keys[i]);
-      if (same) continue;
-      sub.keys = keys;
-      sub.rows = rows;
-      try {
-        sub.cb(rows.slice());
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-  }
-
-  /**
-   * @param {import("./engine.js").RowChange[]} changes
-   * @param {"local" | "remote"} origin
-   * @param {unknown[]} errors
-   */
-  #fireListeners(changes, origin, errors) {
-    if (this.#changeListeners.size === 0) return;
-    const listeners = [...this.#changeListeners];
-    for (const [table, key] of changes) {
-      const event = Object.freeze({ table, key, origin });
-      for (const entry of listeners) {
-        // A listener removed by an earlier one in this round is not called.
-        if (!this.#changeListeners.has(entry)) continue;
-        try {
-          entry.cb(event);
-        } catch (err) {
-          errors.push(err);
-        }
-      }
     }
   }
 }

@@ -1,323 +1,193 @@
-// Loading of the WebAssembly engine (once per process) and the thin wrapper around its raw
-// Embind API (class RawDB, see the header comment of bindings/bindings.cpp). This is the only
-// file that calls RawDB: it parses the JSON results, turns engine error records into JS
-// errors (js/errors.js) and copies every byte view out of WASM memory at once (a view dies
-// when memory grows).
-//
-// The browser path has no bare imports: dist/crdtdb.mjs is imported relative to this file and
-// the .wasm is located relative to this module's own URL. Only the Node path imports
-// node:fs, dynamically.
+// One engine replica: a handle on the WASM module's raw exports (bindings/bindings.cpp) and
+// the only code that calls them. Every call writes its input into the handle's input buffer,
+// calls one export, and reads one result: a status kept apart from the data. A non-zero
+// status becomes the matching CRDTDBError subclass here; data comes back as a Reader over a
+// view of WASM memory, valid until the next call (so callers read it at once).
 
-import { ClosedError, CRDTDBError, errorFromEngine } from "./errors.js";
+import { ClosedError, CRDTDBError, errorFromStatus } from "./errors.js";
+import { Reader, Writer } from "./codec.js";
 
 /** Bytes the engine may hold for causally early changes unless told otherwise (16 MiB). */
 export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
 
-/** @type {Promise<any> | null} */
-let modulePromise = null;
+const utf8 = new TextDecoder();
 
-/** @returns {boolean} true when running under Node.js (not a browser or worker). */
-function isNode() {
-  const proc = /** @type {any} */ (globalThis).process;
-  return typeof proc === "object" && proc !== null && typeof proc.versions?.node === "string";
-}
-
-async function instantiate() {
-  const { default: createCrdtdbModule } = await import("../dist/crdtdb.mjs");
-  const wasmUrl = new URL("../dist/crdtdb.wasm", import.meta.url);
-  if (isNode()) {
-    // Node's fetch rejects file: URLs and the module is built for web/worker: hand it the bytes.
-    const { readFile } = await import("node:fs/promises");
-    return createCrdtdbModule({ wasmBinary: await readFile(wasmUrl) });
-  }
-  return createCrdtdbModule({
-    locateFile: (/** @type {string} */ path) => new URL(path, wasmUrl).href,
-  });
-}
-
-/**
- * Loads and instantiates the WebAssembly module. The promise is cached: the module loads once
- * per process (or page/worker). A failed load is not cached, so a later call retries.
- * @returns {Promise<any>} the Emscripten module exposing `RawDB`
- */
-export function loadEngineModule() {
-  if (modulePromise === null) {
-    modulePromise = instantiate().catch((err) => {
-      modulePromise = null;
-      throw new CRDTDBError(`failed to load the crdtdb WebAssembly engine: ${err?.message ?? err}`, {
-        cause: err,
-      });
-    });
-  }
-  return modulePromise;
-}
-
-/**
- * Parses a JSON result of a guarded engine call; throws the mapped error for an error record.
- * An error record is exactly `{"error":{"code":string,"message":string}}`; results of
- * successful calls never have that shape (they hold "changes", or arrays of losers).
- * @param {string} text
- * @returns {any}
- */
-function parseResult(text) {
-  const value = JSON.parse(text);
-  if (
-    value !== null &&
-    typeof value === "object" &&
-    !Array.isArray(value) &&
-    typeof value.error === "object" &&
-    value.error !== null &&
-    !Array.isArray(value.error) &&
-    typeof value.error.code === "string" &&
-    Object.keys(value).length === 1
-  ) {
-    throw errorFromEngine(value.error);
-  }
-  return value;
-}
-
-/**
- * Runs a raw call; anything thrown that is not already one of our errors (e.g. a C++ exception
- * escaping an unguarded binding) becomes a CRDTDBError.
- * @template T
- * @param {string} what
- * @param {() => T} fn
- * @returns {T}
- */
-function call(what, fn) {
+// Backstop only: a replica dropped without close() still frees its WASM memory once garbage
+// collected. Owners release handles explicitly.
+const leaked = new FinalizationRegistry((/** @type {{ module: any, handle: number }} */ h) => {
   try {
-    return fn();
-  } catch (err) {
-    if (err instanceof CRDTDBError || err instanceof TypeError) throw err;
-    const detail = /** @type {any} */ (err)?.message ?? String(err);
-    throw new CRDTDBError(`internal engine error in ${what}: ${detail}`, {
-      cause: err,
-    });
-  }
-}
-
-/**
- * @typedef {[table: string, key: string, row: Record<string, unknown> | null]} RowChange
- * A row whose visible value changed; `null` means the row is now absent.
- */
-
-// Backstop only: a replica dropped without close()/delete() still frees its WASM memory once
-// garbage collected. Owners release handles explicitly.
-const leaked = new FinalizationRegistry((/** @type {any} */ raw) => {
-  try {
-    raw.delete();
+    h.module._crdtdb_close(h.handle);
   } catch {
-    // already deleted, or the module is gone: nothing left to free
+    // the module is gone: nothing left to free
   }
 });
 
-/** One engine replica (a RawDB handle). Must be released with `delete()`. */
+/** One engine replica. Must be released with `delete()`. */
 export class Engine {
   /** @type {any} */
-  #raw;
+  #m;
+  /** @type {number} */
+  #h;
+  /** @type {number} address of the result header (three u32: status, data, length) */
+  #hdr;
+  /** Scratch writer for inputs (reused: calls are synchronous). */
+  writer = new Writer(1024);
 
   /**
-   * @param {any} module the loaded module (from loadEngineModule)
+   * @param {any} module the loaded module
    * @param {string} peerId
    * @param {number} [maxPendingBytes]
    */
   constructor(module, peerId, maxPendingBytes = DEFAULT_MAX_PENDING_BYTES) {
-    this.#raw = call("RawDB constructor", () => new module.RawDB(peerId, maxPendingBytes));
-    leaked.register(this, this.#raw, this);
+    this.#m = module;
+    const seed = new Uint32Array(2);
+    globalThis.crypto.getRandomValues(seed);
+    const bytes = new TextEncoder().encode(peerId);
+    const ptr = module._malloc(bytes.length + 1);
+    if (!ptr) throw new CRDTDBError("out of memory: could not create the engine replica");
+    module.HEAPU8.set(bytes, ptr);
+    const h = module._crdtdb_open(ptr, bytes.length, maxPendingBytes, seed[0], seed[1]);
+    module._free(ptr);
+    if (!h) {
+      const err = module._crdtdb_open_error();
+      const msg = err ? utf8.decode(module.HEAPU8.subarray(err, module.HEAPU8.indexOf(0, err))) : "";
+      throw new TypeError(msg || "could not create the engine replica");
+    }
+    this.#h = h;
+    this.#hdr = module._crdtdb_result(h) >>> 2;
+    leaked.register(this, { module, handle: h }, this);
   }
 
-  /** @returns {any} the live RawDB handle */
+  /** @returns {number} */
   get #handle() {
-    if (this.#raw === null) throw new ClosedError("the engine replica was released");
-    return this.#raw;
-  }
-
-  /** @returns {string} */
-  peerId() {
-    return call("peerId", () => this.#handle.peerId());
+    if (this.#h === 0) throw new ClosedError("the engine replica was released");
+    return this.#h;
   }
 
   /**
-   * Commits one atomic causal transaction.
-   * @param {Array<object>} ops `{op:"set",table,key,row}` | `{op:"update",table,key,patch}` |
-   *   `{op:"delete",table,key}`
-   * @returns {{ changes: RowChange[] }}
-   */
-  commit(ops) {
-    const json = JSON.stringify(ops);
-    return call("commit", () => parseResult(this.#handle.commit(json)));
-  }
-
-  /** @returns {Uint8Array} a copy of the encoded events of the last successful commit */
-  lastEncoded() {
-    return call("lastEncoded", () => this.#handle.lastEncoded().slice());
-  }
-
-  /**
-   * Merges encoded changes from a peer. Throws DecodeError (nothing changed) on bad input.
+   * Copies `bytes` into the engine's input buffer.
    * @param {Uint8Array} bytes
-   * @returns {{ applied: number, pending: number, changes: RowChange[] }}
+   * @returns {number} the length
    */
-  applyChanges(bytes) {
-    // A private copy: the caller's array could be a view that dies when WASM memory grows
-    // while the binding copies it in.
-    const copy = new Uint8Array(bytes);
-    return call("applyChanges", () => parseResult(this.#handle.applyChanges(copy)));
-  }
-
-  /** @returns {Uint8Array} a copy of this replica's version */
-  version() {
-    return call("version", () => this.#handle.version().slice());
+  #input(bytes) {
+    const ptr = this.#m._crdtdb_input(this.#handle, bytes.length) >>> 0;
+    if (ptr === 0 && bytes.length > 0) {
+      throw new CRDTDBError("out of memory: the WebAssembly heap could not hold the call's input");
+    }
+    this.#m.HEAPU8.set(bytes, ptr);
+    return bytes.length;
   }
 
   /**
-   * @param {Uint8Array} [version] omitted: every change
-   * @returns {Uint8Array} a copy of the encoded changes the holder of `version` lacks
+   * Reads the result of the call that just returned `status`.
+   * @param {number} status
+   * @returns {Reader}
+   */
+  #result(status) {
+    const heap32 = this.#m.HEAPU32;
+    const ptr = heap32[this.#hdr + 1] >>> 0;
+    const len = heap32[this.#hdr + 2] >>> 0;
+    const data = this.#m.HEAPU8.subarray(ptr, ptr + len);
+    if (status !== 0) throw errorFromStatus(status, utf8.decode(data));
+    return new Reader(data);
+  }
+
+  /**
+   * @param {string} fn export name
+   * @param {Uint8Array} input
+   * @param {number} [flags]
+   * @returns {Reader}
+   */
+  #call(fn, input, flags = 0) {
+    const len = this.#input(input);
+    return this.#result(this.#m[fn](this.#h, len, flags));
+  }
+
+  /** Commits one transaction of encoded ops; returns the change record. */
+  commit(/** @type {Uint8Array} */ ops, /** @type {boolean} */ wantUpdate) {
+    return this.#call("_crdtdb_commit", ops, wantUpdate ? 1 : 0);
+  }
+
+  /** Merges a Changes message; returns the change record. */
+  apply(/** @type {Uint8Array} */ bytes, /** @type {boolean} */ wantUpdate) {
+    return this.#call("_crdtdb_apply", bytes, wantUpdate ? 1 : 0);
+  }
+
+  /** Adds encoded ops to the staged transaction. */
+  stage(/** @type {Uint8Array} */ ops) {
+    this.#call("_crdtdb_stage", ops);
+  }
+
+  /** Commits the staged transaction plus `ops`; returns the change record. */
+  commitStaged(/** @type {Uint8Array} */ ops, /** @type {boolean} */ wantUpdate) {
+    return this.#call("_crdtdb_commit_staged", ops, wantUpdate ? 1 : 0);
+  }
+
+  rollbackStaged() {
+    this.#result(this.#m._crdtdb_rollback_staged(this.#handle));
+  }
+
+  /** Reverts the last mutating call (its record could not be taken in). */
+  undoLast() {
+    this.#result(this.#m._crdtdb_undo_last(this.#handle));
+  }
+
+  declareIndexes(/** @type {Uint8Array} */ defs) {
+    this.#call("_crdtdb_declare_indexes", defs);
+  }
+
+  /** @returns {Uint8Array} a copy */
+  version() {
+    return this.#result(this.#m._crdtdb_version(this.#handle)).buf.slice();
+  }
+
+  /**
+   * @param {Uint8Array | undefined} version
+   * @returns {Uint8Array} a copy
    */
   changesSince(version) {
-    return call("changesSince", () => {
-      const result =
-        version === undefined
-          ? this.#handle.changesSince(new Uint8Array(0), true)
-          : this.#handle.changesSince(new Uint8Array(version), false);
-      if (typeof result === "string") {
-        parseResult(result);
-        throw new CRDTDBError(`changesSince returned an unexpected result: ${result}`);
-      }
-      return result.slice();
-    });
+    const len = this.#input(version ?? new Uint8Array(0));
+    const r = this.#result(this.#m._crdtdb_changes_since(this.#h, len, version ? 1 : 0));
+    return r.buf.slice();
   }
 
-  /**
-   * @param {string} table
-   * @param {string} key
-   * @returns {Record<string, unknown> | undefined}
-   */
-  row(table, key) {
-    return call("row", () => {
-      const text = this.#handle.row(table, key);
-      return text === "" ? undefined : JSON.parse(text);
-    });
+  query(/** @type {Uint8Array} */ q) {
+    return this.#call("_crdtdb_query", q);
   }
 
-  /**
-   * @param {string} table
-   * @returns {Array<[string, Record<string, unknown>]>} every row of `table`, in key order
-   */
-  rows(table) {
-    return call("rows", () => parseResult(this.#handle.rows(table)));
+  count(/** @type {Uint8Array} */ q) {
+    return this.#call("_crdtdb_count", q).varint();
   }
 
-  /**
-   * @param {string} table
-   * @param {string} key
-   * @returns {Record<string, unknown[]>} column → losing concurrent values
-   */
-  conflicts(table, key) {
-    return call("conflicts", () => parseResult(this.#handle.conflicts(table, key)));
+  stagedRow(/** @type {Uint8Array} */ q) {
+    return this.#call("_crdtdb_staged_row", q);
   }
 
-  /**
-   * Declares the whole set of secondary indexes (replaces the previous set: new or changed
-   * indexes are built from the rows, the others dropped).
-   * @param {Array<{ name: string, table: string, keys: string[] }>} defs
-   */
-  declareIndexes(defs) {
-    const json = JSON.stringify(defs);
-    call("declareIndexes", () => parseResult(this.#handle.declareIndexes(json)));
+  conflicts(/** @type {Uint8Array} */ q) {
+    return this.#call("_crdtdb_conflicts", q);
   }
 
-  /**
-   * Row keys of `table` in range order of `index` ("" = primary key order).
-   * @param {string} table
-   * @param {string} index
-   * @param {object} range a js/range.js range
-   * @param {number} limit < 0: no limit
-   * @param {number} offset
-   * @param {boolean} reverse
-   * @param {boolean} staged see the open staged transaction's writes
-   * @returns {string[]}
-   */
-  query(table, index, range, limit, offset, reverse, staged) {
-    const json = JSON.stringify(range);
-    return call("query", () =>
-      parseResult(this.#handle.query(table, index, json, limit, offset, reverse, staged)),
-    );
+  /** @returns {number} the subscription id */
+  subscribe(/** @type {Uint8Array} */ q) {
+    return this.#call("_crdtdb_subscribe", q).varint();
   }
 
-  /**
-   * One page of row keys in range order, continuing strictly after `cursor` (keyset paging:
-   * writes before the cursor do not shift what the next page returns).
-   * @param {string} table
-   * @param {string} index "" = primary key order
-   * @param {object} range a js/range.js range
-   * @param {number} limit
-   * @param {number} offset applied after the cursor (first page only, in practice)
-   * @param {boolean} reverse
-   * @param {string} cursor "" for the first page, else the cursor of the previous page
-   * @returns {{ keys: string[], cursor: string }}
-   */
-  queryPage(table, index, range, limit, offset, reverse, cursor) {
-    const json = JSON.stringify(range);
-    return call("queryPage", () =>
-      parseResult(this.#handle.queryPage(table, index, json, limit, offset, reverse, cursor)),
-    );
+  unsubscribe(/** @type {number} */ id) {
+    this.#result(this.#m._crdtdb_unsubscribe(this.#handle, id));
   }
 
-  /**
-   * @param {string} table
-   * @param {string} index
-   * @param {object} range
-   * @param {boolean} staged
-   * @returns {number}
-   */
-  count(table, index, range, staged) {
-    const json = JSON.stringify(range);
-    return call("count", () => parseResult(this.#handle.count(table, index, json, staged)));
-  }
-
-  /**
-   * Adds ops to the staged transaction (all or nothing per call).
-   * @param {Array<object>} ops same shape as for commit
-   */
-  stage(ops) {
-    const json = JSON.stringify(ops);
-    call("stage", () => parseResult(this.#handle.stage(json)));
-  }
-
-  /**
-   * @param {string} table
-   * @param {string} key
-   * @returns {Record<string, unknown> | undefined} the row as the staged transaction sees it
-   */
-  stagedRow(table, key) {
-    return call("stagedRow", () => {
-      const text = this.#handle.stagedRow(table, key);
-      // Plain JSON.parse, as in row(): a user row may itself look like an error record.
-      return text === "" ? undefined : JSON.parse(text);
-    });
-  }
-
-  /** @returns {{ changes: RowChange[] }} commits the staged transaction (like commit) */
-  commitStaged() {
-    return call("commitStaged", () => parseResult(this.#handle.commitStaged()));
-  }
-
-  /** Discards the staged transaction. */
-  rollbackStaged() {
-    call("rollbackStaged", () => {
-      const r = this.#handle.rollbackStaged();
-      if (typeof r === "string" && r !== "") parseResult(r);
-    });
+  /** @returns {number} bytes allocated on the WASM heap (all replicas of this module) */
+  heapUsed() {
+    return this.#m._crdtdb_heap_used();
   }
 
   /** Releases the WASM-side replica. Safe to call twice. */
   delete() {
-    if (this.#raw !== null) {
-      const raw = this.#raw;
-      this.#raw = null;
+    if (this.#h !== 0) {
+      const h = this.#h;
+      this.#h = 0;
       leaked.unregister(this);
-      raw.delete();
+      this.#m._crdtdb_close(h);
     }
   }
 }

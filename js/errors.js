@@ -1,8 +1,8 @@
 // Error classes of the public API, and the mapping from engine error codes to them.
 //
-// ENGINE_ERROR_CODES mirrors `enum class ErrorCode` in src/core/errors.h: the engine reports
-// failures as '{"error":{"code":C,"message":M}}' with C one of those names
-// (bindings/bindings.cpp). tests/js/errors.test.js checks that both lists hold the same names.
+// ENGINE_ERROR_CODES mirrors `enum class ErrorCode` in src/core/errors.h, in the same order:
+// a failed engine call returns status 1 + the code's index, with the message as its data
+// (bindings/bindings.cpp). tests/js/errors.test.js checks that both lists match.
 
 /** Base class of every error crdtdb throws (except TypeError for invalid arguments). */
 export class CRDTDBError extends Error {
@@ -58,7 +58,21 @@ export const ENGINE_ERROR_CODES = Object.freeze({
   PendingOverflow: QuotaError,
   UnknownIndex: UnknownIndexError,
   Internal: CRDTDBError,
+  OutOfMemory: CRDTDBError,
 });
+
+const CODE_NAMES = Object.keys(ENGINE_ERROR_CODES);
+
+/**
+ * Builds the JS error for a failed engine call's status.
+ * @param {number} status 1 + ErrorCode index
+ * @param {string} message
+ * @returns {Error}
+ */
+export function errorFromStatus(status, message) {
+  const code = CODE_NAMES[status - 1] ?? `#${status}`;
+  return errorFromEngine({ code, message: message || `engine error ${code}` });
+}
 
 /**
  * Builds the JS error for an engine error record. Unknown codes become a plain CRDTDBError

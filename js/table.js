@@ -1,22 +1,20 @@
 // A handle on one table of a CRDTDB. Tables are schema-less and need no declaration.
 //
-// Reads (`get`, `has`) are synchronous and served from the database's JS-side cache of frozen
-// row objects; writes validate in JS, commit to the engine at once (so a `get` right after a
-// `set` sees it) and never throw synchronously: every error is a rejected promise.
+// Reads (`get`, `has`) are synchronous and served from the replica's cache of frozen row
+// objects; writes validate while they are encoded, commit to the engine at once (so a `get`
+// right after a `set` sees it) and never throw synchronously: every error is a rejected promise.
 
 import { NotFoundError } from "./errors.js";
-import { checkCallback, checkQueryOptions, iterateRows } from "./query.js";
+import { checkCallback, checkQueryOptions, iterateRows } from "./index_view.js";
 import { ALL, checkRange } from "./range.js";
-import { checkKey, copyRow } from "./validate.js";
+import { DELETE, SET, UPDATE, writeOp } from "./replica.js";
+import { checkKey } from "./validate.js";
 
 /**
- * @typedef {object} TableCore
- * What a Table needs from its database (internal; see js/database.js).
- * @property {() => void} assertReadable throws ClosedError / the not-ready CRDTDBError
- * @property {(table: string) => Map<string, Readonly<Record<string, unknown>>>} rowsOf
- * @property {(ops: object[]) => void} commit commits one transaction and fires change events
- * @property {(table: string, key: string) => Record<string, unknown[]>} conflicts
- * @property {import("./query.js").QueryCore} queries
+ * @typedef {object} ViewCore
+ * What table and index views need from their database (internal; see js/database.js).
+ * @property {() => import("./replica.js").Replica} replica the open replica (throws
+ *   ClosedError / the not-ready CRDTDBError otherwise)
  */
 
 /**
@@ -35,40 +33,26 @@ export function asWrite(fn) {
 }
 
 /**
- * Validates one write and builds its engine operation; shared by tables and the tables of a
- * transaction, which differ only in where the operation goes and how they see a row.
- * @param {"set" | "update" | "delete"} op
  * @param {string} table
- * @param {unknown} key
- * @param {unknown} value the row (set) or patch (update); ignored for delete
- * @param {(key: string) => boolean} exists whether the row exists as the writer sees it
- * @returns {{ op: string, table: string, key: string } | null} null: a delete of an absent
- *   row, nothing to write
- * @throws {TypeError} invalid key or value; {NotFoundError} update of an absent row
+ * @param {string} key
+ * @returns {NotFoundError}
  */
-export function buildWrite(op, table, key, value, exists) {
-  const k = checkKey(key);
-  if (op === "delete") return exists(k) ? { op, table, key: k } : null;
-  const field = op === "set" ? "row" : "patch";
-  const copy = copyRow(value, { table, key: k, what: field });
-  if (op === "update" && !exists(k)) {
-    throw new NotFoundError(
-      `cannot update row ${JSON.stringify(k)} of table ${JSON.stringify(table)}: ` +
-        `it does not exist (use set to create it)`,
-    );
-  }
-  return { op, table, key: k, [field]: copy };
+export function notFound(table, key) {
+  return new NotFoundError(
+    `cannot update row ${JSON.stringify(key)} of table ${JSON.stringify(table)}: ` +
+      `it does not exist (use set to create it)`,
+  );
 }
 
 export class Table {
-  /** @type {TableCore} */
+  /** @type {ViewCore} */
   #core;
   /** @type {string} */
   #name;
 
   /**
    * Obtain tables with `db.table(name)`; not constructed directly.
-   * @param {TableCore} core
+   * @param {ViewCore} core
    * @param {string} name
    */
   constructor(core, name) {
@@ -82,16 +66,23 @@ export class Table {
   }
 
   /**
-   * @param {"set" | "update" | "delete"} op
+   * @param {number} kind
    * @param {unknown} key
    * @param {unknown} value
    * @returns {Promise<void>}
    */
-  #write(op, key, value) {
+  #write(kind, key, value) {
     return asWrite(() => {
-      this.#core.assertReadable();
-      const w = buildWrite(op, this.#name, key, value, (k) => this.#core.rowsOf(this.#name).has(k));
-      if (w !== null) this.#core.commit([w]);
+      const replica = this.#core.replica();
+      const k = checkKey(key);
+      const exists = replica.rowsOf(this.#name).has(k);
+      // A delete only removes what this replica has observed: of an absent row, nothing.
+      if (kind === DELETE && !exists) return;
+      const w = replica.engine.writer.reset();
+      w.varint(1);
+      writeOp(w, kind, this.#name, k, value);
+      if (kind === UPDATE && !exists) throw notFound(this.#name, k);
+      replica.commit(w.view());
     });
   }
 
@@ -103,7 +94,7 @@ export class Table {
    *   rejects with TypeError for an invalid key or row (nothing is written) or ClosedError
    */
   set(key, row) {
-    return this.#write("set", key, row);
+    return this.#write(SET, key, row);
   }
 
   /**
@@ -114,7 +105,7 @@ export class Table {
    *   an invalid key or patch (nothing is written), ClosedError after close
    */
   update(key, patch) {
-    return this.#write("update", key, patch);
+    return this.#write(UPDATE, key, patch);
   }
 
   /**
@@ -124,7 +115,7 @@ export class Table {
    * @returns {Promise<void>}
    */
   delete(key) {
-    return this.#write("delete", key, undefined);
+    return this.#write(DELETE, key, undefined);
   }
 
   /**
@@ -135,8 +126,7 @@ export class Table {
    * @throws {TypeError} for a key that is not a non-empty string
    */
   get(key) {
-    this.#core.assertReadable();
-    return this.#core.rowsOf(this.#name).get(checkKey(key));
+    return this.#core.replica().rowsOf(this.#name).get(checkKey(key));
   }
 
   /**
@@ -144,8 +134,7 @@ export class Table {
    * @returns {boolean} whether a row is stored under `key`
    */
   has(key) {
-    this.#core.assertReadable();
-    return this.#core.rowsOf(this.#name).has(checkKey(key));
+    return this.#core.replica().rowsOf(this.#name).has(checkKey(key));
   }
 
   /**
@@ -156,10 +145,10 @@ export class Table {
    * @returns {Array<Readonly<Record<string, unknown>>>}
    */
   query(range, opts) {
-    this.#core.assertReadable();
+    const replica = this.#core.replica();
     const r = checkRange(range);
     const { limit, offset, reverse } = checkQueryOptions(opts);
-    return this.#core.queries.query(this.#name, "", r, limit, offset, reverse);
+    return replica.query(this.#name, "", r, limit, offset, reverse);
   }
 
   /**
@@ -167,23 +156,22 @@ export class Table {
    * @returns {number}
    */
   count(range) {
-    this.#core.assertReadable();
-    return this.#core.queries.count(this.#name, "", checkRange(range));
+    return this.#core.replica().count(this.#name, "", checkRange(range));
   }
 
   /**
    * Iterates rows in primary-key order, fetching them in pages (see iterateRows in
-   * js/query.js: no row twice; always terminates; rows inserted before the cursor are not
-   * visited).
+   * js/index_view.js: no row twice; always terminates; rows inserted before the cursor are
+   * not visited).
    * @param {object} [range]
    * @param {{ limit?: number, offset?: number, reverse?: boolean }} [opts]
    * @returns {AsyncGenerator<Readonly<Record<string, unknown>>, void, undefined>}
    */
   iterate(range, opts) {
-    this.#core.assertReadable();
+    this.#core.replica();
     const r = checkRange(range);
     const o = checkQueryOptions(opts);
-    return iterateRows(this.#core.queries, this.#name, "", r, o);
+    return iterateRows(this.#core, this.#name, "", r, o);
   }
 
   /**
@@ -193,8 +181,8 @@ export class Table {
    * @returns {() => void} stops the subscription (idempotent)
    */
   subscribe(cb) {
-    this.#core.assertReadable();
-    return this.#core.queries.subscribe(this.#name, "", ALL, checkCallback(cb));
+    const replica = this.#core.replica();
+    return replica.subscribe(this.#name, "", ALL, checkCallback(cb));
   }
 
   /**
@@ -204,7 +192,7 @@ export class Table {
    * @returns {Record<string, unknown[]>}
    */
   conflicts(key) {
-    this.#core.assertReadable();
-    return this.#core.conflicts(this.#name, checkKey(key));
+    const replica = this.#core.replica();
+    return replica.conflicts(this.#name, checkKey(key));
   }
 }

@@ -1,47 +1,42 @@
 // Transactions (api.md "Transactions"): `db.transaction(async (tx) => …)`.
 //
-// Writes through `tx` are validated in JS and staged in the engine's single staged
-// transaction (RawDB.stage); reads through `tx` see them (stagedRow, staged queries). The
-// database commits the staged batch as one causal transaction when the callback fulfils, or
-// rolls it back when it throws or rejects (js/database.js, CRDTDB#transaction).
+// Writes through `tx` are validated as they are made (TypeError, NotFoundError against the
+// transaction's own view) and kept, encoded, on the JS side; they cross into the engine in
+// one batch with the commit. A read through `tx` that must see them (a row or table the
+// transaction wrote) first hands the batch so far to the engine's staged transaction
+// (stage), then reads the staged view there. The database commits (engine commitStaged) when
+// the callback fulfils, or rolls back when it throws or rejects (js/database.js).
 
 import { CRDTDBError } from "./errors.js";
-import { checkQueryOptions } from "./query.js";
+import { checkQueryOptions } from "./index_view.js";
+import { Writer } from "./codec.js";
 import { checkKey as checkIndexKey, checkRange, equals } from "./range.js";
-import { asWrite, buildWrite } from "./table.js";
+import { readStagedColumns, readStagedQuery } from "./record.js";
+import { DELETE, SET, UPDATE, writeOp, writeQuery } from "./replica.js";
+import { asWrite, notFound } from "./table.js";
 import { checkKey, checkTableName } from "./validate.js";
 
 /**
  * @typedef {object} TxCore
- * @property {() => import("./engine.js").Engine} engine the ready engine
- * @property {(table: string) => Map<string, Readonly<Record<string, unknown>>>} rowsOf cache
+ * @property {() => import("./replica.js").Replica} replica the open replica
  * @property {(name: string) => { table: string, keys: readonly string[] }} indexDef
  *   throws UnknownIndexError
  */
-
-/**
- * Freezes a JSON value deeply.
- * @template T
- * @param {T} v
- * @returns {T}
- */
-function freeze(v) {
-  if (typeof v === "object" && v !== null) {
-    for (const x of Object.values(v)) freeze(x);
-    Object.freeze(v);
-  }
-  return v;
-}
 
 /** The `tx` handle passed to a `db.transaction` callback. Usable only until it settles. */
 export class Transaction {
   /** @type {TxCore} */
   #core;
   #active = true;
-  /** @type {Set<string>} "table\0key" of every row this transaction staged a write for */
-  #staged = new Set();
+  /** Encoded ops not yet handed to the engine. */
+  #pending = new Writer(256);
+  #pendingCount = 0;
+  /** @type {Map<string, boolean>} "table\0key" → exists after this transaction's writes */
+  #written = new Map();
+  /** @type {Set<string>} tables this transaction wrote */
+  #tables = new Set();
   /** @type {Map<string, TxTable>} */
-  #tables = new Map();
+  #views = new Map();
 
   /** @param {TxCore} core */
   constructor(core) {
@@ -53,15 +48,66 @@ export class Transaction {
     this.#active = false;
   }
 
-  /** @returns {import("./engine.js").Engine} */
-  _engine() {
+  /** @returns {import("./replica.js").Replica} */
+  _replica() {
     if (!this.#active) {
       throw new CRDTDBError(
         "this transaction has already finished: use the tx handle only inside its callback " +
           "(and await its writes there)",
       );
     }
-    return this.#core.engine();
+    return this.#core.replica();
+  }
+
+  /** @returns {Uint8Array} the pending ops as one batch (and forgets them) */
+  _takeBatch() {
+    const w = new Writer(this.#pending.pos + 10);
+    w.varint(this.#pendingCount);
+    w.bytes(this.#pending.view());
+    this.#pending.reset();
+    this.#pendingCount = 0;
+    return w.view();
+  }
+
+  /** Hands the pending ops to the engine's staged transaction. */
+  #flush() {
+    if (this.#pendingCount === 0) return;
+    this._replica().engine.stage(this._takeBatch());
+  }
+
+  /**
+   * @param {string} table
+   * @param {string} key
+   * @returns {boolean} whether the row exists as this transaction sees it
+   */
+  _exists(table, key) {
+    const w = this.#written.get(`${table}\0${key}`);
+    return w !== undefined ? w : this._replica().rowsOf(table).has(key);
+  }
+
+  /**
+   * Validates and keeps one write.
+   * @param {number} kind
+   * @param {string} table
+   * @param {unknown} key
+   * @param {unknown} value
+   */
+  _write(kind, table, key, value) {
+    this._replica();
+    const k = checkKey(key);
+    const exists = this._exists(table, k);
+    if (kind === DELETE && !exists) return;
+    const start = this.#pending.pos;
+    try {
+      writeOp(this.#pending, kind, table, k, value);
+      if (kind === UPDATE && !exists) throw notFound(table, k);
+    } catch (err) {
+      this.#pending.pos = start; // a rejected write keeps nothing
+      throw err;
+    }
+    this.#pendingCount++;
+    this.#written.set(`${table}\0${k}`, kind !== DELETE);
+    this.#tables.add(table);
   }
 
   /**
@@ -71,24 +117,52 @@ export class Transaction {
    * @returns {Readonly<Record<string, unknown>> | undefined}
    */
   _row(table, key) {
-    const engine = this._engine();
-    if (this.#staged.has(`${table}\0${key}`)) return freeze(engine.stagedRow(table, key));
-    return this.#core.rowsOf(table).get(key);
+    const replica = this._replica();
+    if (!this.#written.has(`${table}\0${key}`)) return replica.rowsOf(table).get(key);
+    this.#flush();
+    const w = replica.engine.writer.reset();
+    w.string(table);
+    w.string(key);
+    const r = replica.engine.stagedRow(w.view());
+    return r.u8() === 1 ? readStagedColumns(r) : undefined;
+  }
+
+  /**
+   * Rows of a query as this transaction sees them.
+   * @param {string} table the table the query is over
+   * @param {string} index
+   * @param {object} range
+   * @param {{ limit: number, offset: number, reverse: boolean }} o
+   */
+  _query(table, index, range, o) {
+    const replica = this._replica();
+    if (!this.#tables.has(table)) return replica.query(table, index, range, o.limit, o.offset, o.reverse);
+    this.#flush();
+    const w = replica.engine.writer.reset();
+    writeQuery(w, table, index, range, o.limit, o.offset, o.reverse, true);
+    return readStagedQuery(replica.engine.query(w.view())).map((h) =>
+      "rowId" in h ? replica.rowOfId(h.rowId) : h.row,
+    );
   }
 
   /**
    * @param {string} table
-   * @param {object} op
-   * @param {string} key
+   * @param {string} index
+   * @param {object} range
+   * @returns {number}
    */
-  _stage(table, key, op) {
-    this._engine().stage([op]);
-    this.#staged.add(`${table}\0${key}`);
+  _count(table, index, range) {
+    const replica = this._replica();
+    if (!this.#tables.has(table)) return replica.count(table, index, range);
+    this.#flush();
+    const w = replica.engine.writer.reset();
+    writeQuery(w, table, index, range, -1, 0, false, true);
+    return replica.engine.count(w.view());
   }
 
   /** @param {string} name @returns {{ table: string, keys: readonly string[] }} */
   _indexDef(name) {
-    this._engine();
+    this._replica();
     return this.#core.indexDef(name);
   }
 
@@ -98,12 +172,12 @@ export class Transaction {
    * @returns {TxTable}
    */
   table(name) {
-    this._engine();
+    this._replica();
     const n = checkTableName(name);
-    let t = this.#tables.get(n);
+    let t = this.#views.get(n);
     if (t === undefined) {
       t = new TxTable(this, n);
-      this.#tables.set(n, t);
+      this.#views.set(n, t);
     }
     return t;
   }
@@ -118,22 +192,6 @@ export class Transaction {
     const def = this._indexDef(name);
     return new TxIndex(this, name, def.table);
   }
-}
-
-/**
- * Keys → rows as the transaction sees them.
- * @param {Transaction} tx
- * @param {string} table
- * @param {string[]} keys
- */
-function rowsFor(tx, table, keys) {
-  /** @type {Array<Readonly<Record<string, unknown>>>} */
-  const out = [];
-  for (const k of keys) {
-    const row = tx._row(table, k);
-    if (row !== undefined) out.push(row);
-  }
-  return out;
 }
 
 /** A table inside a transaction: reads see the transaction's writes. */
@@ -158,20 +216,6 @@ export class TxTable {
   }
 
   /**
-   * @param {"set" | "update" | "delete"} op
-   * @param {unknown} key
-   * @param {unknown} value
-   * @returns {Promise<void>}
-   */
-  #write(op, key, value) {
-    return asWrite(() => {
-      this.#tx._engine();
-      const w = buildWrite(op, this.#name, key, value, (k) => this.#tx._row(this.#name, k) !== undefined);
-      if (w !== null) this.#tx._stage(this.#name, w.key, w);
-    });
-  }
-
-  /**
    * Stages a whole-row write. Resolves as soon as it is staged (it becomes visible to others
    * and durable when the transaction commits); rejects with TypeError for invalid input.
    * A rejected write stages nothing; if the callback lets the rejection propagate, the whole
@@ -181,7 +225,7 @@ export class TxTable {
    * @returns {Promise<void>}
    */
   set(key, row) {
-    return this.#write("set", key, row);
+    return asWrite(() => this.#tx._write(SET, this.#name, key, row));
   }
 
   /**
@@ -192,7 +236,7 @@ export class TxTable {
    * @returns {Promise<void>}
    */
   update(key, patch) {
-    return this.#write("update", key, patch);
+    return asWrite(() => this.#tx._write(UPDATE, this.#name, key, patch));
   }
 
   /**
@@ -201,7 +245,7 @@ export class TxTable {
    * @returns {Promise<void>}
    */
   delete(key) {
-    return this.#write("delete", key, undefined);
+    return asWrite(() => this.#tx._write(DELETE, this.#name, key, undefined));
   }
 
   /**
@@ -209,7 +253,7 @@ export class TxTable {
    * @returns {Readonly<Record<string, unknown>> | undefined} the row as the transaction sees it
    */
   get(key) {
-    this.#tx._engine();
+    this.#tx._replica();
     return this.#tx._row(this.#name, checkKey(key));
   }
 
@@ -223,16 +267,14 @@ export class TxTable {
    * @param {{ limit?: number, offset?: number, reverse?: boolean }} [opts]
    */
   query(range, opts) {
-    const engine = this.#tx._engine();
-    const r = checkRange(range);
-    const { limit, offset, reverse } = checkQueryOptions(opts);
-    return rowsFor(this.#tx, this.#name, engine.query(this.#name, "", r, limit, offset, reverse, true));
+    this.#tx._replica();
+    return this.#tx._query(this.#name, "", checkRange(range), checkQueryOptions(opts));
   }
 
   /** @param {object} [range] @returns {number} */
   count(range) {
-    const engine = this.#tx._engine();
-    return engine.count(this.#name, "", checkRange(range), true);
+    this.#tx._replica();
+    return this.#tx._count(this.#name, "", checkRange(range));
   }
 }
 
@@ -267,16 +309,13 @@ export class TxIndex {
    * @param {{ limit?: number, offset?: number, reverse?: boolean }} [opts]
    */
   query(range, opts) {
-    const engine = this.#tx._engine();
-    const r = checkRange(range);
-    const { limit, offset, reverse } = checkQueryOptions(opts);
-    const keys = engine.query(this.#table, this.#name, r, limit, offset, reverse, true);
-    return rowsFor(this.#tx, this.#table, keys);
+    this.#tx._replica();
+    return this.#tx._query(this.#table, this.#name, checkRange(range), checkQueryOptions(opts));
   }
 
   /** @param {object} [range] @returns {number} */
   count(range) {
-    const engine = this.#tx._engine();
-    return engine.count(this.#table, this.#name, checkRange(range), true);
+    this.#tx._replica();
+    return this.#tx._count(this.#table, this.#name, checkRange(range));
   }
 }

@@ -1,10 +1,9 @@
-// Argument validation done in JS before anything reaches the engine, so that a rejected write
-// names the offending key or column path and nothing is written.
+// Argument validation done in JS before anything reaches the engine, so that a rejected call
+// names the offending argument and nothing is written. Rows are validated while they are
+// encoded (js/codec.js, writeColumns).
 //
-// A row is a plain object whose column values are JSON: strings, finite numbers, booleans,
-// null, arrays and plain objects of those. The limits below mirror the engine's (which
-// enforces the same rules); tests/js/errors.test.js reads the C++ headers and checks that the
-// numbers agree.
+// The limits below mirror the engine's (which enforces the same rules);
+// tests/js/errors.test.js reads the C++ headers and checks that the numbers agree.
 
 /** kMaxValueDepth in src/core/value.h: levels a column value may nest below itself. */
 export const MAX_VALUE_DEPTH = 64;
@@ -12,7 +11,7 @@ export const MAX_VALUE_DEPTH = 64;
 export const MAX_NAME_BYTES = 1024;
 /** kMaxKeyBytes in src/oplog/op.h: UTF-8 bytes of a row key. */
 export const MAX_KEY_BYTES = 1 << 16;
-/** kMaxPeerIdBytes in src/core/peer_table.h: UTF-8 bytes of a peer id. */
+/** kMaxPeerIdBytes in src/oplog/op.h: UTF-8 bytes of a peer id. */
 export const MAX_PEER_ID_BYTES = 256;
 
 /**
@@ -35,7 +34,7 @@ export function utf8Length(s) {
  * @param {string} s
  * @returns {boolean}
  */
-function isWellFormed(s) {
+export function isWellFormed(s) {
   if (typeof s.isWellFormed === "function") return s.isWellFormed();
   return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
 }
@@ -120,111 +119,3 @@ export const checkKey = (key) => checkName(key, "row key", MAX_KEY_BYTES);
 export const checkTableName = (name) => checkName(name, "table name", MAX_NAME_BYTES);
 /** @param {unknown} id @returns {string} */
 export const checkPeerId = (id) => checkName(id, "peerId", MAX_PEER_ID_BYTES);
-
-const ALLOWED = "only strings, finite numbers, booleans, null, arrays and plain objects are allowed";
-
-/**
- * Validates one column value and returns a plain JSON copy of it (the copy is what gets
- * serialized, so getters run once and later mutation of the caller's object has no effect).
- * @param {unknown} v
- * @param {string} path column path for messages, e.g. `a.b[2]`
- * @param {number} depth nesting below the column (the column value itself is 0)
- * @param {Set<object>} ancestors containers currently being copied (cycle detection)
- * @param {(path: string, problem: string) => TypeError} fail
- * @returns {unknown}
- */
-function copyValue(v, path, depth, ancestors, fail) {
-  if (typeof v === "object" && v !== null && ancestors.has(v)) {
-    throw fail(path, "is cyclic (it contains itself)");
-  }
-  // Same rule as the engine: any value (scalar or container) more than MAX_VALUE_DEPTH levels
-  // below its column is rejected.
-  if (depth > MAX_VALUE_DEPTH) throw fail(path, `is nested deeper than ${MAX_VALUE_DEPTH} levels`);
-  switch (typeof v) {
-    case "string":
-      if (!isWellFormed(v)) throw fail(path, "is a string with a lone UTF-16 surrogate");
-      return v;
-    case "number":
-      if (!Number.isFinite(v)) throw fail(path, `is ${describe(v)}; only finite numbers are allowed`);
-      return v;
-    case "boolean":
-      return v;
-    case "undefined":
-      throw fail(path, "is undefined; omit the column or use null");
-    case "object":
-      break;
-    default:
-      throw fail(path, `is ${describe(v)}; ${ALLOWED}`);
-  }
-  if (v === null) return null;
-  const isArray = Array.isArray(v);
-  if (!isArray && !isPlainObject(v)) throw fail(path, `is ${describe(v)}; ${ALLOWED}`);
-  ancestors.add(v);
-  let out;
-  if (isArray) {
-    out = new Array(v.length);
-    for (let i = 0; i < v.length; i++) {
-      const p = `${path}[${i}]`;
-      if (!(i in v)) throw fail(p, "is an empty slot of a sparse array; use null");
-      out[i] = copyValue(v[i], p, depth + 1, ancestors, fail);
-    }
-  } else {
-    if (Object.getOwnPropertySymbols(v).length > 0) {
-      throw fail(path, "has symbol-keyed properties, which JSON cannot hold");
-    }
-    /** @type {Record<string, unknown>} */
-    const obj = {};
-    out = obj;
-    for (const k of Object.keys(v)) {
-      const p = `${path}.${k}`;
-      if (!isWellFormed(k)) throw fail(p, "has a name with a lone UTF-16 surrogate");
-      defineValue(obj, k, copyValue(v[k], p, depth + 1, ancestors, fail));
-    }
-  }
-  ancestors.delete(v);
-  return out;
-}
-
-/**
- * Sets `obj[key] = value` as an own data property, even for "__proto__".
- * @param {Record<string, unknown>} obj
- * @param {string} key
- * @param {unknown} value
- */
-function defineValue(obj, key, value) {
-  if (key === "__proto__") {
-    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-  } else {
-    obj[key] = value;
-  }
-}
-
-/**
- * Validates a whole row (for `set`) or a patch (for `update`) and returns a plain copy.
- * @param {unknown} row
- * @param {{ table: string, key: string, what: "row" | "patch" }} ctx
- * @returns {Record<string, unknown>}
- * @throws {TypeError} naming the table, key and offending column path
- */
-export function copyRow(row, { table, key, what }) {
-  const where = `${what} for key ${JSON.stringify(key)} in table ${JSON.stringify(table)}`;
-  if (!isPlainObject(row)) {
-    throw new TypeError(`invalid ${where}: a ${what} must be a plain object, got ${describe(row)}`);
-  }
-  /** @type {(path: string, problem: string) => TypeError} */
-  const fail = (path, problem) => new TypeError(`invalid ${where}: column "${path}" ${problem}`);
-  if (Object.getOwnPropertySymbols(row).length > 0) {
-    throw new TypeError(`invalid ${where}: symbol-keyed columns are not allowed`);
-  }
-  const ancestors = new Set([row]);
-  /** @type {Record<string, unknown>} */
-  const out = {};
-  for (const column of Object.keys(row)) {
-    if (!isWellFormed(column)) throw fail(column, "has a name with a lone UTF-16 surrogate");
-    if (utf8Length(column) > MAX_NAME_BYTES) {
-      throw fail(`${column.slice(0, 40)}…`, `has a name longer than ${MAX_NAME_BYTES} UTF-8 bytes`);
-    }
-    defineValue(out, column, copyValue(row[column], column, 0, ancestors, fail));
-  }
-  return out;
-}

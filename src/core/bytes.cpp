@@ -89,12 +89,16 @@ ByteSpan ByteReader::raw(std::size_t n) {
 }
 
 std::string ByteReader::string(std::size_t maxLen, const char* what) {
+  return std::string(stringView(maxLen, what));
+}
+
+std::string_view ByteReader::stringView(std::size_t maxLen, const char* what) {
   std::uint64_t len = varint();
   if (len > maxLen) {
     throw DecodeError(std::string(what) + " too long: " + std::to_string(len) + " bytes");
   }
   ByteSpan s = raw(static_cast<std::size_t>(len));
-  std::string out(s.begin(), s.end());
+  std::string_view out(reinterpret_cast<const char*>(s.data()), s.size());
   if (!isValidUtf8(out)) throw DecodeError(std::string(what) + " is not valid UTF-8");
   return out;
 }

@@ -49,6 +49,10 @@ class ByteReader {
   std::uint64_t fixed64();
   ByteSpan raw(std::size_t n);
   std::string string(std::size_t maxLen, const char* what);  // length-prefixed, valid UTF-8
+  // The same without a copy: a view into the input.
+  std::string_view stringView(std::size_t maxLen, const char* what);
+  // The unread bytes.
+  ByteSpan rest() const { return in_.subspan(pos_); }
   std::size_t remaining() const { return in_.size() - pos_; }
   std::size_t position() const { return pos_; }
   bool atEnd() const { return pos_ == in_.size(); }

@@ -16,6 +16,8 @@ const char* errorCodeName(ErrorCode code) {
       return "UnknownIndex";
     case ErrorCode::Internal:
       return "Internal";
+    case ErrorCode::OutOfMemory:
+      return "OutOfMemory";
   }
   return "Internal";
 }

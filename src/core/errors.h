@@ -14,6 +14,7 @@ enum class ErrorCode {
   PendingOverflow,  // held causally-early changes would exceed their bound
   UnknownIndex,     // a query names an index that was not declared
   Internal,         // a broken invariant: a bug, never caused by input
+  OutOfMemory,      // an allocation failed (the call changed nothing)
 };
 
 const char* errorCodeName(ErrorCode code);

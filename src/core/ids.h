@@ -8,19 +8,21 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-#include <vector>
 
 namespace crdtdb {
 
 using PeerIdx = std::uint32_t;
-using LV = std::uint64_t;
+using NameId = std::uint32_t;
+using LV = std::uint32_t;
 using Seq = std::uint64_t;
 using Lamport = std::uint64_t;
 
 // Seqs and Lamport times stay within JavaScript's safe integers, so every value round-trips
 // through JS and no clock can wrap. A message that would push past this is rejected.
 inline constexpr std::uint64_t kMaxClock = std::uint64_t{1} << 53;
+// LVs are 32-bit (as in diamond-types' WASM build): a replica holds at most this many
+// events. WASM memory (4 GiB) runs out long before; a message that would exceed it is rejected.
+inline constexpr LV kMaxEvents = 0xfffffff0u;
 
 struct LVRange {
   LV start;
@@ -29,7 +31,7 @@ struct LVRange {
   bool operator==(const LVRange&) const = default;
 };
 
-// A write's identity for ordering and removal: LWW orders by (lamport, peer name, seq).
+// A write's identity for ordering: LWW orders by (lamport, peer name, seq).
 struct Stamp {
   LV lv;
   Lamport lamport;

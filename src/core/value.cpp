@@ -1,6 +1,9 @@
 #include "core/value.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <vector>
 
 #include "core/bit_cast.h"
 #include "core/errors.h"
@@ -9,160 +12,380 @@ namespace crdtdb {
 
 namespace {
 
-enum Tag : std::uint8_t {
-  kNull = 0,
-  kFalse = 1,
-  kTrue = 2,
-  kInt = 3,
-  kDouble = 4,
-  kString = 5,
-  kArray = 6,
-  kObject = 7,
-};
+bool isSafeIntegral(double d) { return std::trunc(d) == d && std::fabs(d) <= kMaxSafeInteger; }
 
-constexpr double kMaxSafe = 9007199254740992.0;  // 2^53
-constexpr std::size_t kMaxStringBytes = 1u << 28;
-
-bool fitsInt(double d) {
-  return std::isfinite(d) && std::trunc(d) == d && std::fabs(d) <= kMaxSafe;
+std::uint64_t readLE64(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
+  return v;
 }
 
-double asDouble(const Value& v) {
-  if (v.is_number_unsigned()) return static_cast<double>(v.get<std::uint64_t>());
-  if (v.is_number_integer()) return static_cast<double>(v.get<std::int64_t>());
-  return v.get<double>();
+// Reads a varint from raw bytes known to hold a valid one (already scanned).
+std::uint64_t rawVarint(const std::uint8_t*& p) {
+  std::uint64_t v = 0;
+  for (int shift = 0;; shift += 7) {
+    std::uint8_t b = *p++;
+    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) return v;
+  }
 }
 
-void canonicalizeAt(Value& v, const std::string& path, int depth) {
+std::int64_t unzigzag(std::uint64_t v) {
+  return static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1));
+}
+
+std::string_view readKeyBytes(ByteReader& r) {
+  std::uint64_t len = r.varint();
+  if (len > kMaxStringBytes || len > r.remaining()) {
+    throw DecodeError("object key length out of range");
+  }
+  ByteSpan s = r.raw(static_cast<std::size_t>(len));
+  std::string_view key(reinterpret_cast<const char*>(s.data()), s.size());
+  if (!isValidUtf8(key)) throw DecodeError("object key is not valid UTF-8");
+  return key;
+}
+
+ValueScan scanImpl(ByteReader& r, bool strictKeyOrder) {
+  struct Frame {
+    std::uint64_t left;
+    bool object;
+    bool hasPrev;
+    std::string_view prev;
+  };
+  Frame stack[kMaxValueDepth];
+  int depth = 0;
+  ValueScan out;
+  const std::size_t start = r.position();
+  for (;;) {
+    if (depth > 0 && stack[depth - 1].object) {
+      std::string_view key = readKeyBytes(r);
+      Frame& f = stack[depth - 1];
+      if (strictKeyOrder && f.hasPrev && !(f.prev < key)) {
+        throw DecodeError("object keys not strictly ascending");
+      }
+      f.prev = key;
+      f.hasPrev = true;
+    }
+    const std::uint8_t t = r.u8();
+    bool opened = false;
+    if (t >= tag::kSmallInt || t <= tag::kTrue) {
+      // null, booleans, small integers: the tag is the whole value
+    } else if (t >= tag::kShortString) {
+      ByteSpan s = r.raw(t - tag::kShortString);
+      if (!isValidUtf8({reinterpret_cast<const char*>(s.data()), s.size()})) {
+        throw DecodeError("string value is not valid UTF-8");
+      }
+    } else {
+      switch (t) {
+        case tag::kInt: {
+          std::int64_t i = unzigzag(r.varint());
+          if (i >= -64 && i <= 63) throw DecodeError("non-canonical small integer");
+          if (std::fabs(static_cast<double>(i)) > kMaxSafeInteger) {
+            throw DecodeError("integer value outside the safe range");
+          }
+          break;
+        }
+        case tag::kDouble: {
+          double d = bitCast<double>(r.fixed64());
+          if (!std::isfinite(d)) throw DecodeError("non-finite number value");
+          if (isSafeIntegral(d)) throw DecodeError("non-canonical number encoding");
+          break;
+        }
+        case tag::kString: {
+          std::uint64_t len = r.varint();
+          if (len < 64) throw DecodeError("non-canonical string length");
+          if (len > kMaxStringBytes || len > r.remaining()) {
+            throw DecodeError("string value length out of range");
+          }
+          ByteSpan s = r.raw(static_cast<std::size_t>(len));
+          if (!isValidUtf8({reinterpret_cast<const char*>(s.data()), s.size()})) {
+            throw DecodeError("string value is not valid UTF-8");
+          }
+          break;
+        }
+        case tag::kArray:
+        case tag::kObject: {
+          const bool object = t == tag::kObject;
+          out.hasObject = out.hasObject || object;
+          std::uint64_t n = r.varint();
+          if (n > r.remaining() / (object ? 2 : 1)) {
+            throw DecodeError(object ? "object size out of range" : "array length out of range");
+          }
+          if (n > 0) {
+            if (depth + 1 > kMaxValueDepth) {
+              throw DecodeError("value nested deeper than " + std::to_string(kMaxValueDepth) +
+                                " levels");
+            }
+            stack[depth++] = Frame{n, object, false, {}};
+            opened = true;
+          }
+          break;
+        }
+        default:
+          throw DecodeError("unknown value tag " + std::to_string(t));
+      }
+    }
+    if (opened) continue;
+    // One value complete: close every container it completes.
+    while (depth > 0 && --stack[depth - 1].left == 0) --depth;
+    if (depth == 0) break;
+  }
+  out.size = r.position() - start;
+  return out;
+}
+
+void canonicalizeAt(ByteReader& r, ByteWriter& out, int depth) {
   if (depth > kMaxValueDepth) {
-    throw Error(ErrorCode::Type, "column " + path + " is nested deeper than " +
-                                     std::to_string(kMaxValueDepth) + " levels");
+    throw DecodeError("value nested deeper than " + std::to_string(kMaxValueDepth) + " levels");
   }
-  switch (v.type()) {
-    case Value::value_t::number_float:
-    case Value::value_t::number_integer:
-    case Value::value_t::number_unsigned: {
-      double d = asDouble(v);
-      if (!std::isfinite(d)) {
-        throw Error(ErrorCode::Type, "column " + path + " is not a finite number");
-      }
-      v = fitsInt(d) ? Value(static_cast<std::int64_t>(d)) : Value(d);
-      break;
+  const ByteSpan here = r.rest();
+  if (here.empty()) throw DecodeError("truncated value");
+  const std::uint8_t t = here[0];
+  if (t != tag::kArray && t != tag::kObject) {
+    // Scalars are canonical once scanned: copy them.
+    out.raw(here.first(scanImpl(r, false).size));
+    return;
+  }
+  r.u8();
+  std::uint64_t n = r.varint();
+  if (n > r.remaining() / (t == tag::kObject ? 2 : 1)) throw DecodeError("element count out of range");
+  if (t == tag::kArray) {
+    writeArrayHeader(out, static_cast<std::size_t>(n));
+    for (std::uint64_t i = 0; i < n; ++i) canonicalizeAt(r, out, depth + 1);
+    return;
+  }
+  struct Entry {
+    std::string_view key;
+    ByteSpan value;
+  };
+  std::vector<Entry> entries;
+  entries.reserve(static_cast<std::size_t>(n));
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::string_view key = readKeyBytes(r);
+    ByteSpan rest = r.rest();
+    std::size_t size = scanImpl(r, false).size;
+    entries.push_back({key, rest.first(size)});
+  }
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.key < b.key; });
+  for (std::size_t i = 1; i < entries.size(); ++i) {
+    if (entries[i - 1].key == entries[i].key) {
+      throw DecodeError("object has the key \"" + std::string(entries[i].key) + "\" twice");
     }
-    case Value::value_t::array:
-      for (std::size_t i = 0; i < v.size(); ++i) {
-        canonicalizeAt(v[i], path + "[" + std::to_string(i) + "]", depth + 1);
-      }
-      break;
-    case Value::value_t::object:
-      for (auto it = v.begin(); it != v.end(); ++it) {
-        canonicalizeAt(it.value(), path + "." + it.key(), depth + 1);
-      }
-      break;
-    case Value::value_t::binary:
-    case Value::value_t::discarded:
-      throw Error(ErrorCode::Type, "column " + path + " is not a JSON value");
-    default:
-      break;
+  }
+  writeObjectHeader(out, entries.size());
+  for (const Entry& e : entries) {
+    writeKey(out, e.key);
+    ByteReader sub(e.value);
+    canonicalizeAt(sub, out, depth + 1);
   }
 }
 
-Value decodeAt(ByteReader& r, int depth) {
-  if (depth > kMaxValueDepth) throw DecodeError("value nested too deeply");
-  std::uint8_t tag = r.u8();
-  switch (tag) {
-    case kNull:
-      return Value(nullptr);
-    case kFalse:
-      return Value(false);
-    case kTrue:
-      return Value(true);
-    case kInt: {
-      std::int64_t i = r.zigzag();
-      if (i > static_cast<std::int64_t>(kMaxSafe) || i < -static_cast<std::int64_t>(kMaxSafe)) {
-        throw DecodeError("integer value outside the safe range");
+void appendJsonString(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+void appendJsonNumber(std::string& out, double d) {
+  char buf[32];
+  if (isSafeIntegral(d)) {
+    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(d));
+  } else {
+    // Shortest representation that reads back as the same double.
+    for (int prec = 1; prec <= 17; ++prec) {
+      std::snprintf(buf, sizeof buf, "%.*g", prec, d);
+      if (std::strtod(buf, nullptr) == d) break;
+    }
+  }
+  out += buf;
+}
+
+void jsonAt(const std::uint8_t*& p, std::string& out) {
+  const std::uint8_t t = *p++;
+  if (t >= tag::kSmallInt) {
+    out += std::to_string(static_cast<int>(t) - 0xc0);
+  } else if (t >= tag::kShortString) {
+    std::size_t len = t - tag::kShortString;
+    appendJsonString(out, {reinterpret_cast<const char*>(p), len});
+    p += len;
+  } else {
+    switch (t) {
+      case tag::kNull:
+        out += "null";
+        break;
+      case tag::kFalse:
+        out += "false";
+        break;
+      case tag::kTrue:
+        out += "true";
+        break;
+      case tag::kInt:
+        out += std::to_string(unzigzag(rawVarint(p)));
+        break;
+      case tag::kDouble:
+        appendJsonNumber(out, bitCast<double>(readLE64(p)));
+        p += 8;
+        break;
+      case tag::kString: {
+        std::size_t len = static_cast<std::size_t>(rawVarint(p));
+        appendJsonString(out, {reinterpret_cast<const char*>(p), len});
+        p += len;
+        break;
       }
-      return Value(i);
-    }
-    case kDouble: {
-      double d = bitCast<double>(r.fixed64());
-      if (!std::isfinite(d)) throw DecodeError("non-finite number value");
-      if (fitsInt(d)) throw DecodeError("non-canonical number encoding");
-      return Value(d);
-    }
-    case kString:
-      return Value(r.string(kMaxStringBytes, "string value"));
-    case kArray: {
-      std::uint64_t n = r.varintBelow(r.remaining() + 1, "array length");
-      Value a = Value::array();
-      for (std::uint64_t i = 0; i < n; ++i) a.push_back(decodeAt(r, depth + 1));
-      return a;
-    }
-    case kObject: {
-      std::uint64_t n = r.varintBelow(r.remaining() + 1, "object size");
-      Value o = Value::object();
-      std::string prev;
-      for (std::uint64_t i = 0; i < n; ++i) {
-        std::string key = r.string(kMaxStringBytes, "object key");
-        // Keys are written sorted and unique: anything else has a second encoding.
-        if (i > 0 && key <= prev) throw DecodeError("object keys not strictly ascending");
-        o[key] = decodeAt(r, depth + 1);
-        prev = std::move(key);
+      case tag::kArray: {
+        std::uint64_t n = rawVarint(p);
+        out.push_back('[');
+        for (std::uint64_t i = 0; i < n; ++i) {
+          if (i) out.push_back(',');
+          jsonAt(p, out);
+        }
+        out.push_back(']');
+        break;
       }
-      return o;
+      default: {  // object
+        std::uint64_t n = rawVarint(p);
+        out.push_back('{');
+        for (std::uint64_t i = 0; i < n; ++i) {
+          if (i) out.push_back(',');
+          std::size_t len = static_cast<std::size_t>(rawVarint(p));
+          appendJsonString(out, {reinterpret_cast<const char*>(p), len});
+          p += len;
+          out.push_back(':');
+          jsonAt(p, out);
+        }
+        out.push_back('}');
+      }
     }
-    default:
-      throw DecodeError("unknown value tag " + std::to_string(tag));
   }
 }
 
 }  // namespace
 
-void canonicalizeValue(Value& v, const std::string& path) { canonicalizeAt(v, path, 0); }
-
-void encodeValue(ByteWriter& w, const Value& v) {
-  switch (v.type()) {
-    case Value::value_t::null:
-      w.u8(kNull);
-      break;
-    case Value::value_t::boolean:
-      w.u8(v.get<bool>() ? kTrue : kFalse);
-      break;
-    case Value::value_t::number_integer:
-    case Value::value_t::number_unsigned:
-    case Value::value_t::number_float: {
-      double d = asDouble(v);
-      if (fitsInt(d)) {
-        w.u8(kInt);
-        w.zigzag(static_cast<std::int64_t>(d));
-      } else {
-        w.u8(kDouble);
-        w.fixed64(bitCast<std::uint64_t>(d));
-      }
-      break;
-    }
-    case Value::value_t::string:
-      w.u8(kString);
-      w.string(v.get_ref<const std::string&>());
-      break;
-    case Value::value_t::array:
-      w.u8(kArray);
-      w.varint(v.size());
-      for (const auto& e : v) encodeValue(w, e);
-      break;
-    case Value::value_t::object:
-      w.u8(kObject);
-      w.varint(v.size());
-      for (auto it = v.begin(); it != v.end(); ++it) {  // std::map: sorted keys
-        w.string(it.key());
-        encodeValue(w, it.value());
-      }
-      break;
+ValueType typeOf(ValueRef v) {
+  const std::uint8_t t = v[0];
+  if (t >= tag::kSmallInt) return ValueType::Int;
+  if (t >= tag::kShortString) return ValueType::String;
+  switch (t) {
+    case tag::kNull:
+      return ValueType::Null;
+    case tag::kFalse:
+      return ValueType::False;
+    case tag::kTrue:
+      return ValueType::True;
+    case tag::kInt:
+      return ValueType::Int;
+    case tag::kDouble:
+      return ValueType::Double;
+    case tag::kString:
+      return ValueType::String;
+    case tag::kArray:
+      return ValueType::Array;
     default:
-      throw Error(ErrorCode::Type, "value is not a JSON value");
+      return ValueType::Object;
   }
 }
 
-Value decodeValue(ByteReader& r) { return decodeAt(r, 0); }
+double numberOf(ValueRef v) {
+  const std::uint8_t t = v[0];
+  if (t >= tag::kSmallInt) return static_cast<double>(static_cast<int>(t) - 0xc0);
+  const std::uint8_t* p = v.data() + 1;
+  if (t == tag::kInt) return static_cast<double>(unzigzag(rawVarint(p)));
+  return bitCast<double>(readLE64(p));
+}
+
+std::string_view stringOf(ValueRef v) {
+  const std::uint8_t t = v[0];
+  const std::uint8_t* p = v.data() + 1;
+  std::size_t len = t == tag::kString ? static_cast<std::size_t>(rawVarint(p))
+                                      : static_cast<std::size_t>(t - tag::kShortString);
+  return {reinterpret_cast<const char*>(p), len};
+}
+
+ValueScan scanValue(ByteReader& r) { return scanImpl(r, true); }
+ValueScan scanValueLoose(ByteReader& r) { return scanImpl(r, false); }
+
+void canonicalizeValue(ValueRef loose, ByteWriter& out) {
+  ByteReader r(loose);
+  canonicalizeAt(r, out, 0);
+  if (!r.atEnd()) throw DecodeError("trailing bytes after a value");
+}
+
+void writeNull(ByteWriter& w) { w.u8(tag::kNull); }
+void writeBool(ByteWriter& w, bool b) { w.u8(b ? tag::kTrue : tag::kFalse); }
+
+void writeInt(ByteWriter& w, std::int64_t i) {
+  if (i >= -64 && i <= 63) {
+    w.u8(static_cast<std::uint8_t>(i + 0xc0));
+  } else {
+    w.u8(tag::kInt);
+    w.zigzag(i);
+  }
+}
+
+void writeNumber(ByteWriter& w, double d) {
+  if (isSafeIntegral(d)) {
+    writeInt(w, static_cast<std::int64_t>(d));  // also turns -0 into 0
+  } else {
+    w.u8(tag::kDouble);
+    w.fixed64(bitCast<std::uint64_t>(d));
+  }
+}
+
+void writeString(ByteWriter& w, std::string_view utf8) {
+  if (utf8.size() < 64) {
+    w.u8(static_cast<std::uint8_t>(tag::kShortString + utf8.size()));
+  } else {
+    w.u8(tag::kString);
+    w.varint(utf8.size());
+  }
+  w.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(utf8.data()), utf8.size()));
+}
+
+void writeArrayHeader(ByteWriter& w, std::size_t n) {
+  w.u8(tag::kArray);
+  w.varint(n);
+}
+
+void writeObjectHeader(ByteWriter& w, std::size_t n) {
+  w.u8(tag::kObject);
+  w.varint(n);
+}
+
+void writeKey(ByteWriter& w, std::string_view utf8) { w.string(utf8); }
+
+std::string toJson(ValueRef v) {
+  std::string out;
+  const std::uint8_t* p = v.data();
+  jsonAt(p, out);
+  return out;
+}
 
 }  // namespace crdtdb

@@ -1,26 +1,82 @@
-// Column values: JSON values (null, booleans, finite numbers, strings, arrays, objects) held
-// as nlohmann::json, and their compact tagged binary encoding. Numbers follow JavaScript:
-// every number is a double; integral values within ±2^53 are encoded as zigzag varints,
-// the rest as IEEE-754 doubles, so each value has exactly one encoding.
+// Column values: JSON (null, booleans, finite numbers, strings, arrays, objects) held as their
+// canonical binary encoding. The engine never builds a value tree: row state, indexes, the op
+// log, the wire and the boundary records all hold these bytes, so a value costs about its
+// encoded size wherever it lives and moves by memcpy.
+//
+// Encoding (one meaning per byte string, one byte string per value):
+//   0x00 null · 0x01 false · 0x02 true
+//   0x80..0xff  integer tag - 0xc0, i.e. -64..63
+//   0x03 varint zigzag   any other integer within ±2^53
+//   0x04 8 bytes LE      a double that is not an integer within ±2^53 (finite; never -0)
+//   0x40..0x7f           string of tag - 0x40 bytes (0..63), UTF-8
+//   0x05 varint n bytes  string of n >= 64 bytes
+//   0x06 varint n, n values                     array
+//   0x07 varint n, n × (varint len, key bytes, value)   object, keys strictly ascending bytewise
+// Numbers follow JavaScript: integral doubles within ±2^53 are integers, -0 is 0.
+//
+// Limits, checked while decoding and before anything is allocated: nesting depth (a column
+// value may nest kMaxValueDepth levels below itself), string bytes, element counts (each
+// element takes at least one byte, so no count can exceed the bytes left).
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "core/bytes.h"
 
 namespace crdtdb {
 
-using Value = nlohmann::json;
-
 inline constexpr int kMaxValueDepth = 64;
+inline constexpr std::size_t kMaxStringBytes = std::size_t{1} << 28;
+inline constexpr double kMaxSafeInteger = 9007199254740992.0;  // 2^53
 
-// Validates `v` in place and rewrites it to its canonical form (integral doubles within ±2^53
-// become integers), so a value held locally equals what every peer decodes from its encoding.
-// Throws Error(Type) naming the column path when `v` is not storable (NaN, too deep, ...).
-void canonicalizeValue(Value& v, const std::string& path);
+enum class ValueType : std::uint8_t { Null, False, True, Int, Double, String, Array, Object };
 
-void encodeValue(ByteWriter& w, const Value& v);
-Value decodeValue(ByteReader& r);  // throws DecodeError on anything non-canonical
+namespace tag {
+inline constexpr std::uint8_t kNull = 0x00, kFalse = 0x01, kTrue = 0x02, kInt = 0x03,
+                              kDouble = 0x04, kString = 0x05, kArray = 0x06, kObject = 0x07,
+                              kShortString = 0x40, kSmallInt = 0x80;
+}
+
+// A view of one canonical encoded value.
+using ValueRef = std::span<const std::uint8_t>;
+
+ValueType typeOf(ValueRef v);
+// For Int and Double values.
+double numberOf(ValueRef v);
+// For String values: the UTF-8 bytes.
+std::string_view stringOf(ValueRef v);
+
+// What scanValue learned about a value while checking it.
+struct ValueScan {
+  std::size_t size = 0;     // bytes of the encoding
+  bool hasObject = false;   // contains an object (whose keys a converter may need to sort)
+};
+
+// Checks one canonical value at the reader's position and advances past it; throws
+// DecodeError naming what is wrong. No allocation, no recursion.
+ValueScan scanValue(ByteReader& r);
+// As scanValue, but object keys may come in any order (duplicates still rejected later by
+// canonicalizeValue). For values built outside the engine (the JS boundary).
+ValueScan scanValueLoose(ByteReader& r);
+
+// Appends the canonical form of a loosely encoded value (object keys in any order) to `out`;
+// throws DecodeError on malformed input or a duplicate object key.
+void canonicalizeValue(ValueRef loose, ByteWriter& out);
+
+// Encoders for code that builds values (bindings, tests).
+void writeNull(ByteWriter& w);
+void writeBool(ByteWriter& w, bool b);
+void writeNumber(ByteWriter& w, double d);  // canonical; d must be finite
+void writeInt(ByteWriter& w, std::int64_t i);  // |i| <= 2^53
+void writeString(ByteWriter& w, std::string_view utf8);
+void writeArrayHeader(ByteWriter& w, std::size_t n);
+void writeObjectHeader(ByteWriter& w, std::size_t n);  // then n × (writeKey, value)
+void writeKey(ByteWriter& w, std::string_view utf8);
+
+// JSON text of a value (tests, diagnostics). Object keys in encoded (byte) order.
+std::string toJson(ValueRef v);
 
 }  // namespace crdtdb

@@ -1,317 +1,714 @@
 #include "db/database.h"
 
 #include <algorithm>
-#include <map>
 #include <unordered_map>
 
 #include "core/errors.h"
-#include "oplog/changes_codec.h"
+#include "oplog/frame.h"
 #include "oplog/version_codec.h"
 
 namespace crdtdb {
 
-Database::Database(std::string peerId, DatabaseOptions options) : buffer_(options.maxPendingBytes) {
-  validatePeerId(peerId);
-  self_ = peers_.intern(peerId);
+namespace {
+constexpr std::uint8_t kInvalidNameByte[] = {0xff};  // never valid UTF-8: reserves NameId 0
+}  // namespace
+
+// A run of transactions to examine: from the incoming message or from the held set.
+struct RunSource {
+  ByteSpan bytes;
+  const ChunkTables* tables;
+  const TxnRunView* run;
+  const std::vector<PeerIdx>* peers;  // chunk peer index → global
+  const ParentRef* parents;           // the decoded parents array
+  bool held;
+  CausalBuffer::Id heldId;
+};
+
+struct Database::ApplyState {
+  ChunkWriter* update = nullptr;
+  std::vector<PeerIdx> progress;  // peers whose next seq advanced
+  std::size_t applied = 0;
+  std::vector<ColumnWrite> writes;
+  std::vector<ColumnRef> cols;
+};
+
+Database::Database(std::string peerId, DatabaseOptions options)
+    : peerId_(std::move(peerId)),
+      names_(options.hashSeed ^ 0x6e616d6573ull),
+      peers_(options.hashSeed ^ 0x7065657273ull),
+      rows_(names_, peers_, graph_, options.hashSeed),
+      buffer_(options.maxPendingBytes) {
+  validatePeerId(peerId_);
+  names_.intern(std::string_view(reinterpret_cast<const char*>(kInvalidNameByte), 1));
+  self_ = peers_.intern(peerId_);
 }
 
-CommitResult Database::commit(const std::vector<Op>& input) {
+// ---- calls: mark, rollback, confirm ----
+
+Database::CallMark Database::beginCall() {
+  confirm();
+  return CallMark{graph_.mark(),   oplog_.mark(),  rows_.begin(),
+                  indexes_.begin(), buffer_.mark(), names_.size(), peers_.size()};
+}
+
+void Database::rollbackTo(const CallMark& m) noexcept {
+  // Rows first: undoing a loser needs the graph as it was during the call.
+  rows_.rollback(m.rows);
+  indexes_.rollback(m.indexes);
+  buffer_.rollback(m.buffer);
+  oplog_.rollback(m.oplog);
+  graph_.rollback(m.graph);
+  names_.truncate(m.names);
+  peers_.truncate(m.peers);
+}
+
+void Database::confirm() noexcept {
+  last_.reset();
+  graph_.clearJournal();
+  oplog_.clearJournal();
+  try {
+    oplog_.seal();
+  } catch (...) {
+    // Out of memory: the open chunk grows on; sealing is retried at the next call.
+  }
+  rows_.confirm();
+  indexes_.confirm();
+  buffer_.confirm();
+}
+
+void Database::undoLast() noexcept {
+  if (!last_) return;
+  rollbackTo(*last_);
+  last_.reset();
+}
+
+class Database::Call {
+ public:
+  explicit Call(Database& db) : db_(db), mark_(db.beginCall()) {}
+  ~Call() {
+    if (!done_) db_.rollbackTo(mark_);
+  }
+  void succeed() {
+    done_ = true;
+    db_.last_ = mark_;
+  }
+  const CallMark& mark() const { return mark_; }
+
+ private:
+  Database& db_;
+  CallMark mark_;
+  bool done_ = false;
+};
+
+NameId Database::internName(std::string_view name) {
+  NameId id = names_.intern(name);
+  if (id > kMaxColumnId) {
+    names_.truncate(id);
+    throw Error(ErrorCode::Type, "more than " + std::to_string(kMaxColumnId) +
+                                     " distinct table and column names in one database");
+  }
+  return id;
+}
+
+// ---- op log writing ----
+
+namespace {
+
+void writeHeader(ChunkWriter& w, const CausalGraph& g, const Interner& peers, PeerIdx peer,
+                 Seq seq, std::span<const LV> parents, LV count) {
+  const bool linear = seq > 0 && parents.size() == 1 && g.stampOf(parents[0]).peer == peer &&
+                      g.stampOf(parents[0]).seq + 1 == seq;
+  std::vector<ParentRef> refs;
+  if (!linear) {
+    refs.reserve(parents.size());
+    for (LV p : parents) {
+      Stamp s = g.stampOf(p);
+      refs.push_back({w.peer(peers.name(s.peer)), s.seq});
+    }
+    std::sort(refs.begin(), refs.end(), [&](const ParentRef& a, const ParentRef& b) {
+      int c = w.peerName(a.peer).compare(w.peerName(b.peer));
+      return c != 0 ? c < 0 : a.seq < b.seq;
+    });
+  }
+  w.beginTxn(w.peer(peers.name(peer)), seq, linear, refs, count);
+}
+
+void writeOp(ChunkWriter& w, const OpRef& op) {
+  w.op(op.kind, w.name(op.table), op.key);
+  if (op.kind == OpKind::DeleteRow) return;
+  w.columnCount(op.columns.size());
+  for (const ColumnRef& c : op.columns) w.column(w.name(c.name), c.value);
+}
+
+void finishUpdate(ChunkWriter& w, Bytes& out) {
+  if (w.empty()) return;
+  ByteWriter bw;
+  std::size_t frame = beginFrame(bw, FrameKind::Changes);
+  bw.varint(1);
+  w.writeTo(bw);
+  finishFrame(bw, frame);
+  out = bw.take();
+}
+
+}  // namespace
+
+// ---- local commits ----
+
+void Database::applyLocalOp(const OpRef& op, LV lv, std::vector<ColumnWrite>& scratch) {
+  const NameId table = internName(op.table);
+  const RowId id = rows_.findOrCreate(table, op.key);
+  scratch.clear();
+  for (const ColumnRef& c : op.columns) scratch.push_back({internName(c.name), c.name, c.value});
+  Observer all;  // a local event has seen everything here
+  all.checks = &work_.observedChecks;
+  rows_.apply(id, op.kind, scratch, lv, all);
+}
+
+ChangeSet Database::commit(std::span<const OpRef> ops, bool wantUpdate) {
+  return commitOps(ops, wantUpdate);
+}
+
+ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
+  Call call(*this);
   // Validate against the state as the transaction's own earlier ops leave it.
-  std::map<std::pair<std::string, std::string>, bool> staged;  // visible after earlier ops?
-  std::vector<const Op*> ops;
-  for (const Op& op : input) {
+  std::map<std::pair<std::string_view, std::string_view>, bool> visibleAfter;
+  std::vector<const OpRef*> ops;
+  ops.reserve(input.size());
+  for (const OpRef& op : input) {
     validateTableAndKey(op.table, op.key);
+    for (const ColumnRef& c : op.columns) {
+      if (c.name.size() > kMaxNameBytes || !isValidUtf8(c.name)) {
+        throw Error(ErrorCode::Type, "column names must be UTF-8 strings of at most " +
+                                         std::to_string(kMaxNameBytes) + " bytes");
+      }
+    }
     auto k = std::make_pair(op.table, op.key);
-    auto s = staged.find(k);
-    bool touched = s != staged.end();
-    bool visibleNow = touched ? s->second : store_.visible(op.table, op.key);
+    auto s = visibleAfter.find(k);
+    const bool touched = s != visibleAfter.end();
+    bool visibleNow = touched ? s->second : false;
+    std::optional<RowId> existing;
+    if (!touched) {
+      auto table = names_.find(op.table);
+      if (table) existing = rows_.find(*table, op.key);
+      visibleNow = existing && rows_.row(*existing).visible();
+    }
     switch (op.kind) {
       case OpKind::SetRow:
-        staged[k] = true;
+        visibleAfter[k] = true;
         break;
       case OpKind::UpdateRow:
         if (!visibleNow) {
-          throw Error(ErrorCode::NotFound, "cannot update row \"" + op.key + "\" in table \"" +
-                                               op.table + "\": it does not exist");
+          throw Error(ErrorCode::NotFound, "cannot update row \"" + std::string(op.key) +
+                                               "\" in table \"" + std::string(op.table) +
+                                               "\": it does not exist");
         }
         break;
       case OpKind::DeleteRow:
-        staged[k] = false;
+        visibleAfter[k] = false;
         // Deleting a row with no state at all would record an event that changes nothing.
-        if (!touched && !store_.find(op.table, op.key)) continue;
+        if (!touched && (!existing || rows_.row(*existing).empty())) continue;
         break;
     }
     ops.push_back(&op);
   }
-  CommitResult result;
-  if (ops.empty()) return result;
-
-  const Seq seq = graph_.nextSeq(self_);
-  const Lamport lamport = graph_.maxLamport(graph_.frontier()) + 1;
-  if (lamport + ops.size() > kMaxClock || seq + ops.size() > kMaxClock) {
-    // Only reachable when peers pushed the clock to the limit: refuse rather than wrap.
-    throw Error(ErrorCode::Internal, "Lamport clock exhausted: this database cannot accept writes");
+  ChangeSet cs;
+  if (!ops.empty()) {
+    const Seq seq = graph_.nextSeq(self_);
+    if (graph_.maxLamport() + ops.size() >= kMaxClock || seq + ops.size() >= kMaxClock) {
+      // Only reachable when peers pushed the clock to the limit: refuse rather than wrap.
+      throw Error(ErrorCode::Internal, "Lamport clock exhausted: this database cannot accept writes");
+    }
+    if (graph_.size() + ops.size() > kMaxEvents) {
+      throw Error(ErrorCode::Internal, "event limit reached: this database cannot accept writes");
+    }
+    const std::vector<LV> parents = graph_.frontier();
+    const auto count = static_cast<LV>(ops.size());
+    ChunkWriter update;
+    writeHeader(oplog_.open(), graph_, peers_, self_, seq, parents, count);
+    if (wantUpdate) writeHeader(update, graph_, peers_, self_, seq, parents, count);
+    const LV start = graph_.append(self_, seq, parents, count);
+    std::vector<ColumnWrite> scratch;
+    for (LV i = 0; i < count; ++i) {
+      applyLocalOp(*ops[i], start + i, scratch);
+      writeOp(oplog_.open(), *ops[i]);
+      if (wantUpdate) writeOp(update, *ops[i]);
+    }
+    oplog_.extendTo(graph_.size());
+    cs = finish(call.mark());
+    if (wantUpdate) finishUpdate(update, cs.update);
+    cs.applied = count;
   }
-  const std::vector<LV> parents = graph_.frontier();
-  const LV start = graph_.append(self_, seq, lamport, parents, ops.size());
-  txnStarts_.push_back(start);
-
-  ChangeTracker tracker(store_);
-  const ObservedFn all = [](LV) { return true; };  // a local event has seen everything here
-  for (std::size_t i = 0; i < ops.size(); ++i) {
-    const Op& op = *ops[i];
-    ops_.push_back(op);
-    tracker.touch(op.table, op.key);
-    store_.getOrCreate(op.table, op.key)
-        .apply(op, Stamp{start + i, lamport + i, self_, seq + i}, all, peers_);
-    store_.eraseIfEmpty(op.table, op.key);
-  }
-  result.changes = finishChanges(tracker);
-  result.encoded = encodeChanges({recordFor(start, start + ops.size())});
-  return result;
+  cs.pending = buffer_.heldEvents();
+  call.succeed();
+  return cs;
 }
 
-ApplyResult Database::applyChanges(ByteSpan bytes) {
-  std::vector<TxnRecord> txns = decodeChanges(bytes);
-  KnownEvents known{[this](const std::string& peer) {
-                      auto idx = peers_.find(peer);
-                      return idx ? graph_.nextSeq(*idx) : Seq{0};
-                    },
-                    [this](const EventRef& e) {
-                      return graph_.lamportOf(*graph_.lvOf(*peers_.find(e.peer), e.seq));
-                    }};
-  CausalBuffer::Plan plan = buffer_.plan(std::move(txns), known);
+// ---- staging ----
 
-  // Validation is complete: from here on the replica changes.
-  ApplyResult result;
-  ChangeTracker tracker(store_);
-  for (const ReadyTxn& r : plan.ready) {
-    applyRemote(*r.txn, r.skip, tracker);
-    result.applied += r.txn->ops.size() - r.skip;
+namespace {
+
+std::optional<StagedRow> committedRow(const RowStore& rows, const Interner& names,
+                                      std::optional<RowId> id) {
+  if (!id || !rows.row(*id).visible()) return std::nullopt;
+  StagedRow r;
+  for (const Cell& c : rows.row(*id).cells) {
+    if (c.column() == kTokenColumn) continue;
+    ValueRef v = c.value();
+    r.columns.emplace_back(std::string(names.name(c.column())), Bytes(v.begin(), v.end()));
   }
-  buffer_.commit(std::move(plan));
-  result.pending = buffer_.heldEvents();
-  result.changes = finishChanges(tracker);
-  return result;
+  return r;
 }
 
-void Database::applyRemote(const TxnRecord& txn, Seq skip, ChangeTracker& tracker) {
-  const PeerIdx peer = peers_.intern(txn.peer);
-  const Seq seq = txn.seq + skip;
-  const Lamport lamport = txn.lamport + skip;
-  std::vector<LV> parents;
-  if (skip > 0) {
-    parents.push_back(*graph_.lvOf(peer, seq - 1));
-  } else {
-    for (const auto& p : txn.parents) parents.push_back(*graph_.lvOf(*peers_.find(p.peer), p.seq));
-  }
-  std::sort(parents.begin(), parents.end());
-  parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
-  const LV count = txn.ops.size() - skip;
-  const LV start = graph_.append(peer, seq, lamport, parents, count);
-  txnStarts_.push_back(start);
+}  // namespace
 
-  // The transaction's own earlier events are observed; older state is observed iff it is in
-  // the past of the transaction's parents. Answers are cached: rows are small, but one
-  // transaction may touch many rows whose writes share a few LVs.
-  std::unordered_map<LV, bool> memo;
-  const ObservedFn observed = [&](LV x) {
-    if (x >= start) return true;
-    auto it = memo.find(x);
-    if (it != memo.end()) return it->second;
-    bool seen = graph_.contains(parents, x);
-    memo.emplace(x, seen);
-    return seen;
+std::optional<RowId> Database::findRow(std::string_view table, std::string_view key) const {
+  auto t = names_.find(table);
+  if (!t) return std::nullopt;
+  return rows_.find(*t, key);
+}
+
+std::optional<StagedRow> Database::stagedRow(std::string_view table, std::string_view key) const {
+  return staging_.fold(table, key, committedRow(rows_, names_, findRow(table, key)));
+}
+
+void Database::stage(std::span<const OpRef> input) {
+  std::vector<Op> pending;
+  pending.reserve(input.size());
+  for (const OpRef& op : input) {
+    validateTableAndKey(op.table, op.key);
+    if (op.kind == OpKind::UpdateRow &&
+        !staging_.fold(op.table, op.key, committedRow(rows_, names_, findRow(op.table, op.key)),
+                       pending)) {
+      throw Error(ErrorCode::NotFound, "cannot update row \"" + std::string(op.key) +
+                                           "\" in table \"" + std::string(op.table) +
+                                           "\": it does not exist");
+    }
+    pending.push_back(ownedOf(op));
+  }
+  staging_.add(std::move(pending));
+}
+
+ChangeSet Database::commitStaged(std::span<const OpRef> extra, bool wantUpdate) {
+  std::vector<std::vector<ColumnRef>> colStore(staging_.size());
+  std::vector<OpRef> all;
+  all.reserve(staging_.size() + extra.size());
+  for (std::size_t i = 0; i < staging_.size(); ++i) all.push_back(refOf(staging_.ops()[i], colStore[i]));
+  all.insert(all.end(), extra.begin(), extra.end());
+  ChangeSet cs = commitOps(all, wantUpdate);
+  staging_.clear();
+  return cs;
+}
+
+// ---- remote changes ----
+
+namespace {
+
+// Re-encodes a run as a standalone chunk (for the held set).
+Bytes extractRun(ByteSpan bytes, const ChunkTables& t, const TxnRunView& run) {
+  ChunkWriter w;
+  TxnCursor cur(bytes, run.begin, run.end);
+  Seq prevEnd = run.seq;
+  OpRef op;
+  std::vector<ColumnRef> cols;
+  for (std::uint32_t k = 0; k < run.txnCount; ++k) {
+    TxnHeader h = cur.header(prevEnd);
+    prevEnd = h.seq + h.opCount;
+    std::vector<ParentRef> refs;
+    for (const ParentRef& p : h.parents) refs.push_back({w.peer(t.peers[p.peer]), p.seq});
+    w.beginTxn(w.peer(t.peers[h.peer]), h.seq, h.linear, refs, h.opCount);
+    for (std::uint32_t i = 0; i < h.opCount; ++i) {
+      cur.op(t, op, cols);
+      writeOp(w, op);
+    }
+  }
+  ByteWriter out;
+  w.writeTo(out);
+  Bytes b = out.take();
+  b.shrink_to_fit();
+  return b;
+}
+
+}  // namespace
+
+void Database::processRun(ApplyState& st, const RunSource& src) {
+  const TxnRunView& run = *src.run;
+  const PeerIdx p = (*src.peers)[run.peer];
+  const Seq known = graph_.nextSeq(p);
+  ++work_.runsChecked;
+  if (known >= run.seq + run.events) {  // a duplicate
+    if (src.held) buffer_.drop(src.heldId);
+    return;
+  }
+  // What it waits for: its peer's previous event, then (if no prefix is known) its parents.
+  std::optional<std::pair<PeerIdx, Seq>> wait;
+  if (known < run.seq) {
+    wait = {p, run.seq - 1};
+  } else if (known == run.seq && !run.linear) {
+    for (std::uint32_t i = 0; i < run.parentCount && !wait; ++i) {
+      const ParentRef& pr = src.parents[run.parentsBegin + i];
+      const PeerIdx q = (*src.peers)[pr.peer];
+      if (graph_.nextSeq(q) <= pr.seq) wait = {q, pr.seq};
+    }
+  }
+  if (wait) {
+    if (src.held) {
+      buffer_.wait(src.heldId, wait->first, wait->second);
+    } else if (!buffer_.holds(p, run.seq)) {
+      buffer_.hold(HeldRun{extractRun(src.bytes, *src.tables, run), p, run.seq,
+                           run.seq + run.events},
+                   wait->first, wait->second);
+    }
+    return;
+  }
+
+  // Ready: apply every transaction of the run (skipping events already known).
+  TxnCursor cur(src.bytes, run.begin, run.end);
+  Seq prevEnd = run.seq;
+  OpRef op;
+  for (std::uint32_t t = 0; t < run.txnCount; ++t) {
+    TxnHeader h = cur.header(prevEnd);
+    prevEnd = h.seq + h.opCount;
+    const Seq have = graph_.nextSeq(p);
+    if (h.seq + h.opCount <= have) {
+      for (std::uint32_t i = 0; i < h.opCount; ++i) cur.skipOp();
+      continue;
+    }
+    const auto skip = static_cast<std::uint32_t>(have > h.seq ? have - h.seq : 0);
+    for (std::uint32_t i = 0; i < skip; ++i) cur.skipOp();
+    const Seq seq0 = h.seq + skip;
+    const LV count = h.opCount - skip;
+    std::vector<LV> parents;
+    const bool linear = skip > 0 || h.linear;
+    if (linear) {
+      parents.push_back(*graph_.lvOf(p, seq0 - 1));
+    } else {
+      for (const ParentRef& pr : h.parents) parents.push_back(*graph_.lvOf((*src.peers)[pr.peer], pr.seq));
+      std::sort(parents.begin(), parents.end());
+      parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
+      // A peer's events must form a chain, or version vectors could not answer "seen?".
+      if (seq0 > 0 && graph_.vvGet(graph_.vvOfParents(parents), p) < seq0) {
+        const std::string what = "transaction " + std::string(peers_.name(p)) + ":" +
+                                 std::to_string(seq0) +
+                                 " does not have its peer's previous event in its past";
+        if (src.held) {
+          buffer_.drop(src.heldId);  // a held run proved invalid: drop it, keep the message
+          return;
+        }
+        throw DecodeError(what);
+      }
+    }
+    if (count > kMaxEvents - graph_.size()) throw DecodeError("the replica's event limit is reached");
+    if (graph_.maxLamport(parents) + count >= kMaxClock) throw DecodeError("Lamport time out of range");
+    const bool sawAll = graph_.isFrontier(parents);
+    writeHeader(oplog_.open(), graph_, peers_, p, seq0, parents, count);
+    if (st.update) writeHeader(*st.update, graph_, peers_, p, seq0, parents, count);
+    const LV start = graph_.append(p, seq0, parents, count);
+    Observer obs;
+    obs.checks = &work_.observedChecks;
+    if (!sawAll) {
+      const std::size_t ri = graph_.runIndexAt(start);
+      obs.all = false;
+      obs.graph = &graph_;
+      obs.vv = graph_.runVV(ri);
+      obs.runStart = graph_.runs()[ri].start;
+    }
+    for (LV i = 0; i < count; ++i) {
+      cur.op(*src.tables, op, st.cols);
+      const NameId table = internName(op.table);
+      std::optional<RowId> id;
+      if (op.kind == OpKind::DeleteRow) {
+        id = rows_.find(table, op.key);
+      } else {
+        id = rows_.findOrCreate(table, op.key);
+      }
+      if (id) {
+        st.writes.clear();
+        for (const ColumnRef& c : op.columns) st.writes.push_back({internName(c.name), c.name, c.value});
+        obs.self = start + i;
+        rows_.apply(*id, op.kind, st.writes, start + i, obs);
+      }
+      writeOp(oplog_.open(), op);
+      if (st.update) writeOp(*st.update, op);
+    }
+    oplog_.extendTo(graph_.size());
+    st.applied += count;
+  }
+  if (src.held) buffer_.drop(src.heldId);
+  st.progress.push_back(p);
+}
+
+void Database::cascade(ApplyState& st) {
+  while (!st.progress.empty()) {
+    const PeerIdx p = st.progress.back();
+    st.progress.pop_back();
+    for (CausalBuffer::Id id : buffer_.release(p, graph_.nextSeq(p))) {
+      // Decode the held run's chunk (valid: it was checked when it arrived).
+      const HeldRun& held = buffer_.run(id);
+      ByteReader r(held.chunk);
+      DecodedChanges dc;
+      decodeChunk(r, 0, dc);
+      std::vector<PeerIdx> peers;
+      peers.reserve(dc.chunks[0].peers.size());
+      for (std::string_view name : dc.chunks[0].peers) peers.push_back(peers_.intern(name));
+      RunSource src{held.chunk, &dc.chunks[0], &dc.runs[0], &peers, dc.parents.data(), true, id};
+      processRun(st, src);
+    }
+  }
+}
+
+ChangeSet Database::applyChanges(ByteSpan bytes, bool wantUpdate) {
+  // Everything that can be checked without replica state is checked before the call starts.
+  const ByteSpan payload = decodeFrame(bytes, FrameKind::Changes);
+  const DecodedChanges dc = decodeChangesPayload(payload);
+  Call call(*this);
+  std::vector<std::vector<PeerIdx>> chunkPeers(dc.chunks.size());
+  for (std::size_t c = 0; c < dc.chunks.size(); ++c) {
+    chunkPeers[c].reserve(dc.chunks[c].peers.size());
+    for (std::string_view name : dc.chunks[c].peers) chunkPeers[c].push_back(peers_.intern(name));
+  }
+  ChunkWriter update;
+  ApplyState st;
+  if (wantUpdate) st.update = &update;
+  for (const TxnRunView& run : dc.runs) {
+    RunSource src{payload, &dc.chunks[run.chunk], &run, &chunkPeers[run.chunk],
+                  dc.parents.data(), false, 0};
+    processRun(st, src);
+    cascade(st);
+  }
+  ChangeSet cs = finish(call.mark());
+  if (wantUpdate) finishUpdate(update, cs.update);
+  cs.applied = st.applied;
+  cs.pending = buffer_.heldEvents();
+  call.succeed();
+  return cs;
+}
+
+// ---- the change set of a call ----
+
+ChangeSet Database::finish(const CallMark& m) {
+  ChangeSet cs;
+  // Each changed column's value before the call, from the row journal (first entry wins).
+  struct Changed {
+    RowId row;
+    NameId column;
+    const Cell* before;
+    std::size_t order;
   };
-  for (LV i = 0; i < count; ++i) {
-    const Op& op = txn.ops[skip + i];
-    ops_.push_back(op);
-    tracker.touch(op.table, op.key);
-    store_.getOrCreate(op.table, op.key)
-        .apply(op, Stamp{start + i, lamport + i, peer, seq + i}, observed, peers_);
-    store_.eraseIfEmpty(op.table, op.key);
+  std::vector<Changed> changed;
+  rows_.forEachChangedColumn(m.rows, [&](RowId row, NameId col, const Cell* before) {
+    changed.push_back({row, col, before, changed.size()});
+  });
+  std::sort(changed.begin(), changed.end(), [](const Changed& a, const Changed& b) {
+    if (a.row != b.row) return a.row < b.row;
+    if (a.column != b.column) return a.column < b.column;
+    return a.order < b.order;
+  });
+  changed.erase(std::unique(changed.begin(), changed.end(),
+                            [](const Changed& a, const Changed& b) {
+                              return a.row == b.row && a.column == b.column;
+                            }),
+                changed.end());
+
+  const auto& touched = rows_.touchedRows();
+  for (std::size_t ti = m.rows.touched; ti < touched.size(); ++ti) {
+    const RowId id = touched[ti];
+    const Row& r = rows_.row(id);
+    const bool created = rows_.createdThisCall(id);
+    auto lo = std::lower_bound(changed.begin(), changed.end(), id,
+                               [](const Changed& c, RowId x) { return c.row < x; });
+    auto hi = lo;
+    while (hi != changed.end() && hi->row == id) ++hi;
+    auto changeOf = [&](NameId col) -> const Changed* {
+      auto it = std::lower_bound(lo, hi, col, [](const Changed& c, NameId x) { return c.column < x; });
+      return it != hi && it->column == col ? &*it : nullptr;
+    };
+    bool beforeVisible;
+    if (created) {
+      beforeVisible = false;
+    } else if (const Changed* t = changeOf(kTokenColumn)) {
+      beforeVisible = t->before != nullptr;
+    } else {
+      beforeVisible = r.visible();
+    }
+    const bool afterVisible = r.visible();
+    if (!beforeVisible && !afterVisible) continue;
+
+    RowDelta delta{id, RowDelta::New, {}};
+    if (!beforeVisible) {
+      delta.kind = RowDelta::New;
+    } else if (!afterVisible) {
+      delta.kind = RowDelta::Gone;
+    } else {
+      bool full = false;
+      for (auto it = lo; it != hi && !full; ++it) {
+        if (it->column == kTokenColumn) continue;
+        const Cell* now = rows_.cell(r, names_.name(it->column));
+        if ((it->before != nullptr) != (now != nullptr)) {
+          full = true;
+        } else if (now && !std::equal(it->before->value().begin(), it->before->value().end(),
+                                      now->value().begin(), now->value().end())) {
+          delta.columns.push_back(it->column);
+        }
+      }
+      if (full) {
+        delta.kind = RowDelta::Full;
+        delta.columns.clear();
+      } else if (!delta.columns.empty()) {
+        delta.kind = RowDelta::Patch;
+      } else {
+        continue;  // same columns, same values: nothing visible changed
+      }
+    }
+    const ColumnLookup after = [&](std::string_view name) -> std::optional<ValueRef> {
+      const Cell* c = rows_.cell(r, name);
+      return c ? std::optional<ValueRef>(c->value()) : std::nullopt;
+    };
+    const ColumnLookup before = [&](std::string_view name) -> std::optional<ValueRef> {
+      if (created) return std::nullopt;
+      auto col = names_.find(name);
+      if (col) {
+        if (const Changed* ch = changeOf(*col)) {
+          return ch->before ? std::optional<ValueRef>(ch->before->value()) : std::nullopt;
+        }
+      }
+      return after(name);
+    };
+    const std::string_view table = names_.name(r.table);
+    const bool watched = subs_.watches(table);
+    indexes_.onRowChange(id, table, r.key, beforeVisible ? &before : nullptr,
+                         afterVisible ? &after : nullptr,
+                         [&](std::string_view index, std::string_view keyPart) {
+                           if (watched) subs_.stab(table, index, keyPart, cs.subscriptions);
+                         });
+    cs.rows.push_back(std::move(delta));
   }
+  std::sort(cs.subscriptions.begin(), cs.subscriptions.end());
+  cs.subscriptions.erase(std::unique(cs.subscriptions.begin(), cs.subscriptions.end()),
+                         cs.subscriptions.end());
+  return cs;
 }
+
+// ---- versions and history ----
 
 Bytes Database::version() const {
   VersionVector vv;
   for (PeerIdx p = 0; p < graph_.peerCount(); ++p) {
-    if (graph_.nextSeq(p) > 0) vv.emplace_back(peers_.name(p), graph_.nextSeq(p));
+    if (graph_.nextSeq(p) > 0) vv.emplace_back(std::string(peers_.name(p)), graph_.nextSeq(p));
   }
   std::sort(vv.begin(), vv.end());
   return encodeVersion(vv);
 }
 
-Bytes Database::changesSince(ByteSpan versionBytes) const {
-  std::unordered_map<std::string, Seq> theirs;
-  if (!versionBytes.empty()) {
-    for (auto& [peer, next] : decodeVersion(versionBytes)) theirs.emplace(peer, next);
-  }
-  std::vector<LVRange> ranges;
-  for (PeerIdx p = 0; p < graph_.peerCount(); ++p) {
-    auto it = theirs.find(peers_.name(p));
-    auto rs = graph_.rangesFromSeq(p, it == theirs.end() ? 0 : it->second);
-    ranges.insert(ranges.end(), rs.begin(), rs.end());
-  }
-  std::sort(ranges.begin(), ranges.end(),
-            [](const LVRange& a, const LVRange& b) { return a.start < b.start; });
-
-  std::vector<TxnRecord> records;
-  for (const LVRange& r : ranges) {
-    LV pos = r.start;
-    while (pos < r.end) {
-      const GraphRun& run = graph_.runAt(pos);
-      LV end = std::min(r.end, run.end);
-      auto nextTxn = std::upper_bound(txnStarts_.begin(), txnStarts_.end(), pos);
-      if (nextTxn != txnStarts_.end()) end = std::min(end, *nextTxn);
-      records.push_back(recordFor(pos, end));
-      pos = end;
+void Database::changesSince(const ByteSpan* versionBytes, ByteWriter& out) const {
+  std::vector<Seq> theirs(peers_.size(), 0);
+  if (versionBytes) {
+    for (const auto& [peer, next] : decodeVersion(*versionBytes)) {
+      if (auto idx = peers_.find(peer)) theirs[*idx] = next;
     }
   }
-  return encodeChanges(records);
+  const std::size_t frame = beginFrame(out, FrameKind::Changes);
+  oplog_.changesSince(graph_, peers_, theirs, out);
+  finishFrame(out, frame);
 }
 
-TxnRecord Database::recordFor(LV start, LV end) const {
-  Stamp s = graph_.stampOf(start);
-  TxnRecord t;
-  t.peer = peers_.name(s.peer);
-  t.seq = s.seq;
-  t.lamport = s.lamport;
-  for (LV p : graph_.parentsOf(start)) {
-    Stamp ps = graph_.stampOf(p);
-    t.parents.push_back({peers_.name(ps.peer), ps.seq});
-  }
-  std::sort(t.parents.begin(), t.parents.end());
-  t.ops.assign(ops_.begin() + static_cast<std::ptrdiff_t>(start),
-               ops_.begin() + static_cast<std::ptrdiff_t>(end));
-  return t;
-}
-
-std::optional<Value> Database::row(const std::string& table, const std::string& key) const {
-  const RowState* r = store_.find(table, key);
-  return r ? r->materialize() : std::nullopt;
-}
-
-Value Database::conflicts(const std::string& table, const std::string& key) const {
-  const RowState* r = store_.find(table, key);
-  return r ? r->conflicts() : Value::object();
-}
-
-std::vector<RowChange> Database::finishChanges(const ChangeTracker& tracker) {
-  std::vector<RowChange> changes = tracker.finish();
-  for (const RowChange& ch : changes) indexes_.onRowChange(ch.table, ch.key, ch.before, ch.row);
-  return changes;
-}
+// ---- indexes, queries, subscriptions ----
 
 void Database::declareIndexes(const std::vector<IndexDef>& defs) {
-  std::map<std::string, bool> names;
+  std::map<std::string, bool> seen;
   for (const IndexDef& d : defs) {
     IndexSet::validate(d);
-    if (!names.emplace(d.name, true).second) {
+    if (!seen.emplace(d.name, true).second) {
       throw Error(ErrorCode::Type, "index \"" + d.name + "\" is declared twice");
     }
   }
-  indexes_.declare(defs,
-                   [this](const std::string& table, auto&& f) { store_.forEachRow(table, f); });
+  confirm();
+  std::vector<std::string> build;
+  IndexSet::Declared next = indexes_.prepare(defs, build);
+  for (const std::string& name : build) {
+    const IndexDef& d = next.at(name).def;
+    auto table = names_.find(d.table);
+    if (!table) continue;
+    rows_.forEachVisible(*table, [&](RowId id, const Row& r) {
+      IndexSet::addTo(next, name, id, r.key, [&](std::string_view col) -> std::optional<ValueRef> {
+        const Cell* c = rows_.cell(r, col);
+        return c ? std::optional<ValueRef>(c->value()) : std::nullopt;
+      });
+    });
+  }
+  indexes_.install(std::move(next));
 }
 
-std::vector<std::string> Database::query(const std::string& table, const std::string& index,
-                                         const KeyRange& range, const QueryOptions& opts,
-                                         bool staged, std::string* lastEntry) const {
-  if (!staged || staged_.empty()) {
-    return indexes_.query(table, index, range, opts, nullptr, lastEntry);
+std::vector<QueryHit> Database::query(const std::string& table, const std::string& index,
+                                      const KeyRange& range, const QueryOptions& opts) const {
+  return indexes_.query(table, index, range, opts);
+}
+
+std::vector<StagedHit> Database::queryStaged(const std::string& table, const std::string& index,
+                                             const KeyRange& range,
+                                             const QueryOptions& opts) const {
+  if (staging_.empty()) {
+    std::vector<StagedHit> out;
+    for (const QueryHit& h : indexes_.query(table, index, range, opts)) {
+      out.push_back({h.row, rows_.row(h.row).key, false});
+    }
+    return out;
   }
-  IndexSet::Overlay overlay = overlayFor(indexes_.tableOf(table, index));
-  return indexes_.query(table, index, range, opts, &overlay, lastEntry);
+  const std::string& t = indexes_.tableOf(table, index);
+  const IndexDef* def = index.empty() ? nullptr : indexes_.def(index);
+  std::vector<std::string> removed;
+  std::vector<std::pair<std::string, std::uint32_t>> added;
+  std::map<std::string, std::string> stagedKeys;  // entry → key, for rows the stage touches
+  auto lookupIn = [](const StagedRow& row) {
+    return [&row](std::string_view col) -> std::optional<ValueRef> {
+      auto it = std::lower_bound(row.columns.begin(), row.columns.end(), col,
+                                 [](const auto& c, std::string_view n) { return c.first < n; });
+      if (it == row.columns.end() || it->first != col) return std::nullopt;
+      return ValueRef(it->second);
+    };
+  };
+  for (const std::string& key : staging_.keysOf(t)) {
+    const std::optional<RowId> id = findRow(t, key);
+    const std::optional<StagedRow> committed = committedRow(rows_, names_, id);
+    const std::optional<StagedRow> now = staging_.fold(t, key, committed);
+    if (committed) {
+      if (auto e = IndexSet::entryFor(def, key, lookupIn(*committed))) removed.push_back(*e);
+    }
+    if (now) {
+      if (auto e = IndexSet::entryFor(def, key, lookupIn(*now))) {
+        added.emplace_back(*e, committed ? *id : kNoRow);
+        stagedKeys.emplace(*e, key);
+      }
+    }
+  }
+  std::vector<StagedHit> out;
+  for (const QueryHit& h : indexes_.queryOverlay(table, index, range, opts, removed, added)) {
+    auto it = stagedKeys.find(std::string(h.entry));
+    if (it != stagedKeys.end()) {
+      out.push_back({h.row, it->second, true});
+    } else {
+      out.push_back({h.row, rows_.row(h.row).key, false});
+    }
+  }
+  return out;
 }
 
 std::size_t Database::count(const std::string& table, const std::string& index,
                             const KeyRange& range, bool staged) const {
-  if (!staged || staged_.empty()) return indexes_.count(table, index, range);
-  IndexSet::Overlay overlay = overlayFor(indexes_.tableOf(table, index));
-  return indexes_.count(table, index, range, &overlay);
+  if (!staged || staging_.empty()) return indexes_.count(table, index, range);
+  return queryStaged(table, index, range, QueryOptions{}).size();
 }
 
-RowState Database::stagedState(const std::string& table, const std::string& key,
-                               const std::vector<Op>& extra) const {
-  const RowState* committed = store_.find(table, key);
-  RowState s = committed ? *committed : RowState();
-  const ObservedFn all = [](LV) { return true; };
-  // Staged writes have seen everything committed; their stamps only need to be distinct.
-  LV lv = graph_.size();
-  auto applyOne = [&](const Op& op) {
-    s.apply(op,
-            Stamp{lv, graph_.maxLamport(graph_.frontier()) + 1 + (lv - graph_.size()), self_,
-                  graph_.nextSeq(self_) + (lv - graph_.size())},
-            all, peers_);
-    ++lv;
-  };
-  auto it = stagedByRow_.find({table, key});
-  if (it != stagedByRow_.end()) {
-    for (std::size_t i : it->second) applyOne(staged_[i]);
-  }
-  for (const Op& op : extra) {
-    if (op.table == table && op.key == key) applyOne(op);
-  }
-  return s;
+std::uint32_t Database::subscribe(const std::string& table, const std::string& index,
+                                  const KeyRange& range) {
+  return subs_.add(indexes_.tableOf(table, index), index, range);
 }
 
-IndexSet::Overlay Database::overlayFor(const std::string& table) const {
-  IndexSet::Overlay overlay;
-  for (const auto& [rk, idx] : stagedByRow_) {
-    if (rk.first != table) continue;
-    const RowState* committed = store_.find(rk.first, rk.second);
-    overlay.rows[rk.second] = {committed ? committed->materialize() : std::nullopt,
-                               stagedState(rk.first, rk.second).materialize()};
-  }
-  return overlay;
-}
-
-void Database::stage(const std::vector<Op>& ops) {
-  // Validate the batch as it would apply after the already staged ops.
-  std::vector<Op> pending;
-  for (const Op& op : ops) {
-    validateTableAndKey(op.table, op.key);
-    if (op.kind == OpKind::UpdateRow && !stagedState(op.table, op.key, pending).visible()) {
-      throw Error(ErrorCode::NotFound, "cannot update row \"" + op.key + "\" in table \"" +
-                                           op.table + "\": it does not exist");
-    }
-    pending.push_back(op);
-  }
-  for (Op& op : pending) {
-    stagedByRow_[{op.table, op.key}].push_back(staged_.size());
-    staged_.push_back(std::move(op));
-  }
-}
-
-std::optional<Value> Database::stagedRow(const std::string& table, const std::string& key) const {
-  if (!stagedByRow_.count({table, key})) return row(table, key);
-  return stagedState(table, key).materialize();
-}
-
-CommitResult Database::commitStaged() {
-  std::vector<Op> ops = std::move(staged_);
-  rollbackStaged();
-  return commit(ops);
-}
+// ---- checks ----
 
 void Database::checkInvariants() const {
   graph_.checkInvariants();
-  if (ops_.size() != graph_.size()) throw Error(ErrorCode::Internal, "op log size mismatch");
-  if (!txnStarts_.empty() && txnStarts_.front() != 0) {
-    throw Error(ErrorCode::Internal, "first transaction does not start at LV 0");
-  }
-  if (!std::is_sorted(txnStarts_.begin(), txnStarts_.end()) ||
-      std::adjacent_find(txnStarts_.begin(), txnStarts_.end()) != txnStarts_.end()) {
-    throw Error(ErrorCode::Internal, "transaction starts not strictly ascending");
-  }
-  for (const GraphRun& run : graph_.runs()) {
-    // A run boundary is always a transaction boundary.
-    if (!std::binary_search(txnStarts_.begin(), txnStarts_.end(), run.start)) {
-      throw Error(ErrorCode::Internal, "graph run starts inside a transaction");
-    }
-  }
-  store_.checkInvariants(peers_);
+  if (oplog_.size() != graph_.size()) throw Error(ErrorCode::Internal, "op log size mismatch");
+  rows_.checkInvariants();
   indexes_.checkInvariants();
 }
 

@@ -1,9 +1,16 @@
-// Database: one replica. Ties the event graph, the op log, the row store and the causal
-// buffer together, and is the only entry point the bindings use.
+// Database: one replica. Composes history (OpLog + causal graph), current state (RowStore +
+// IndexSet), the causal buffer for early arrivals, staging for db.transaction, and live-query
+// subscriptions; it is the only entry point the bindings use.
+//
+// Every mutating call (commit, applyChanges, commitStaged, declareIndexes) is atomic: it
+// marks every component, works, and on any error (DecodeError, NotFound, allocation failure…)
+// rolls every component back to the marks without allocating, then rethrows. The undo
+// information of a successful call is kept until the next call begins, so undoLast() can
+// still revert it (the JS side calls it when it cannot take in the call's record).
 //
 // Thread safety: none; one Database per JS instance, used from one thread.
-// Invariants (checkInvariants): the graph's invariants; ops_.size() == graph size;
-// txnStarts_ ascending, starting at 0 when non-empty; the row store's invariants.
+// Invariants (checkInvariants): each component's; the op log covers exactly the graph's
+// events; every visible row is in its table's primary order and in each index it belongs to.
 #pragma once
 
 #include <map>
@@ -12,108 +19,177 @@
 #include <vector>
 
 #include "core/bytes.h"
-#include "core/peer_table.h"
+#include "core/interner.h"
+#include "db/staging.h"
 #include "graph/causal_graph.h"
 #include "oplog/op.h"
-#include "oplog/txn.h"
+#include "oplog/op_log.h"
 #include "store/index_set.h"
 #include "store/row_store.h"
+#include "store/subscriptions.h"
 #include "sync/causal_buffer.h"
 
 namespace crdtdb {
 
+struct RunSource;
+
 struct DatabaseOptions {
   std::size_t maxPendingBytes = 16u << 20;
+  std::uint64_t hashSeed = 0x5eed;
 };
 
-struct CommitResult {
-  std::vector<RowChange> changes;
-  Bytes encoded;  // the new events as a Changes message; empty when nothing was written
+// How a row's visible state changed in one call.
+struct RowDelta {
+  enum Kind : std::uint8_t { New = 1, Full = 2, Patch = 3, Gone = 4 };
+  RowId row;
+  Kind kind;
+  std::vector<NameId> columns;  // Patch: the columns whose value changed
 };
 
-struct ApplyResult {
-  std::size_t applied = 0;  // events applied by this call
-  std::size_t pending = 0;  // events held waiting for predecessors after this call
-  std::vector<RowChange> changes;
+// A row of a staged query: a committed row (row, not staged) or one the staged transaction
+// wrote (staged; row is kNoRow when it exists only there).
+struct StagedHit {
+  std::uint32_t row;
+  std::string key;
+  bool staged;
+};
+
+// What one mutating call did.
+struct ChangeSet {
+  std::vector<RowDelta> rows;
+  std::vector<std::uint32_t> subscriptions;  // live queries whose result may have changed
+  Bytes update;                              // the new events as a Changes message (if asked)
+  std::size_t applied = 0;                   // events applied by this call
+  std::size_t pending = 0;                   // events held after this call
+};
+
+// Work done by merges, for tests that pin the cost of hostile histories.
+struct WorkCounters {
+  std::uint64_t observedChecks = 0;  // "has this event seen that write?" answered
+  std::uint64_t runsChecked = 0;     // transaction runs examined for readiness
 };
 
 class Database {
  public:
   explicit Database(std::string peerId, DatabaseOptions options = {});
 
-  const std::string& peerId() const { return peers_.name(self_); }
+  const std::string& peerId() const { return peerId_; }
 
-  // Commits `ops` as one transaction (a contiguous run of events, one per op). Validates all
-  // of them first: Error(Type) for bad ops, Error(NotFound) for an update of an absent row;
-  // on error nothing changes.
-  CommitResult commit(const std::vector<Op>& ops);
+  // Commits `ops` as one transaction (a contiguous run of events, one per op), validating all
+  // of them first: Error(Type) for bad ops, Error(NotFound) for an update of a row that is
+  // absent (after the transaction's earlier ops). `wantUpdate`: encode the new events.
+  ChangeSet commit(std::span<const OpRef> ops, bool wantUpdate = false);
 
-  // Decodes, validates and merges a Changes message; all or nothing (DecodeError or
-  // Error(PendingOverflow) leave the replica untouched). Idempotent, any delivery order.
-  ApplyResult applyChanges(ByteSpan bytes);
+  // Decodes, validates and merges a Changes message. DecodeError or Error(PendingOverflow)
+  // leave the replica untouched. Idempotent, any delivery order.
+  ChangeSet applyChanges(ByteSpan bytes, bool wantUpdate = false);
+
+  // A staged transaction (db.transaction): ops accumulate, validated as they arrive against
+  // the committed state plus the transaction's own earlier ops, visible only to staged reads,
+  // and committed as one causal batch (with `extra` ops appended) or dropped.
+  void stage(std::span<const OpRef> ops);
+  ChangeSet commitStaged(std::span<const OpRef> extra, bool wantUpdate = false);
+  void rollbackStaged() { staging_.clear(); }
+  std::size_t stagedCount() const { return staging_.size(); }
+  std::optional<StagedRow> stagedRow(std::string_view table, std::string_view key) const;
+
+  // Reverts the last successful mutating call (before any other call). Never fails.
+  void undoLast() noexcept;
 
   Bytes version() const;
-  // Every event the holder of `version` lacks (empty span: everything). DecodeError on bad
-  // version bytes.
-  Bytes changesSince(ByteSpan version) const;
-
-  std::optional<Value> row(const std::string& table, const std::string& key) const;
-  template <typename F>
-  void forEachRow(const std::string& table, F&& f) const {
-    store_.forEachRow(table, std::forward<F>(f));
+  // Every event the holder of `version` lacks (null: everything), as a Changes message
+  // appended to `out`. DecodeError on bad version bytes.
+  void changesSince(const ByteSpan* version, ByteWriter& out) const;
+  Bytes changesSince(const ByteSpan* version) const {
+    ByteWriter w;
+    changesSince(version, w);
+    return w.take();
   }
-  Value conflicts(const std::string& table, const std::string& key) const;
+
+  // Reads of the committed state.
+  const RowStore& rows() const { return rows_; }
+  std::optional<RowId> findRow(std::string_view table, std::string_view key) const;
+  std::string_view name(NameId id) const { return names_.name(id); }
+  std::uint32_t nameCount() const { return names_.size(); }
+  template <typename F>  // f(NameId column, ValueRef value) for each visible column, name order
+  void forEachColumn(RowId id, F&& f) const {
+    for (const Cell& c : rows_.row(id).cells) {
+      if (c.column() != kTokenColumn) f(c.column(), c.value());
+    }
+  }
+  template <typename F>  // f(NameId column, ValueRef loser) for columns with concurrent losers
+  void forEachLoser(RowId id, F&& f) const {
+    rows_.forEachLoser(id, std::forward<F>(f));
+  }
 
   // Secondary indexes: replaces the declared set, building new or changed ones from the rows
   // and dropping the others. Throws Error(Type) for a malformed or duplicate definition.
   void declareIndexes(const std::vector<IndexDef>& defs);
   const IndexSet& indexes() const { return indexes_; }
-  // Row keys of `table` (index empty) or of index `index`, in range order; with
-  // `staged`, as the open staged transaction sees them. Throws Error(UnknownIndex).
-  std::vector<std::string> query(const std::string& table, const std::string& index,
-                                 const KeyRange& range, const QueryOptions& opts,
-                                 bool staged = false, std::string* lastEntry = nullptr) const;
+  // Rows of `table` (index empty) or of index `index`, in range order (entries point into
+  // the index: valid until the next mutation). Throws Error(UnknownIndex).
+  std::vector<QueryHit> query(const std::string& table, const std::string& index,
+                              const KeyRange& range, const QueryOptions& opts) const;
+  // The same as the open staged transaction sees it.
+  std::vector<StagedHit> queryStaged(const std::string& table, const std::string& index,
+                                     const KeyRange& range, const QueryOptions& opts) const;
   std::size_t count(const std::string& table, const std::string& index, const KeyRange& range,
                     bool staged = false) const;
 
-  // A staged transaction (db.transaction): ops accumulate, validated as they arrive against
-  // the committed state plus the transaction's own earlier ops, visible only to reads that
-  // ask for the staged view, and committed as one causal batch or dropped.
-  void stage(const std::vector<Op>& ops);  // all or nothing; throws Type / NotFound
-  std::optional<Value> stagedRow(const std::string& table, const std::string& key) const;
-  CommitResult commitStaged();  // re-validated against the state at commit time
-  void rollbackStaged() {
-    staged_.clear();
-    stagedByRow_.clear();
-  }
-  std::size_t stagedCount() const { return staged_.size(); }
+  // Live queries: which subscriptions a call touched is reported in its ChangeSet.
+  std::uint32_t subscribe(const std::string& table, const std::string& index,
+                          const KeyRange& range);
+  void unsubscribe(std::uint32_t id) { subs_.remove(id); }
+  const Subscriptions& subscriptions() const { return subs_; }
 
   // Canonical bytes of the full row CRDT state: equal on replicas that saw the same events.
-  Bytes encodeState() const { return store_.encodeState(peers_); }
+  Bytes encodeState() const { return rows_.encodeState(); }
   std::size_t heldEvents() const { return buffer_.heldEvents(); }
+  std::size_t heldBytes() const { return buffer_.heldBytes(); }
   LV eventCount() const { return graph_.size(); }
   const CausalGraph& graph() const { return graph_; }
+  const OpLog& opLog() const { return oplog_; }
+  const WorkCounters& work() const { return work_; }
 
   void checkInvariants() const;
 
  private:
-  void applyRemote(const TxnRecord& txn, Seq skip, ChangeTracker& tracker);
-  std::vector<RowChange> finishChanges(const ChangeTracker& tracker);
-  RowState stagedState(const std::string& table, const std::string& key,
-                       const std::vector<Op>& extra = {}) const;
-  IndexSet::Overlay overlayFor(const std::string& table) const;
-  TxnRecord recordFor(LV start, LV end) const;
+  struct CallMark {
+    CausalGraph::Mark graph;
+    OpLog::Mark oplog;
+    RowStore::Mark rows;
+    IndexSet::Mark indexes;
+    CausalBuffer::Mark buffer;
+    std::uint32_t names, peers;
+  };
+  class Call;
+  struct ApplyState;
 
-  PeerTable peers_;
+  CallMark beginCall();
+  void rollbackTo(const CallMark& m) noexcept;
+  void confirm() noexcept;
+
+  ChangeSet commitOps(std::span<const OpRef> ops, bool wantUpdate);
+  void applyLocalOp(const OpRef& op, LV lv, std::vector<ColumnWrite>& scratch);
+  ChangeSet finish(const CallMark& m);
+  NameId internName(std::string_view name);
+
+  void processRun(ApplyState& st, const RunSource& src);
+  void cascade(ApplyState& st);
+
+  std::string peerId_;
+  Interner names_;
+  Interner peers_;
   PeerIdx self_;
   CausalGraph graph_;
-  std::vector<Op> ops_;        // ops_[lv]: the operation of event lv
-  std::vector<LV> txnStarts_;  // first LV of every transaction, ascending
-  RowStore store_;
+  OpLog oplog_;
+  RowStore rows_;
   IndexSet indexes_;
   CausalBuffer buffer_;
-  std::vector<Op> staged_;
-  std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> stagedByRow_;
+  Subscriptions subs_;
+  Staging staging_;
+  WorkCounters work_;
+  std::optional<CallMark> last_;  // marks of the last successful call (for undoLast)
 };
 
 }  // namespace crdtdb

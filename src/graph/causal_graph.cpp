@@ -14,9 +14,7 @@ void internal(bool ok, const std::string& what) {
   if (!ok) throw Error(ErrorCode::Internal, "causal graph invariant violated: " + what);
 }
 
-// Walk flags: which side(s) reached an event. Shared = both; kDominated marks shared events
-// reached through another shared event (so they cannot be a greatest common ancestor).
-constexpr unsigned kOnlyA = 1, kOnlyB = 2, kShared = 3, kDominated = 4;
+constexpr unsigned kOnlyA = 1, kOnlyB = 2, kShared = 3;
 
 void addRange(std::vector<LVRange>& out, LV start, LV end) {
   // Ranges arrive in descending order; merge touching neighbours.
@@ -29,48 +27,101 @@ void addRange(std::vector<LVRange>& out, LV start, LV end) {
 
 }  // namespace
 
-LV CausalGraph::append(PeerIdx peer, Seq seq, Lamport lamport, std::span<const LV> parents,
-                       LV count) {
-  LV start = size();
+std::vector<LV> CausalGraph::frontier() const {
+  std::vector<LV> f(frontier_.begin(), frontier_.end());
+  std::sort(f.begin(), f.end());
+  return f;
+}
+
+LV CausalGraph::append(PeerIdx peer, Seq seq, std::span<const LV> parents, LV count) {
+  const LV start = size();
   internal(count > 0, "append of zero events");
+  internal(count <= kMaxEvents - start, "event count limit");
   internal(seq == nextSeq(peer), "non-contiguous seq");
-  std::vector<LV> ps(parents.begin(), parents.end());
-  std::sort(ps.begin(), ps.end());
-  ps.erase(std::unique(ps.begin(), ps.end()), ps.end());
-  for (LV p : ps) internal(p < start && lamportOf(p) < lamport, "bad parent");
+  for (std::size_t i = 0; i < parents.size(); ++i) {
+    internal(parents[i] < start && (i == 0 || parents[i - 1] < parents[i]), "bad parents");
+  }
+  const Lamport lamport = maxLamport(parents) + 1;
+  internal(lamport + count <= kMaxClock && seq + count <= kMaxClock, "clock limit");
 
   GraphRun* last = runs_.empty() ? nullptr : &runs_.back();
-  if (last && last->peer == peer && last->seq + last->end - last->start == seq &&
-      last->lamport + (last->end - last->start) == lamport && ps.size() == 1 &&
-      ps[0] == last->end - 1) {
-    last->end += count;
-  } else {
-    runs_.push_back({start, start + count, ps, peer, seq, lamport});
-  }
+  const bool extends = last && last->peer == peer && last->seq + (last->end - last->start) == seq &&
+                       parents.size() == 1 && parents[0] == last->end - 1;
 
-  if (peer >= bySeq_.size()) {
+  // Allocate everything first; below this point nothing throws.
+  journal_.reserve(journal_.size() + 3 + parents.size());
+  if (!extends) {
+    runs_.reserve(runs_.size() + 1);
+    parents_.reserve(parents_.size() + parents.size());
+  }
+  if (peer >= bySeq_.size()) {  // undone by rollback (truncated to the mark's peer count)
     bySeq_.resize(peer + 1);
     nextSeq_.resize(peer + 1, 0);
   }
   auto& seqs = bySeq_[peer];
-  if (!seqs.empty() && seqs.back().seq + seqs.back().len == seq &&
-      seqs.back().lv + seqs.back().len == start) {
+  const bool grows = !seqs.empty() && seqs.back().seq + seqs.back().len == seq &&
+                     seqs.back().lv + seqs.back().len == start;
+  if (!grows) seqs.reserve(seqs.size() + 1);
+  frontier_.insert(start + count - 1);  // strong guarantee; undone below on rollback
+
+  // Commit (nothrow).
+  journal_.push_back(Undo{Undo::FrontierAdded, 0, 0, 0, {}, start + count - 1});
+  for (LV p : parents) {
+    auto node = frontier_.extract(p);
+    if (!node.empty()) journal_.push_back(Undo{Undo::FrontierRemoved, 0, 0, 0, std::move(node), 0});
+  }
+  if (extends) {
+    last->end += count;
+  } else {
+    auto off = static_cast<std::uint32_t>(parents_.size());
+    parents_.insert(parents_.end(), parents.begin(), parents.end());
+    runs_.push_back(GraphRun{start, start + count, peer, off,
+                             static_cast<std::uint32_t>(parents.size()), seq, lamport, {}, false});
+  }
+  if (grows) {
+    journal_.push_back(Undo{Undo::SeqRunGrown, peer, nextSeq_[peer], seqs.back().len, {}, 0});
     seqs.back().len += count;
   } else {
+    journal_.push_back(Undo{Undo::SeqRunPushed, peer, nextSeq_[peer], 0, {}, 0});
     seqs.push_back({seq, start, count});
   }
   nextSeq_[peer] = seq + count;
-
-  // Every frontier event that the new events descend from is one of their direct parents
-  // (frontier events have no children), so the new frontier is simple to compute.
-  std::vector<LV> f;
-  f.reserve(frontier_.size() + 1);
-  for (LV x : frontier_) {
-    if (!std::binary_search(ps.begin(), ps.end(), x)) f.push_back(x);
-  }
-  f.push_back(start + count - 1);
-  frontier_ = std::move(f);
+  maxLamport_ = std::max(maxLamport_, lamport + count - 1);
   return start;
+}
+
+CausalGraph::Mark CausalGraph::mark() const {
+  return Mark{runs_.size(), parents_.size(),      journal_.size(),
+              bySeq_.size(), size(),              maxLamport_};
+}
+
+void CausalGraph::rollback(const Mark& m) noexcept {
+  while (journal_.size() > m.journal) {
+    Undo& u = journal_.back();
+    switch (u.kind) {
+      case Undo::SeqRunPushed:
+        bySeq_[u.peer].pop_back();
+        nextSeq_[u.peer] = u.oldNext;
+        break;
+      case Undo::SeqRunGrown:
+        bySeq_[u.peer].back().len = u.oldLen;
+        nextSeq_[u.peer] = u.oldNext;
+        break;
+      case Undo::FrontierAdded:
+        frontier_.erase(u.lv);
+        break;
+      case Undo::FrontierRemoved:
+        frontier_.insert(std::move(u.node));
+        break;
+    }
+    journal_.pop_back();
+  }
+  runs_.resize(m.runs);
+  if (!runs_.empty()) runs_.back().end = m.lastEnd;
+  parents_.resize(m.parents);
+  bySeq_.resize(m.peers);
+  nextSeq_.resize(m.peers);
+  maxLamport_ = m.maxLamport;
 }
 
 std::optional<LV> CausalGraph::lvOf(PeerIdx peer, Seq seq) const {
@@ -79,26 +130,32 @@ std::optional<LV> CausalGraph::lvOf(PeerIdx peer, Seq seq) const {
   auto it = std::upper_bound(seqs.begin(), seqs.end(), seq,
                              [](Seq s, const SeqRun& r) { return s < r.seq; });
   --it;
-  return it->lv + (seq - it->seq);
+  return static_cast<LV>(it->lv + (seq - it->seq));
 }
 
 std::vector<LVRange> CausalGraph::rangesFromSeq(PeerIdx peer, Seq from) const {
   std::vector<LVRange> out;
   if (peer >= bySeq_.size()) return out;
-  for (const auto& r : bySeq_[peer]) {
-    if (r.seq + r.len <= from) continue;
-    LV skip = from > r.seq ? from - r.seq : 0;
-    out.push_back({r.lv + skip, r.lv + r.len});
+  const auto& seqs = bySeq_[peer];
+  auto it = std::upper_bound(seqs.begin(), seqs.end(), from,
+                             [](Seq s, const SeqRun& r) { return s < r.seq; });
+  if (it != seqs.begin()) --it;
+  for (; it != seqs.end(); ++it) {
+    if (it->seq + it->len <= from) continue;
+    LV skip = from > it->seq ? static_cast<LV>(from - it->seq) : 0;
+    out.push_back({it->lv + skip, it->lv + it->len});
   }
   return out;
 }
 
-const GraphRun& CausalGraph::runAt(LV lv) const {
+std::size_t CausalGraph::runIndexAt(LV lv) const {
   internal(lv < size(), "LV out of range");
   auto it = std::upper_bound(runs_.begin(), runs_.end(), lv,
                              [](LV v, const GraphRun& r) { return v < r.start; });
-  return *(it - 1);
+  return static_cast<std::size_t>(it - runs_.begin()) - 1;
 }
+
+const GraphRun& CausalGraph::runAt(LV lv) const { return runs_[runIndexAt(lv)]; }
 
 Stamp CausalGraph::stampOf(LV lv) const {
   const GraphRun& r = runAt(lv);
@@ -112,7 +169,10 @@ Lamport CausalGraph::lamportOf(LV lv) const {
 
 std::vector<LV> CausalGraph::parentsOf(LV lv) const {
   const GraphRun& r = runAt(lv);
-  if (lv == r.start) return r.parents;
+  if (lv == r.start) {
+    auto ps = parentsOfRun(r);
+    return {ps.begin(), ps.end()};
+  }
   return {lv - 1};
 }
 
@@ -120,6 +180,47 @@ Lamport CausalGraph::maxLamport(std::span<const LV> version) const {
   Lamport m = 0;
   for (LV v : version) m = std::max(m, lamportOf(v));
   return m;
+}
+
+void CausalGraph::computeVV(std::size_t runIndex) {
+  // Iterative: a long chain of runs must not recurse once per run.
+  std::vector<std::size_t> stack{runIndex};
+  while (!stack.empty()) {
+    const std::size_t r = stack.back();
+    if (runs_[r].vvReady) {
+      stack.pop_back();
+      continue;
+    }
+    bool pending = false;
+    for (LV p : parentsOfRun(runs_[r])) {
+      std::size_t q = runIndexAt(p);
+      if (!runs_[q].vvReady) {
+        stack.push_back(q);
+        pending = true;
+      }
+    }
+    if (pending) continue;
+    VV v = vvOfParents(parentsOfRun(runs_[r]));
+    runs_[r].vv = v;
+    runs_[r].vvReady = true;
+    stack.pop_back();
+  }
+}
+
+VV CausalGraph::runVV(std::size_t runIndex) {
+  if (!runs_[runIndex].vvReady) computeVV(runIndex);
+  return runs_[runIndex].vv;
+}
+
+VV CausalGraph::vvOfParents(std::span<const LV> parents) {
+  VV out;
+  for (LV p : parents) {
+    std::size_t q = runIndexAt(p);
+    VV base = runVV(q);
+    const GraphRun& run = runs_[q];
+    out = vvs_.join(out, vvs_.raise(base, run.peer, run.seq + (p - run.start) + 1));
+  }
+  return out;
 }
 
 bool CausalGraph::contains(std::span<const LV> version, LV target) const {
@@ -133,18 +234,15 @@ bool CausalGraph::contains(std::span<const LV> version, LV target) const {
     heap.pop();
     const GraphRun& run = runAt(v);
     if (run.start <= target) return true;  // target lies on this run's linear chain below v
-    // Every entry inside this run is covered by expanding the run's parents once.
     while (!heap.empty() && heap.top() >= run.start) heap.pop();
-    for (LV p : run.parents) {
-      // Events at or below target's LV, or not above its Lamport time, cannot descend from it.
+    for (LV p : parentsOfRun(run)) {
       if (p >= target && (p == target || lamportOf(p) > targetLamport)) heap.push(p);
     }
   }
   return false;
 }
 
-GraphDiff CausalGraph::walk(std::span<const LV> a, std::span<const LV> b,
-                            std::vector<LV>* meets) const {
+GraphDiff CausalGraph::diff(std::span<const LV> a, std::span<const LV> b) const {
   struct Entry {
     LV lv;
     unsigned flag;
@@ -154,39 +252,22 @@ GraphDiff CausalGraph::walk(std::span<const LV> a, std::span<const LV> b,
   std::size_t pendingOnly = 0;  // entries in the heap that are not shared
   auto push = [&](LV lv, unsigned flag) {
     heap.push({lv, flag});
-    if ((flag & kShared) != kShared) ++pendingOnly;
+    if (flag != kShared) ++pendingOnly;
   };
   auto pop = [&]() {
     Entry e = heap.top();
     heap.pop();
-    if ((e.flag & kShared) != kShared) --pendingOnly;
+    if (e.flag != kShared) --pendingOnly;
     return e;
   };
   for (LV v : a) push(v, kOnlyA);
   for (LV v : b) push(v, kOnlyB);
 
   GraphDiff out;
-  while (!heap.empty() && (pendingOnly > 0 || meets)) {
-    if (pendingOnly == 0) {
-      // Only shared entries remain: they are meet candidates unless dominated.
-      Entry e = pop();
-      bool dominated = e.flag & kDominated;
-      while (!heap.empty() && heap.top().lv == e.lv) dominated |= (pop().flag & kDominated) != 0;
-      if (!dominated) meets->push_back(e.lv);
-      continue;
-    }
+  while (!heap.empty() && pendingOnly > 0) {
     Entry e = pop();
-    unsigned sides = e.flag & kShared;
-    bool dominated = e.flag & kDominated;
-    while (!heap.empty() && heap.top().lv == e.lv) {
-      Entry same = pop();
-      sides |= same.flag & kShared;
-      // Reached from below a shared event along any path: an ancestor of a common event.
-      dominated = dominated || (same.flag & kDominated);
-    }
-    if (sides != kShared) dominated = false;
-    if (sides == kShared && !dominated && meets) meets->push_back(e.lv);
-
+    unsigned sides = e.flag;
+    while (!heap.empty() && heap.top().lv == e.lv) sides |= pop().flag;
     const GraphRun& run = runAt(e.lv);
     LV lo = run.start;
     if (!heap.empty() && heap.top().lv >= lo) {
@@ -194,69 +275,54 @@ GraphDiff CausalGraph::walk(std::span<const LV> a, std::span<const LV> b,
       LV next = heap.top().lv;
       if (sides == kOnlyA) addRange(out.onlyA, next + 1, e.lv + 1);
       if (sides == kOnlyB) addRange(out.onlyB, next + 1, e.lv + 1);
-      unsigned carry = sides | ((sides == kShared) ? kDominated : 0);
-      push(next, carry);
+      push(next, sides);
       continue;
     }
     if (sides == kOnlyA) addRange(out.onlyA, lo, e.lv + 1);
     if (sides == kOnlyB) addRange(out.onlyB, lo, e.lv + 1);
-    unsigned carry = sides | ((sides == kShared) ? kDominated : 0);
-    for (LV p : run.parents) push(p, carry);
+    for (LV p : parentsOfRun(run)) push(p, sides);
   }
   std::reverse(out.onlyA.begin(), out.onlyA.end());
   std::reverse(out.onlyB.begin(), out.onlyB.end());
   return out;
 }
 
-GraphDiff CausalGraph::diff(std::span<const LV> a, std::span<const LV> b) const {
-  return walk(a, b, nullptr);
-}
-
-std::vector<LV> CausalGraph::commonAncestor(std::span<const LV> a, std::span<const LV> b) const {
-  std::vector<LV> meets;
-  walk(a, b, &meets);
-  std::sort(meets.begin(), meets.end());
-  meets.erase(std::unique(meets.begin(), meets.end()), meets.end());
-  // The walk can report a meet point that another meet point descends from; drop those.
-  std::vector<LV> out;
-  for (std::size_t i = 0; i < meets.size(); ++i) {
-    bool dominated = false;
-    for (std::size_t j = i + 1; j < meets.size() && !dominated; ++j) {
-      dominated = contains(std::span<const LV>(&meets[j], 1), meets[i]);
-    }
-    if (!dominated) out.push_back(meets[i]);
-  }
-  return out;
-}
-
 void CausalGraph::checkInvariants() const {
   LV expect = 0;
   std::vector<bool> hasChild(size(), false);
+  Lamport maxL = 0;
   for (std::size_t i = 0; i < runs_.size(); ++i) {
     const GraphRun& r = runs_[i];
     internal(r.start == expect && r.end > r.start, "runs do not tile the LV space");
-    internal(std::is_sorted(r.parents.begin(), r.parents.end()) &&
-                 std::adjacent_find(r.parents.begin(), r.parents.end()) == r.parents.end(),
+    auto ps = parentsOfRun(r);
+    internal(std::is_sorted(ps.begin(), ps.end()) &&
+                 std::adjacent_find(ps.begin(), ps.end()) == ps.end(),
              "parents not sorted and unique");
-    for (LV p : r.parents) {
+    Lamport pl = 0;
+    for (LV p : ps) {
       internal(p < r.start, "parent not before child");
-      internal(lamportOf(p) < r.lamport, "Lamport not increasing along an edge");
+      pl = std::max(pl, lamportOf(p));
       hasChild[p] = true;
     }
+    internal(r.lamport == pl + 1, "Lamport is not max(parents) + 1");
+    maxL = std::max(maxL, r.lamport + (r.end - r.start) - 1);
     for (LV v = r.start + 1; v < r.end; ++v) hasChild[v - 1] = true;
     if (i > 0) {
       const GraphRun& prev = runs_[i - 1];
       bool mergeable = prev.peer == r.peer && prev.seq + (prev.end - prev.start) == r.seq &&
-                       prev.lamport + (prev.end - prev.start) == r.lamport &&
-                       r.parents.size() == 1 && r.parents[0] == prev.end - 1;
+                       ps.size() == 1 && ps[0] == prev.end - 1;
       internal(!mergeable, "adjacent runs could be merged");
     }
     auto lv = lvOf(r.peer, r.seq);
     internal(lv && *lv == r.start, "seq index disagrees with runs");
     auto lvEnd = lvOf(r.peer, r.seq + (r.end - r.start) - 1);
     internal(lvEnd && *lvEnd == r.end - 1, "seq index disagrees with runs at run end");
+    if (r.seq > 0 && r.vvReady) {
+      internal(vvs_.get(r.vv, r.peer) >= r.seq, "a peer's events do not form a chain");
+    }
     expect = r.end;
   }
+  internal(maxL == maxLamport_, "maxLamport disagrees with runs");
   for (std::size_t p = 0; p < bySeq_.size(); ++p) {
     Seq s = 0;
     for (const auto& sr : bySeq_[p]) {
@@ -269,7 +335,7 @@ void CausalGraph::checkInvariants() const {
   for (LV v = 0; v < size(); ++v) {
     if (!hasChild[v]) f.push_back(v);
   }
-  internal(f == frontier_, "frontier is not the set of childless events");
+  internal(f == frontier(), "frontier is not the set of childless events");
 }
 
 }  // namespace crdtdb

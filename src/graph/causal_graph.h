@@ -4,33 +4,43 @@
 // consecutive seqs and Lamport times, where each event after the first has exactly the previous
 // one as its parent. A peer typing or writing many transactions in a row costs one run.
 //
-// Invariants (checked by checkInvariants(), called after every fuzz step in debug builds):
+// Every peer's events form one chain (validated on append: the first event of a run by peer
+// p at seq s > 0 has (p, s-1) in its causal past), so "has event e seen (q, t)?" is
+// t < vv(e)[q] with vv(e) the version vector of e's causal past. Each run keeps the vector of
+// its first event's parents, computed on first use from its parents' runs (persistent maps:
+// a vector derived from another costs a few trie nodes).
+//
+// Invariants (checkInvariants(), called after every fuzz step in debug builds):
 //  - runs_ tile [0, size()) in order with no gaps; no two adjacent runs could be merged.
 //  - every parent LV is < its child's LV (LV order is a topological order), parent lists are
-//    sorted ascending and duplicate-free.
-//  - Lamport times grow strictly along every parent edge.
+//    sorted ascending and duplicate-free; Lamport = max(parents' Lamport) + 1.
 //  - bySeq_[peer] maps seqs 0..nextSeq(peer)-1 contiguously onto LVs, consistent with runs_.
-//  - frontier_ is the set of events without children, sorted ascending.
+//  - frontier_ is the set of events without children; maxLamport_ the highest Lamport time.
 //
-// The queries (contains, diff, commonAncestor, eventsBetween) are the retreat/advance
-// primitives an Eg-walker list merge needs; row merge uses contains().
+// Mutation is append-only and journaled: mark() / rollback(mark) undo every append since
+// the mark without allocating; clearJournal() forgets the undo information.
 #pragma once
 
 #include <optional>
 #include <span>
+#include <unordered_set>
 #include <vector>
 
 #include "core/ids.h"
+#include "graph/version_vector.h"
 
 namespace crdtdb {
 
 struct GraphRun {
   LV start;
-  LV end;                   // exclusive
-  std::vector<LV> parents;  // parents of `start`; event start+i (i > 0) has parent start+i-1
+  LV end;  // exclusive
   PeerIdx peer;
+  std::uint32_t parentsOff;  // parents of `start` in the graph's parent pool
+  std::uint32_t parentCount;
   Seq seq;          // seq of `start`
   Lamport lamport;  // Lamport time of `start`
+  VV vv;            // version vector of the parents of `start` (valid when vvReady)
+  bool vvReady = false;
 };
 
 struct GraphDiff {
@@ -41,13 +51,26 @@ struct GraphDiff {
 class CausalGraph {
  public:
   LV size() const { return runs_.empty() ? 0 : runs_.back().end; }
-  const std::vector<LV>& frontier() const { return frontier_; }
+  // Events without children, ascending.
+  std::vector<LV> frontier() const;
+  // Is `version` (sorted, unique) exactly the frontier: has its holder seen every event?
+  bool isFrontier(std::span<const LV> version) const {
+    if (version.size() != frontier_.size()) return false;
+    for (LV v : version) {
+      if (!frontier_.count(v)) return false;
+    }
+    return true;
+  }
+  Lamport maxLamport() const { return maxLamport_; }
   const std::vector<GraphRun>& runs() const { return runs_; }
+  std::span<const LV> parentsOfRun(const GraphRun& r) const {
+    return {parents_.data() + r.parentsOff, r.parentCount};
+  }
 
-  // Appends `count` events by `peer` starting at `seq` (which must be nextSeq(peer)) with
-  // Lamport times lamport, lamport+1, ...; `parents` are existing LVs whose Lamport times
-  // are all below `lamport`. Returns the LV of the first new event.
-  LV append(PeerIdx peer, Seq seq, Lamport lamport, std::span<const LV> parents, LV count);
+  // Appends `count` events by `peer` starting at `seq` (== nextSeq(peer)), whose first event
+  // has `parents` (existing LVs, sorted, unique). Their Lamport times are max(parents) + 1, ...
+  // Returns the LV of the first new event. Throws Error(Internal) on a broken precondition.
+  LV append(PeerIdx peer, Seq seq, std::span<const LV> parents, LV count);
 
   Seq nextSeq(PeerIdx peer) const { return peer < nextSeq_.size() ? nextSeq_[peer] : 0; }
   std::size_t peerCount() const { return nextSeq_.size(); }
@@ -56,22 +79,36 @@ class CausalGraph {
   std::vector<LVRange> rangesFromSeq(PeerIdx peer, Seq from) const;
 
   const GraphRun& runAt(LV lv) const;
+  std::size_t runIndexAt(LV lv) const;
   Stamp stampOf(LV lv) const;
   Lamport lamportOf(LV lv) const;
-  // Parents of one event (sorted ascending).
   std::vector<LV> parentsOf(LV lv) const;
-  // Highest Lamport time among `version`'s events (0 for the empty version).
   Lamport maxLamport(std::span<const LV> version) const;
 
-  // Is `target` in the causal past of `version` (inclusive)?
+  // Version vector of the causal past of `parents` (inclusive), for a new run's checks.
+  VV vvOfParents(std::span<const LV> parents);
+  // Version vector of the parents of run `runIndex`'s first event (cached on the run).
+  VV runVV(std::size_t runIndex);
+  Seq vvGet(VV v, PeerIdx peer) const { return vvs_.get(v, peer); }
+  const VVStore& vvStore() const { return vvs_; }
+
+  // Is `target` in the causal past of `version` (inclusive)? A graph walk: for tests and
+  // diagnostics; merges use version vectors.
   bool contains(std::span<const LV> version, LV target) const;
   GraphDiff diff(std::span<const LV> a, std::span<const LV> b) const;
-  // The greatest common version: the frontier of past(a) ∩ past(b).
-  std::vector<LV> commonAncestor(std::span<const LV> a, std::span<const LV> b) const;
   // Events in past(to) but not past(from), in causal (ascending LV) order.
   std::vector<LVRange> eventsBetween(std::span<const LV> from, std::span<const LV> to) const {
     return diff(to, from).onlyA;
   }
+
+  struct Mark {
+    std::size_t runs, parents, journal, peers;
+    LV lastEnd;
+    Lamport maxLamport;
+  };
+  Mark mark() const;
+  void rollback(const Mark& m) noexcept;
+  void clearJournal() noexcept { journal_.clear(); }
 
   // Deep invariant check; throws Error(Internal) on a violation. O(events).
   void checkInvariants() const;
@@ -82,14 +119,25 @@ class CausalGraph {
     LV lv;
     LV len;
   };
-  // Walks down from a ∪ b; when `meets` is non-null it also collects shared events reached
-  // directly from both sides (candidates for the common ancestor).
-  GraphDiff walk(std::span<const LV> a, std::span<const LV> b, std::vector<LV>* meets) const;
+  struct Undo {
+    enum Kind : std::uint8_t { SeqRunPushed, SeqRunGrown, FrontierAdded, FrontierRemoved };
+    Kind kind;
+    PeerIdx peer;
+    Seq oldNext;
+    LV oldLen;
+    std::unordered_set<LV>::node_type node;  // FrontierRemoved: the extracted entry
+    LV lv;                                   // FrontierAdded
+  };
+  void computeVV(std::size_t runIndex);
 
   std::vector<GraphRun> runs_;
+  std::vector<LV> parents_;                 // parent pool
   std::vector<std::vector<SeqRun>> bySeq_;  // per peer, ascending seq
   std::vector<Seq> nextSeq_;
-  std::vector<LV> frontier_;
+  std::unordered_set<LV> frontier_;
+  Lamport maxLamport_ = 0;
+  VVStore vvs_;
+  std::vector<Undo> journal_;
 };
 
 }  // namespace crdtdb

@@ -3,66 +3,98 @@
 // A row is an observed-remove set of existence tokens plus one multi-value register per
 // column:
 //  - tokens: the SetRow events not yet removed; the row is visible iff there is one.
-//  - columns[name]: the writes to that column that no later-seen write, set or delete removed,
-//    i.e. mutually concurrent writes. The visible value is the greatest by (Lamport, peer id,
-//    seq); the others are what conflicts() reports.
+//  - a column: the writes to it that no later-seen write, set or delete removed, i.e.
+//    mutually concurrent writes. The visible value is the greatest by (Lamport, peer id, seq);
+//    the others ("losers") are what conflicts() reports.
 // Applying an event removes exactly the tokens and writes it has observed (its causal past):
 //  SetRow removes every observed token and column write, then adds its token and columns;
 //  UpdateRow removes observed writes of the columns it names, then adds its writes;
 //  DeleteRow removes every observed token and column write.
-// Invariant: entries in each column, and tokens, are mutually concurrent; column lists are
-// ordered winner first; no column list is empty.
+//
+// Representation: a row holds one Cell per live column (its winner) plus one token cell
+// (column kTokenColumn) while visible, sorted token first, then by column name bytes. A Cell
+// is 16 bytes: column id, LV of the write, and the value's canonical encoding inline when it
+// fits in 8 bytes (else an owned heap block). Concurrent losers, rare, live in a ConflictSet
+// beside the row (flagged on the winner cell), keyed by peer (a peer's writes form a chain, so
+// a column has at most one candidate per peer) and ordered by LWW, so an event that names few
+// peers in its version vector removes what it observed in O(peers named · log n).
 #pragma once
 
-#include <functional>
+#include <cstdint>
+#include <cstring>
 #include <map>
-#include <optional>
-#include <string>
-#include <vector>
+#include <set>
+#include <string_view>
 
 #include "core/ids.h"
-#include "core/peer_table.h"
 #include "core/value.h"
-#include "oplog/op.h"
 
 namespace crdtdb {
 
-struct ColumnWrite {
-  Stamp stamp;
-  Value value;
-};
+inline constexpr NameId kTokenColumn = 0;  // the names interner reserves id 0 for it
+inline constexpr NameId kMaxColumnId = (1u << 24) - 1;
 
-// Answers "has the event being applied observed the event at this LV?".
-using ObservedFn = std::function<bool(LV)>;
-
-class RowState {
+class Cell {
  public:
-  void apply(const Op& op, const Stamp& stamp, const ObservedFn& observed, const PeerTable& peers);
+  Cell() = default;
+  // Copies `value` (inline when <= 8 bytes). Allocates for longer values.
+  Cell(NameId column, LV lv, ValueRef value);
+  Cell(Cell&& o) noexcept : bits_(o.bits_), lv_(o.lv_) {
+    std::memcpy(raw_, o.raw_, 8);
+    o.bits_ = 0;
+  }
+  Cell& operator=(Cell&& o) noexcept {
+    if (this != &o) {
+      release();
+      bits_ = o.bits_;
+      lv_ = o.lv_;
+      std::memcpy(raw_, o.raw_, 8);
+      o.bits_ = 0;
+    }
+    return *this;
+  }
+  Cell(const Cell&) = delete;
+  Cell& operator=(const Cell&) = delete;
+  ~Cell() { release(); }
 
-  bool visible() const { return !tokens_.empty(); }
-  bool empty() const { return tokens_.empty() && columns_.empty(); }
-  // The plain conflict-resolved row, or nullopt when not visible.
-  std::optional<Value> materialize() const;
-  // {column: [losing values...]} for columns with concurrent losers; {} when none.
-  Value conflicts() const;
-  // Canonical bytes of the full CRDT state (peers by id), identical across replicas that
-  // applied the same events.
-  void encode(ByteWriter& w, const PeerTable& peers) const;
+  Cell clone() const { return Cell(column(), lv_, value()); }
 
-  const std::vector<Stamp>& tokens() const { return tokens_; }
-  const std::map<std::string, std::vector<ColumnWrite>>& columns() const { return columns_; }
-  // Throws Error(Internal) when ordering or shape invariants do not hold.
-  void checkInvariants(const PeerTable& peers) const;
+  NameId column() const { return bits_ & kMaxColumnId; }
+  LV lv() const { return lv_; }
+  ValueRef value() const;
+  bool hasLosers() const { return bits_ & kLosersBit; }
+  void setHasLosers(bool on) { bits_ = on ? bits_ | kLosersBit : bits_ & ~kLosersBit; }
+  // Heap bytes owned beyond the 16-byte cell.
+  std::size_t heapBytes() const;
 
  private:
-  void removeObserved(std::vector<ColumnWrite>& writes, const ObservedFn& observed);
-  void insertWrite(std::vector<ColumnWrite>& writes, ColumnWrite w, const PeerTable& peers);
+  static constexpr std::uint32_t kLenShift = 24, kLenMask = 0xf, kHeapBit = 1u << 28,
+                                 kLosersBit = 1u << 29, kLiveBit = 1u << 30;
+  void release() noexcept;
+  std::uint32_t bits_ = 0;  // column | inline length << 24 | heap | losers | live
+  LV lv_ = 0;
+  alignas(4) std::uint8_t raw_[8] = {};  // inline bytes, or a pointer to [u32 len][bytes]
+};
+static_assert(sizeof(Cell) == 16, "Cell must stay 16 bytes");
 
-  std::vector<Stamp> tokens_;
-  std::map<std::string, std::vector<ColumnWrite>> columns_;
+// LWW order key of a write: greater wins.
+struct WriteOrder {
+  Lamport lamport;
+  std::string_view peerName;
+  Seq seq;
+  PeerIdx peer;
+  bool operator<(const WriteOrder& o) const {
+    if (lamport != o.lamport) return lamport < o.lamport;
+    int c = peerName.compare(o.peerName);
+    if (c != 0) return c < 0;
+    return seq < o.seq;
+  }
 };
 
-// LWW order: true when a wins over b.
-bool winsOver(const Stamp& a, const Stamp& b, const PeerTable& peers);
+// The concurrent losers of one column of one row (its winner stays in the row).
+struct ConflictSet {
+  std::map<PeerIdx, Cell> byPeer;
+  std::set<WriteOrder> order;  // ascending: the best loser is the last
+};
 
 }  // namespace crdtdb

@@ -1,6 +1,10 @@
 // The envelope of every message and persisted blob:
-//   "CRDB" | format version (u8) | kind (u8) | payload length (varint) | payload | CRC-32 (LE)
-// The CRC covers the payload. Decoding checks all of it before the payload is parsed.
+//   "CRDB" | format version (u8) | kind (u8) | payload length (u32 LE) | payload | CRC-32 (LE)
+// The CRC covers the payload. Decoding checks all of it before the payload is parsed. The
+// fixed-width length lets an encoder write a payload in place and patch its length after.
+//
+// Format history: 1 = first release (varint length; Lamport times on the wire; one op list
+// per message). 2 = chunked history (oplog/chunk_codec.h), Lamport derived from parents.
 #pragma once
 
 #include <cstdint>
@@ -9,13 +13,18 @@
 
 namespace crdtdb {
 
-inline constexpr std::uint8_t kFormatVersion = 1;
+inline constexpr std::uint8_t kFormatVersion = 2;
+inline constexpr std::size_t kFrameHeaderBytes = 10;
 
 enum class FrameKind : std::uint8_t {
   Changes = 1,   // a batch of events (changesSince, a commit's record)
   Version = 2,   // a version summary (version())
   RowState = 3,  // one row's CRDT state (persistence, state comparison)
 };
+
+// Starts a frame at the end of `out`; returns the offset to pass to finishFrame.
+std::size_t beginFrame(ByteWriter& out, FrameKind kind);
+void finishFrame(ByteWriter& out, std::size_t begin);
 
 Bytes encodeFrame(FrameKind kind, ByteSpan payload);
 // Returns the payload; throws DecodeError naming what is wrong.

@@ -1,44 +1,26 @@
 #include "oplog/op.h"
 
-#include "core/bytes.h"
 #include "core/errors.h"
 
 namespace crdtdb {
 
-namespace {
-
-std::string requireString(const nlohmann::json& j, const char* field) {
-  auto it = j.find(field);
-  if (it == j.end() || !it->is_string()) {
-    throw Error(ErrorCode::Type, std::string("operation needs a string \"") + field + "\"");
-  }
-  return it->get<std::string>();
+OpRef refOf(const Op& op, std::vector<ColumnRef>& cols) {
+  cols.clear();
+  cols.reserve(op.columns.size());
+  for (const auto& [name, value] : op.columns) cols.push_back({name, value});
+  return OpRef{op.kind, op.table, op.key, cols};
 }
 
-std::vector<std::pair<std::string, Value>> columnsFrom(const nlohmann::json& j, const char* field,
-                                                       const std::string& key) {
-  auto it = j.find(field);
-  if (it == j.end() || !it->is_object()) {
-    throw Error(ErrorCode::Type,
-                std::string("the ") + field + " for key \"" + key + "\" must be a plain object");
+Op ownedOf(const OpRef& op) {
+  Op out{op.kind, std::string(op.table), std::string(op.key), {}};
+  out.columns.reserve(op.columns.size());
+  for (const ColumnRef& c : op.columns) {
+    out.columns.emplace_back(std::string(c.name), Bytes(c.value.begin(), c.value.end()));
   }
-  std::vector<std::pair<std::string, Value>> cols;
-  cols.reserve(it->size());
-  for (auto c = it->begin(); c != it->end(); ++c) {  // std::map order: sorted, unique
-    if (c.key().size() > kMaxNameBytes) {
-      throw Error(ErrorCode::Type, "column name longer than " + std::to_string(kMaxNameBytes) +
-                                       " bytes in key \"" + key + "\"");
-    }
-    Value v = c.value();
-    canonicalizeValue(v, "\"" + c.key() + "\"");
-    cols.emplace_back(c.key(), std::move(v));
-  }
-  return cols;
+  return out;
 }
 
-}  // namespace
-
-void validateTableAndKey(const std::string& table, const std::string& key) {
+void validateTableAndKey(std::string_view table, std::string_view key) {
   if (table.empty() || table.size() > kMaxNameBytes || !isValidUtf8(table)) {
     throw Error(ErrorCode::Type, "table name must be a non-empty string of at most " +
                                      std::to_string(kMaxNameBytes) + " bytes");
@@ -49,25 +31,11 @@ void validateTableAndKey(const std::string& table, const std::string& key) {
   }
 }
 
-Op opFromJson(const nlohmann::json& j) {
-  if (!j.is_object()) throw Error(ErrorCode::Type, "operation must be an object");
-  Op op;
-  std::string kind = requireString(j, "op");
-  op.table = requireString(j, "table");
-  op.key = requireString(j, "key");
-  validateTableAndKey(op.table, op.key);
-  if (kind == "set") {
-    op.kind = OpKind::SetRow;
-    op.columns = columnsFrom(j, "row", op.key);
-  } else if (kind == "update") {
-    op.kind = OpKind::UpdateRow;
-    op.columns = columnsFrom(j, "patch", op.key);
-  } else if (kind == "delete") {
-    op.kind = OpKind::DeleteRow;
-  } else {
-    throw Error(ErrorCode::Type, "unknown operation \"" + kind + "\"");
+void validatePeerId(std::string_view name) {
+  if (name.empty() || name.size() > kMaxPeerIdBytes || !isValidUtf8(name)) {
+    throw Error(ErrorCode::Type, "peerId must be a non-empty UTF-8 string of at most " +
+                                     std::to_string(kMaxPeerIdBytes) + " bytes");
   }
-  return op;
 }
 
 }  // namespace crdtdb

@@ -1,14 +1,17 @@
-// Operations: what one event does. Row operations carry table, row key and column values.
-// Later column types (text, counters, sets) add kinds here; the encoding's kind byte and the
-// per-kind payload keep older readers able to reject what they do not know.
+// Operations: what one event does to one row. An operation names its table, its row key and,
+// for set and update, its columns with canonical encoded values (core/value.h).
+// Later column types (text, counters, sets) add kinds; the encoding's kind bits keep older
+// readers able to reject what they do not know.
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "core/bytes.h"
 #include "core/value.h"
 
 namespace crdtdb {
@@ -19,24 +22,41 @@ enum class OpKind : std::uint8_t {
   DeleteRow = 3,  // remove everything of the row this event has observed
 };
 
+inline constexpr std::size_t kMaxNameBytes = 1024;
+inline constexpr std::size_t kMaxKeyBytes = 1 << 16;
+inline constexpr std::size_t kMaxPeerIdBytes = 256;
+
+struct ColumnRef {
+  std::string_view name;
+  ValueRef value;  // canonical encoding
+};
+
+// An operation as views into someone else's buffers (the boundary input, a message, a test's
+// owned op). Columns sorted by name bytes, names unique.
+struct OpRef {
+  OpKind kind = OpKind::SetRow;
+  std::string_view table;
+  std::string_view key;
+  std::span<const ColumnRef> columns;
+};
+
+// An operation that owns its bytes (staged transactions, tests).
 struct Op {
   OpKind kind = OpKind::SetRow;
   std::string table;
   std::string key;
-  // Sorted by column name, names unique. Empty for DeleteRow.
-  std::vector<std::pair<std::string, Value>> columns;
+  std::vector<std::pair<std::string, Bytes>> columns;  // sorted by name, unique
 
   bool operator==(const Op&) const = default;
 };
 
-inline constexpr std::size_t kMaxNameBytes = 1024;
-inline constexpr std::size_t kMaxKeyBytes = 1 << 16;
-
-// A local operation as it arrives from JS: {"op":"set"|"update"|"delete","table","key",
-// "row"|"patch"}. Validates and canonicalizes; throws Error(Type) naming what is wrong.
-Op opFromJson(const nlohmann::json& j);
+// Views of an owned op; `cols` is the storage for the column views.
+OpRef refOf(const Op& op, std::vector<ColumnRef>& cols);
+Op ownedOf(const OpRef& op);
 
 // Throws Error(Type) unless table and key are usable (non-empty, bounded, UTF-8).
-void validateTableAndKey(const std::string& table, const std::string& key);
+void validateTableAndKey(std::string_view table, std::string_view key);
+// Throws Error(Type) unless `name` is a usable peer id (non-empty, UTF-8, bounded).
+void validatePeerId(std::string_view name);
 
 }  // namespace crdtdb

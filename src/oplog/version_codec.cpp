@@ -1,7 +1,7 @@
 #include "oplog/version_codec.h"
 
 #include "core/errors.h"
-#include "core/peer_table.h"
+#include "oplog/op.h"
 #include "oplog/frame.h"
 
 namespace crdtdb {

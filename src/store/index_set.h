@@ -1,17 +1,22 @@
 // Secondary indexes and per-table primary-key order, maintained incrementally from row
 // changes (local and remote alike) and queried by key range.
 //
-// An entry is encodeKey(index key) ‖ encodeKey(row key) (key_codec.h), so equal index keys
-// are ordered by row key. The index key of a row is its single indexed column's value, or for
-// a compound index the array of its columns' values; a row whose indexed value is missing or
-// not a valid key has no entry (as in IndexedDB).
+// An entry is encodeKey(index key) ‖ encodeKey(row key) (key_codec.h) with the row's RowId
+// beside it, so equal index keys are ordered by row key and results come back as RowIds. The
+// index key of a row is its single indexed column's value, or for a compound index the array
+// of its columns' values; a row whose indexed value is missing or not a valid key has no
+// entry (as in IndexedDB).
+//
+// Updates are journaled through each OrderedIndex (mark / rollback / clearJournal).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/ids.h"
 #include "core/value.h"
 #include "store/ordered_index.h"
 
@@ -24,17 +29,18 @@ struct IndexDef {
   bool operator==(const IndexDef&) const = default;
 };
 
-// A key range as the public API builds it (equals, above, between, startsWith, anyOf, ...).
+// A key range with its bounds already key-encoded (the bindings build it).
 struct KeyRange {
   enum class Kind { All, Bounds, Prefix, AnyOf };
   Kind kind = Kind::All;
-  std::optional<Value> lower, upper;  // Bounds: either may be absent (unbounded)
+  std::optional<std::string> lower, upper;  // Bounds: either may be absent (unbounded)
   bool lowerOpen = false, upperOpen = false;
-  Value prefix;               // Prefix: a string, or an array (compound prefix)
-  std::vector<Value> values;  // AnyOf
+  std::string prefix;               // Prefix: encoded string or array prefix (no terminator)
+  std::vector<std::string> values;  // AnyOf: encoded keys
 
-  // Parses {"type":"all"|"equals"|"above"|...} (see js/range.js); throws Error(Type).
-  static KeyRange fromJson(const Value& j);
+  // The same range as half-open intervals [lo, hi) over encoded keys (hi empty = unbounded),
+  // for subscriptions.
+  std::vector<std::pair<std::string, std::optional<std::string>>> intervals() const;
 };
 
 struct QueryOptions {
@@ -46,83 +52,83 @@ struct QueryOptions {
   std::optional<std::string> after;
 };
 
+// Looks up a column's current value of a row: nullopt when absent.
+using ColumnLookup = std::function<std::optional<ValueRef>(std::string_view column)>;
+
+// One query result: the row, and (for staged reads) its key when it has no RowId yet.
+struct QueryHit {
+  std::uint32_t row;  // kNoRow for a row that exists only in the staged transaction
+  std::string_view entry;
+};
+inline constexpr std::uint32_t kNoRow = 0xffffffffu;
+
 class IndexSet {
  public:
-  // Replaces the declared indexes; new or changed ones are built from `rows`.
-  template <typename ForEachRow>
-  void declare(const std::vector<IndexDef>& defs, ForEachRow&& forEachRow) {
-    std::map<std::string, Secondary> next;
-    for (const IndexDef& d : defs) {
-      auto old = secondary_.find(d.name);
-      if (old != secondary_.end() && old->second.def == d) {
-        next.emplace(d.name, std::move(old->second));
-        continue;
-      }
-      Secondary s{d, {}};
-      forEachRow(d.table, [&](const std::string& key, const Value& row) {
-        if (auto e = entryFor(d, key, row)) s.entries.insert(std::move(*e));
-      });
-      next.emplace(d.name, std::move(s));
-    }
-    secondary_ = std::move(next);
-  }
-  static void validate(const IndexDef& def);  // throws Error(Type)
-
-  void onRowChange(const std::string& table, const std::string& key,
-                   const std::optional<Value>& before, const std::optional<Value>& after);
-
-  bool hasIndex(const std::string& name) const { return secondary_.count(name) > 0; }
-  const IndexDef* def(const std::string& name) const;
-  std::vector<IndexDef> defs() const;
-
-  // Rows a staged (uncommitted) transaction has written: key → its row as the transaction
-  // sees it (nullopt: deleted), with the committed row it replaces.
-  struct Overlay {
-    struct Row {
-      std::optional<Value> committed;
-      std::optional<Value> staged;
-    };
-    std::map<std::string, Row> rows;  // row key → rows of the queried table
-  };
-
-  // Row keys in range order. `index` empty: the table's primary-key order. With an overlay,
-  // results are as if the staged rows were committed.
-  // `lastEntry`, when given, receives the entry of the last key returned (a paging cursor).
-  std::vector<std::string> query(const std::string& table, const std::string& index,
-                                 const KeyRange& range, const QueryOptions& opts,
-                                 const Overlay* overlay = nullptr,
-                                 std::string* lastEntry = nullptr) const;
-  std::size_t count(const std::string& table, const std::string& index, const KeyRange& range,
-                    const Overlay* overlay = nullptr) const;
-  // The table an index belongs to (`index` empty: `table` itself). Throws UnknownIndex.
-  const std::string& tableOf(const std::string& table, const std::string& index) const;
-
-  void checkInvariants() const;
-
- private:
+  // Index of each declared secondary index, and of tables' primary orders.
   struct Secondary {
     IndexDef def;
     OrderedIndex entries;
   };
-  static std::optional<std::string> entryFor(const IndexDef& def, const std::string& key,
-                                             const Value& row);
-  // The entry of a row in an index (`def` null: the primary order).
-  static std::optional<std::string> entryIn(const IndexDef* def, const std::string& key,
-                                            const std::optional<Value>& row);
-  std::vector<std::string> queryOverlay(const OrderedIndex* ix, const IndexDef* def,
-                                        const KeyRange& range, const QueryOptions& opts,
-                                        const Overlay& overlay, std::string* lastEntry) const;
-  static void clipAfter(const OrderedIndex& ix, const QueryOptions& opts,
-                        std::vector<std::pair<std::size_t, std::size_t>>& ranges);
-  const OrderedIndex* resolve(const std::string& table, const std::string& index) const;
+
+  // Declaring indexes is two-phase, so a failure leaves the old set: prepare() returns the new
+  // set with new or changed indexes empty (`build` lists them; the caller fills them with
+  // addTo), install() swaps it in, keeping the entries of unchanged indexes. Not journaled.
+  using Declared = std::map<std::string, Secondary>;
+  Declared prepare(const std::vector<IndexDef>& defs, std::vector<std::string>& build) const;
+  static void addTo(Declared& set, const std::string& index, std::uint32_t row,
+                    std::string_view key, const ColumnLookup& col);
+  void install(Declared&& set) noexcept;
+  static void validate(const IndexDef& def);  // throws Error(Type)
+
+  // The entry of a row in an index (nullopt when the row has none there).
+  static std::optional<std::string> entryFor(const IndexDef* def, std::string_view key,
+                                             const ColumnLookup& col);
+
+  // Index upkeep for one row whose visible state changed from `before` to `after` (a lookup
+  // is null when the row was / is not visible). `onEntry(indexName, keyPart)` is told every
+  // old and new entry's key part (for subscriptions). Journaled.
+  void onRowChange(std::uint32_t row, std::string_view table, std::string_view key,
+                   const ColumnLookup* before, const ColumnLookup* after,
+                   const std::function<void(std::string_view index, std::string_view keyPart)>& onEntry);
+
+  bool hasIndex(const std::string& name) const { return secondary_.count(name) > 0; }
+  const IndexDef* def(const std::string& name) const;
+  // The table an index (or "" = primary) is over; throws Error(UnknownIndex).
+  const std::string& tableOf(const std::string& table, const std::string& index) const;
+
+  // Rank ranges of a key range in an index, ascending.
   static std::vector<std::pair<std::size_t, std::size_t>> rankRanges(const OrderedIndex& ix,
-                                                                     const KeyRange& range);
+                                                                     const KeyRange& r);
+  std::vector<QueryHit> query(const std::string& table, const std::string& index,
+                              const KeyRange& range, const QueryOptions& opts) const;
+  std::size_t count(const std::string& table, const std::string& index,
+                    const KeyRange& range) const;
+  // A staged transaction's view: committed entries minus `removed`, plus `added` (both
+  // entries of the queried index, with the row or kNoRow).
+  std::vector<QueryHit> queryOverlay(const std::string& table, const std::string& index,
+                                     const KeyRange& range, const QueryOptions& opts,
+                                     const std::vector<std::string>& removed,
+                                     const std::vector<std::pair<std::string, std::uint32_t>>& added) const;
+
+  // Calls: begin() starts a call; indexes changed since are rolled back or confirmed together.
+  struct Mark {
+    std::size_t touched;
+  };
+  Mark begin();
+  void rollback(const Mark& m) noexcept;
+  void confirm() noexcept;  // forgets the journals, merges thin chunks
+  std::size_t memoryBytes() const;
+  void checkInvariants() const;
+
+ private:
+  const OrderedIndex* resolve(const std::string& table, const std::string& index) const;
+  // Journals `ix` in the current call (records its journal size on first use).
+  OrderedIndex& use(OrderedIndex& ix);
 
   std::map<std::string, Secondary> secondary_;
-  std::map<std::string, OrderedIndex> primary_;  // table → encoded row keys
+  std::map<std::string, OrderedIndex, std::less<>> primary_;  // table → row keys
+  std::uint32_t epoch_ = 1;
+  std::vector<std::pair<OrderedIndex*, OrderedIndex::Mark>> touched_;
 };
-
-// The row key held in an entry of a secondary index (or of a primary order).
-std::string rowKeyOfEntry(const std::string& entry, bool secondary);
 
 }  // namespace crdtdb

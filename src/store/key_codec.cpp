@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "core/bit_cast.h"
-#include "core/errors.h"
+#include "oplog/chunk_codec.h"
 
 namespace crdtdb {
 
@@ -30,9 +30,13 @@ void appendUtf16Units(std::string& out, std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
     auto b = static_cast<unsigned char>(s[i]);
-    std::uint32_t cp;
-    int len = b < 0x80 ? 1 : (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3 : 4;
-    cp = len == 1 ? b : len == 2 ? (b & 0x1f) : len == 3 ? (b & 0x0f) : (b & 0x07);
+    if (b < 0x80) {  // ASCII fast path
+      out.push_back(static_cast<char>(b + 1));
+      ++i;
+      continue;
+    }
+    int len = (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3 : 4;
+    std::uint32_t cp = len == 2 ? (b & 0x1f) : len == 3 ? (b & 0x0f) : (b & 0x07);
     for (int k = 1; k < len && i + k < s.size(); ++k) {
       cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
     }
@@ -47,27 +51,30 @@ void appendUtf16Units(std::string& out, std::string_view s) {
   }
 }
 
-void appendUtf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xc0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xe0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  } else {
-    out.push_back(static_cast<char>(0xf0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  }
+void appendNumberKey(std::string& out, double d) {
+  if (d == 0) d = 0;  // -0 and 0 are the same key
+  auto bits = bitCast<std::uint64_t>(d);
+  bits = (bits & (1ull << 63)) ? ~bits : bits | (1ull << 63);
+  out.push_back(kNumber);
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(bits >> (8 * i)));
 }
 
-std::uint8_t byteAt(std::string_view b, std::size_t pos) {
-  if (pos >= b.size()) throw Error(ErrorCode::Internal, "truncated index key");
-  return static_cast<std::uint8_t>(b[pos]);
+// Appends the elements of an array value (without the array's own markers).
+bool appendElements(std::string& out, ValueRef array) {
+  const std::uint8_t* p = array.data() + 1;
+  std::uint64_t n = 0;
+  for (int shift = 0;; shift += 7) {
+    std::uint8_t b = *p++;
+    n |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) break;
+  }
+  ByteSpan rest(p, array.data() + array.size() - p);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::size_t size = validValueSize(rest);
+    if (!appendKey(out, rest.first(size))) return false;  // depth <= 64: bounded recursion
+    rest = rest.subspan(size);
+  }
+  return true;
 }
 
 }  // namespace
@@ -78,36 +85,23 @@ void appendStringKey(std::string& out, std::string_view utf8) {
   out.push_back(kEnd);
 }
 
-bool appendKey(std::string& out, const Value& v) {
-  if (v.is_number()) {
-    double d = v.get<double>();
-    if (!std::isfinite(d)) return false;
-    if (d == 0) d = 0;  // -0 and 0 are the same key
-    auto bits = bitCast<std::uint64_t>(d);
-    bits = (bits & (1ull << 63)) ? ~bits : bits | (1ull << 63);
-    out.push_back(kNumber);
-    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(bits >> (8 * i)));
-    return true;
+bool appendKey(std::string& out, ValueRef v) {
+  switch (typeOf(v)) {
+    case ValueType::Int:
+    case ValueType::Double:
+      appendNumberKey(out, numberOf(v));
+      return true;
+    case ValueType::String:
+      appendStringKey(out, stringOf(v));
+      return true;
+    case ValueType::Array:
+      out.push_back(kArray);
+      if (!appendElements(out, v)) return false;
+      out.push_back(kEnd);
+      return true;
+    default:
+      return false;
   }
-  if (v.is_string()) {
-    appendStringKey(out, v.get_ref<const std::string&>());
-    return true;
-  }
-  if (v.is_array()) {
-    out.push_back(kArray);
-    for (const auto& e : v) {
-      if (!appendKey(out, e)) return false;
-    }
-    out.push_back(kEnd);
-    return true;
-  }
-  return false;
-}
-
-std::optional<std::string> encodeKey(const Value& v) {
-  std::string out;
-  if (!appendKey(out, v)) return std::nullopt;
-  return out;
 }
 
 std::string stringPrefixKey(std::string_view utf8) {
@@ -116,61 +110,38 @@ std::string stringPrefixKey(std::string_view utf8) {
   return out;
 }
 
-std::optional<std::string> arrayPrefixKey(const Value& prefix) {
-  if (!prefix.is_array()) return std::nullopt;
+std::optional<std::string> arrayPrefixKey(ValueRef prefix) {
+  if (typeOf(prefix) != ValueType::Array) return std::nullopt;
   std::string out(1, kArray);
-  for (const auto& e : prefix) {
-    if (!appendKey(out, e)) return std::nullopt;
-  }
+  if (!appendElements(out, prefix)) return std::nullopt;
   return out;
 }
 
-Value decodeKey(std::string_view b, std::size_t& pos) {
-  std::uint8_t tag = byteAt(b, pos++);
-  if (tag == static_cast<std::uint8_t>(kNumber)) {
-    std::uint64_t bits = 0;
-    for (int i = 0; i < 8; ++i) bits = (bits << 8) | byteAt(b, pos++);
-    bits = (bits & (1ull << 63)) ? bits & ~(1ull << 63) : ~bits;
-    double d = bitCast<double>(bits);
-    Value v(d);
-    canonicalizeValue(v, "key");
-    return v;
-  }
-  if (tag == static_cast<std::uint8_t>(kString)) {
-    std::string s;
-    std::uint32_t pendingHigh = 0;
-    for (;;) {
-      std::uint8_t c = byteAt(b, pos++);
-      if (c == 0) break;
-      std::uint32_t unit;
-      if (c < 0x80) {
-        unit = c - 1u;
-      } else if (c < 0xc0) {
-        unit = (((c & 0x3fu) << 8) | byteAt(b, pos++)) + 0x7f;
-      } else {
-        unit = (static_cast<std::uint32_t>(byteAt(b, pos)) << 8) | byteAt(b, pos + 1);
-        pos += 2;
+std::size_t keyLength(std::string_view e) {
+  std::size_t pos = 0;
+  std::size_t depth = 0;
+  do {
+    const auto t = static_cast<std::uint8_t>(e[pos++]);
+    if (t == static_cast<std::uint8_t>(kNumber)) {
+      pos += 8;
+    } else if (t == static_cast<std::uint8_t>(kString)) {
+      for (;;) {
+        auto c = static_cast<std::uint8_t>(e[pos]);
+        if (c == 0) {
+          ++pos;
+          break;
+        }
+        pos += c < 0x80 ? 1 : c < 0xc0 ? 2 : 3;
       }
-      if (unit >= 0xd800 && unit < 0xdc00) {
-        pendingHigh = unit;
-        continue;
-      }
-      if (unit >= 0xdc00 && unit < 0xe000 && pendingHigh) {
-        appendUtf8(s, 0x10000 + ((pendingHigh - 0xd800) << 10) + (unit - 0xdc00));
-        pendingHigh = 0;
-        continue;
-      }
-      appendUtf8(s, unit);
+    } else if (t == static_cast<std::uint8_t>(kArray)) {
+      ++depth;
+      continue;
+    } else {  // kEnd of an array
+      --depth;
     }
-    return Value(s);
-  }
-  if (tag == static_cast<std::uint8_t>(kArray)) {
-    Value a = Value::array();
-    while (byteAt(b, pos) != 0) a.push_back(decodeKey(b, pos));
-    ++pos;
-    return a;
-  }
-  throw Error(ErrorCode::Internal, "bad index key tag");
+    // After a number or string inside an array, the loop goes on to the next element.
+  } while (depth > 0);
+  return pos;
 }
 
 }  // namespace crdtdb

@@ -8,7 +8,7 @@
 //   array:  0x30, each element's encoding, 0x00
 // Every encoding is self-delimiting, so an index entry is simply key ‖ encoded row key, and
 // ties between equal keys are broken by row key. Values that are not keys (booleans, null,
-// objects, non-finite numbers, arrays containing those) have no encoding.
+// objects, arrays containing those) have no encoding.
 #pragma once
 
 #include <optional>
@@ -19,18 +19,16 @@
 
 namespace crdtdb {
 
-// Appends the encoding of `v` to `out`; false (out unspecified) when `v` is not a valid key.
-bool appendKey(std::string& out, const Value& v);
-std::optional<std::string> encodeKey(const Value& v);
+// Appends the key encoding of a canonical value; false (out unspecified) when it is not a key.
+bool appendKey(std::string& out, ValueRef v);
 void appendStringKey(std::string& out, std::string_view utf8);  // a string key (no checks)
 // The encoding of a string without its terminator: every string starting with `prefix`
 // encodes to bytes starting with this.
 std::string stringPrefixKey(std::string_view utf8);
-// The encoding of an array without its terminator: every array starting with the elements of
-// `prefix` (itself an array) encodes to bytes starting with this. nullopt if not a key.
-std::optional<std::string> arrayPrefixKey(const Value& prefix);
-
-// Decodes one key at `pos` (advancing it); the inverse of appendKey. For query results.
-Value decodeKey(std::string_view bytes, std::size_t& pos);
+// The encoding of an array without its terminator (every array starting with the elements of
+// `prefix`, itself an array value, encodes to bytes starting with this); nullopt if not a key.
+std::optional<std::string> arrayPrefixKey(ValueRef prefix);
+// Length of the self-delimiting key at the start of `entry`.
+std::size_t keyLength(std::string_view entry);
 
 }  // namespace crdtdb

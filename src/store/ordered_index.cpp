@@ -6,65 +6,197 @@
 
 namespace crdtdb {
 
+std::size_t OrderedIndex::Chunk::find(std::string_view key) const {
+  std::size_t lo = 0, hi = count();
+  while (lo < hi) {
+    std::size_t mid = (lo + hi) / 2;
+    if (view(mid) < key) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+void OrderedIndex::Chunk::reserveOne(std::size_t len) {
+  bytes.reserve(bytes.size() + len);
+  offsets.reserve(offsets.size() + 1);
+  rows.reserve(rows.size() + 1);
+}
+
+void OrderedIndex::Chunk::insertAt(std::size_t i, std::string_view e, std::uint32_t row) noexcept {
+  // Capacity was reserved: none of these allocates.
+  const std::size_t at = i < offsets.size() ? offsets[i] : bytes.size();
+  bytes.insert(at, e.data(), e.size());
+  for (std::size_t k = i; k < offsets.size(); ++k) offsets[k] += static_cast<std::uint32_t>(e.size());
+  offsets.insert(offsets.begin() + static_cast<std::ptrdiff_t>(i), static_cast<std::uint32_t>(at));
+  rows.insert(rows.begin() + static_cast<std::ptrdiff_t>(i), row);
+}
+
+void OrderedIndex::Chunk::eraseAt(std::size_t i) noexcept {
+  const std::size_t at = offsets[i];
+  const std::size_t len = view(i).size();
+  bytes.erase(at, len);
+  offsets.erase(offsets.begin() + static_cast<std::ptrdiff_t>(i));
+  for (std::size_t k = i; k < offsets.size(); ++k) offsets[k] -= static_cast<std::uint32_t>(len);
+  rows.erase(rows.begin() + static_cast<std::ptrdiff_t>(i));
+}
+
 std::size_t OrderedIndex::chunkFor(std::string_view key) const {
   auto it = std::lower_bound(chunks_.begin(), chunks_.end(), key,
-                             [](const std::vector<std::string>& c, std::string_view k) {
-                               return std::string_view(c.back()) < k;
+                             [](const Chunk& c, std::string_view k) {
+                               return c.view(c.count() - 1) < k;
                              });
   return static_cast<std::size_t>(it - chunks_.begin());
 }
 
-bool OrderedIndex::insert(std::string entry) {
+bool OrderedIndex::insert(std::string_view entry, std::uint32_t row) {
+  if (entry.size() > 0xffffffu) throw Error(ErrorCode::Type, "index entry too long");
+  journal_.reserve(journal_.size() + 1);
   if (chunks_.empty()) {
-    chunks_.push_back({std::move(entry)});
-    size_ = 1;
+    Chunk c;
+    c.reserveOne(entry.size());
+    chunks_.reserve(1);
+    c.insertAt(0, entry, row);
+    chunks_.push_back(std::move(c));
+    ++size_;
     prefixDirty_ = true;
+    journal_.push_back(Undo{Undo::Inserted, 0, 0, 0});
     return true;
   }
-  std::size_t c = std::min(chunkFor(entry), chunks_.size() - 1);
-  auto& chunk = chunks_[c];
-  auto pos = std::lower_bound(chunk.begin(), chunk.end(), entry);
-  if (pos != chunk.end() && *pos == entry) return false;
-  chunk.insert(pos, std::move(entry));
-  ++size_;
-  if (chunk.size() > kMaxChunk) {
-    std::vector<std::string> upper(std::make_move_iterator(chunk.begin() + kMaxChunk / 2),
-                                   std::make_move_iterator(chunk.end()));
-    chunk.resize(kMaxChunk / 2);
-    chunks_.insert(chunks_.begin() + static_cast<std::ptrdiff_t>(c) + 1, std::move(upper));
+  const std::size_t ci = std::min(chunkFor(entry), chunks_.size() - 1);
+  {
+    const Chunk& c = chunks_[ci];
+    const std::size_t at = c.find(entry);
+    if (at < c.count() && c.view(at) == entry) return false;
   }
+  const bool split = chunks_[ci].count() + 1 > kMaxChunk;
+  Chunk upper;
+  if (split) {
+    // Room for the upper half, so the split below cannot fail.
+    chunks_.reserve(chunks_.size() + 1);
+    upper.bytes.reserve(chunks_[ci].bytes.size() + entry.size());
+    upper.offsets.reserve(kMaxChunk);
+    upper.rows.reserve(kMaxChunk);
+  }
+  Chunk& chunk = chunks_[ci];
+  const std::size_t pos = chunk.find(entry);
+  chunk.reserveOne(entry.size());
+  chunk.insertAt(pos, entry, row);
+  if (split) {
+    const std::size_t half = chunk.count() / 2;
+    const std::size_t cut = chunk.offsets[half];
+    upper.bytes.append(chunk.bytes, cut, std::string::npos);
+    for (std::size_t k = half; k < chunk.count(); ++k) {
+      upper.offsets.push_back(static_cast<std::uint32_t>(chunk.offsets[k] - cut));
+      upper.rows.push_back(chunk.rows[k]);
+    }
+    chunk.bytes.resize(cut);
+    chunk.offsets.resize(half);
+    chunk.rows.resize(half);
+    chunks_.insert(chunks_.begin() + static_cast<std::ptrdiff_t>(ci) + 1, std::move(upper));
+  }
+  ++size_;
   prefixDirty_ = true;
+  journal_.push_back(Undo{split ? Undo::InsertedSplit : Undo::Inserted,
+                          static_cast<std::uint32_t>(ci), static_cast<std::uint32_t>(pos), 0});
   return true;
 }
 
 bool OrderedIndex::erase(std::string_view entry) {
-  std::size_t c = chunkFor(entry);
-  if (c == chunks_.size()) return false;
-  auto& chunk = chunks_[c];
-  auto pos = std::lower_bound(chunk.begin(), chunk.end(), entry,
-                              [](const std::string& a, std::string_view b) { return a < b; });
-  if (pos == chunk.end() || *pos != entry) return false;
-  chunk.erase(pos);
-  --size_;
-  if (chunk.empty()) {
-    chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(c));
-  } else if (c + 1 < chunks_.size() && chunk.size() + chunks_[c + 1].size() <= kMaxChunk / 2) {
-    // Merge thin neighbours so the chunk count stays proportional to size.
-    auto& next = chunks_[c + 1];
-    chunk.insert(chunk.end(), std::make_move_iterator(next.begin()),
-                 std::make_move_iterator(next.end()));
-    chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(c) + 1);
+  const std::size_t ci = chunkFor(entry);
+  if (ci == chunks_.size()) return false;
+  Chunk& chunk = chunks_[ci];
+  const std::size_t pos = chunk.find(entry);
+  if (pos == chunk.count() || chunk.view(pos) != entry) return false;
+  journal_.reserve(journal_.size() + 1);
+  const auto c32 = static_cast<std::uint32_t>(ci), p32 = static_cast<std::uint32_t>(pos);
+  if (chunk.count() == 1) {
+    removed_.reserve(removed_.size() + 1);
+    removed_.push_back(std::move(chunk));
+    chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(ci));
+    journal_.push_back(Undo{Undo::ChunkRemoved, c32, 0, 0});
+  } else {
+    erased_.reserve(erased_.size() + 1);
+    erased_.emplace_back(entry);
+    const std::uint32_t row = chunk.rows[pos];
+    chunk.eraseAt(pos);
+    journal_.push_back(Undo{Undo::Erased, c32, p32, row});
   }
+  --size_;
   prefixDirty_ = true;
   return true;
+}
+
+void OrderedIndex::rollback(const Mark& m) noexcept {
+  while (journal_.size() > m.journal) {
+    Undo& u = journal_.back();
+    switch (u.kind) {
+      case Undo::Inserted:
+      case Undo::InsertedSplit: {
+        if (u.kind == Undo::InsertedSplit) {
+          // Merge the upper half back into its chunk (within the capacity it had).
+          Chunk& lo = chunks_[u.chunk];
+          Chunk& hi = chunks_[u.chunk + 1];
+          const auto base = static_cast<std::uint32_t>(lo.bytes.size());
+          lo.bytes.append(hi.bytes);
+          for (std::size_t k = 0; k < hi.count(); ++k) {
+            lo.offsets.push_back(hi.offsets[k] + base);
+            lo.rows.push_back(hi.rows[k]);
+          }
+          chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(u.chunk) + 1);
+        }
+        Chunk& c = chunks_[u.chunk];
+        c.eraseAt(u.pos);
+        if (c.count() == 0) chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(u.chunk));
+        --size_;
+        break;
+      }
+      case Undo::Erased:
+        chunks_[u.chunk].insertAt(u.pos, erased_.back(), u.row);
+        erased_.pop_back();
+        ++size_;
+        break;
+      case Undo::ChunkRemoved:
+        chunks_.insert(chunks_.begin() + static_cast<std::ptrdiff_t>(u.chunk),
+                       std::move(removed_.back()));
+        removed_.pop_back();
+        ++size_;
+        break;
+    }
+    journal_.pop_back();
+  }
+  prefixDirty_ = true;
+}
+
+void OrderedIndex::compact() noexcept {
+  const std::size_t target = kMaxChunk / 2;
+  if (chunks_.size() < 4 || chunks_.size() * target / 2 < size_) return;
+  try {
+    std::vector<Chunk> next;
+    next.reserve(size_ / target + 1);
+    for (const Chunk& c : chunks_) {
+      for (std::size_t i = 0; i < c.count(); ++i) {
+        if (next.empty() || next.back().count() == target) next.emplace_back();
+        Chunk& n = next.back();
+        n.offsets.push_back(static_cast<std::uint32_t>(n.bytes.size()));
+        n.bytes.append(c.view(i));
+        n.rows.push_back(c.rows[i]);
+      }
+    }
+    chunks_.swap(next);
+    prefixDirty_ = true;
+  } catch (...) {
+    // Out of memory: keep the thin chunks.
+  }
 }
 
 bool OrderedIndex::contains(std::string_view entry) const {
   std::size_t c = chunkFor(entry);
   if (c == chunks_.size()) return false;
-  return std::binary_search(chunks_[c].begin(), chunks_[c].end(), entry, [](auto a, auto b) {
-    return std::string_view(a) < std::string_view(b);
-  });
+  std::size_t pos = chunks_[c].find(entry);
+  return pos < chunks_[c].count() && chunks_[c].view(pos) == entry;
 }
 
 void OrderedIndex::rebuildPrefix() const {
@@ -73,7 +205,7 @@ void OrderedIndex::rebuildPrefix() const {
   std::size_t n = 0;
   for (std::size_t c = 0; c < chunks_.size(); ++c) {
     prefix_[c] = n;
-    n += chunks_[c].size();
+    n += chunks_[c].count();
   }
   prefixDirty_ = false;
 }
@@ -82,28 +214,29 @@ std::size_t OrderedIndex::lowerBound(std::string_view key) const {
   std::size_t c = chunkFor(key);
   if (c == chunks_.size()) return size_;
   rebuildPrefix();
-  const auto& chunk = chunks_[c];
-  auto pos = std::lower_bound(chunk.begin(), chunk.end(), key,
-                              [](const std::string& a, std::string_view b) { return a < b; });
-  return prefix_[c] + static_cast<std::size_t>(pos - chunk.begin());
+  return prefix_[c] + chunks_[c].find(key);
 }
 
 std::size_t OrderedIndex::upperBoundPrefix(std::string_view key) const {
   // Entries with `key` as a prefix sort before key + 0xff... only if no byte after the prefix
-  // is 0xff; key encodings never contain a 0xff lead byte, but row-key bytes may, so compare
-  // with an explicit predicate instead of a sentinel.
-  auto lessOrPrefixed = [&](const std::string& e) {
-    return std::string_view(e).substr(0, key.size()) <= key;
-  };
-  // Find the first chunk whose last entry is not <= key-prefixed.
-  auto it = std::partition_point(
-      chunks_.begin(), chunks_.end(),
-      [&](const std::vector<std::string>& c) { return lessOrPrefixed(c.back()); });
+  // is 0xff; row-key bytes may be, so compare with an explicit predicate.
+  auto lessOrPrefixed = [&](std::string_view e) { return e.substr(0, key.size()) <= key; };
+  auto it = std::partition_point(chunks_.begin(), chunks_.end(), [&](const Chunk& c) {
+    return lessOrPrefixed(c.view(c.count() - 1));
+  });
   if (it == chunks_.end()) return size_;
   rebuildPrefix();
-  std::size_t c = static_cast<std::size_t>(it - chunks_.begin());
-  auto pos = std::partition_point(it->begin(), it->end(), lessOrPrefixed);
-  return prefix_[c] + static_cast<std::size_t>(pos - it->begin());
+  const Chunk& chunk = *it;
+  std::size_t lo = 0, hi = chunk.count();
+  while (lo < hi) {
+    std::size_t mid = (lo + hi) / 2;
+    if (lessOrPrefixed(chunk.view(mid))) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return prefix_[static_cast<std::size_t>(it - chunks_.begin())] + lo;
 }
 
 std::pair<std::size_t, std::size_t> OrderedIndex::locate(std::size_t rank) const {
@@ -114,29 +247,41 @@ std::pair<std::size_t, std::size_t> OrderedIndex::locate(std::size_t rank) const
   return {c, rank - prefix_[c]};
 }
 
-const std::string& OrderedIndex::at(std::size_t rank) const {
+OrderedIndex::Entry OrderedIndex::at(std::size_t rank) const {
   auto [c, i] = locate(rank);
-  return chunks_[c][i];
+  return chunks_[c].entry(i);
 }
 
 void OrderedIndex::clear() {
   chunks_.clear();
   size_ = 0;
   prefixDirty_ = true;
+  clearJournal();
+}
+
+std::size_t OrderedIndex::memoryBytes() const {
+  std::size_t n = chunks_.capacity() * sizeof(Chunk);
+  for (const Chunk& c : chunks_) {
+    n += c.bytes.capacity() + (c.offsets.capacity() + c.rows.capacity()) * 4;
+  }
+  return n;
 }
 
 void OrderedIndex::checkInvariants() const {
   std::size_t n = 0;
-  const std::string* prev = nullptr;
-  for (const auto& chunk : chunks_) {
-    if (chunk.empty() || chunk.size() > kMaxChunk) {
+  std::string_view prev;
+  bool first = true;
+  for (const Chunk& chunk : chunks_) {
+    if (chunk.count() == 0 || chunk.count() > kMaxChunk || chunk.offsets.size() != chunk.count()) {
       throw Error(ErrorCode::Internal, "index chunk size out of bounds");
     }
-    for (const auto& e : chunk) {
-      if (prev && !(*prev < e)) throw Error(ErrorCode::Internal, "index entries out of order");
-      prev = &e;
+    for (std::size_t i = 0; i < chunk.count(); ++i) {
+      std::string_view e = chunk.view(i);
+      if (!first && !(prev < e)) throw Error(ErrorCode::Internal, "index entries out of order");
+      prev = e;
+      first = false;
     }
-    n += chunk.size();
+    n += chunk.count();
   }
   if (n != size_) throw Error(ErrorCode::Internal, "index size mismatch");
 }

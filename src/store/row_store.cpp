@@ -1,75 +1,504 @@
 #include "store/row_store.h"
 
+#include <algorithm>
+
 #include "core/errors.h"
+#include "core/hash.h"
 
 namespace crdtdb {
 
-const RowState* RowStore::find(const std::string& table, const std::string& key) const {
-  auto t = tables_.find(table);
-  if (t == tables_.end()) return nullptr;
-  auto r = t->second.find(key);
-  return r == t->second.end() ? nullptr : &r->second;
+namespace {
+
+constexpr std::uint8_t kNullByte = 0x00;
+const ValueRef kNull(&kNullByte, 1);
+
+void internal(bool ok, const char* what) {
+  if (!ok) throw Error(ErrorCode::Internal, std::string("row store invariant violated: ") + what);
 }
 
-RowState& RowStore::getOrCreate(const std::string& table, const std::string& key) {
-  return tables_[table][key];
+}  // namespace
+
+RowStore::RowStore(const Interner& names, const Interner& peers, const CausalGraph& graph,
+                   std::uint64_t seed)
+    : names_(names), peers_(peers), graph_(graph), seed_(seed) {}
+
+std::size_t RowStore::slotOf(NameId table, std::string_view key) const {
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t i = hashBytes(key, seed_ ^ (std::uint64_t{table} * 0x9e3779b97f4a7c15ull)) & mask;
+  while (slots_[i] != 0) {
+    const Row& r = rows_[slots_[i] - 1];
+    if (r.table == table && r.key == key) break;
+    i = (i + 1) & mask;
+  }
+  return i;
 }
 
-void RowStore::eraseIfEmpty(const std::string& table, const std::string& key) {
-  auto t = tables_.find(table);
-  if (t == tables_.end()) return;
-  auto r = t->second.find(key);
-  if (r != t->second.end() && r->second.empty()) t->second.erase(r);
-  if (t->second.empty()) tables_.erase(t);
+void RowStore::growSlots() {
+  std::vector<std::uint32_t> next(slots_.empty() ? 64 : slots_.size() * 2, 0);
+  slots_.swap(next);
+  const std::size_t mask = slots_.size() - 1;
+  for (RowId id = 0; id < rows_.size(); ++id) {
+    const Row& r = rows_[id];
+    if (r.key.empty()) continue;
+    std::size_t i = hashBytes(r.key, seed_ ^ (std::uint64_t{r.table} * 0x9e3779b97f4a7c15ull)) & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = id + 1;
+  }
 }
 
-Bytes RowStore::encodeState(const PeerTable& peers) const {
+std::optional<RowId> RowStore::find(NameId table, std::string_view key) const {
+  if (slots_.empty()) return std::nullopt;
+  std::size_t i = slotOf(table, key);
+  if (slots_[i] == 0) return std::nullopt;
+  return slots_[i] - 1;
+}
+
+RowId RowStore::findOrCreate(NameId table, std::string_view key) {
+  if (auto id = find(table, key)) return *id;
+  if ((live_ + 1) * 2 > slots_.size()) growSlots();
+  created_.reserve(created_.size() + 1);
+  Row r;
+  r.key.assign(key.data(), key.size());
+  r.table = table;
+  r.created = epoch_;
+  RowId id;
+  if (!free_.empty()) {
+    id = free_.back();
+    rows_[id] = std::move(r);
+    free_.pop_back();
+  } else {
+    internal(rows_.size() < 0xffffffffu, "row id space exhausted");
+    rows_.push_back(std::move(r));
+    id = static_cast<RowId>(rows_.size() - 1);
+  }
+  slots_[slotOf(table, key)] = id + 1;
+  ++live_;
+  created_.push_back(id);
+  return id;
+}
+
+void RowStore::destroy(RowId id) noexcept {
+  Row& r = rows_[id];
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t i = slotOf(r.table, r.key);
+  slots_[i] = 0;
+  for (std::size_t j = (i + 1) & mask; slots_[j] != 0; j = (j + 1) & mask) {
+    const Row& o = rows_[slots_[j] - 1];
+    std::size_t home = hashBytes(o.key, seed_ ^ (std::uint64_t{o.table} * 0x9e3779b97f4a7c15ull)) & mask;
+    bool between = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (!between) {
+      slots_[i] = slots_[j];
+      slots_[j] = 0;
+      i = j;
+    }
+  }
+  --live_;
+  std::string().swap(r.key);
+  std::vector<Cell>().swap(r.cells);
+  if (id + 1 == rows_.size()) {
+    rows_.pop_back();
+  } else {
+    free_.push_back(id);  // capacity is there: see callers
+  }
+}
+
+WriteOrder RowStore::orderOf(LV lv) const {
+  Stamp s = graph_.stampOf(lv);
+  return WriteOrder{s.lamport, peers_.name(s.peer), s.seq, s.peer};
+}
+
+std::size_t RowStore::findCell(const Row& r, NameId column, std::string_view name,
+                               bool& found) const {
+  const bool token = !r.cells.empty() && r.cells[0].column() == kTokenColumn;
+  if (column == kTokenColumn) {
+    found = token;
+    return 0;
+  }
+  std::size_t lo = token ? 1 : 0, hi = r.cells.size();
+  while (lo < hi) {
+    std::size_t mid = (lo + hi) / 2;
+    NameId c = r.cells[mid].column();
+    if (c == column) {
+      found = true;
+      return mid;
+    }
+    if (names_.name(c) < name) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  found = false;
+  return lo;
+}
+
+const Cell* RowStore::cell(const Row& r, std::string_view columnName) const {
+  auto id = names_.find(columnName);
+  if (!id) return nullptr;
+  bool found;
+  std::size_t idx = findCell(r, *id, columnName, found);
+  return found ? &r.cells[idx] : nullptr;
+}
+
+void RowStore::touch(RowId id) {
+  Row& r = rows_[id];
+  if (r.touched == epoch_) return;
+  touched_.reserve(touched_.size() + 1);
+  touched_.push_back(id);
+  r.touched = epoch_;
+}
+
+void RowStore::insertCell(RowId id, std::size_t idx, Cell c) {
+  touch(id);
+  Row& r = rows_[id];
+  const bool j = r.created != epoch_;
+  if (j) journal_.reserve(journal_.size() + 1);
+  const NameId col = c.column();
+  r.cells.insert(r.cells.begin() + static_cast<std::ptrdiff_t>(idx), std::move(c));
+  if (j) journal_.push_back(Undo{Undo::CellInserted, id, static_cast<std::uint32_t>(idx), col, {}});
+}
+
+void RowStore::eraseCell(RowId id, std::size_t idx) {
+  touch(id);
+  Row& r = rows_[id];
+  const bool j = r.created != epoch_;
+  if (j) journal_.reserve(journal_.size() + 1);
+  Cell old = std::move(r.cells[idx]);
+  r.cells.erase(r.cells.begin() + static_cast<std::ptrdiff_t>(idx));
+  if (j) {
+    const NameId col = old.column();
+    journal_.push_back(Undo{Undo::CellErased, id, static_cast<std::uint32_t>(idx), col, std::move(old)});
+  }
+}
+
+void RowStore::replaceCell(RowId id, std::size_t idx, Cell c) {
+  touch(id);
+  Row& r = rows_[id];
+  const bool j = r.created != epoch_;
+  if (j) journal_.reserve(journal_.size() + 1);
+  Cell old = std::move(r.cells[idx]);
+  r.cells[idx] = std::move(c);
+  if (j) {
+    const NameId col = old.column();
+    journal_.push_back(Undo{Undo::CellReplaced, id, static_cast<std::uint32_t>(idx), col, std::move(old)});
+  }
+}
+
+void RowStore::setLosersFlag(RowId id, std::size_t idx, bool on) {
+  touch(id);
+  Row& r = rows_[id];
+  const bool j = r.created != epoch_;
+  if (j) journal_.reserve(journal_.size() + 1);
+  Cell& c = r.cells[idx];
+  if (j) {
+    journal_.push_back(Undo{Undo::LosersFlag, id, static_cast<std::uint32_t>(idx),
+                            c.hasLosers() ? 1u : 0u, {}});
+  }
+  c.setHasLosers(on);
+}
+
+void RowStore::addLoser(RowId id, NameId col, Cell c) {
+  touch(id);
+  journal_.reserve(journal_.size() + 2);
+  const std::uint64_t key = loserKey(id, col);
+  auto [it, inserted] = losers_.try_emplace(key);
+  if (inserted) journal_.push_back(Undo{Undo::SetCreated, id, 0, col, {}});
+  ConflictSet& cs = it->second;
+  const WriteOrder o = orderOf(c.lv());
+  auto [pos, added] = cs.byPeer.emplace(o.peer, std::move(c));
+  internal(added, "two concurrent writes by one peer");
+  try {
+    cs.order.insert(o);
+  } catch (...) {
+    cs.byPeer.erase(pos);
+    throw;
+  }
+  journal_.push_back(Undo{Undo::LoserAdded, id, o.peer, col, {}});
+}
+
+Cell RowStore::takeLoser(RowId id, NameId col, PeerIdx peer) {
+  touch(id);
+  journal_.reserve(journal_.size() + 1);
+  loserNodes_.reserve(loserNodes_.size() + 1);
+  ConflictSet& cs = losers_.at(loserKey(id, col));
+  Cell copy = cs.byPeer.at(peer).clone();
+  auto cellNode = cs.byPeer.extract(peer);
+  auto orderNode = cs.order.extract(orderOf(cellNode.mapped().lv()));
+  loserNodes_.push_back(LoserNodes{std::move(cellNode), std::move(orderNode)});
+  journal_.push_back(Undo{Undo::LoserRemoved, id,
+                          static_cast<std::uint32_t>(loserNodes_.size() - 1), col, {}});
+  return copy;
+}
+
+void RowStore::removeObservedAt(RowId id, std::size_t idx, const Observer& obs) {
+  const NameId col = rows_[id].cells[idx].column();
+  const bool winnerSeen = obs.observed(rows_[id].cells[idx].lv());
+  if (!rows_[id].cells[idx].hasLosers()) {
+    if (winnerSeen) eraseCell(id, idx);
+    return;
+  }
+  const std::uint64_t key = loserKey(id, col);
+  ConflictSet& cs = losers_.at(key);
+  // Which losers has the event seen? Walk the smaller side: the losers, or the peers its
+  // version vector names (then look each up by peer).
+  std::vector<PeerIdx> gone;
+  const std::uint32_t named = obs.all ? 0 : graph_.vvStore().size(obs.vv);
+  if (obs.all || cs.byPeer.size() <= std::size_t{named} + 1) {
+    for (const auto& [peer, c] : cs.byPeer) {
+      if (obs.observed(c.lv())) gone.push_back(peer);
+    }
+  } else {
+    graph_.vvStore().forEach(obs.vv, [&](PeerIdx p, Seq next) {
+      auto it = cs.byPeer.find(p);
+      if (it != cs.byPeer.end() && graph_.stampOf(it->second.lv()).seq < next) gone.push_back(p);
+    });
+    const PeerIdx own = graph_.runAt(obs.self).peer;
+    auto it = cs.byPeer.find(own);
+    if (it != cs.byPeer.end() && obs.observed(it->second.lv()) &&
+        std::find(gone.begin(), gone.end(), own) == gone.end()) {
+      gone.push_back(own);
+    }
+  }
+  for (PeerIdx p : gone) takeLoser(id, col, p);
+  const bool anyLeft = !cs.byPeer.empty();
+  auto eraseSet = [&] {
+    journal_.reserve(journal_.size() + 1);
+    setNodes_.reserve(setNodes_.size() + 1);
+    setNodes_.push_back(losers_.extract(key));
+    journal_.push_back(Undo{Undo::SetErased, id, static_cast<std::uint32_t>(setNodes_.size() - 1),
+                            col, {}});
+  };
+  if (winnerSeen) {
+    if (anyLeft) {
+      Cell promoted = takeLoser(id, col, cs.order.rbegin()->peer);
+      const bool still = !cs.byPeer.empty();
+      promoted.setHasLosers(still);
+      replaceCell(id, idx, std::move(promoted));
+      if (!still) eraseSet();
+    } else {
+      eraseSet();
+      eraseCell(id, idx);
+    }
+  } else if (!anyLeft) {
+    eraseSet();
+    setLosersFlag(id, idx, false);
+  }
+}
+
+void RowStore::write(RowId id, const ColumnWrite& w, LV lv, const Observer& obs, bool removeFirst) {
+  bool found;
+  std::size_t idx = findCell(rows_[id], w.column, w.name, found);
+  if (found && removeFirst) {
+    const Cell& cur = rows_[id].cells[idx];
+    if (!cur.hasLosers() && obs.observed(cur.lv())) {
+      replaceCell(id, idx, Cell(w.column, lv, w.value));
+      return;
+    }
+    removeObservedAt(id, idx, obs);
+    idx = findCell(rows_[id], w.column, w.name, found);
+  }
+  Cell c(w.column, lv, w.value);
+  if (!found) {
+    insertCell(id, idx, std::move(c));
+    return;
+  }
+  // A concurrent write to this column survives: the greater one is the winner.
+  const Cell& cur = rows_[id].cells[idx];
+  if (orderOf(cur.lv()) < orderOf(lv)) {
+    Cell old = cur.clone();
+    addLoser(id, w.column, std::move(old));
+    c.setHasLosers(true);
+    replaceCell(id, idx, std::move(c));
+  } else {
+    addLoser(id, w.column, std::move(c));
+    if (!rows_[id].cells[idx].hasLosers()) setLosersFlag(id, idx, true);
+  }
+}
+
+void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns, LV lv,
+                     const Observer& obs) {
+  if (kind == OpKind::SetRow || kind == OpKind::DeleteRow) {
+    for (std::size_t i = rows_[id].cells.size(); i-- > 0;) removeObservedAt(id, i, obs);
+  }
+  if (kind == OpKind::SetRow) write(id, ColumnWrite{kTokenColumn, {}, kNull}, lv, obs, false);
+  if (kind == OpKind::DeleteRow) return;
+  for (const ColumnWrite& w : columns) write(id, w, lv, obs, kind == OpKind::UpdateRow);
+}
+
+RowStore::Mark RowStore::begin() {
+  ++epoch_;
+  return Mark{journal_.size(), created_.size(), touched_.size(), loserNodes_.size(),
+              setNodes_.size()};
+}
+
+void RowStore::rollback(const Mark& m) noexcept {
+  while (journal_.size() > m.journal) {
+    Undo& u = journal_.back();
+    Row& r = rows_[u.row];
+    switch (u.kind) {
+      case Undo::CellInserted:
+        r.cells.erase(r.cells.begin() + u.index);
+        break;
+      case Undo::CellErased:
+        r.cells.insert(r.cells.begin() + u.index, std::move(u.cell));  // within capacity
+        break;
+      case Undo::CellReplaced:
+        r.cells[u.index] = std::move(u.cell);
+        break;
+      case Undo::LosersFlag:
+        r.cells[u.index].setHasLosers(u.column != 0);
+        break;
+      case Undo::LoserAdded: {
+        ConflictSet& cs = losers_.at(loserKey(u.row, u.column));
+        auto it = cs.byPeer.find(u.index);
+        cs.order.erase(orderOf(it->second.lv()));
+        cs.byPeer.erase(it);
+        break;
+      }
+      case Undo::LoserRemoved: {
+        LoserNodes& n = loserNodes_[u.index];
+        ConflictSet& cs = losers_.at(loserKey(u.row, u.column));
+        cs.byPeer.insert(std::move(n.cell));
+        cs.order.insert(std::move(n.order));
+        break;
+      }
+      case Undo::SetCreated:
+        losers_.erase(loserKey(u.row, u.column));
+        break;
+      case Undo::SetErased:
+        losers_.insert(std::move(setNodes_[u.index]));
+        break;
+    }
+    journal_.pop_back();
+  }
+  loserNodes_.resize(m.loserNodes);
+  setNodes_.resize(m.setNodes);
+  while (created_.size() > m.created) {
+    destroy(created_.back());
+    created_.pop_back();
+  }
+  touched_.resize(m.touched);
+}
+
+void RowStore::confirm() noexcept {
+  // Rows the last call left empty: free them now that nothing can undo the call.
+  try {
+    std::vector<RowId> empty;
+    for (const auto* list : {&touched_, &created_}) {
+      for (RowId id : *list) {
+        if (live(id) && rows_[id].empty()) empty.push_back(id);
+      }
+    }
+    std::sort(empty.begin(), empty.end());
+    empty.erase(std::unique(empty.begin(), empty.end()), empty.end());
+    free_.reserve(free_.size() + empty.size());
+    std::sort(empty.begin(), empty.end(), std::greater<RowId>());
+    for (RowId id : empty) destroy(id);
+  } catch (...) {
+    // Out of memory: the empty rows stay allocated until a later confirm.
+  }
+  journal_.clear();
+  created_.clear();
+  touched_.clear();
+  loserNodes_.clear();
+  setNodes_.clear();
+}
+
+std::size_t RowStore::rowCount() const {
+  std::size_t n = 0;
+  for (const Row& r : rows_) n += !r.key.empty() && r.visible();
+  return n;
+}
+
+std::size_t RowStore::memoryBytes() const {
+  std::size_t n = rows_.size() * sizeof(Row) + slots_.capacity() * 4 + free_.capacity() * 4;
+  for (const Row& r : rows_) {
+    n += r.cells.capacity() * sizeof(Cell) + (r.key.size() > 10 ? r.key.capacity() : 0);
+    for (const Cell& c : r.cells) n += c.heapBytes();
+  }
+  return n;
+}
+
+Bytes RowStore::encodeState() const {
+  std::vector<RowId> ids;
+  for (RowId id = 0; id < rows_.size(); ++id) {
+    if (!rows_[id].key.empty()) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end(), [&](RowId a, RowId b) {
+    const Row& x = rows_[a];
+    const Row& y = rows_[b];
+    int c = names_.name(x.table).compare(names_.name(y.table));
+    return c != 0 ? c < 0 : x.key < y.key;
+  });
   ByteWriter w;
-  w.varint(tables_.size());
-  for (const auto& [table, rows] : tables_) {
-    w.string(table);
-    w.varint(rows.size());
-    for (const auto& [key, state] : rows) {
-      w.string(key);
-      state.encode(w, peers);
+  auto stamp = [&](LV lv) {
+    Stamp s = graph_.stampOf(lv);
+    w.string(peers_.name(s.peer));
+    w.varint(s.seq);
+    w.varint(s.lamport);
+  };
+  w.varint(ids.size());
+  for (RowId id : ids) {
+    const Row& r = rows_[id];
+    w.string(names_.name(r.table));
+    w.string(r.key);
+    w.varint(r.cells.size());
+    for (const Cell& c : r.cells) {
+      w.u8(c.column() == kTokenColumn ? 0 : 1);
+      if (c.column() != kTokenColumn) w.string(names_.name(c.column()));
+      stamp(c.lv());
+      w.raw(c.value());
+      if (!c.hasLosers()) {
+        w.varint(0);
+        continue;
+      }
+      const ConflictSet& cs = losers_.at(loserKey(id, c.column()));
+      w.varint(cs.order.size());
+      for (auto it = cs.order.rbegin(); it != cs.order.rend(); ++it) {
+        const Cell& l = cs.byPeer.at(it->peer);
+        stamp(l.lv());
+        w.raw(l.value());
+      }
     }
   }
   return w.take();
 }
 
-std::size_t RowStore::rowCount() const {
-  std::size_t n = 0;
-  for (const auto& [table, rows] : tables_) {
-    for (const auto& [key, state] : rows) n += state.visible();
-  }
-  return n;
-}
-
-void RowStore::checkInvariants(const PeerTable& peers) const {
-  for (const auto& [table, rows] : tables_) {
-    if (rows.empty()) throw Error(ErrorCode::Internal, "empty table map " + table);
-    for (const auto& [key, state] : rows) {
-      if (state.empty()) throw Error(ErrorCode::Internal, "empty row state kept for " + key);
-      state.checkInvariants(peers);
+void RowStore::checkInvariants() const {
+  std::size_t liveRows = 0;
+  for (RowId id = 0; id < rows_.size(); ++id) {
+    const Row& r = rows_[id];
+    if (r.key.empty()) {
+      internal(r.cells.empty(), "a free slot holds cells");
+      continue;
+    }
+    ++liveRows;
+    internal(find(r.table, r.key) == id, "lookup table disagrees with rows");
+    for (std::size_t i = 0; i < r.cells.size(); ++i) {
+      const Cell& c = r.cells[i];
+      internal(c.column() != kTokenColumn || i == 0, "token cell not first");
+      if (i > 0 && r.cells[i - 1].column() != kTokenColumn) {
+        internal(names_.name(r.cells[i - 1].column()) < names_.name(c.column()),
+                 "cells not sorted by column name");
+      }
+      auto it = losers_.find(loserKey(id, c.column()));
+      internal(c.hasLosers() == (it != losers_.end()), "losers flag disagrees with the sets");
+      if (it != losers_.end()) {
+        const ConflictSet& cs = it->second;
+        internal(!cs.byPeer.empty() && cs.byPeer.size() == cs.order.size(), "bad conflict set");
+        const WriteOrder win = orderOf(c.lv());
+        for (const WriteOrder& o : cs.order) {
+          internal(o < win, "a loser beats its winner");
+          internal(cs.byPeer.count(o.peer) == 1, "conflict set indexes disagree");
+          internal(o.peer != win.peer, "a loser by the winner's peer");
+        }
+      }
     }
   }
-}
-
-void ChangeTracker::touch(const std::string& table, const std::string& key) {
-  auto k = std::make_pair(table, key);
-  if (before_.count(k)) return;
-  const RowState* r = store_.find(table, key);
-  before_.emplace(std::move(k), r ? r->materialize() : std::nullopt);
-}
-
-std::vector<RowChange> ChangeTracker::finish() const {
-  std::vector<RowChange> out;
-  for (const auto& [k, before] : before_) {
-    const RowState* r = store_.find(k.first, k.second);
-    std::optional<Value> after = r ? r->materialize() : std::nullopt;
-    if (after != before) out.push_back({k.first, k.second, std::move(after), before});
+  internal(liveRows == live_, "live row count");
+  for (const auto& [key, cs] : losers_) {
+    internal(live(static_cast<RowId>(key >> 32)), "conflict set of a dead row");
   }
-  return out;
 }
 
 }  // namespace crdtdb

@@ -1,64 +1,192 @@
-// All rows of all tables: table name → row key → RowState, both in byte order, so scans and
-// the canonical state encoding are deterministic. Rows whose state is empty (no tokens, no
-// column writes) are erased: under causal delivery nothing ever needs their tombstones.
+// All rows of all tables and the merge of operations into them.
+//
+// Rows live in a deque indexed by RowId (stable: the JS side caches rows by it) with a free
+// list; an open-addressing table finds a row by (table, key). A row whose state becomes empty
+// (no token, no column) is freed at the next commit point, so deleted rows cost nothing.
+//
+// Journal: every change to a row that existed before the current call is recorded (cells
+// inserted, erased or replaced, with the old cell moved into the journal; losers added or
+// removed, with their map and set nodes), rows created in the call are recorded once. So
+// rollback(mark) restores the store exactly without allocating, and the journal since the
+// mark tells what changed (changedColumns), which the change record and the indexes need.
+//
+// Invariants (checkInvariants): cells sorted token first, then by column name bytes, one per
+// column; a cell flags losers iff its column has a non-empty ConflictSet whose every entry
+// loses to the cell; the lookup table holds exactly the live rows.
 #pragma once
 
-#include <map>
+#include <deque>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "core/interner.h"
+#include "graph/causal_graph.h"
 #include "merge/row_state.h"
+#include "oplog/op.h"
 
 namespace crdtdb {
 
-struct RowChange {
-  std::string table;
+using RowId = std::uint32_t;
+
+struct Row {
   std::string key;
-  std::optional<Value> row;     // the new visible row; nullopt when it is now absent
-  std::optional<Value> before;  // the visible row before the change (for index upkeep)
+  NameId table = 0;
+  std::uint32_t created = 0;  // epoch of the call that created it
+  std::uint32_t touched = 0;  // epoch of the last call that changed it
+  std::vector<Cell> cells;
+  bool visible() const { return !cells.empty() && cells[0].column() == kTokenColumn; }
+  bool empty() const { return cells.empty(); }
+};
+
+// What the event being applied has observed.
+struct Observer {
+  bool all = true;  // a local event: it has seen everything
+  const CausalGraph* graph = nullptr;
+  VV vv;            // the parents' version vector of the event's run
+  LV runStart = 0;  // the event's run: earlier events of it are the same peer's chain
+  LV self = 0;
+  std::uint64_t* checks = nullptr;  // work counter (tests pin merge costs with it)
+  bool observed(LV w) const {
+    if (checks) ++*checks;
+    if (all || (w >= runStart && w < self)) return true;
+    Stamp s = graph->stampOf(w);
+    return s.seq < graph->vvGet(vv, s.peer);
+  }
+};
+
+// One column write of an operation, names resolved.
+struct ColumnWrite {
+  NameId column;
+  std::string_view name;
+  ValueRef value;
 };
 
 class RowStore {
  public:
-  const RowState* find(const std::string& table, const std::string& key) const;
-  RowState& getOrCreate(const std::string& table, const std::string& key);
-  void eraseIfEmpty(const std::string& table, const std::string& key);
-  bool visible(const std::string& table, const std::string& key) const {
-    const RowState* r = find(table, key);
-    return r && r->visible();
-  }
+  RowStore(const Interner& names, const Interner& peers, const CausalGraph& graph,
+           std::uint64_t seed);
 
-  template <typename F>  // f(const std::string& key, const Value& row) for each visible row
-  void forEachRow(const std::string& table, F&& f) const {
-    auto t = tables_.find(table);
-    if (t == tables_.end()) return;
-    for (const auto& [key, state] : t->second) {
-      if (auto row = state.materialize()) f(key, *row);
+  std::optional<RowId> find(NameId table, std::string_view key) const;
+  const Row& row(RowId id) const { return rows_[id]; }
+  std::size_t slotCount() const { return rows_.size(); }
+  bool live(RowId id) const { return id < rows_.size() && !rows_[id].key.empty(); }
+  // Finds the row or creates an empty one (journaled).
+  RowId findOrCreate(NameId table, std::string_view key);
+
+  // Applies one operation (event `lv`) to row `id`. `columns` sorted by name bytes.
+  void apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns, LV lv,
+             const Observer& obs);
+
+  // The winner cell of `column` in a row, or nullptr.
+  const Cell* cell(const Row& r, std::string_view columnName) const;
+  // Losing values of each column with concurrent losers, best first.
+  template <typename F>  // f(NameId column, ValueRef loser)
+  void forEachLoser(RowId id, F&& f) const {
+    for (const Cell& c : rows_[id].cells) {
+      if (!c.hasLosers()) continue;
+      const ConflictSet& cs = losers_.at(loserKey(id, c.column()));
+      for (auto it = cs.order.rbegin(); it != cs.order.rend(); ++it) {
+        f(c.column(), cs.byPeer.at(it->peer).value());
+      }
+    }
+  }
+  template <typename F>  // f(RowId, const Row&) for every visible row of `table`
+  void forEachVisible(NameId table, F&& f) const {
+    for (RowId id = 0; id < rows_.size(); ++id) {
+      if (!rows_[id].key.empty() && rows_[id].table == table && rows_[id].visible()) f(id, rows_[id]);
     }
   }
 
-  // Canonical bytes of every row's CRDT state (see RowState::encode).
-  Bytes encodeState(const PeerTable& peers) const;
-  std::size_t rowCount() const;
-  void checkInvariants(const PeerTable& peers) const;
+  // Calls: begin() starts journaling a call (a new epoch); rows touched since are listed.
+  struct Mark {
+    std::size_t journal, created, touched, loserNodes, setNodes;
+  };
+  Mark begin();
+  void rollback(const Mark& m) noexcept;
+  // Forgets the journal and frees rows left empty by the last call. Best effort: on an
+  // allocation failure rows stay allocated (and empty), nothing else changes.
+  void confirm() noexcept;
+  std::uint32_t epoch() const { return epoch_; }
+  const std::vector<RowId>& touchedRows() const { return touched_; }
+  bool createdThisCall(RowId id) const { return rows_[id].created == epoch_; }
+
+  // For rows touched since `m` that existed before the call: each changed column's value
+  // before the call (nullopt when absent). Calls f(RowId, NameId, const Cell* before).
+  template <typename F>
+  void forEachChangedColumn(const Mark& m, F&& f) const {
+    for (std::size_t i = m.journal; i < journal_.size(); ++i) {
+      const Undo& u = journal_[i];
+      if (u.kind == Undo::CellInserted) f(u.row, u.column, nullptr);
+      if (u.kind == Undo::CellErased || u.kind == Undo::CellReplaced) f(u.row, u.column, &u.cell);
+    }
+  }
+
+  // Canonical bytes of every non-empty row's CRDT state (peers by id, rows by table name and
+  // key): identical across replicas that applied the same events.
+  Bytes encodeState() const;
+  std::size_t rowCount() const;  // visible rows
+  std::size_t memoryBytes() const;
+  void checkInvariants() const;
 
  private:
-  std::map<std::string, std::map<std::string, RowState>> tables_;
-};
+  struct Undo {
+    enum Kind : std::uint8_t {
+      CellInserted,
+      CellErased,
+      CellReplaced,
+      LosersFlag,
+      LoserAdded,
+      LoserRemoved,
+      SetCreated,
+      SetErased
+    };
+    Kind kind;
+    RowId row;
+    std::uint32_t index;  // cell index; LoserAdded: peer; LoserRemoved/SetErased: node slot
+    NameId column;
+    Cell cell;  // CellErased / CellReplaced: the old cell
+  };
+  struct LoserNodes {
+    std::map<PeerIdx, Cell>::node_type cell;
+    std::set<WriteOrder>::node_type order;
+  };
+  static std::uint64_t loserKey(RowId id, NameId col) { return (std::uint64_t{id} << 32) | col; }
 
-// Collects which rows a batch of operations touched and reports the ones whose visible
-// value changed (what JS caches, subscribers and indexes need).
-class ChangeTracker {
- public:
-  explicit ChangeTracker(const RowStore& store) : store_(store) {}
-  // Call before the row is modified.
-  void touch(const std::string& table, const std::string& key);
-  std::vector<RowChange> finish() const;
+  std::size_t slotOf(NameId table, std::string_view key) const;
+  void growSlots();
+  WriteOrder orderOf(LV lv) const;
+  std::size_t findCell(const Row& r, NameId column, std::string_view name, bool& found) const;
+  // Mutation primitives: each reserves, journals (for pre-existing rows) and mutates.
+  void insertCell(RowId id, std::size_t idx, Cell c);
+  void eraseCell(RowId id, std::size_t idx);
+  void replaceCell(RowId id, std::size_t idx, Cell c);
+  void setLosersFlag(RowId id, std::size_t idx, bool on);
+  void addLoser(RowId id, NameId col, Cell c);
+  Cell takeLoser(RowId id, NameId col, PeerIdx peer);
+  void removeObservedAt(RowId id, std::size_t idx, const Observer& obs);
+  void write(RowId id, const ColumnWrite& w, LV lv, const Observer& obs, bool removeFirst);
+  void touch(RowId id);
+  void destroy(RowId id) noexcept;
 
- private:
-  const RowStore& store_;
-  std::map<std::pair<std::string, std::string>, std::optional<Value>> before_;
+  const Interner& names_;
+  const Interner& peers_;
+  const CausalGraph& graph_;
+  std::uint64_t seed_;
+  std::deque<Row> rows_;
+  std::vector<RowId> free_;
+  std::vector<std::uint32_t> slots_;  // RowId + 1, 0 = empty
+  std::size_t live_ = 0;
+  std::unordered_map<std::uint64_t, ConflictSet> losers_;
+
+  std::uint32_t epoch_ = 0;
+  std::vector<Undo> journal_;
+  std::vector<RowId> created_;
+  std::vector<RowId> touched_;
+  std::vector<LoserNodes> loserNodes_;
+  std::vector<std::unordered_map<std::uint64_t, ConflictSet>::node_type> setNodes_;
+  std::vector<RowId> emptied_;  // rows left empty by the last call, freed by confirm()
 };
 
 }  // namespace crdtdb

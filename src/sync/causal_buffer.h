@@ -1,65 +1,85 @@
-// Holds transactions that arrived before their causal predecessors and decides, for each
-// incoming message, which transactions can be applied now and in what order.
+// Holds transaction runs that arrived before their causal predecessors, indexed by the one
+// event each is waiting for, so a message costs O(its size + what it releases) however many
+// runs are held.
 //
-// plan() is pure: it validates the whole message against the replica's known events and the
-// held set and returns the apply order, so the caller can reject a message (DecodeError, or
-// PendingOverflow when the held set would exceed its byte bound) before changing anything.
-// A transaction is ready when its peer's earlier events are known (a known prefix of it is
-// skipped: delivery is idempotent) and every parent is known; its Lamport time must be
-// exactly one above its parents' highest (what every commit stamps), so no peer can jump
-// the clock toward its limit. Held transactions that turn out invalid when they become ready are
-// dropped.
+// A held run is kept as a standalone chunk (oplog/chunk_codec.h) of just its transactions, so
+// it costs about its encoded size; the bound counts the memory it takes (bytes plus a fixed
+// per-run overhead), not the size it had in its message. Runs are keyed by their first event:
+// a second copy of a held run is dropped.
+//
+// Mutation is journaled (mark / rollback / confirm): a failed call restores the held set
+// exactly without allocating.
 #pragma once
 
-#include <functional>
+#include <cstdint>
 #include <map>
-#include <optional>
-#include <string>
+#include <set>
+#include <unordered_map>
 #include <vector>
 
-#include "oplog/txn.h"
+#include "core/bytes.h"
+#include "core/ids.h"
 
 namespace crdtdb {
 
-// What the replica knows: next seq per peer, Lamport time of a known event.
-struct KnownEvents {
-  std::function<Seq(const std::string& peer)> nextSeq;
-  std::function<Lamport(const EventRef& e)> lamport;  // only called for known events
-};
-
-struct ReadyTxn {
-  const TxnRecord* txn;
-  Seq skip;  // leading events already known
+struct HeldRun {
+  Bytes chunk;
+  PeerIdx peer;
+  Seq seq, end;
+  std::size_t memory() const { return chunk.capacity() + kOverhead; }
+  static constexpr std::size_t kOverhead = 192;  // run, map and index nodes
 };
 
 class CausalBuffer {
  public:
+  using Id = std::uint32_t;
   explicit CausalBuffer(std::size_t maxBytes) : maxBytes_(maxBytes) {}
 
-  struct Plan {
-    std::vector<ReadyTxn> ready;            // apply in this order
-    std::vector<TxnRecord> incoming;        // owns the message's transactions
-    std::vector<std::size_t> keepHeld;      // indexes into held_ still waiting
-    std::vector<std::size_t> holdIncoming;  // indexes into incoming now waiting
-    std::size_t heldBytes = 0;
-    std::size_t heldEvents = 0;
-  };
+  bool holds(PeerIdx peer, Seq seq) const { return starts_.count({peer, seq}) > 0; }
+  // Stores `run`, waiting until (waitPeer's next seq) > waitSeq. Throws
+  // Error(PendingOverflow) when the bound would be exceeded (nothing changes then).
+  void hold(HeldRun run, PeerIdx waitPeer, Seq waitSeq);
+  // Re-registers held run `id` as waiting for another event.
+  void wait(Id id, PeerIdx waitPeer, Seq waitSeq);
+  // Ids of held runs waiting on `peer` whose wait is over now that its next seq is `next`
+  // (they stop waiting; take or re-wait each).
+  std::vector<Id> release(PeerIdx peer, Seq next);
+  const HeldRun& run(Id id) const { return held_.at(id); }
+  // Removes a held run (applied, or dropped as invalid).
+  void drop(Id id);
 
-  // Throws DecodeError (invalid transaction in the message) or Error(PendingOverflow).
-  Plan plan(std::vector<TxnRecord> incoming, const KnownEvents& known) const;
-  // Replaces the held set by the plan's; call after applying plan.ready.
-  void commit(Plan&& plan);
-
-  std::size_t heldBytes() const { return heldBytes_; }
-  std::size_t heldEvents() const { return heldEvents_; }
-  std::size_t heldTxns() const { return held_.size(); }
+  std::size_t heldBytes() const { return bytes_; }
+  std::size_t heldEvents() const { return events_; }
+  std::size_t heldRuns() const { return held_.size(); }
   std::size_t maxBytes() const { return maxBytes_; }
 
+  struct Mark {
+    std::size_t journal, bytes, events;
+    Id next;
+  };
+  Mark mark() const { return {journal_.size(), bytes_, events_, next_}; }
+  void rollback(const Mark& m) noexcept;
+  void confirm() noexcept { journal_.clear(); }
+
  private:
+  using Waiters = std::multimap<Seq, Id>;
+  struct Undo {
+    enum Kind : std::uint8_t { Held, Dropped, WaitAdded, WaitReleased };
+    Kind kind;
+    Id id;
+    PeerIdx peer;
+    Waiters::iterator added;                    // WaitAdded
+    Waiters::node_type waitNode;                // WaitReleased
+    std::unordered_map<Id, HeldRun>::node_type runNode;              // Dropped
+    std::set<std::pair<PeerIdx, Seq>>::node_type startNode;          // Dropped
+  };
   std::size_t maxBytes_;
-  std::vector<TxnRecord> held_;
-  std::size_t heldBytes_ = 0;
-  std::size_t heldEvents_ = 0;
+  std::unordered_map<Id, HeldRun> held_;
+  std::set<std::pair<PeerIdx, Seq>> starts_;
+  std::unordered_map<PeerIdx, Waiters> waiting_;
+  std::size_t bytes_ = 0, events_ = 0;
+  Id next_ = 1;
+  std::vector<Undo> journal_;
 };
 
 }  // namespace crdtdb

@@ -1,49 +1,55 @@
-// js/engine.js: module loading and the raw RawDB wrapper (error mapping, byte copies).
+// js/engine.js + js/record.js: the raw boundary. One call per commit / apply, one result
+// with a status apart from the data; errors become the mapped JS classes; a record the JS
+// side cannot take in makes the engine undo the call.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CRDTDBError, DecodeError, NotFoundError } from "../../js/index.js";
-import { Engine, loadEngineModule } from "../../js/engine.js";
+import { Engine } from "../../js/engine.js";
+import { loadEngineModule } from "../../js/loader.js";
+import { readChangeRecord } from "../../js/record.js";
+import { DELETE, SET, UPDATE, writeOp } from "../../js/replica.js";
+import { Writer } from "../../js/codec.js";
+import { openDb } from "./helpers.js";
+
+/** @param {Array<[number, string, string, unknown?]>} ops */
+function batch(ops) {
+  const w = new Writer();
+  w.varint(ops.length);
+  for (const [kind, table, key, value] of ops) writeOp(w, kind, table, key, value);
+  return w.view().slice();
+}
 
 test("the WebAssembly module loads once per process", async () => {
   const p1 = loadEngineModule();
   const p2 = loadEngineModule();
   assert.equal(p1, p2, "the same cached promise");
   const m = await p1;
-  assert.equal(typeof m.RawDB, "function");
+  assert.equal(typeof m._crdtdb_commit, "function");
   assert.equal(await loadEngineModule(), m);
 });
 
-test("commit returns the changed rows; lastEncoded applies on another replica", async () => {
+test("a commit crosses once and returns one record of the changed rows", async () => {
   const m = await loadEngineModule();
   const a = new Engine(m, "raw-a");
   const b = new Engine(m, "raw-b");
   try {
-    assert.equal(a.peerId(), "raw-a");
-    const { changes } = a.commit([
-      { op: "set", table: "t", key: "k1", row: { v: 1 } },
-      { op: "set", table: "t", key: "k2", row: { v: 2.5, s: "x" } },
-      { op: "update", table: "t", key: "k1", patch: { w: [true] } },
-    ]);
-    const byKey = Object.fromEntries(changes.map(([table, key, row]) => [`${table}/${key}`, row]));
-    assert.deepEqual(byKey, { "t/k1": { v: 1, w: [true] }, "t/k2": { v: 2.5, s: "x" } });
-
-    const encoded = a.lastEncoded();
-    assert.ok(encoded instanceof Uint8Array && encoded.length > 0);
-    assert.equal(encoded.buffer.byteLength, encoded.length, "a copy, not a view into WASM memory");
-    const applied = b.applyChanges(encoded);
-    assert.equal(applied.applied, 3, "one event per op");
-    assert.equal(applied.pending, 0);
-    assert.deepEqual(b.rows("t"), [
-      ["k1", { v: 1, w: [true] }],
-      ["k2", { v: 2.5, s: "x" }],
-    ]);
-    assert.deepEqual(b.row("t", "k2"), { v: 2.5, s: "x" });
-    assert.equal(b.row("t", "absent"), undefined);
+    const names = [""];
+    const rec = readChangeRecord(
+      a.commit(batch([[SET, "t", "k1", { v: 1 }], [SET, "t", "k2", { v: 2.5, s: "x" }], [UPDATE, "t", "k1", { w: [true] }]]), true),
+      names,
+      () => undefined,
+    );
+    assert.equal(rec.applied, 3, "one event per op");
+    const byKey = Object.fromEntries(rec.rows.map((c) => [`${c.table}/${c.key}`, c.row]));
+    assert.deepEqual(byKey, { "t/k1": { v: 1, w: [true] }, "t/k2": { s: "x", v: 2.5 } });
+    assert.ok(rec.update instanceof Uint8Array && rec.update.length > 0, "the new events, encoded");
+    const names2 = [""];
+    const got = readChangeRecord(b.apply(rec.update, false), names2, () => undefined);
+    assert.equal(got.applied, 3);
+    assert.equal(got.pending, 0);
     assert.deepEqual(a.version(), b.version());
-    // A transaction deleting a row reports it as null.
-    const del = a.commit([{ op: "delete", table: "t", key: "k1" }]);
-    assert.deepEqual(del.changes, [["t", "k1", null]]);
+    assert.deepEqual(a.changesSince(undefined), b.changesSince(undefined), "same history bytes");
   } finally {
     a.delete();
     b.delete();
@@ -55,48 +61,48 @@ test("engine errors become the mapped JS errors; a failed transaction writes not
   const e = new Engine(m, "raw-err");
   try {
     const v0 = e.version();
-    // The whole transaction is validated first: its valid first op is not applied either.
-    assert.throws(
-      () =>
-        e.commit([
-          { op: "set", table: "t", key: "ok", row: { a: 1 } },
-          { op: "update", table: "t", key: "missing", patch: { a: 1 } },
-        ]),
-      NotFoundError,
-    );
-    assert.throws(() => e.commit([{ op: "frobnicate", table: "t", key: "k" }]), TypeError);
-    assert.throws(() => e.commit([{ op: "set", table: "", key: "k", row: {} }]), TypeError);
-    assert.throws(() => e.commit([{ op: "set", table: "t", key: "k", row: [] }]), TypeError);
-    assert.throws(() => e.applyChanges(new Uint8Array([9, 9, 9])), DecodeError);
-    assert.throws(() => e.changesSince(new Uint8Array([9, 9, 9])), DecodeError);
-    assert.deepEqual(e.version(), v0);
-    assert.deepEqual(e.rows("t"), []);
+    assert.throws(() => e.commit(batch([[SET, "t", "a", { x: 1 }], [UPDATE, "t", "nope", { x: 2 }]]), false), NotFoundError);
+    assert.deepEqual(e.version(), v0, "the valid first op was not applied either");
+    assert.throws(() => e.apply(new Uint8Array([1, 2, 3]), false), DecodeError);
+    assert.throws(() => e.commit(new Uint8Array([1, 9]), false), TypeError, "malformed ops");
   } finally {
     e.delete();
   }
 });
 
-test("byte results stay valid after WASM memory grows", async () => {
-  const m = await loadEngineModule();
-  const e = new Engine(m, "raw-grow");
+test("a record the JS side cannot take in undoes the engine call", async () => {
+  const db = await openDb("a");
+  const t = db.table("t");
+  await t.set("k", { v: 1 });
+  const before = db.version();
+  // Break the record reader for one call: the engine must undo the commit.
+  const realDecoder = TextDecoder.prototype.decode;
+  TextDecoder.prototype.decode = () => {
+    throw new RangeError("simulated: string too long for this engine");
+  };
   try {
-    e.commit([{ op: "set", table: "t", key: "k", row: { v: 1 } }]);
-    const version = e.version();
-    const copy = Array.from(version);
-    // Force growth: a large row.
-    e.commit([{ op: "set", table: "t", key: "big", row: { s: "x".repeat(8 << 20) } }]);
-    assert.deepEqual(Array.from(version), copy);
-    assert.ok(version.length > 0);
+    await assert.rejects(t.set("k2", { s: "ü".repeat(40) }), (err) => err instanceof CRDTDBError && err.cause instanceof RangeError);
+  } finally {
+    TextDecoder.prototype.decode = realDecoder;
+  }
+  assert.deepEqual(db.version(), before, "the engine undid the commit");
+  assert.equal(t.get("k2"), undefined);
+  assert.equal(t.count(), 1);
+  await t.set("k3", { v: 3 });
+  assert.equal(t.count(), 2, "the replica keeps working");
+  db.close();
+});
+
+test("deletes of absent rows cross nothing; delete removes", async () => {
+  const m = await loadEngineModule();
+  const e = new Engine(m, "raw-del");
+  try {
+    const names = [""];
+    const rec = readChangeRecord(e.commit(batch([[SET, "t", "k", { v: 1 }]]), false), names, () => undefined);
+    const cached = { table: "t", key: "k", row: rec.rows[0].row };
+    const del = readChangeRecord(e.commit(batch([[DELETE, "t", "k"]]), false), names, () => cached);
+    assert.deepEqual(del.rows.map((c) => [c.key, c.row]), [["k", null]]);
   } finally {
     e.delete();
   }
-});
-
-test("a released engine refuses calls with ClosedError (a CRDTDBError)", async () => {
-  const m = await loadEngineModule();
-  const e = new Engine(m, "raw-closed");
-  e.delete();
-  e.delete(); // twice is harmless
-  assert.throws(() => e.version(), CRDTDBError);
-  assert.throws(() => e.version(), { name: "ClosedError" });
 });

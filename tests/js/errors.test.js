@@ -12,7 +12,7 @@ import {
   QuotaError,
   UnknownIndexError,
 } from "../../js/index.js";
-import { ENGINE_ERROR_CODES, errorFromEngine } from "../../js/errors.js";
+import { ENGINE_ERROR_CODES, errorFromEngine, errorFromStatus } from "../../js/errors.js";
 import {
   MAX_KEY_BYTES,
   MAX_NAME_BYTES,
@@ -57,13 +57,25 @@ test("every error class has its name and derives from CRDTDBError", () => {
   }
 });
 
-test("ENGINE_ERROR_CODES holds exactly the ErrorCode names of src/core/errors.h", () => {
+test("ENGINE_ERROR_CODES lists the ErrorCode names of src/core/errors.h in enum order", () => {
   const header = source("src/core/errors.h");
   const body = header.match(/enum class ErrorCode\s*{([^}]*)}/);
   assert.ok(body, "enum class ErrorCode not found");
   const names = [...body[1].matchAll(/^\s*([A-Za-z]\w*)\s*[,=]?/gm)].map((m) => m[1]);
   assert.ok(names.length >= 5, `parsed ${names}`);
-  assert.deepEqual(Object.keys(ENGINE_ERROR_CODES).sort(), [...names].sort());
+  // Order matters: a failed call's status is 1 + the code's position.
+  assert.deepEqual(Object.keys(ENGINE_ERROR_CODES), names);
+});
+
+test("a failed call's status maps to its code's class, unknown statuses to CRDTDBError", () => {
+  const names = Object.keys(ENGINE_ERROR_CODES);
+  assert.ok(errorFromStatus(1 + names.indexOf("Decode"), "bad") instanceof DecodeError);
+  assert.ok(errorFromStatus(1 + names.indexOf("Type"), "bad") instanceof TypeError);
+  const oom = errorFromStatus(1 + names.indexOf("OutOfMemory"), "out of memory");
+  assert.equal(oom.constructor, CRDTDBError);
+  const unknown = errorFromStatus(99, "");
+  assert.equal(unknown.constructor, CRDTDBError);
+  assert.match(unknown.message, /#99/);
 });
 
 test("engine error records map to the documented classes", () => {
@@ -91,5 +103,5 @@ test("validation limits in js/validate.js equal the engine's", () => {
   assert.equal(MAX_VALUE_DEPTH, cppConstant("src/core/value.h", "kMaxValueDepth"));
   assert.equal(MAX_NAME_BYTES, cppConstant("src/oplog/op.h", "kMaxNameBytes"));
   assert.equal(MAX_KEY_BYTES, cppConstant("src/oplog/op.h", "kMaxKeyBytes"));
-  assert.equal(MAX_PEER_ID_BYTES, cppConstant("src/core/peer_table.h", "kMaxPeerIdBytes"));
+  assert.equal(MAX_PEER_ID_BYTES, cppConstant("src/oplog/op.h", "kMaxPeerIdBytes"));
 });

@@ -290,24 +290,3 @@ describe("iterate", () => {
     await assert.rejects(it.next(), ClosedError);
   });
 });
-
-describe("Engine.declareIndexes (re-declaration, not exposed on CRDTDB yet)", () => {
-  test("a new index is built from existing rows; a removed one is dropped", async () => {
-    const { Engine, loadEngineModule } = await import("../../js/engine.js");
-    const engine = new Engine(await loadEngineModule(), "p");
-    try {
-      engine.commit([
-        { op: "set", table: "t", key: "a", row: { v: 2 } },
-        { op: "set", table: "t", key: "b", row: { v: 1 } },
-      ]);
-      engine.declareIndexes([{ name: "byV", table: "t", keys: ["v"] }]);
-      assert.deepEqual(engine.query("t", "byV", { type: "all" }, -1, 0, false, false), ["b", "a"]);
-      assert.equal(engine.count("t", "byV", equals(2), false), 1);
-      engine.declareIndexes([{ name: "other", table: "t", keys: ["w"] }]);
-      assert.throws(() => engine.query("t", "byV", { type: "all" }, -1, 0, false, false), UnknownIndexError);
-      assert.throws(() => engine.declareIndexes([{ name: "x", table: "t", keys: [] }]), TypeError);
-    } finally {
-      engine.delete();
-    }
-  });
-});

@@ -117,27 +117,40 @@ test("a committed transaction is one batch for sync; the remote subscriber fires
   assert.deepEqual(seen, [[], [0, 1, 2, 3, 4]]);
 });
 
-test("concurrent transactions serialize", async () => {
+test("a transaction started while another runs rejects at once; sequential ones serialize", async () => {
   const db = await openDb("a");
   await db.table("c").set("n", { v: 0 });
-  const order = [];
   const inc = (id) => db.transaction(async (tx) => {
-    order.push(`start${id}`);
     const v = tx.table("c").get("n").v;
     await sleep(3);
     await tx.table("c").set("n", { v: v + 1 });
-    order.push(`end${id}`);
     return id;
   });
-  const results = await Promise.all([inc(1), inc(2), inc(3)]);
-  assert.deepEqual(results, [1, 2, 3]);
-  assert.equal(db.table("c").get("n").v, 3);
-  assert.deepEqual(order, ["start1", "end1", "start2", "end2", "start3", "end3"]);
-  // a failing transaction does not block the queue
-  const failed = db.transaction(async () => { throw new Error("x"); });
-  const next = inc(4);
-  await assert.rejects(failed);
-  assert.equal(await next, 4);
+  const first = inc(1);
+  const second = inc(2);
+  await assert.rejects(second, (err) => err instanceof CRDTDBError && /tx handle/.test(err.message));
+  assert.equal(await first, 1);
+  for (let i = 2; i <= 4; i++) assert.equal(await inc(i), i);
+  assert.equal(db.table("c").get("n").v, 4, "no lost update");
+  // a failing transaction does not block the next one
+  await assert.rejects(db.transaction(async () => { throw new Error("x"); }), /x/);
+  assert.equal(await inc(5), 5);
+});
+
+test("a nested db.transaction rejects at once (never hangs) and the outer one goes on", async () => {
+  const db = await openDb("a");
+  const t = db.table("t");
+  let inner;
+  const result = await db.transaction(async (tx) => {
+    await tx.table("t").set("outer", { v: 1 });
+    inner = db.transaction(async (tx2) => tx2.table("t").set("inner", { v: 2 }));
+    await assert.rejects(inner, (err) => err instanceof CRDTDBError && /tx/.test(err.message));
+    return "done";
+  });
+  assert.equal(result, "done");
+  assert.equal(t.get("outer").v, 1);
+  assert.equal(t.get("inner"), undefined, "the nested callback never ran");
+  assert.equal(await db.transaction(async () => 7), 7, "later transactions run");
 });
 
 test("outside writes during an open transaction commit at once and survive its rollback", async () => {

@@ -2,28 +2,13 @@
 // "Live queries and change events"): option validation, the Index handle, paged iteration.
 //
 // The engine orders and filters (IndexedDB key order, ties by row key, rows without a valid
-// indexed key absent); JS only maps the row keys it returns to the cached row objects.
+// indexed key absent) and answers with row ids; JS maps them to the cached row objects.
 
 import { checkKey as checkIndexKey, checkRange, equals } from "./range.js";
 import { describe } from "./validate.js";
 
-/** Keys fetched per engine call by `iterate`. */
+/** Rows fetched per engine call by `iterate`. */
 export const PAGE_SIZE = 100;
-
-/**
- * @typedef {object} QueryCore
- * What queries need from the database (internal; see js/database.js).
- * @property {() => void} assertReadable
- * @property {(table: string, index: string, range: object, limit: number, offset: number,
- *   reverse: boolean) => Array<Readonly<Record<string, unknown>>>} query rows of the committed state
- * @property {(table: string, index: string, range: object) => number} count
- * @property {(table: string, index: string, range: object, limit: number, offset: number,
- *   reverse: boolean, cursor: string) => { keys: string[], cursor: string }} page one page of
- *   row keys of the committed state, strictly after `cursor` ("" = from the start)
- * @property {(table: string, key: string) => Readonly<Record<string, unknown>> | undefined} row
- * @property {(table: string, index: string, range: object,
- *   cb: (rows: Array<Readonly<Record<string, unknown>>>) => void) => () => void} subscribe
- */
 
 /**
  * Validates `{ limit, offset, reverse }`.
@@ -79,7 +64,7 @@ export function checkCallback(cb) {
  * is yielded twice (a row moved ahead of the cursor after being yielded is skipped).
  * Iteration always terminates: the cursor only moves forward, and it stops at the first short
  * page or once `limit` rows were yielded.
- * @param {QueryCore} core
+ * @param {import("./table.js").ViewCore} core
  * @param {string} table
  * @param {string} index
  * @param {object} range validated
@@ -91,29 +76,31 @@ export async function* iterateRows(core, table, index, range, opts) {
   let offset = opts.offset;
   /** @type {Set<string>} */
   const yielded = new Set();
-  let cursor = "";
+  /** @type {Uint8Array | undefined} */
+  let cursor;
   for (;;) {
     if (limit >= 0 && yielded.size >= limit) return;
-    core.assertReadable();
-    const page = core.page(table, index, range, PAGE_SIZE, offset, reverse, cursor);
+    const replica = core.replica();
+    const page = replica.queryIds(table, index, range, PAGE_SIZE, offset, reverse, cursor);
     offset = 0; // the offset counts from the start of the range only
     cursor = page.cursor;
-    for (const key of page.keys) {
+    // Row ids are reused once a row is gone: remember keys, look rows up when reached.
+    const keys = page.rowIds.map((id) => /** @type {any} */ (replica.byId[id]).key);
+    for (const key of keys) {
       if (limit >= 0 && yielded.size >= limit) return;
       if (yielded.has(key)) continue;
-      core.assertReadable();
-      const row = core.row(table, key);
+      const row = core.replica().rowsOf(table).get(key);
       if (row === undefined) continue; // deleted since the page was fetched
       yielded.add(key);
       yield row;
     }
-    if (page.keys.length < PAGE_SIZE) return;
+    if (page.rowIds.length < PAGE_SIZE) return;
   }
 }
 
 /** A declared secondary index: `db.index(name)`. */
 export class Index {
-  /** @type {QueryCore} */
+  /** @type {import("./table.js").ViewCore} */
   #core;
   /** @type {string} */
   #name;
@@ -124,7 +111,7 @@ export class Index {
 
   /**
    * Obtain indexes with `db.index(name)`; not constructed directly.
-   * @param {QueryCore} core
+   * @param {import("./table.js").ViewCore} core
    * @param {string} name
    * @param {string} table
    * @param {readonly string[]} keys
@@ -158,9 +145,9 @@ export class Index {
    * @throws {TypeError} for an invalid key
    */
   get(key) {
-    this.#core.assertReadable();
+    const replica = this.#core.replica();
     checkIndexKey(key, "index key");
-    return this.#core.query(this.#table, this.#name, equals(key), 1, 0, false)[0];
+    return replica.query(this.#table, this.#name, equals(key), 1, 0, false)[0];
   }
 
   /**
@@ -171,10 +158,10 @@ export class Index {
    * @returns {Array<Readonly<Record<string, unknown>>>}
    */
   query(range, opts) {
-    this.#core.assertReadable();
+    const replica = this.#core.replica();
     const r = checkRange(range);
     const { limit, offset, reverse } = checkQueryOptions(opts);
-    return this.#core.query(this.#table, this.#name, r, limit, offset, reverse);
+    return replica.query(this.#table, this.#name, r, limit, offset, reverse);
   }
 
   /**
@@ -182,8 +169,7 @@ export class Index {
    * @returns {number} how many rows the range holds
    */
   count(range) {
-    this.#core.assertReadable();
-    return this.#core.count(this.#table, this.#name, checkRange(range));
+    return this.#core.replica().count(this.#table, this.#name, checkRange(range));
   }
 
   /**
@@ -195,7 +181,7 @@ export class Index {
    * @returns {AsyncGenerator<Readonly<Record<string, unknown>>, void, undefined>}
    */
   iterate(range, opts) {
-    this.#core.assertReadable();
+    this.#core.replica();
     const r = checkRange(range);
     const o = checkQueryOptions(opts);
     return iterateRows(this.#core, this.#table, this.#name, r, o);
@@ -210,8 +196,8 @@ export class Index {
    * @returns {() => void} stops the subscription (idempotent)
    */
   subscribe(range, cb) {
-    this.#core.assertReadable();
+    const replica = this.#core.replica();
     const r = checkRange(range);
-    return this.#core.subscribe(this.#table, this.#name, r, checkCallback(cb));
+    return replica.subscribe(this.#table, this.#name, r, checkCallback(cb));
   }
 }

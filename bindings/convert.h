@@ -1,0 +1,73 @@
+// Every conversion between the JS side's binary shapes and the engine's types. Plain C++ (no
+// Emscripten): built into the WASM module and into the native test suite, where the boundary
+// decoders are fuzzed. Mirrored in js/codec.js (inputs) and js/record.js (outputs).
+//
+// Strings are varint length + UTF-8 bytes; values use the engine's encoding (core/value.h)
+// except that object keys may come in any order (converted to canonical here); f64 numbers are
+// 8 bytes little-endian (they carry limits and offsets up to 2^53).
+//
+// Inputs (JS → engine):
+//   ops     varint n, n × op; op = u8 kind (1 set, 2 update, 3 delete), string table,
+//           string key, [set, update] varint nCols, nCols × (string name, value)
+//   range   u8 type: 0 all · 1 equals v · 2 above v · 3 aboveOrEqual v · 4 below v ·
+//           5 belowOrEqual v · 6 between u8 flags(1 includeLower, 2 includeUpper) lo hi ·
+//           7 startsWith v (string or array) · 8 anyOf varint n, n × v
+//   query   string table, string index ("" = primary order), range, f64 limit (< 0: none),
+//           f64 offset, u8 flags (1 reverse, 2 staged), varint cursorLen, cursor bytes
+//   indexes varint n, n × (string name, string table, varint nKeys, nKeys × string column)
+//   row     string table, string key
+// Outputs (engine → JS):
+//   change record (commit, applyChanges, commitStaged):
+//           varint nNames, nNames × string          names new to the JS side (ids continue)
+//           varint applied, varint pending
+//           varint nRows, nRows × (varint rowId, u8 kind, …)
+//             1 new   varint tableNameId, string key, varint nCols, nCols × (varint nameId, value)
+//             2 full  varint nCols, nCols × (varint nameId, value)
+//             3 patch varint nCols, nCols × (varint nameId, value)
+//             4 gone
+//           varint nSubs, nSubs × (varint subId, varint n, n × varint rowId)   new results
+//           varint updateLen, update bytes (a Changes message; 0 when not asked for)
+//   query   varint n, n × varint rowId, string cursor (the last entry; for paging)
+//   staged query   varint n, n × (u8 0, varint rowId | u8 1, string key, staged row)
+//   staged row     varint nCols, nCols × (string name, value)   (preceded by u8 present)
+//   conflicts      varint nCols, nCols × (string name, varint n, n × value)
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/bytes.h"
+#include "db/database.h"
+
+namespace crdtdb::boundary {
+
+struct OpBatch {
+  std::vector<OpRef> ops;
+  std::vector<ColumnRef> columns;  // storage the ops' column spans point into
+  Bytes canonical;                 // values re-encoded canonically (objects with sorted keys)
+};
+// Throws Error(Type) naming what is malformed. Views point into `in` and out.canonical.
+void decodeOps(ByteSpan in, OpBatch& out);
+
+KeyRange decodeRange(ByteReader& r);
+
+struct QuerySpec {
+  std::string table, index;
+  KeyRange range;
+  QueryOptions opts;
+  bool staged = false;
+};
+QuerySpec decodeQuery(ByteSpan in);
+
+std::vector<IndexDef> decodeIndexDefs(ByteSpan in);
+
+// `namesSent`: how many names the JS side holds (advanced past the names written).
+void writeChangeRecord(const Database& db, const ChangeSet& cs, std::uint32_t& namesSent,
+                       ByteWriter& out);
+void writeQuery(const Database& db, const QuerySpec& q, ByteWriter& out);
+void writeCount(const Database& db, const QuerySpec& q, ByteWriter& out);
+void writeStagedRow(const Database& db, ByteSpan in, ByteWriter& out);
+void writeConflicts(const Database& db, ByteSpan in, ByteWriter& out);
+
+}  // namespace crdtdb::boundary

@@ -1,0 +1,302 @@
+// The replica core behind a CRDTDB: the engine handle, the JS cache of every visible row, the
+// write pipeline and the fan-out of each committed call to change listeners, live queries and
+// update listeners. Tables, indexes and transactions are thin views over it.
+//
+// Every mutating engine call returns one change record (js/record.js). The record is read in
+// full (new row objects built aside) before the cache changes; if it cannot be read the engine
+// undoes the call, so the engine and the cache never disagree.
+
+import { writeColumns, writeRange, Writer } from "./codec.js";
+import { CRDTDBError } from "./errors.js";
+import { LiveQueries } from "./live_query.js";
+import { GONE, NEW, readChangeRecord, readConflicts, readQuery } from "./record.js";
+
+export const SET = 1;
+export const UPDATE = 2;
+export const DELETE = 3;
+
+/**
+ * Reports a listener's error the way DOM event listeners' errors are: without stopping the
+ * caller (reportError where it exists, else an uncaught exception in a microtask).
+ * @param {unknown} err
+ */
+export function reportListenerError(err) {
+  const report = /** @type {any} */ (globalThis).reportError;
+  if (typeof report === "function") {
+    report(err);
+  } else {
+    queueMicrotask(() => {
+      throw err;
+    });
+  }
+}
+
+/**
+ * Appends one op to an ops batch (bindings/convert.h): kind, table, key, columns. Validates
+ * the row or patch while writing it (TypeError naming the column).
+ * @param {Writer} w
+ * @param {number} kind SET | UPDATE | DELETE
+ * @param {string} table
+ * @param {string} key
+ * @param {unknown} value
+ */
+export function writeOp(w, kind, table, key, value) {
+  w.u8(kind);
+  w.string(table);
+  w.string(key);
+  if (kind !== DELETE) writeColumns(w, value, { table, key, what: kind === SET ? "row" : "patch" });
+}
+
+/**
+ * Encodes a query (bindings/convert.h).
+ * @param {Writer} w
+ * @param {string} table
+ * @param {string} index "" = the table's primary-key order
+ * @param {object} range
+ * @param {number} limit -1 = no limit
+ * @param {number} offset
+ * @param {boolean} reverse
+ * @param {boolean} staged
+ * @param {Uint8Array} [cursor]
+ */
+export function writeQuery(w, table, index, range, limit, offset, reverse, staged, cursor) {
+  w.string(table);
+  w.string(index);
+  writeRange(w, range);
+  w.f64(limit);
+  w.f64(offset);
+  w.u8((reverse ? 1 : 0) | (staged ? 2 : 0));
+  w.varint(cursor ? cursor.length : 0);
+  if (cursor) w.bytes(cursor);
+}
+
+/**
+ * @typedef {{ table: string, key: string, origin: string }} ChangeEvent
+ * @typedef {{ bytes: Uint8Array, origin: string }} UpdateEvent
+ */
+
+export class Replica {
+  /** @type {import("./engine.js").Engine} */
+  engine;
+  /** @type {string[]} engine name id → table or column name (id 0: reserved) */
+  names = [""];
+  /** @type {Array<import("./record.js").CachedRow | undefined>} row id → cached row */
+  byId = [];
+  /** @type {Map<string, Map<string, Readonly<Record<string, unknown>>>>} table → key → row */
+  tables = new Map();
+  /** @type {Set<{ cb: (e: ChangeEvent) => void }>} */
+  changeListeners = new Set();
+  /** @type {Set<{ cb: (e: UpdateEvent) => void }>} */
+  updateListeners = new Set();
+  live = new LiveQueries();
+  closed = false;
+
+  /** @param {import("./engine.js").Engine} engine */
+  constructor(engine) {
+    this.engine = engine;
+  }
+
+  /**
+   * @param {string} table
+   * @returns {Map<string, Readonly<Record<string, unknown>>>}
+   */
+  rowsOf(table) {
+    let m = this.tables.get(table);
+    if (m === undefined) {
+      m = new Map();
+      this.tables.set(table, m);
+    }
+    return m;
+  }
+
+  /** @param {number} id @returns {Readonly<Record<string, unknown>>} */
+  rowOfId = (id) => {
+    const e = this.byId[id];
+    if (e === undefined) throw new CRDTDBError(`internal error: the engine returned row ${id}, which is not cached`);
+    return e.row;
+  };
+
+  /** @returns {boolean} whether anything listens for update events */
+  get wantUpdate() {
+    return this.updateListeners.size > 0;
+  }
+
+  /**
+   * Commits one transaction of encoded ops and fans it out.
+   * @param {Uint8Array} ops
+   */
+  commit(ops) {
+    this.take(this.engine.commit(ops, this.wantUpdate), "local");
+  }
+
+  /**
+   * Merges a peer's changes and fans them out.
+   * @param {Uint8Array} bytes
+   * @param {string} origin
+   * @returns {{ applied: number, pending: number }}
+   */
+  apply(bytes, origin) {
+    const rec = this.take(this.engine.apply(bytes, this.wantUpdate), origin);
+    return { applied: rec.applied, pending: rec.pending };
+  }
+
+  /**
+   * Commits the staged transaction plus `ops` and fans it out.
+   * @param {Uint8Array} ops
+   */
+  commitStaged(ops) {
+    this.take(this.engine.commitStaged(ops, this.wantUpdate), "local");
+  }
+
+  /**
+   * Takes in a change record: cache, then change listeners, live queries, update listeners.
+   * @param {import("./codec.js").Reader} reader
+   * @param {string} origin
+   * @returns {import("./record.js").ChangeRecord}
+   */
+  take(reader, origin) {
+    const namesBefore = this.names.length;
+    let rec;
+    try {
+      rec = readChangeRecord(reader, this.names, (id) => this.byId[id]);
+    } catch (err) {
+      this.names.length = namesBefore;
+      this.engine.undoLast();
+      throw new CRDTDBError(`the change could not be taken in, so it was not made: ${/** @type {any} */ (err)?.message ?? err}`, {
+        cause: err,
+      });
+    }
+    for (const c of rec.rows) {
+      const rows = this.rowsOf(c.table);
+      // (a listener may close the database below; the cache is complete before any runs)
+      if (c.kind === GONE) {
+        rows.delete(c.key);
+        this.byId[c.id] = undefined;
+      } else {
+        const row = /** @type {Readonly<Record<string, unknown>>} */ (c.row);
+        rows.set(c.key, row);
+        if (c.kind === NEW) this.byId[c.id] = { table: c.table, key: c.key, row };
+        else /** @type {import("./record.js").CachedRow} */ (this.byId[c.id]).row = row;
+      }
+    }
+    /** @type {unknown[]} */
+    const errors = [];
+    if (this.changeListeners.size > 0 && rec.rows.length > 0 && !this.closed) {
+      const listeners = [...this.changeListeners];
+      for (const c of rec.rows) {
+        const event = Object.freeze({ table: c.table, key: c.key, origin });
+        for (const entry of listeners) {
+          if (!this.changeListeners.has(entry)) continue; // removed by an earlier listener
+          try {
+            entry.cb(event);
+          } catch (err) {
+            errors.push(err);
+          }
+        }
+      }
+    }
+    if (rec.subs.length > 0 && !this.closed) this.live.fire(rec.subs, this.rowOfId, errors);
+    if (rec.update !== null && this.updateListeners.size > 0) {
+      const event = Object.freeze({ bytes: rec.update, origin });
+      for (const entry of [...this.updateListeners]) {
+        if (!this.updateListeners.has(entry)) continue;
+        try {
+          entry.cb(event);
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+    }
+    // The change is committed whatever a listener does: report errors like DOM listeners'.
+    for (const err of errors) reportListenerError(err);
+    return rec;
+  }
+
+  /**
+   * Row ids of a committed query, in result order, and the paging cursor.
+   * @param {string} table
+   * @param {string} index
+   * @param {object} range
+   * @param {number} limit
+   * @param {number} offset
+   * @param {boolean} reverse
+   * @param {Uint8Array} [cursor]
+   */
+  queryIds(table, index, range, limit, offset, reverse, cursor) {
+    const w = this.engine.writer.reset();
+    writeQuery(w, table, index, range, limit, offset, reverse, false, cursor);
+    return readQuery(this.engine.query(w.view()));
+  }
+
+  /**
+   * Rows of a committed query.
+   * @param {string} table
+   * @param {string} index
+   * @param {object} range
+   * @param {number} limit
+   * @param {number} offset
+   * @param {boolean} reverse
+   */
+  query(table, index, range, limit, offset, reverse) {
+    return this.queryIds(table, index, range, limit, offset, reverse).rowIds.map(this.rowOfId);
+  }
+
+  /**
+   * @param {string} table
+   * @param {string} index
+   * @param {object} range
+   * @returns {number}
+   */
+  count(table, index, range) {
+    const w = this.engine.writer.reset();
+    writeQuery(w, table, index, range, -1, 0, false, false);
+    return this.engine.count(w.view());
+  }
+
+  /**
+   * Registers a live query and calls back once with the current result.
+   * @param {string} table
+   * @param {string} index
+   * @param {object} range
+   * @param {(rows: any[]) => void} cb
+   * @returns {() => void} stops it (idempotent)
+   */
+  subscribe(table, index, range, cb) {
+    const w = this.engine.writer.reset();
+    writeQuery(w, table, index, range, -1, 0, false, false);
+    const id = this.engine.subscribe(w.view());
+    const rows = this.query(table, index, range, -1, 0, false);
+    this.live.add(id, rows, cb);
+    try {
+      cb(rows.slice());
+    } catch (err) {
+      reportListenerError(err);
+    }
+    return () => {
+      if (this.live.remove(id) && !this.closed) this.engine.unsubscribe(id);
+    };
+  }
+
+  /**
+   * @param {string} table
+   * @param {string} key
+   * @returns {Record<string, unknown[]>}
+   */
+  conflicts(table, key) {
+    const w = this.engine.writer.reset();
+    w.string(table);
+    w.string(key);
+    return readConflicts(this.engine.conflicts(w.view()));
+  }
+
+  /** Releases the engine and drops the cache. */
+  close() {
+    this.closed = true;
+    this.engine.delete();
+    this.tables.clear();
+    this.byId.length = 0;
+    this.changeListeners.clear();
+    this.updateListeners.clear();
+    this.live.clear();
+  }
+}

@@ -1,0 +1,63 @@
+#include "db/staging.h"
+
+#include <algorithm>
+
+namespace crdtdb {
+
+void Staging::add(std::vector<Op>&& ops) {
+  auto byRow = byRow_;  // copy: the strong guarantee for a batch
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    byRow[{ops[i].table, ops[i].key}].push_back(ops_.size() + i);
+  }
+  ops_.reserve(ops_.size() + ops.size());
+  byRow_.swap(byRow);
+  for (Op& op : ops) ops_.push_back(std::move(op));
+}
+
+std::vector<std::string> Staging::keysOf(std::string_view table) const {
+  std::vector<std::string> out;
+  for (const auto& [rk, idx] : byRow_) {
+    if (rk.first == table) out.push_back(rk.second);
+  }
+  return out;
+}
+
+void Staging::applyTo(std::optional<StagedRow>& row, const Op& op) {
+  switch (op.kind) {
+    case OpKind::SetRow:
+      row = StagedRow{op.columns};
+      break;
+    case OpKind::UpdateRow: {
+      if (!row) return;  // validated before staging: cannot happen for staged ops
+      auto& cols = row->columns;
+      for (const auto& [name, value] : op.columns) {
+        auto it = std::lower_bound(cols.begin(), cols.end(), name,
+                                   [](const auto& c, const std::string& n) { return c.first < n; });
+        if (it != cols.end() && it->first == name) {
+          it->second = value;
+        } else {
+          cols.insert(it, {name, value});
+        }
+      }
+      break;
+    }
+    case OpKind::DeleteRow:
+      row.reset();
+      break;
+  }
+}
+
+std::optional<StagedRow> Staging::fold(std::string_view table, std::string_view key,
+                                       std::optional<StagedRow> committed,
+                                       std::span<const Op> extra) const {
+  auto it = byRow_.find({std::string(table), std::string(key)});
+  if (it != byRow_.end()) {
+    for (std::size_t i : it->second) applyTo(committed, ops_[i]);
+  }
+  for (const Op& op : extra) {
+    if (op.table == table && op.key == key) applyTo(committed, op);
+  }
+  return committed;
+}
+
+}  // namespace crdtdb

@@ -1,0 +1,49 @@
+// The open staged transaction of db.transaction: ops accumulate (owned), and reads through
+// the transaction see the rows as those ops leave them. Staged ops are local writes, which
+// observe everything: a set replaces the row, an update replaces the named columns, a delete
+// removes the row, so the staged view of a row is a plain fold over the committed row.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "oplog/op.h"
+
+namespace crdtdb {
+
+// A row's columns (sorted by name) as a staged transaction sees it.
+struct StagedRow {
+  std::vector<std::pair<std::string, Bytes>> columns;
+};
+
+class Staging {
+ public:
+  std::size_t size() const { return ops_.size(); }
+  bool empty() const { return ops_.empty(); }
+  const std::vector<Op>& ops() const { return ops_; }
+  void add(std::vector<Op>&& ops);  // strong guarantee
+  void clear() noexcept {
+    ops_.clear();
+    byRow_.clear();
+  }
+  bool touches(std::string_view table, std::string_view key) const {
+    return byRow_.count({std::string(table), std::string(key)}) > 0;
+  }
+  // Row keys of `table` that staged ops touch.
+  std::vector<std::string> keysOf(std::string_view table) const;
+  // The row after the staged ops on it, then `extra` (ops not yet staged), from `committed`.
+  std::optional<StagedRow> fold(std::string_view table, std::string_view key,
+                                std::optional<StagedRow> committed,
+                                std::span<const Op> extra = {}) const;
+  static void applyTo(std::optional<StagedRow>& row, const Op& op);
+
+ private:
+  std::vector<Op> ops_;
+  std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> byRow_;
+};
+
+}  // namespace crdtdb

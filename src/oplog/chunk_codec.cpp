@@ -1,0 +1,350 @@
+#include "oplog/chunk_codec.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/errors.h"
+
+namespace crdtdb {
+
+namespace {
+
+std::vector<std::string_view> readTable(ByteReader& r, std::size_t maxLen, const char* what,
+                                        bool nonEmpty) {
+  std::uint64_t n = r.varintBelow(r.remaining() + 1, what);
+  std::vector<std::string_view> out;
+  out.reserve(static_cast<std::size_t>(n));
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::string_view s = r.stringView(maxLen, what);
+    if (nonEmpty && s.empty()) throw DecodeError(std::string("empty ") + what);
+    out.push_back(s);
+  }
+  std::vector<std::string_view> sorted(out);
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    throw DecodeError(std::string("duplicate ") + what);
+  }
+  return out;
+}
+
+std::uint64_t rawVarint(ByteSpan b, std::size_t& pos) {
+  std::uint64_t v = 0;
+  for (int shift = 0;; shift += 7) {
+    std::uint8_t x = b[pos++];
+    v |= static_cast<std::uint64_t>(x & 0x7f) << shift;
+    if (!(x & 0x80)) return v;
+  }
+}
+
+}  // namespace
+
+std::size_t validValueSize(ByteSpan bytes) {
+  // Trusted (already scanned) bytes: count open elements instead of recursing.
+  std::size_t pos = 0;
+  std::uint64_t open = 1;
+  while (open > 0) {
+    --open;
+    const std::uint8_t t = bytes[pos++];
+    if (t >= 0x80 || t <= 0x02) continue;
+    if (t >= 0x40) {
+      pos += t - 0x40;
+      continue;
+    }
+    switch (t) {
+      case 0x03:
+        rawVarint(bytes, pos);
+        break;
+      case 0x04:
+        pos += 8;
+        break;
+      case 0x05:
+        pos += static_cast<std::size_t>(rawVarint(bytes, pos));
+        break;
+      case 0x06:
+        open += rawVarint(bytes, pos);
+        break;
+      default: {  // object: keys are inline, so walk entries one level at a time
+        std::uint64_t n = rawVarint(bytes, pos);
+        for (std::uint64_t i = 0; i < n; ++i) {
+          pos += static_cast<std::size_t>(rawVarint(bytes, pos));
+          pos += validValueSize(bytes.subspan(pos));  // depth <= 64: bounded recursion
+        }
+      }
+    }
+  }
+  return pos;
+}
+
+void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out) {
+  ChunkTables t;
+  t.peers = readTable(r, kMaxPeerIdBytes, "peer id", true);
+  t.names = readTable(r, kMaxNameBytes, "name", false);
+  const std::uint64_t nTxns = r.varintBelow(r.remaining() + 1, "transaction count");
+  if (nTxns == 0) throw DecodeError("chunk without transactions");
+  std::vector<Seq> peerEnd(t.peers.size(), 0);
+  const std::size_t firstRun = out.runs.size();
+  for (std::uint64_t ti = 0; ti < nTxns; ++ti) {
+    const auto begin = static_cast<std::uint32_t>(r.position());
+    const std::uint64_t head = r.varint();
+    const std::uint64_t peerIdx = head >> txnflag::kBits;
+    if (peerIdx >= t.peers.size()) throw DecodeError("transaction peer index out of range");
+    const auto peer = static_cast<std::uint32_t>(peerIdx);
+    const bool linear = head & txnflag::kLinear, continues = head & txnflag::kContinues,
+               single = head & txnflag::kSingle;
+    Seq seq;
+    if (continues) {
+      if (peerEnd[peer] == 0) throw DecodeError("transaction continues nothing");
+      seq = peerEnd[peer];
+    } else {
+      seq = r.varintBelow(kMaxClock, "seq");
+      if (peerEnd[peer] != 0 && seq <= peerEnd[peer]) {
+        throw DecodeError(seq == peerEnd[peer] ? "non-canonical seq (continues its predecessor)"
+                                                : "a peer's transactions overlap or go back");
+      }
+    }
+    const auto parentsBegin = static_cast<std::uint32_t>(out.parents.size());
+    std::uint32_t parentCount = 0;
+    if (linear) {
+      if (seq == 0) throw DecodeError("linear transaction at seq 0 has no predecessor");
+    } else {
+      const std::uint64_t np = r.varintBelow(r.remaining() / 2 + 1, "parent count");
+      if (np == 0 && seq > 0) {
+        throw DecodeError("transaction at seq " + std::to_string(seq) +
+                          " does not follow its peer's previous event");
+      }
+      for (std::uint64_t k = 0; k < np; ++k) {
+        const std::uint64_t ppi = r.varintBelow(t.peers.size(), "parent peer index");
+        const Seq ps = r.varintBelow(kMaxClock, "parent seq");
+        if (ppi == peer && ps >= seq) throw DecodeError("parent is not an earlier event");
+        ParentRef p{static_cast<std::uint32_t>(ppi), ps};
+        if (k > 0) {
+          const ParentRef& q = out.parents.back();
+          const int c = t.peers[q.peer].compare(t.peers[p.peer]);
+          if (c > 0 || (c == 0 && q.seq >= p.seq)) {
+            throw DecodeError("parents not in ascending order or duplicated");
+          }
+        }
+        out.parents.push_back(p);
+      }
+      parentCount = static_cast<std::uint32_t>(np);
+      if (np == 1 && out.parents.back().peer == peer && out.parents.back().seq + 1 == seq) {
+        throw DecodeError("non-canonical parents (the linear flag says this)");
+      }
+    }
+    std::uint64_t nOps = 1;
+    if (!single) {
+      nOps = r.varintBelow(r.remaining() + 1, "operation count");
+      if (nOps < 2) throw DecodeError("non-canonical operation count");
+    }
+    if (seq + nOps > kMaxClock) throw DecodeError("seq out of range");
+    for (std::uint64_t oi = 0; oi < nOps; ++oi) {
+      const std::uint64_t opHead = r.varint();
+      const std::uint64_t kind = opHead & 3;
+      if (kind == 0) throw DecodeError("unknown operation kind");
+      const std::uint64_t table = opHead >> 2;
+      if (table >= t.names.size()) throw DecodeError("table name index out of range");
+      if (t.names[table].empty()) throw DecodeError("empty table name");
+      if (r.stringView(kMaxKeyBytes, "row key").empty()) throw DecodeError("empty row key");
+      if (kind == static_cast<std::uint64_t>(OpKind::DeleteRow)) continue;
+      const std::uint64_t nCols = r.varintBelow(r.remaining() / 2 + 1, "column count");
+      std::string_view prev;
+      for (std::uint64_t ci = 0; ci < nCols; ++ci) {
+        const std::string_view name = t.names[r.varintBelow(t.names.size(), "column name index")];
+        if (ci > 0 && !(prev < name)) {
+          throw DecodeError("columns not in ascending order or duplicated");
+        }
+        prev = name;
+        scanValue(r);
+      }
+    }
+    peerEnd[peer] = seq + nOps;
+    const auto end = static_cast<std::uint32_t>(r.position());
+    TxnRunView* last = out.runs.size() > firstRun ? &out.runs.back() : nullptr;
+    if (last && last->peer == peer && linear && continues && last->seq + last->events == seq) {
+      last->events += nOps;
+      last->txnCount += 1;
+      last->end = end;
+    } else {
+      out.runs.push_back(TxnRunView{chunkIndex, peer, seq, nOps, 1, linear, parentsBegin,
+                                    parentCount, begin, end});
+    }
+  }
+  out.chunks.push_back(std::move(t));
+}
+
+DecodedChanges decodeChangesPayload(ByteSpan payload) {
+  if (payload.size() > 0xffffffffu) throw DecodeError("message too large");
+  ByteReader r(payload);
+  DecodedChanges out;
+  const std::uint64_t n = r.varintBelow(r.remaining() + 1, "chunk count");
+  for (std::uint64_t i = 0; i < n; ++i) decodeChunk(r, static_cast<std::uint32_t>(i), out);
+  if (!r.atEnd()) throw DecodeError("trailing bytes after the last chunk");
+  return out;
+}
+
+std::uint64_t TxnCursor::varint() { return rawVarint(bytes_, pos_); }
+
+TxnHeader TxnCursor::header(Seq prevEnd) {
+  TxnHeader h;
+  const std::uint64_t head = varint();
+  h.peer = static_cast<std::uint32_t>(head >> txnflag::kBits);
+  h.linear = head & txnflag::kLinear;
+  h.seq = (head & txnflag::kContinues) ? prevEnd : varint();
+  if (!h.linear) {
+    std::uint64_t np = varint();
+    h.parents.reserve(static_cast<std::size_t>(np));
+    for (std::uint64_t k = 0; k < np; ++k) {
+      auto p = static_cast<std::uint32_t>(varint());
+      h.parents.push_back({p, varint()});
+    }
+  }
+  h.opCount = (head & txnflag::kSingle) ? 1 : static_cast<std::uint32_t>(varint());
+  return h;
+}
+
+void TxnCursor::op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols) {
+  const std::uint64_t head = varint();
+  op.kind = static_cast<OpKind>(head & 3);
+  op.table = t.names[head >> 2];
+  const auto keyLen = static_cast<std::size_t>(varint());
+  op.key = {reinterpret_cast<const char*>(bytes_.data() + pos_), keyLen};
+  pos_ += keyLen;
+  cols.clear();
+  if (op.kind != OpKind::DeleteRow) {
+    const std::uint64_t n = varint();
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::string_view name = t.names[varint()];
+      std::size_t size = validValueSize(bytes_.subspan(pos_));
+      cols.push_back({name, bytes_.subspan(pos_, size)});
+      pos_ += size;
+    }
+  }
+  op.columns = cols;
+}
+
+ByteSpan TxnCursor::skipOp() {
+  const std::size_t start = pos_;
+  const std::uint64_t head = varint();
+  pos_ += static_cast<std::size_t>(varint());
+  if ((head & 3) != static_cast<std::uint64_t>(OpKind::DeleteRow)) {
+    const std::uint64_t n = varint();
+    for (std::uint64_t i = 0; i < n; ++i) {
+      varint();
+      pos_ += validValueSize(bytes_.subspan(pos_));
+    }
+  }
+  return bytes_.subspan(start, pos_ - start);
+}
+
+void ChunkWriter::beginTxn(std::uint32_t peer, Seq seq, bool linear,
+                           std::span<const ParentRef> parents, std::uint64_t opCount) {
+  if (peer >= peerEnd_.size()) peerEnd_.resize(peer + 1, 0);
+  journal_.reserve(journal_.size() + 1);
+  const bool continues = peerEnd_[peer] != 0 && peerEnd_[peer] == seq;
+  std::uint64_t head = std::uint64_t{peer} << txnflag::kBits;
+  if (linear) head |= txnflag::kLinear;
+  if (continues) head |= txnflag::kContinues;
+  if (opCount == 1) head |= txnflag::kSingle;
+  body_.varint(head);
+  if (!continues) body_.varint(seq);
+  if (!linear) {
+    body_.varint(parents.size());
+    for (const ParentRef& p : parents) {
+      body_.varint(p.peer);
+      body_.varint(p.seq);
+    }
+  }
+  if (opCount != 1) body_.varint(opCount);
+  journal_.emplace_back(peer, peerEnd_[peer]);
+  peerEnd_[peer] = seq + opCount;
+  ++txns_;
+}
+
+void ChunkWriter::op(OpKind kind, std::uint32_t table, std::string_view key) {
+  body_.varint(static_cast<std::uint64_t>(kind) | (std::uint64_t{table} << 2));
+  body_.string(key);
+}
+
+void ChunkWriter::writeTo(ByteWriter& out) const {
+  out.varint(peers_.size());
+  for (std::uint32_t i = 0; i < peers_.size(); ++i) out.string(peers_.name(i));
+  out.varint(names_.size());
+  for (std::uint32_t i = 0; i < names_.size(); ++i) out.string(names_.name(i));
+  out.varint(txns_);
+  out.raw(body_.bytes());
+}
+
+std::size_t ChunkWriter::memoryBytes() const {
+  return body_.bytes().capacity() + peerEnd_.capacity() * sizeof(Seq) +
+         journal_.capacity() * sizeof(journal_[0]);
+}
+
+void ChunkWriter::rollback(const Mark& m) noexcept {
+  while (journal_.size() > m.journal) {
+    peerEnd_[journal_.back().first] = journal_.back().second;
+    journal_.pop_back();
+  }
+  body_.bytes().resize(m.body);
+  txns_ = m.txns;
+  peers_.truncate(m.peers);
+  names_.truncate(m.names);
+  if (peerEnd_.size() > m.peers) peerEnd_.resize(m.peers);
+}
+
+std::size_t sliceChunk(ByteSpan chunk,
+                       const std::function<bool(std::string_view peer, Seq seq, Seq end)>& keep,
+                       ByteWriter& out) {
+  // Tables are copied as they are; transactions are walked to find their boundaries.
+  ByteReader r(chunk);
+  DecodedChanges scratch;
+  std::vector<std::string_view> peers = readTable(r, kMaxPeerIdBytes, "peer id", true);
+  readTable(r, kMaxNameBytes, "name", false);
+  const std::size_t tablesEnd = r.position();
+  const std::uint64_t nTxns = r.varint();
+  struct Kept {
+    std::size_t opsBegin, end;
+    TxnHeader h;
+  };
+  std::vector<Kept> kept;
+  std::vector<Seq> peerEnd(peers.size(), 0);
+  TxnCursor c(chunk, r.position(), chunk.size());
+  for (std::uint64_t i = 0; i < nTxns; ++i) {
+    std::size_t peek = c.position();
+    std::size_t peekPos = peek;
+    const std::uint64_t head = rawVarint(chunk, peekPos);
+    const auto peer = static_cast<std::uint32_t>(head >> txnflag::kBits);
+    TxnHeader h = c.header(peerEnd[peer]);
+    const std::size_t opsBegin = c.position();
+    for (std::uint32_t k = 0; k < h.opCount; ++k) c.skipOp();
+    peerEnd[peer] = h.seq + h.opCount;
+    if (keep(peers[peer], h.seq, h.seq + h.opCount)) {
+      kept.push_back({opsBegin, c.position(), std::move(h)});
+    }
+  }
+  if (kept.empty()) return 0;
+  out.raw(chunk.first(tablesEnd));
+  out.varint(kept.size());
+  std::fill(peerEnd.begin(), peerEnd.end(), 0);
+  for (const Kept& k : kept) {
+    const bool continues = peerEnd[k.h.peer] != 0 && peerEnd[k.h.peer] == k.h.seq;
+    std::uint64_t head = std::uint64_t{k.h.peer} << txnflag::kBits;
+    if (k.h.linear) head |= txnflag::kLinear;
+    if (continues) head |= txnflag::kContinues;
+    if (k.h.opCount == 1) head |= txnflag::kSingle;
+    out.varint(head);
+    if (!continues) out.varint(k.h.seq);
+    if (!k.h.linear) {
+      out.varint(k.h.parents.size());
+      for (const ParentRef& p : k.h.parents) {
+        out.varint(p.peer);
+        out.varint(p.seq);
+      }
+    }
+    if (k.h.opCount != 1) out.varint(k.h.opCount);
+    out.raw(chunk.subspan(k.opsBegin, k.end - k.opsBegin));
+    peerEnd[k.h.peer] = k.h.seq + k.h.opCount;
+  }
+  return kept.size();
+}
+
+}  // namespace crdtdb

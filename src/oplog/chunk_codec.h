@@ -1,0 +1,166 @@
+// The encoding of history: what the wire carries (Changes messages), what the op log holds in
+// memory, and what the IndexedDB `events` store will hold. A message is a list of chunks; a
+// chunk is self-contained (its own peer and name tables), so chunks concatenate and slice
+// without re-encoding their operations.
+//
+//   message payload := varint nChunks, nChunks × chunk
+//   chunk := varint nPeers, nPeers × string     peer ids (unique, non-empty, <= 256 bytes)
+//            varint nNames, nNames × string     table and column names (unique, <= 1024 bytes)
+//            varint nTxns (>= 1), nTxns × txn
+//   txn   := varint head = flags | peerIndex << 3
+//              flag 1 linear:    the parent is this peer's previous event (seq - 1)
+//              flag 2 continues: seq is the end of this peer's previous txn in the chunk
+//              flag 4 single:    exactly one operation
+//            [!continues] varint seq        (> the peer's previous end when it has a previous)
+//            [!linear]    varint nParents, nParents × (varint peerIndex, varint seq)
+//                         ascending by (peer id bytes, seq), unique
+//            [!single]    varint nOps (>= 2)
+//            nOps × op                      events seq, seq + 1, ...; each after the first has
+//                                           the previous one as its only parent
+//   op    := varint head = kind (1 set, 2 update, 3 delete) | tableNameIndex << 2
+//            string key                     non-empty, <= 64 KiB, UTF-8
+//            [set, update] varint nCols, nCols × (varint nameIndex, value)
+//                                           names strictly ascending by bytes
+// Lamport times are not encoded: every event's is max(its parents') + 1, derived on arrival.
+// One peer's consecutive transactions thus cost a byte or two of header each. Every rule
+// above is checked on decode (canonical form: one byte string per history), so a decoder can
+// be straight-line code over hostile input.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/ids.h"
+#include "core/interner.h"
+#include "oplog/op.h"
+
+namespace crdtdb {
+
+namespace txnflag {
+inline constexpr std::uint64_t kLinear = 1, kContinues = 2, kSingle = 4, kBits = 3;
+}
+
+struct ChunkTables {
+  std::vector<std::string_view> peers;
+  std::vector<std::string_view> names;
+};
+
+struct ParentRef {
+  std::uint32_t peer;  // index into the chunk's peers
+  Seq seq;
+};
+
+// A run of consecutive transactions of one peer in one chunk, each after the first linear and
+// continuing the previous one: the unit the causal buffer and the apply loop work on.
+struct TxnRunView {
+  std::uint32_t chunk;  // index of the chunk in the message
+  std::uint32_t peer;   // index into that chunk's peers
+  Seq seq;              // first event
+  Seq events;           // events in the run
+  std::uint32_t txnCount;
+  bool linear;                  // the first txn's parent is the peer's previous event
+  std::uint32_t parentsBegin;   // first txn's explicit parents (when !linear), in `parents`
+  std::uint32_t parentCount;
+  std::uint32_t begin, end;     // byte offsets of the run's txns in the decoded buffer
+};
+
+struct DecodedChanges {
+  std::vector<ChunkTables> chunks;
+  std::vector<TxnRunView> runs;
+  std::vector<ParentRef> parents;
+};
+
+// Decodes and validates a message payload (without its frame). Views point into `payload`.
+// Throws DecodeError naming what is wrong.
+DecodedChanges decodeChangesPayload(ByteSpan payload);
+// Decodes and validates one chunk starting at r's position, appending to `out`.
+void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out);
+
+// One transaction's header as read back from valid bytes.
+struct TxnHeader {
+  std::uint32_t peer;
+  Seq seq;
+  bool linear;
+  std::vector<ParentRef> parents;  // when !linear
+  std::uint32_t opCount;
+};
+
+// Walks the transactions and operations of already validated bytes.
+class TxnCursor {
+ public:
+  TxnCursor(ByteSpan bytes, std::size_t begin, std::size_t end) : bytes_(bytes), pos_(begin),
+                                                                    end_(end) {}
+  bool atEnd() const { return pos_ >= end_; }
+  std::size_t position() const { return pos_; }
+  // Reads the next txn header; `prevEnd` is the peer's previous end in this chunk (for
+  // continues).
+  TxnHeader header(Seq prevEnd);
+  // Reads the next op of the current txn into `op` (column views in `cols`).
+  void op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols);
+  // Byte span of the next op without interpreting it.
+  ByteSpan skipOp();
+
+ private:
+  std::uint64_t varint();
+  ByteSpan bytes_;
+  std::size_t pos_, end_;
+};
+
+// Builds one chunk: tables grow as transactions name new peers and names. Appends are
+// journaled: rollback(mark) restores the writer exactly, without allocating.
+class ChunkWriter {
+ public:
+  // Appends a transaction header. `parents` are (chunk peer index, seq) pairs, ascending by
+  // (peer id bytes, seq); ignored when `linear`.
+  void beginTxn(std::uint32_t peer, Seq seq, bool linear, std::span<const ParentRef> parents,
+                std::uint64_t opCount);
+  void op(OpKind kind, std::uint32_t table, std::string_view key);
+  void columnCount(std::size_t n) { body_.varint(n); }
+  void column(std::uint32_t name, ValueRef value) {
+    body_.varint(name);
+    body_.raw(value);
+  }
+
+  // Chunk-local indexes (interned by string).
+  std::uint32_t peer(std::string_view id) { return peers_.intern(id); }
+  std::uint32_t name(std::string_view name) { return names_.intern(name); }
+  std::string_view peerName(std::uint32_t i) const { return peers_.name(i); }
+
+  std::size_t txnCount() const { return txns_; }
+  std::size_t bodySize() const { return body_.size(); }
+  bool empty() const { return txns_ == 0; }
+  // Appends the encoded chunk (tables + transactions) to `out`.
+  void writeTo(ByteWriter& out) const;
+  std::size_t memoryBytes() const;
+
+  struct Mark {
+    std::size_t body, txns, journal;
+    std::uint32_t peers, names;
+  };
+  Mark mark() const { return {body_.size(), txns_, journal_.size(), peers_.size(), names_.size()}; }
+  void rollback(const Mark& m) noexcept;
+  void clearJournal() noexcept { journal_.clear(); }
+
+ private:
+  ByteWriter body_;
+  std::size_t txns_ = 0;
+  Interner peers_, names_;
+  std::vector<Seq> peerEnd_;  // per chunk peer: end seq of its last txn (0 = none yet)
+  std::vector<std::pair<std::uint32_t, Seq>> journal_;  // (peer, previous end)
+};
+
+// Re-emits the transactions of a valid chunk for which keep(peer id, first seq, end seq) is
+// true, with the chunk's tables, as a chunk of its own (continues flags recomputed). Returns
+// how many transactions it wrote (nothing is written when none is kept).
+std::size_t sliceChunk(ByteSpan chunk,
+                       const std::function<bool(std::string_view peer, Seq seq, Seq end)>& keep,
+                       ByteWriter& out);
+
+// Size of the valid value encoding at the start of `bytes`.
+std::size_t validValueSize(ByteSpan bytes);
+
+}  // namespace crdtdb

@@ -1,0 +1,94 @@
+#include "oplog/op_log.h"
+
+#include <algorithm>
+
+namespace crdtdb {
+
+namespace {
+
+enum class Need { None, Some, All };
+
+// What the holder of `theirs` lacks of the events in [start, end): nothing, part, or all.
+Need needOf(const CausalGraph& graph, const std::vector<Seq>& theirs, LV start, LV end) {
+  bool any = false, all = true;
+  for (std::size_t i = graph.runIndexAt(start); i < graph.runs().size(); ++i) {
+    const GraphRun& run = graph.runs()[i];
+    if (run.start >= end) break;
+    const LV lo = std::max(run.start, start), hi = std::min(run.end, end);
+    const Seq s0 = run.seq + (lo - run.start), s1 = run.seq + (hi - run.start);
+    const Seq have = run.peer < theirs.size() ? theirs[run.peer] : 0;
+    if (s1 > have) any = true;
+    if (s0 < have) all = false;
+  }
+  return !any ? Need::None : all ? Need::All : Need::Some;
+}
+
+}  // namespace
+
+void OpLog::changesSince(const CausalGraph& graph, const Interner& peers,
+                         const std::vector<Seq>& theirs, ByteWriter& out) const {
+  // Decide first so the chunk count can be written before the chunks.
+  std::vector<Need> needs;
+  needs.reserve(sealed_.size() + 1);
+  for (const Chunk& c : sealed_) needs.push_back(needOf(graph, theirs, c.start, c.end));
+  const bool hasOpen = !open_.empty();
+  if (hasOpen) needs.push_back(needOf(graph, theirs, openStart_, openEnd_));
+  out.varint(std::count_if(needs.begin(), needs.end(), [](Need n) { return n != Need::None; }));
+
+  auto keep = [&](std::string_view peer, Seq, Seq end) {
+    auto idx = peers.find(peer);
+    Seq have = idx && *idx < theirs.size() ? theirs[*idx] : 0;
+    return end > have;
+  };
+  Bytes openBytes;
+  for (std::size_t i = 0; i < needs.size(); ++i) {
+    if (needs[i] == Need::None) continue;
+    ByteSpan bytes;
+    if (i < sealed_.size()) {
+      bytes = sealed_[i].bytes;
+    } else {
+      ByteWriter w;
+      open_.writeTo(w);
+      openBytes = w.take();
+      bytes = openBytes;
+    }
+    if (needs[i] == Need::All) {
+      out.raw(bytes);
+    } else {
+      sliceChunk(bytes, keep, out);
+    }
+  }
+}
+
+void OpLog::seal() {
+  if (open_.bodySize() < kSealBytes) return;
+  ByteWriter w;
+  open_.writeTo(w);
+  Bytes bytes = w.take();
+  bytes.shrink_to_fit();
+  sealed_.reserve(sealed_.size() + 1);
+  ChunkWriter fresh;
+  // Nothing below allocates.
+  sealed_.push_back(Chunk{std::move(bytes), openStart_, openEnd_});
+  open_ = std::move(fresh);
+  openStart_ = openEnd_;
+}
+
+std::size_t OpLog::encodedBytes() const {
+  std::size_t n = 0;
+  for (const Chunk& c : sealed_) n += c.bytes.size();
+  if (!open_.empty()) {
+    ByteWriter w;
+    open_.writeTo(w);
+    n += w.size();
+  }
+  return n;
+}
+
+std::size_t OpLog::memoryBytes() const {
+  std::size_t n = sealed_.capacity() * sizeof(Chunk);
+  for (const Chunk& c : sealed_) n += c.bytes.capacity();
+  return n + open_.memoryBytes();
+}
+
+}  // namespace crdtdb

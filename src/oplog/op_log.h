@@ -1,0 +1,66 @@
+// History: every event this replica holds, as encoded chunks (oplog/chunk_codec.h) in LV
+// order: sealed chunks of about kSealBytes, then the open chunk that commits and merges
+// append to. The bytes are those of the wire, so changesSince copies whole chunks and
+// re-emits only the transaction headers of chunks it needs in part. Memory is the encoded
+// size plus a vector header per chunk (and the open chunk's growth slack, < kSealBytes).
+//
+// Invariants: chunks cover [0, size) contiguously in LV order; each chunk holds at least one
+// transaction; transaction boundaries inside a chunk are those its authors committed.
+// Appends are journaled (mark / rollback / clearJournal); seal() runs only at a commit
+// point and changes nothing when it fails.
+#pragma once
+
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/ids.h"
+#include "core/interner.h"
+#include "graph/causal_graph.h"
+#include "oplog/chunk_codec.h"
+
+namespace crdtdb {
+
+class OpLog {
+ public:
+  static constexpr std::size_t kSealBytes = 64 * 1024;
+
+  struct Chunk {
+    Bytes bytes;
+    LV start, end;
+  };
+
+  // The chunk appends go to; call extendTo(end LV) after writing a transaction into it.
+  ChunkWriter& open() { return open_; }
+  void extendTo(LV end) { openEnd_ = end; }
+  LV size() const { return openEnd_; }
+
+  // Appends (inside a frame already begun in `out`) the payload of a Changes message holding
+  // every transaction with events whose seq is at or past theirs[peer] (by global PeerIdx).
+  void changesSince(const CausalGraph& graph, const Interner& peers,
+                    const std::vector<Seq>& theirs, ByteWriter& out) const;
+
+  // Moves the open chunk to the sealed list once it reached kSealBytes. Strong guarantee.
+  void seal();
+
+  std::size_t encodedBytes() const;
+  std::size_t memoryBytes() const;
+  const std::vector<Chunk>& sealed() const { return sealed_; }
+
+  struct Mark {
+    ChunkWriter::Mark open;
+    LV openEnd;
+  };
+  Mark mark() const { return {open_.mark(), openEnd_}; }
+  void rollback(const Mark& m) noexcept {
+    open_.rollback(m.open);
+    openEnd_ = m.openEnd;
+  }
+  void clearJournal() noexcept { open_.clearJournal(); }
+
+ private:
+  std::vector<Chunk> sealed_;
+  ChunkWriter open_;
+  LV openStart_ = 0, openEnd_ = 0;
+};
+
+}  // namespace crdtdb
