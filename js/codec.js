@@ -365,19 +365,45 @@ export class Reader {
 
   /** @param {number} n UTF-8 bytes */
   chars(n) {
-    const buf = this.buf;
-    const start = this.pos;
+    const b = this.buf;
+    const s = this.pos;
     this.pos += n;
-    if (n < 24) {
-      let s = "";
-      for (let i = start; i < start + n; i++) {
-        const c = buf[i];
-        if (c >= 0x80) return decoder.decode(buf.subarray(start, start + n));
-        s += String.fromCharCode(c);
+    // Short ASCII strings (most keys, names and values) without a TextDecoder call.
+    if (n <= 8) {
+      let ascii = true;
+      for (let i = s; i < s + n; i++) ascii = ascii && b[i] < 0x80;
+      if (ascii) {
+        switch (n) {
+          case 0:
+            return "";
+          case 1:
+            return String.fromCharCode(b[s]);
+          case 2:
+            return String.fromCharCode(b[s], b[s + 1]);
+          case 3:
+            return String.fromCharCode(b[s], b[s + 1], b[s + 2]);
+          case 4:
+            return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3]);
+          case 5:
+            return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4]);
+          case 6:
+            return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5]);
+          case 7:
+            return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6]);
+          default:
+            return String.fromCharCode(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7]);
+        }
       }
-      return s;
+    } else if (n <= 32) {
+      let r = "";
+      for (let i = s; i < s + n; i++) {
+        const c = b[i];
+        if (c >= 0x80) return decoder.decode(b.subarray(s, s + n));
+        r += String.fromCharCode(c);
+      }
+      return r;
     }
-    return decoder.decode(buf.subarray(start, start + n));
+    return decoder.decode(b.subarray(s, s + n));
   }
 
   /** @returns {any} one value, arrays and objects frozen */

@@ -1,6 +1,5 @@
 #include "core/bytes.h"
 
-#include <array>
 #include <string>
 
 #include "core/errors.h"
@@ -141,21 +140,36 @@ bool isValidUtf8(std::string_view s) {
 }
 
 namespace {
-constexpr std::array<std::uint32_t, 256> makeCrcTable() {
-  std::array<std::uint32_t, 256> t{};
-  for (std::uint32_t i = 0; i < 256; ++i) {
-    std::uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-    t[i] = c;
+
+// Slice-by-4 tables, built on first use (no static data in the binary).
+struct CrcTables {
+  std::uint32_t t[4][256];
+  CrcTables() {
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      std::uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+      t[0][i] = c;
+    }
+    for (std::uint32_t i = 0; i < 256; ++i) {
+      for (int s = 1; s < 4; ++s) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xff];
+    }
   }
-  return t;
-}
-constexpr auto kCrcTable = makeCrcTable();
+};
+
 }  // namespace
 
 std::uint32_t crc32(ByteSpan bytes) {
+  static const CrcTables tables;
+  const auto& t = tables.t;
   std::uint32_t c = 0xffffffffu;
-  for (std::uint8_t b : bytes) c = kCrcTable[(c ^ b) & 0xff] ^ (c >> 8);
+  const std::uint8_t* p = bytes.data();
+  std::size_t n = bytes.size();
+  for (; n >= 4; n -= 4, p += 4) {
+    c ^= static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
+         (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
+    c = t[3][c & 0xff] ^ t[2][(c >> 8) & 0xff] ^ t[1][(c >> 16) & 0xff] ^ t[0][c >> 24];
+  }
+  for (; n > 0; --n) c = t[0][(c ^ *p++) & 0xff] ^ (c >> 8);
   return c ^ 0xffffffffu;
 }
 

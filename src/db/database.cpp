@@ -22,6 +22,32 @@ struct RunSource {
   const ParentRef* parents;           // the decoded parents array
   bool held;
   CausalBuffer::Id heldId;
+  std::uint64_t chunkSerial;  // identifies the chunk (for ChunkCache)
+};
+
+// What a message chunk's table indexes resolve to here, filled as ops use them: names and
+// keys are hashed once per chunk, not once per op.
+struct ChunkCache {
+  static constexpr std::uint32_t kUnset = 0xffffffffu;
+  std::uint64_t serial = 0;  // of the chunk the cache is for (0: none)
+  std::vector<NameId> names;
+  std::vector<std::uint32_t> logNames, logKeys, updNames, updKeys;
+  std::vector<std::pair<NameId, RowId>> rows;  // key index → (table, row) last resolved
+
+  void reset(const ChunkTables& t, std::uint64_t chunkSerial) {
+    serial = chunkSerial;
+    names.assign(t.names.size(), kUnset);
+    logNames.assign(t.names.size(), kUnset);
+    updNames.assign(t.names.size(), kUnset);
+    logKeys.assign(t.keys.size(), kUnset);
+    updKeys.assign(t.keys.size(), kUnset);
+    rows.assign(t.keys.size(), {kUnset, 0});
+  }
+  static std::uint32_t writerIndex(std::vector<std::uint32_t>& cache, std::uint32_t i,
+                                   std::string_view s, ChunkWriter& w, bool key) {
+    if (cache[i] == kUnset) cache[i] = key ? w.key(s) : w.name(s);
+    return cache[i];
+  }
 };
 
 struct Database::ApplyState {
@@ -30,6 +56,9 @@ struct Database::ApplyState {
   std::size_t applied = 0;
   std::vector<ColumnWrite> writes;
   std::vector<ColumnRef> cols;
+  TxnCursor::OpIndexes idx;
+  ChunkCache cache;
+  std::uint64_t nextSerial = 0;
 };
 
 Database::Database(std::string peerId, DatabaseOptions options)
@@ -116,8 +145,11 @@ namespace {
 
 void writeHeader(ChunkWriter& w, const CausalGraph& g, const Interner& peers, PeerIdx peer,
                  Seq seq, std::span<const LV> parents, LV count) {
-  const bool linear = seq > 0 && parents.size() == 1 && g.stampOf(parents[0]).peer == peer &&
-                      g.stampOf(parents[0]).seq + 1 == seq;
+  bool linear = false;
+  if (seq > 0 && parents.size() == 1) {
+    const Stamp ps = g.stampOf(parents[0]);
+    linear = ps.peer == peer && ps.seq + 1 == seq;
+  }
   std::vector<ParentRef> refs;
   if (!linear) {
     refs.reserve(parents.size());
@@ -154,9 +186,9 @@ void finishUpdate(ChunkWriter& w, Bytes& out) {
 
 // ---- local commits ----
 
-void Database::applyLocalOp(const OpRef& op, LV lv, std::vector<ColumnWrite>& scratch) {
-  const NameId table = internName(op.table);
-  const RowId id = rows_.findOrCreate(table, op.key);
+void Database::applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,
+                            std::vector<ColumnWrite>& scratch) {
+  const RowId id = known ? *known : rows_.findOrCreate(internName(op.table), op.key);
   scratch.clear();
   for (const ColumnRef& c : op.columns) scratch.push_back({internName(c.name), c.name, c.value});
   Observer all;  // a local event has seen everything here
@@ -173,7 +205,9 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
   // Validate against the state as the transaction's own earlier ops leave it.
   std::map<std::pair<std::string_view, std::string_view>, bool> visibleAfter;
   std::vector<const OpRef*> ops;
+  std::vector<std::optional<RowId>> rowsOf;  // rows found while validating (not re-hashed)
   ops.reserve(input.size());
+  rowsOf.reserve(input.size());
   for (const OpRef& op : input) {
     validateTableAndKey(op.table, op.key);
     for (const ColumnRef& c : op.columns) {
@@ -191,6 +225,8 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
       auto table = names_.find(op.table);
       if (table) existing = rows_.find(*table, op.key);
       visibleNow = existing && rows_.row(*existing).visible();
+    } else if (auto table = names_.find(op.table)) {
+      existing = rows_.find(*table, op.key);
     }
     switch (op.kind) {
       case OpKind::SetRow:
@@ -210,6 +246,7 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
         break;
     }
     ops.push_back(&op);
+    rowsOf.push_back(existing);
   }
   ChangeSet cs;
   if (!ops.empty()) {
@@ -229,7 +266,7 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
     const LV start = graph_.append(self_, seq, parents, count);
     std::vector<ColumnWrite> scratch;
     for (LV i = 0; i < count; ++i) {
-      applyLocalOp(*ops[i], start + i, scratch);
+      applyLocalOp(*ops[i], rowsOf[i], start + i, scratch);
       writeOp(oplog_.open(), *ops[i]);
       if (wantUpdate) writeOp(update, *ops[i]);
     }
@@ -361,78 +398,112 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
     return;
   }
 
-  // Ready: apply every transaction of the run (skipping events already known).
+  // Ready: the run's unknown events are one graph append; then each transaction is written
+  // to the op log (its own boundaries) and its ops merged into the rows.
+  const Seq seq0 = std::max(known, run.seq);
+  const LV count = static_cast<LV>(run.seq + run.events - seq0);
+  std::vector<LV> parents;
+  if (known > run.seq || run.linear) {
+    parents.push_back(*graph_.lvOf(p, seq0 - 1));
+  } else {
+    for (std::uint32_t i = 0; i < run.parentCount; ++i) {
+      const ParentRef& pr = src.parents[run.parentsBegin + i];
+      parents.push_back(*graph_.lvOf((*src.peers)[pr.peer], pr.seq));
+    }
+    std::sort(parents.begin(), parents.end());
+    parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
+    // A peer's events must form a chain, or version vectors could not answer "seen?".
+    if (seq0 > 0 && graph_.vvGet(graph_.vvOfParents(parents), p) < seq0) {
+      if (src.held) {
+        buffer_.drop(src.heldId);  // a held run proved invalid: drop it, keep the message
+        return;
+      }
+      throw DecodeError("transaction " + std::string(peers_.name(p)) + ":" + std::to_string(seq0) +
+                        " does not have its peer's previous event in its past");
+    }
+  }
+  if (run.events > kMaxEvents - graph_.size()) {
+    throw DecodeError("the replica's event limit is reached");
+  }
+  if (graph_.maxLamport(parents) + count >= kMaxClock) throw DecodeError("Lamport time out of range");
+  const bool sawAll = graph_.isFrontier(parents);
+  const LV start = graph_.append(p, seq0, parents, count);
+  Observer obs;
+  obs.checks = &work_.observedChecks;
+  if (!sawAll) {
+    const std::size_t ri = graph_.runIndexAt(start);
+    obs.all = false;
+    obs.graph = &graph_;
+    obs.vv = graph_.runVV(ri);
+    obs.runStart = graph_.runs()[ri].start;
+  }
+
+  // Chunk-local names, keys and rows resolve once per chunk, not once per op.
+  ChunkCache& cache = st.cache;
+  if (cache.serial != src.chunkSerial) cache.reset(*src.tables, src.chunkSerial);
+  const ChunkTables& tables = *src.tables;
+  auto nameId = [&](std::uint32_t i) {
+    if (cache.names[i] == ChunkCache::kUnset) cache.names[i] = internName(tables.names[i]);
+    return cache.names[i];
+  };
+  auto writeLogged = [&](ChunkWriter& w, std::vector<std::uint32_t>& names,
+                         std::vector<std::uint32_t>& keys, const OpRef& o) {
+    w.opByIndex(o.kind, ChunkCache::writerIndex(names, st.idx.table, o.table, w, false),
+                ChunkCache::writerIndex(keys, st.idx.key, o.key, w, true));
+    if (o.kind == OpKind::DeleteRow) return;
+    w.columnCount(o.columns.size());
+    for (std::size_t c = 0; c < o.columns.size(); ++c) {
+      w.column(ChunkCache::writerIndex(names, st.idx.columns[c], o.columns[c].name, w, false),
+               o.columns[c].value);
+    }
+  };
   TxnCursor cur(src.bytes, run.begin, run.end);
   Seq prevEnd = run.seq;
   OpRef op;
   for (std::uint32_t t = 0; t < run.txnCount; ++t) {
     TxnHeader h = cur.header(prevEnd);
     prevEnd = h.seq + h.opCount;
-    const Seq have = graph_.nextSeq(p);
-    if (h.seq + h.opCount <= have) {
+    if (h.seq + h.opCount <= seq0) {
       for (std::uint32_t i = 0; i < h.opCount; ++i) cur.skipOp();
       continue;
     }
-    const auto skip = static_cast<std::uint32_t>(have > h.seq ? have - h.seq : 0);
+    const auto skip = static_cast<std::uint32_t>(seq0 > h.seq ? seq0 - h.seq : 0);
     for (std::uint32_t i = 0; i < skip; ++i) cur.skipOp();
-    const Seq seq0 = h.seq + skip;
-    const LV count = h.opCount - skip;
-    std::vector<LV> parents;
-    const bool linear = skip > 0 || h.linear;
-    if (linear) {
-      parents.push_back(*graph_.lvOf(p, seq0 - 1));
-    } else {
-      for (const ParentRef& pr : h.parents) parents.push_back(*graph_.lvOf((*src.peers)[pr.peer], pr.seq));
-      std::sort(parents.begin(), parents.end());
-      parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
-      // A peer's events must form a chain, or version vectors could not answer "seen?".
-      if (seq0 > 0 && graph_.vvGet(graph_.vvOfParents(parents), p) < seq0) {
-        const std::string what = "transaction " + std::string(peers_.name(p)) + ":" +
-                                 std::to_string(seq0) +
-                                 " does not have its peer's previous event in its past";
-        if (src.held) {
-          buffer_.drop(src.heldId);  // a held run proved invalid: drop it, keep the message
-          return;
-        }
-        throw DecodeError(what);
-      }
-    }
-    if (count > kMaxEvents - graph_.size()) throw DecodeError("the replica's event limit is reached");
-    if (graph_.maxLamport(parents) + count >= kMaxClock) throw DecodeError("Lamport time out of range");
-    const bool sawAll = graph_.isFrontier(parents);
-    writeHeader(oplog_.open(), graph_, peers_, p, seq0, parents, count);
-    if (st.update) writeHeader(*st.update, graph_, peers_, p, seq0, parents, count);
-    const LV start = graph_.append(p, seq0, parents, count);
-    Observer obs;
-    obs.checks = &work_.observedChecks;
-    if (!sawAll) {
-      const std::size_t ri = graph_.runIndexAt(start);
-      obs.all = false;
-      obs.graph = &graph_;
-      obs.vv = graph_.runVV(ri);
-      obs.runStart = graph_.runs()[ri].start;
-    }
-    for (LV i = 0; i < count; ++i) {
-      cur.op(*src.tables, op, st.cols);
-      const NameId table = internName(op.table);
+    const Seq txnSeq = h.seq + skip;
+    const auto txnCount = static_cast<LV>(h.opCount - skip);
+    const auto txnStart = static_cast<LV>(start + (txnSeq - seq0));
+    const LV own[1] = {txnStart - 1};
+    const std::span<const LV> txnParents =
+        txnStart == start ? std::span<const LV>(parents) : std::span<const LV>(own, 1);
+    writeHeader(oplog_.open(), graph_, peers_, p, txnSeq, txnParents, txnCount);
+    if (st.update) writeHeader(*st.update, graph_, peers_, p, txnSeq, txnParents, txnCount);
+    for (LV i = 0; i < txnCount; ++i) {
+      cur.op(tables, op, st.cols, &st.idx);
+      const LV lv = txnStart + i;
+      const NameId table = nameId(st.idx.table);
+      auto& cached = cache.rows[st.idx.key];
       std::optional<RowId> id;
-      if (op.kind == OpKind::DeleteRow) {
-        id = rows_.find(table, op.key);
+      if (cached.first == table) {
+        id = cached.second;
       } else {
-        id = rows_.findOrCreate(table, op.key);
+        id = op.kind == OpKind::DeleteRow ? rows_.find(table, op.key)
+                                          : std::optional<RowId>(rows_.findOrCreate(table, op.key));
+        if (id) cached = {table, *id};
       }
       if (id) {
         st.writes.clear();
-        for (const ColumnRef& c : op.columns) st.writes.push_back({internName(c.name), c.name, c.value});
-        obs.self = start + i;
-        rows_.apply(*id, op.kind, st.writes, start + i, obs);
+        for (std::size_t c = 0; c < op.columns.size(); ++c) {
+          st.writes.push_back({nameId(st.idx.columns[c]), op.columns[c].name, op.columns[c].value});
+        }
+        obs.self = lv;
+        rows_.apply(*id, op.kind, st.writes, lv, obs);
       }
-      writeOp(oplog_.open(), op);
-      if (st.update) writeOp(*st.update, op);
+      writeLogged(oplog_.open(), cache.logNames, cache.logKeys, op);
+      if (st.update) writeLogged(*st.update, cache.updNames, cache.updKeys, op);
     }
-    oplog_.extendTo(graph_.size());
-    st.applied += count;
   }
+  oplog_.extendTo(graph_.size());
+  st.applied += count;
   if (src.held) buffer_.drop(src.heldId);
   st.progress.push_back(p);
 }
@@ -450,7 +521,8 @@ void Database::cascade(ApplyState& st) {
       std::vector<PeerIdx> peers;
       peers.reserve(dc.chunks[0].peers.size());
       for (std::string_view name : dc.chunks[0].peers) peers.push_back(peers_.intern(name));
-      RunSource src{held.chunk, &dc.chunks[0], &dc.runs[0], &peers, dc.parents.data(), true, id};
+      RunSource src{held.chunk, &dc.chunks[0], &dc.runs[0], &peers, dc.parents.data(), true, id,
+                    ++st.nextSerial};
       processRun(st, src);
     }
   }
@@ -468,10 +540,11 @@ ChangeSet Database::applyChanges(ByteSpan bytes, bool wantUpdate) {
   }
   ChunkWriter update;
   ApplyState st;
+  st.nextSerial = dc.chunks.size() + 1;
   if (wantUpdate) st.update = &update;
   for (const TxnRunView& run : dc.runs) {
     RunSource src{payload, &dc.chunks[run.chunk], &run, &chunkPeers[run.chunk],
-                  dc.parents.data(), false, 0};
+                  dc.parents.data(), false, 0, run.chunk + 1};
     processRun(st, src);
     cascade(st);
   }

@@ -72,6 +72,9 @@ struct WorkCounters {
 class Database {
  public:
   explicit Database(std::string peerId, DatabaseOptions options = {});
+  // Components hold references to each other: a Database never moves.
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
 
   const std::string& peerId() const { return peerId_; }
 
@@ -170,7 +173,8 @@ class Database {
   void confirm() noexcept;
 
   ChangeSet commitOps(std::span<const OpRef> ops, bool wantUpdate);
-  void applyLocalOp(const OpRef& op, LV lv, std::vector<ColumnWrite>& scratch);
+  void applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,
+                    std::vector<ColumnWrite>& scratch);
   ChangeSet finish(const CallMark& m);
   NameId internName(std::string_view name);
 

@@ -1,5 +1,7 @@
 #include "db/staging.h"
 
+#include "core/reserve.h"
+
 #include <algorithm>
 
 namespace crdtdb {
@@ -9,7 +11,7 @@ void Staging::add(std::vector<Op>&& ops) {
   for (std::size_t i = 0; i < ops.size(); ++i) {
     byRow[{ops[i].table, ops[i].key}].push_back(ops_.size() + i);
   }
-  ops_.reserve(ops_.size() + ops.size());
+  reserveMore(ops_, ops.size());
   byRow_.swap(byRow);
   for (Op& op : ops) ops_.push_back(std::move(op));
 }

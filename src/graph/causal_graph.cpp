@@ -1,5 +1,7 @@
 #include "graph/causal_graph.h"
 
+#include "core/reserve.h"
+
 #include <algorithm>
 #include <queue>
 #include <string>
@@ -10,8 +12,8 @@ namespace crdtdb {
 
 namespace {
 
-void internal(bool ok, const std::string& what) {
-  if (!ok) throw Error(ErrorCode::Internal, "causal graph invariant violated: " + what);
+void internal(bool ok, const char* what) {
+  if (!ok) throw Error(ErrorCode::Internal, std::string("causal graph invariant violated: ") + what);
 }
 
 constexpr unsigned kOnlyA = 1, kOnlyB = 2, kShared = 3;
@@ -28,7 +30,9 @@ void addRange(std::vector<LVRange>& out, LV start, LV end) {
 }  // namespace
 
 std::vector<LV> CausalGraph::frontier() const {
-  std::vector<LV> f(frontier_.begin(), frontier_.end());
+  std::vector<LV> f;
+  f.reserve(frontier_.size());
+  frontier_.forEach([&](LV v) { f.push_back(v); });
   std::sort(f.begin(), f.end());
   return f;
 }
@@ -49,10 +53,10 @@ LV CausalGraph::append(PeerIdx peer, Seq seq, std::span<const LV> parents, LV co
                        parents.size() == 1 && parents[0] == last->end - 1;
 
   // Allocate everything first; below this point nothing throws.
-  journal_.reserve(journal_.size() + 3 + parents.size());
+  reserveMore(journal_, 3 + parents.size());
   if (!extends) {
-    runs_.reserve(runs_.size() + 1);
-    parents_.reserve(parents_.size() + parents.size());
+    reserveMore(runs_, 1);
+    reserveMore(parents_, parents.size());
   }
   if (peer >= bySeq_.size()) {  // undone by rollback (truncated to the mark's peer count)
     bySeq_.resize(peer + 1);
@@ -61,14 +65,14 @@ LV CausalGraph::append(PeerIdx peer, Seq seq, std::span<const LV> parents, LV co
   auto& seqs = bySeq_[peer];
   const bool grows = !seqs.empty() && seqs.back().seq + seqs.back().len == seq &&
                      seqs.back().lv + seqs.back().len == start;
-  if (!grows) seqs.reserve(seqs.size() + 1);
-  frontier_.insert(start + count - 1);  // strong guarantee; undone below on rollback
+  if (!grows) reserveMore(seqs, 1);
+  frontier_.reserveOne();
 
   // Commit (nothrow).
-  journal_.push_back(Undo{Undo::FrontierAdded, 0, 0, 0, {}, start + count - 1});
+  frontier_.insert(start + count - 1);
+  journal_.push_back(Undo{Undo::FrontierAdded, 0, start + count - 1, 0});
   for (LV p : parents) {
-    auto node = frontier_.extract(p);
-    if (!node.empty()) journal_.push_back(Undo{Undo::FrontierRemoved, 0, 0, 0, std::move(node), 0});
+    if (frontier_.erase(p)) journal_.push_back(Undo{Undo::FrontierRemoved, 0, p, 0});
   }
   if (extends) {
     last->end += count;
@@ -79,10 +83,10 @@ LV CausalGraph::append(PeerIdx peer, Seq seq, std::span<const LV> parents, LV co
                              static_cast<std::uint32_t>(parents.size()), seq, lamport, {}, false});
   }
   if (grows) {
-    journal_.push_back(Undo{Undo::SeqRunGrown, peer, nextSeq_[peer], seqs.back().len, {}, 0});
+    journal_.push_back(Undo{Undo::SeqRunGrown, peer, seqs.back().len, nextSeq_[peer]});
     seqs.back().len += count;
   } else {
-    journal_.push_back(Undo{Undo::SeqRunPushed, peer, nextSeq_[peer], 0, {}, 0});
+    journal_.push_back(Undo{Undo::SeqRunPushed, peer, 0, nextSeq_[peer]});
     seqs.push_back({seq, start, count});
   }
   nextSeq_[peer] = seq + count;
@@ -104,14 +108,14 @@ void CausalGraph::rollback(const Mark& m) noexcept {
         nextSeq_[u.peer] = u.oldNext;
         break;
       case Undo::SeqRunGrown:
-        bySeq_[u.peer].back().len = u.oldLen;
+        bySeq_[u.peer].back().len = u.lv;
         nextSeq_[u.peer] = u.oldNext;
         break;
       case Undo::FrontierAdded:
         frontier_.erase(u.lv);
         break;
       case Undo::FrontierRemoved:
-        frontier_.insert(std::move(u.node));
+        frontier_.insert(u.lv);  // capacity never shrinks: no allocation
         break;
     }
     journal_.pop_back();

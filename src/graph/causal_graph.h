@@ -23,10 +23,10 @@
 
 #include <optional>
 #include <span>
-#include <unordered_set>
 #include <vector>
 
 #include "core/ids.h"
+#include "graph/lv_set.h"
 #include "graph/version_vector.h"
 
 namespace crdtdb {
@@ -57,7 +57,7 @@ class CausalGraph {
   bool isFrontier(std::span<const LV> version) const {
     if (version.size() != frontier_.size()) return false;
     for (LV v : version) {
-      if (!frontier_.count(v)) return false;
+      if (!frontier_.contains(v)) return false;
     }
     return true;
   }
@@ -123,10 +123,8 @@ class CausalGraph {
     enum Kind : std::uint8_t { SeqRunPushed, SeqRunGrown, FrontierAdded, FrontierRemoved };
     Kind kind;
     PeerIdx peer;
+    LV lv;  // FrontierAdded / FrontierRemoved: the entry; SeqRunGrown: the old length
     Seq oldNext;
-    LV oldLen;
-    std::unordered_set<LV>::node_type node;  // FrontierRemoved: the extracted entry
-    LV lv;                                   // FrontierAdded
   };
   void computeVV(std::size_t runIndex);
 
@@ -134,7 +132,7 @@ class CausalGraph {
   std::vector<LV> parents_;                 // parent pool
   std::vector<std::vector<SeqRun>> bySeq_;  // per peer, ascending seq
   std::vector<Seq> nextSeq_;
-  std::unordered_set<LV> frontier_;
+  LVSet frontier_;
   Lamport maxLamport_ = 0;
   VVStore vvs_;
   std::vector<Undo> journal_;

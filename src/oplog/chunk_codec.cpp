@@ -1,5 +1,7 @@
 #include "oplog/chunk_codec.h"
 
+#include "core/reserve.h"
+
 #include <algorithm>
 #include <string>
 
@@ -79,6 +81,7 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out) {
   ChunkTables t;
   t.peers = readTable(r, kMaxPeerIdBytes, "peer id", true);
   t.names = readTable(r, kMaxNameBytes, "name", false);
+  t.keys = readTable(r, kMaxKeyBytes, "row key", true);
   const std::uint64_t nTxns = r.varintBelow(r.remaining() + 1, "transaction count");
   if (nTxns == 0) throw DecodeError("chunk without transactions");
   std::vector<Seq> peerEnd(t.peers.size(), 0);
@@ -144,7 +147,7 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out) {
       const std::uint64_t table = opHead >> 2;
       if (table >= t.names.size()) throw DecodeError("table name index out of range");
       if (t.names[table].empty()) throw DecodeError("empty table name");
-      if (r.stringView(kMaxKeyBytes, "row key").empty()) throw DecodeError("empty row key");
+      r.varintBelow(t.keys.size(), "row key index");
       if (kind == static_cast<std::uint64_t>(OpKind::DeleteRow)) continue;
       const std::uint64_t nCols = r.varintBelow(r.remaining() / 2 + 1, "column count");
       std::string_view prev;
@@ -202,18 +205,26 @@ TxnHeader TxnCursor::header(Seq prevEnd) {
   return h;
 }
 
-void TxnCursor::op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols) {
+void TxnCursor::op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols,
+                   OpIndexes* idx) {
   const std::uint64_t head = varint();
   op.kind = static_cast<OpKind>(head & 3);
-  op.table = t.names[head >> 2];
-  const auto keyLen = static_cast<std::size_t>(varint());
-  op.key = {reinterpret_cast<const char*>(bytes_.data() + pos_), keyLen};
-  pos_ += keyLen;
+  const auto table = static_cast<std::uint32_t>(head >> 2);
+  const auto key = static_cast<std::uint32_t>(varint());
+  op.table = t.names[table];
+  op.key = t.keys[key];
   cols.clear();
+  if (idx) {
+    idx->table = table;
+    idx->key = key;
+    idx->columns.clear();
+  }
   if (op.kind != OpKind::DeleteRow) {
     const std::uint64_t n = varint();
     for (std::uint64_t i = 0; i < n; ++i) {
-      std::string_view name = t.names[varint()];
+      const auto nameIdx = static_cast<std::uint32_t>(varint());
+      if (idx) idx->columns.push_back(nameIdx);
+      std::string_view name = t.names[nameIdx];
       std::size_t size = validValueSize(bytes_.subspan(pos_));
       cols.push_back({name, bytes_.subspan(pos_, size)});
       pos_ += size;
@@ -225,7 +236,7 @@ void TxnCursor::op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols
 ByteSpan TxnCursor::skipOp() {
   const std::size_t start = pos_;
   const std::uint64_t head = varint();
-  pos_ += static_cast<std::size_t>(varint());
+  varint();  // key index
   if ((head & 3) != static_cast<std::uint64_t>(OpKind::DeleteRow)) {
     const std::uint64_t n = varint();
     for (std::uint64_t i = 0; i < n; ++i) {
@@ -239,7 +250,7 @@ ByteSpan TxnCursor::skipOp() {
 void ChunkWriter::beginTxn(std::uint32_t peer, Seq seq, bool linear,
                            std::span<const ParentRef> parents, std::uint64_t opCount) {
   if (peer >= peerEnd_.size()) peerEnd_.resize(peer + 1, 0);
-  journal_.reserve(journal_.size() + 1);
+  reserveMore(journal_, 1);
   const bool continues = peerEnd_[peer] != 0 && peerEnd_[peer] == seq;
   std::uint64_t head = std::uint64_t{peer} << txnflag::kBits;
   if (linear) head |= txnflag::kLinear;
@@ -262,7 +273,7 @@ void ChunkWriter::beginTxn(std::uint32_t peer, Seq seq, bool linear,
 
 void ChunkWriter::op(OpKind kind, std::uint32_t table, std::string_view key) {
   body_.varint(static_cast<std::uint64_t>(kind) | (std::uint64_t{table} << 2));
-  body_.string(key);
+  body_.varint(keys_.intern(key));
 }
 
 void ChunkWriter::writeTo(ByteWriter& out) const {
@@ -270,6 +281,8 @@ void ChunkWriter::writeTo(ByteWriter& out) const {
   for (std::uint32_t i = 0; i < peers_.size(); ++i) out.string(peers_.name(i));
   out.varint(names_.size());
   for (std::uint32_t i = 0; i < names_.size(); ++i) out.string(names_.name(i));
+  out.varint(keys_.size());
+  for (std::uint32_t i = 0; i < keys_.size(); ++i) out.string(keys_.name(i));
   out.varint(txns_);
   out.raw(body_.bytes());
 }
@@ -288,6 +301,7 @@ void ChunkWriter::rollback(const Mark& m) noexcept {
   txns_ = m.txns;
   peers_.truncate(m.peers);
   names_.truncate(m.names);
+  keys_.truncate(m.keys);
   if (peerEnd_.size() > m.peers) peerEnd_.resize(m.peers);
 }
 
@@ -299,6 +313,7 @@ std::size_t sliceChunk(ByteSpan chunk,
   DecodedChanges scratch;
   std::vector<std::string_view> peers = readTable(r, kMaxPeerIdBytes, "peer id", true);
   readTable(r, kMaxNameBytes, "name", false);
+  readTable(r, kMaxKeyBytes, "row key", true);
   const std::size_t tablesEnd = r.position();
   const std::uint64_t nTxns = r.varint();
   struct Kept {

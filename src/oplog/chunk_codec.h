@@ -6,6 +6,7 @@
 //   message payload := varint nChunks, nChunks × chunk
 //   chunk := varint nPeers, nPeers × string     peer ids (unique, non-empty, <= 256 bytes)
 //            varint nNames, nNames × string     table and column names (unique, <= 1024 bytes)
+//            varint nKeys, nKeys × string       row keys (unique, non-empty, <= 64 KiB)
 //            varint nTxns (>= 1), nTxns × txn
 //   txn   := varint head = flags | peerIndex << 3
 //              flag 1 linear:    the parent is this peer's previous event (seq - 1)
@@ -18,7 +19,8 @@
 //            nOps × op                      events seq, seq + 1, ...; each after the first has
 //                                           the previous one as its only parent
 //   op    := varint head = kind (1 set, 2 update, 3 delete) | tableNameIndex << 2
-//            string key                     non-empty, <= 64 KiB, UTF-8
+//            varint keyIndex                a row written many times in a chunk costs its
+//                                           key once and an index per write
 //            [set, update] varint nCols, nCols × (varint nameIndex, value)
 //                                           names strictly ascending by bytes
 // Lamport times are not encoded: every event's is max(its parents') + 1, derived on arrival.
@@ -47,6 +49,7 @@ inline constexpr std::uint64_t kLinear = 1, kContinues = 2, kSingle = 4, kBits =
 struct ChunkTables {
   std::vector<std::string_view> peers;
   std::vector<std::string_view> names;
+  std::vector<std::string_view> keys;
 };
 
 struct ParentRef {
@@ -99,8 +102,14 @@ class TxnCursor {
   // Reads the next txn header; `prevEnd` is the peer's previous end in this chunk (for
   // continues).
   TxnHeader header(Seq prevEnd);
-  // Reads the next op of the current txn into `op` (column views in `cols`).
-  void op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols);
+  // Reads the next op of the current txn into `op` (column views in `cols`); with `idx`, also
+  // the chunk-table indexes of its table, key and column names.
+  struct OpIndexes {
+    std::uint32_t table = 0, key = 0;
+    std::vector<std::uint32_t> columns;
+  };
+  void op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols,
+          OpIndexes* idx = nullptr);
   // Byte span of the next op without interpreting it.
   ByteSpan skipOp();
 
@@ -119,6 +128,11 @@ class ChunkWriter {
   void beginTxn(std::uint32_t peer, Seq seq, bool linear, std::span<const ParentRef> parents,
                 std::uint64_t opCount);
   void op(OpKind kind, std::uint32_t table, std::string_view key);
+  void opByIndex(OpKind kind, std::uint32_t table, std::uint32_t key) {
+    body_.varint(static_cast<std::uint64_t>(kind) | (std::uint64_t{table} << 2));
+    body_.varint(key);
+  }
+  std::uint32_t key(std::string_view k) { return keys_.intern(k); }
   void columnCount(std::size_t n) { body_.varint(n); }
   void column(std::uint32_t name, ValueRef value) {
     body_.varint(name);
@@ -139,16 +153,18 @@ class ChunkWriter {
 
   struct Mark {
     std::size_t body, txns, journal;
-    std::uint32_t peers, names;
+    std::uint32_t peers, names, keys;
   };
-  Mark mark() const { return {body_.size(), txns_, journal_.size(), peers_.size(), names_.size()}; }
+  Mark mark() const {
+    return {body_.size(), txns_, journal_.size(), peers_.size(), names_.size(), keys_.size()};
+  }
   void rollback(const Mark& m) noexcept;
   void clearJournal() noexcept { journal_.clear(); }
 
  private:
   ByteWriter body_;
   std::size_t txns_ = 0;
-  Interner peers_, names_;
+  Interner peers_, names_, keys_;
   std::vector<Seq> peerEnd_;  // per chunk peer: end seq of its last txn (0 = none yet)
   std::vector<std::pair<std::uint32_t, Seq>> journal_;  // (peer, previous end)
 };

@@ -1,5 +1,7 @@
 #include "oplog/op_log.h"
 
+#include "core/reserve.h"
+
 #include <algorithm>
 
 namespace crdtdb {
@@ -66,7 +68,7 @@ void OpLog::seal() {
   open_.writeTo(w);
   Bytes bytes = w.take();
   bytes.shrink_to_fit();
-  sealed_.reserve(sealed_.size() + 1);
+  reserveMore(sealed_, 1);
   ChunkWriter fresh;
   // Nothing below allocates.
   sealed_.push_back(Chunk{std::move(bytes), openStart_, openEnd_});

@@ -22,7 +22,7 @@ namespace crdtdb {
 
 class OpLog {
  public:
-  static constexpr std::size_t kSealBytes = 64 * 1024;
+  static constexpr std::size_t kSealBytes = 512 * 1024;
 
   struct Chunk {
     Bytes bytes;

@@ -1,5 +1,7 @@
 #include "store/index_set.h"
 
+#include "core/reserve.h"
+
 #include <algorithm>
 
 #include "core/errors.h"
@@ -101,7 +103,7 @@ std::optional<std::string> IndexSet::entryFor(const IndexDef* def, std::string_v
 
 OrderedIndex& IndexSet::use(OrderedIndex& ix) {
   if (ix.epoch != epoch_) {
-    touched_.reserve(touched_.size() + 1);
+    reserveMore(touched_, 1);
     touched_.emplace_back(&ix, ix.mark());
     ix.epoch = epoch_;
   }

@@ -1,5 +1,7 @@
 #include "store/ordered_index.h"
 
+#include "core/reserve.h"
+
 #include <algorithm>
 
 #include "core/errors.h"
@@ -20,9 +22,9 @@ std::size_t OrderedIndex::Chunk::find(std::string_view key) const {
 }
 
 void OrderedIndex::Chunk::reserveOne(std::size_t len) {
-  bytes.reserve(bytes.size() + len);
-  offsets.reserve(offsets.size() + 1);
-  rows.reserve(rows.size() + 1);
+  reserveMore(bytes, len);
+  reserveMore(offsets, 1);
+  reserveMore(rows, 1);
 }
 
 void OrderedIndex::Chunk::insertAt(std::size_t i, std::string_view e, std::uint32_t row) noexcept {
@@ -53,7 +55,7 @@ std::size_t OrderedIndex::chunkFor(std::string_view key) const {
 
 bool OrderedIndex::insert(std::string_view entry, std::uint32_t row) {
   if (entry.size() > 0xffffffu) throw Error(ErrorCode::Type, "index entry too long");
-  journal_.reserve(journal_.size() + 1);
+  reserveMore(journal_, 1);
   if (chunks_.empty()) {
     Chunk c;
     c.reserveOne(entry.size());
@@ -75,7 +77,7 @@ bool OrderedIndex::insert(std::string_view entry, std::uint32_t row) {
   Chunk upper;
   if (split) {
     // Room for the upper half, so the split below cannot fail.
-    chunks_.reserve(chunks_.size() + 1);
+    reserveMore(chunks_, 1);
     upper.bytes.reserve(chunks_[ci].bytes.size() + entry.size());
     upper.offsets.reserve(kMaxChunk);
     upper.rows.reserve(kMaxChunk);
@@ -110,15 +112,15 @@ bool OrderedIndex::erase(std::string_view entry) {
   Chunk& chunk = chunks_[ci];
   const std::size_t pos = chunk.find(entry);
   if (pos == chunk.count() || chunk.view(pos) != entry) return false;
-  journal_.reserve(journal_.size() + 1);
+  reserveMore(journal_, 1);
   const auto c32 = static_cast<std::uint32_t>(ci), p32 = static_cast<std::uint32_t>(pos);
   if (chunk.count() == 1) {
-    removed_.reserve(removed_.size() + 1);
+    reserveMore(removed_, 1);
     removed_.push_back(std::move(chunk));
     chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(ci));
     journal_.push_back(Undo{Undo::ChunkRemoved, c32, 0, 0});
   } else {
-    erased_.reserve(erased_.size() + 1);
+    reserveMore(erased_, 1);
     erased_.emplace_back(entry);
     const std::uint32_t row = chunk.rows[pos];
     chunk.eraseAt(pos);

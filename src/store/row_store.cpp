@@ -1,5 +1,7 @@
 #include "store/row_store.h"
 
+#include "core/reserve.h"
+
 #include <algorithm>
 
 #include "core/errors.h"
@@ -56,7 +58,7 @@ std::optional<RowId> RowStore::find(NameId table, std::string_view key) const {
 RowId RowStore::findOrCreate(NameId table, std::string_view key) {
   if (auto id = find(table, key)) return *id;
   if ((live_ + 1) * 2 > slots_.size()) growSlots();
-  created_.reserve(created_.size() + 1);
+  reserveMore(created_, 1);
   Row r;
   r.key.assign(key.data(), key.size());
   r.table = table;
@@ -115,6 +117,15 @@ std::size_t RowStore::findCell(const Row& r, NameId column, std::string_view nam
     return 0;
   }
   std::size_t lo = token ? 1 : 0, hi = r.cells.size();
+  if (hi - lo <= 16) {
+    // Small rows: match ids first (no string compares); names only place a new column.
+    for (std::size_t i = lo; i < hi; ++i) {
+      if (r.cells[i].column() == column) {
+        found = true;
+        return i;
+      }
+    }
+  }
   while (lo < hi) {
     std::size_t mid = (lo + hi) / 2;
     NameId c = r.cells[mid].column();
@@ -143,7 +154,7 @@ const Cell* RowStore::cell(const Row& r, std::string_view columnName) const {
 void RowStore::touch(RowId id) {
   Row& r = rows_[id];
   if (r.touched == epoch_) return;
-  touched_.reserve(touched_.size() + 1);
+  reserveMore(touched_, 1);
   touched_.push_back(id);
   r.touched = epoch_;
 }
@@ -152,7 +163,7 @@ void RowStore::insertCell(RowId id, std::size_t idx, Cell c) {
   touch(id);
   Row& r = rows_[id];
   const bool j = r.created != epoch_;
-  if (j) journal_.reserve(journal_.size() + 1);
+  if (j) reserveMore(journal_, 1);
   const NameId col = c.column();
   r.cells.insert(r.cells.begin() + static_cast<std::ptrdiff_t>(idx), std::move(c));
   if (j) journal_.push_back(Undo{Undo::CellInserted, id, static_cast<std::uint32_t>(idx), col, {}});
@@ -162,7 +173,7 @@ void RowStore::eraseCell(RowId id, std::size_t idx) {
   touch(id);
   Row& r = rows_[id];
   const bool j = r.created != epoch_;
-  if (j) journal_.reserve(journal_.size() + 1);
+  if (j) reserveMore(journal_, 1);
   Cell old = std::move(r.cells[idx]);
   r.cells.erase(r.cells.begin() + static_cast<std::ptrdiff_t>(idx));
   if (j) {
@@ -175,7 +186,7 @@ void RowStore::replaceCell(RowId id, std::size_t idx, Cell c) {
   touch(id);
   Row& r = rows_[id];
   const bool j = r.created != epoch_;
-  if (j) journal_.reserve(journal_.size() + 1);
+  if (j) reserveMore(journal_, 1);
   Cell old = std::move(r.cells[idx]);
   r.cells[idx] = std::move(c);
   if (j) {
@@ -188,7 +199,7 @@ void RowStore::setLosersFlag(RowId id, std::size_t idx, bool on) {
   touch(id);
   Row& r = rows_[id];
   const bool j = r.created != epoch_;
-  if (j) journal_.reserve(journal_.size() + 1);
+  if (j) reserveMore(journal_, 1);
   Cell& c = r.cells[idx];
   if (j) {
     journal_.push_back(Undo{Undo::LosersFlag, id, static_cast<std::uint32_t>(idx),
@@ -199,7 +210,7 @@ void RowStore::setLosersFlag(RowId id, std::size_t idx, bool on) {
 
 void RowStore::addLoser(RowId id, NameId col, Cell c) {
   touch(id);
-  journal_.reserve(journal_.size() + 2);
+  reserveMore(journal_, 2);
   const std::uint64_t key = loserKey(id, col);
   auto [it, inserted] = losers_.try_emplace(key);
   if (inserted) journal_.push_back(Undo{Undo::SetCreated, id, 0, col, {}});
@@ -218,8 +229,8 @@ void RowStore::addLoser(RowId id, NameId col, Cell c) {
 
 Cell RowStore::takeLoser(RowId id, NameId col, PeerIdx peer) {
   touch(id);
-  journal_.reserve(journal_.size() + 1);
-  loserNodes_.reserve(loserNodes_.size() + 1);
+  reserveMore(journal_, 1);
+  reserveMore(loserNodes_, 1);
   ConflictSet& cs = losers_.at(loserKey(id, col));
   Cell copy = cs.byPeer.at(peer).clone();
   auto cellNode = cs.byPeer.extract(peer);
@@ -262,8 +273,8 @@ void RowStore::removeObservedAt(RowId id, std::size_t idx, const Observer& obs) 
   for (PeerIdx p : gone) takeLoser(id, col, p);
   const bool anyLeft = !cs.byPeer.empty();
   auto eraseSet = [&] {
-    journal_.reserve(journal_.size() + 1);
-    setNodes_.reserve(setNodes_.size() + 1);
+    reserveMore(journal_, 1);
+    reserveMore(setNodes_, 1);
     setNodes_.push_back(losers_.extract(key));
     journal_.push_back(Undo{Undo::SetErased, id, static_cast<std::uint32_t>(setNodes_.size() - 1),
                             col, {}});
@@ -315,10 +326,30 @@ void RowStore::write(RowId id, const ColumnWrite& w, LV lv, const Observer& obs,
   }
 }
 
+bool RowStore::clearIfSimple(RowId id) {
+  Row& r = rows_[id];
+  for (const Cell& c : r.cells) {
+    if (c.hasLosers()) return false;
+  }
+  touch(id);
+  if (r.created != epoch_) {
+    reserveMore(journal_, 1);
+    reserveMore(cleared_, 1);
+    cleared_.emplace_back(std::move(r.cells));
+    journal_.push_back(Undo{Undo::CellsCleared, id, static_cast<std::uint32_t>(cleared_.size() - 1),
+                            0, {}});
+  }
+  r.cells.clear();
+  return true;
+}
+
 void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns, LV lv,
                      const Observer& obs) {
   if (kind == OpKind::SetRow || kind == OpKind::DeleteRow) {
-    for (std::size_t i = rows_[id].cells.size(); i-- > 0;) removeObservedAt(id, i, obs);
+    // An event that has seen everything removes the whole row: one journal entry.
+    if (!(obs.all && clearIfSimple(id))) {
+      for (std::size_t i = rows_[id].cells.size(); i-- > 0;) removeObservedAt(id, i, obs);
+    }
   }
   if (kind == OpKind::SetRow) write(id, ColumnWrite{kTokenColumn, {}, kNull}, lv, obs, false);
   if (kind == OpKind::DeleteRow) return;
@@ -327,8 +358,8 @@ void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns
 
 RowStore::Mark RowStore::begin() {
   ++epoch_;
-  return Mark{journal_.size(), created_.size(), touched_.size(), loserNodes_.size(),
-              setNodes_.size()};
+  return Mark{journal_.size(),    created_.size(),  touched_.size(),
+              loserNodes_.size(), setNodes_.size(), cleared_.size()};
 }
 
 void RowStore::rollback(const Mark& m) noexcept {
@@ -368,11 +399,15 @@ void RowStore::rollback(const Mark& m) noexcept {
       case Undo::SetErased:
         losers_.insert(std::move(setNodes_[u.index]));
         break;
+      case Undo::CellsCleared:
+        r.cells = std::move(cleared_[u.index]);  // the row's cells were moved out: no allocation
+        break;
     }
     journal_.pop_back();
   }
   loserNodes_.resize(m.loserNodes);
   setNodes_.resize(m.setNodes);
+  cleared_.resize(m.cleared);
   while (created_.size() > m.created) {
     destroy(created_.back());
     created_.pop_back();
@@ -391,7 +426,7 @@ void RowStore::confirm() noexcept {
     }
     std::sort(empty.begin(), empty.end());
     empty.erase(std::unique(empty.begin(), empty.end()), empty.end());
-    free_.reserve(free_.size() + empty.size());
+    reserveMore(free_, empty.size());
     std::sort(empty.begin(), empty.end(), std::greater<RowId>());
     for (RowId id : empty) destroy(id);
   } catch (...) {
@@ -402,6 +437,7 @@ void RowStore::confirm() noexcept {
   touched_.clear();
   loserNodes_.clear();
   setNodes_.clear();
+  cleared_.clear();
 }
 
 std::size_t RowStore::rowCount() const {

@@ -101,7 +101,7 @@ class RowStore {
 
   // Calls: begin() starts journaling a call (a new epoch); rows touched since are listed.
   struct Mark {
-    std::size_t journal, created, touched, loserNodes, setNodes;
+    std::size_t journal, created, touched, loserNodes, setNodes, cleared;
   };
   Mark begin();
   void rollback(const Mark& m) noexcept;
@@ -120,6 +120,9 @@ class RowStore {
       const Undo& u = journal_[i];
       if (u.kind == Undo::CellInserted) f(u.row, u.column, nullptr);
       if (u.kind == Undo::CellErased || u.kind == Undo::CellReplaced) f(u.row, u.column, &u.cell);
+      if (u.kind == Undo::CellsCleared) {
+        for (const Cell& c : cleared_[u.index]) f(u.row, c.column(), &c);
+      }
     }
   }
 
@@ -140,7 +143,8 @@ class RowStore {
       LoserAdded,
       LoserRemoved,
       SetCreated,
-      SetErased
+      SetErased,
+      CellsCleared  // a local set or delete: every cell of a row without losers, at once
     };
     Kind kind;
     RowId row;
@@ -166,6 +170,7 @@ class RowStore {
   void addLoser(RowId id, NameId col, Cell c);
   Cell takeLoser(RowId id, NameId col, PeerIdx peer);
   void removeObservedAt(RowId id, std::size_t idx, const Observer& obs);
+  bool clearIfSimple(RowId id);
   void write(RowId id, const ColumnWrite& w, LV lv, const Observer& obs, bool removeFirst);
   void touch(RowId id);
   void destroy(RowId id) noexcept;
@@ -186,6 +191,7 @@ class RowStore {
   std::vector<RowId> touched_;
   std::vector<LoserNodes> loserNodes_;
   std::vector<std::unordered_map<std::uint64_t, ConflictSet>::node_type> setNodes_;
+  std::vector<std::vector<Cell>> cleared_;  // CellsCleared rows' old cells
   std::vector<RowId> emptied_;  // rows left empty by the last call, freed by confirm()
 };
 

@@ -1,5 +1,7 @@
 #include "sync/causal_buffer.h"
 
+#include "core/reserve.h"
+
 #include "core/errors.h"
 
 namespace crdtdb {
@@ -11,7 +13,7 @@ void CausalBuffer::hold(HeldRun run, PeerIdx waitPeer, Seq waitSeq) {
                 "held causally-early changes would take " + std::to_string(bytes_ + mem) +
                     " bytes of memory, over the bound of " + std::to_string(maxBytes_));
   }
-  journal_.reserve(journal_.size() + 2);
+  reserveMore(journal_, 2);
   const Id id = next_++;
   const std::pair<PeerIdx, Seq> start{run.peer, run.seq};
   const Seq events = run.end - run.seq;
@@ -29,7 +31,7 @@ void CausalBuffer::hold(HeldRun run, PeerIdx waitPeer, Seq waitSeq) {
 }
 
 void CausalBuffer::wait(Id id, PeerIdx waitPeer, Seq waitSeq) {
-  journal_.reserve(journal_.size() + 1);
+  reserveMore(journal_, 1);
   Waiters& w = waiting_[waitPeer];
   auto it = w.emplace(waitSeq, id);
   journal_.push_back(Undo{Undo::WaitAdded, id, waitPeer, it, {}, {}, {}});
@@ -45,7 +47,7 @@ std::vector<CausalBuffer::Id> CausalBuffer::release(PeerIdx peer, Seq next) {
   for (auto it = w.begin(); it != end; ++it) ++n;
   if (n == 0) return out;
   out.reserve(n);
-  journal_.reserve(journal_.size() + n);
+  reserveMore(journal_, n);
   while (!w.empty() && w.begin()->first < next) {
     out.push_back(w.begin()->second);
     journal_.push_back(Undo{Undo::WaitReleased, 0, peer, {}, w.extract(w.begin()), {}, {}});
@@ -54,7 +56,7 @@ std::vector<CausalBuffer::Id> CausalBuffer::release(PeerIdx peer, Seq next) {
 }
 
 void CausalBuffer::drop(Id id) {
-  journal_.reserve(journal_.size() + 1);
+  reserveMore(journal_, 1);
   auto node = held_.extract(id);
   const HeldRun& r = node.mapped();
   auto startNode = starts_.extract({r.peer, r.seq});

@@ -1,0 +1,17 @@
+// "Reserve, then mutate" is how the engine keeps the strong guarantee (an allocation failure
+// happens before anything changes). reserve(size + 1) would defeat geometric growth (libc++
+// then allocates exactly that, making n appends O(n^2)); reserveMore keeps it.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+namespace crdtdb {
+
+template <typename V>
+void reserveMore(V& v, std::size_t extra) {
+  const std::size_t need = v.size() + extra;
+  if (need > v.capacity()) v.reserve(std::max(need, v.capacity() + v.capacity() / 2 + 8));
+}
+
+}  // namespace crdtdb
