@@ -20,81 +20,25 @@
 // doc.transact; loro: commit() after each write) and 100 ops per transaction (yjs: one transact
 // per 100 writes; loro: commit() every 100 writes; crdtdb: db.transaction when it exists).
 //
-// Each figure is the median of 3 runs with fresh instances; libraries interleave within a run.
+// Each figure is the median of 3 runs with fresh instances; libraries interleave within a run
+// (the order rotates per run). Options: --mode 1|100 (default both), --runs N, --only
+// crdtdb,yjs,loro, --scale 0.1 (shrinks every count, quick check), --seed N.
+// Prints Markdown tables; writes bench/results/r1.json.
 
-import v8 from "node:v8";
-import vm from "node:vm";
 import { CRDTDB } from "../js/index.js";
 import * as Y from "yjs";
 import { LoroDoc, LoroMap } from "loro-crdt";
-
-v8.setFlagsFromString("--expose-gc");
-const gc = vm.runInNewContext("gc");
+import { gc, median, opt, ratio, Report } from "./lib/common.mjs";
+import { COLS, crdtdbApply, makeWorkload, r1Counts, R1_SEED } from "./lib/r1-workload.mjs";
 
 // ---------- options ----------
-const argv = process.argv.slice(2);
-function opt(name, dflt) {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : dflt;
-}
 const SCALE = Number(opt("scale", "1"));
-const RUNS = Number(opt("runs", "3"));
+const RUNS = Math.max(1, Number(opt("runs", "3")));
 const MODES = opt("mode", "1,100").split(",").map(Number);
 const ONLY = opt("only", "crdtdb,yjs,loro").split(",");
-const SEED = Number(opt("seed", "20261122"));
+const SEED = Number(opt("seed", String(R1_SEED)));
 
-const N_ROWS = Math.round(10_000 * SCALE);
-const N_UPDATES = Math.round(100_000 * SCALE);
-const N_DELETES = Math.round(1_000 * SCALE);
-const N_CONC = Math.round(50_000 * SCALE);
-const COLS = ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"];
-
-// ---------- seeded workload ----------
-function mulberry32(a) {
-  return () => {
-    a |= 0;
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function makeWorkload(seed) {
-  const rnd = mulberry32(seed);
-  const int = (n) => Math.floor(rnd() * n);
-  const value = (c) => (c % 2 === 0 ? int(1_000_000) : "s" + int(2 ** 31).toString(36));
-  const keys = [];
-  for (let i = 0; i < N_ROWS; i++) keys.push("row" + String(i).padStart(6, "0"));
-  /** op: { t: 0 set | 1 update | 2 delete, key, row?, col?, v? } */
-  const insert = keys.map((key) => {
-    const row = {};
-    COLS.forEach((c, j) => (row[c] = value(j)));
-    return { t: 0, key, row };
-  });
-  const update = [];
-  for (let i = 0; i < N_UPDATES; i++) {
-    const j = int(COLS.length);
-    update.push({ t: 1, key: keys[int(N_ROWS)], col: COLS[j], v: value(j) });
-  }
-  const idx = keys.map((_, i) => i);
-  for (let i = 0; i < N_DELETES; i++) {
-    const j = i + int(N_ROWS - i);
-    [idx[i], idx[j]] = [idx[j], idx[i]];
-  }
-  const deletedSet = new Set(idx.slice(0, N_DELETES).map((i) => keys[i]));
-  const del = [...deletedSet].map((key) => ({ t: 2, key }));
-  const live = keys.filter((k) => !deletedSet.has(k));
-  const concA = [];
-  const concB = [];
-  for (let i = 0; i < N_CONC; i++) {
-    const j = int(COLS.length);
-    const key = live[int(live.length)];
-    concA.push({ t: 1, key, col: COLS[j], v: j % 2 === 0 ? 2_000_000 + i : "a" + i });
-    concB.push({ t: 1, key, col: COLS[j], v: j % 2 === 0 ? 3_000_000 + i : "b" + i });
-  }
-  return { keys, insert, update, del, concA, concB };
-}
+const { rows: N_ROWS, updates: N_UPDATES, deletes: N_DELETES, conc: N_CONC } = r1Counts(SCALE);
 
 // ---------- adapters ----------
 // Each adapter: create() → replica, apply(rep, ops, batch), clone(rep) → replica (untimed
@@ -107,31 +51,7 @@ const crdtdb = {
   async create() {
     return CRDTDB.open(`r1-${dbCounter++}`, { storage: "memory" });
   },
-  async apply(db, ops, batch) {
-    const t = db.table("rows");
-    if (batch === 1) {
-      for (const op of ops) {
-        if (op.t === 1) await t.update(op.key, { [op.col]: op.v });
-        else if (op.t === 0) await t.set(op.key, op.row);
-        else await t.delete(op.key);
-      }
-      return;
-    }
-    for (let i = 0; i < ops.length; i += batch) {
-      const end = Math.min(i + batch, ops.length);
-      await db.transaction(async (tx) => {
-        const tt = tx.table("rows");
-        const ps = [];
-        for (let j = i; j < end; j++) {
-          const op = ops[j];
-          if (op.t === 1) ps.push(tt.update(op.key, { [op.col]: op.v }));
-          else if (op.t === 0) ps.push(tt.set(op.key, op.row));
-          else ps.push(tt.delete(op.key));
-        }
-        await Promise.all(ps);
-      });
-    }
-  },
+  apply: crdtdbApply,
   async clone(db) {
     const b = await this.create();
     b.applyChanges(db.changesSince());
@@ -383,42 +303,36 @@ const COLUMNS = [
   ["delta", "merge delta B"],
   ["heap", "heap Δ MB"],
 ];
-const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const fmt = (k, v) => {
   if (v === undefined) return "n/a";
   if (k === "heap") return (v / 2 ** 20).toFixed(1);
   if (k === "encoded" || k === "delta") return v.toLocaleString("en-US");
   return v < 10 ? v.toFixed(1) : Math.round(v).toLocaleString("en-US");
 };
+const report = new Report("r1", "R1 — rows, crdtdb vs yjs vs loro-crdt");
 function table(title, results) {
   const names = Object.keys(results);
-  const w0 = Math.max(...names.map((n) => n.length), 22);
-  const ws = COLUMNS.map(([, h]) => Math.max(h.length, 10));
-  const line = (cells) =>
-    "| " + cells.map((c, i) => (i === 0 ? c.padEnd(w0) : c.padStart(ws[i - 1]))).join(" | ") + " |";
-  console.log(`\n${title}`);
-  console.log(line(["", ...COLUMNS.map(([, h]) => h)]));
-  console.log(line(["-".repeat(w0), ...ws.map((w) => "-".repeat(w))]));
-  for (const n of names) console.log(line([n, ...COLUMNS.map(([k]) => fmt(k, results[n]?.[k]))]));
+  const rows = names.map((n) => [n, ...COLUMNS.map(([k]) => fmt(k, results[n]?.[k]))]);
   const peers = names.filter((n) => n !== "crdtdb");
+  let note;
   if (results.crdtdb && peers.length) {
-    const ratio = COLUMNS.map(([k]) => {
-      const best = Math.min(...peers.map((p) => results[p][k]));
-      const r = results.crdtdb[k] / best;
-      return Number.isFinite(r) ? r.toFixed(2) + "×" : "n/a";
-    });
-    console.log(line(["crdtdb / best peer", ...ratio]));
-    console.log(
-      `(target in benchmarks.md: ≤ 0.33× of the best peer on insert, update, delete, merge, encoded, load+scan)`,
-    );
+    rows.push([
+      "**crdtdb / best peer**",
+      ...COLUMNS.map(([k]) => ratio(results.crdtdb[k] / Math.min(...peers.map((p) => results[p][k])))),
+    ]);
+    note =
+      "target (benchmarks.md): ≤ the best peer first, then ≤ 0.33× of it, on insert, update, delete, " +
+      "merge, encoded (≤ 1×), load+scan";
   }
+  report.table(title, ["", ...COLUMNS.map(([, h]) => h)], rows, note);
 }
 
-console.log(
+report.log(
   `R1 rows — node ${process.version}, ${N_ROWS} rows × ${COLS.length} cols, ${N_UPDATES} updates, ` +
     `${N_DELETES} deletes, 2 × ${N_CONC} concurrent updates; median of ${RUNS} run(s); seed ${SEED}`,
 );
-const w = makeWorkload(SEED);
+report.set("config", { scale: SCALE, runs: RUNS, modes: MODES, only: ONLY, seed: SEED, N_ROWS, N_UPDATES, N_DELETES, N_CONC });
+const w = makeWorkload(SEED, SCALE);
 
 // warm-up (JIT and WASM tier-up): a small workload through every adapter, untimed
 {
@@ -470,21 +384,23 @@ for (const batch of MODES) {
     batch === 1
       ? "one op per transaction (crdtdb: each write awaited; yjs: own transact; loro: commit after each)"
       : `${batch} ops per transaction (crdtdb: db.transaction; yjs: transact per ${batch}; loro: commit every ${batch})`;
-  table(`== R1, ${desc}, median of ${RUNS} ==`, results);
+  table(`R1, ${desc}, median of ${RUNS}`, results);
+  report.set(`mode${batch}`, { results, runs: perLib });
   for (const s of skipped) {
-    console.log(
+    report.note(
       `${s}: ${batch}-op mode not measurable yet — db.transaction does not exist in this build of js/`,
     );
   }
 }
 const dk = Object.keys(digests);
 assert(dk.length === 1, `libraries disagree on the state after insert/update/delete: ${JSON.stringify(Object.fromEntries(dk.map((d) => [d, [...digests[d]]])))}`);
-console.log(
-  `\nchecks passed: same state after insert/update/delete in every library (digest ${dk[0]}); ` +
+report.note(
+  `checks passed: same state after insert/update/delete in every library (digest ${dk[0]}); ` +
     `each pair of replicas converged (rows and versions) after syncing both ways; ` +
     `concurrently written cells hold one side's value; load+scan read every value.`,
 );
-console.log(
+report.note(
   `heap Δ MB: heapUsed+external after loading the full state vs before (after gc), rough — ` +
     `a WASM memory that already grew in an earlier run is reused and not counted again.`,
 );
+report.save();
