@@ -12,11 +12,12 @@
 // Baseline: per index a JS array of entries sorted by (index key, row key) with binary search
 // (the practical limit for an in-memory index). Figures: µs per query, median of 3 rounds.
 // Index maintenance: R1 insert (10,000 rows × 8 columns, one op per transaction and 100 ops
-// per transaction) with the three indexes declared vs none, median of 3.
+// per transaction) with the three indexes declared vs none, median of 3 (alternating).
+// crdtdb and the array alternate round by round. Options: --scale 0.1 (fewer rows, quick
+// check), --rounds N. Prints Markdown tables; writes bench/results/q1.json.
 
-import v8 from "node:v8";
-import vm from "node:vm";
 import * as api from "../js/index.js";
+import { gc, median, mulberry32, opt, Report } from "./lib/common.mjs";
 
 const { CRDTDB } = api;
 if (typeof CRDTDB.prototype.index !== "function" || typeof api.above !== "function") {
@@ -36,27 +37,14 @@ try {
 }
 const { above, between } = api;
 
-v8.setFlagsFromString("--expose-gc");
-const gc = vm.runInNewContext("gc");
-
-const argv = process.argv.slice(2);
-const SCALE = Number(argv[argv.indexOf("--scale") + 1] ?? 1) || 1;
+const SCALE = Number(opt("scale", "1")) || 1;
 const N = Math.round(100_000 * SCALE);
 const N_TOP = 2_000;
 const N_COUNT = 2_000;
 const N_GET = 10_000;
-const ROUNDS = 3;
-const INSERT_ROWS = 10_000;
+const ROUNDS = Math.max(1, Number(opt("rounds", "3")));
+const INSERT_ROWS = Math.min(10_000, N); // R1 insert (fewer only at --scale below 0.1)
 
-function mulberry32(a) {
-  return () => {
-    a |= 0;
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = mulberry32(777);
 const int = (n) => Math.floor(rnd() * n);
 const FIRST = Array.from({ length: 300 }, (_, i) => "f" + i.toString(36).padStart(3, "0"));
@@ -156,7 +144,9 @@ async function fill(db, n, batch) {
 }
 const hasTx = typeof CRDTDB.prototype.transaction === "function";
 
-console.log(`Q1 indexed queries — node ${process.version}, ${N} rows, median of ${ROUNDS} rounds`);
+const report = new Report("q1", "Q1 — indexed queries vs a sorted JS array; index maintenance");
+report.log(`Q1 indexed queries — node ${process.version}, ${N} rows, median of ${ROUNDS} rounds`);
+report.set("config", { scale: SCALE, rows: N, rounds: ROUNDS });
 let t0 = performance.now();
 const db = await CRDTDB.open("q1", { storage: "memory", indexes: INDEXES });
 await fill(db, N, hasTx ? 1000 : 1);
@@ -197,51 +187,60 @@ for (let i = 0; i < 200; i++) {
   if (!same(g, base.get(sorted.byName, qGet[i]))) throw new Error(`get(${qGet[i]}) differs`);
 }
 
-// ---------- measure ----------
-const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-function time(fn) {
-  const out = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    gc();
-    const s = performance.now();
-    fn();
-    out.push(performance.now() - s);
-  }
-  return median(out);
-}
+// ---------- measure: crdtdb and the array alternate, round by round ----------
 let sink = 0;
-const res = {
+const QUERIES = {
   top50: {
-    crdtdb: time(() => { for (const x of qTop) sink += ixScore.query(above(x), { limit: 50 }).length; }) / N_TOP,
-    array: time(() => { for (const x of qTop) sink += base.top50(sorted.byScore, x).length; }) / N_TOP,
+    n: N_TOP,
+    label: `byScore.query(above(x), {limit: 50}) ×${N_TOP}`,
+    crdtdb: () => { for (const x of qTop) sink += ixScore.query(above(x), { limit: 50 }).length; },
+    array: () => { for (const x of qTop) sink += base.top50(sorted.byScore, x).length; },
   },
   count: {
-    crdtdb: time(() => { for (const [lo, hi] of qCount) sink += ixAge.count(between(lo, hi)); }) / N_COUNT,
-    array: time(() => { for (const [lo, hi] of qCount) sink += base.count(sorted.byAge, lo, hi); }) / N_COUNT,
+    n: N_COUNT,
+    label: `byAge.count(between(lo, hi)) ×${N_COUNT}`,
+    crdtdb: () => { for (const [lo, hi] of qCount) sink += ixAge.count(between(lo, hi)); },
+    array: () => { for (const [lo, hi] of qCount) sink += base.count(sorted.byAge, lo, hi); },
   },
   get: {
-    crdtdb: time(() => { for (const k of qGet) sink += ixName.get(k) ? 1 : 0; }) / N_GET,
-    array: time(() => { for (const k of qGet) sink += base.get(sorted.byName, k) ? 1 : 0; }) / N_GET,
+    n: N_GET,
+    label: `byName.get([first, last]) ×${N_GET}`,
+    crdtdb: () => { for (const k of qGet) sink += ixName.get(k) ? 1 : 0; },
+    array: () => { for (const k of qGet) sink += base.get(sorted.byName, k) ? 1 : 0; },
   },
 };
+function timeOnce(fn) {
+  gc();
+  const s = performance.now();
+  fn();
+  return performance.now() - s;
+}
+const res = {};
+for (const [name, q] of Object.entries(QUERIES)) {
+  q.crdtdb(); // warm-up
+  q.array();
+  const t = { crdtdb: [], array: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? ["crdtdb", "array"] : ["array", "crdtdb"];
+    for (const who of order) t[who].push(timeOnce(q[who]) / q.n);
+  }
+  res[name] = { crdtdb: median(t.crdtdb), array: median(t.array), rounds: t };
+}
 db.close();
 
 const us = (ms) => (ms * 1000).toFixed(2);
-console.log("\n== Q1 queries, µs per query (median of 3 rounds) ==");
-console.log("| query                                        | crdtdb µs | sorted array µs | crdtdb / array |");
-console.log("| -------------------------------------------- | --------- | --------------- | -------------- |");
-const label = {
-  top50: `byScore.query(above(x), {limit: 50}) ×${N_TOP}`,
-  count: `byAge.count(between(lo, hi)) ×${N_COUNT}`,
-  get: `byName.get([first, last]) ×${N_GET}`,
-};
-for (const k of ["top50", "count", "get"]) {
-  const r = res[k];
-  console.log(
-    `| ${label[k].padEnd(44)} | ${us(r.crdtdb).padStart(9)} | ${us(r.array).padStart(15)} | ${(r.crdtdb / r.array).toFixed(1).padStart(13)}× |`,
-  );
-}
-console.log("(target in benchmarks.md: within 3× of the sorted array)");
+report.table(
+  `Q1 queries, µs per query, ${N.toLocaleString("en-US")} rows (median of ${ROUNDS} rounds)`,
+  ["query", "crdtdb µs", "sorted array µs", "crdtdb / array"],
+  Object.entries(QUERIES).map(([k, q]) => [
+    q.label,
+    us(res[k].crdtdb),
+    us(res[k].array),
+    (res[k].crdtdb / res[k].array).toFixed(1) + "×",
+  ]),
+  "target (benchmarks.md): within 3× of the sorted array",
+);
+report.set("queries", res);
 
 // ---------- index maintenance: R1 insert with 3 indexes vs none ----------
 let dbn = 0;
@@ -257,9 +256,7 @@ async function insertTime(withIndexes, batch) {
   d.close();
   return ms;
 }
-console.log(`\n== index maintenance: insert ${INSERT_ROWS} rows × 8 columns, ms (median of 3) ==`);
-console.log("| mode                 | no index | 3 indexes | overhead |");
-console.log("| -------------------- | -------- | --------- | -------- |");
+const maint = [];
 for (const batch of hasTx ? [1, 100] : [1]) {
   await insertTime(false, batch); // warm-up
   const none = [];
@@ -270,9 +267,19 @@ for (const batch of hasTx ? [1, 100] : [1]) {
   }
   const a = median(none);
   const b = median(three);
-  console.log(
-    `| ${(batch === 1 ? "one op per txn" : `${batch} ops per txn`).padEnd(20)} | ${Math.round(a).toString().padStart(8)} | ${Math.round(b).toString().padStart(9)} | ${(((b - a) / a) * 100).toFixed(0).padStart(6)} % |`,
-  );
+  maint.push({ batch, none: a, three: b, overhead: (b - a) / a, rounds: { none, three } });
 }
-console.log("(target in benchmarks.md: index maintenance adds ≤ 30 % to R1 insert time)");
+report.table(
+  `Index maintenance: insert ${INSERT_ROWS.toLocaleString("en-US")} rows × 8 columns, ms (median of ${ROUNDS}, alternating)`,
+  ["mode", "no index ms", "3 indexes ms", "overhead"],
+  maint.map((m) => [
+    m.batch === 1 ? "one op per txn" : `${m.batch} ops per txn`,
+    Math.round(m.none),
+    Math.round(m.three),
+    `${(m.overhead * 100).toFixed(0)} %`,
+  ]),
+  "target (benchmarks.md): index maintenance adds ≤ 30 % to R1 insert time",
+);
+report.set("maintenance", maint);
 if (sink === -1) console.log(sink);
+report.save();
