@@ -111,14 +111,30 @@ export interface CRDTDBOptions {
   storage?: "memory";
   /** This replica's peer id; a random one when omitted. */
   peerId?: string;
-  /** Bound (bytes) on changes held until their causal predecessors arrive. Default 16 MiB. */
+  /**
+   * Bound on the memory (bytes, as the engine holds them) of changes held until their causal
+   * predecessors arrive; any safe integer. Default 16 MiB.
+   */
   maxPendingBytes?: number;
 }
 
 export interface ChangeEvent {
   readonly table: string;
   readonly key: string;
-  readonly origin: "local" | "remote";
+  /** "local" for local commits; applyChanges's `origin` ("remote" when none was given). */
+  readonly origin: string;
+}
+
+export interface UpdateEvent {
+  /** Exactly the new events of one committed local transaction or merged remote message. */
+  readonly bytes: Uint8Array;
+  /** "local", or applyChanges's `origin` ("remote" when none was given). */
+  readonly origin: string;
+}
+
+export interface ApplyOptions {
+  /** Passed to the `change` and `update` events this merge fires; "remote" by default. */
+  origin?: string;
 }
 
 export interface ApplyResult {
@@ -190,9 +206,10 @@ export class CRDTDB {
   /** A declared index; throws UnknownIndexError for an undeclared name. */
   index<T extends object = Row>(name: string): Index<T>;
   /**
-   * Runs `callback` as one atomic transaction (queued behind any running one). Resolves with
-   * its value once committed; if it throws or rejects, nothing is kept and the promise rejects
-   * with the same error.
+   * Runs `callback` as one atomic transaction. Resolves with its value once committed; if it
+   * throws or rejects, nothing is kept and the promise rejects with the same error. Called
+   * while a transaction callback runs (nested, or concurrently), it rejects at once with a
+   * CRDTDBError that says to use `tx`.
    */
   transaction<R>(callback: (tx: Transaction) => R | Promise<R>): Promise<R>;
   /** Compact canonical summary of what this replica has seen. */
@@ -200,9 +217,14 @@ export class CRDTDB {
   /** Every change the holder of `version` lacks (all changes when omitted). */
   changesSince(version?: Uint8Array): Uint8Array;
   /** Merges a peer's changes; throws DecodeError on bad input (nothing changes). */
-  applyChanges(bytes: Uint8Array): ApplyResult;
-  /** Change events, fired synchronously; returns the unsubscribe function. */
+  applyChanges(bytes: Uint8Array, opts?: ApplyOptions): ApplyResult;
+  /** Change events, one per changed row, fired synchronously; returns the unsubscribe function. */
   on(event: "change", callback: (event: ChangeEvent) => void): () => void;
+  /**
+   * Update events, one per committed local transaction or merged remote message, once
+   * durable: the encoded new events, for storage and sync providers.
+   */
+  on(event: "update", callback: (event: UpdateEvent) => void): () => void;
   /** Releases the database; every later call throws ClosedError. */
   close(): void;
 }

@@ -63,8 +63,10 @@ struct Database::ApplyState {
 
 Database::Database(std::string peerId, DatabaseOptions options)
     : peerId_(std::move(peerId)),
+      hashSeed_(options.hashSeed),
       names_(options.hashSeed ^ 0x6e616d6573ull),
       peers_(options.hashSeed ^ 0x7065657273ull),
+      oplog_(options.hashSeed ^ 0x6f706c6f67ull),
       rows_(names_, peers_, graph_, options.hashSeed),
       buffer_(options.maxPendingBytes) {
   validatePeerId(peerId_);
@@ -260,7 +262,7 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
     }
     const std::vector<LV> parents = graph_.frontier();
     const auto count = static_cast<LV>(ops.size());
-    ChunkWriter update;
+    ChunkWriter update(hashSeed_);
     writeHeader(oplog_.open(), graph_, peers_, self_, seq, parents, count);
     if (wantUpdate) writeHeader(update, graph_, peers_, self_, seq, parents, count);
     const LV start = graph_.append(self_, seq, parents, count);
@@ -341,8 +343,8 @@ ChangeSet Database::commitStaged(std::span<const OpRef> extra, bool wantUpdate) 
 namespace {
 
 // Re-encodes a run as a standalone chunk (for the held set).
-Bytes extractRun(ByteSpan bytes, const ChunkTables& t, const TxnRunView& run) {
-  ChunkWriter w;
+Bytes extractRun(ByteSpan bytes, const ChunkTables& t, const TxnRunView& run, std::uint64_t seed) {
+  ChunkWriter w(seed);
   TxnCursor cur(bytes, run.begin, run.end);
   Seq prevEnd = run.seq;
   OpRef op;
@@ -391,7 +393,7 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
     if (src.held) {
       buffer_.wait(src.heldId, wait->first, wait->second);
     } else if (!buffer_.holds(p, run.seq)) {
-      buffer_.hold(HeldRun{extractRun(src.bytes, *src.tables, run), p, run.seq,
+      buffer_.hold(HeldRun{extractRun(src.bytes, *src.tables, run, hashSeed_), p, run.seq,
                            run.seq + run.events},
                    wait->first, wait->second);
     }
@@ -538,7 +540,7 @@ ChangeSet Database::applyChanges(ByteSpan bytes, bool wantUpdate) {
     chunkPeers[c].reserve(dc.chunks[c].peers.size());
     for (std::string_view name : dc.chunks[c].peers) chunkPeers[c].push_back(peers_.intern(name));
   }
-  ChunkWriter update;
+  ChunkWriter update(hashSeed_);
   ApplyState st;
   st.nextSerial = dc.chunks.size() + 1;
   if (wantUpdate) st.update = &update;

@@ -182,6 +182,7 @@ class Database {
   void cascade(ApplyState& st);
 
   std::string peerId_;
+  std::uint64_t hashSeed_;
   Interner names_;
   Interner peers_;
   PeerIdx self_;

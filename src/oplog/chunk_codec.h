@@ -123,6 +123,9 @@ class TxnCursor {
 // journaled: rollback(mark) restores the writer exactly, without allocating.
 class ChunkWriter {
  public:
+  // `seed` keys the tables' hashing (chunk tables hold names and keys peers chose).
+  explicit ChunkWriter(std::uint64_t seed = 0x243f6a8885a308d3ull)
+      : peers_(seed ^ 1), names_(seed ^ 2), keys_(seed ^ 3) {}
   // Appends a transaction header. `parents` are (chunk peer index, seq) pairs, ascending by
   // (peer id bytes, seq); ignored when `linear`.
   void beginTxn(std::uint32_t peer, Seq seq, bool linear, std::span<const ParentRef> parents,

@@ -69,7 +69,7 @@ void OpLog::seal() {
   Bytes bytes = w.take();
   bytes.shrink_to_fit();
   reserveMore(sealed_, 1);
-  ChunkWriter fresh;
+  ChunkWriter fresh(seed_);
   // Nothing below allocates.
   sealed_.push_back(Chunk{std::move(bytes), openStart_, openEnd_});
   open_ = std::move(fresh);

@@ -22,6 +22,7 @@ namespace crdtdb {
 
 class OpLog {
  public:
+  explicit OpLog(std::uint64_t seed = 0x13198a2e03707344ull) : seed_(seed), open_(seed) {}
   static constexpr std::size_t kSealBytes = 512 * 1024;
 
   struct Chunk {
@@ -58,6 +59,7 @@ class OpLog {
   void clearJournal() noexcept { open_.clearJournal(); }
 
  private:
+  std::uint64_t seed_;
   std::vector<Chunk> sealed_;
   ChunkWriter open_;
   LV openStart_ = 0, openEnd_ = 0;

@@ -13,6 +13,7 @@ import {
   UnknownIndexError,
   type ApplyResult,
   type ChangeEvent,
+  type UpdateEvent,
   type JsonValue,
   type Row,
   type Table,
@@ -122,10 +123,17 @@ export async function usage(): Promise<void> {
   const counts: number = result.applied + result.pending;
 
   const off: () => void = db.on("change", (e: ChangeEvent) => {
-    const origin: "local" | "remote" = e.origin;
+    const origin: string = e.origin;
     console.log(e.table, e.key, origin);
   });
   off();
+  const offUpdate = db.on("update", (e: UpdateEvent) => {
+    const bytes: Uint8Array = e.bytes;
+    opened.applyChanges(bytes, { origin: "provider" });
+  });
+  offUpdate();
+  // @ts-expect-error: origin is a string
+  db.applyChanges(all, { origin: 5 });
 
   try {
     db.applyChanges(all);
