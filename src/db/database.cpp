@@ -311,17 +311,26 @@ std::optional<StagedRow> Database::stagedRow(std::string_view table, std::string
 }
 
 void Database::stage(std::span<const OpRef> input) {
+  // Validate the batch as it applies after what is staged (visibility of the batch's own
+  // rows tracked here: no re-fold per op).
   std::vector<Op> pending;
   pending.reserve(input.size());
+  std::map<std::pair<std::string_view, std::string_view>, bool> visibleAfter;
   for (const OpRef& op : input) {
     validateTableAndKey(op.table, op.key);
-    if (op.kind == OpKind::UpdateRow &&
-        !staging_.fold(op.table, op.key, committedRow(rows_, names_, findRow(op.table, op.key)),
-                       pending)) {
+    auto k = std::make_pair(op.table, op.key);
+    auto it = visibleAfter.find(k);
+    const bool visibleNow =
+        it != visibleAfter.end()
+            ? it->second
+            : staging_.fold(op.table, op.key, committedRow(rows_, names_, findRow(op.table, op.key)))
+                  .has_value();
+    if (op.kind == OpKind::UpdateRow && !visibleNow) {
       throw Error(ErrorCode::NotFound, "cannot update row \"" + std::string(op.key) +
                                            "\" in table \"" + std::string(op.table) +
                                            "\": it does not exist");
     }
+    visibleAfter[k] = op.kind == OpKind::SetRow || (op.kind == OpKind::UpdateRow && visibleNow);
     pending.push_back(ownedOf(op));
   }
   staging_.add(std::move(pending));

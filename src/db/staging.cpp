@@ -7,12 +7,26 @@
 namespace crdtdb {
 
 void Staging::add(std::vector<Op>&& ops) {
-  auto byRow = byRow_;  // copy: the strong guarantee for a batch
-  for (std::size_t i = 0; i < ops.size(); ++i) {
-    byRow[{ops[i].table, ops[i].key}].push_back(ops_.size() + i);
+  // Strong guarantee without copying what is staged: index the batch, undo on failure.
+  const std::size_t base = ops_.size();
+  std::size_t indexed = 0;
+  try {
+    reserveMore(ops_, ops.size());
+    for (; indexed < ops.size(); ++indexed) {
+      byRow_[{ops[indexed].table, ops[indexed].key}].push_back(base + indexed);
+    }
+  } catch (...) {
+    if (indexed < ops.size()) {  // its entry may have been created empty
+      auto it = byRow_.find({ops[indexed].table, ops[indexed].key});
+      if (it != byRow_.end() && it->second.empty()) byRow_.erase(it);
+    }
+    for (std::size_t i = indexed; i-- > 0;) {
+      auto it = byRow_.find({ops[i].table, ops[i].key});
+      it->second.pop_back();
+      if (it->second.empty()) byRow_.erase(it);
+    }
+    throw;
   }
-  reserveMore(ops_, ops.size());
-  byRow_.swap(byRow);
   for (Op& op : ops) ops_.push_back(std::move(op));
 }
 
