@@ -2,7 +2,7 @@
 // (NameId) and peer ids (PeerIdx). Ids are local to one replica and never sent.
 //
 // Invariants: name(i) is unique; find(name(i)) == i; slots_ is an open-addressing table
-// (linear probing, load <= 1/2) holding id + 1 for every id, 0 for empty.
+// (linear probing, load <= 3/4) holding id + 1 for every id, 0 for empty.
 // intern() gives the strong guarantee (an allocation failure changes nothing) and
 // truncate() never allocates, so callers can roll an interning back.
 #pragma once

@@ -80,7 +80,7 @@ ValueScan scanImpl(ByteReader& r, bool strictKeyOrder) {
         case tag::kInt: {
           std::int64_t i = unzigzag(r.varint());
           if (i >= -64 && i <= 63) throw DecodeError("non-canonical small integer");
-          if (std::fabs(static_cast<double>(i)) > kMaxSafeInteger) {
+          if (i > (std::int64_t{1} << 53) || i < -(std::int64_t{1} << 53)) {
             throw DecodeError("integer value outside the safe range");
           }
           break;

@@ -68,35 +68,37 @@ bool OrderedIndex::insert(std::string_view entry, std::uint32_t row) {
     return true;
   }
   const std::size_t ci = std::min(chunkFor(entry), chunks_.size() - 1);
-  {
-    const Chunk& c = chunks_[ci];
-    const std::size_t at = c.find(entry);
-    if (at < c.count() && c.view(at) == entry) return false;
-  }
-  const bool split = chunks_[ci].count() + 1 > kMaxChunk;
+  const std::size_t pos = chunks_[ci].find(entry);
+  if (pos < chunks_[ci].count() && chunks_[ci].view(pos) == entry) return false;
+  const std::size_t count = chunks_[ci].count();
+  const bool split = count + 1 > kMaxChunk;
+  // Appending past the last entry (keys that grow: counters, timestamps) keeps full chunks
+  // full and starts a new one; elsewhere a chunk splits in halves.
+  const bool appending = ci + 1 == chunks_.size() && pos == count;
+  const std::size_t keep = appending ? count : (count + 1) / 2;  // entries left in the chunk
   Chunk upper;
   if (split) {
-    // Room for the upper half, so the split below cannot fail.
+    // Room for the upper part, so the split below cannot fail.
     reserveMore(chunks_, 1);
-    upper.bytes.reserve(chunks_[ci].bytes.size() + entry.size());
-    upper.offsets.reserve(kMaxChunk);
-    upper.rows.reserve(kMaxChunk);
+    const std::size_t n = count + 1 - keep;
+    upper.offsets.reserve(n + n / 4 + 4);
+    upper.rows.reserve(n + n / 4 + 4);
+    const std::size_t bytes = appending ? entry.size() : chunks_[ci].bytes.size() + entry.size();
+    upper.bytes.reserve(bytes + bytes / 4 + 16);
   }
   Chunk& chunk = chunks_[ci];
-  const std::size_t pos = chunk.find(entry);
   chunk.reserveOne(entry.size());
   chunk.insertAt(pos, entry, row);
   if (split) {
-    const std::size_t half = chunk.count() / 2;
-    const std::size_t cut = chunk.offsets[half];
+    const std::size_t cut = chunk.offsets[keep];
     upper.bytes.append(chunk.bytes, cut, std::string::npos);
-    for (std::size_t k = half; k < chunk.count(); ++k) {
+    for (std::size_t k = keep; k < chunk.count(); ++k) {
       upper.offsets.push_back(static_cast<std::uint32_t>(chunk.offsets[k] - cut));
       upper.rows.push_back(chunk.rows[k]);
     }
     chunk.bytes.resize(cut);
-    chunk.offsets.resize(half);
-    chunk.rows.resize(half);
+    chunk.offsets.resize(keep);
+    chunk.rows.resize(keep);
     chunks_.insert(chunks_.begin() + static_cast<std::ptrdiff_t>(ci) + 1, std::move(upper));
   }
   ++size_;

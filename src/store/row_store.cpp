@@ -57,7 +57,7 @@ std::optional<RowId> RowStore::find(NameId table, std::string_view key) const {
 
 RowId RowStore::findOrCreate(NameId table, std::string_view key) {
   if (auto id = find(table, key)) return *id;
-  if ((live_ + 1) * 2 > slots_.size()) growSlots();
+  if ((live_ + 1) * 4 > slots_.size() * 3) growSlots();  // load <= 3/4
   reserveMore(created_, 1);
   Row r;
   r.key.assign(key.data(), key.size());
@@ -165,6 +165,9 @@ void RowStore::insertCell(RowId id, std::size_t idx, Cell c) {
   const bool j = r.created != epoch_;
   if (j) reserveMore(journal_, 1);
   const NameId col = c.column();
+  if (r.cells.size() == r.cells.capacity()) {
+    r.cells.reserve(r.cells.size() + r.cells.size() / 4 + 1);  // slow growth: rows stay tight
+  }
   r.cells.insert(r.cells.begin() + static_cast<std::ptrdiff_t>(idx), std::move(c));
   if (j) journal_.push_back(Undo{Undo::CellInserted, id, static_cast<std::uint32_t>(idx), col, {}});
 }
@@ -351,7 +354,14 @@ void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns
       for (std::size_t i = rows_[id].cells.size(); i-- > 0;) removeObservedAt(id, i, obs);
     }
   }
-  if (kind == OpKind::SetRow) write(id, ColumnWrite{kTokenColumn, {}, kNull}, lv, obs, false);
+  if (kind == OpKind::SetRow) {
+    // Cells are most of a row's memory: a set sizes them exactly (no growth slack).
+    std::vector<Cell>& cells = rows_[id].cells;
+    if (cells.capacity() < cells.size() + columns.size() + 1) {
+      cells.reserve(cells.size() + columns.size() + 1);
+    }
+    write(id, ColumnWrite{kTokenColumn, {}, kNull}, lv, obs, false);
+  }
   if (kind == OpKind::DeleteRow) return;
   for (const ColumnWrite& w : columns) write(id, w, lv, obs, kind == OpKind::UpdateRow);
 }
@@ -458,7 +468,8 @@ std::size_t RowStore::memoryBytes() const {
 Bytes RowStore::encodeState() const {
   std::vector<RowId> ids;
   for (RowId id = 0; id < rows_.size(); ++id) {
-    if (!rows_[id].key.empty()) ids.push_back(id);
+    // Rows left empty by the last call are freed at the next one: they hold no state.
+    if (!rows_[id].key.empty() && !rows_[id].empty()) ids.push_back(id);
   }
   std::sort(ids.begin(), ids.end(), [&](RowId a, RowId b) {
     const Row& x = rows_[a];
