@@ -145,7 +145,7 @@ EMSCRIPTEN_KEEPALIVE double crdtdb_heap_used() {
 EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_commit(Handle* h, std::uint32_t len, std::uint32_t flags) {
   return guarded(h, [&] {
     boundary::OpBatch batch;
-    boundary::decodeOps(input(h, len), batch);
+    boundary::decodeOps(input(h, len), batch, h->db);
     record(h, h->db.commit(batch.ops, flags & 1));
   });
 }
@@ -157,7 +157,7 @@ EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_apply(Handle* h, std::uint32_t len, st
 EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_stage(Handle* h, std::uint32_t len) {
   return guarded(h, [&] {
     boundary::OpBatch batch;
-    boundary::decodeOps(input(h, len), batch);
+    boundary::decodeOps(input(h, len), batch, h->db);
     h->db.stage(batch.ops);
   });
 }
@@ -166,7 +166,7 @@ EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_commit_staged(Handle* h, std::uint32_t
                                                         std::uint32_t flags) {
   return guarded(h, [&] {
     boundary::OpBatch batch;
-    boundary::decodeOps(input(h, len), batch);
+    boundary::decodeOps(input(h, len), batch, h->db);
     record(h, h->db.commitStaged(batch.ops, flags & 1));
   });
 }

@@ -73,7 +73,23 @@ void writeStaged(const std::optional<StagedRow>& row, ByteWriter& out) {
 
 }  // namespace
 
-void decodeOps(ByteSpan in, OpBatch& out) {
+namespace {
+
+// A name sent as an id the JS side learned, or as a string.
+std::string_view nameRef(ByteReader& r, const Database& db, NameId& id, const char* what) {
+  const std::uint64_t ref = r.varint();
+  if (ref == 0) {
+    id = 0;
+    return str(r, kMaxNameBytes, what);
+  }
+  if (ref >= db.nameCount()) malformed(std::string(what) + " id");
+  id = static_cast<NameId>(ref);
+  return db.name(id);
+}
+
+}  // namespace
+
+void decodeOps(ByteSpan in, OpBatch& out, const Database& db) {
   ByteReader r(in);
   try {
     const std::uint64_t n = r.varintBelow(r.remaining() / 3 + 1, "operation count");
@@ -95,14 +111,14 @@ void decodeOps(ByteSpan in, OpBatch& out) {
       const std::uint8_t kind = r.u8();
       if (kind < 1 || kind > 3) malformed("operation kind");
       op.kind = static_cast<OpKind>(kind);
-      op.table = str(r, kMaxNameBytes, "table name");
+      op.table = nameRef(r, db, op.tableId, "table name");
       op.key = str(r, kMaxKeyBytes, "row key");
       const std::size_t colBegin = out.columns.size();
       if (op.kind != OpKind::DeleteRow) {
         const std::uint64_t nCols = r.varintBelow(r.remaining() / 2 + 1, "column count");
         for (std::uint64_t c = 0; c < nCols; ++c) {
           ColumnRef col;
-          col.name = str(r, kMaxNameBytes, "column name");
+          col.name = nameRef(r, db, col.id, "column name");
           ByteSpan rest = r.rest();
           ValueScan scan = scanValueLoose(r);
           col.value = rest.first(scan.size);
@@ -131,7 +147,8 @@ void decodeOps(ByteSpan in, OpBatch& out) {
           }) != last) {
         malformed("row (a column named twice)");
       }
-      out.ops[p.op].columns = std::span<const ColumnRef>(&*first, p.colEnd - p.colBegin);
+      out.ops[p.op].columns =
+          std::span<const ColumnRef>(out.columns.data() + p.colBegin, p.colEnd - p.colBegin);
     }
   } catch (const DecodeError& e) {
     throw Error(ErrorCode::Type, std::string("malformed operations: ") + e.what());

@@ -7,8 +7,10 @@
 // 8 bytes little-endian (they carry limits and offsets up to 2^53).
 //
 // Inputs (JS → engine):
-//   ops     varint n, n × op; op = u8 kind (1 set, 2 update, 3 delete), string table,
-//           string key, [set, update] varint nCols, nCols × (string name, value)
+//   ops     varint n, n × op; op = u8 kind (1 set, 2 update, 3 delete), name table,
+//           string key, [set, update] varint nCols, nCols × (name column, value)
+//           name = varint id (a name id the JS side learned from change records), or
+//                  varint 0 then string (a name it does not know, or may not rely on)
 //   range   u8 type: 0 all · 1 equals v · 2 above v · 3 aboveOrEqual v · 4 below v ·
 //           5 belowOrEqual v · 6 between u8 flags(1 includeLower, 2 includeUpper) lo hi ·
 //           7 startsWith v (string or array) · 8 anyOf varint n, n × v
@@ -47,8 +49,9 @@ struct OpBatch {
   std::vector<ColumnRef> columns;  // storage the ops' column spans point into
   Bytes canonical;                 // values re-encoded canonically (objects with sorted keys)
 };
-// Throws Error(Type) naming what is malformed. Views point into `in` and out.canonical.
-void decodeOps(ByteSpan in, OpBatch& out);
+// Throws Error(Type) naming what is malformed. Views point into `in`, out.canonical and the
+// replica's name table (names sent as ids are resolved through `db`).
+void decodeOps(ByteSpan in, OpBatch& out, const Database& db);
 
 KeyRange decodeRange(ByteReader& r);
 

@@ -234,13 +234,31 @@ function writeValue(w, v, path, depth, ancestors, fail) {
 }
 
 /**
+ * Writes a name as the engine's id for it when `ids` knows it, else as a string (the "name"
+ * of bindings/convert.h).
+ * @param {Writer} w
+ * @param {string} name
+ * @param {Map<string, number> | undefined} ids
+ */
+export function writeName(w, name, ids) {
+  const id = ids?.get(name);
+  if (id !== undefined) {
+    w.varint(id);
+  } else {
+    w.u8(0);
+    w.string(name);
+  }
+}
+
+/**
  * Validates a whole row (set) or patch (update) and writes its columns: varint n, then
  * (name, value) pairs. Throws TypeError naming the table, key and column path.
  * @param {Writer} w
  * @param {unknown} row
  * @param {{ table: string, key: string, what: "row" | "patch" }} ctx
+ * @param {Map<string, number>} [ids] engine name ids to use (see writeName)
  */
-export function writeColumns(w, row, { table, key, what }) {
+export function writeColumns(w, row, { table, key, what }, ids) {
   const where = `${what} for key ${JSON.stringify(key)} in table ${JSON.stringify(table)}`;
   if (!isPlainObject(row)) {
     throw new TypeError(`invalid ${where}: a ${what} must be a plain object, got ${describe(row)}`);
@@ -259,7 +277,7 @@ export function writeColumns(w, row, { table, key, what }) {
       throw fail(`${column.slice(0, 40)}…`, `has a name longer than ${MAX_NAME_BYTES} UTF-8 bytes`);
     }
     if (!isWellFormed(column)) throw fail(column, "has a name with a lone UTF-16 surrogate");
-    w.string(column);
+    writeName(w, column, ids);
     const v = /** @type {any} */ (row)[column];
     if (typeof v === "object" && v !== null && ancestors === EMPTY) ancestors = new Set([row]);
     writeValue(w, v, column, 0, ancestors, fail);

@@ -6,7 +6,7 @@
 // full (new row objects built aside) before the cache changes; if it cannot be read the engine
 // undoes the call, so the engine and the cache never disagree.
 
-import { writeColumns, writeRange, Writer } from "./codec.js";
+import { writeColumns, writeName, writeRange, Writer } from "./codec.js";
 import { CRDTDBError } from "./errors.js";
 import { LiveQueries } from "./live_query.js";
 import { GONE, NEW, readChangeRecord, readConflicts, readQuery } from "./record.js";
@@ -39,12 +39,16 @@ export function reportListenerError(err) {
  * @param {string} table
  * @param {string} key
  * @param {unknown} value
+ * @param {Map<string, number>} [ids] engine name ids, for ops committed at once (a staged
+ *   op is written with plain names: the ids it would use could be undone before it commits)
  */
-export function writeOp(w, kind, table, key, value) {
+export function writeOp(w, kind, table, key, value, ids) {
   w.u8(kind);
-  w.string(table);
+  writeName(w, table, ids);
   w.string(key);
-  if (kind !== DELETE) writeColumns(w, value, { table, key, what: kind === SET ? "row" : "patch" });
+  if (kind !== DELETE) {
+    writeColumns(w, value, { table, key, what: kind === SET ? "row" : "patch" }, ids);
+  }
 }
 
 /**
@@ -80,6 +84,8 @@ export class Replica {
   engine;
   /** @type {string[]} engine name id → table or column name (id 0: reserved) */
   names = [""];
+  /** @type {Map<string, number>} name → engine name id (the inverse of `names`) */
+  nameIds = new Map();
   /** @type {Array<import("./record.js").CachedRow | undefined>} row id → cached row */
   byId = [];
   /** @type {Map<string, Map<string, Readonly<Record<string, unknown>>>>} table → key → row */
@@ -166,6 +172,7 @@ export class Replica {
         cause: err,
       });
     }
+    for (let i = namesBefore; i < this.names.length; i++) this.nameIds.set(this.names[i], i);
     for (const c of rec.rows) {
       const rows = this.rowsOf(c.table);
       // (a listener may close the database below; the cache is complete before any runs)

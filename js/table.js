@@ -80,7 +80,7 @@ export class Table {
       if (kind === DELETE && !exists) return;
       const w = replica.engine.writer.reset();
       w.varint(1);
-      writeOp(w, kind, this.#name, k, value);
+      writeOp(w, kind, this.#name, k, value, replica.nameIds);
       if (kind === UPDATE && !exists) throw notFound(this.#name, k);
       replica.commit(w.view());
     });

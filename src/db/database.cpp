@@ -131,6 +131,10 @@ class Database::Call {
   bool done_ = false;
 };
 
+NameId Database::nameId(std::string_view name, NameId hint) {
+  return hint != 0 ? hint : internName(name);
+}
+
 NameId Database::internName(std::string_view name) {
   NameId id = names_.intern(name);
   if (id > kMaxColumnId) {
@@ -190,9 +194,9 @@ void finishUpdate(ChunkWriter& w, Bytes& out) {
 
 void Database::applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,
                             std::vector<ColumnWrite>& scratch) {
-  const RowId id = known ? *known : rows_.findOrCreate(internName(op.table), op.key);
+  const RowId id = known ? *known : rows_.findOrCreate(nameId(op.table, op.tableId), op.key);
   scratch.clear();
-  for (const ColumnRef& c : op.columns) scratch.push_back({internName(c.name), c.name, c.value});
+  for (const ColumnRef& c : op.columns) scratch.push_back({nameId(c.name, c.id), c.name, c.value});
   Observer all;  // a local event has seen everything here
   all.checks = &work_.observedChecks;
   rows_.apply(id, op.kind, scratch, lv, all);
@@ -224,7 +228,7 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
     bool visibleNow = touched ? s->second : false;
     std::optional<RowId> existing;
     if (!touched) {
-      auto table = names_.find(op.table);
+      auto table = op.tableId != 0 ? std::optional<NameId>(op.tableId) : names_.find(op.table);
       if (table) existing = rows_.find(*table, op.key);
       visibleNow = existing && rows_.row(*existing).visible();
     } else if (auto table = names_.find(op.table)) {
@@ -269,8 +273,17 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
     std::vector<ColumnWrite> scratch;
     for (LV i = 0; i < count; ++i) {
       applyLocalOp(*ops[i], rowsOf[i], start + i, scratch);
-      writeOp(oplog_.open(), *ops[i]);
-      if (wantUpdate) writeOp(update, *ops[i]);
+      // The op log's name indexes by replica name id (the ids applyLocalOp resolved).
+      ChunkWriter& log = oplog_.open();
+      const OpRef& op = *ops[i];
+      log.op(op.kind, oplog_.nameIndex(nameId(op.table, op.tableId), op.table), op.key);
+      if (op.kind != OpKind::DeleteRow) {
+        log.columnCount(op.columns.size());
+        for (std::size_t c = 0; c < op.columns.size(); ++c) {
+          log.column(oplog_.nameIndex(scratch[c].column, op.columns[c].name), op.columns[c].value);
+        }
+      }
+      if (wantUpdate) writeOp(update, op);
     }
     oplog_.extendTo(graph_.size());
     cs = finish(call.mark());

@@ -177,6 +177,7 @@ class Database {
                     std::vector<ColumnWrite>& scratch);
   ChangeSet finish(const CallMark& m);
   NameId internName(std::string_view name);
+  NameId nameId(std::string_view name, NameId hint);
 
   void processRun(ApplyState& st, const RunSource& src);
   void cascade(ApplyState& st);

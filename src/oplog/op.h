@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/bytes.h"
+#include "core/ids.h"
 #include "core/value.h"
 
 namespace crdtdb {
@@ -29,6 +30,7 @@ inline constexpr std::size_t kMaxPeerIdBytes = 256;
 struct ColumnRef {
   std::string_view name;
   ValueRef value;  // canonical encoding
+  NameId id = 0;   // the name's id in the replica when the caller knows it (0: look it up)
 };
 
 // An operation as views into someone else's buffers (the boundary input, a message, a test's
@@ -38,6 +40,7 @@ struct OpRef {
   std::string_view table;
   std::string_view key;
   std::span<const ColumnRef> columns;
+  NameId tableId = 0;  // as ColumnRef::id
 };
 
 // An operation that owns its bytes (staged transactions, tests).

@@ -73,6 +73,7 @@ void OpLog::seal() {
   // Nothing below allocates.
   sealed_.push_back(Chunk{std::move(bytes), openStart_, openEnd_});
   open_ = std::move(fresh);
+  names_.clear();
   openStart_ = openEnd_;
 }
 

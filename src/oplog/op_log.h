@@ -32,6 +32,14 @@ class OpLog {
 
   // The chunk appends go to; call extendTo(end LV) after writing a transaction into it.
   ChunkWriter& open() { return open_; }
+  // The open chunk's index of replica name `id` (cached by id: no hashing per op).
+  std::uint32_t nameIndex(NameId id, std::string_view name) {
+    if (id < names_.size() && names_[id] != 0) return names_[id] - 1;
+    if (id >= names_.size()) names_.resize(id + 1, 0);
+    const std::uint32_t i = open_.name(name);
+    names_[id] = i + 1;
+    return i;
+  }
   void extendTo(LV end) { openEnd_ = end; }
   LV size() const { return openEnd_; }
 
@@ -55,6 +63,7 @@ class OpLog {
   void rollback(const Mark& m) noexcept {
     open_.rollback(m.open);
     openEnd_ = m.openEnd;
+    names_.clear();  // a cache: it may name indexes the rollback removed
   }
   void clearJournal() noexcept { open_.clearJournal(); }
 
@@ -63,6 +72,7 @@ class OpLog {
   std::vector<Chunk> sealed_;
   ChunkWriter open_;
   LV openStart_ = 0, openEnd_ = 0;
+  std::vector<std::uint32_t> names_;  // replica NameId → open chunk index + 1 (0: unknown)
 };
 
 }  // namespace crdtdb

@@ -27,16 +27,16 @@ void appendCodeUnit(std::string& out, std::uint32_t c) {
 
 // UTF-8 (already validated) to UTF-16 code units, each appended in key form.
 void appendUtf16Units(std::string& out, std::string_view s) {
-  // ASCII prefix in one pass (most keys): each byte b becomes b + 1.
+  // ASCII prefix (below U+007F) in one pass (most keys): each byte b becomes b + 1.
   std::size_t i = 0;
-  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;
+  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x7f) ++i;
   const std::size_t at = out.size();
   out.resize(at + i);
   for (std::size_t k = 0; k < i; ++k) out[at + k] = static_cast<char>(s[k] + 1);
   while (i < s.size()) {
     auto b = static_cast<unsigned char>(s[i]);
     if (b < 0x80) {
-      out.push_back(static_cast<char>(b + 1));
+      appendCodeUnit(out, b);  // U+007F takes the two-byte form: 0x80 is that form's lead byte
       ++i;
       continue;
     }

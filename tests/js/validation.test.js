@@ -163,9 +163,24 @@ describe("writeColumns (unit): rows are validated while they are encoded", () =>
     const r = new Reader(w.view());
     const n = r.varint();
     const back = {};
-    for (let i = 0; i < n; i++) back[r.string()] = r.value();
+    for (let i = 0; i < n; i++) {
+      assert.equal(r.varint(), 0, "names as strings when no ids are given");
+      back[r.string()] = r.value();
+    }
     assert.deepEqual(back, { g: 1, a: [1, 2.5, "x", null, true, { b: -70 }] });
     assert.equal(r.pos, w.pos, "every byte read");
+  });
+
+  test("known names are written as the engine's ids", () => {
+    const w = new Writer();
+    writeColumns(w, { a: 1, b: 2 }, { table: "t", key: "k", what: "row" }, new Map([["b", 7]]));
+    const r = new Reader(w.view());
+    assert.equal(r.varint(), 2);
+    assert.equal(r.varint(), 0);
+    assert.equal(r.string(), "a");
+    assert.equal(r.value(), 1);
+    assert.equal(r.varint(), 7, "b by its id");
+    assert.equal(r.value(), 2);
   });
 
   test("the message says row or patch", () => {
