@@ -64,6 +64,9 @@ void setError(Handle* h, ErrorCode code, const char* message) {
 template <typename F>
 std::uint32_t guarded(Handle* h, F&& f) {
   try {
+    if (h->out.bytes().capacity() > (1u << 20)) {
+      Bytes().swap(h->out.bytes());  // do not keep a large result's buffer for small ones
+    }
     h->out.bytes().clear();
     f();
     setResult(h, 0);
@@ -126,6 +129,7 @@ EMSCRIPTEN_KEEPALIVE void crdtdb_close(Handle* h) { delete h; }
 EMSCRIPTEN_KEEPALIVE std::uint8_t* crdtdb_input(Handle* h, std::uint32_t size) {
   try {
     if (h->in.size() < size || h->in.size() > 4 * std::size_t{size} + (1u << 20)) {
+      Bytes().swap(h->in);  // free the old buffer first: a large one must not be kept twice
       Bytes fresh(size);
       h->in.swap(fresh);
     }

@@ -226,6 +226,7 @@ QuerySpec decodeQuery(ByteSpan in) {
     const std::uint8_t flags = r.u8();
     q.opts.reverse = flags & 1;
     q.staged = flags & 2;
+    q.wantCursor = flags & 4;
     const std::uint64_t cursorLen = r.varintBelow(r.remaining() + 1, "cursor length");
     if (cursorLen > 0) {
       ByteSpan c = r.raw(static_cast<std::size_t>(cursorLen));
@@ -314,6 +315,7 @@ void writeQuery(const Database& db, const QuerySpec& q, ByteWriter& out) {
     std::vector<QueryHit> hits = db.query(q.table, q.index, q.range, q.opts);
     out.varint(hits.size());
     for (const QueryHit& h : hits) out.varint(h.row);
+    if (!q.wantCursor) return;
     if (hits.empty()) {
       out.varint(q.opts.after ? q.opts.after->size() : 0);
       if (q.opts.after) out.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(q.opts.after->data()),

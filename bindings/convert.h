@@ -15,7 +15,8 @@
 //           5 belowOrEqual v · 6 between u8 flags(1 includeLower, 2 includeUpper) lo hi ·
 //           7 startsWith v (string or array) · 8 anyOf varint n, n × v
 //   query   string table, string index ("" = primary order), range, f64 limit (< 0: none),
-//           f64 offset, u8 flags (1 reverse, 2 staged), varint cursorLen, cursor bytes
+//           f64 offset, u8 flags (1 reverse, 2 staged, 4 return a cursor), varint cursorLen,
+//           cursor bytes (continue strictly after this entry)
 //   indexes varint n, n × (string name, string table, varint nKeys, nKeys × string column)
 //   row     string table, string key
 // Outputs (engine → JS):
@@ -29,7 +30,7 @@
 //             4 gone
 //           varint nSubs, nSubs × (varint subId, varint n, n × varint rowId)   new results
 //           varint updateLen, update bytes (a Changes message; 0 when not asked for)
-//   query   varint n, n × varint rowId, string cursor (the last entry; for paging)
+//   query   varint n, n × varint rowId, [flag 4] string cursor (the last entry; for paging)
 //   staged query   varint n, n × (u8 0, varint rowId | u8 1, string key, staged row)
 //   staged row     varint nCols, nCols × (string name, value)   (preceded by u8 present)
 //   conflicts      varint nCols, nCols × (string name, varint n, n × value)
@@ -60,6 +61,7 @@ struct QuerySpec {
   KeyRange range;
   QueryOptions opts;
   bool staged = false;
+  bool wantCursor = false;
 };
 QuerySpec decodeQuery(ByteSpan in);
 

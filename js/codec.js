@@ -346,10 +346,20 @@ export function writeRange(w, r) {
 
 /** Reads the boundary's primitive encodings and values (src/core/value.h). */
 export class Reader {
-  /** @param {Uint8Array} buf */
-  constructor(buf) {
+  /**
+   * @param {Uint8Array} buf
+   * @param {number} [pos] where the data starts (results are read in place in WASM memory)
+   * @param {number} [end]
+   */
+  constructor(buf, pos = 0, end = buf.length) {
     this.buf = buf;
-    this.pos = 0;
+    this.pos = pos;
+    this.end = end;
+  }
+
+  /** @returns {Uint8Array} a copy of the unread bytes */
+  rest() {
+    return this.buf.slice(this.pos, this.end);
   }
 
   u8() {

@@ -32,6 +32,9 @@ export class Engine {
   #hdr;
   /** Scratch writer for inputs (reused: calls are synchronous). */
   writer = new Writer(1024);
+  /** The engine's input buffer (address and capacity), asked for again only to grow. */
+  #inPtr = 0;
+  #inCap = 0;
 
   /**
    * @param {any} module the loaded module
@@ -70,11 +73,20 @@ export class Engine {
    * @returns {number} the length
    */
   #input(bytes) {
-    const ptr = this.#m._crdtdb_input(this.#handle, bytes.length) >>> 0;
-    if (ptr === 0 && bytes.length > 0) {
-      throw new CRDTDBError("out of memory: the WebAssembly heap could not hold the call's input");
+    const h = this.#handle;
+    if (bytes.length > this.#inCap || (this.#inCap > 1 << 20 && bytes.length < this.#inCap >> 2)) {
+      // Grow the input buffer, or after a large call let the engine shrink it back (WASM
+      // memory never shrinks, but the allocator reuses what is freed).
+      const want = Math.max(bytes.length, 1024);
+      const ptr = this.#m._crdtdb_input(h, want) >>> 0;
+      if (ptr === 0) {
+        this.#inCap = 0;
+        throw new CRDTDBError("out of memory: the WebAssembly heap could not hold the call's input");
+      }
+      this.#inPtr = ptr;
+      this.#inCap = want;
     }
-    this.#m.HEAPU8.set(bytes, ptr);
+    this.#m.HEAPU8.set(bytes, this.#inPtr);
     return bytes.length;
   }
 
@@ -87,9 +99,9 @@ export class Engine {
     const heap32 = this.#m.HEAPU32;
     const ptr = heap32[this.#hdr + 1] >>> 0;
     const len = heap32[this.#hdr + 2] >>> 0;
-    const data = this.#m.HEAPU8.subarray(ptr, ptr + len);
-    if (status !== 0) throw errorFromStatus(status, utf8.decode(data));
-    return new Reader(data);
+    const heap = this.#m.HEAPU8;
+    if (status !== 0) throw errorFromStatus(status, utf8.decode(heap.subarray(ptr, ptr + len)));
+    return new Reader(heap, ptr, ptr + len);
   }
 
   /**
@@ -138,7 +150,7 @@ export class Engine {
 
   /** @returns {Uint8Array} a copy */
   version() {
-    return this.#result(this.#m._crdtdb_version(this.#handle)).buf.slice();
+    return this.#result(this.#m._crdtdb_version(this.#handle)).rest();
   }
 
   /**
@@ -148,7 +160,7 @@ export class Engine {
   changesSince(version) {
     const len = this.#input(version ?? new Uint8Array(0));
     const r = this.#result(this.#m._crdtdb_changes_since(this.#h, len, version ? 1 : 0));
-    return r.buf.slice();
+    return r.rest();
   }
 
   query(/** @type {Uint8Array} */ q) {
@@ -182,6 +194,7 @@ export class Engine {
   }
 
   /** Releases the WASM-side replica. Safe to call twice. */
+  // (the cached input buffer dies with it)
   delete() {
     if (this.#h !== 0) {
       const h = this.#h;

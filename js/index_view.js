@@ -76,8 +76,7 @@ export async function* iterateRows(core, table, index, range, opts) {
   let offset = opts.offset;
   /** @type {Set<string>} */
   const yielded = new Set();
-  /** @type {Uint8Array | undefined} */
-  let cursor;
+  let cursor = new Uint8Array(0); // empty: from the start
   for (;;) {
     if (limit >= 0 && yielded.size >= limit) return;
     const replica = core.replica();

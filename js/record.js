@@ -97,15 +97,16 @@ export function readChangeRecord(r, names, cached) {
 }
 
 /**
- * Reads a committed query result: row ids, then the cursor (last entry) for paging.
+ * Reads a committed query result: row ids, then (when asked for) the paging cursor.
  * @param {import("./codec.js").Reader} r
- * @returns {{ rowIds: number[], cursor: Uint8Array }}
+ * @param {boolean} withCursor
+ * @returns {{ rowIds: number[], cursor: Uint8Array | undefined }}
  */
-export function readQuery(r) {
+export function readQuery(r, withCursor) {
   const n = r.varint();
   const rowIds = new Array(n);
   for (let i = 0; i < n; i++) rowIds[i] = r.varint();
-  const cursor = r.bytes(r.varint()).slice();
+  const cursor = withCursor ? r.bytes(r.varint()).slice() : undefined;
   return { rowIds, cursor };
 }
 

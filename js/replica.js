@@ -61,7 +61,7 @@ export function writeOp(w, kind, table, key, value, ids) {
  * @param {number} offset
  * @param {boolean} reverse
  * @param {boolean} staged
- * @param {Uint8Array} [cursor]
+ * @param {Uint8Array} [cursor] continue after it; given (even empty), a cursor comes back
  */
 export function writeQuery(w, table, index, range, limit, offset, reverse, staged, cursor) {
   w.string(table);
@@ -69,7 +69,7 @@ export function writeQuery(w, table, index, range, limit, offset, reverse, stage
   writeRange(w, range);
   w.f64(limit);
   w.f64(offset);
-  w.u8((reverse ? 1 : 0) | (staged ? 2 : 0));
+  w.u8((reverse ? 1 : 0) | (staged ? 2 : 0) | (cursor ? 4 : 0));
   w.varint(cursor ? cursor.length : 0);
   if (cursor) w.bytes(cursor);
 }
@@ -220,7 +220,7 @@ export class Replica {
   }
 
   /**
-   * Row ids of a committed query, in result order, and the paging cursor.
+   * Row ids of a committed query, in result order, and (with `cursor`) the paging cursor.
    * @param {string} table
    * @param {string} index
    * @param {object} range
@@ -232,7 +232,7 @@ export class Replica {
   queryIds(table, index, range, limit, offset, reverse, cursor) {
     const w = this.engine.writer.reset();
     writeQuery(w, table, index, range, limit, offset, reverse, false, cursor);
-    return readQuery(this.engine.query(w.view()));
+    return readQuery(this.engine.query(w.view()), cursor !== undefined);
   }
 
   /**
@@ -245,7 +245,14 @@ export class Replica {
    * @param {boolean} reverse
    */
   query(table, index, range, limit, offset, reverse) {
-    return this.queryIds(table, index, range, limit, offset, reverse).rowIds.map(this.rowOfId);
+    const ids = this.queryIds(table, index, range, limit, offset, reverse).rowIds;
+    const byId = this.byId;
+    const rows = new Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const e = byId[ids[i]];
+      rows[i] = e !== undefined ? e.row : this.rowOfId(ids[i]);
+    }
+    return rows;
   }
 
   /**

@@ -7,11 +7,18 @@
 namespace crdtdb {
 
 void ByteWriter::varint(std::uint64_t v) {
+  if (v < 0x80) {
+    out_.push_back(static_cast<std::uint8_t>(v));
+    return;
+  }
+  std::uint8_t buf[10];
+  std::size_t n = 0;
   while (v >= 0x80) {
-    out_.push_back(static_cast<std::uint8_t>(v | 0x80));
+    buf[n++] = static_cast<std::uint8_t>(v | 0x80);
     v >>= 7;
   }
-  out_.push_back(static_cast<std::uint8_t>(v));
+  buf[n++] = static_cast<std::uint8_t>(v);
+  out_.insert(out_.end(), buf, buf + n);
 }
 
 void ByteWriter::fixed32(std::uint32_t v) {

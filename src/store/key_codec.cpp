@@ -60,8 +60,10 @@ void appendNumberKey(std::string& out, double d) {
   if (d == 0) d = 0;  // -0 and 0 are the same key
   auto bits = bitCast<std::uint64_t>(d);
   bits = (bits & (1ull << 63)) ? ~bits : bits | (1ull << 63);
-  out.push_back(kNumber);
-  for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(bits >> (8 * i)));
+  char buf[9];
+  buf[0] = kNumber;
+  for (int i = 0; i < 8; ++i) buf[1 + i] = static_cast<char>(bits >> (8 * (7 - i)));
+  out.append(buf, 9);
 }
 
 // Appends the elements of an array value (without the array's own markers).
@@ -85,6 +87,7 @@ bool appendElements(std::string& out, ValueRef array) {
 }  // namespace
 
 void appendStringKey(std::string& out, std::string_view utf8) {
+  out.reserve(out.size() + utf8.size() + 2);
   out.push_back(kString);
   appendUtf16Units(out, utf8);
   out.push_back(kEnd);

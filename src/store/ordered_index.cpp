@@ -3,6 +3,7 @@
 #include "core/reserve.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/errors.h"
 
@@ -12,7 +13,7 @@ std::size_t OrderedIndex::Chunk::find(std::string_view key) const {
   std::size_t lo = 0, hi = count();
   while (lo < hi) {
     std::size_t mid = (lo + hi) / 2;
-    if (view(mid) < key) {
+    if (bytesLess(view(mid), key)) {
       lo = mid + 1;
     } else {
       hi = mid;
@@ -46,11 +47,17 @@ void OrderedIndex::Chunk::eraseAt(std::size_t i) noexcept {
 }
 
 std::size_t OrderedIndex::chunkFor(std::string_view key) const {
-  auto it = std::lower_bound(chunks_.begin(), chunks_.end(), key,
-                             [](const Chunk& c, std::string_view k) {
-                               return c.view(c.count() - 1) < k;
-                             });
-  return static_cast<std::size_t>(it - chunks_.begin());
+  std::size_t lo = 0, hi = chunks_.size();
+  while (lo < hi) {
+    const std::size_t mid = (lo + hi) / 2;
+    const Chunk& c = chunks_[mid];
+    if (bytesLess(c.view(c.count() - 1), key)) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
 }
 
 bool OrderedIndex::insert(std::string_view entry, std::uint32_t row) {
@@ -223,24 +230,34 @@ std::size_t OrderedIndex::lowerBound(std::string_view key) const {
 
 std::size_t OrderedIndex::upperBoundPrefix(std::string_view key) const {
   // Entries with `key` as a prefix sort before key + 0xff... only if no byte after the prefix
-  // is 0xff; row-key bytes may be, so compare with an explicit predicate.
-  auto lessOrPrefixed = [&](std::string_view e) { return e.substr(0, key.size()) <= key; };
-  auto it = std::partition_point(chunks_.begin(), chunks_.end(), [&](const Chunk& c) {
-    return lessOrPrefixed(c.view(c.count() - 1));
-  });
-  if (it == chunks_.end()) return size_;
-  rebuildPrefix();
-  const Chunk& chunk = *it;
-  std::size_t lo = 0, hi = chunk.count();
+  // is 0xff; row-key bytes may be, so compare only the first key.size() bytes.
+  auto lessOrPrefixed = [&](std::string_view e) {
+    const std::size_t n = e.size() < key.size() ? e.size() : key.size();
+    return (n ? std::memcmp(e.data(), key.data(), n) : 0) <= 0;
+  };
+  std::size_t lo = 0, hi = chunks_.size();
   while (lo < hi) {
-    std::size_t mid = (lo + hi) / 2;
-    if (lessOrPrefixed(chunk.view(mid))) {
+    const std::size_t mid = (lo + hi) / 2;
+    const Chunk& c = chunks_[mid];
+    if (lessOrPrefixed(c.view(c.count() - 1))) {
       lo = mid + 1;
     } else {
       hi = mid;
     }
   }
-  return prefix_[static_cast<std::size_t>(it - chunks_.begin())] + lo;
+  if (lo == chunks_.size()) return size_;
+  rebuildPrefix();
+  const Chunk& chunk = chunks_[lo];
+  std::size_t a = 0, b = chunk.count();
+  while (a < b) {
+    const std::size_t mid = (a + b) / 2;
+    if (lessOrPrefixed(chunk.view(mid))) {
+      a = mid + 1;
+    } else {
+      b = mid;
+    }
+  }
+  return prefix_[lo] + a;
 }
 
 std::pair<std::size_t, std::size_t> OrderedIndex::locate(std::size_t rank) const {

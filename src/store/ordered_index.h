@@ -22,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/inline.h"
+
 namespace crdtdb {
 
 class OrderedIndex {
@@ -96,9 +98,10 @@ class OrderedIndex {
     std::vector<std::uint32_t> offsets;  // start of each entry in `bytes`
     std::vector<std::uint32_t> rows;
     std::size_t count() const { return rows.size(); }
-    std::string_view view(std::size_t i) const {
-      std::size_t end = i + 1 < offsets.size() ? offsets[i + 1] : bytes.size();
-      return std::string_view(bytes).substr(offsets[i], end - offsets[i]);
+    CRDTDB_INLINE std::string_view view(std::size_t i) const {
+      const std::size_t begin = offsets[i];
+      const std::size_t end = i + 1 < offsets.size() ? offsets[i + 1] : bytes.size();
+      return std::string_view(bytes.data() + begin, end - begin);
     }
     Entry entry(std::size_t i) const { return {view(i), rows[i]}; }
     std::size_t find(std::string_view key) const;  // first index with view >= key
