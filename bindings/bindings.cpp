@@ -61,14 +61,14 @@ void setError(Handle* h, ErrorCode code, const char* message) {
   setResult(h, 1 + static_cast<std::uint32_t>(code));
 }
 
-template <typename F>
-std::uint32_t guarded(Handle* h, F&& f) {
+// One copy of the catch clauses for every export (a template would inline them into each).
+__attribute__((noinline)) std::uint32_t runGuarded(Handle* h, void (*fn)(void*), void* ctx) {
   try {
     if (h->out.bytes().capacity() > (1u << 20)) {
       Bytes().swap(h->out.bytes());  // do not keep a large result's buffer for small ones
     }
     h->out.bytes().clear();
-    f();
+    fn(ctx);
     setResult(h, 0);
   } catch (const Error& e) {
     setError(h, e.code(), e.what());
@@ -81,6 +81,11 @@ std::uint32_t guarded(Handle* h, F&& f) {
     setError(h, ErrorCode::Internal, "unknown engine failure");
   }
   return h->header[0];
+}
+
+template <typename F>
+std::uint32_t guarded(Handle* h, F&& f) {
+  return runGuarded(h, [](void* ctx) { (*static_cast<F*>(ctx))(); }, &f);
 }
 
 ByteSpan input(Handle* h, std::uint32_t len) { return ByteSpan(h->in.data(), len); }

@@ -1,5 +1,7 @@
 #include "convert.h"
 
+#include "core/sort.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -141,7 +143,7 @@ void decodeOps(ByteSpan in, OpBatch& out, const Database& db) {
     for (const Pending& p : spans) {
       auto first = out.columns.begin() + static_cast<std::ptrdiff_t>(p.colBegin);
       auto last = out.columns.begin() + static_cast<std::ptrdiff_t>(p.colEnd);
-      std::sort(first, last, [](const ColumnRef& a, const ColumnRef& b) { return a.name < b.name; });
+      sortRange(first, last, [](const ColumnRef& a, const ColumnRef& b) { return a.name < b.name; });
       if (std::adjacent_find(first, last, [](const ColumnRef& a, const ColumnRef& b) {
             return a.name == b.name;
           }) != last) {

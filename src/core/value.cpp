@@ -1,5 +1,7 @@
 #include "core/value.h"
 
+#include "core/sort.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -166,7 +168,7 @@ void canonicalizeAt(ByteReader& r, ByteWriter& out, int depth) {
     std::size_t size = scanImpl(r, false).size;
     entries.push_back({key, rest.first(size)});
   }
-  std::sort(entries.begin(), entries.end(),
+  sortRange(entries.begin(), entries.end(),
             [](const Entry& a, const Entry& b) { return a.key < b.key; });
   for (std::size_t i = 1; i < entries.size(); ++i) {
     if (entries[i - 1].key == entries[i].key) {

@@ -1,5 +1,7 @@
 #include "db/database.h"
 
+#include "core/sort.h"
+
 #include <algorithm>
 #include <unordered_map>
 
@@ -163,7 +165,7 @@ void writeHeader(ChunkWriter& w, const CausalGraph& g, const Interner& peers, Pe
       Stamp s = g.stampOf(p);
       refs.push_back({w.peer(peers.name(s.peer)), s.seq});
     }
-    std::sort(refs.begin(), refs.end(), [&](const ParentRef& a, const ParentRef& b) {
+    sortRange(refs.begin(), refs.end(), [&](const ParentRef& a, const ParentRef& b) {
       int c = w.peerName(a.peer).compare(w.peerName(b.peer));
       return c != 0 ? c < 0 : a.seq < b.seq;
     });
@@ -434,7 +436,7 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
       const ParentRef& pr = src.parents[run.parentsBegin + i];
       parents.push_back(*graph_.lvOf((*src.peers)[pr.peer], pr.seq));
     }
-    std::sort(parents.begin(), parents.end());
+    sortRange(parents.begin(), parents.end());
     parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
     // A peer's events must form a chain, or version vectors could not answer "seen?".
     if (seq0 > 0 && graph_.vvGet(graph_.vvOfParents(parents), p) < seq0) {
@@ -595,7 +597,7 @@ ChangeSet Database::finish(const CallMark& m) {
   rows_.forEachChangedColumn(m.rows, [&](RowId row, NameId col, const Cell* before) {
     changed.push_back({row, col, before, changed.size()});
   });
-  std::sort(changed.begin(), changed.end(), [](const Changed& a, const Changed& b) {
+  sortRange(changed.begin(), changed.end(), [](const Changed& a, const Changed& b) {
     if (a.row != b.row) return a.row < b.row;
     if (a.column != b.column) return a.column < b.column;
     return a.order < b.order;
@@ -679,7 +681,7 @@ ChangeSet Database::finish(const CallMark& m) {
                          });
     cs.rows.push_back(std::move(delta));
   }
-  std::sort(cs.subscriptions.begin(), cs.subscriptions.end());
+  sortRange(cs.subscriptions.begin(), cs.subscriptions.end());
   cs.subscriptions.erase(std::unique(cs.subscriptions.begin(), cs.subscriptions.end()),
                          cs.subscriptions.end());
   return cs;
@@ -692,7 +694,7 @@ Bytes Database::version() const {
   for (PeerIdx p = 0; p < graph_.peerCount(); ++p) {
     if (graph_.nextSeq(p) > 0) vv.emplace_back(std::string(peers_.name(p)), graph_.nextSeq(p));
   }
-  std::sort(vv.begin(), vv.end());
+  sortRange(vv.begin(), vv.end());
   return encodeVersion(vv);
 }
 

@@ -168,9 +168,10 @@ class Database {
   class Call;
   struct ApplyState;
 
-  CallMark beginCall();
-  void rollbackTo(const CallMark& m) noexcept;
-  void confirm() noexcept;
+  // Out of line (noinline): every call has one, and inlining them everywhere costs size.
+  [[gnu::noinline]] CallMark beginCall();
+  [[gnu::noinline]] void rollbackTo(const CallMark& m) noexcept;
+  [[gnu::noinline]] void confirm() noexcept;
 
   ChangeSet commitOps(std::span<const OpRef> ops, bool wantUpdate);
   void applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,

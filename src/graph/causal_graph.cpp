@@ -1,5 +1,7 @@
 #include "graph/causal_graph.h"
 
+#include "core/sort.h"
+
 #include "core/reserve.h"
 
 #include <algorithm>
@@ -33,7 +35,7 @@ std::vector<LV> CausalGraph::frontier() const {
   std::vector<LV> f;
   f.reserve(frontier_.size());
   frontier_.forEach([&](LV v) { f.push_back(v); });
-  std::sort(f.begin(), f.end());
+  sortRange(f.begin(), f.end());
   return f;
 }
 

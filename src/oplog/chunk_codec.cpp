@@ -1,5 +1,7 @@
 #include "oplog/chunk_codec.h"
 
+#include "core/sort.h"
+
 #include "core/reserve.h"
 
 #include <algorithm>
@@ -22,7 +24,7 @@ std::vector<std::string_view> readTable(ByteReader& r, std::size_t maxLen, const
     out.push_back(s);
   }
   std::vector<std::string_view> sorted(out);
-  std::sort(sorted.begin(), sorted.end());
+  sortRange(sorted.begin(), sorted.end());
   if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
     throw DecodeError(std::string("duplicate ") + what);
   }

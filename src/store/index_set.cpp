@@ -1,5 +1,7 @@
 #include "store/index_set.h"
 
+#include "core/sort.h"
+
 #include "core/reserve.h"
 
 #include <algorithm>
@@ -191,7 +193,7 @@ std::vector<std::pair<std::size_t, std::size_t>> IndexSet::rankRanges(const Orde
     }
     case KeyRange::Kind::AnyOf: {
       std::vector<std::string> keys = r.values;
-      std::sort(keys.begin(), keys.end());
+      sortRange(keys.begin(), keys.end());
       keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
       for (const auto& k : keys) {
         std::size_t lo = ix.lowerBound(k), hi = ix.upperBoundPrefix(k);
@@ -259,7 +261,7 @@ std::vector<QueryHit> IndexSet::queryOverlay(
   // Committed entries minus the staged rows' old entries, merged with their new entries.
   const OrderedIndex* ix = resolve(table, index);
   std::vector<std::string> gone(removed);
-  std::sort(gone.begin(), gone.end());
+  sortRange(gone.begin(), gone.end());
   std::vector<QueryHit> stream;
   if (ix) {
     for (auto [lo, hi] : rankRanges(*ix, range)) {
@@ -278,7 +280,7 @@ std::vector<QueryHit> IndexSet::queryOverlay(
       stream.push_back({e.row, it->first});
     });
   }
-  std::sort(stream.begin(), stream.end(),
+  sortRange(stream.begin(), stream.end(),
             [](const QueryHit& a, const QueryHit& b) { return a.entry < b.entry; });
   if (opts.after) {
     const std::string& a = *opts.after;

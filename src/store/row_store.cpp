@@ -1,5 +1,7 @@
 #include "store/row_store.h"
 
+#include "core/sort.h"
+
 #include "core/reserve.h"
 
 #include <algorithm>
@@ -434,10 +436,10 @@ void RowStore::confirm() noexcept {
         if (live(id) && rows_[id].empty()) empty.push_back(id);
       }
     }
-    std::sort(empty.begin(), empty.end());
+    sortRange(empty.begin(), empty.end());
     empty.erase(std::unique(empty.begin(), empty.end()), empty.end());
     reserveMore(free_, empty.size());
-    std::sort(empty.begin(), empty.end(), std::greater<RowId>());
+    sortRange(empty.begin(), empty.end(), [](RowId a, RowId b) { return a > b; });
     for (RowId id : empty) destroy(id);
   } catch (...) {
     // Out of memory: the empty rows stay allocated until a later confirm.
@@ -471,7 +473,7 @@ Bytes RowStore::encodeState() const {
     // Rows left empty by the last call are freed at the next one: they hold no state.
     if (!rows_[id].key.empty() && !rows_[id].empty()) ids.push_back(id);
   }
-  std::sort(ids.begin(), ids.end(), [&](RowId a, RowId b) {
+  sortRange(ids.begin(), ids.end(), [&](RowId a, RowId b) {
     const Row& x = rows_[a];
     const Row& y = rows_[b];
     int c = names_.name(x.table).compare(names_.name(y.table));

@@ -1,5 +1,7 @@
 #include "store/subscriptions.h"
 
+#include "core/sort.h"
+
 #include <algorithm>
 
 namespace crdtdb {
@@ -37,7 +39,7 @@ void Subscriptions::Tree::build() const {
     if (!i.lo.empty()) points.push_back(i.lo);
     if (i.hi) points.push_back(*i.hi);
   }
-  std::sort(points.begin(), points.end());
+  sortRange(points.begin(), points.end());
   points.erase(std::unique(points.begin(), points.end()), points.end());
   // Leaf j covers [points[j-1], points[j]) (unbounded at both ends).
   const std::size_t n = points.size() + 1;
