@@ -1,7 +1,8 @@
 // Convergence fuzzer: 5 replicas, random transactions, random delivery with duplicates and
 // reordering, replicas going offline, periodic full sync; every replica must equal the
-// others (rows, conflicts, version bytes, encoded state), a replica rebuilt from one
-// history, and the naive oracle after every step.
+// others (rows, conflicts, version bytes, encoded state, index contents), a replica rebuilt
+// from one history, and the naive oracle (every fourth step, and at the end). Every step ends
+// with the touched replica's checkInvariants().
 //   CRDTDB_FUZZ_SEEDS=N   number of seeds (default 60)
 //   CRDTDB_FUZZ_FIRST=S   first seed (default 1)
 //   CRDTDB_FUZZ_LONG=1    run seeds until stopped, printing progress

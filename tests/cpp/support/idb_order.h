@@ -2,9 +2,9 @@
 // codec and index queries are tested against.
 #pragma once
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
 #include <string>
-
-#include "core/value.h"
 
 namespace crdtdb::testing {
 
@@ -27,9 +27,12 @@ inline std::u16string utf16(const std::string& s) {
   return out;
 }
 
-inline int typeRank(const Value& v) { return v.is_number() ? 0 : v.is_string() ? 1 : 2; }
+using Key = nlohmann::json;
 
-inline int idbCompare(const Value& a, const Value& b) {
+inline int typeRank(const Key& v) { return v.is_number() ? 0 : v.is_string() ? 1 : 2; }
+
+// a, b: numbers, strings or arrays of those (IndexedDB keys).
+inline int idbCompare(const Key& a, const Key& b) {
   if (typeRank(a) != typeRank(b)) return typeRank(a) < typeRank(b) ? -1 : 1;
   if (a.is_number()) {
     double x = a.get<double>(), y = b.get<double>();

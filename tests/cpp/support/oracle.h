@@ -1,62 +1,80 @@
-// A deliberately naive reference for the row semantics: it takes a replica's whole history,
-// computes every event's full ancestor set, and evaluates the api.md rules literally:
+// A deliberately naive reference for the row semantics: it takes a replica's whole history (a
+// Changes message), lists every event, derives its Lamport time from its parents (every event
+// is max(parents' Lamport) + 1; a root is 1), computes every event's full ancestor set, and
+// evaluates the rules literally:
 //  - a SetRow token survives unless a SetRow or DeleteRow of the row has it in its past;
 //  - a column write survives unless a SetRow, a DeleteRow, or an UpdateRow naming that
 //    column has it in its past;
 //  - a row is visible iff a token survives; each column shows its greatest surviving write
-//    by (Lamport, peer id, seq); the rest are its conflicts.
-// No shared code with src/merge: it must agree with the engine on every fuzz step.
+//    by (Lamport, peer id bytes, seq); the rest are its conflicts, best first.
+// No shared code with src/merge (nor src/graph): only the message decoder is the engine's.
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
-#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "db/database.h"
-#include "oplog/changes_codec.h"
+#include "support/history.h"
+#include "support/values.h"
 
 namespace crdtdb::testing {
 
+using RowKey = std::pair<std::string, std::string>;  // (table, key)
+
 struct OracleRows {
-  std::map<std::pair<std::string, std::string>, Value> rows;       // visible rows
-  std::map<std::pair<std::string, std::string>, Value> conflicts;  // non-empty only
+  std::map<RowKey, RowValues> rows;          // visible rows
+  std::map<RowKey, RowConflicts> conflicts;  // rows with at least one conflicted column
 };
 
-inline OracleRows oracleFromHistory(const Bytes& allChanges) {
-  struct Ev {
-    std::string peer;
-    Seq seq;
-    Lamport lamport;
-    std::vector<std::size_t> parents;
-    Op op;
-  };
-  std::vector<Ev> evs;
+struct OracleEvent {
+  std::string peer;
+  Seq seq;
+  Lamport lamport;
+  std::vector<std::size_t> parents;
+  Op op;
+};
+
+// Every event of a history, parents before children (as changesSince emits them); each
+// event's Lamport time derived from its parents.
+inline std::vector<OracleEvent> oracleEvents(ByteSpan history) {
+  std::vector<OracleEvent> evs;
   std::map<std::pair<std::string, Seq>, std::size_t> index;
-  for (const TxnRecord& t : decodeChanges(allChanges)) {
+  for (const TxnRecord& t : decodeMessage(history)) {
     for (std::size_t i = 0; i < t.ops.size(); ++i) {
-      Ev e{t.peer, t.seq + i, t.lamport + i, {}, t.ops[i]};
+      OracleEvent e{t.peer, t.seq + i, 0, {}, t.ops[i]};
       if (i == 0) {
-        for (const auto& p : t.parents) e.parents.push_back(index.at({p.peer, p.seq}));
+        for (const auto& p : t.parents) e.parents.push_back(index.at(p));
       } else {
         e.parents.push_back(evs.size() - 1);
       }
+      Lamport max = 0;
+      for (std::size_t p : e.parents) max = std::max(max, evs[p].lamport);
+      e.lamport = max + 1;
       index[{t.peer, t.seq + i}] = evs.size();
       evs.push_back(std::move(e));
     }
   }
-  // anc[i][j]: event j is in the causal past of event i (strictly).
-  std::vector<std::vector<bool>> anc(evs.size(), std::vector<bool>(evs.size(), false));
-  for (std::size_t i = 0; i < evs.size(); ++i) {
+  return evs;
+}
+
+inline OracleRows oracleFromHistory(ByteSpan history) {
+  const std::vector<OracleEvent> evs = oracleEvents(history);
+  const std::size_t n = evs.size(), words = (n + 63) / 64;
+  // anc[i]: bit j set when event j is in the causal past of event i (strictly).
+  std::vector<std::vector<std::uint64_t>> anc(n, std::vector<std::uint64_t>(words, 0));
+  for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t p : evs[i].parents) {
-      anc[i][p] = true;
-      for (std::size_t j = 0; j < evs.size(); ++j) {
-        if (anc[p][j]) anc[i][j] = true;
-      }
+      anc[i][p / 64] |= std::uint64_t{1} << (p % 64);
+      for (std::size_t w = 0; w < words; ++w) anc[i][w] |= anc[p][w];
     }
   }
-  std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> byRow;
-  for (std::size_t i = 0; i < evs.size(); ++i) byRow[{evs[i].op.table, evs[i].op.key}].push_back(i);
+  auto sees = [&](std::size_t x, std::size_t j) { return (anc[x][j / 64] >> (j % 64)) & 1; };
+
+  std::map<RowKey, std::vector<std::size_t>> byRow;
+  for (std::size_t i = 0; i < n; ++i) byRow[{evs[i].op.table, evs[i].op.key}].push_back(i);
 
   auto greater = [&](std::size_t a, std::size_t b) {
     if (evs[a].lamport != evs[b].lamport) return evs[a].lamport > evs[b].lamport;
@@ -70,17 +88,17 @@ inline OracleRows oracleFromHistory(const Bytes& allChanges) {
       if (evs[t].op.kind != OpKind::SetRow) continue;
       bool removed = false;
       for (std::size_t x : list) {
-        if (evs[x].op.kind != OpKind::UpdateRow && anc[x][t]) removed = true;
+        if (evs[x].op.kind != OpKind::UpdateRow && sees(x, t)) removed = true;
       }
       visible = visible || !removed;
     }
     if (!visible) continue;
-    std::map<std::string, std::vector<std::pair<std::size_t, Value>>> alive;
+    std::map<std::string, std::vector<std::pair<std::size_t, Bytes>>> alive;
     for (std::size_t w : list) {
       for (const auto& [col, val] : evs[w].op.columns) {
         bool removed = false;
         for (std::size_t x : list) {
-          if (!anc[x][w]) continue;
+          if (!sees(x, w)) continue;
           const Op& o = evs[x].op;
           bool names = false;
           for (const auto& c : o.columns) names = names || c.first == col;
@@ -89,17 +107,13 @@ inline OracleRows oracleFromHistory(const Bytes& allChanges) {
         if (!removed) alive[col].emplace_back(w, val);
       }
     }
-    Value row = Value::object();
-    Value conf = Value::object();
+    RowValues row;
+    RowConflicts conf;
     for (auto& [col, writes] : alive) {
       std::sort(writes.begin(), writes.end(),
                 [&](const auto& a, const auto& b) { return greater(a.first, b.first); });
       row[col] = writes[0].second;
-      if (writes.size() > 1) {
-        Value losers = Value::array();
-        for (std::size_t i = 1; i < writes.size(); ++i) losers.push_back(writes[i].second);
-        conf[col] = losers;
-      }
+      for (std::size_t i = 1; i < writes.size(); ++i) conf[col].push_back(writes[i].second);
     }
     out.rows[rk] = row;
     if (!conf.empty()) out.conflicts[rk] = conf;

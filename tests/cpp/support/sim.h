@@ -13,24 +13,33 @@
 
 #include "core/errors.h"
 #include "db/database.h"
+#include "store/key_codec.h"
 #include "support/oracle.h"
+#include "support/values.h"
 
 namespace crdtdb::testing {
 
 inline const std::vector<std::string> kTables = {"t0", "t1"};
 
-inline std::map<std::pair<std::string, std::string>, Value> rowsOf(const Database& db) {
-  std::map<std::pair<std::string, std::string>, Value> out;
-  for (const auto& t : kTables) {
-    db.forEachRow(t, [&](const std::string& k, const Value& row) { out[{t, k}] = row; });
+// Every visible row of every table.
+inline std::map<RowKey, RowValues> rowsOf(const Database& db) {
+  std::map<RowKey, RowValues> out;
+  for (RowId id = 0; id < db.rows().slotCount(); ++id) {
+    if (!db.rows().live(id)) continue;
+    const Row& r = db.rows().row(id);
+    if (!r.visible()) continue;
+    RowValues& row = out[{std::string(db.name(r.table)), r.key}];
+    db.forEachColumn(id, [&](NameId col, ValueRef v) {
+      row.emplace(std::string(db.name(col)), Bytes(v.begin(), v.end()));
+    });
   }
   return out;
 }
 
-inline std::map<std::pair<std::string, std::string>, Value> conflictsOf(const Database& db) {
-  std::map<std::pair<std::string, std::string>, Value> out;
+inline std::map<RowKey, RowConflicts> conflictsOf(const Database& db) {
+  std::map<RowKey, RowConflicts> out;
   for (const auto& [rk, row] : rowsOf(db)) {
-    Value c = db.conflicts(rk.first, rk.second);
+    RowConflicts c = conflictsOf(db, rk.first, rk.second);
     if (!c.empty()) out[rk] = c;
   }
   return out;
@@ -39,12 +48,25 @@ inline std::map<std::pair<std::string, std::string>, Value> conflictsOf(const Da
 inline const std::vector<IndexDef> kIndexes = {{"byC0", "t0", {"c0"}},
                                                {"byC0C1", "t1", {"c0", "c1"}}};
 
-// Every index's full contents in order, per index name.
+// Every index's full contents in order, per index name. Each entry must point at the row
+// whose key ends it (entries are index key ‖ encoded row key).
 inline std::map<std::string, std::vector<std::string>> indexContents(const Database& db) {
   std::map<std::string, std::vector<std::string>> out;
   KeyRange all;
-  for (const auto& d : kIndexes) out[d.name] = db.query(d.table, d.name, all, {});
-  for (const auto& t : kTables) out["primary:" + t] = db.query(t, "", all, {});
+  auto collect = [&](const std::string& table, const std::string& index) {
+    std::vector<std::string>& list = out[index.empty() ? "primary:" + table : index];
+    for (const QueryHit& h : db.query(table, index, all, {})) {
+      std::string pk;
+      appendStringKey(pk, db.rows().row(h.row).key);
+      REQUIRE(db.rows().live(h.row));
+      REQUIRE(db.name(db.rows().row(h.row).table) == table);
+      REQUIRE(h.entry.size() >= pk.size());
+      REQUIRE(h.entry.substr(h.entry.size() - pk.size()) == pk);
+      list.emplace_back(h.entry);
+    }
+  };
+  for (const auto& d : kIndexes) collect(d.table, d.name);
+  for (const auto& t : kTables) collect(t, "");
   return out;
 }
 
@@ -57,21 +79,27 @@ inline void requireSameState(const Database& a, const Database& b) {
 }
 
 inline void requireMatchesOracle(const Database& db) {
-  OracleRows o = oracleFromHistory(db.changesSince({}));
+  const Bytes history = allChanges(db);
+  OracleRows o = oracleFromHistory(history);
   REQUIRE(rowsOf(db) == o.rows);
   REQUIRE(conflictsOf(db) == o.conflicts);
-  // Indexes hold exactly the oracle rows' entries: rebuild them in a fresh replica's index
-  // set from the oracle rows and compare.
+  // Every visible row is in its table's primary order, once.
+  for (const auto& t : kTables) {
+    std::size_t n = 0;
+    for (const auto& [rk, row] : o.rows) n += rk.first == t ? 1 : 0;
+    REQUIRE(db.count(t, "", KeyRange{}) == n);
+  }
+  // Indexes hold exactly the oracle rows' entries: rebuild them in a fresh replica from the
+  // oracle rows and compare.
   Database fresh("oracle-index");
   std::vector<Op> ops;
   for (const auto& [rk, row] : o.rows) {
     Op op{OpKind::SetRow, rk.first, rk.second, {}};
-    for (auto it = row.begin(); it != row.end(); ++it)
-      op.columns.emplace_back(it.key(), it.value());
+    for (const auto& [col, v] : row) op.columns.emplace_back(col, v);
     ops.push_back(std::move(op));
   }
   fresh.declareIndexes(kIndexes);
-  if (!ops.empty()) fresh.commit(ops);
+  if (!ops.empty()) commitOps(fresh, ops, false);
   REQUIRE(indexContents(db) == indexContents(fresh));
 }
 
@@ -88,20 +116,20 @@ class Sim {
   int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
   bool chance(int percent) { return pick(100) < percent; }
 
-  Value randomValue() {
+  Json randomValue() {
     switch (pick(6)) {
       case 0:
-        return Value(pick(5));
+        return pick(5);
       case 1:
-        return Value("s" + std::to_string(pick(4)));
+        return "s" + std::to_string(pick(4));
       case 2:
-        return Value(pick(2) == 0);
+        return pick(2) == 0;
       case 3:
-        return Value(nullptr);
+        return nullptr;
       case 4:
-        return Value(pick(1000) / 8.0 + 0.5);
+        return pick(1000) / 8.0 + 0.5;
       default:
-        return Value::array({pick(3), Value::object({{"n", pick(3)}})});
+        return Json::array({pick(3), Json::object({{"n", pick(3)}})});
     }
   }
 
@@ -114,7 +142,7 @@ class Sim {
     if (op.kind != OpKind::DeleteRow) {
       int mask = pick(15) + 1;
       for (int c = 0; c < 4; ++c) {
-        if (mask & (1 << c)) op.columns.emplace_back("c" + std::to_string(c), randomValue());
+        if (mask & (1 << c)) op.columns.emplace_back("c" + std::to_string(c), enc(randomValue()));
       }
     }
     return op;
@@ -126,20 +154,26 @@ class Sim {
     int n = chance(70) ? 1 : 1 + pick(4);
     for (int i = 0; i < n; ++i) ops.push_back(randomOp());
     Database& db = *dbs_[r];
-    Bytes before = db.encodeState();
-    CommitResult res;
+    const Bytes state = db.encodeState(), version = db.version();
+    ChangeSet res;
     try {
-      res = db.commit(ops);
+      res = commitOps(db, ops, true);
     } catch (const crdtdb::Error& e) {
       REQUIRE(e.code() == ErrorCode::NotFound);
-      REQUIRE(db.encodeState() == before);  // a rejected transaction changes nothing
+      REQUIRE(db.encodeState() == state);  // a rejected transaction changes nothing
+      REQUIRE(db.version() == version);
       return;
     }
-    if (res.encoded.empty()) return;
+    if (res.update.empty()) {
+      REQUIRE(res.applied == 0);  // only deletes of absent rows: nothing recorded
+      REQUIRE(db.version() == version);
+      return;
+    }
+    REQUIRE(res.applied == eventCountOf(decodeMessage(res.update)));
     ++stats_.commits;
     if (!online_[r]) return;  // the live message is lost; a later sync recovers it
     for (int o = 0; o < size(); ++o) {
-      if (o != r) inbox_[o].push_back(res.encoded);
+      if (o != r) inbox_[o].push_back(res.update);
     }
   }
 
@@ -149,12 +183,20 @@ class Sim {
     std::size_t i = static_cast<std::size_t>(pick(static_cast<int>(inbox_[r].size())));
     Bytes msg = inbox_[r][i];
     if (!chance(15)) inbox_[r].erase(inbox_[r].begin() + static_cast<std::ptrdiff_t>(i));
-    ApplyResult res = dbs_[r]->applyChanges(msg);
+    const bool wantUpdate = chance(50);
+    ChangeSet res = dbs_[r]->applyChanges(msg, wantUpdate);
+    REQUIRE(res.pending == dbs_[r]->heldEvents());
+    if (wantUpdate && res.applied > 0) {
+      // The update holds exactly the events this call applied (released held ones included).
+      REQUIRE(eventCountOf(decodeMessage(res.update)) == res.applied);
+    } else {
+      REQUIRE(res.update.empty());
+    }
     if (res.pending > 0) ++stats_.heldDeliveries;
     if (res.applied == 0) ++stats_.duplicateDeliveries;
   }
 
-  void syncPair(int a, int b) { dbs_[a]->applyChanges(dbs_[b]->changesSince(dbs_[a]->version())); }
+  void syncPair(int a, int b) { syncFrom(*dbs_[a], *dbs_[b]); }
 
   void fullSync() {
     for (int i = 0; i < size(); ++i) online_[i] = true;
@@ -172,7 +214,8 @@ class Sim {
     // A replica rebuilt from one replica's full history is identical too.
     Database fresh("peer-fresh");
     fresh.declareIndexes(kIndexes);
-    fresh.applyChanges(dbs_[pick(size())]->changesSince({}));
+    fresh.applyChanges(allChanges(*dbs_[pick(size())]));
+    fresh.checkInvariants();
     requireSameState(*dbs_[0], fresh);
   }
 
@@ -190,9 +233,7 @@ class Sim {
       int b = pick(size());
       if (b != r && online_[r] && online_[b]) syncPair(r, b);
     }
-#ifdef CRDTDB_DEEP_CHECKS
     dbs_[r]->checkInvariants();
-#endif
     lastTouched_ = r;
   }
 
