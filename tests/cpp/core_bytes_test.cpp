@@ -69,3 +69,25 @@ TEST_CASE("fixed-width integers and CRC-32", "[core]") {
   REQUIRE(crc32(ByteSpan(reinterpret_cast<const std::uint8_t*>(check.data()), check.size())) ==
           0xcbf43926u);
 }
+
+TEST_CASE("readers track their position and never read past the end", "[core]") {
+  ByteWriter w;
+  w.string("abc");
+  w.u8(7);
+  ByteReader r(w.bytes());
+  REQUIRE(r.remaining() == 5);
+  REQUIRE(r.stringView(3, "s") == "abc");
+  REQUIRE(r.position() == 4);
+  REQUIRE(r.rest().size() == 1);
+  REQUIRE(r.raw(1)[0] == 7);
+  REQUIRE(r.atEnd());
+  REQUIRE_THROWS_AS(r.raw(1), DecodeError);
+  ByteReader again(w.bytes());
+  REQUIRE_THROWS_AS(again.stringView(2, "s"), DecodeError);  // longer than allowed
+  const Bytes invalid = {2, 0xc3, 0x28};
+  REQUIRE_THROWS_AS(ByteReader(invalid).stringView(10, "s"), DecodeError);
+  const Bytes past = {9, 'a'};
+  REQUIRE_THROWS_AS(ByteReader(past).string(100, "s"), DecodeError);
+  REQUIRE(w.take().size() == 5);
+  REQUIRE(w.size() == 0);
+}

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <map>
 #include <random>
 #include <set>
 
@@ -13,17 +14,18 @@ namespace {
 std::vector<LV> v(std::initializer_list<LV> l) { return l; }
 
 // Random graphs checked against transitive closure: each event picks parents among the
-// frontiers of a few simulated branches, like replicas that sometimes merge.
+// frontiers of a few simulated branches, like replicas that sometimes merge. Each peer's
+// events form a chain (its branch always holds its own latest event or a descendant of it).
 struct RandomGraph {
   CausalGraph g;
   std::vector<std::set<LV>> past;  // inclusive ancestor sets, the naive oracle
+  std::vector<Lamport> lamport;    // max(parents) + 1, computed naively
+  std::vector<std::pair<PeerIdx, Seq>> id;
 
-  explicit RandomGraph(std::uint64_t seed) {
+  explicit RandomGraph(std::uint64_t seed, int steps = 60, int peers = 3) {
     std::mt19937_64 rng(seed);
-    const int peers = 3;
     std::vector<std::vector<LV>> branch(peers);
-    std::vector<Lamport> clock(peers, 0);
-    for (int step = 0; step < 60; ++step) {
+    for (int step = 0; step < steps; ++step) {
       int p = static_cast<int>(rng() % peers);
       if (rng() % 3 == 0) {  // merge another branch's frontier in
         int o = static_cast<int>(rng() % peers);
@@ -40,15 +42,21 @@ struct RandomGraph {
         branch[p] = f;
       }
       LV count = 1 + rng() % 3;
-      Lamport lamport = std::max(clock[p], g.maxLamport(branch[p])) + 1;
-      LV start = g.append(static_cast<PeerIdx>(p), g.nextSeq(static_cast<PeerIdx>(p)), lamport,
-                          branch[p], count);
+      const auto peer = static_cast<PeerIdx>(p);
+      const Seq seq = g.nextSeq(peer);
+      LV start = g.append(peer, seq, branch[p], count);
+      REQUIRE(start == past.size());
       for (LV i = 0; i < count; ++i) {
         std::set<LV> s = {start + i};
-        for (LV par : g.parentsOf(start + i)) s.insert(past[par].begin(), past[par].end());
+        Lamport l = 0;
+        for (LV par : g.parentsOf(start + i)) {
+          s.insert(past[par].begin(), past[par].end());
+          l = std::max(l, lamport[par]);
+        }
         past.push_back(s);
+        lamport.push_back(l + 1);
+        id.emplace_back(peer, seq + i);
       }
-      clock[p] = lamport + count - 1;
       branch[p] = {start + count - 1};
       g.checkInvariants();
     }
@@ -71,7 +79,7 @@ std::set<LV> expand(const std::vector<LVRange>& ranges) {
 
 std::vector<LV> randomVersion(std::mt19937_64& rng, const RandomGraph& rg) {
   std::vector<LV> candidates;
-  for (int i = 0; i < 3; ++i) candidates.push_back(rng() % rg.g.size());
+  for (int i = 0; i < 3; ++i) candidates.push_back(static_cast<LV>(rng() % rg.g.size()));
   std::vector<LV> f;
   for (LV x : candidates) {
     bool dominated = false;
@@ -87,66 +95,135 @@ std::vector<LV> randomVersion(std::mt19937_64& rng, const RandomGraph& rg) {
 
 TEST_CASE("a peer's consecutive linear events share one run", "[graph]") {
   CausalGraph g;
-  g.append(0, 0, 1, {}, 3);
-  g.append(0, 3, 4, v({2}), 2);
+  REQUIRE(g.append(0, 0, {}, 3) == 0);
+  REQUIRE(g.append(0, 3, v({2}), 2) == 3);
   REQUIRE(g.runs().size() == 1);
   REQUIRE(g.size() == 5);
-  g.append(1, 0, 6, v({4}), 1);  // another peer: a new run
-  g.append(0, 5, 7, v({5}), 1);  // parent is the other peer: not linear, a new run
+  g.append(1, 0, v({4}), 1);  // another peer: a new run
+  g.append(0, 5, v({5}), 1);  // parent is the other peer: not linear, a new run
   REQUIRE(g.runs().size() == 3);
   REQUIRE(g.frontier() == v({6}));
+  REQUIRE(g.isFrontier(v({6})));
+  REQUIRE_FALSE(g.isFrontier(v({5})));
   REQUIRE(g.lvOf(0, 4) == 4u);
   REQUIRE(g.lvOf(0, 5) == 6u);
   REQUIRE_FALSE(g.lvOf(0, 6).has_value());
   REQUIRE_FALSE(g.lvOf(7, 0).has_value());
   REQUIRE(g.stampOf(6).seq == 5);
+  REQUIRE(g.stampOf(6).peer == 0);
+  // Lamport times are derived: the root run 1..5, then 6 and 7.
+  REQUIRE(g.lamportOf(0) == 1);
+  REQUIRE(g.lamportOf(4) == 5);
+  REQUIRE(g.stampOf(5).lamport == 6);
   REQUIRE(g.stampOf(6).lamport == 7);
+  REQUIRE(g.maxLamport() == 7);
+  REQUIRE(g.maxLamport(v({1, 5})) == 6);
   REQUIRE(g.parentsOf(3) == v({2}));
+  REQUIRE(g.parentsOf(0).empty());
+  REQUIRE(g.parentsOf(6) == v({5}));
+  REQUIRE(g.nextSeq(0) == 6);
+  REQUIRE(g.nextSeq(1) == 1);
+  REQUIRE(g.nextSeq(9) == 0);
+  REQUIRE(g.peerCount() == 2);
   REQUIRE(g.rangesFromSeq(0, 2) == std::vector<LVRange>{{2, 5}, {6, 7}});
+  REQUIRE(g.rangesFromSeq(0, 6).empty());
+  REQUIRE(g.rangesFromSeq(1, 0) == std::vector<LVRange>{{5, 6}});
+  REQUIRE(g.runIndexAt(4) == 0);
+  REQUIRE(g.runIndexAt(6) == 2);
   g.checkInvariants();
 }
 
 TEST_CASE("the frontier tracks concurrent branches and merges", "[graph]") {
   CausalGraph g;
-  g.append(0, 0, 1, {}, 1);      // 0
-  g.append(1, 0, 2, v({0}), 2);  // 1,2
-  g.append(2, 0, 2, v({0}), 1);  // 3, concurrent with 1,2
+  g.append(0, 0, {}, 1);      // 0
+  g.append(1, 0, v({0}), 2);  // 1,2
+  g.append(2, 0, v({0}), 1);  // 3, concurrent with 1,2
   REQUIRE(g.frontier() == v({2, 3}));
-  g.append(0, 1, 4, v({2, 3}), 1);  // 4 merges both
+  g.append(0, 1, v({2, 3}), 1);  // 4 merges both
   REQUIRE(g.frontier() == v({4}));
+  REQUIRE(g.lamportOf(4) == 4);  // max(3, 2) + 1
   REQUIRE(g.contains(v({4}), 1));
   REQUIRE(g.contains(v({3}), 0));
+  REQUIRE(g.contains(v({3}), 3));
   REQUIRE_FALSE(g.contains(v({3}), 1));
   REQUIRE_FALSE(g.contains(v({2}), 3));
-  REQUIRE(g.commonAncestor(v({2}), v({3})) == v({0}));
   GraphDiff d = g.diff(v({2}), v({3}));
   REQUIRE(d.onlyA == std::vector<LVRange>{{1, 3}});
   REQUIRE(d.onlyB == std::vector<LVRange>{{3, 4}});
   REQUIRE(g.eventsBetween(v({0}), v({4})) == std::vector<LVRange>{{1, 5}});
+  REQUIRE(g.eventsBetween({}, v({3})) == std::vector<LVRange>{{0, 1}, {3, 4}});
+  REQUIRE(g.eventsBetween(v({4}), v({4})).empty());
 }
 
 TEST_CASE("append rejects broken preconditions", "[graph]") {
   CausalGraph g;
-  g.append(0, 0, 5, {}, 1);
-  REQUIRE_THROWS_AS(g.append(0, 2, 6, v({0}), 1), Error);  // seq gap
-  REQUIRE_THROWS_AS(g.append(1, 0, 5, v({0}), 1), Error);  // Lamport not above parent
-  REQUIRE_THROWS_AS(g.append(1, 0, 9, v({3}), 1), Error);  // unknown parent
-  REQUIRE(g.size() == 1);
+  g.append(0, 0, {}, 1);
+  REQUIRE_THROWS_AS(g.append(0, 2, v({0}), 1), Error);  // seq gap
+  REQUIRE_THROWS_AS(g.append(0, 0, v({0}), 1), Error);  // seq already used
+  REQUIRE_THROWS_AS(g.append(1, 0, v({3}), 1), Error);  // unknown parent
+  REQUIRE_THROWS_AS(g.append(1, 0, v({0}), 0), Error);  // no events
+  g.append(1, 0, v({0}), 1);
+  REQUIRE_THROWS_AS(g.append(2, 0, v({1, 0}), 1), Error);  // parents unsorted
+  REQUIRE_THROWS_AS(g.append(2, 0, v({0, 0}), 1), Error);  // parents duplicated
+  REQUIRE(g.size() == 2);
+  g.checkInvariants();
+}
+
+TEST_CASE("rollback undoes appends exactly", "[graph]") {
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    INFO("seed " << seed);
+    RandomGraph rg(seed, 30);
+    CausalGraph& g = rg.g;
+    const CausalGraph::Mark m = g.mark();
+    const LV size = g.size();
+    const std::vector<LV> frontier = g.frontier();
+    const std::size_t runs = g.runs().size();
+    const Lamport maxL = g.maxLamport();
+    const std::size_t peers = g.peerCount();
+    std::vector<Seq> next;
+    for (PeerIdx p = 0; p < 4; ++p) next.push_back(g.nextSeq(p));
+    // Appends by known peers, a new peer, and one that extends the last run.
+    std::mt19937_64 rng(seed);
+    for (int i = 0; i < 8; ++i) {
+      const auto p = static_cast<PeerIdx>(rng() % 4);
+      std::vector<LV> parents = g.frontier();
+      if (i % 3 == 0) parents = {g.size() - 1};
+      g.append(p, g.nextSeq(p), parents, 1 + static_cast<LV>(rng() % 3));
+    }
+    g.rollback(m);
+    g.checkInvariants();
+    REQUIRE(g.size() == size);
+    REQUIRE(g.frontier() == frontier);
+    REQUIRE(g.runs().size() == runs);
+    REQUIRE(g.maxLamport() == maxL);
+    for (PeerIdx p = 0; p < 4; ++p) REQUIRE(g.nextSeq(p) == next[p]);
+    REQUIRE(g.peerCount() == peers);
+    // The graph goes on as if nothing happened.
+    g.append(0, g.nextSeq(0), g.frontier(), 2);
+    g.clearJournal();
+    g.checkInvariants();
+  }
 }
 
 TEST_CASE("graph queries match transitive closure on random graphs", "[graph]") {
   for (std::uint64_t seed = 1; seed <= 40; ++seed) {
     INFO("seed " << seed);
     RandomGraph rg(seed);
+    for (LV x = 0; x < rg.g.size(); ++x) {
+      const Stamp s = rg.g.stampOf(x);
+      REQUIRE(s.lamport == rg.lamport[x]);
+      REQUIRE(std::make_pair(s.peer, s.seq) == rg.id[x]);
+      REQUIRE(rg.g.lvOf(s.peer, s.seq) == x);
+    }
     std::mt19937_64 rng(seed * 7919);
     for (int q = 0; q < 40; ++q) {
       std::vector<LV> a = randomVersion(rng, rg), b = randomVersion(rng, rg);
       std::set<LV> pa = rg.pastOf(a), pb = rg.pastOf(b);
-      LV target = rng() % rg.g.size();
+      LV target = static_cast<LV>(rng() % rg.g.size());
       REQUIRE(rg.g.contains(a, target) == (pa.count(target) == 1));
 
       GraphDiff d = rg.g.diff(a, b);
-      std::set<LV> onlyA, onlyB, common;
+      std::set<LV> onlyA, onlyB;
       std::set_difference(pa.begin(), pa.end(), pb.begin(), pb.end(),
                           std::inserter(onlyA, onlyA.end()));
       std::set_difference(pb.begin(), pb.end(), pa.begin(), pa.end(),
@@ -156,16 +233,48 @@ TEST_CASE("graph queries match transitive closure on random graphs", "[graph]") 
       for (std::size_t i = 1; i < d.onlyA.size(); ++i) {
         REQUIRE(d.onlyA[i - 1].end < d.onlyA[i].start);  // ascending, merged
       }
-
-      std::set_intersection(pa.begin(), pa.end(), pb.begin(), pb.end(),
-                            std::inserter(common, common.end()));
-      std::vector<LV> expected;  // frontier of the common past
-      for (LV x : common) {
-        bool hasChildInCommon = false;
-        for (LV y : common) hasChildInCommon = hasChildInCommon || (y != x && rg.past[y].count(x));
-        if (!hasChildInCommon) expected.push_back(x);
+      for (std::size_t i = 1; i < d.onlyB.size(); ++i) {
+        REQUIRE(d.onlyB[i - 1].end < d.onlyB[i].start);
       }
-      REQUIRE(rg.g.commonAncestor(a, b) == expected);
+      REQUIRE(expand(rg.g.eventsBetween(b, a)) == onlyA);
     }
+  }
+}
+
+TEST_CASE("version vectors of parents match the causal past", "[graph]") {
+  for (std::uint64_t seed = 1; seed <= 30; ++seed) {
+    INFO("seed " << seed);
+    RandomGraph rg(seed, 80, 5);
+    std::mt19937_64 rng(seed * 31);
+    auto naive = [&](const std::set<LV>& past) {
+      std::map<PeerIdx, Seq> out;
+      for (LV x : past) {
+        auto [p, s] = rg.id[x];
+        out[p] = std::max(out[p], s + 1);
+      }
+      return out;
+    };
+    auto entries = [&](VV vv) {
+      std::map<PeerIdx, Seq> out;
+      rg.g.vvStore().forEach(vv, [&](PeerIdx p, Seq next) { out[p] = next; });
+      return out;
+    };
+    for (int q = 0; q < 30; ++q) {
+      std::vector<LV> version = randomVersion(rng, rg);
+      VV vv = rg.g.vvOfParents(version);
+      const auto want = naive(rg.pastOf(version));
+      REQUIRE(entries(vv) == want);
+      for (PeerIdx p = 0; p < 6; ++p) {
+        REQUIRE(rg.g.vvGet(vv, p) == (want.count(p) ? want.at(p) : 0));
+      }
+    }
+    // Each run's cached vector is that of its first event's parents.
+    for (std::size_t i = 0; i < rg.g.runs().size(); ++i) {
+      const GraphRun& run = rg.g.runs()[i];
+      std::set<LV> past;
+      for (LV p : rg.g.parentsOfRun(run)) past.insert(rg.past[p].begin(), rg.past[p].end());
+      REQUIRE(entries(rg.g.runVV(i)) == naive(past));
+    }
+    rg.g.checkInvariants();
   }
 }
