@@ -1,19 +1,21 @@
 // libFuzzer target for the wire decoders: Database::applyChanges and Database::changesSince
 // on arbitrary bytes.
 //
-// Every input is applied to a copy of a replica that already holds state (commits of its own,
-// a second and third replica's merged transactions, one causally-early transaction held), so
-// inputs merge into real state and can release the held event, and to an empty replica with
-// a tiny pending bound. The input must either
+// Every input is applied to a replica that already holds state (commits of its own, a second
+// and third replica's merged transactions, one causally-early transaction held: see
+// fuzz_world.h), so inputs merge into real state and can release the held event, and to an
+// empty replica with a tiny pending bound. Both are built afresh for every input, so a crash
+// reproduces from its input alone. The input must either
 //  - be rejected with DecodeError or Error(PendingOverflow), leaving the replica byte-identical
-//    (encodeState, version, heldEvents, full history), or
-//  - succeed, after which: checkInvariants() passes; a local commit still works and peers can
-//    decode what it emits; the replica's full history re-encodes, decodes and rebuilds an
-//    identical replica; nothing is missing against version(); and applying the input again
-//    changes nothing (idempotence).
+//    (encodeState, version, heldEvents, full history, event count), or
+//  - succeed, after which: checkInvariants() passes; undoLast() restores the replica exactly
+//    and applying the input again gives the same replica; the replica's full history decodes
+//    and rebuilds an identical replica; nothing is missing against version(); applying the
+//    input again changes nothing (idempotence); and a local commit still works and peers can
+//    decode what it emits.
 // The same bytes are also given to changesSince as a version summary: DecodeError exactly
-// when decodeVersion rejects them, else a decodable message holding exactly the events the
-// version lacks.
+// when decodeVersion rejects them, else a decodable message holding exactly the transactions
+// with events the version lacks.
 // Anything else (another exception, a sanitizer report, a failed check) aborts.
 //
 // Every message carries a CRC-32, so byte-level mutations almost never get past decodeFrame.
@@ -25,7 +27,7 @@
 // Seed corpus: `apply_changes_fuzzer --write-seeds=DIR` writes valid messages (see
 // writeSeeds) and exits; the committed copy is fuzz/corpus/apply_changes/.
 // Crashers go to tests/cpp/data/crashers/; tests/cpp/decoder_mutation_test.cpp replays them
-// against the same base replica (makeFuzzBase there mirrors the one here: keep them equal).
+// against the same base replica (fuzz_world.h).
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -40,66 +42,19 @@
 
 #include "core/errors.h"
 #include "db/database.h"
-#include "oplog/changes_codec.h"
+#include "fuzz_world.h"
 #include "oplog/frame.h"
 #include "oplog/version_codec.h"
+#include "support/history.h"
+#include "support/values.h"
 
 extern "C" std::size_t LLVMFuzzerMutate(std::uint8_t* data, std::size_t size, std::size_t maxSize);
 
 namespace {
 
 using namespace crdtdb;
-using Columns = std::vector<std::pair<std::string, Value>>;
-
-constexpr std::size_t kBasePendingBytes = 1024;  // small enough for inputs to overflow it
-constexpr std::size_t kEmptyPendingBytes = 64;
-
-Op makeOp(OpKind kind, std::string table, std::string key, Columns cols = {}) {
-  std::sort(cols.begin(), cols.end(),
-            [](const auto& x, const auto& y) { return x.first < y.first; });
-  return Op{kind, std::move(table), std::move(key), std::move(cols)};
-}
-Op setRow(std::string t, std::string k, Columns c) {
-  return makeOp(OpKind::SetRow, std::move(t), std::move(k), std::move(c));
-}
-Op updateRow(std::string t, std::string k, Columns c) {
-  return makeOp(OpKind::UpdateRow, std::move(t), std::move(k), std::move(c));
-}
-Op deleteRow(std::string t, std::string k) {
-  return makeOp(OpKind::DeleteRow, std::move(t), std::move(k));
-}
-
-// The fuzzed replica "fz-a" plus the replicas and messages its seeds come from.
-struct FuzzWorld {
-  Database a{"fz-a", DatabaseOptions{kBasePendingBytes}};
-  Database b{"fz-b"};
-  Database c{"fz-c"};
-  Bytes bUndelivered;  // b:3, a single-column update a lacks
-  Bytes cFirst;        // c:0, the predecessor of the transaction a holds
-};
-
-// Mirrored by makeFuzzBase() in tests/cpp/decoder_mutation_test.cpp.
-FuzzWorld makeWorld() {
-  FuzzWorld w;
-  w.a.commit({setRow("t0", "k0", {{"c0", 1}, {"c1", "x"}})});
-  w.a.commit({setRow("t0", "k1", {{"c0", true}}), updateRow("t0", "k0", {{"c1", "y"}})});
-  w.b.commit(
-      {setRow("t0", "k0", {{"c0", 2}}), setRow("t1", "k0", {{"c2", Value::array({1, 2.5})}})});
-  w.b.applyChanges(w.a.changesSince(w.b.version()));
-  w.b.commit({updateRow("t0", "k0", {{"c2", nullptr}})});
-  w.a.applyChanges(w.b.changesSince(w.a.version()));
-  w.bUndelivered = w.b.commit({updateRow("t0", "k1", {{"c0", false}})}).encoded;
-  w.c.applyChanges(w.a.changesSince({}));
-  w.cFirst = w.c.commit({deleteRow("t0", "k1")}).encoded;
-  w.a.applyChanges(w.c.commit({setRow("t1", "k1", {{"c0", Value::object({{"n", 1}})}})}).encoded);
-  w.a.commit({deleteRow("t1", "k0")});
-  return w;
-}
-
-const Database& fuzzBase() {
-  static const Database base = makeWorld().a;
-  return base;
-}
+using namespace crdtdb::testing;
+using namespace crdtdb::fuzzing;
 
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "\n*** apply_changes_fuzzer: %s\n", what.c_str());
@@ -115,12 +70,18 @@ struct Snapshot {
 };
 
 Snapshot snapshot(const Database& db) {
-  return {db.encodeState(), db.version(), db.changesSince({}), db.heldEvents(), db.eventCount()};
+  return {db.encodeState(), db.version(), db.changesSince(nullptr), db.heldEvents(),
+          db.eventCount()};
 }
 
 // Whatever was accepted can be served again: the history rebuilds an identical replica.
 void checkRebuild(const Database& db) {
-  Bytes history = db.changesSince({});
+  const Bytes history = db.changesSince(nullptr);
+  try {
+    decodeMessage(history);
+  } catch (const DecodeError& e) {
+    fail(std::string("accepted history does not decode: ") + e.what());
+  }
   Database fresh("fz-fresh");
   try {
     fresh.applyChanges(history);
@@ -134,43 +95,49 @@ void checkRebuild(const Database& db) {
 }
 
 // Checks after a successful applyChanges of `input` to `db` (which returned `res`).
-void checkAccepted(Database& db, const ApplyResult& res, ByteSpan input) {
+void checkAccepted(Database& db, const Snapshot& before, const ChangeSet& res, ByteSpan input) {
   db.checkInvariants();
-  if (res.pending != db.heldEvents()) fail("ApplyResult.pending differs from heldEvents()");
+  if (res.pending != db.heldEvents()) fail("ChangeSet.pending differs from heldEvents()");
+  const Snapshot after = snapshot(db);
 
-  // The replica still commits, and peers accept what it sends.
-  Database local = db;
-  decodeChanges(local.commit({setRow("t0", "fz-local", {{"c0", 1}})}).encoded);
-  checkRebuild(db);
-
-  if (!decodeChanges(db.changesSince(db.version())).empty()) {
-    fail("changesSince(version()) is not empty");
+  db.undoLast();
+  if (!(snapshot(db) == before)) fail("undoLast did not restore the replica");
+  const ChangeSet redo = db.applyChanges(input);
+  if (redo.applied != res.applied || !(snapshot(db) == after)) {
+    fail("applying the input again after undoLast gave another result");
   }
 
-  Snapshot before = snapshot(db);
-  ApplyResult again = db.applyChanges(input);
-  if (again.applied != 0 || !again.changes.empty()) fail("re-applying the input applied events");
-  if (!(snapshot(db) == before)) fail("re-applying the input changed the replica");
+  checkRebuild(db);
+  const Bytes version = db.version();
+  const ByteSpan vs(version);
+  if (!decodeMessage(db.changesSince(&vs)).empty()) fail("changesSince(version()) is not empty");
+
+  const ChangeSet again = db.applyChanges(input);
+  if (again.applied != 0 || !again.rows.empty()) fail("re-applying the input applied events");
+  if (!(snapshot(db) == after)) fail("re-applying the input changed the replica");
+
+  // The replica still commits, and peers accept what it sends.
+  decodeMessage(commitOps(db, {setOp("t0", "fz-local", {{"c0", 1}})}).update);
+  db.checkInvariants();
 }
 
-void fuzzApply(const Database& base, ByteSpan input) {
-  Database db = base;
-  Snapshot before = snapshot(db);
-  ApplyResult res;
+void fuzzApply(std::unique_ptr<Database> db, ByteSpan input) {
+  const Snapshot before = snapshot(*db);
+  ChangeSet res;
   try {
-    res = db.applyChanges(input);
+    res = db->applyChanges(input);
   } catch (const DecodeError&) {
-    if (!(snapshot(db) == before)) fail("DecodeError left the replica changed");
+    if (!(snapshot(*db) == before)) fail("DecodeError left the replica changed");
     return;
   } catch (const Error& e) {
     if (e.code() != ErrorCode::PendingOverflow) {
       fail(std::string("applyChanges threw ") + errorCodeName(e.code()) + ": " + e.what());
     }
-    if (!(snapshot(db) == before)) fail("PendingOverflow left the replica changed");
+    if (!(snapshot(*db) == before)) fail("PendingOverflow left the replica changed");
     return;
   }
   try {
-    checkAccepted(db, res, input);
+    checkAccepted(*db, before, res, input);
   } catch (const Error& e) {
     fail(std::string("after an accepted input: ") + errorCodeName(e.code()) + ": " + e.what());
   }
@@ -186,37 +153,25 @@ void fuzzChangesSince(const Database& base, ByteSpan input) {
   }
   Bytes out;
   try {
-    out = base.changesSince(input);
+    out = base.changesSince(&input);
   } catch (const DecodeError& e) {
-    if (valid && !input.empty())
-      fail(std::string("changesSince rejected a valid version: ") + e.what());
+    if (valid) fail(std::string("changesSince rejected a valid version: ") + e.what());
     return;
   }
-  if (!valid && !input.empty()) fail("changesSince accepted bytes decodeVersion rejects");
+  if (!valid) fail("changesSince accepted bytes decodeVersion rejects");
   std::map<std::string, Seq> theirs(vv.begin(), vv.end());
-  std::map<std::string, Seq> mine;
+  std::vector<TxnRecord> all, got;
   try {
-    VersionVector baseVv = decodeVersion(base.version());
-    mine.insert(baseVv.begin(), baseVv.end());
-  } catch (const DecodeError& e) {
-    fail(std::string("version() does not decode: ") + e.what());
-  }
-  std::map<std::string, Seq> expected;  // events the version lacks, per peer
-  for (const auto& [peer, next] : mine) {
-    Seq known = std::min(next, theirs.count(peer) ? theirs[peer] : Seq{0});
-    if (next > known) expected[peer] = next - known;
-  }
-  std::map<std::string, Seq> got;
-  try {
-    for (const TxnRecord& t : decodeChanges(out)) {
-      Seq known = theirs.count(t.peer) ? theirs[t.peer] : 0;
-      if (t.seq < known) fail("changesSince sent an event the version already has");
-      got[t.peer] += t.ops.size();
-    }
+    all = decodeMessage(base.changesSince(nullptr));
+    got = decodeMessage(out);
   } catch (const DecodeError& e) {
     fail(std::string("changesSince output does not decode: ") + e.what());
   }
-  if (got != expected) fail("changesSince did not send exactly the missing events");
+  std::vector<TxnRecord> expected;  // transactions with events the version lacks, in order
+  for (const TxnRecord& t : all) {
+    if (t.seq + t.ops.size() > theirs[t.peer]) expected.push_back(t);
+  }
+  if (got != expected) fail("changesSince did not send exactly the transactions the version lacks");
 }
 
 // ---- seed corpus ------------------------------------------------------------------------
@@ -225,45 +180,64 @@ void writeSeeds(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
   std::map<std::string, Bytes> seeds;
   FuzzWorld w = makeWorld();
-  const Database& a = w.a;
+  Database& a = *w.a;
+  Database& b = *w.b;
+  Database& c = *w.c;
 
   seeds["update_single_column"] = w.bUndelivered;
   seeds["release_held_predecessor"] = w.cFirst;
-  seeds["peer_c_since_base"] = w.c.changesSince(a.version());
+  seeds["peer_c_since_base"] = changesSinceVersion(c, a.version());
 
   Database d("fz-d");
-  d.applyChanges(a.changesSince({}));
+  d.applyChanges(allChanges(a));
   seeds["multi_op_txn"] =
-      d.commit({setRow("t0", "k2",
-                       {{"c0", -7},
-                        {"c1", "\xc3\xa9t\xc3\xa9"},
-                        {"c2", 0.125},
-                        {"c3", Value::array({nullptr, true, Value::object({{"z", "q"}})})}}),
-                updateRow("t0", "k0", {{"c0", std::int64_t{9007199254740992}}, {"c3", ""}}),
-                deleteRow("t0", "k1"),
-                setRow("t1", "\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87", {{"c0", Value::object()}})})
-          .encoded;
+      commitOps(d, {setOp("t0", "k2",
+                          {{"c0", -7},
+                           {"c1", "\xc3\xa9t\xc3\xa9"},
+                           {"c2", 0.125},
+                           {"c3", Json::array({nullptr, true, Json::object({{"z", "q"}})})}}),
+                    updateOp("t0", "k0", {{"c0", std::int64_t{9007199254740992}}, {"c3", ""}}),
+                    deleteOp("t0", "k1"),
+                    setOp("t1", "\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87", {{"c0", Json::object()}})})
+          .update;
 
   // A merged replica with every peer's events and concurrent writes on top.
   Database m("fz-m");
-  for (const Database* src : std::initializer_list<const Database*>{&a, &w.b, &w.c, &d})
-    m.applyChanges(src->changesSince(m.version()));
-  d.commit({updateRow("t0", "k0", {{"c1", "d"}})});
-  w.b.commit({setRow("t0", "k0", {{"c1", "b"}})});
-  m.commit({updateRow("t0", "k0", {{"c1", "m"}}), setRow("t1", "k9", {{"c0", -1.5e300}})});
-  m.applyChanges(d.changesSince(m.version()));
-  m.applyChanges(w.b.changesSince(m.version()));
-  m.commit({deleteRow("t0", "k0")});
-  seeds["history_multi_peer"] = m.changesSince({});
-  seeds["history_since_base"] = m.changesSince(a.version());
-  seeds["history_of_base"] = a.changesSince({});
+  for (const Database* src : std::initializer_list<const Database*>{&a, &b, &c, &d}) {
+    syncFrom(m, *src);
+  }
+  commitOps(d, {updateOp("t0", "k0", {{"c1", "d"}})});
+  commitOps(b, {setOp("t0", "k0", {{"c1", "b"}})});
+  commitOps(m, {updateOp("t0", "k0", {{"c1", "m"}}), setOp("t1", "k9", {{"c0", -1.5e300}})});
+  syncFrom(m, d);
+  syncFrom(m, b);
+  commitOps(m, {deleteOp("t0", "k0")});
+  seeds["history_multi_peer"] = allChanges(m);
+  seeds["history_since_base"] = changesSinceVersion(m, a.version());
+  seeds["history_of_base"] = allChanges(a);
 
   Database e("fz-e");
-  e.applyChanges(m.changesSince({}));
-  e.commit({setRow("t2", "k0", {{"c0", 1}})});
-  seeds["causally_early"] = e.commit({updateRow("t2", "k0", {{"c0", 2}})}).encoded;
+  e.applyChanges(allChanges(m));
+  commitOps(e, {setOp("t2", "k0", {{"c0", 1}})});
+  seeds["causally_early"] = commitOps(e, {updateOp("t2", "k0", {{"c0", 2}})}).update;
 
-  seeds["changes_empty"] = encodeChanges({});
+  // Two chunks in one message: b's and c's histories side by side.
+  {
+    ByteWriter out;
+    const std::size_t f = beginFrame(out, FrameKind::Changes);
+    out.varint(2);
+    const Bytes hb = allChanges(b), hc = allChanges(c);
+    for (const Bytes* h : {&hb, &hc}) {
+      const ByteSpan p = decodeFrame(*h, FrameKind::Changes);
+      ByteReader r(p);
+      if (r.varint() != 1) fail("expected a one-chunk history");
+      out.raw(r.rest());
+    }
+    finishFrame(out, f);
+    seeds["two_chunks"] = out.take();
+  }
+
+  seeds["changes_empty"] = encodeTxns({});
   seeds["version_base"] = a.version();
   seeds["version_merged"] = m.version();
   seeds["version_empty"] = encodeVersion({});
@@ -279,22 +253,16 @@ void writeSeeds(const std::filesystem::path& dir) {
 
 // ---- CRC-aware mutation ------------------------------------------------------------------
 
-constexpr std::size_t kFrameOverhead = 4 + 1 + 1 + 10 + 4;  // magic, version, kind, len, CRC
+constexpr std::size_t kFrameOverhead = kFrameHeaderBytes + 4;  // header, CRC
 
 // Finds the kind byte and the payload of something shaped like a frame (checksum ignored).
 bool splitFrame(const std::uint8_t* d, std::size_t n, std::uint8_t& kind, ByteSpan& payload) {
-  if (n < 7 || std::memcmp(d, "CRDB", 4) != 0) return false;
+  if (n < kFrameOverhead || std::memcmp(d, "CRDB", 4) != 0) return false;
   kind = d[5];
   std::uint64_t len = 0;
-  std::size_t pos = 6;
-  for (int shift = 0;; shift += 7) {
-    if (pos >= n || shift > 63) return false;
-    std::uint8_t b = d[pos++];
-    len |= std::uint64_t{b & 0x7fu} << shift;
-    if (!(b & 0x80)) break;
-  }
-  if (len > n - pos) return false;
-  payload = ByteSpan(d + pos, static_cast<std::size_t>(len));
+  for (int i = 0; i < 4; ++i) len |= std::uint64_t{d[6 + i]} << (8 * i);
+  if (len > n - kFrameOverhead) return false;
+  payload = ByteSpan(d + kFrameHeaderBytes, static_cast<std::size_t>(len));
   return true;
 }
 
@@ -347,15 +315,14 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
       std::exit(0);
     }
   }
-  fuzzBase();
   return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  ByteSpan input(data, size);
-  fuzzApply(fuzzBase(), input);
-  static const Database empty("fz-empty", DatabaseOptions{kEmptyPendingBytes});
-  fuzzApply(empty, input);
-  fuzzChangesSince(fuzzBase(), input);
+  static const std::unique_ptr<Database> readOnlyBase = makeFuzzBase();
+  const ByteSpan input(data, size);
+  fuzzApply(makeFuzzBase(), input);
+  fuzzApply(makeFuzzEmpty(), input);
+  fuzzChangesSince(*readOnlyBase, input);
   return 0;
 }
