@@ -7,24 +7,66 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "core/value.h"
 #include "db/database.h"
 
 using namespace crdtdb;
 
 namespace {
 
+Bytes intValue(std::int64_t i) {
+  ByteWriter w;
+  writeInt(w, i);
+  return w.take();
+}
+Bytes numberValue(double d) {
+  ByteWriter w;
+  writeNumber(w, d);
+  return w.take();
+}
+Bytes stringValue(const std::string& s) {
+  ByteWriter w;
+  writeString(w, s);
+  return w.take();
+}
+Bytes boolValue(bool b) {
+  ByteWriter w;
+  writeBool(w, b);
+  return w.take();
+}
+
 Op row(int i) {
   Op op{OpKind::SetRow, "users", std::string("user_") + std::to_string(i), {}};
-  op.columns = {{"active", i % 2 == 0},
-                {"age", 18 + i % 60},
-                {"city", std::string("city-") + std::to_string(i % 100)},
-                {"email", std::string("user") + std::to_string(i) + "@example.com"},
-                {"firstname", std::string("first") + std::to_string(i % 1000)},
-                {"lastname", std::string("last") + std::to_string(i % 977)},
-                {"score", (i % 1000) / 8.0 + 0.5},
-                {"visits", i % 1000}};
+  // Sorted by column name, as an Op requires.
+  op.columns = {{"active", boolValue(i % 2 == 0)},
+                {"age", intValue(18 + i % 60)},
+                {"city", stringValue(std::string("city-") + std::to_string(i % 100))},
+                {"email", stringValue(std::string("user") + std::to_string(i) + "@example.com")},
+                {"firstname", stringValue(std::string("first") + std::to_string(i % 1000))},
+                {"lastname", stringValue(std::string("last") + std::to_string(i % 977))},
+                {"score", numberValue((i % 1000) / 8.0 + 0.5)},
+                {"visits", intValue(i % 1000)}};
   return op;
+}
+
+Op update(const std::string& key, const std::string& column, std::int64_t v) {
+  return Op{OpKind::UpdateRow, "users", key, {{column, intValue(v)}}};
+}
+
+ChangeSet commit(Database& db, const std::vector<Op>& ops, bool wantUpdate) {
+  std::vector<std::vector<ColumnRef>> cols(ops.size());
+  std::vector<OpRef> refs;
+  refs.reserve(ops.size());
+  for (std::size_t i = 0; i < ops.size(); ++i) refs.push_back(refOf(ops[i], cols[i]));
+  return db.commit(refs, wantUpdate);
+}
+
+Bytes changesSince(const Database& db, const Bytes& version) {
+  const ByteSpan v(version);
+  return db.changesSince(&v);
 }
 
 }  // namespace
@@ -34,36 +76,41 @@ int main() {
   Database db(peer);
   std::vector<Op> batch;
   for (int i = 0; i < 10000; ++i) batch.push_back(row(i));
-  Bytes insert = db.commit(batch).encoded;
+  const Bytes insert = commit(db, batch, true).update;
   std::printf("10k-row insert batch (8 columns, one transaction): %zu bytes (%.1f per row)\n",
               insert.size(), insert.size() / 10000.0);
 
-  Bytes update = db.commit({Op{OpKind::UpdateRow, "users", "user_42", {{"age", 31}}}}).encoded;
-  std::printf("single-column update message: %zu bytes\n", update.size());
+  const Bytes single = commit(db, {update("user_42", "age", 31)}, true).update;
+  std::printf("single-column update message: %zu bytes\n", single.size());
 
-  Bytes before = db.version();
+  const Bytes before = db.version();
   for (int i = 0; i < 1000; ++i) {
-    db.commit({Op{OpKind::UpdateRow,
-                  "users",
-                  std::string("user_") + std::to_string(i),
-                  {{"visits", i + 1}}}});
+    commit(db, {update(std::string("user_") + std::to_string(i), "visits", i + 1)}, false);
   }
-  Bytes run = db.changesSince(before);
+  const Bytes run = changesSince(db, before);
   std::printf("1,000 single-column update transactions via changesSince: %zu bytes (%.1f each)\n",
               run.size(), run.size() / 1000.0);
   std::printf("version summary (1 peer): %zu bytes\n", db.version().size());
 
   Database writer("peer-a");
   for (int i = 0; i < 100000; ++i) {
-    writer.commit(
-        {Op{OpKind::SetRow, "t", std::string("k") + std::to_string(i % 5000), {{"v", i}}}});
+    commit(writer,
+           {Op{OpKind::SetRow,
+               "t",
+               std::string("k") + std::to_string(i % 5000),
+               {{"v", intValue(i)}}}},
+           false);
   }
-  Bytes history = writer.changesSince({});
-  auto t0 = std::chrono::steady_clock::now();
+  const Bytes history = writer.changesSince(nullptr);
+  const auto t0 = std::chrono::steady_clock::now();
   Database reader("peer-b");
   reader.applyChanges(history);
-  auto t1 = std::chrono::steady_clock::now();
+  const auto t1 = std::chrono::steady_clock::now();
   std::printf("load of 100,000 single-op transactions (%zu bytes): %.1f ms\n", history.size(),
               std::chrono::duration<double, std::milli>(t1 - t0).count());
+  if (reader.encodeState() != writer.encodeState()) {
+    std::printf("error: the loaded replica differs from the writer\n");
+    return 1;
+  }
   return 0;
 }
