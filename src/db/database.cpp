@@ -61,6 +61,7 @@ struct Database::ApplyState {
   TxnCursor::OpIndexes idx;
   ChunkCache cache;
   std::uint64_t nextSerial = 0;
+  const CausalBuffer::Mark* bufferMark = nullptr;  // the held set when the call began
 };
 
 Database::Database(std::string peerId, DatabaseOptions options)
@@ -416,10 +417,12 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
   if (wait) {
     if (src.held) {
       buffer_.wait(src.heldId, wait->first, wait->second);
-    } else if (!buffer_.holds(p, run.seq)) {
-      buffer_.hold(HeldRun{extractRun(src.bytes, *src.tables, run, hashSeed_), p, run.seq,
-                           run.seq + run.events},
-                   wait->first, wait->second);
+    } else {
+      Bytes chunk = extractRun(src.bytes, *src.tables, run, hashSeed_);
+      if (!buffer_.holds(p, run.seq, chunk)) {
+        buffer_.hold(HeldRun{std::move(chunk), p, run.seq, run.seq + run.events}, wait->first,
+                     wait->second);
+      }
     }
     return;
   }
@@ -440,8 +443,10 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
     parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
     // A peer's events must form a chain, or version vectors could not answer "seen?".
     if (seq0 > 0 && graph_.vvGet(graph_.vvOfParents(parents), p) < seq0) {
-      if (src.held) {
-        buffer_.drop(src.heldId);  // a held run proved invalid: drop it, keep the message
+      // A run held by an earlier message proved invalid: drop it, keep this message. One of
+      // this message's own runs makes the whole message invalid, held for a while or not.
+      if (src.held && !CausalBuffer::heldSince(*st.bufferMark, src.heldId)) {
+        buffer_.drop(src.heldId);
         return;
       }
       throw DecodeError("transaction " + std::string(peers_.name(p)) + ":" + std::to_string(seq0) +
@@ -567,6 +572,7 @@ ChangeSet Database::applyChanges(ByteSpan bytes, bool wantUpdate) {
   ChunkWriter update(hashSeed_);
   ApplyState st;
   st.nextSerial = dc.chunks.size() + 1;
+  st.bufferMark = &call.mark().buffer;
   if (wantUpdate) st.update = &update;
   for (const TxnRunView& run : dc.runs) {
     RunSource src{payload, &dc.chunks[run.chunk], &run, &chunkPeers[run.chunk],
@@ -809,6 +815,39 @@ void Database::checkInvariants() const {
   if (oplog_.size() != graph_.size()) throw Error(ErrorCode::Internal, "op log size mismatch");
   rows_.checkInvariants();
   indexes_.checkInvariants();
+  // Every visible row is in its table's primary order and in each index it belongs to, with
+  // its own row id, and the indexes hold nothing else.
+  auto fail = [](const std::string& what) {
+    throw Error(ErrorCode::Internal, "index invariant violated: " + what);
+  };
+  std::map<std::pair<std::string, std::string>, std::size_t> expected;
+  for (RowId id = 0; id < rows_.slotCount(); ++id) {
+    if (!rows_.live(id) || !rows_.row(id).visible()) continue;
+    const Row& r = rows_.row(id);
+    const std::string table(names_.name(r.table));
+    const ColumnLookup col = [&](std::string_view name) -> std::optional<ValueRef> {
+      const Cell* c = rows_.cell(r, name);
+      return c ? std::optional<ValueRef>(c->value()) : std::nullopt;
+    };
+    auto check = [&](const IndexDef* def, const std::string& index) {
+      auto entry = IndexSet::entryFor(def, r.key, col);
+      if (!entry) return;
+      const OrderedIndex* ix = indexes_.find(table, index);
+      if (!ix || !ix->contains(*entry)) fail("row \"" + r.key + "\" missing from " + (index.empty() ? table : index));
+      ++expected[{table, index}];
+    };
+    check(nullptr, "");
+    indexes_.forEachDef([&](const IndexDef& d) {
+      if (d.table == table) check(&d, d.name);
+    });
+  }
+  for (const auto& [key, n] : expected) {
+    if (indexes_.find(key.first, key.second)->size() != n) fail("extra entries in " + key.second);
+  }
+  indexes_.forEachDef([&](const IndexDef& d) {
+    const OrderedIndex* ix = indexes_.find(d.table, d.name);
+    if (ix && ix->size() > 0 && !expected.count({d.table, d.name})) fail("stale entries in " + d.name);
+  });
 }
 
 }  // namespace crdtdb

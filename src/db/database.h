@@ -122,7 +122,10 @@ class Database {
   }
   template <typename F>  // f(NameId column, ValueRef loser) for columns with concurrent losers
   void forEachLoser(RowId id, F&& f) const {
-    rows_.forEachLoser(id, std::forward<F>(f));
+    // Concurrent existence tokens (concurrent sets of the row) are not a column's conflict.
+    rows_.forEachLoser(id, [&](NameId col, ValueRef v) {
+      if (col != kTokenColumn) f(col, v);
+    });
   }
 
   // Secondary indexes: replaces the declared set, building new or changed ones from the rows

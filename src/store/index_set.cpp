@@ -148,6 +148,15 @@ void IndexSet::onRowChange(
   }
 }
 
+const OrderedIndex* IndexSet::find(std::string_view table, const std::string& index) const {
+  if (index.empty()) {
+    auto it = primary_.find(table);
+    return it == primary_.end() ? nullptr : &it->second;
+  }
+  auto it = secondary_.find(index);
+  return it == secondary_.end() ? nullptr : &it->second.entries;
+}
+
 const IndexDef* IndexSet::def(const std::string& name) const {
   auto it = secondary_.find(name);
   return it == secondary_.end() ? nullptr : &it->second.def;

@@ -92,6 +92,12 @@ class IndexSet {
                    const std::function<void(std::string_view index, std::string_view keyPart)>& onEntry);
 
   bool hasIndex(const std::string& name) const { return secondary_.count(name) > 0; }
+  // The index (or "" = the table's primary order), for checks: nullptr when none exists.
+  const OrderedIndex* find(std::string_view table, const std::string& index) const;
+  template <typename F>  // f(const IndexDef&) for each declared index
+  void forEachDef(F&& f) const {
+    for (const auto& [name, s] : secondary_) f(s.def);
+  }
   const IndexDef* def(const std::string& name) const;
   // The table an index (or "" = primary) is over; throws Error(UnknownIndex).
   const std::string& tableOf(const std::string& table, const std::string& index) const;

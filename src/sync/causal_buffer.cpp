@@ -1,10 +1,21 @@
 #include "sync/causal_buffer.h"
 
+#include <algorithm>
+
 #include "core/reserve.h"
 
 #include "core/errors.h"
 
 namespace crdtdb {
+
+bool CausalBuffer::holds(PeerIdx peer, Seq seq, ByteSpan chunk) const {
+  auto [lo, hi] = starts_.equal_range({peer, seq});
+  for (auto it = lo; it != hi; ++it) {
+    const Bytes& held = held_.at(it->second).chunk;
+    if (std::equal(held.begin(), held.end(), chunk.begin(), chunk.end())) return true;
+  }
+  return false;
+}
 
 void CausalBuffer::hold(HeldRun run, PeerIdx waitPeer, Seq waitSeq) {
   const std::size_t mem = run.memory();
@@ -19,7 +30,7 @@ void CausalBuffer::hold(HeldRun run, PeerIdx waitPeer, Seq waitSeq) {
   const Seq events = run.end - run.seq;
   auto [it, inserted] = held_.emplace(id, std::move(run));
   try {
-    starts_.insert(start);
+    starts_.emplace(start, id);
   } catch (...) {
     held_.erase(it);
     throw;
@@ -59,7 +70,10 @@ void CausalBuffer::drop(Id id) {
   reserveMore(journal_, 1);
   auto node = held_.extract(id);
   const HeldRun& r = node.mapped();
-  auto startNode = starts_.extract({r.peer, r.seq});
+  auto [lo, hi] = starts_.equal_range({r.peer, r.seq});
+  auto at = lo;
+  while (at != hi && at->second != id) ++at;
+  auto startNode = starts_.extract(at);
   bytes_ -= r.memory();
   events_ -= r.end - r.seq;
   journal_.push_back(Undo{Undo::Dropped, id, 0, {}, {}, std::move(node), std::move(startNode)});
@@ -71,7 +85,13 @@ void CausalBuffer::rollback(const Mark& m) noexcept {
     switch (u.kind) {
       case Undo::Held: {
         const HeldRun& r = held_.at(u.id);
-        starts_.erase({r.peer, r.seq});
+        auto [lo, hi] = starts_.equal_range({r.peer, r.seq});
+        for (auto it = lo; it != hi; ++it) {
+          if (it->second == u.id) {
+            starts_.erase(it);
+            break;
+          }
+        }
         held_.erase(u.id);
         break;
       }

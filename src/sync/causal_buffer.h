@@ -4,8 +4,9 @@
 //
 // A held run is kept as a standalone chunk (oplog/chunk_codec.h) of just its transactions, so
 // it costs about its encoded size; the bound counts the memory it takes (bytes plus a fixed
-// per-run overhead), not the size it had in its message. Runs are keyed by their first event:
-// a second copy of a held run is dropped.
+// per-run overhead), not the size it had in its message. An exact copy of a held run is not
+// held twice; a different run starting at the same event is (one of them may prove invalid
+// when it becomes ready, and must not hide the other).
 //
 // Mutation is journaled (mark / rollback / confirm): a failed call restores the held set
 // exactly without allocating.
@@ -35,7 +36,8 @@ class CausalBuffer {
   using Id = std::uint32_t;
   explicit CausalBuffer(std::size_t maxBytes) : maxBytes_(maxBytes) {}
 
-  bool holds(PeerIdx peer, Seq seq) const { return starts_.count({peer, seq}) > 0; }
+  // Is a run with exactly these encoded bytes held (starting at peer's seq)?
+  bool holds(PeerIdx peer, Seq seq, ByteSpan chunk) const;
   // Stores `run`, waiting until (waitPeer's next seq) > waitSeq. Throws
   // Error(PendingOverflow) when the bound would be exceeded (nothing changes then).
   void hold(HeldRun run, PeerIdx waitPeer, Seq waitSeq);
@@ -58,6 +60,8 @@ class CausalBuffer {
     Id next;
   };
   Mark mark() const { return {journal_.size(), bytes_, events_, next_}; }
+  // Did held run `id` arrive since `m` (in the current call)?
+  static bool heldSince(const Mark& m, Id id) { return id >= m.next; }
   void rollback(const Mark& m) noexcept;
   void confirm() noexcept { journal_.clear(); }
 
@@ -71,11 +75,11 @@ class CausalBuffer {
     Waiters::iterator added;                    // WaitAdded
     Waiters::node_type waitNode;                // WaitReleased
     std::unordered_map<Id, HeldRun>::node_type runNode;              // Dropped
-    std::set<std::pair<PeerIdx, Seq>>::node_type startNode;          // Dropped
+    std::multimap<std::pair<PeerIdx, Seq>, Id>::node_type startNode;  // Dropped
   };
   std::size_t maxBytes_;
   std::unordered_map<Id, HeldRun> held_;
-  std::set<std::pair<PeerIdx, Seq>> starts_;
+  std::multimap<std::pair<PeerIdx, Seq>, Id> starts_;
   std::unordered_map<PeerIdx, Waiters> waiting_;
   std::size_t bytes_ = 0, events_ = 0;
   Id next_ = 1;

@@ -146,9 +146,9 @@ TEST_CASE("two replicas converge on concurrent writes", "[db]") {
   b.checkInvariants();
 }
 
-// Known failure (reported): Database::forEachLoser reports the existence token's losers as
-// column 0, and boundary::writeConflicts sends them to JS as a column named "\xff".
-TEST_CASE("conflicts name columns only, never the row's existence", "[db][!shouldfail]") {
+// Regression: Database::forEachLoser reported the existence token's losers as column 0, and
+// boundary::writeConflicts sent them to JS as a column named "\xff".
+TEST_CASE("conflicts name columns only, never the row's existence", "[db]") {
   // Two concurrent sets of one row both leave an existence token; the row is visible once,
   // and the conflicts are those of its columns. forEachLoser (what conflicts() sends to JS)
   // must not report the token, whose NameId 0 has no name ("\xff" reserves it).

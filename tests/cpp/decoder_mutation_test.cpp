@@ -646,22 +646,6 @@ TEST_CASE("stored crashers and the fuzz seed corpus replay cleanly", "[decoder]"
   REQUIRE(tally.accepted > 0);  // the seeds are valid messages
 }
 
-// Known failures (tests/cpp/data/crashers/open/, see the README there): inputs the engine
-// gets wrong today. Passing them is the goal; then move the files up to crashers/.
-TEST_CASE("open crashers replay cleanly", "[decoder][!shouldfail]") {
-  Target base(makeFuzzBase);
-  Target empty(makeFuzzEmpty);
-  const std::vector<std::filesystem::path> files = binFilesIn(kData / "crashers" / "open");
-  REQUIRE_FALSE(files.empty());
-  Tally tally;
-  for (const auto& f : files) {
-    const Bytes msg = readFile(f);
-    check(base, f.filename().string() + " (fuzz base replica)", msg, tally);
-    check(empty, f.filename().string() + " (empty replica)", msg, tally);
-  }
-  requireClean(tally);
-}
-
 // Regenerates the hand-made crashers (after a format change), with
 //   crdtdb_tests "[.write-crashers]"
 // Fuzzer-found crashers are files libFuzzer wrote; they are copied in, not generated.
@@ -673,8 +657,8 @@ TEST_CASE("write the hand-made crashers", "[.write-crashers]") {
   const std::map<std::string, Bytes> files = {
       {"seq_at_clock_limit_is_held.bin",
        encodeTxns({x0, {"x", kMaxClock - 1, {{"x", kMaxClock - 2}}, {op}}})},
-      {"open/held_invalid_run_accepted_then_refused.bin", encodeMessage({{invalid}, {x0}, {y0}})},
-      {"open/held_invalid_run_shadows_valid_copy.bin",
+      {"held_invalid_run_accepted_then_refused.bin", encodeMessage({{invalid}, {x0}, {y0}})},
+      {"held_invalid_run_shadows_valid_copy.bin",
        encodeMessage({{invalid}, {valid}, {x0}, {y0}})},
   };
   for (const auto& [name, bytes] : files) {
