@@ -5,8 +5,8 @@
 //
 //   node bench/live-queries.mjs [--writes 20000] [--rounds 5]
 
-import { writeFileSync, mkdirSync } from "node:fs";
 import { CRDTDB, between } from "../js/index.js";
+import { median, Report } from "./lib/common.mjs";
 
 const argv = process.argv.slice(2);
 const arg = (n, d) => (argv.includes(`--${n}`) ? Number(argv[argv.indexOf(`--${n}`) + 1]) : d);
@@ -42,19 +42,17 @@ for (let r = 0; r < ROUNDS; r++) {
     db.close();
   }
 }
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-const result = {
-  writes: WRITES,
-  rounds: ROUNDS,
-  usPerWriteNoSubs: median(none),
-  usPerWrite1000Subs: median(many),
-  ratio: median(many) / median(none),
-};
-console.log("Live queries — a write with 1,000 subscriptions on untouched ranges vs none");
-console.log("| subscriptions | µs per write | ratio |");
-console.log("| ------------: | -----------: | ----: |");
-console.log(`| 0 | ${result.usPerWriteNoSubs.toFixed(2)} | 1.00× |`);
-console.log(`| 1,000 (untouched) | ${result.usPerWrite1000Subs.toFixed(2)} | ${result.ratio.toFixed(2)}× |`);
-console.log("(target: <= 2x)");
-mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
-writeFileSync(new URL("./results/live-queries.json", import.meta.url), JSON.stringify(result, null, 2));
+const report = new Report("lq", "Live queries");
+const base = median(none);
+const loaded = median(many);
+report.table(
+  `Live queries — µs per write, ${WRITES} writes, median of ${ROUNDS} rounds (alternating)`,
+  ["subscriptions", "µs per write", "ratio"],
+  [
+    ["none", base.toFixed(2), "1.00×"],
+    ["1,000 on ranges the writes do not touch", loaded.toFixed(2), `${(loaded / base).toFixed(2)}×`],
+  ],
+  "target (issue 7): ≤ 2×",
+);
+report.set("usPerWrite", { none, many });
+report.save();

@@ -22,6 +22,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const SCRIPTS = [
   ["r1", "bench/r1-rows.mjs", "R1 — rows"],
   ["q1", "bench/q1-queries.mjs", "Q1 — indexed queries"],
+  ["lq", "bench/live-queries.mjs", "Live queries — write cost with untouched subscriptions"],
   ["m1", "bench/m1-memory.mjs", "M1 — memory"],
   ["z1", "bench/z1-size.mjs", "Z1 — size"],
   ["h1", "bench/h1-hostile.mjs", "H1 — hostile histories"],
