@@ -47,7 +47,8 @@ ByteWriter openError;
 
 void setResult(Handle* h, std::uint32_t status) {
   h->header[0] = status;
-  h->header[1] = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(h->out.bytes().data()));
+  h->header[1] =
+      static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(h->out.bytes().data()));
   h->header[2] = static_cast<std::uint32_t>(h->out.size());
 }
 
@@ -85,7 +86,8 @@ __attribute__((noinline)) std::uint32_t runGuarded(Handle* h, void (*fn)(void*),
 
 template <typename F>
 std::uint32_t guarded(Handle* h, F&& f) {
-  return runGuarded(h, [](void* ctx) { (*static_cast<F*>(ctx))(); }, &f);
+  return runGuarded(
+      h, [](void* ctx) { (*static_cast<F*>(ctx))(); }, &f);
 }
 
 ByteSpan input(Handle* h, std::uint32_t len) { return ByteSpan(h->in.data(), len); }
@@ -151,7 +153,8 @@ EMSCRIPTEN_KEEPALIVE double crdtdb_heap_used() {
   return static_cast<double>(static_cast<unsigned>(mi.uordblks));
 }
 
-EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_commit(Handle* h, std::uint32_t len, std::uint32_t flags) {
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_commit(Handle* h, std::uint32_t len,
+                                                 std::uint32_t flags) {
   return guarded(h, [&] {
     boundary::OpBatch batch;
     boundary::decodeOps(input(h, len), batch, h->db);
@@ -208,11 +211,13 @@ EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_changes_since(Handle* h, std::uint32_t
 }
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_query(Handle* h, std::uint32_t len) {
-  return guarded(h, [&] { boundary::writeQuery(h->db, boundary::decodeQuery(input(h, len)), h->out); });
+  return guarded(
+      h, [&] { boundary::writeQuery(h->db, boundary::decodeQuery(input(h, len)), h->out); });
 }
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_count(Handle* h, std::uint32_t len) {
-  return guarded(h, [&] { boundary::writeCount(h->db, boundary::decodeQuery(input(h, len)), h->out); });
+  return guarded(
+      h, [&] { boundary::writeCount(h->db, boundary::decodeQuery(input(h, len)), h->out); });
 }
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_staged_row(Handle* h, std::uint32_t len) {

@@ -1,11 +1,10 @@
 #include "convert.h"
 
-#include "core/sort.h"
-
 #include <algorithm>
 #include <cstring>
 
 #include "core/errors.h"
+#include "core/sort.h"
 #include "store/key_codec.h"
 
 namespace crdtdb::boundary {
@@ -48,8 +47,9 @@ std::string keyOf(ByteReader& r, const char* what) {
   }
   std::string out;
   if (scan.hasObject || !appendKey(out, rest.first(scan.size))) {
-    throw Error(ErrorCode::Type, std::string(what) + " is not a valid key (a number, string or "
-                                 "array of those)");
+    throw Error(ErrorCode::Type, std::string(what) +
+                                     " is not a valid key (a number, string or "
+                                     "array of those)");
   }
   return out;
 }
@@ -143,7 +143,8 @@ void decodeOps(ByteSpan in, OpBatch& out, const Database& db) {
     for (const Pending& p : spans) {
       auto first = out.columns.begin() + static_cast<std::ptrdiff_t>(p.colBegin);
       auto last = out.columns.begin() + static_cast<std::ptrdiff_t>(p.colEnd);
-      sortRange(first, last, [](const ColumnRef& a, const ColumnRef& b) { return a.name < b.name; });
+      sortRange(first, last,
+                [](const ColumnRef& a, const ColumnRef& b) { return a.name < b.name; });
       if (std::adjacent_find(first, last, [](const ColumnRef& a, const ColumnRef& b) {
             return a.name == b.name;
           }) != last) {
@@ -320,8 +321,9 @@ void writeQuery(const Database& db, const QuerySpec& q, ByteWriter& out) {
     if (!q.wantCursor) return;
     if (hits.empty()) {
       out.varint(q.opts.after ? q.opts.after->size() : 0);
-      if (q.opts.after) out.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(q.opts.after->data()),
-                                         q.opts.after->size()));
+      if (q.opts.after)
+        out.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(q.opts.after->data()),
+                         q.opts.after->size()));
     } else {
       out.string(hits.back().entry);
     }

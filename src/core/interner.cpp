@@ -32,7 +32,7 @@ void Interner::grow() {
 std::uint32_t Interner::intern(std::string_view s) {
   if (auto id = find(s)) return *id;
   if ((names_.size() + 1) * 4 > slots_.size() * 3) grow();  // load <= 3/4; layout only
-  names_.emplace_back(s);                                // strong guarantee
+  names_.emplace_back(s);                                   // strong guarantee
   const auto id = static_cast<std::uint32_t>(names_.size() - 1);
   slots_[slotOf(s)] = id + 1;
   return id;

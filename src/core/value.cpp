@@ -1,7 +1,5 @@
 #include "core/value.h"
 
-#include "core/sort.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -9,6 +7,7 @@
 
 #include "core/bit_cast.h"
 #include "core/errors.h"
+#include "core/sort.h"
 
 namespace crdtdb {
 
@@ -150,7 +149,8 @@ void canonicalizeAt(ByteReader& r, ByteWriter& out, int depth) {
   }
   r.u8();
   std::uint64_t n = r.varint();
-  if (n > r.remaining() / (t == tag::kObject ? 2 : 1)) throw DecodeError("element count out of range");
+  if (n > r.remaining() / (t == tag::kObject ? 2 : 1))
+    throw DecodeError("element count out of range");
   if (t == tag::kArray) {
     writeArrayHeader(out, static_cast<std::size_t>(n));
     for (std::uint64_t i = 0; i < n; ++i) canonicalizeAt(r, out, depth + 1);

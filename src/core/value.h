@@ -51,8 +51,8 @@ std::string_view stringOf(ValueRef v);
 
 // What scanValue learned about a value while checking it.
 struct ValueScan {
-  std::size_t size = 0;     // bytes of the encoding
-  bool hasObject = false;   // contains an object (whose keys a converter may need to sort)
+  std::size_t size = 0;    // bytes of the encoding
+  bool hasObject = false;  // contains an object (whose keys a converter may need to sort)
 };
 
 // Checks one canonical value at the reader's position and advances past it; throws
@@ -69,7 +69,7 @@ void canonicalizeValue(ValueRef loose, ByteWriter& out);
 // Encoders for code that builds values (bindings, tests).
 void writeNull(ByteWriter& w);
 void writeBool(ByteWriter& w, bool b);
-void writeNumber(ByteWriter& w, double d);  // canonical; d must be finite
+void writeNumber(ByteWriter& w, double d);     // canonical; d must be finite
 void writeInt(ByteWriter& w, std::int64_t i);  // |i| <= 2^53
 void writeString(ByteWriter& w, std::string_view utf8);
 void writeArrayHeader(ByteWriter& w, std::size_t n);

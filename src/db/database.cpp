@@ -1,11 +1,10 @@
 #include "db/database.h"
 
-#include "core/sort.h"
-
 #include <algorithm>
 #include <unordered_map>
 
 #include "core/errors.h"
+#include "core/sort.h"
 #include "oplog/frame.h"
 #include "oplog/version_codec.h"
 
@@ -81,8 +80,8 @@ Database::Database(std::string peerId, DatabaseOptions options)
 
 Database::CallMark Database::beginCall() {
   confirm();
-  return CallMark{graph_.mark(),   oplog_.mark(),  rows_.begin(),
-                  indexes_.begin(), buffer_.mark(), names_.size(), peers_.size()};
+  return CallMark{graph_.mark(),  oplog_.mark(), rows_.begin(), indexes_.begin(),
+                  buffer_.mark(), names_.size(), peers_.size()};
 }
 
 void Database::rollbackTo(const CallMark& m) noexcept {
@@ -152,8 +151,8 @@ NameId Database::internName(std::string_view name) {
 
 namespace {
 
-void writeHeader(ChunkWriter& w, const CausalGraph& g, const Interner& peers, PeerIdx peer,
-                 Seq seq, std::span<const LV> parents, LV count) {
+void writeHeader(ChunkWriter& w, const CausalGraph& g, const Interner& peers, PeerIdx peer, Seq seq,
+                 std::span<const LV> parents, LV count) {
   bool linear = false;
   if (seq > 0 && parents.size() == 1) {
     const Stamp ps = g.stampOf(parents[0]);
@@ -262,7 +261,8 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
     const Seq seq = graph_.nextSeq(self_);
     if (graph_.maxLamport() + ops.size() >= kMaxClock || seq + ops.size() >= kMaxClock) {
       // Only reachable when peers pushed the clock to the limit: refuse rather than wrap.
-      throw Error(ErrorCode::Internal, "Lamport clock exhausted: this database cannot accept writes");
+      throw Error(ErrorCode::Internal,
+                  "Lamport clock exhausted: this database cannot accept writes");
     }
     if (graph_.size() + ops.size() > kMaxEvents) {
       throw Error(ErrorCode::Internal, "event limit reached: this database cannot accept writes");
@@ -339,7 +339,8 @@ void Database::stage(std::span<const OpRef> input) {
     const bool visibleNow =
         it != visibleAfter.end()
             ? it->second
-            : staging_.fold(op.table, op.key, committedRow(rows_, names_, findRow(op.table, op.key)))
+            : staging_
+                  .fold(op.table, op.key, committedRow(rows_, names_, findRow(op.table, op.key)))
                   .has_value();
     if (op.kind == OpKind::UpdateRow && !visibleNow) {
       throw Error(ErrorCode::NotFound, "cannot update row \"" + std::string(op.key) +
@@ -356,7 +357,8 @@ ChangeSet Database::commitStaged(std::span<const OpRef> extra, bool wantUpdate) 
   std::vector<std::vector<ColumnRef>> colStore(staging_.size());
   std::vector<OpRef> all;
   all.reserve(staging_.size() + extra.size());
-  for (std::size_t i = 0; i < staging_.size(); ++i) all.push_back(refOf(staging_.ops()[i], colStore[i]));
+  for (std::size_t i = 0; i < staging_.size(); ++i)
+    all.push_back(refOf(staging_.ops()[i], colStore[i]));
   all.insert(all.end(), extra.begin(), extra.end());
   ChangeSet cs = commitOps(all, wantUpdate);
   staging_.clear();
@@ -456,7 +458,8 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
   if (run.events > kMaxEvents - graph_.size()) {
     throw DecodeError("the replica's event limit is reached");
   }
-  if (graph_.maxLamport(parents) + count >= kMaxClock) throw DecodeError("Lamport time out of range");
+  if (graph_.maxLamport(parents) + count >= kMaxClock)
+    throw DecodeError("Lamport time out of range");
   const bool sawAll = graph_.isFrontier(parents);
   const LV start = graph_.append(p, seq0, parents, count);
   Observer obs;
@@ -552,8 +555,8 @@ void Database::cascade(ApplyState& st) {
       std::vector<PeerIdx> peers;
       peers.reserve(dc.chunks[0].peers.size());
       for (std::string_view name : dc.chunks[0].peers) peers.push_back(peers_.intern(name));
-      RunSource src{held.chunk, &dc.chunks[0], &dc.runs[0], &peers, dc.parents.data(), true, id,
-                    ++st.nextSerial};
+      RunSource src{held.chunk,        &dc.chunks[0], &dc.runs[0], &peers,
+                    dc.parents.data(), true,          id,          ++st.nextSerial};
       processRun(st, src);
     }
   }
@@ -575,8 +578,9 @@ ChangeSet Database::applyChanges(ByteSpan bytes, bool wantUpdate) {
   st.bufferMark = &call.mark().buffer;
   if (wantUpdate) st.update = &update;
   for (const TxnRunView& run : dc.runs) {
-    RunSource src{payload, &dc.chunks[run.chunk], &run, &chunkPeers[run.chunk],
-                  dc.parents.data(), false, 0, run.chunk + 1};
+    RunSource src{
+        payload, &dc.chunks[run.chunk], &run, &chunkPeers[run.chunk], dc.parents.data(), false,
+        0,       run.chunk + 1};
     processRun(st, src);
     cascade(st);
   }
@@ -624,7 +628,8 @@ ChangeSet Database::finish(const CallMark& m) {
     auto hi = lo;
     while (hi != changed.end() && hi->row == id) ++hi;
     auto changeOf = [&](NameId col) -> const Changed* {
-      auto it = std::lower_bound(lo, hi, col, [](const Changed& c, NameId x) { return c.column < x; });
+      auto it =
+          std::lower_bound(lo, hi, col, [](const Changed& c, NameId x) { return c.column < x; });
       return it != hi && it->column == col ? &*it : nullptr;
     };
     bool beforeVisible;
@@ -833,7 +838,8 @@ void Database::checkInvariants() const {
       auto entry = IndexSet::entryFor(def, r.key, col);
       if (!entry) return;
       const OrderedIndex* ix = indexes_.find(table, index);
-      if (!ix || !ix->contains(*entry)) fail("row \"" + r.key + "\" missing from " + (index.empty() ? table : index));
+      if (!ix || !ix->contains(*entry))
+        fail("row \"" + r.key + "\" missing from " + (index.empty() ? table : index));
       ++expected[{table, index}];
     };
     check(nullptr, "");
@@ -846,7 +852,8 @@ void Database::checkInvariants() const {
   }
   indexes_.forEachDef([&](const IndexDef& d) {
     const OrderedIndex* ix = indexes_.find(d.table, d.name);
-    if (ix && ix->size() > 0 && !expected.count({d.table, d.name})) fail("stale entries in " + d.name);
+    if (ix && ix->size() > 0 && !expected.count({d.table, d.name}))
+      fail("stale entries in " + d.name);
   });
 }
 

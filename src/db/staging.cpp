@@ -1,8 +1,8 @@
 #include "db/staging.h"
 
-#include "core/reserve.h"
-
 #include <algorithm>
+
+#include "core/reserve.h"
 
 namespace crdtdb {
 

@@ -1,21 +1,20 @@
 #include "graph/causal_graph.h"
 
-#include "core/sort.h"
-
-#include "core/reserve.h"
-
 #include <algorithm>
 #include <queue>
 #include <string>
 
 #include "core/errors.h"
+#include "core/reserve.h"
+#include "core/sort.h"
 
 namespace crdtdb {
 
 namespace {
 
 void internal(bool ok, const char* what) {
-  if (!ok) throw Error(ErrorCode::Internal, std::string("causal graph invariant violated: ") + what);
+  if (!ok)
+    throw Error(ErrorCode::Internal, std::string("causal graph invariant violated: ") + what);
 }
 
 constexpr unsigned kOnlyA = 1, kOnlyB = 2, kShared = 3;
@@ -81,8 +80,15 @@ LV CausalGraph::append(PeerIdx peer, Seq seq, std::span<const LV> parents, LV co
   } else {
     auto off = static_cast<std::uint32_t>(parents_.size());
     parents_.insert(parents_.end(), parents.begin(), parents.end());
-    runs_.push_back(GraphRun{start, start + count, peer, off,
-                             static_cast<std::uint32_t>(parents.size()), seq, lamport, {}, false});
+    runs_.push_back(GraphRun{start,
+                             start + count,
+                             peer,
+                             off,
+                             static_cast<std::uint32_t>(parents.size()),
+                             seq,
+                             lamport,
+                             {},
+                             false});
   }
   if (grows) {
     journal_.push_back(Undo{Undo::SeqRunGrown, peer, seqs.back().len, nextSeq_[peer]});
@@ -97,8 +103,7 @@ LV CausalGraph::append(PeerIdx peer, Seq seq, std::span<const LV> parents, LV co
 }
 
 CausalGraph::Mark CausalGraph::mark() const {
-  return Mark{runs_.size(), parents_.size(),      journal_.size(),
-              bySeq_.size(), size(),              maxLamport_};
+  return Mark{runs_.size(), parents_.size(), journal_.size(), bySeq_.size(), size(), maxLamport_};
 }
 
 void CausalGraph::rollback(const Mark& m) noexcept {

@@ -67,7 +67,9 @@ class LVSet {
  private:
   static constexpr LV kEmpty = 0xffffffffu;
   std::size_t mask() const { return slots_.size() - 1; }
-  std::size_t home(LV v) const { return (static_cast<std::uint32_t>(v * 0x9e3779b1u) >> 7) & mask(); }
+  std::size_t home(LV v) const {
+    return (static_cast<std::uint32_t>(v * 0x9e3779b1u) >> 7) & mask();
+  }
   void place(LV v) noexcept {
     std::size_t i = home(v);
     while (slots_[i] != kEmpty) i = (i + 1) & mask();

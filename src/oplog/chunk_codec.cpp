@@ -1,13 +1,11 @@
 #include "oplog/chunk_codec.h"
 
-#include "core/sort.h"
-
-#include "core/reserve.h"
-
 #include <algorithm>
 #include <string>
 
 #include "core/errors.h"
+#include "core/reserve.h"
+#include "core/sort.h"
 
 namespace crdtdb {
 
@@ -104,7 +102,7 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out) {
       seq = r.varintBelow(kMaxClock, "seq");
       if (peerEnd[peer] != 0 && seq <= peerEnd[peer]) {
         throw DecodeError(seq == peerEnd[peer] ? "non-canonical seq (continues its predecessor)"
-                                                : "a peer's transactions overlap or go back");
+                                               : "a peer's transactions overlap or go back");
       }
     }
     const auto parentsBegin = static_cast<std::uint32_t>(out.parents.size());
@@ -207,8 +205,7 @@ TxnHeader TxnCursor::header(Seq prevEnd) {
   return h;
 }
 
-void TxnCursor::op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols,
-                   OpIndexes* idx) {
+void TxnCursor::op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols, OpIndexes* idx) {
   const std::uint64_t head = varint();
   op.kind = static_cast<OpKind>(head & 3);
   const auto table = static_cast<std::uint32_t>(head >> 2);

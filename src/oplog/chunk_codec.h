@@ -65,10 +65,10 @@ struct TxnRunView {
   Seq seq;              // first event
   Seq events;           // events in the run
   std::uint32_t txnCount;
-  bool linear;                  // the first txn's parent is the peer's previous event
-  std::uint32_t parentsBegin;   // first txn's explicit parents (when !linear), in `parents`
+  bool linear;                 // the first txn's parent is the peer's previous event
+  std::uint32_t parentsBegin;  // first txn's explicit parents (when !linear), in `parents`
   std::uint32_t parentCount;
-  std::uint32_t begin, end;     // byte offsets of the run's txns in the decoded buffer
+  std::uint32_t begin, end;  // byte offsets of the run's txns in the decoded buffer
 };
 
 struct DecodedChanges {
@@ -95,8 +95,8 @@ struct TxnHeader {
 // Walks the transactions and operations of already validated bytes.
 class TxnCursor {
  public:
-  TxnCursor(ByteSpan bytes, std::size_t begin, std::size_t end) : bytes_(bytes), pos_(begin),
-                                                                    end_(end) {}
+  TxnCursor(ByteSpan bytes, std::size_t begin, std::size_t end)
+      : bytes_(bytes), pos_(begin), end_(end) {}
   bool atEnd() const { return pos_ >= end_; }
   std::size_t position() const { return pos_; }
   // Reads the next txn header; `prevEnd` is the peer's previous end in this chunk (for
@@ -108,8 +108,7 @@ class TxnCursor {
     std::uint32_t table = 0, key = 0;
     std::vector<std::uint32_t> columns;
   };
-  void op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols,
-          OpIndexes* idx = nullptr);
+  void op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols, OpIndexes* idx = nullptr);
   // Byte span of the next op without interpreting it.
   ByteSpan skipOp();
 

@@ -1,8 +1,8 @@
 #include "oplog/op_log.h"
 
-#include "core/reserve.h"
-
 #include <algorithm>
+
+#include "core/reserve.h"
 
 namespace crdtdb {
 

@@ -45,8 +45,8 @@ class OpLog {
 
   // Appends (inside a frame already begun in `out`) the payload of a Changes message holding
   // every transaction with events whose seq is at or past theirs[peer] (by global PeerIdx).
-  void changesSince(const CausalGraph& graph, const Interner& peers,
-                    const std::vector<Seq>& theirs, ByteWriter& out) const;
+  void changesSince(const CausalGraph& graph, const Interner& peers, const std::vector<Seq>& theirs,
+                    ByteWriter& out) const;
 
   // Moves the open chunk to the sealed list once it reached kSealBytes. Strong guarantee.
   void seal();

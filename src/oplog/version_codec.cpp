@@ -1,8 +1,8 @@
 #include "oplog/version_codec.h"
 
 #include "core/errors.h"
-#include "oplog/op.h"
 #include "oplog/frame.h"
+#include "oplog/op.h"
 
 namespace crdtdb {
 

@@ -1,12 +1,10 @@
 #include "store/index_set.h"
 
-#include "core/sort.h"
-
-#include "core/reserve.h"
-
 #include <algorithm>
 
 #include "core/errors.h"
+#include "core/reserve.h"
+#include "core/sort.h"
 #include "store/key_codec.h"
 
 namespace crdtdb {
@@ -76,7 +74,8 @@ void IndexSet::addTo(Declared& set, const std::string& index, std::uint32_t row,
 void IndexSet::install(Declared&& set) noexcept {
   for (auto& [name, s] : set) {
     auto old = secondary_.find(name);
-    if (old != secondary_.end() && old->second.def == s.def) std::swap(s.entries, old->second.entries);
+    if (old != secondary_.end() && old->second.def == s.def)
+      std::swap(s.entries, old->second.entries);
     s.entries.clearJournal();
     s.entries.epoch = 0;
   }
@@ -275,7 +274,8 @@ std::vector<QueryHit> IndexSet::queryOverlay(
   if (ix) {
     for (auto [lo, hi] : rankRanges(*ix, range)) {
       ix->forEachInRanks(lo, hi, [&](OrderedIndex::Entry e) {
-        if (!std::binary_search(gone.begin(), gone.end(), e.bytes)) stream.push_back({e.row, e.bytes});
+        if (!std::binary_search(gone.begin(), gone.end(), e.bytes))
+          stream.push_back({e.row, e.bytes});
       });
     }
   }
@@ -293,7 +293,8 @@ std::vector<QueryHit> IndexSet::queryOverlay(
             [](const QueryHit& a, const QueryHit& b) { return a.entry < b.entry; });
   if (opts.after) {
     const std::string& a = *opts.after;
-    std::erase_if(stream, [&](const QueryHit& h) { return opts.reverse ? h.entry >= a : h.entry <= a; });
+    std::erase_if(stream,
+                  [&](const QueryHit& h) { return opts.reverse ? h.entry >= a : h.entry <= a; });
   }
   if (opts.reverse) std::reverse(stream.begin(), stream.end());
   std::vector<QueryHit> out;

@@ -87,9 +87,10 @@ class IndexSet {
   // Index upkeep for one row whose visible state changed from `before` to `after` (a lookup
   // is null when the row was / is not visible). `onEntry(indexName, keyPart)` is told every
   // old and new entry's key part (for subscriptions). Journaled.
-  void onRowChange(std::uint32_t row, std::string_view table, std::string_view key,
-                   const ColumnLookup* before, const ColumnLookup* after,
-                   const std::function<void(std::string_view index, std::string_view keyPart)>& onEntry);
+  void onRowChange(
+      std::uint32_t row, std::string_view table, std::string_view key, const ColumnLookup* before,
+      const ColumnLookup* after,
+      const std::function<void(std::string_view index, std::string_view keyPart)>& onEntry);
 
   bool hasIndex(const std::string& name) const { return secondary_.count(name) > 0; }
   // The index (or "" = the table's primary order), for checks: nullptr when none exists.
@@ -111,10 +112,10 @@ class IndexSet {
                     const KeyRange& range) const;
   // A staged transaction's view: committed entries minus `removed`, plus `added` (both
   // entries of the queried index, with the row or kNoRow).
-  std::vector<QueryHit> queryOverlay(const std::string& table, const std::string& index,
-                                     const KeyRange& range, const QueryOptions& opts,
-                                     const std::vector<std::string>& removed,
-                                     const std::vector<std::pair<std::string, std::uint32_t>>& added) const;
+  std::vector<QueryHit> queryOverlay(
+      const std::string& table, const std::string& index, const KeyRange& range,
+      const QueryOptions& opts, const std::vector<std::string>& removed,
+      const std::vector<std::pair<std::string, std::uint32_t>>& added) const;
 
   // Calls: begin() starts a call; indexes changed since are rolled back or confirmed together.
   struct Mark {

@@ -1,11 +1,10 @@
 #include "store/ordered_index.h"
 
-#include "core/reserve.h"
-
 #include <algorithm>
 #include <cstring>
 
 #include "core/errors.h"
+#include "core/reserve.h"
 
 namespace crdtdb {
 
@@ -32,7 +31,8 @@ void OrderedIndex::Chunk::insertAt(std::size_t i, std::string_view e, std::uint3
   // Capacity was reserved: none of these allocates.
   const std::size_t at = i < offsets.size() ? offsets[i] : bytes.size();
   bytes.insert(at, e.data(), e.size());
-  for (std::size_t k = i; k < offsets.size(); ++k) offsets[k] += static_cast<std::uint32_t>(e.size());
+  for (std::size_t k = i; k < offsets.size(); ++k)
+    offsets[k] += static_cast<std::uint32_t>(e.size());
   offsets.insert(offsets.begin() + static_cast<std::ptrdiff_t>(i), static_cast<std::uint32_t>(at));
   rows.insert(rows.begin() + static_cast<std::ptrdiff_t>(i), row);
 }

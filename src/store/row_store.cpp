@@ -1,13 +1,11 @@
 #include "store/row_store.h"
 
-#include "core/sort.h"
-
-#include "core/reserve.h"
-
 #include <algorithm>
 
 #include "core/errors.h"
 #include "core/hash.h"
+#include "core/reserve.h"
+#include "core/sort.h"
 
 namespace crdtdb {
 
@@ -44,7 +42,8 @@ void RowStore::growSlots() {
   for (RowId id = 0; id < rows_.size(); ++id) {
     const Row& r = rows_[id];
     if (r.key.empty()) continue;
-    std::size_t i = hashBytes(r.key, seed_ ^ (std::uint64_t{r.table} * 0x9e3779b97f4a7c15ull)) & mask;
+    std::size_t i =
+        hashBytes(r.key, seed_ ^ (std::uint64_t{r.table} * 0x9e3779b97f4a7c15ull)) & mask;
     while (slots_[i] != 0) i = (i + 1) & mask;
     slots_[i] = id + 1;
   }
@@ -88,7 +87,8 @@ void RowStore::destroy(RowId id) noexcept {
   slots_[i] = 0;
   for (std::size_t j = (i + 1) & mask; slots_[j] != 0; j = (j + 1) & mask) {
     const Row& o = rows_[slots_[j] - 1];
-    std::size_t home = hashBytes(o.key, seed_ ^ (std::uint64_t{o.table} * 0x9e3779b97f4a7c15ull)) & mask;
+    std::size_t home =
+        hashBytes(o.key, seed_ ^ (std::uint64_t{o.table} * 0x9e3779b97f4a7c15ull)) & mask;
     bool between = i <= j ? (i < home && home <= j) : (i < home || home <= j);
     if (!between) {
       slots_[i] = slots_[j];
@@ -183,7 +183,8 @@ void RowStore::eraseCell(RowId id, std::size_t idx) {
   r.cells.erase(r.cells.begin() + static_cast<std::ptrdiff_t>(idx));
   if (j) {
     const NameId col = old.column();
-    journal_.push_back(Undo{Undo::CellErased, id, static_cast<std::uint32_t>(idx), col, std::move(old)});
+    journal_.push_back(
+        Undo{Undo::CellErased, id, static_cast<std::uint32_t>(idx), col, std::move(old)});
   }
 }
 
@@ -196,7 +197,8 @@ void RowStore::replaceCell(RowId id, std::size_t idx, Cell c) {
   r.cells[idx] = std::move(c);
   if (j) {
     const NameId col = old.column();
-    journal_.push_back(Undo{Undo::CellReplaced, id, static_cast<std::uint32_t>(idx), col, std::move(old)});
+    journal_.push_back(
+        Undo{Undo::CellReplaced, id, static_cast<std::uint32_t>(idx), col, std::move(old)});
   }
 }
 
@@ -207,8 +209,8 @@ void RowStore::setLosersFlag(RowId id, std::size_t idx, bool on) {
   if (j) reserveMore(journal_, 1);
   Cell& c = r.cells[idx];
   if (j) {
-    journal_.push_back(Undo{Undo::LosersFlag, id, static_cast<std::uint32_t>(idx),
-                            c.hasLosers() ? 1u : 0u, {}});
+    journal_.push_back(
+        Undo{Undo::LosersFlag, id, static_cast<std::uint32_t>(idx), c.hasLosers() ? 1u : 0u, {}});
   }
   c.setHasLosers(on);
 }
@@ -241,8 +243,8 @@ Cell RowStore::takeLoser(RowId id, NameId col, PeerIdx peer) {
   auto cellNode = cs.byPeer.extract(peer);
   auto orderNode = cs.order.extract(orderOf(cellNode.mapped().lv()));
   loserNodes_.push_back(LoserNodes{std::move(cellNode), std::move(orderNode)});
-  journal_.push_back(Undo{Undo::LoserRemoved, id,
-                          static_cast<std::uint32_t>(loserNodes_.size() - 1), col, {}});
+  journal_.push_back(
+      Undo{Undo::LoserRemoved, id, static_cast<std::uint32_t>(loserNodes_.size() - 1), col, {}});
   return copy;
 }
 
@@ -281,8 +283,8 @@ void RowStore::removeObservedAt(RowId id, std::size_t idx, const Observer& obs) 
     reserveMore(journal_, 1);
     reserveMore(setNodes_, 1);
     setNodes_.push_back(losers_.extract(key));
-    journal_.push_back(Undo{Undo::SetErased, id, static_cast<std::uint32_t>(setNodes_.size() - 1),
-                            col, {}});
+    journal_.push_back(
+        Undo{Undo::SetErased, id, static_cast<std::uint32_t>(setNodes_.size() - 1), col, {}});
   };
   if (winnerSeen) {
     if (anyLeft) {
@@ -341,8 +343,8 @@ bool RowStore::clearIfSimple(RowId id) {
     reserveMore(journal_, 1);
     reserveMore(cleared_, 1);
     cleared_.emplace_back(std::move(r.cells));
-    journal_.push_back(Undo{Undo::CellsCleared, id, static_cast<std::uint32_t>(cleared_.size() - 1),
-                            0, {}});
+    journal_.push_back(
+        Undo{Undo::CellsCleared, id, static_cast<std::uint32_t>(cleared_.size() - 1), 0, {}});
   }
   r.cells.clear();
   return true;

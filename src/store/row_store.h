@@ -95,7 +95,8 @@ class RowStore {
   template <typename F>  // f(RowId, const Row&) for every visible row of `table`
   void forEachVisible(NameId table, F&& f) const {
     for (RowId id = 0; id < rows_.size(); ++id) {
-      if (!rows_[id].key.empty() && rows_[id].table == table && rows_[id].visible()) f(id, rows_[id]);
+      if (!rows_[id].key.empty() && rows_[id].table == table && rows_[id].visible())
+        f(id, rows_[id]);
     }
   }
 
@@ -192,7 +193,7 @@ class RowStore {
   std::vector<LoserNodes> loserNodes_;
   std::vector<std::unordered_map<std::uint64_t, ConflictSet>::node_type> setNodes_;
   std::vector<std::vector<Cell>> cleared_;  // CellsCleared rows' old cells
-  std::vector<RowId> emptied_;  // rows left empty by the last call, freed by confirm()
+  std::vector<RowId> emptied_;              // rows left empty by the last call, freed by confirm()
 };
 
 }  // namespace crdtdb

@@ -1,8 +1,8 @@
 #include "store/subscriptions.h"
 
-#include "core/sort.h"
-
 #include <algorithm>
+
+#include "core/sort.h"
 
 namespace crdtdb {
 
@@ -45,14 +45,16 @@ void Subscriptions::Tree::build() const {
   const std::size_t n = points.size() + 1;
   nodes.assign(2 * n, {});
   for (const Interval& i : intervals) {
-    std::size_t lo = i.lo.empty() ? 0
-                                  : static_cast<std::size_t>(std::lower_bound(points.begin(),
-                                                                              points.end(), i.lo) -
-                                                             points.begin()) + 1;
-    std::size_t hi = i.hi ? static_cast<std::size_t>(std::lower_bound(points.begin(), points.end(),
-                                                                      *i.hi) -
-                                                     points.begin()) + 1
-                          : n;
+    std::size_t lo =
+        i.lo.empty() ? 0
+                     : static_cast<std::size_t>(
+                           std::lower_bound(points.begin(), points.end(), i.lo) - points.begin()) +
+                           1;
+    std::size_t hi =
+        i.hi ? static_cast<std::size_t>(std::lower_bound(points.begin(), points.end(), *i.hi) -
+                                        points.begin()) +
+                   1
+             : n;
     for (std::size_t l = lo + n, r = hi + n; l < r; l >>= 1, r >>= 1) {
       if (l & 1) nodes[l++].push_back(i.id);
       if (r & 1) nodes[--r].push_back(i.id);

@@ -2,9 +2,8 @@
 
 #include <algorithm>
 
-#include "core/reserve.h"
-
 #include "core/errors.h"
+#include "core/reserve.h"
 
 namespace crdtdb {
 

@@ -72,9 +72,9 @@ class CausalBuffer {
     Kind kind;
     Id id;
     PeerIdx peer;
-    Waiters::iterator added;                    // WaitAdded
-    Waiters::node_type waitNode;                // WaitReleased
-    std::unordered_map<Id, HeldRun>::node_type runNode;              // Dropped
+    Waiters::iterator added;                                          // WaitAdded
+    Waiters::node_type waitNode;                                      // WaitReleased
+    std::unordered_map<Id, HeldRun>::node_type runNode;               // Dropped
     std::multimap<std::pair<PeerIdx, Seq>, Id>::node_type startNode;  // Dropped
   };
   std::size_t maxBytes_;

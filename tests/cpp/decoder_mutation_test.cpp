@@ -658,8 +658,7 @@ TEST_CASE("write the hand-made crashers", "[.write-crashers]") {
       {"seq_at_clock_limit_is_held.bin",
        encodeTxns({x0, {"x", kMaxClock - 1, {{"x", kMaxClock - 2}}, {op}}})},
       {"held_invalid_run_accepted_then_refused.bin", encodeMessage({{invalid}, {x0}, {y0}})},
-      {"held_invalid_run_shadows_valid_copy.bin",
-       encodeMessage({{invalid}, {valid}, {x0}, {y0}})},
+      {"held_invalid_run_shadows_valid_copy.bin", encodeMessage({{invalid}, {valid}, {x0}, {y0}})},
   };
   for (const auto& [name, bytes] : files) {
     const std::filesystem::path path = kData / "crashers" / name;

@@ -199,8 +199,7 @@ TEST_CASE("through applyChanges: the bound is PendingOverflow and changes nothin
 // held copy (x:1 naming only y:0, whose past lacks x:0: the per-peer chain rule) turned away a
 // valid copy, then was dropped once its parents arrived, losing both. Commit f3ab999 fixed the
 // same problem in the v1 engine.
-TEST_CASE("a held invalid run does not hide a valid copy of the same events",
-          "[sync]") {
+TEST_CASE("a held invalid run does not hide a valid copy of the same events", "[sync]") {
   const Op op = write("k", 1);
   const TxnRecord invalid{"x", 1, {{"y", 0}}, {op}};
   const TxnRecord valid{"x", 1, {{"x", 0}}, {write("k", 2)}};
