@@ -27,7 +27,7 @@ void CausalBuffer::hold(HeldRun run, PeerIdx waitPeer, Seq waitSeq) {
   const Id id = next_++;
   const std::pair<PeerIdx, Seq> start{run.peer, run.seq};
   const Seq events = run.end - run.seq;
-  auto [it, inserted] = held_.emplace(id, std::move(run));
+  const auto it = held_.emplace(id, std::move(run)).first;
   try {
     starts_.emplace(start, id);
   } catch (...) {
