@@ -119,6 +119,10 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out) {
         const std::uint64_t ppi = r.varintBelow(t.peers.size(), "parent peer index");
         const Seq ps = r.varintBelow(kMaxClock, "parent seq");
         if (ppi == peer && ps >= seq) throw DecodeError("parent is not an earlier event");
+        // A peer's events form a chain, so any other parent of its own would be redundant.
+        if (ppi == peer && ps + 1 != seq) {
+          throw DecodeError("non-canonical parents (an own event other than the previous one)");
+        }
         ParentRef p{static_cast<std::uint32_t>(ppi), ps};
         if (k > 0) {
           const ParentRef& q = out.parents.back();
@@ -126,6 +130,8 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out) {
           if (c > 0 || (c == 0 && q.seq >= p.seq)) {
             throw DecodeError("parents not in ascending order or duplicated");
           }
+          // Two events of one peer: the earlier is in the later's past (the chain rule).
+          if (c == 0) throw DecodeError("non-canonical parents (two events of one peer)");
         }
         out.parents.push_back(p);
       }

@@ -461,3 +461,25 @@ TEST_CASE("validValueSize measures one encoded value", "[oplog]") {
     REQUIRE(validValueSize(b) == size);
   }
 }
+
+// Under the per-peer chain rule a redundant parent is an ancestor of another parent: accepting
+// one would give a history several byte strings (and replicas would re-send the extra parent).
+TEST_CASE("redundant explicit parents are not the canonical encoding", "[oplog]") {
+  auto w = [](const std::string& key, int v) { return setOp("t", key, {{"v", v}}); };
+  const TxnRecord a0{"a", 0, {}, {w("x", 0)}}, a1{"a", 1, {{"a", 0}}, {w("x", 1)}};
+  const TxnRecord b0{"b", 0, {{"a", 1}}, {w("y", 2)}};
+  auto refused = [](const std::vector<TxnRecord>& txns) {
+    REQUIRE_THROWS_AS(decodeChangesPayload(decodeFrame(encodeTxns(txns), FrameKind::Changes)),
+                      DecodeError);
+  };
+  REQUIRE_NOTHROW(decodeChangesPayload(decodeFrame(encodeTxns({a0, a1, b0}), FrameKind::Changes)));
+  SECTION("two parents of one peer") {
+    refused({a0, a1, {"b", 0, {{"a", 0}, {"a", 1}}, {w("y", 2)}}});
+  }
+  SECTION("an own-peer parent other than seq - 1") {
+    // a:2 names a:0 and b:0; b:0 has a:1 in its past.
+    refused({a0, a1, b0, {"a", 2, {{"a", 0}, {"b", 0}}, {w("x", 3)}}});
+    REQUIRE_NOTHROW(decodeChangesPayload(decodeFrame(
+        encodeTxns({a0, a1, b0, {"a", 2, {{"b", 0}}, {w("x", 3)}}}), FrameKind::Changes)));
+  }
+}
