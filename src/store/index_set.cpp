@@ -88,15 +88,16 @@ std::optional<std::string> IndexSet::entryFor(const IndexDef* def, std::string_v
   if (def) {
     if (def->keys.size() == 1) {
       auto v = col(def->keys[0]);
-      if (!v || !appendKey(out, *v)) return std::nullopt;
+      if (!v || v->size() > kMaxIndexKeyBytes || !appendKey(out, *v)) return std::nullopt;
     } else {
       out.push_back(0x30);  // an array key (key_codec.h)
       for (const auto& k : def->keys) {
         auto v = col(k);
-        if (!v || !appendKey(out, *v)) return std::nullopt;
+        if (!v || v->size() > kMaxIndexKeyBytes || !appendKey(out, *v)) return std::nullopt;
       }
       out.push_back(0x00);
     }
+    if (out.size() > kMaxIndexKeyBytes) return std::nullopt;
   }
   appendStringKey(out, key);
   return out;

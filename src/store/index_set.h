@@ -5,7 +5,9 @@
 // beside it, so equal index keys are ordered by row key and results come back as RowIds. The
 // index key of a row is its single indexed column's value, or for a compound index the array
 // of its columns' values; a row whose indexed value is missing or not a valid key has no
-// entry (as in IndexedDB).
+// entry (as in IndexedDB), nor has one whose index key encodes to more than
+// kMaxIndexKeyBytes (a 1 MiB key: deterministic on every replica, so no valid message is ever
+// refused because an index could not hold it).
 //
 // Updates are journaled through each OrderedIndex (mark / rollback / clearJournal).
 #pragma once
@@ -21,6 +23,8 @@
 #include "store/ordered_index.h"
 
 namespace crdtdb {
+
+inline constexpr std::size_t kMaxIndexKeyBytes = std::size_t{1} << 20;
 
 struct IndexDef {
   std::string name;

@@ -61,7 +61,6 @@ std::size_t OrderedIndex::chunkFor(std::string_view key) const {
 }
 
 bool OrderedIndex::insert(std::string_view entry, std::uint32_t row) {
-  if (entry.size() > 0xffffffu) throw Error(ErrorCode::Type, "index entry too long");
   reserveMore(journal_, 1);
   if (chunks_.empty()) {
     Chunk c;

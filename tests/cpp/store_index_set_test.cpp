@@ -456,3 +456,32 @@ TEST_CASE("key ranges as half-open intervals of encoded keys", "[store]") {
   REQUIRE(*keyOf("ab\xf4\x8f\xbf\xbf") < *prefix[0].second);
   REQUIRE(*keyOf("ac") >= *prefix[0].second);
 }
+
+// An index key over kMaxIndexKeyBytes is left out of the index, the same on every replica: a
+// replica never refuses a valid message (or a local commit) because it declared an index.
+TEST_CASE("a value too large for an index key is left out of the index, not refused", "[store]") {
+  using V = std::vector<std::string>;
+  const std::string huge(kMaxIndexKeyBytes + 1, 'x');
+  Database a("a");
+  a.declareIndexes({{"byName", "users", {"name"}}, {"byNameAge", "users", {"name", "age"}}});
+  commitOps(a, {setRow("small", {{"name", "x"}, {"age", 1}})});
+  commitOps(a, {setRow("big", {{"name", huge}, {"age", 2}})});  // accepted locally
+  REQUIRE(query(a, "byName", {{"type", "all"}}) == V{"small"});
+  REQUIRE(query(a, "byNameAge", {{"type", "all"}}) == V{"small"});
+  REQUIRE(query(a, "", {{"type", "all"}}) == V{"big", "small"});
+  a.checkInvariants();
+
+  // A replica with the index accepts the history like one without.
+  Database b("b"), c("c");
+  b.declareIndexes({{"byName", "users", {"name"}}});
+  const Bytes history = a.changesSince(nullptr);
+  REQUIRE(b.applyChanges(history).applied == 2);
+  REQUIRE(c.applyChanges(history).applied == 2);
+  REQUIRE(b.encodeState() == c.encodeState());
+  REQUIRE(query(b, "byName", {{"type", "all"}}) == V{"small"});
+  // Made small again, the row enters the index.
+  commitOps(a, {updateOp("users", "big", {{"name", "y"}})});
+  REQUIRE(b.applyChanges(a.changesSince(nullptr)).applied == 1);
+  REQUIRE(query(b, "byName", {{"type", "all"}}) == V{"small", "big"});
+  b.checkInvariants();
+}
