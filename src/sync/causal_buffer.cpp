@@ -3,17 +3,25 @@
 #include <algorithm>
 
 #include "core/errors.h"
+#include "core/hash.h"
 #include "core/reserve.h"
 
 namespace crdtdb {
 
-bool CausalBuffer::holds(PeerIdx peer, Seq seq, ByteSpan chunk) const {
-  auto [lo, hi] = starts_.equal_range({peer, seq});
-  for (auto it = lo; it != hi; ++it) {
+namespace {
+std::uint64_t contentHash(ByteSpan b, std::uint64_t seed) {
+  return hashBytes(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()), seed);
+}
+}  // namespace
+
+std::optional<CausalBuffer::Id> CausalBuffer::holds(ByteSpan chunk, std::uint64_t* compared) const {
+  auto [lo, hi] = byContent_.equal_range(contentHash(chunk, seed_));
+  for (auto it = lo; it != hi; ++it) {  // more than one only on a hash collision
+    if (compared) ++*compared;
     const Bytes& held = held_.at(it->second).chunk;
-    if (std::equal(held.begin(), held.end(), chunk.begin(), chunk.end())) return true;
+    if (std::equal(held.begin(), held.end(), chunk.begin(), chunk.end())) return it->second;
   }
-  return false;
+  return std::nullopt;
 }
 
 void CausalBuffer::hold(HeldRun run, PeerIdx waitPeer, Seq waitSeq) {
@@ -25,11 +33,11 @@ void CausalBuffer::hold(HeldRun run, PeerIdx waitPeer, Seq waitSeq) {
   }
   reserveMore(journal_, 2);
   const Id id = next_++;
-  const std::pair<PeerIdx, Seq> start{run.peer, run.seq};
+  const std::uint64_t key = contentHash(run.chunk, seed_);
   const Seq events = run.end - run.seq;
   const auto it = held_.emplace(id, std::move(run)).first;
   try {
-    starts_.emplace(start, id);
+    byContent_.emplace(key, id);
   } catch (...) {
     held_.erase(it);
     throw;
@@ -69,10 +77,10 @@ void CausalBuffer::drop(Id id) {
   reserveMore(journal_, 1);
   auto node = held_.extract(id);
   const HeldRun& r = node.mapped();
-  auto [lo, hi] = starts_.equal_range({r.peer, r.seq});
+  auto [lo, hi] = byContent_.equal_range(contentHash(r.chunk, seed_));
   auto at = lo;
   while (at != hi && at->second != id) ++at;
-  auto startNode = starts_.extract(at);
+  auto startNode = byContent_.extract(at);
   bytes_ -= r.memory();
   events_ -= r.end - r.seq;
   journal_.push_back(Undo{Undo::Dropped, id, 0, {}, {}, std::move(node), std::move(startNode)});
@@ -84,10 +92,10 @@ void CausalBuffer::rollback(const Mark& m) noexcept {
     switch (u.kind) {
       case Undo::Held: {
         const HeldRun& r = held_.at(u.id);
-        auto [lo, hi] = starts_.equal_range({r.peer, r.seq});
+        auto [lo, hi] = byContent_.equal_range(contentHash(r.chunk, seed_));
         for (auto it = lo; it != hi; ++it) {
           if (it->second == u.id) {
-            starts_.erase(it);
+            byContent_.erase(it);
             break;
           }
         }
@@ -96,14 +104,19 @@ void CausalBuffer::rollback(const Mark& m) noexcept {
       }
       case Undo::Dropped:
         held_.insert(std::move(u.runNode));
-        starts_.insert(std::move(u.startNode));
+        byContent_.insert(std::move(u.startNode));
         break;
       case Undo::WaitAdded:
         waiting_.at(u.peer).erase(u.added);
         break;
-      case Undo::WaitReleased:
-        waiting_.at(u.peer).insert(std::move(u.waitNode));
+      case Undo::WaitReleased: {
+        // Back at the front of its equal range: releases took them from the front, and undoing
+        // them in reverse order this way restores the order they were held in.
+        Waiters& w = waiting_.at(u.peer);
+        const auto at = w.lower_bound(u.waitNode.key());
+        w.insert(at, std::move(u.waitNode));
         break;
+      }
     }
     journal_.pop_back();
   }

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <vector>
@@ -34,10 +35,12 @@ struct HeldRun {
 class CausalBuffer {
  public:
   using Id = std::uint32_t;
-  explicit CausalBuffer(std::size_t maxBytes) : maxBytes_(maxBytes) {}
+  explicit CausalBuffer(std::size_t maxBytes, std::uint64_t seed = 0x452821e638d01377ull)
+      : maxBytes_(maxBytes), seed_(seed) {}
 
-  // Is a run with exactly these encoded bytes held (starting at peer's seq)?
-  bool holds(PeerIdx peer, Seq seq, ByteSpan chunk) const;
+  // The held run with exactly these encoded bytes, if any (O(its size): found by hash).
+  // `compared`, if given, counts the held runs compared byte for byte.
+  std::optional<Id> holds(ByteSpan chunk, std::uint64_t* compared = nullptr) const;
   // Stores `run`, waiting until (waitPeer's next seq) > waitSeq. Throws
   // Error(PendingOverflow) when the bound would be exceeded (nothing changes then).
   void hold(HeldRun run, PeerIdx waitPeer, Seq waitSeq);
@@ -75,11 +78,14 @@ class CausalBuffer {
     Waiters::iterator added;                                          // WaitAdded
     Waiters::node_type waitNode;                                      // WaitReleased
     std::unordered_map<Id, HeldRun>::node_type runNode;               // Dropped
-    std::multimap<std::pair<PeerIdx, Seq>, Id>::node_type startNode;  // Dropped
+    std::unordered_multimap<std::uint64_t, Id>::node_type startNode;  // Dropped
   };
   std::size_t maxBytes_;
+  std::uint64_t seed_;
   std::unordered_map<Id, HeldRun> held_;
-  std::multimap<std::pair<PeerIdx, Seq>, Id> starts_;
+  // Held runs by a hash of their bytes (seeded: the bytes come from peers), to find an exact
+  // copy; runs that only share a first event are different entries.
+  std::unordered_multimap<std::uint64_t, Id> byContent_;
   std::unordered_map<PeerIdx, Waiters> waiting_;
   std::size_t bytes_ = 0, events_ = 0;
   Id next_ = 1;
