@@ -19,12 +19,25 @@ struct RunSource {
   ByteSpan bytes;
   const ChunkTables* tables;
   const TxnRunView* run;
-  const std::vector<PeerIdx>* peers;  // chunk peer index → global
-  const ParentRef* parents;           // the decoded parents array
+  std::vector<PeerIdx>* peers;  // chunk peer index → replica PeerIdx, interned on first use
+  const ParentRef* parents;     // the decoded parents array
   bool held;
   CausalBuffer::Id heldId;
   std::uint64_t chunkSerial;  // identifies the chunk (for ChunkCache)
 };
+
+namespace {
+
+constexpr PeerIdx kUnsetPeer = 0xffffffffu;
+
+// A chunk's peers are interned as runs use them: a peer a message only lists costs nothing.
+PeerIdx peerOf(const RunSource& src, std::uint32_t local, Interner& peers) {
+  PeerIdx& p = (*src.peers)[local];
+  if (p == kUnsetPeer) p = peers.intern(src.tables->peers[local]);
+  return p;
+}
+
+}  // namespace
 
 // What a message chunk's table indexes resolve to here, filled as ops use them: names and
 // keys are hashed once per chunk, not once per op.
@@ -58,9 +71,12 @@ struct Database::ApplyState {
   std::vector<ColumnWrite> writes;
   std::vector<ColumnRef> cols;
   TxnCursor::OpIndexes idx;
-  ChunkCache cache;
+  // Separate caches, so releasing a held run between two runs of a message chunk does not
+  // make the message chunk's tables resolve again (r runs over k names would cost r·k).
+  ChunkCache cache, heldCache;
   std::uint64_t nextSerial = 0;
   const CausalBuffer::Mark* bufferMark = nullptr;  // the held set when the call began
+  std::vector<CausalBuffer::Id> resent;            // held runs this message carries again
 };
 
 Database::Database(std::string peerId, DatabaseOptions options)
@@ -70,7 +86,7 @@ Database::Database(std::string peerId, DatabaseOptions options)
       peers_(options.hashSeed ^ 0x7065657273ull),
       oplog_(options.hashSeed ^ 0x6f706c6f67ull),
       rows_(names_, peers_, graph_, options.hashSeed),
-      buffer_(options.maxPendingBytes) {
+      buffer_(options.maxPendingBytes, options.hashSeed ^ 0x68656c64ull) {
   validatePeerId(peerId_);
   names_.intern(std::string_view(reinterpret_cast<const char*>(kInvalidNameByte), 1));
   self_ = peers_.intern(peerId_);
@@ -97,6 +113,7 @@ void Database::rollbackTo(const CallMark& m) noexcept {
 
 void Database::confirm() noexcept {
   last_.reset();
+  committedStaging_.clear();
   graph_.clearJournal();
   oplog_.clearJournal();
   try {
@@ -113,6 +130,8 @@ void Database::undoLast() noexcept {
   if (!last_) return;
   rollbackTo(*last_);
   last_.reset();
+  if (!committedStaging_.empty()) staging_.swap(committedStaging_);
+  committedStaging_.clear();
 }
 
 class Database::Call {
@@ -351,6 +370,7 @@ void Database::stage(std::span<const OpRef> input) {
     pending.push_back(ownedOf(op));
   }
   staging_.add(std::move(pending));
+  committedStaging_.clear();  // a later undoLast() reverts a commit, not this batch
 }
 
 ChangeSet Database::commitStaged(std::span<const OpRef> extra, bool wantUpdate) {
@@ -361,6 +381,8 @@ ChangeSet Database::commitStaged(std::span<const OpRef> extra, bool wantUpdate) 
     all.push_back(refOf(staging_.ops()[i], colStore[i]));
   all.insert(all.end(), extra.begin(), extra.end());
   ChangeSet cs = commitOps(all, wantUpdate);
+  // Kept until the next call, so undoLast() brings the staged transaction back too.
+  staging_.swap(committedStaging_);
   staging_.clear();
   return cs;
 }
@@ -398,7 +420,7 @@ Bytes extractRun(ByteSpan bytes, const ChunkTables& t, const TxnRunView& run, st
 
 void Database::processRun(ApplyState& st, const RunSource& src) {
   const TxnRunView& run = *src.run;
-  const PeerIdx p = (*src.peers)[run.peer];
+  const PeerIdx p = peerOf(src, run.peer, peers_);
   const Seq known = graph_.nextSeq(p);
   ++work_.runsChecked;
   if (known >= run.seq + run.events) {  // a duplicate
@@ -412,7 +434,7 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
   } else if (known == run.seq && !run.linear) {
     for (std::uint32_t i = 0; i < run.parentCount && !wait; ++i) {
       const ParentRef& pr = src.parents[run.parentsBegin + i];
-      const PeerIdx q = (*src.peers)[pr.peer];
+      const PeerIdx q = peerOf(src, pr.peer, peers_);
       if (graph_.nextSeq(q) <= pr.seq) wait = {q, pr.seq};
     }
   }
@@ -421,7 +443,10 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
       buffer_.wait(src.heldId, wait->first, wait->second);
     } else {
       Bytes chunk = extractRun(src.bytes, *src.tables, run, hashSeed_);
-      if (!buffer_.holds(p, run.seq, chunk)) {
+      if (auto same = buffer_.holds(chunk, &work_.heldCompared)) {
+        // Already held: this message carries it too (it answers for it if it proves invalid).
+        st.resent.push_back(*same);
+      } else {
         buffer_.hold(HeldRun{std::move(chunk), p, run.seq, run.seq + run.events}, wait->first,
                      wait->second);
       }
@@ -439,7 +464,7 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
   } else {
     for (std::uint32_t i = 0; i < run.parentCount; ++i) {
       const ParentRef& pr = src.parents[run.parentsBegin + i];
-      parents.push_back(*graph_.lvOf((*src.peers)[pr.peer], pr.seq));
+      parents.push_back(*graph_.lvOf(peerOf(src, pr.peer, peers_), pr.seq));
     }
     sortRange(parents.begin(), parents.end());
     parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
@@ -447,7 +472,8 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
     if (seq0 > 0 && graph_.vvGet(graph_.vvOfParents(parents), p) < seq0) {
       // A run held by an earlier message proved invalid: drop it, keep this message. One of
       // this message's own runs makes the whole message invalid, held for a while or not.
-      if (src.held && !CausalBuffer::heldSince(*st.bufferMark, src.heldId)) {
+      if (src.held && !CausalBuffer::heldSince(*st.bufferMark, src.heldId) &&
+          std::find(st.resent.begin(), st.resent.end(), src.heldId) == st.resent.end()) {
         buffer_.drop(src.heldId);
         return;
       }
@@ -473,8 +499,11 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
   }
 
   // Chunk-local names, keys and rows resolve once per chunk, not once per op.
-  ChunkCache& cache = st.cache;
-  if (cache.serial != src.chunkSerial) cache.reset(*src.tables, src.chunkSerial);
+  ChunkCache& cache = src.held ? st.heldCache : st.cache;
+  if (cache.serial != src.chunkSerial) {
+    cache.reset(*src.tables, src.chunkSerial);
+    work_.tableSlotsReset += src.tables->names.size() + src.tables->keys.size();
+  }
   const ChunkTables& tables = *src.tables;
   auto nameId = [&](std::uint32_t i) {
     if (cache.names[i] == ChunkCache::kUnset) cache.names[i] = internName(tables.names[i]);
@@ -552,9 +581,7 @@ void Database::cascade(ApplyState& st) {
       ByteReader r(held.chunk);
       DecodedChanges dc;
       decodeChunk(r, 0, dc);
-      std::vector<PeerIdx> peers;
-      peers.reserve(dc.chunks[0].peers.size());
-      for (std::string_view name : dc.chunks[0].peers) peers.push_back(peers_.intern(name));
+      std::vector<PeerIdx> peers(dc.chunks[0].peers.size(), kUnsetPeer);
       RunSource src{held.chunk,        &dc.chunks[0], &dc.runs[0], &peers,
                     dc.parents.data(), true,          id,          ++st.nextSerial};
       processRun(st, src);
@@ -569,8 +596,7 @@ ChangeSet Database::applyChanges(ByteSpan bytes, bool wantUpdate) {
   Call call(*this);
   std::vector<std::vector<PeerIdx>> chunkPeers(dc.chunks.size());
   for (std::size_t c = 0; c < dc.chunks.size(); ++c) {
-    chunkPeers[c].reserve(dc.chunks[c].peers.size());
-    for (std::string_view name : dc.chunks[c].peers) chunkPeers[c].push_back(peers_.intern(name));
+    chunkPeers[c].assign(dc.chunks[c].peers.size(), kUnsetPeer);
   }
   ChunkWriter update(hashSeed_);
   ApplyState st;

@@ -65,8 +65,10 @@ struct ChangeSet {
 
 // Work done by merges, for tests that pin the cost of hostile histories.
 struct WorkCounters {
-  std::uint64_t observedChecks = 0;  // "has this event seen that write?" answered
-  std::uint64_t runsChecked = 0;     // transaction runs examined for readiness
+  std::uint64_t observedChecks = 0;   // "has this event seen that write?" answered
+  std::uint64_t runsChecked = 0;      // transaction runs examined for readiness
+  std::uint64_t heldCompared = 0;     // held runs compared with an arriving one
+  std::uint64_t tableSlotsReset = 0;  // chunk name/key slots made ready for resolving
 };
 
 class Database {
@@ -92,11 +94,15 @@ class Database {
   // and committed as one causal batch (with `extra` ops appended) or dropped.
   void stage(std::span<const OpRef> ops);
   ChangeSet commitStaged(std::span<const OpRef> extra, bool wantUpdate = false);
-  void rollbackStaged() { staging_.clear(); }
+  void rollbackStaged() {
+    staging_.clear();
+    committedStaging_.clear();
+  }
   std::size_t stagedCount() const { return staging_.size(); }
   std::optional<StagedRow> stagedRow(std::string_view table, std::string_view key) const;
 
-  // Reverts the last successful mutating call (before any other call). Never fails.
+  // Reverts the last successful mutating call (before any other call; a commitStaged() is
+  // reverted with its staged transaction restored). Never fails.
   void undoLast() noexcept;
 
   Bytes version() const;
@@ -198,6 +204,7 @@ class Database {
   CausalBuffer buffer_;
   Subscriptions subs_;
   Staging staging_;
+  Staging committedStaging_;  // what commitStaged() committed, until the next call
   WorkCounters work_;
   std::optional<CallMark> last_;  // marks of the last successful call (for undoLast)
 };

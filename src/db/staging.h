@@ -26,6 +26,10 @@ class Staging {
   bool empty() const { return ops_.empty(); }
   const std::vector<Op>& ops() const { return ops_; }
   void add(std::vector<Op>&& ops);  // strong guarantee
+  void swap(Staging& other) noexcept {
+    ops_.swap(other.ops_);
+    byRow_.swap(other.byRow_);
+  }
   void clear() noexcept {
     ops_.clear();
     byRow_.clear();

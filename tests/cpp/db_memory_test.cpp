@@ -158,3 +158,39 @@ TEST_CASE("peak memory while applying a message is a small constant times its si
     REQUIRE(roomy.heldBytes() <= std::size_t{64} << 20);
   }
 }
+
+// Chunk peer tables may list peers no run uses (the decoder accepts them): a message that
+// applies nothing, such as a duplicate, must not grow the replica.
+TEST_CASE("messages that apply nothing do not grow the replica", "[memory][sync]") {
+  Database db("db");
+  Crafter first;
+  first.write("a", 0, {}, "t", "k", "v", intValue(1), OpKind::SetRow);
+  REQUIRE(db.applyChanges(first.message()).applied == 1);
+  auto duplicateWithUnusedPeers = [](int round) {
+    ChunkWriter w;
+    for (int i = 0; i < 2000; ++i)
+      w.peer("unused-" + std::to_string(round) + "-" + std::to_string(i));
+    w.beginTxn(w.peer("a"), 0, false, {}, 1);  // a:0 again
+    w.op(OpKind::SetRow, w.name("t"), "k");
+    w.columnCount(1);
+    w.column(w.name("v"), intValue(1));
+    ByteWriter out;
+    const std::size_t f = beginFrame(out, FrameKind::Changes);
+    out.varint(1);
+    w.writeTo(out);
+    finishFrame(out, f);
+    return out.take();
+  };
+  db.applyChanges(duplicateWithUnusedPeers(-1));  // first-call growth of scratch tables
+  db.applyChanges(first.message());
+  const std::size_t before = bytesInUse();
+  for (int round = 0; round < 20; ++round) {
+    const ChangeSet r = db.applyChanges(duplicateWithUnusedPeers(round));
+    REQUIRE(r.applied == 0);
+    REQUIRE(r.pending == 0);
+  }
+  db.applyChanges(first.message());  // a commit point: the last call's undo data released
+  const auto grown = static_cast<std::int64_t>(bytesInUse()) - static_cast<std::int64_t>(before);
+  INFO("grew by " << grown << " bytes over 20 messages naming 40000 unused peers");
+  REQUIRE(grown < 64 * 1024);
+}
