@@ -189,8 +189,8 @@ EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_rollback_staged(Handle* h) {
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_undo_last(Handle* h) {
   return guarded(h, [&] {
-    h->db.undoLast();
-    h->namesSent = h->namesBeforeLast;
+    // Names go back only with the call that sent them (a second undo must not resend them).
+    if (h->db.undoLast()) h->namesSent = h->namesBeforeLast;
   });
 }
 

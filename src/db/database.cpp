@@ -126,12 +126,13 @@ void Database::confirm() noexcept {
   buffer_.confirm();
 }
 
-void Database::undoLast() noexcept {
-  if (!last_) return;
+bool Database::undoLast() noexcept {
+  if (!last_) return false;
   rollbackTo(*last_);
   last_.reset();
   if (!committedStaging_.empty()) staging_.swap(committedStaging_);
   committedStaging_.clear();
+  return true;
 }
 
 class Database::Call {

@@ -102,8 +102,8 @@ class Database {
   std::optional<StagedRow> stagedRow(std::string_view table, std::string_view key) const;
 
   // Reverts the last successful mutating call (before any other call; a commitStaged() is
-  // reverted with its staged transaction restored). Never fails.
-  void undoLast() noexcept;
+  // reverted with its staged transaction restored). Never fails; false if nothing to undo.
+  bool undoLast() noexcept;
 
   Bytes version() const;
   // Every event the holder of `version` lacks (null: everything), as a Changes message

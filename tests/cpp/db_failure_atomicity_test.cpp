@@ -193,10 +193,10 @@ TEST_CASE("undoLast reverts the last successful call exactly", "[db][atomicity]"
                rowOp(OpKind::DeleteRow, "t", "k2"),
                rowOp(OpKind::SetRow, "t", "n", {{"a", intValue(0)}})});
   REQUIRE_FALSE(snapshotOf(*db) == before);
-  db->undoLast();
+  REQUIRE(db->undoLast());
   REQUIRE(snapshotOf(*db) == before);
   db->checkInvariants();
-  db->undoLast();  // nothing left to undo
+  REQUIRE_FALSE(db->undoLast());  // nothing left to undo
   REQUIRE(snapshotOf(*db) == before);
   commit(*db, {rowOp(OpKind::SetRow, "t", "after", {{"a", intValue(1)}})});
   db->checkInvariants();
