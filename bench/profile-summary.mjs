@@ -55,7 +55,8 @@ console.log("\nself time by category:");
 for (const [c, us] of [...cats].sort((a, b) => b[1] - a[1])) {
   console.log(`  ${pct(us)}  ${(us / 1000).toFixed(0).padStart(7)} ms  ${c}`);
 }
-console.log("\ntop 25 functions by self time:");
-for (const [f, us] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+const TOP = Number(process.env.TOP ?? 25);
+console.log(`\ntop ${TOP} functions by self time:`);
+for (const [f, us] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, TOP)) {
   console.log(`  ${pct(us)}  ${(us / 1000).toFixed(0).padStart(7)} ms  ${f}`);
 }

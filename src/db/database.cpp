@@ -581,7 +581,7 @@ void Database::cascade(ApplyState& st) {
       const HeldRun& held = buffer_.run(id);
       ByteReader r(held.chunk);
       DecodedChanges dc;
-      decodeChunk(r, 0, dc);
+      decodeChunk(r, 0, dc, hashSeed_);
       std::vector<PeerIdx> peers(dc.chunks[0].peers.size(), kUnsetPeer);
       RunSource src{held.chunk,        &dc.chunks[0], &dc.runs[0], &peers,
                     dc.parents.data(), true,          id,          ++st.nextSerial};
@@ -593,7 +593,7 @@ void Database::cascade(ApplyState& st) {
 ChangeSet Database::applyChanges(ByteSpan bytes, bool wantUpdate) {
   // Everything that can be checked without replica state is checked before the call starts.
   const ByteSpan payload = decodeFrame(bytes, FrameKind::Changes);
-  const DecodedChanges dc = decodeChangesPayload(payload);
+  const DecodedChanges dc = decodeChangesPayload(payload, hashSeed_);
   Call call(*this);
   std::vector<std::vector<PeerIdx>> chunkPeers(dc.chunks.size());
   for (std::size_t c = 0; c < dc.chunks.size(); ++c) {

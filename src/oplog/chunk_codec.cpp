@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/errors.h"
+#include "core/hash.h"
 #include "core/reserve.h"
 #include "core/sort.h"
 
@@ -11,8 +12,27 @@ namespace crdtdb {
 
 namespace {
 
+// A table's entries must be distinct. Checked with a seeded hash set (linear in the table;
+// sorting a copy cost k log k string compares per chunk, the largest part of a full load).
+void requireDistinct(const std::vector<std::string_view>& items, std::uint64_t seed,
+                     const char* what) {
+  if (items.size() < 2) return;
+  std::size_t cap = 4;
+  while (cap < items.size() * 2) cap *= 2;
+  std::vector<std::uint32_t> slots(cap, 0);  // item index + 1; 0 is empty
+  const std::size_t mask = cap - 1;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    std::size_t h = hashBytes(items[i], seed) & mask;
+    while (slots[h] != 0) {
+      if (items[slots[h] - 1] == items[i]) throw DecodeError(std::string("duplicate ") + what);
+      h = (h + 1) & mask;
+    }
+    slots[h] = static_cast<std::uint32_t>(i + 1);
+  }
+}
+
 std::vector<std::string_view> readTable(ByteReader& r, std::size_t maxLen, const char* what,
-                                        bool nonEmpty) {
+                                        bool nonEmpty, std::uint64_t seed) {
   std::uint64_t n = r.varintBelow(r.remaining() + 1, what);
   std::vector<std::string_view> out;
   out.reserve(static_cast<std::size_t>(n));
@@ -21,11 +41,7 @@ std::vector<std::string_view> readTable(ByteReader& r, std::size_t maxLen, const
     if (nonEmpty && s.empty()) throw DecodeError(std::string("empty ") + what);
     out.push_back(s);
   }
-  std::vector<std::string_view> sorted(out);
-  sortRange(sorted.begin(), sorted.end());
-  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
-    throw DecodeError(std::string("duplicate ") + what);
-  }
+  requireDistinct(out, seed, what);
   return out;
 }
 
@@ -77,11 +93,11 @@ std::size_t validValueSize(ByteSpan bytes) {
   return pos;
 }
 
-void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out) {
+void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, std::uint64_t seed) {
   ChunkTables t;
-  t.peers = readTable(r, kMaxPeerIdBytes, "peer id", true);
-  t.names = readTable(r, kMaxNameBytes, "name", false);
-  t.keys = readTable(r, kMaxKeyBytes, "row key", true);
+  t.peers = readTable(r, kMaxPeerIdBytes, "peer id", true, seed);
+  t.names = readTable(r, kMaxNameBytes, "name", false, seed);
+  t.keys = readTable(r, kMaxKeyBytes, "row key", true, seed);
   const std::uint64_t nTxns = r.varintBelow(r.remaining() + 1, "transaction count");
   if (nTxns == 0) throw DecodeError("chunk without transactions");
   std::vector<Seq> peerEnd(t.peers.size(), 0);
@@ -181,12 +197,12 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out) {
   out.chunks.push_back(std::move(t));
 }
 
-DecodedChanges decodeChangesPayload(ByteSpan payload) {
+DecodedChanges decodeChangesPayload(ByteSpan payload, std::uint64_t seed) {
   if (payload.size() > 0xffffffffu) throw DecodeError("message too large");
   ByteReader r(payload);
   DecodedChanges out;
   const std::uint64_t n = r.varintBelow(r.remaining() + 1, "chunk count");
-  for (std::uint64_t i = 0; i < n; ++i) decodeChunk(r, static_cast<std::uint32_t>(i), out);
+  for (std::uint64_t i = 0; i < n; ++i) decodeChunk(r, static_cast<std::uint32_t>(i), out, seed);
   if (!r.atEnd()) throw DecodeError("trailing bytes after the last chunk");
   return out;
 }
@@ -316,9 +332,9 @@ std::size_t sliceChunk(ByteSpan chunk,
   // Tables are copied as they are; transactions are walked to find their boundaries.
   ByteReader r(chunk);
   DecodedChanges scratch;
-  std::vector<std::string_view> peers = readTable(r, kMaxPeerIdBytes, "peer id", true);
-  readTable(r, kMaxNameBytes, "name", false);
-  readTable(r, kMaxKeyBytes, "row key", true);
+  std::vector<std::string_view> peers = readTable(r, kMaxPeerIdBytes, "peer id", true, kDecodeSeed);
+  readTable(r, kMaxNameBytes, "name", false, kDecodeSeed);
+  readTable(r, kMaxKeyBytes, "row key", true, kDecodeSeed);
   const std::size_t tablesEnd = r.position();
   const std::uint64_t nTxns = r.varint();
   struct Kept {

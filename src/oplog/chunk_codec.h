@@ -78,10 +78,13 @@ struct DecodedChanges {
 };
 
 // Decodes and validates a message payload (without its frame). Views point into `payload`.
-// Throws DecodeError naming what is wrong.
-DecodedChanges decodeChangesPayload(ByteSpan payload);
+// Throws DecodeError naming what is wrong. `seed` keys the hash that checks tables for
+// duplicates (a replica passes its own, so crafted collisions cannot slow the check).
+inline constexpr std::uint64_t kDecodeSeed = 0x243f6a8885a308d3ull;
+DecodedChanges decodeChangesPayload(ByteSpan payload, std::uint64_t seed = kDecodeSeed);
 // Decodes and validates one chunk starting at r's position, appending to `out`.
-void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out);
+void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out,
+                 std::uint64_t seed = kDecodeSeed);
 
 // One transaction's header as read back from valid bytes.
 struct TxnHeader {

@@ -128,6 +128,12 @@ std::size_t RowStore::findCell(const Row& r, NameId column, std::string_view nam
       }
     }
   }
+  // Columns usually arrive in name order (a row's ops are encoded sorted): place a new last
+  // column with one compare instead of a binary search.
+  if (lo == hi || names_.name(r.cells[hi - 1].column()) < name) {
+    found = false;
+    return hi;
+  }
   while (lo < hi) {
     std::size_t mid = (lo + hi) / 2;
     NameId c = r.cells[mid].column();

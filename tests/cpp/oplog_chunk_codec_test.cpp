@@ -303,6 +303,14 @@ TEST_CASE("changes decoding rejects structural violations", "[oplog]") {
     RawChunk d = validRaw();
     d.keys = {"k", "k"};
     rejects("duplicate row keys", d);
+    // Duplicates far apart in a long table, under any seed of the duplicate check.
+    d.keys.clear();
+    for (int i = 0; i < 1000; ++i) d.keys.push_back("k" + std::to_string(i));
+    d.keys.push_back("k0");
+    rejects("duplicate row keys far apart", d);
+    REQUIRE_THROWS_AS(decodeChangesPayload(d.payload(), 12345), DecodeError);
+    d.keys.pop_back();
+    REQUIRE_NOTHROW(decodeChangesPayload(d.payload(), 12345));
     d.keys = {""};
     rejects("an empty row key", d);
     d.keys = {"k\xc3"};
