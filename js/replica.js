@@ -88,6 +88,11 @@ export class Replica {
   nameIds = new Map();
   /** @type {Array<import("./record.js").CachedRow | undefined>} row id → cached row */
   byId = [];
+  /**
+   * @type {Array<Readonly<Record<string, unknown>> | undefined>} row id → cached row: queries
+   * read rows from this dense array, one load per row instead of two dependent ones.
+   */
+  rowById = [];
   /** @type {Map<string, Map<string, Readonly<Record<string, unknown>>>>} table → key → row */
   tables = new Map();
   /** @type {Set<{ cb: (e: ChangeEvent) => void }>} */
@@ -179,11 +184,13 @@ export class Replica {
       if (c.kind === GONE) {
         rows.delete(c.key);
         this.byId[c.id] = undefined;
+        this.rowById[c.id] = undefined;
       } else {
         const row = /** @type {Readonly<Record<string, unknown>>} */ (c.row);
         rows.set(c.key, row);
         if (c.kind === NEW) this.byId[c.id] = { table: c.table, key: c.key, row };
         else /** @type {import("./record.js").CachedRow} */ (this.byId[c.id]).row = row;
+        this.rowById[c.id] = row;
       }
     }
     /** @type {unknown[]} */
@@ -246,11 +253,11 @@ export class Replica {
    */
   query(table, index, range, limit, offset, reverse) {
     const ids = this.queryIds(table, index, range, limit, offset, reverse).rowIds;
-    const byId = this.byId;
+    const rowById = this.rowById;
     const rows = new Array(ids.length);
     for (let i = 0; i < ids.length; i++) {
-      const e = byId[ids[i]];
-      rows[i] = e !== undefined ? e.row : this.rowOfId(ids[i]);
+      const row = rowById[ids[i]];
+      rows[i] = row !== undefined ? row : this.rowOfId(ids[i]);
     }
     return rows;
   }
@@ -309,6 +316,7 @@ export class Replica {
     this.engine.delete();
     this.tables.clear();
     this.byId.length = 0;
+    this.rowById.length = 0;
     this.changeListeners.clear();
     this.updateListeners.clear();
     this.live.clear();
