@@ -10,7 +10,8 @@
 //   count   byAge.count(between(lo, hi))                        2,000 random ranges
 //   get     byName.get([first, last])                          10,000 random existing pairs
 // Baseline: per index a JS array of entries sorted by (index key, row key) with binary search
-// (the practical limit for an in-memory index). Figures: µs per query, median of 3 rounds.
+// (the practical limit for an in-memory index). Figures: µs per query, median of 5 rounds
+// (each round runs the query set 10 times).
 // Index maintenance: R1 insert (10,000 rows × 8 columns, one op per transaction and 100 ops
 // per transaction) with the three indexes declared vs none, median of 3 (alternating).
 // crdtdb and the array alternate round by round. Options: --scale 0.1 (fewer rows, quick
@@ -42,7 +43,7 @@ const N = Math.round(100_000 * SCALE);
 const N_TOP = 2_000;
 const N_COUNT = 2_000;
 const N_GET = 10_000;
-const ROUNDS = Math.max(1, Number(opt("rounds", "3")));
+const ROUNDS = Math.max(1, Number(opt("rounds", "5")));
 const INSERT_ROWS = Math.min(10_000, N); // R1 insert (fewer only at --scale below 0.1)
 
 const rnd = mulberry32(777);
@@ -209,11 +210,14 @@ const QUERIES = {
     array: () => { for (const k of qGet) sink += base.get(sorted.byName, k) ? 1 : 0; },
   },
 };
+// Each timed round runs its query set REPEAT times: one pass of 2,000 counts takes ~3 ms,
+// short enough for timer and GC noise to double a figure from one run to the next.
+const REPEAT = 10;
 function timeOnce(fn) {
   gc();
   const s = performance.now();
-  fn();
-  return performance.now() - s;
+  for (let i = 0; i < REPEAT; i++) fn();
+  return (performance.now() - s) / REPEAT;
 }
 const res = {};
 for (const [name, q] of Object.entries(QUERIES)) {

@@ -35,6 +35,7 @@ void OrderedIndex::Chunk::insertAt(std::size_t i, std::string_view e, std::uint3
     offsets[k] += static_cast<std::uint32_t>(e.size());
   offsets.insert(offsets.begin() + static_cast<std::ptrdiff_t>(i), static_cast<std::uint32_t>(at));
   rows.insert(rows.begin() + static_cast<std::ptrdiff_t>(i), row);
+  if (i + 1 == count()) refreshHead();
 }
 
 void OrderedIndex::Chunk::eraseAt(std::size_t i) noexcept {
@@ -44,14 +45,22 @@ void OrderedIndex::Chunk::eraseAt(std::size_t i) noexcept {
   offsets.erase(offsets.begin() + static_cast<std::ptrdiff_t>(i));
   for (std::size_t k = i; k < offsets.size(); ++k) offsets[k] -= static_cast<std::uint32_t>(len);
   rows.erase(rows.begin() + static_cast<std::ptrdiff_t>(i));
+  if (i == count()) refreshHead();
 }
 
 std::size_t OrderedIndex::chunkFor(std::string_view key) const {
+  const std::uint64_t head = headOf(key);
   std::size_t lo = 0, hi = chunks_.size();
   while (lo < hi) {
     const std::size_t mid = (lo + hi) / 2;
     const Chunk& c = chunks_[mid];
-    if (bytesLess(c.view(c.count() - 1), key)) {
+    if (c.lastHead != head) {
+      if (c.lastHead < head) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    } else if (bytesLess(c.view(c.count() - 1), key)) {
       lo = mid + 1;
     } else {
       hi = mid;
@@ -105,6 +114,8 @@ bool OrderedIndex::insert(std::string_view entry, std::uint32_t row) {
     chunk.bytes.resize(cut);
     chunk.offsets.resize(keep);
     chunk.rows.resize(keep);
+    chunk.refreshHead();
+    upper.refreshHead();
     chunks_.insert(chunks_.begin() + static_cast<std::ptrdiff_t>(ci) + 1, std::move(upper));
   }
   ++size_;
@@ -155,6 +166,7 @@ void OrderedIndex::rollback(const Mark& m) noexcept {
             lo.offsets.push_back(hi.offsets[k] + base);
             lo.rows.push_back(hi.rows[k]);
           }
+          lo.refreshHead();
           chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(u.chunk) + 1);
         }
         Chunk& c = chunks_[u.chunk];
@@ -195,6 +207,7 @@ void OrderedIndex::compact() noexcept {
         n.rows.push_back(c.rows[i]);
       }
     }
+    for (Chunk& c : next) c.refreshHead();
     chunks_.swap(next);
     prefixDirty_ = true;
   } catch (...) {
@@ -234,11 +247,15 @@ std::size_t OrderedIndex::upperBoundPrefix(std::string_view key) const {
     const std::size_t n = e.size() < key.size() ? e.size() : key.size();
     return (n ? std::memcmp(e.data(), key.data(), n) : 0) <= 0;
   };
+  // With 8 or more key bytes the heads decide whenever they differ (truncating an entry to
+  // the key's length keeps its first 8 bytes).
+  const bool useHead = key.size() >= 8;
+  const std::uint64_t head = headOf(key);
   std::size_t lo = 0, hi = chunks_.size();
   while (lo < hi) {
     const std::size_t mid = (lo + hi) / 2;
     const Chunk& c = chunks_[mid];
-    if (lessOrPrefixed(c.view(c.count() - 1))) {
+    if (useHead && c.lastHead != head ? c.lastHead < head : lessOrPrefixed(c.view(c.count() - 1))) {
       lo = mid + 1;
     } else {
       hi = mid;
@@ -294,6 +311,9 @@ void OrderedIndex::checkInvariants() const {
   for (const Chunk& chunk : chunks_) {
     if (chunk.count() == 0 || chunk.count() > kMaxChunk || chunk.offsets.size() != chunk.count()) {
       throw Error(ErrorCode::Internal, "index chunk size out of bounds");
+    }
+    if (chunk.lastHead != headOf(chunk.view(chunk.count() - 1))) {
+      throw Error(ErrorCode::Internal, "index chunk head stale");
     }
     for (std::size_t i = 0; i < chunk.count(); ++i) {
       std::string_view e = chunk.view(i);

@@ -93,11 +93,26 @@ class OrderedIndex {
   void checkInvariants() const;
 
  private:
+  // The first 8 bytes of `s` as a big-endian number, zero-padded: when two heads differ, the
+  // strings compare the same way (equal heads decide nothing).
+  static CRDTDB_INLINE std::uint64_t headOf(std::string_view s) {
+    std::uint64_t h = 0;
+    const std::size_t n = s.size() < 8 ? s.size() : 8;
+    for (std::size_t i = 0; i < n; ++i) {
+      h |= static_cast<std::uint64_t>(static_cast<unsigned char>(s[i])) << (56 - 8 * i);
+    }
+    return h;
+  }
+
   struct Chunk {
+    // Head of the last entry, kept in the chunk record so the top-level search compares
+    // numbers in one array instead of touching each probed chunk's entries.
+    std::uint64_t lastHead = 0;
     std::string bytes;
     std::vector<std::uint32_t> offsets;  // start of each entry in `bytes`
     std::vector<std::uint32_t> rows;
     std::size_t count() const { return rows.size(); }
+    void refreshHead() noexcept { lastHead = count() ? headOf(view(count() - 1)) : 0; }
     CRDTDB_INLINE std::string_view view(std::size_t i) const {
       const std::size_t begin = offsets[i];
       const std::size_t end = i + 1 < offsets.size() ? offsets[i + 1] : bytes.size();

@@ -155,3 +155,42 @@ TEST_CASE("entries may be empty or long and hold any bytes", "[store]") {
   ix.checkInvariants();
   REQUIRE(ix.memoryBytes() >= big.size());
 }
+
+TEST_CASE("seeks agree with a model for keys around the 8-byte head", "[store]") {
+  // Keys share long prefixes, hold 0x00 and 0xff bytes and are 0-12 bytes long, so chunk
+  // heads tie, differ only in padding, or decide alone.
+  const char alphabet[] = {'\x00', '\x01', 'a', '\xff'};
+  std::mt19937_64 rng(11);
+  auto randomKey = [&] {
+    std::string k(rng() % 13, 'a');
+    for (char& c : k) c = alphabet[rng() % 4];
+    return k;
+  };
+  OrderedIndex ix;
+  Model model;
+  for (int step = 0; step < 6000; ++step) {
+    const std::string k = randomKey();
+    if (rng() % 4) {
+      const auto row = static_cast<std::uint32_t>(step);
+      REQUIRE(ix.insert(k, row) == model.emplace(k, row).second);
+    } else {
+      REQUIRE(ix.erase(k) == (model.erase(k) == 1));
+    }
+    if (step % 50 == 0) {
+      ix.checkInvariants();
+      for (int q = 0; q < 20; ++q) {
+        const std::string probe = randomKey();
+        const auto lb =
+            static_cast<std::size_t>(std::distance(model.begin(), model.lower_bound(probe)));
+        REQUIRE(ix.lowerBound(probe) == lb);
+        REQUIRE(ix.contains(probe) == (model.count(probe) == 1));
+        std::size_t upto = 0;  // entries that are < probe or start with it
+        for (const auto& [e, r] : model) {
+          if (e.compare(0, probe.size(), probe) <= 0) ++upto;
+        }
+        REQUIRE(ix.upperBoundPrefix(probe) == upto);
+      }
+    }
+  }
+  requireMatches(ix, model);
+}
