@@ -31,7 +31,7 @@ export class Transaction {
   /** Encoded ops not yet handed to the engine. */
   #pending = new Writer(256);
   #pendingCount = 0;
-  /** @type {Map<string, boolean>} "table\0key" → exists after this transaction's writes */
+  /** @type {Map<string, Map<string, boolean>>} table → key → exists after this transaction's writes */
   #written = new Map();
   /** @type {Set<string>} tables this transaction wrote */
   #tables = new Set();
@@ -81,7 +81,7 @@ export class Transaction {
    * @returns {boolean} whether the row exists as this transaction sees it
    */
   _exists(table, key) {
-    const w = this.#written.get(`${table}\0${key}`);
+    const w = this.#written.get(table)?.get(key);
     return w !== undefined ? w : this._replica().rowsOf(table).has(key);
   }
 
@@ -106,7 +106,9 @@ export class Transaction {
       throw err;
     }
     this.#pendingCount++;
-    this.#written.set(`${table}\0${k}`, kind !== DELETE);
+    let byKey = this.#written.get(table);
+    if (byKey === undefined) this.#written.set(table, (byKey = new Map()));
+    byKey.set(k, kind !== DELETE);
     this.#tables.add(table);
   }
 
@@ -118,7 +120,7 @@ export class Transaction {
    */
   _row(table, key) {
     const replica = this._replica();
-    if (!this.#written.has(`${table}\0${key}`)) return replica.rowsOf(table).get(key);
+    if (!this.#written.get(table)?.has(key)) return replica.rowsOf(table).get(key);
     this.#flush();
     const w = replica.engine.writer.reset();
     w.string(table);
