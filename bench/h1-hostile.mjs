@@ -27,7 +27,7 @@
 
 import * as Y from "yjs";
 import { LoroDoc } from "loro-crdt";
-import { CRDTDB } from "../js/index.js";
+import { CRDTDB } from "crdtdb";
 import { gc, median, opt, ratio, Report } from "./lib/common.mjs";
 
 const SCALE = Number(opt("scale", "1"));

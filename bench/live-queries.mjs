@@ -5,7 +5,7 @@
 //
 //   node bench/live-queries.mjs [--writes 20000] [--rounds 5]
 
-import { CRDTDB, between } from "../js/index.js";
+import { CRDTDB, between } from "crdtdb";
 import { median, Report } from "./lib/common.mjs";
 
 const argv = process.argv.slice(2);

@@ -98,7 +98,7 @@ async function childRows(lib, batch) {
   const { insert } = makeWorkload(undefined, SCALE);
   const n = insert.length;
   if (lib === "crdtdb") {
-    const { CRDTDB } = await import("../js/index.js");
+    const { CRDTDB } = await import("crdtdb");
     const { loadEngineModule } = await import("../js/loader.js");
     const m = await loadEngineModule();
     const w0 = m._crdtdb_heap_used();
@@ -166,7 +166,7 @@ function readMessages(file) {
 async function childMessage(stepsJson) {
   const steps = JSON.parse(stepsJson);
   const growth = exactGrowth();
-  const { CRDTDB } = await import("../js/index.js");
+  const { CRDTDB } = await import("crdtdb");
   const { loadEngineModule } = await import("../js/loader.js");
   const m = await loadEngineModule();
   const used = () => m._crdtdb_heap_used();
@@ -286,7 +286,7 @@ async function rowsPart(report) {
 }
 
 async function messagesPart(report) {
-  const { CRDTDB } = await import("../js/index.js");
+  const { CRDTDB } = await import("crdtdb");
   const dir = mkdtempSync(join(os.tmpdir(), "crdtdb-m1-"));
   const shapes = [];
   const open = (p) => CRDTDB.open(p, { storage: "memory", peerId: p });

@@ -17,7 +17,7 @@
 // crdtdb and the array alternate round by round. Options: --scale 0.1 (fewer rows, quick
 // check), --rounds N. Prints Markdown tables; writes bench/results/q1.json.
 
-import * as api from "../js/index.js";
+import * as api from "crdtdb";
 import { gc, median, mulberry32, opt, Report } from "./lib/common.mjs";
 
 const { CRDTDB } = api;

@@ -11,7 +11,7 @@
 
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
-import { CRDTDB } from "../js/index.js";
+import { CRDTDB } from "crdtdb";
 
 const argv = process.argv.slice(2);
 const arg = (n, d) => (argv.includes(`--${n}`) ? argv[argv.indexOf(`--${n}`) + 1] : d);

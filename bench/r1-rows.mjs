@@ -25,7 +25,7 @@
 // crdtdb,yjs,loro, --scale 0.1 (shrinks every count, quick check), --seed N.
 // Prints Markdown tables; writes bench/results/r1.json.
 
-import { CRDTDB } from "../js/index.js";
+import { CRDTDB } from "crdtdb";
 import * as Y from "yjs";
 import { LoroDoc, LoroMap } from "loro-crdt";
 import { gc, median, opt, ratio, Report } from "./lib/common.mjs";

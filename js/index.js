@@ -1,5 +1,6 @@
-// Package entry of crdtdb, for browsers, workers and Node ≥ 20 alike. It has no bare imports:
-// it loads from plain static files (dist/crdtdb.mjs + dist/crdtdb.wasm next to js/).
+// Package entry of crdtdb for browsers, workers and bundlers: no bare imports and nothing
+// Node-specific, so it loads from plain static files too (dist/crdtdb.mjs and
+// dist/crdtdb.wasm beside js/). Node gets js/index.node.js (the `node` export condition).
 //
 // Public API: shared/docs/api.md. Types: js/index.d.ts.
 

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ClosedError, CRDTDB, CRDTDBError, NotFoundError } from "../../js/index.js";
+import { ClosedError, CRDTDB, CRDTDBError, NotFoundError } from "crdtdb";
 import { openDb } from "./helpers.js";
 
 describe("rows", () => {

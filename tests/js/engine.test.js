@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CRDTDBError, DecodeError, NotFoundError } from "../../js/index.js";
+import { CRDTDBError, DecodeError, NotFoundError } from "crdtdb";
 import { Engine } from "../../js/engine.js";
 import { loadEngineModule } from "../../js/loader.js";
 import { readChangeRecord } from "../../js/record.js";

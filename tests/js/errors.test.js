@@ -11,7 +11,7 @@ import {
   NotFoundError,
   QuotaError,
   UnknownIndexError,
-} from "../../js/index.js";
+} from "crdtdb";
 import { ENGINE_ERROR_CODES, errorFromEngine, errorFromStatus } from "../../js/errors.js";
 import {
   MAX_KEY_BYTES,

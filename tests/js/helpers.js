@@ -1,7 +1,7 @@
 // Shared helpers of the node:test suites (not a test file itself).
 
 import assert from "node:assert/strict";
-import { CRDTDB } from "../../js/index.js";
+import { CRDTDB } from "crdtdb";
 
 let counter = 0;
 

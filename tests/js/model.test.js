@@ -13,7 +13,7 @@ import {
   between,
   equals,
   startsWith,
-} from "../../js/index.js";
+} from "crdtdb";
 import { openDb } from "./helpers.js";
 
 /** mulberry32 */

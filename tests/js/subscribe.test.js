@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CRDTDB, CRDTDBError, above, between } from "../../js/index.js";
+import { CRDTDB, CRDTDBError, above, between } from "crdtdb";
 import { openDb, push } from "./helpers.js";
 
 const indexes = { byAge: { table: "users", keys: ["age"] } };

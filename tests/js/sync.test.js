@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { CRDTDBError, DecodeError, QuotaError } from "../../js/index.js";
+import { CRDTDBError, DecodeError, QuotaError } from "crdtdb";
 import { assertConverged, openDb, push, snapshot, syncBoth } from "./helpers.js";
 
 describe("convergence", () => {
@@ -220,7 +220,7 @@ describe("hostile input", () => {
 
   /**
    * Asserts that `bytes` is rejected with DecodeError and that `db` is exactly as before.
-   * @param {import("../../js/index.js").CRDTDB} db
+   * @param {import("crdtdb").CRDTDB} db
    * @param {Uint8Array} bytes
    * @param {string} label
    */

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CRDTDBError, NotFoundError, UnknownIndexError, above, equals } from "../../js/index.js";
+import { CRDTDBError, NotFoundError, UnknownIndexError, above, equals } from "crdtdb";
 import { openDb, push } from "./helpers.js";
 
 const indexes = { byAge: { table: "users", keys: ["age"] } };

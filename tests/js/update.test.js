@@ -153,7 +153,7 @@ test("a write that touches no subscribed range re-runs no live query", async () 
   const db = await openDb("a", { indexes: { byV: { table: "t", keys: ["v"] } } });
   const t = db.table("t");
   for (let i = 0; i < 50; i++) await t.set(`k${i}`, { v: i * 10 });
-  const { between } = await import("../../js/index.js");
+  const { between } = await import("crdtdb");
   const calls = new Array(1000).fill(0);
   for (let s = 0; s < 1000; s++) {
     // Ranges [1000 + s*10, 1000 + s*10 + 5): no row's value falls in any of them.

@@ -1,0 +1,10 @@
+// Package entry of crdtdb under Node (the `node` export condition): the browser entry plus a
+// default engine source that reads dist/crdtdb.wasm from the installed package. Everything
+// else is shared with js/index.js.
+
+import { readFile } from "node:fs/promises";
+import { setDefaultSource } from "./loader.js";
+
+setDefaultSource(() => readFile(new URL("../dist/crdtdb.wasm", import.meta.url)));
+
+export * from "./index.js";
