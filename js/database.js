@@ -11,7 +11,7 @@ import { Writer } from "./codec.js";
 import { DEFAULT_MAX_PENDING_BYTES, Engine } from "./engine.js";
 import { ClosedError, CRDTDBError, UnknownIndexError } from "./errors.js";
 import { Index } from "./index_view.js";
-import { loadEngineModule } from "./loader.js";
+import { init, loadEngineModule } from "./loader.js";
 import { Replica } from "./replica.js";
 import { Table } from "./table.js";
 import { Transaction } from "./transaction.js";
@@ -213,6 +213,19 @@ export class CRDTDB {
   }
 
   /**
+   * Loads the WebAssembly engine from `source`; optional, and only before the first open.
+   * Without it the engine is loaded from `crdtdb.wasm` next to the package's own module (in
+   * Node, read from the installed package).
+   * @param {string | URL | Response | PromiseLike<Response> | ArrayBuffer | ArrayBufferView |
+   *   WebAssembly.Module} [source] where the engine's `crdtdb.wasm` comes from
+   * @returns {Promise<void>} rejects with a CRDTDBError naming the URL, the HTTP status or
+   *   content type and the fix when the engine cannot be loaded
+   */
+  static init(source) {
+    return init(source);
+  }
+
+  /**
    * Creates a database and waits until it is ready.
    * @param {string} name
    * @param {{ indexes?: Record<string, { table: string, keys: string[] }>, storage?: "memory",
@@ -240,6 +253,17 @@ export class CRDTDB {
   /** @returns {boolean} whether `close()` was called */
   get closed() {
     return this.#state === "closed";
+  }
+
+  /**
+   * The row key of a row object that a read of this database returned (`get`, `query`,
+   * `entries`, `iterate`, `subscribe`, and the same reads inside a transaction).
+   * @param {unknown} row
+   * @returns {string | undefined} undefined for any other value (copies of rows included)
+   */
+  keyOf(row) {
+    const replica = this.#openReplica();
+    return row !== null && typeof row === "object" ? replica.keyOfRow.get(row) : undefined;
   }
 
   /**

@@ -2,20 +2,45 @@
 // implements. tests/types/ type-checks a program against them; tests/js/exports.test.js checks
 // that the runtime exports match the value exports declared here.
 
+/** A JSON scalar (numbers must be finite). */
+export type JsonPrimitive = string | number | boolean | null;
+
 /**
  * A column value: JSON with finite numbers. Read-only shapes, so both fresh objects and rows
  * read back (which are frozen) fit.
  */
-export type JsonValue =
-  | string
-  | number
-  | boolean
-  | null
-  | readonly JsonValue[]
-  | { readonly [key: string]: JsonValue };
+export type JsonValue = JsonPrimitive | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
 /** A row: a plain JSON object. Rows read back are frozen all the way down. */
 export type Row = { readonly [column: string]: JsonValue };
+
+/**
+ * What reads return for a row type T: T made read-only all the way down, because rows read
+ * back are frozen (`row.age = 1` is a compile error, not a run-time TypeError).
+ */
+export type DeepReadonly<T> = T extends JsonPrimitive
+  ? T
+  : T extends readonly (infer E)[]
+    ? readonly DeepReadonly<E>[]
+    : { readonly [K in keyof T]: DeepReadonly<T[K]> };
+
+/**
+ * T with every column that is not JSON-compatible turned into `never`: a row type T is valid
+ * when `T extends JsonRow<T>`. A Date, Map, Set, class instance with methods, function,
+ * bigint, symbol or `undefined` column (optional columns are fine) fails that check, so
+ * `db.table<{ when: Date }>("t")` does not compile.
+ */
+export type JsonRow<T> = { [K in keyof T]: JsonColumn<T[K]> };
+/** A column type kept when JSON-compatible, else never (see JsonRow). */
+export type JsonColumn<V> = V extends JsonPrimitive
+  ? V
+  : V extends (...args: never[]) => unknown
+    ? never
+    : V extends readonly (infer E)[]
+      ? readonly JsonColumn<E>[]
+      : V extends object
+        ? JsonRow<V>
+        : never;
 
 /** A key of an index or range: a finite number, a string, or an array of keys (compound). */
 export type IndexKey = number | string | readonly IndexKey[];
@@ -73,6 +98,12 @@ export interface IndexDefinition {
   keys: readonly string[];
 }
 
+/** Declared indexes by name (the `indexes` option). */
+export type IndexDefinitions = { readonly [name: string]: IndexDefinition };
+
+/** The index names of a database declared with indexes X (any string when not inferred). */
+export type IndexName<X extends IndexDefinitions> = Extract<keyof X, string>;
+
 /**
  * Paged iteration (100 keys per engine call). Each page continues strictly after the index
  * entry (index key, row key) of the last row returned, so a row that stays in place is
@@ -82,28 +113,33 @@ export interface IndexDefinition {
  */
 export type RowIterator<T> = AsyncGenerator<T, void, undefined>;
 
-/** A declared secondary index: `db.index(name)`. */
-export interface Index<T extends object = Row> {
+/** A declared secondary index: `db.index(name)`. Rows come back deeply read-only. */
+export interface Index<T extends JsonRow<T> = Row> {
   readonly name: string;
   readonly table: string;
-  readonly keys: readonly string[];
+  /** The indexed columns (more than one: a compound index). */
+  readonly columns: readonly string[];
   /** First row (lowest row key) whose index key equals `key`; TypeError for an invalid key. */
-  get(key: IndexKey): T | undefined;
+  get(key: IndexKey): DeepReadonly<T> | undefined;
   /** Rows in index order (ties by row key). */
-  query(range?: KeyRange, opts?: QueryOptions): T[];
+  query(range?: KeyRange, opts?: QueryOptions): DeepReadonly<T>[];
+  /** The row keys of what `query` returns for the same arguments, in the same order. */
+  keys(range?: KeyRange, opts?: QueryOptions): string[];
+  /** `[key, row]` pairs in index order. */
+  entries(range?: KeyRange, opts?: QueryOptions): [string, DeepReadonly<T>][];
   count(range?: KeyRange): number;
-  iterate(range?: KeyRange, opts?: QueryOptions): RowIterator<T>;
+  iterate(range?: KeyRange, opts?: QueryOptions): RowIterator<DeepReadonly<T>>;
   /**
    * Live query: `cb(rows)` now (before returning), then after every committed transaction or
    * merged remote change that changes the result, once per transaction. Returns the
    * (idempotent) stop function.
    */
-  subscribe(range: KeyRange | undefined, cb: (rows: T[]) => void): () => void;
+  subscribe(range: KeyRange | undefined, cb: (rows: DeepReadonly<T>[]) => void): () => void;
 }
 
-export interface CRDTDBOptions {
-  /** Secondary indexes by name. */
-  indexes?: { [name: string]: IndexDefinition };
+export interface CRDTDBOptions<X extends IndexDefinitions = IndexDefinitions> {
+  /** Secondary indexes by name; `db.index()` accepts exactly these names. */
+  indexes?: X;
   /**
    * Where the database lives. Only "memory" (the default) is available in this version;
    * "indexeddb" throws a CRDTDBError until IndexedDB storage lands.
@@ -144,74 +180,111 @@ export interface ApplyResult {
   pending: number;
 }
 
-/** A schema-less table: `db.table(name)`. */
-export interface Table<T extends object = Row> {
+/** A schema-less table: `db.table(name)`. Rows come back deeply read-only. */
+export interface Table<T extends JsonRow<T> = Row> {
   readonly name: string;
   /** Inserts or replaces the whole row. Never throws synchronously. */
-  set(key: string, row: T): Promise<void>;
+  set(key: string, row: DeepReadonly<T>): Promise<void>;
   /** Writes the given columns; rejects NotFoundError when the row is absent. */
-  update(key: string, patch: Partial<T>): Promise<void>;
+  update(key: string, patch: Partial<DeepReadonly<T>>): Promise<void>;
   /** Removes the row (nothing happens when it is absent). */
   delete(key: string): Promise<void>;
   /** The row, from memory, or undefined. Frozen. */
-  get(key: string): T | undefined;
+  get(key: string): DeepReadonly<T> | undefined;
   has(key: string): boolean;
   /** Rows in primary-key order (range on the row key). */
-  query(range?: KeyRange, opts?: QueryOptions): T[];
+  query(range?: KeyRange, opts?: QueryOptions): DeepReadonly<T>[];
+  /** The row keys of what `query` returns for the same arguments, in the same order. */
+  keys(range?: KeyRange, opts?: QueryOptions): string[];
+  /** `[key, row]` pairs in primary-key order. */
+  entries(range?: KeyRange, opts?: QueryOptions): [string, DeepReadonly<T>][];
   count(range?: KeyRange): number;
-  iterate(range?: KeyRange, opts?: QueryOptions): RowIterator<T>;
+  iterate(range?: KeyRange, opts?: QueryOptions): RowIterator<DeepReadonly<T>>;
   /** Live query over all rows in key order; returns the stop function. */
-  subscribe(cb: (rows: T[]) => void): () => void;
+  subscribe(cb: (rows: DeepReadonly<T>[]) => void): () => void;
   /** Column → losing concurrent values that last-writer-wins hid; `{}` when none. */
   conflicts(key: string): { [column: string]: JsonValue[] };
 }
 
 /** A table inside a transaction: reads see the transaction's own writes. */
-export interface TransactionTable<T extends object = Row> {
+export interface TransactionTable<T extends JsonRow<T> = Row> {
   readonly name: string;
   /** Staged; resolves once staged (visible to others when the transaction commits). */
-  set(key: string, row: T): Promise<void>;
-  update(key: string, patch: Partial<T>): Promise<void>;
+  set(key: string, row: DeepReadonly<T>): Promise<void>;
+  update(key: string, patch: Partial<DeepReadonly<T>>): Promise<void>;
   delete(key: string): Promise<void>;
-  get(key: string): T | undefined;
+  get(key: string): DeepReadonly<T> | undefined;
   has(key: string): boolean;
-  query(range?: KeyRange, opts?: QueryOptions): T[];
+  query(range?: KeyRange, opts?: QueryOptions): DeepReadonly<T>[];
+  keys(range?: KeyRange, opts?: QueryOptions): string[];
+  entries(range?: KeyRange, opts?: QueryOptions): [string, DeepReadonly<T>][];
   count(range?: KeyRange): number;
 }
 
 /** Read access to an index inside a transaction (sees the transaction's own writes). */
-export interface TransactionIndex<T extends object = Row> {
-  get(key: IndexKey): T | undefined;
-  query(range?: KeyRange, opts?: QueryOptions): T[];
+export interface TransactionIndex<T extends JsonRow<T> = Row> {
+  get(key: IndexKey): DeepReadonly<T> | undefined;
+  query(range?: KeyRange, opts?: QueryOptions): DeepReadonly<T>[];
+  keys(range?: KeyRange, opts?: QueryOptions): string[];
+  entries(range?: KeyRange, opts?: QueryOptions): [string, DeepReadonly<T>][];
   count(range?: KeyRange): number;
 }
 
 /** The `tx` handle of `db.transaction`; using it after the callback settled throws CRDTDBError. */
-export interface Transaction {
-  table<T extends object = Row>(name: string): TransactionTable<T>;
-  index<T extends object = Row>(name: string): TransactionIndex<T>;
+export interface Transaction<X extends IndexDefinitions = IndexDefinitions> {
+  table<T extends JsonRow<T> = Row>(name: string): TransactionTable<T>;
+  index<T extends JsonRow<T> = Row>(name: IndexName<X>): TransactionIndex<T>;
 }
 
-export class CRDTDB {
+/**
+ * Where the WebAssembly engine (`crdtdb.wasm`, exported as `crdtdb/crdtdb.wasm`) comes from:
+ * a URL, a `Response` or a promise of one, its bytes, or a compiled module.
+ */
+export type EngineSource =
+  | string
+  | URL
+  | Response
+  | PromiseLike<Response>
+  | ArrayBuffer
+  | ArrayBufferView
+  | WebAssembly.Module;
+
+export class CRDTDB<X extends IndexDefinitions = IndexDefinitions> {
+  /**
+   * Loads the engine from `source`: optional, and only before the first open. Without it the
+   * engine comes from `crdtdb.wasm` next to the package's module (found through
+   * `new URL("…", import.meta.url)`, which bundlers rewrite; in Node, read from the installed
+   * package). Rejects with a CRDTDBError naming the URL, the HTTP status or content type and
+   * the fix when it cannot be loaded, and when the engine is already loaded.
+   */
+  static init(source?: EngineSource): Promise<void>;
   /** Throws TypeError for invalid arguments, CRDTDBError for unavailable features. */
-  constructor(name: string, opts?: CRDTDBOptions);
+  constructor(name: string, opts?: CRDTDBOptions<X>);
   /** Creates the database and resolves once it is ready. */
-  static open(name: string, opts?: CRDTDBOptions): Promise<CRDTDB>;
+  static open<X extends IndexDefinitions = IndexDefinitions>(
+    name: string,
+    opts?: CRDTDBOptions<X>,
+  ): Promise<CRDTDB<X>>;
   /** Resolves (to the database) once it is ready for reads and writes. */
-  readonly ready: Promise<CRDTDB>;
+  readonly ready: Promise<CRDTDB<X>>;
   readonly name: string;
   readonly peerId: string;
   readonly closed: boolean;
-  table<T extends object = Row>(name: string): Table<T>;
+  table<T extends JsonRow<T> = Row>(name: string): Table<T>;
   /** A declared index; throws UnknownIndexError for an undeclared name. */
-  index<T extends object = Row>(name: string): Index<T>;
+  index<T extends JsonRow<T> = Row>(name: IndexName<X>): Index<T>;
+  /**
+   * The row key of a row object a read returned (get, query, entries, iterate, subscribe, and
+   * the same reads in a transaction); undefined for anything else, copies of rows included.
+   */
+  keyOf(row: unknown): string | undefined;
   /**
    * Runs `callback` as one atomic transaction. Resolves with its value once committed; if it
    * throws or rejects, nothing is kept and the promise rejects with the same error. Called
    * while a transaction callback runs (nested, or concurrently), it rejects at once with a
    * CRDTDBError that says to use `tx`.
    */
-  transaction<R>(callback: (tx: Transaction) => R | Promise<R>): Promise<R>;
+  transaction<R>(callback: (tx: Transaction<X>) => R | Promise<R>): Promise<R>;
   /** Compact canonical summary of what this replica has seen. */
   version(): Uint8Array;
   /** Every change the holder of `version` lacks (all changes when omitted). */

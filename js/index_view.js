@@ -106,7 +106,7 @@ export class Index {
   /** @type {string} */
   #table;
   /** @type {readonly string[]} */
-  #keys;
+  #columns;
 
   /**
    * Obtain indexes with `db.index(name)`; not constructed directly.
@@ -119,7 +119,7 @@ export class Index {
     this.#core = core;
     this.#name = name;
     this.#table = table;
-    this.#keys = Object.freeze([...keys]);
+    this.#columns = Object.freeze([...keys]);
   }
 
   /** @returns {string} the index name */
@@ -133,8 +133,8 @@ export class Index {
   }
 
   /** @returns {readonly string[]} the indexed columns (more than one: compound) */
-  get keys() {
-    return this.#keys;
+  get columns() {
+    return this.#columns;
   }
 
   /**
@@ -161,6 +161,32 @@ export class Index {
     const r = checkRange(range);
     const { limit, offset, reverse } = checkQueryOptions(opts);
     return replica.query(this.#table, this.#name, r, limit, offset, reverse);
+  }
+
+  /**
+   * Row keys in index order: the keys of the rows `query` returns for the same arguments.
+   * @param {object} [range]
+   * @param {{ limit?: number, offset?: number, reverse?: boolean }} [opts]
+   * @returns {string[]}
+   */
+  keys(range, opts) {
+    const replica = this.#core.replica();
+    const r = checkRange(range);
+    const { limit, offset, reverse } = checkQueryOptions(opts);
+    return replica.keys(this.#table, this.#name, r, limit, offset, reverse);
+  }
+
+  /**
+   * `[key, row]` pairs in index order (what `query` returns, with each row's key).
+   * @param {object} [range]
+   * @param {{ limit?: number, offset?: number, reverse?: boolean }} [opts]
+   * @returns {Array<[string, Readonly<Record<string, unknown>>]>}
+   */
+  entries(range, opts) {
+    const replica = this.#core.replica();
+    const r = checkRange(range);
+    const { limit, offset, reverse } = checkQueryOptions(opts);
+    return replica.entries(this.#table, this.#name, r, limit, offset, reverse);
   }
 
   /**

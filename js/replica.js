@@ -93,6 +93,8 @@ export class Replica {
    * read rows from this dense array, one load per row instead of two dependent ones.
    */
   rowById = [];
+  /** @type {WeakMap<object, string>} row object a read returned → its row key (db.keyOf) */
+  keyOfRow = new WeakMap();
   /** @type {Map<string, Map<string, Readonly<Record<string, unknown>>>>} table → key → row */
   tables = new Map();
   /** @type {Set<{ cb: (e: ChangeEvent) => void }>} */
@@ -188,6 +190,7 @@ export class Replica {
       } else {
         const row = /** @type {Readonly<Record<string, unknown>>} */ (c.row);
         rows.set(c.key, row);
+        this.keyOfRow.set(row, c.key);
         if (c.kind === NEW) this.byId[c.id] = { table: c.table, key: c.key, row };
         else /** @type {import("./record.js").CachedRow} */ (this.byId[c.id]).row = row;
         this.rowById[c.id] = row;
@@ -260,6 +263,50 @@ export class Replica {
       rows[i] = row !== undefined ? row : this.rowOfId(ids[i]);
     }
     return rows;
+  }
+
+  /**
+   * Row keys of a committed query, in result order.
+   * @param {string} table
+   * @param {string} index
+   * @param {object} range
+   * @param {number} limit
+   * @param {number} offset
+   * @param {boolean} reverse
+   * @returns {string[]}
+   */
+  keys(table, index, range, limit, offset, reverse) {
+    const ids = this.queryIds(table, index, range, limit, offset, reverse).rowIds;
+    const keys = new Array(ids.length);
+    for (let i = 0; i < ids.length; i++) keys[i] = this.#cached(ids[i]).key;
+    return keys;
+  }
+
+  /**
+   * `[key, row]` pairs of a committed query, in result order.
+   * @param {string} table
+   * @param {string} index
+   * @param {object} range
+   * @param {number} limit
+   * @param {number} offset
+   * @param {boolean} reverse
+   * @returns {Array<[string, Readonly<Record<string, unknown>>]>}
+   */
+  entries(table, index, range, limit, offset, reverse) {
+    const ids = this.queryIds(table, index, range, limit, offset, reverse).rowIds;
+    const out = new Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const e = this.#cached(ids[i]);
+      out[i] = [e.key, e.row];
+    }
+    return out;
+  }
+
+  /** @param {number} id @returns {import("./record.js").CachedRow} */
+  #cached(id) {
+    const e = this.byId[id];
+    if (e === undefined) throw new CRDTDBError(`internal error: the engine returned row ${id}, which is not cached`);
+    return e;
   }
 
   /**

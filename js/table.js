@@ -152,6 +152,32 @@ export class Table {
   }
 
   /**
+   * Row keys in primary-key order: the keys of the rows `query` returns for the same arguments.
+   * @param {object} [range] on the row key
+   * @param {{ limit?: number, offset?: number, reverse?: boolean }} [opts]
+   * @returns {string[]}
+   */
+  keys(range, opts) {
+    const replica = this.#core.replica();
+    const r = checkRange(range);
+    const { limit, offset, reverse } = checkQueryOptions(opts);
+    return replica.keys(this.#name, "", r, limit, offset, reverse);
+  }
+
+  /**
+   * `[key, row]` pairs in primary-key order (what `query` returns, with each row's key).
+   * @param {object} [range] on the row key
+   * @param {{ limit?: number, offset?: number, reverse?: boolean }} [opts]
+   * @returns {Array<[string, Readonly<Record<string, unknown>>]>}
+   */
+  entries(range, opts) {
+    const replica = this.#core.replica();
+    const r = checkRange(range);
+    const { limit, offset, reverse } = checkQueryOptions(opts);
+    return replica.entries(this.#name, "", r, limit, offset, reverse);
+  }
+
+  /**
    * @param {object} [range] on the row key
    * @returns {number}
    */

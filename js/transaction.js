@@ -126,7 +126,10 @@ export class Transaction {
     w.string(table);
     w.string(key);
     const r = replica.engine.stagedRow(w.view());
-    return r.u8() === 1 ? readStagedColumns(r) : undefined;
+    if (r.u8() !== 1) return undefined;
+    const row = readStagedColumns(r);
+    replica.keyOfRow.set(row, key);
+    return row;
   }
 
   /**
@@ -139,12 +142,43 @@ export class Transaction {
   _query(table, index, range, o) {
     const replica = this._replica();
     if (!this.#tables.has(table)) return replica.query(table, index, range, o.limit, o.offset, o.reverse);
+    return this.#stagedEntries(table, index, range, o).map((e) => e[1]);
+  }
+
+  /**
+   * `[key, row]` pairs of a query as this transaction sees them.
+   * @param {string} table the table the query is over
+   * @param {string} index
+   * @param {object} range
+   * @param {{ limit: number, offset: number, reverse: boolean }} o
+   * @returns {Array<[string, Readonly<Record<string, unknown>>]>}
+   */
+  _entries(table, index, range, o) {
+    const replica = this._replica();
+    if (!this.#tables.has(table)) return replica.entries(table, index, range, o.limit, o.offset, o.reverse);
+    return this.#stagedEntries(table, index, range, o);
+  }
+
+  /**
+   * @param {string} table
+   * @param {string} index
+   * @param {object} range
+   * @param {{ limit: number, offset: number, reverse: boolean }} o
+   * @returns {Array<[string, Readonly<Record<string, unknown>>]>}
+   */
+  #stagedEntries(table, index, range, o) {
+    const replica = this._replica();
     this.#flush();
     const w = replica.engine.writer.reset();
     writeQuery(w, table, index, range, o.limit, o.offset, o.reverse, true);
-    return readStagedQuery(replica.engine.query(w.view())).map((h) =>
-      "rowId" in h ? replica.rowOfId(h.rowId) : h.row,
-    );
+    return readStagedQuery(replica.engine.query(w.view())).map((h) => {
+      if ("rowId" in h) {
+        const e = /** @type {import("./record.js").CachedRow} */ (replica.byId[h.rowId]);
+        return /** @type {[string, Readonly<Record<string, unknown>>]} */ ([e.key, e.row]);
+      }
+      replica.keyOfRow.set(h.row, h.key);
+      return /** @type {[string, Readonly<Record<string, unknown>>]} */ ([h.key, h.row]);
+    });
   }
 
   /**
@@ -273,6 +307,27 @@ export class TxTable {
     return this.#tx._query(this.#name, "", checkRange(range), checkQueryOptions(opts));
   }
 
+  /**
+   * Row keys in primary-key order, as the transaction sees them.
+   * @param {object} [range]
+   * @param {{ limit?: number, offset?: number, reverse?: boolean }} [opts]
+   * @returns {string[]}
+   */
+  keys(range, opts) {
+    return this.entries(range, opts).map((e) => e[0]);
+  }
+
+  /**
+   * `[key, row]` pairs in primary-key order, as the transaction sees them.
+   * @param {object} [range]
+   * @param {{ limit?: number, offset?: number, reverse?: boolean }} [opts]
+   * @returns {Array<[string, Readonly<Record<string, unknown>>]>}
+   */
+  entries(range, opts) {
+    this.#tx._replica();
+    return this.#tx._entries(this.#name, "", checkRange(range), checkQueryOptions(opts));
+  }
+
   /** @param {object} [range] @returns {number} */
   count(range) {
     this.#tx._replica();
@@ -313,6 +368,27 @@ export class TxIndex {
   query(range, opts) {
     this.#tx._replica();
     return this.#tx._query(this.#table, this.#name, checkRange(range), checkQueryOptions(opts));
+  }
+
+  /**
+   * Row keys in index order, as the transaction sees them.
+   * @param {object} [range]
+   * @param {{ limit?: number, offset?: number, reverse?: boolean }} [opts]
+   * @returns {string[]}
+   */
+  keys(range, opts) {
+    return this.entries(range, opts).map((e) => e[0]);
+  }
+
+  /**
+   * `[key, row]` pairs in index order, as the transaction sees them.
+   * @param {object} [range]
+   * @param {{ limit?: number, offset?: number, reverse?: boolean }} [opts]
+   * @returns {Array<[string, Readonly<Record<string, unknown>>]>}
+   */
+  entries(range, opts) {
+    this.#tx._replica();
+    return this.#tx._entries(this.#table, this.#name, checkRange(range), checkQueryOptions(opts));
   }
 
   /** @param {object} [range] @returns {number} */

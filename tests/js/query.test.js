@@ -16,7 +16,7 @@ import {
   between,
   equals,
   startsWith,
-} from "../../js/index.js";
+} from "crdtdb";
 import { openDb } from "./helpers.js";
 
 const INDEXES = {
@@ -54,7 +54,7 @@ describe("index option and db.index", () => {
     await db.ready;
     assert.equal(db.index("byV"), db.index("byV"));
     assert.equal(db.index("byV").table, "t");
-    assert.deepEqual(db.index("byAB").keys, ["a", "b"]);
+    assert.deepEqual(db.index("byAB").columns, ["a", "b"]);
     assert.throws(() => db.index("nope"), UnknownIndexError);
     assert.throws(() => db.index(/** @type {any} */ (3)), UnknownIndexError);
     db.close();

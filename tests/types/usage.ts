@@ -80,6 +80,31 @@ export async function queries(): Promise<void> {
   });
   console.log(u, all, n, first, full, ranges, adults, total);
 
+  // Row keys beside rows, and the key of any row a read returned.
+  const keys: string[] = byAge.keys(above(18), { limit: 10 });
+  const pairs: [string, { readonly name: string; readonly age: number }][] = users.entries();
+  const keyOfFirst: string | undefined = db.keyOf(adults[0]);
+  console.log(keys, pairs, keyOfFirst, users.keys(startsWith("u")), byAge.entries());
+
+  const read = users.get("u1");
+  // @ts-expect-error: rows read back are deeply read-only (frozen at run time)
+  if (read) read.age = 1;
+  // @ts-expect-error: so are their arrays
+  db.table<{ tags: string[] }>("t").get("k")?.tags.push("x");
+  // @ts-expect-error: a Date column is not JSON
+  db.table<{ when: Date }>("events");
+  // @ts-expect-error: a Map column is not JSON
+  db.table<{ m: Map<string, number> }>("maps");
+  // @ts-expect-error: a function column is not JSON
+  db.table<{ f: () => void }>("fns");
+  // @ts-expect-error: an undefined column is not JSON (an optional one is)
+  db.table<{ u: string | undefined }>("undef");
+  // @ts-expect-error: nested values are checked too
+  db.table<{ nested: { at: Date }[] }>("nested");
+  // @ts-expect-error: index names come from the indexes option
+  db.index("usersByAgeTypo");
+  const optional = db.table<{ note?: string; tags: readonly string[] }>("opt");
+  await optional.set("k", { tags: ["a"] });
   // @ts-expect-error: rows of a typed table have its shape
   await users.set("u2", { name: 1, age: 2 });
   // @ts-expect-error: a Date is not an index key
