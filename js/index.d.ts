@@ -302,12 +302,20 @@ export class CRDTDB<X extends IndexDefinitions = IndexDefinitions> {
   close(): void;
 }
 
-/** Base class of crdtdb's errors. */
+/**
+ * Base class of crdtdb's errors; also thrown as itself, e.g. when the engine cannot be loaded
+ * or a read comes before `await db.ready`. Invalid arguments throw the built-in TypeError.
+ */
 export class CRDTDBError extends Error {
   constructor(message?: string, options?: { cause?: unknown });
 }
+/** `db.index(name)` for a name the `indexes` option did not declare. */
 export class UnknownIndexError extends CRDTDBError {}
+/** `update` of a row that does not exist (use `set` to create it). */
 export class NotFoundError extends CRDTDBError {}
+/** `applyChanges` (or a version) given bytes that are not a valid message; nothing changed. */
 export class DecodeError extends CRDTDBError {}
+/** Any call on a database after `close()`. */
 export class ClosedError extends CRDTDBError {}
+/** A storage quota or the `maxPendingBytes` bound would be exceeded; nothing changed. */
 export class QuotaError extends CRDTDBError {}

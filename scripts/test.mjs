@@ -1,10 +1,13 @@
 // npm test: installs what is missing, builds what changed, then runs every suite:
 //   native ctest · wasm ctest (Catch2 under node) · tsc type check of js/index.d.ts ·
-//   node --test tests/js/ · node --test tests/e2e/ (headless Chromium) · npm pack smoke test.
+//   docs/api generated from it and unchanged (TypeDoc) ·
+//   node --test tests/js/ · node --test tests/e2e/ (headless Chromium) · the app test
+//   (scripts/app-test.mjs: the packed tarball in Node, tsc, Vite, esbuild, plain files, a Worker).
 // A failing step does not stop independent ones; steps whose prerequisite failed are skipped.
 // Prints a summary and exits non-zero if anything failed or was skipped.
 
 import { join } from "node:path";
+import { docs } from "./docs.mjs";
 import { bootstrap, build, ctest, run, ROOT } from "./lib.mjs";
 
 const node = process.execPath;
@@ -22,13 +25,11 @@ const steps = [
     needs: ["install"],
     fn: () => run(node, [tsc, "--noEmit", "-p", "tests/types/tsconfig.json"]),
   },
+  { name: "api docs up to date", needs: ["install"], fn: () => docs(true) },
   { name: "js tests", needs: ["wasm build"], fn: () => run(node, ["--test", "tests/js/"]) },
   { name: "browser e2e", needs: ["wasm build"], fn: () => run(node, ["--test", "tests/e2e/"]) },
-  {
-    name: "package smoke test",
-    needs: ["wasm build"],
-    fn: () => run(node, [join(ROOT, "scripts", "pack-smoke.mjs")]),
-  },
+  // Imported when run: it needs playwright-core, which the install step provides.
+  { name: "app test", needs: ["wasm build"], fn: async () => (await import("./app-test.mjs")).appTest() },
 ];
 
 /** @type {Map<string, { status: "PASS" | "FAIL" | "SKIP", seconds: number, note: string }>} */
