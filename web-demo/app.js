@@ -23,15 +23,16 @@ class Replica {
     this.root = root;
     this.list = root.querySelector(".todos");
     this.counter = 0;
-    /** @type {Set<string>} keys of visible todos (tables have no query API yet) */
-    this.keys = new Set();
+    /** @type {Array<[string, any]>} the todos as [key, row], in key order */
+    this.entries = [];
 
-    db.on("change", ({ table, key, origin }) => {
-      if (table !== "todos") return;
-      if (this.todos.has(key)) this.keys.add(key);
-      else this.keys.delete(key);
+    // A live query of every todo; db.keyOf names each row it hands over.
+    this.todos.subscribe((rows) => {
+      this.entries = rows.map((row) => [/** @type {string} */ (db.keyOf(row)), row]);
       this.render();
-      if (origin === "local" && autoBox.checked) queueMicrotask(syncAll);
+    });
+    db.on("change", ({ table, origin }) => {
+      if (table === "todos" && origin === "local" && autoBox.checked) queueMicrotask(syncAll);
     });
 
     root.querySelector(".add").addEventListener("submit", (event) => {
@@ -58,13 +59,21 @@ class Replica {
   }
 
   render() {
-    const items = [...this.keys].sort().map((key) => this.renderItem(key));
+    const items = this.entries.map(([key, row]) => this.renderItem(key, row));
     this.list.replaceChildren(...items);
   }
 
-  /** @param {string} key */
-  renderItem(key) {
-    const row = this.todos.get(key);
+  /** Re-reads the rows (a merge can add conflicts to a row whose visible value did not change). */
+  refresh() {
+    this.entries = this.todos.entries();
+    this.render();
+  }
+
+  /**
+   * @param {string} key
+   * @param {any} row
+   */
+  renderItem(key, row) {
     const li = document.createElement("li");
     li.dataset.key = key;
     li.classList.toggle("done", row.done === true);
@@ -142,7 +151,7 @@ function syncAll() {
       : `bob ← ${plural(toB.applied)}\nalice ← ${plural(toA.applied)}`;
   // A merge can add conflicts to a row whose visible value did not change (no change event
   // for it), so redraw both lists for the conflict notes.
-  for (const r of replicas.values()) r.render();
+  for (const r of replicas.values()) r.refresh();
 }
 
 /** @param {unknown} err */
