@@ -428,11 +428,14 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
     if (src.held) buffer_.drop(src.heldId);
     return;
   }
-  // What it waits for: its peer's previous event, then (if no prefix is known) its parents.
+  // What it waits for: its peer's previous event, then its first transaction's parents, even
+  // when a prefix of the run is known. In an honest history a known prefix implies known
+  // parents; a forked peer can make the prefix known without them, and applying the rest then
+  // would make a second delivery of the same message apply more than the first.
   std::optional<std::pair<PeerIdx, Seq>> wait;
   if (known < run.seq) {
     wait = {p, run.seq - 1};
-  } else if (known == run.seq && !run.linear) {
+  } else if (!run.linear) {
     for (std::uint32_t i = 0; i < run.parentCount && !wait; ++i) {
       const ParentRef& pr = src.parents[run.parentsBegin + i];
       const PeerIdx q = peerOf(src, pr.peer, peers_);

@@ -311,3 +311,26 @@ TEST_CASE("whether a message is refused does not depend on what is held", "[sync
   REQUIRE(a.version() == b.version());
   REQUIRE(a.encodeState() == b.encodeState());
 }
+
+TEST_CASE("a run whose start a fork made known still waits for its parents", "[sync]") {
+  // c:2 (waiting for y:5) and c:3 form one run; a forked c:2 later in the message is applied.
+  const TxnRecord c0{"c", 0, {}, {setOp("t", "a", {{"v", 0}})}};
+  const TxnRecord c1{"c", 1, {{"c", 0}}, {setOp("t", "b", {{"v", 1}})}};
+  const TxnRecord early{"c", 2, {{"c", 1}, {"y", 5}}, {setOp("t", "c", {{"v", 2}})}};
+  const TxnRecord tail{"c", 3, {{"c", 2}}, {setOp("t", "d", {{"v", 3}})}};
+  const TxnRecord fork{"c", 2, {{"c", 1}}, {setOp("t", "e", {{"v", 4}})}};
+  const Bytes m = encodeMessage({{c0, c1, early, tail}, {fork}});
+
+  Database db("db");
+  const ChangeSet first = db.applyChanges(m);
+  REQUIRE(first.applied == 3);  // c:0, c:1 and the fork's c:2
+  REQUIRE(first.pending == 2);  // c:2-3 still wait for y:5
+  const Bytes state = db.encodeState(), version = db.version();
+  // Delivering the same message again applies nothing (before: c:3 on top of the fork).
+  const ChangeSet again = db.applyChanges(m);
+  REQUIRE(again.applied == 0);
+  REQUIRE(db.encodeState() == state);
+  REQUIRE(db.version() == version);
+  REQUIRE(db.heldEvents() == 2);
+  db.checkInvariants();
+}
