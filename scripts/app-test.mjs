@@ -2,7 +2,8 @@
 // into a temp app holding the fixtures of tests/app/, then:
 //   Node      node/esm.mjs (ESM) and node/cjs.cjs (CommonJS via require(esm))
 //   types     tsc --strict on tests/types/usage.ts against the installed package
-//   Chromium  (a) vite build + vite preview (default config), (b) an esbuild bundle made as
+//   Chromium  (a) vite build + vite preview (default config), and the dev server configured as
+//             docs/bundlers.md says, (b) an esbuild bundle made as
 //             docs/bundlers.md says, (c) plain files with an import map, (d) a module Worker,
 //             (e) a wrong wasm URL gives the documented CRDTDBError
 // Every app adds rows and reads them back with their keys, then syncs a second replica
@@ -71,19 +72,21 @@ function freePort() {
 }
 
 /**
- * Starts `vite preview` on a free port and waits until it answers.
+ * Starts `vite preview` (or with `dev`, the dev server) on a free port and waits until it
+ * answers.
  * @param {string} cwd
+ * @param {boolean} [dev]
  * @returns {Promise<{ url: string, stop: () => void }>}
  */
-async function vitePreview(cwd) {
+async function viteServer(cwd, dev = false) {
   const port = await freePort();
-  const args = ["preview", "--host", "127.0.0.1", "--port", String(port), "--strictPort"];
+  const args = [...(dev ? [] : ["preview"]), "--host", "127.0.0.1", "--port", String(port), "--strictPort"];
   console.log(`$ vite ${args.join(" ")}   (in ${cwd})`);
   const child = spawn(join(BIN, "vite"), args, { cwd, stdio: ["ignore", "pipe", "inherit"] });
   const url = `http://127.0.0.1:${port}/`;
   const stop = () => child.kill("SIGTERM");
   for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`vite preview exited with code ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`vite ${args[0]} exited with code ${child.exitCode}`);
     try {
       if ((await fetch(url)).ok) return { url, stop };
     } catch {
@@ -92,7 +95,7 @@ async function vitePreview(cwd) {
     await new Promise((r) => setTimeout(r, 100));
   }
   stop();
-  throw new Error("vite preview did not answer within 10 s");
+  throw new Error(`vite ${args[0]} did not answer within 10 s`);
 }
 
 /**
@@ -177,7 +180,8 @@ export async function appTest() {
 
     // Browsers
     const browser = await chromium.launch(LAUNCH);
-    const preview = await vitePreview(join(app, "vite"));
+    const preview = await viteServer(join(app, "vite"));
+    const dev = await viteServer(join(app, "vite-dev"), true);
     const esbuildServer = await startServer({ port: 0, mounts: { "/": join(esbuildDir, "public") } });
     const plainServer = await startServer({ port: 0, mounts: { "/": app } });
     try {
@@ -185,6 +189,7 @@ export async function appTest() {
       const viteRequests = [];
       expectWorks("vite build + vite preview", await resultOf(browser, preview.url, (p) => viteRequests.push(p)));
       check(viteRequests.includes(`/assets/${wasmAsset}`), `the Vite page did not load /assets/${wasmAsset}`);
+      expectWorks("vite dev server (optimizeDeps.exclude)", await resultOf(browser, dev.url));
       expectWorks("esbuild bundle", await resultOf(browser, esbuildServer.url));
       expectWorks("plain files + import map", await resultOf(browser, new URL("plain/", plainServer.url).href));
       expectWorks("module Worker", await resultOf(browser, new URL("plain/worker.html", plainServer.url).href));
@@ -196,6 +201,7 @@ export async function appTest() {
       console.log(`  ok  wrong wasm URL: ${wrong.name}: ${wrong.message}`);
     } finally {
       preview.stop();
+      dev.stop();
       await esbuildServer.close();
       await plainServer.close();
       await browser.close();
