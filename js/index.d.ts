@@ -20,8 +20,10 @@ export type Row = { readonly [column: string]: JsonValue };
  */
 export type DeepReadonly<T> = T extends JsonPrimitive
   ? T
-  : T extends readonly (infer E)[]
-    ? readonly DeepReadonly<E>[]
+  : T extends readonly unknown[]
+    ? number extends T["length"]
+      ? readonly DeepReadonly<T[number]>[] // an array
+      : { readonly [K in keyof T]: DeepReadonly<T[K]> } // a tuple stays a tuple
     : { readonly [K in keyof T]: DeepReadonly<T[K]> };
 
 /**
@@ -255,7 +257,8 @@ export class CRDTDB<X extends IndexDefinitions = IndexDefinitions> {
    * engine comes from `crdtdb.wasm` next to the package's module (found through
    * `new URL("…", import.meta.url)`, which bundlers rewrite; in Node, read from the installed
    * package). Rejects with a CRDTDBError naming the URL, the HTTP status or content type and
-   * the fix when it cannot be loaded, and when the engine is already loaded.
+   * the fix when it cannot be loaded, and when the engine is already loaded or loading; with a
+   * TypeError for a source of another type.
    */
   static init(source?: EngineSource): Promise<void>;
   /** Throws TypeError for invalid arguments, CRDTDBError for unavailable features. */

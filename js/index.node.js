@@ -3,8 +3,10 @@
 // else is shared with js/index.js.
 
 import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { setDefaultSource } from "./loader.js";
 
-setDefaultSource(() => readFile(new URL("../dist/crdtdb.wasm", import.meta.url)));
+const file = new URL("../dist/crdtdb.wasm", import.meta.url);
+setDefaultSource(`the installed file ${fileURLToPath(file)}`, () => readFile(file));
 
 export * from "./index.js";

@@ -1,6 +1,7 @@
 // The app test: the package as users get it. `npm pack` the repository, install the tarball
 // into a temp app holding the fixtures of tests/app/, then:
-//   Node      node/esm.mjs (ESM) and node/cjs.cjs (CommonJS via require(esm))
+//   Node      node/esm.mjs (ESM), node/cjs.cjs (CommonJS via require(esm)), and
+//             node/bundled.mjs bundled by esbuild for Node
 //   types     tsc --strict on tests/types/usage.ts against the installed package
 //   Chromium  (a) vite build + vite preview (default config), and the dev server configured as
 //             docs/bundlers.md says, (b) an esbuild bundle made as
@@ -156,6 +157,14 @@ export async function appTest() {
     // Node and TypeScript
     await run(process.execPath, ["node/esm.mjs"], { cwd: app });
     await run(process.execPath, ["node/cjs.cjs"], { cwd: app });
+    // A Node program bundled with esbuild: the node entry's file read must survive bundling
+    // (package.json "sideEffects" names it); the bundle looks for ../dist/crdtdb.wasm.
+    await run(join(BIN, "esbuild"), ["node/bundled.mjs", "--bundle", "--platform=node", "--format=esm", "--outfile=bundle/app.mjs", "--log-level=warning"], {
+      cwd: app,
+    });
+    mkdirSync(join(app, "dist"));
+    cpSync(join(app, "node_modules", "crdtdb", "dist", "crdtdb.wasm"), join(app, "dist", "crdtdb.wasm"));
+    await run(process.execPath, ["bundle/app.mjs"], { cwd: app });
     await run(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "types/tsconfig.json"], {
       cwd: app,
     });

@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { test } from "node:test";
 import { CRDTDB, CRDTDBError } from "crdtdb";
+import { setDefaultSource } from "../../js/loader.js";
 
 const WASM = new URL("../../dist/crdtdb.wasm", import.meta.url);
 
@@ -53,6 +54,20 @@ test("load failures name the source, the status or content type, and the fix", a
     await rejectsWith(CRDTDB.init(new Uint8Array([1, 2, 3])), /the bytes given/, /not WebAssembly/);
     await rejectsWith(CRDTDB.init(new Uint8Array([0, 0x61, 0x73, 0x6d, 9, 9])), /did not compile/);
     await rejectsWith(CRDTDB.init(new URL("file:///nowhere/crdtdb.wasm")), /file:/, /node entry|readFile/);
+    // Failures inside a source the caller gave are load errors too, not bare TypeErrors.
+    await rejectsWith(CRDTDB.init(Promise.reject(new Error("boom"))), /the promise given/, /boom/);
+    await rejectsWith(CRDTDB.init(fetch("http://127.0.0.1:1/crdtdb.wasm")), /the promise given/, /CRDTDB\.init\(\)/);
+    const used = await fetch(`${base}/ok`);
+    await used.arrayBuffer();
+    await rejectsWith(CRDTDB.init(used), /\/ok/, /reading the response failed/);
+    // The default source (the node entry's file read) names the file when it is missing or
+    // is not the engine, and says what to pass instead.
+    setDefaultSource("the installed file /nowhere/crdtdb.wasm", () => readFile("/nowhere/crdtdb.wasm"));
+    await rejectsWith(CRDTDB.init(), /the installed file \/nowhere\/crdtdb\.wasm/, /ENOENT/, /Pass the bytes/);
+    setDefaultSource("the installed file /lfs", () => Promise.resolve(new TextEncoder().encode("version https://git-lfs")));
+    await rejectsWith(CRDTDB.open("x", { storage: "memory" }), /the installed file \/lfs/, /not WebAssembly/, /version https/);
+    setDefaultSource("its default location", () => new URL("../dist/crdtdb.wasm", /** @type {any} */ (undefined)));
+    await rejectsWith(CRDTDB.init(), /its default location/, /could not be resolved/);
     await assert.rejects(CRDTDB.init(/** @type {any} */ (42)), TypeError);
     await assert.rejects(CRDTDB.init(/** @type {any} */ (Promise.resolve("not a response"))), TypeError);
     // Nothing loaded: opening still fails with the default source working as usual afterwards.

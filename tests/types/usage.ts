@@ -103,6 +103,15 @@ export async function queries(): Promise<void> {
   db.table<{ nested: { at: Date }[] }>("nested");
   // @ts-expect-error: index names come from the indexes option
   db.index("usersByAgeTypo");
+  // Tuples read back stay tuples (read-only).
+  const pos = db.table<{ pos: [number, number] }>("points").get("p")?.pos;
+  if (pos) {
+    const [x, y] = pos;
+    const sum: number = x + y;
+    console.log(sum);
+    // @ts-expect-error: a tuple read back is read-only
+    pos[0] = 1;
+  }
   const optional = db.table<{ note?: string; tags: readonly string[] }>("opt");
   await optional.set("k", { tags: ["a"] });
   // @ts-expect-error: rows of a typed table have its shape
