@@ -4,8 +4,18 @@
 // 100,000-transaction history into an empty replica. Sizes are deterministic; times are for
 // spotting complexity regressions (build/release for meaningful numbers).
 //   build/native/crdtdb_bench_engine
+// An R1-shaped history (bench/r1-rows.mjs: 10,000 rows x 8 columns inserted one per
+// transaction, 100,000 single-cell updates, 1,000 deletes, then two replicas making 50,000
+// concurrent updates each, merged both ways) for profiling the full load natively:
+//   build/release/crdtdb_bench_engine --write-r1 /tmp/r1.bin
+//   valgrind --tool=callgrind --toggle-collect='crdtdb::Database::applyChanges*'
+//       build/release/crdtdb_bench_engine --load /tmp/r1.bin
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -69,9 +79,67 @@ Bytes changesSince(const Database& db, const Bytes& version) {
   return db.changesSince(&v);
 }
 
+std::string r1Key(std::uint32_t i) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "row%06u", i);
+  return buf;
+}
+
+Op cellUpdate(const std::string& key, const char* column, std::int64_t v) {
+  return Op{OpKind::UpdateRow, "rows", key, {{column, intValue(v)}}};
+}
+
+// The R1 workload's history, as one replica's changesSince() after both replicas synced.
+Bytes r1History() {
+  static const char* kCols[] = {"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"};
+  std::mt19937 rng(20261122);
+  Database a("r1-replica-a"), b("r1-replica-b");
+  for (std::uint32_t i = 0; i < 10000; ++i) {
+    Op op{OpKind::SetRow, "rows", r1Key(i), {}};
+    for (const char* c : kCols) op.columns.push_back({c, intValue(rng() % 1000000)});
+    commit(a, {op}, false);
+  }
+  for (int i = 0; i < 100000; ++i) {
+    commit(a, {cellUpdate(r1Key(rng() % 10000), kCols[rng() % 8], rng() % 1000000)}, false);
+  }
+  for (std::uint32_t i = 0; i < 1000; ++i) {
+    commit(a, {Op{OpKind::DeleteRow, "rows", r1Key(i * 10), {}}}, false);
+  }
+  b.applyChanges(a.changesSince(nullptr));
+  for (int i = 0; i < 50000; ++i) {
+    const std::string key = r1Key(1 + (rng() % 1000) * 10);  // rows that still exist
+    const char* col = kCols[rng() % 8];
+    commit(a, {cellUpdate(key, col, rng() % 1000000)}, false);
+    commit(b, {cellUpdate(key, col, rng() % 1000000)}, false);
+  }
+  b.applyChanges(changesSince(a, b.version()));
+  a.applyChanges(changesSince(b, a.version()));
+  return a.changesSince(nullptr);
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "--write-r1") == 0) {
+    const Bytes h = r1History();
+    std::ofstream(argv[2], std::ios::binary)
+        .write(reinterpret_cast<const char*>(h.data()), static_cast<std::streamsize>(h.size()));
+    std::printf("R1 history: %zu bytes written to %s\n", h.size(), argv[2]);
+    return 0;
+  }
+  if (argc == 3 && std::strcmp(argv[1], "--load") == 0) {
+    std::ifstream in(argv[2], std::ios::binary);
+    const Bytes h((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto t0 = std::chrono::steady_clock::now();
+    Database reader("r1-reader");
+    const ChangeSet cs = reader.applyChanges(h);
+    const auto t1 = std::chrono::steady_clock::now();
+    std::printf("load of %zu bytes: %zu events applied in %.1f ms\n", h.size(),
+                static_cast<std::size_t>(cs.applied),
+                std::chrono::duration<double, std::milli>(t1 - t0).count());
+    return 0;
+  }
+
   const std::string peer = "k3j9x2m4p8q1w7z5";  // 16 characters, like a generated peer id
   Database db(peer);
   std::vector<Op> batch;

@@ -47,11 +47,14 @@ std::string_view readKeyBytes(ByteReader& r) {
 }
 
 ValueScan scanImpl(ByteReader& r, bool strictKeyOrder) {
+  // Trivial members only: the array stays uninitialized (a frame is written when opened).
+  // With a std::string_view member every call zeroed all 64 frames, most of a scalar's cost.
   struct Frame {
     std::uint64_t left;
     bool object;
     bool hasPrev;
-    std::string_view prev;
+    const char* prevData;
+    std::size_t prevSize;
   };
   Frame stack[kMaxValueDepth];
   int depth = 0;
@@ -61,10 +64,11 @@ ValueScan scanImpl(ByteReader& r, bool strictKeyOrder) {
     if (depth > 0 && stack[depth - 1].object) {
       std::string_view key = readKeyBytes(r);
       Frame& f = stack[depth - 1];
-      if (strictKeyOrder && f.hasPrev && !(f.prev < key)) {
+      if (strictKeyOrder && f.hasPrev && !(std::string_view(f.prevData, f.prevSize) < key)) {
         throw DecodeError("object keys not strictly ascending");
       }
-      f.prev = key;
+      f.prevData = key.data();
+      f.prevSize = key.size();
       f.hasPrev = true;
     }
     const std::uint8_t t = r.u8();
@@ -117,7 +121,7 @@ ValueScan scanImpl(ByteReader& r, bool strictKeyOrder) {
               throw DecodeError("value nested deeper than " + std::to_string(kMaxValueDepth) +
                                 " levels");
             }
-            stack[depth++] = Frame{n, object, false, {}};
+            stack[depth++] = Frame{n, object, false, nullptr, 0};
             opened = true;
           }
           break;

@@ -183,14 +183,14 @@ void writeHeader(ChunkWriter& w, const CausalGraph& g, const Interner& peers, Pe
     refs.reserve(parents.size());
     for (LV p : parents) {
       Stamp s = g.stampOf(p);
-      refs.push_back({w.peer(peers.name(s.peer)), s.seq});
+      refs.push_back({w.peerOf(s.peer, peers.name(s.peer)), s.seq});
     }
     sortRange(refs.begin(), refs.end(), [&](const ParentRef& a, const ParentRef& b) {
       int c = w.peerName(a.peer).compare(w.peerName(b.peer));
       return c != 0 ? c < 0 : a.seq < b.seq;
     });
   }
-  w.beginTxn(w.peer(peers.name(peer)), seq, linear, refs, count);
+  w.beginTxn(w.peerOf(peer, peers.name(peer)), seq, linear, refs, count);
 }
 
 void writeOp(ChunkWriter& w, const OpRef& op) {

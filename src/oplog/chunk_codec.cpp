@@ -310,7 +310,7 @@ void ChunkWriter::writeTo(ByteWriter& out) const {
 
 std::size_t ChunkWriter::memoryBytes() const {
   return body_.bytes().capacity() + peerEnd_.capacity() * sizeof(Seq) +
-         journal_.capacity() * sizeof(journal_[0]);
+         journal_.capacity() * sizeof(journal_[0]) + peerCache_.capacity() * sizeof(std::uint32_t);
 }
 
 void ChunkWriter::rollback(const Mark& m) noexcept {

@@ -146,6 +146,19 @@ class ChunkWriter {
 
   // Chunk-local indexes (interned by string).
   std::uint32_t peer(std::string_view id) { return peers_.intern(id); }
+  // The same for the peer the caller numbers `global`, remembered by that number: a header per
+  // transaction then costs no hashing. A remembered index is checked against the name, so
+  // rollbacks and reuse of the writer need no invalidation.
+  std::uint32_t peerOf(std::uint32_t global, std::string_view id) {
+    if (global < peerCache_.size()) {
+      const std::uint32_t c = peerCache_[global];
+      if (c != 0 && c - 1 < peers_.size() && peers_.name(c - 1) == id) return c - 1;
+    }
+    const std::uint32_t i = peers_.intern(id);
+    if (global >= peerCache_.size()) peerCache_.resize(std::size_t{global} + 1, 0);
+    peerCache_[global] = i + 1;
+    return i;
+  }
   std::uint32_t name(std::string_view name) { return names_.intern(name); }
   std::string_view peerName(std::uint32_t i) const { return peers_.name(i); }
 
@@ -172,6 +185,7 @@ class ChunkWriter {
   Interner peers_, names_, keys_;
   std::vector<Seq> peerEnd_;  // per chunk peer: end seq of its last txn (0 = none yet)
   std::vector<std::pair<std::uint32_t, Seq>> journal_;  // (peer, previous end)
+  std::vector<std::uint32_t> peerCache_;                // caller's peer number → index + 1
 };
 
 // Re-emits the transactions of a valid chunk for which keep(peer id, first seq, end seq) is
