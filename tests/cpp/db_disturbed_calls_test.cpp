@@ -253,16 +253,16 @@ class Harness {
   bool wide_;
 };
 
-}  // namespace
-
-TEST_CASE("disturbed calls end exactly like undisturbed ones", "[atomicity]") {
-  const char* env = std::getenv("CRDTDB_DISTURB_SEEDS");
-  const std::uint64_t seeds = env ? std::strtoull(env, nullptr, 10) : 20;
+// Runs `steps` disturbed steps for each of the seeds `envVar` asks for (default `seeds`).
+void runSeeds(const char* envVar, std::uint64_t seeds, bool wide, int steps) {
+  if (const char* env = std::getenv(envVar)) seeds = std::strtoull(env, nullptr, 10);
   Counts total;
   for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
     INFO("seed " << seed);
-    Harness h(seed, false);
-    for (int step = 0; step < 150; ++step) h.step();
+    Harness h(seed, wide);
+    for (int step = 0; step < steps; ++step) h.step();
+    if (wide)
+      WARN("seed " << seed << ": sealed chunks " << h.sealedChunks() << ", rows " << h.rows());
     total.failures += h.counts.failures;
     total.undos += h.counts.undos;
     total.extraAllocs += h.counts.extraAllocs;
@@ -275,25 +275,14 @@ TEST_CASE("disturbed calls end exactly like undisturbed ones", "[atomicity]") {
   CHECK(total.historyOnly == 0);
 }
 
+}  // namespace
+
+TEST_CASE("disturbed calls end exactly like undisturbed ones", "[atomicity]") {
+  runSeeds("CRDTDB_DISTURB_SEEDS", 20, false, 150);
+}
+
 // The same with many rows and large values: index chunks split, empty and compact, and the
 // op log seals chunks, between and during disturbed calls.
 TEST_CASE("disturbed calls end exactly like undisturbed ones (wide)", "[atomicity]") {
-  const char* env = std::getenv("CRDTDB_DISTURB_WIDE_SEEDS");
-  const std::uint64_t seeds = env ? std::strtoull(env, nullptr, 10) : 2;
-  Counts total;
-  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
-    INFO("seed " << seed);
-    Harness h(seed, true);
-    for (int step = 0; step < 250; ++step) h.step();
-    WARN("seed " << seed << ": sealed chunks " << h.sealedChunks() << ", rows " << h.rows());
-    total.failures += h.counts.failures;
-    total.undos += h.counts.undos;
-    total.extraAllocs += h.counts.extraAllocs;
-    total.historyOnly += h.counts.historyOnly;
-  }
-  WARN("failures " << total.failures << ", undos " << total.undos << ", rollbacks that allocated "
-                   << total.extraAllocs << ", history-order-only differences "
-                   << total.historyOnly);
-  CHECK(total.extraAllocs == 0);
-  CHECK(total.historyOnly == 0);
+  runSeeds("CRDTDB_DISTURB_WIDE_SEEDS", 2, true, 250);
 }
