@@ -84,7 +84,7 @@ export async function* iterateRows(core, table, index, range, opts) {
     offset = 0; // the offset counts from the start of the range only
     cursor = page.cursor;
     // Row ids are reused once a row is gone: remember keys, look rows up when reached.
-    const keys = page.rowIds.map((id) => /** @type {any} */ (replica.byId[id]).key);
+    const keys = page.rowIds.map((id) => replica.cached(id).key);
     for (const key of keys) {
       if (limit >= 0 && yielded.size >= limit) return;
       if (yielded.has(key)) continue;

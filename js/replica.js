@@ -123,11 +123,7 @@ export class Replica {
   }
 
   /** @param {number} id @returns {Readonly<Record<string, unknown>>} */
-  rowOfId = (id) => {
-    const e = this.byId[id];
-    if (e === undefined) throw new CRDTDBError(`internal error: the engine returned row ${id}, which is not cached`);
-    return e.row;
-  };
+  rowOfId = (id) => this.cached(id).row;
 
   /** @returns {boolean} whether anything listens for update events */
   get wantUpdate() {
@@ -278,7 +274,7 @@ export class Replica {
   keys(table, index, range, limit, offset, reverse) {
     const ids = this.queryIds(table, index, range, limit, offset, reverse).rowIds;
     const keys = new Array(ids.length);
-    for (let i = 0; i < ids.length; i++) keys[i] = this.#cached(ids[i]).key;
+    for (let i = 0; i < ids.length; i++) keys[i] = this.cached(ids[i]).key;
     return keys;
   }
 
@@ -296,14 +292,18 @@ export class Replica {
     const ids = this.queryIds(table, index, range, limit, offset, reverse).rowIds;
     const out = new Array(ids.length);
     for (let i = 0; i < ids.length; i++) {
-      const e = this.#cached(ids[i]);
+      const e = this.cached(ids[i]);
       out[i] = [e.key, e.row];
     }
     return out;
   }
 
-  /** @param {number} id @returns {import("./record.js").CachedRow} */
-  #cached(id) {
+  /**
+   * The cache entry of a row id the engine returned.
+   * @param {number} id
+   * @returns {import("./record.js").CachedRow}
+   */
+  cached(id) {
     const e = this.byId[id];
     if (e === undefined) throw new CRDTDBError(`internal error: the engine returned row ${id}, which is not cached`);
     return e;

@@ -31,10 +31,11 @@ export class Transaction {
   /** Encoded ops not yet handed to the engine. */
   #pending = new Writer(256);
   #pendingCount = 0;
-  /** @type {Map<string, Map<string, boolean>>} table → key → exists after this transaction's writes */
+  /**
+   * @type {Map<string, Map<string, boolean>>} table → key → exists after this transaction's
+   *   writes; its tables are the tables this transaction wrote
+   */
   #written = new Map();
-  /** @type {Set<string>} tables this transaction wrote */
-  #tables = new Set();
   /** @type {Map<string, TxTable>} */
   #views = new Map();
 
@@ -109,7 +110,6 @@ export class Transaction {
     let byKey = this.#written.get(table);
     if (byKey === undefined) this.#written.set(table, (byKey = new Map()));
     byKey.set(k, kind !== DELETE);
-    this.#tables.add(table);
   }
 
   /**
@@ -141,7 +141,7 @@ export class Transaction {
    */
   _query(table, index, range, o) {
     const replica = this._replica();
-    if (!this.#tables.has(table)) return replica.query(table, index, range, o.limit, o.offset, o.reverse);
+    if (!this.#written.has(table)) return replica.query(table, index, range, o.limit, o.offset, o.reverse);
     return this.#stagedEntries(table, index, range, o).map((e) => e[1]);
   }
 
@@ -155,7 +155,7 @@ export class Transaction {
    */
   _entries(table, index, range, o) {
     const replica = this._replica();
-    if (!this.#tables.has(table)) return replica.entries(table, index, range, o.limit, o.offset, o.reverse);
+    if (!this.#written.has(table)) return replica.entries(table, index, range, o.limit, o.offset, o.reverse);
     return this.#stagedEntries(table, index, range, o);
   }
 
@@ -173,7 +173,7 @@ export class Transaction {
     writeQuery(w, table, index, range, o.limit, o.offset, o.reverse, true);
     return readStagedQuery(replica.engine.query(w.view())).map((h) => {
       if ("rowId" in h) {
-        const e = /** @type {import("./record.js").CachedRow} */ (replica.byId[h.rowId]);
+        const e = replica.cached(h.rowId);
         return /** @type {[string, Readonly<Record<string, unknown>>]} */ ([e.key, e.row]);
       }
       replica.keyOfRow.set(h.row, h.key);
@@ -189,7 +189,7 @@ export class Transaction {
    */
   _count(table, index, range) {
     const replica = this._replica();
-    if (!this.#tables.has(table)) return replica.count(table, index, range);
+    if (!this.#written.has(table)) return replica.count(table, index, range);
     this.#flush();
     const w = replica.engine.writer.reset();
     writeQuery(w, table, index, range, -1, 0, false, true);
