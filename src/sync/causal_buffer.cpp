@@ -24,6 +24,12 @@ std::optional<CausalBuffer::Id> CausalBuffer::holds(ByteSpan chunk, std::uint64_
   return std::nullopt;
 }
 
+CausalBuffer::ContentIt CausalBuffer::contentEntry(Id id, const Bytes& chunk) const {
+  auto [it, hi] = byContent_.equal_range(contentHash(chunk, seed_));
+  while (it != hi && it->second != id) ++it;
+  return it == hi ? byContent_.end() : it;
+}
+
 void CausalBuffer::hold(HeldRun run, PeerIdx waitPeer, Seq waitSeq) {
   const std::size_t mem = run.memory();
   if (bytes_ + mem > maxBytes_) {
@@ -77,10 +83,7 @@ void CausalBuffer::drop(Id id) {
   reserveMore(journal_, 1);
   auto node = held_.extract(id);
   const HeldRun& r = node.mapped();
-  auto [lo, hi] = byContent_.equal_range(contentHash(r.chunk, seed_));
-  auto at = lo;
-  while (at != hi && at->second != id) ++at;
-  auto startNode = byContent_.extract(at);
+  auto startNode = byContent_.extract(contentEntry(id, r.chunk));
   bytes_ -= r.memory();
   events_ -= r.end - r.seq;
   journal_.push_back(Undo{Undo::Dropped, id, 0, {}, {}, std::move(node), std::move(startNode)});
@@ -92,13 +95,7 @@ void CausalBuffer::rollback(const Mark& m) noexcept {
     switch (u.kind) {
       case Undo::Held: {
         const HeldRun& r = held_.at(u.id);
-        auto [lo, hi] = byContent_.equal_range(contentHash(r.chunk, seed_));
-        for (auto it = lo; it != hi; ++it) {
-          if (it->second == u.id) {
-            byContent_.erase(it);
-            break;
-          }
-        }
+        if (auto it = contentEntry(u.id, r.chunk); it != byContent_.end()) byContent_.erase(it);
         held_.erase(u.id);
         break;
       }

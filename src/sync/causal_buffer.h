@@ -86,6 +86,9 @@ class CausalBuffer {
   // Held runs by a hash of their bytes (seeded: the bytes come from peers), to find an exact
   // copy; runs that only share a first event are different entries.
   std::unordered_multimap<std::uint64_t, Id> byContent_;
+  using ContentIt = std::unordered_multimap<std::uint64_t, Id>::const_iterator;
+  // The byContent_ entry of held run `id` (whose bytes are `chunk`), or end().
+  ContentIt contentEntry(Id id, const Bytes& chunk) const;
   std::unordered_map<PeerIdx, Waiters> waiting_;
   std::size_t bytes_ = 0, events_ = 0;
   Id next_ = 1;
