@@ -21,6 +21,9 @@
 //     · crdtdb_count(h, len) · crdtdb_staged_row(h, len) · crdtdb_conflicts(h, len)
 //   live queries: crdtdb_subscribe(h, len) (input = query; output = varint id) ·
 //     crdtdb_unsubscribe(h, id)
+//   storage: crdtdb_load(h, len) (input = stored state; output = a change record listing every
+//     visible row as new) · crdtdb_track_storage(h, on) · crdtdb_take_storage(h) (output = the
+//     storage record, db/database.h) · crdtdb_index_entries(h, len) (input = index name)
 #include <emscripten/emscripten.h>
 #include <malloc.h>
 
@@ -237,6 +240,29 @@ EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_subscribe(Handle* h, std::uint32_t len
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_unsubscribe(Handle* h, std::uint32_t id) {
   return guarded(h, [&] { h->db.unsubscribe(id); });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_load(Handle* h, std::uint32_t len) {
+  return guarded(h, [&] {
+    const boundary::StoredState st = boundary::decodeStoredState(input(h, len));
+    h->db.load(st.events, st.rows);
+    boundary::writeLoadRecord(h->db, h->namesSent, h->out);
+  });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_track_storage(Handle* h, std::uint32_t on) {
+  return guarded(h, [&] { h->db.trackStorage(on != 0); });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_take_storage(Handle* h) {
+  return guarded(h, [&] { h->db.takeStorage(h->out); });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_index_entries(Handle* h, std::uint32_t len) {
+  return guarded(h, [&] {
+    const ByteSpan in = input(h, len);
+    h->db.writeIndexEntries(std::string(in.begin(), in.end()), h->out);
+  });
 }
 
 }  // extern "C"

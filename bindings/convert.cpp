@@ -264,6 +264,34 @@ std::vector<IndexDef> decodeIndexDefs(ByteSpan in) {
   return defs;
 }
 
+StoredState decodeStoredState(ByteSpan in) {
+  ByteReader r(in);
+  StoredState st;
+  try {
+    for (auto* list : {&st.events, &st.rows}) {
+      const std::uint64_t n = r.varintBelow(r.remaining() + 1, "record count");
+      list->reserve(static_cast<std::size_t>(n));
+      for (std::uint64_t i = 0; i < n; ++i) {
+        list->push_back(
+            r.raw(static_cast<std::size_t>(r.varintBelow(r.remaining() + 1, "record length"))));
+      }
+    }
+    if (!r.atEnd()) malformed("stored state (trailing bytes)");
+  } catch (const DecodeError& e) {
+    throw Error(ErrorCode::Type, std::string("malformed stored state: ") + e.what());
+  }
+  return st;
+}
+
+void writeLoadRecord(const Database& db, std::uint32_t& namesSent, ByteWriter& out) {
+  ChangeSet cs;
+  const RowStore& rows = db.rows();
+  for (RowId id = 0; id < rows.slotCount(); ++id) {
+    if (rows.live(id) && rows.row(id).visible()) cs.rows.push_back({id, RowDelta::New, {}});
+  }
+  writeChangeRecord(db, cs, namesSent, out);
+}
+
 void writeChangeRecord(const Database& db, const ChangeSet& cs, std::uint32_t& namesSent,
                        ByteWriter& out) {
   const std::uint32_t total = db.nameCount();

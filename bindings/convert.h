@@ -34,6 +34,9 @@
 //   staged query   varint n, n × (u8 0, varint rowId | u8 1, string key, staged row)
 //   staged row     varint nCols, nCols × (string name, value)   (preceded by u8 present)
 //   conflicts      varint nCols, nCols × (string name, varint n, n × value)
+//   load           a change record (as above) with every visible row as new, no subscriptions
+// Stored state (JS → engine, crdtdb_load): varint nEvents, nEvents × (varint n, n bytes) in
+//   key order, then varint nRows, nRows × (varint n, n bytes): the events and crdt_rows values
 #pragma once
 
 #include <cstdint>
@@ -66,6 +69,13 @@ struct QuerySpec {
 QuerySpec decodeQuery(ByteSpan in);
 
 std::vector<IndexDef> decodeIndexDefs(ByteSpan in);
+
+struct StoredState {
+  std::vector<ByteSpan> events, rows;  // views into the input
+};
+// Throws Error(Type) when the framing is malformed (the records themselves are the engine's).
+StoredState decodeStoredState(ByteSpan in);
+void writeLoadRecord(const Database& db, std::uint32_t& namesSent, ByteWriter& out);
 
 // `namesSent`: how many names the JS side holds (advanced past the names written).
 void writeChangeRecord(const Database& db, const ChangeSet& cs, std::uint32_t& namesSent,

@@ -97,7 +97,7 @@ Database::Database(std::string peerId, DatabaseOptions options)
 Database::CallMark Database::beginCall() {
   confirm();
   return CallMark{graph_.mark(),  oplog_.mark(), rows_.begin(), indexes_.begin(),
-                  buffer_.mark(), names_.size(), peers_.size()};
+                  buffer_.mark(), names_.size(), peers_.size(), dirty_.size()};
 }
 
 void Database::rollbackTo(const CallMark& m) noexcept {
@@ -109,6 +109,10 @@ void Database::rollbackTo(const CallMark& m) noexcept {
   graph_.rollback(m.graph);
   names_.truncate(m.names);
   peers_.truncate(m.peers);
+  while (dirty_.size() > m.dirty) {
+    dirtyAt_.erase(dirty_.back().id);
+    dirty_.pop_back();
+  }
 }
 
 void Database::confirm() noexcept {
@@ -662,6 +666,20 @@ ChangeSet Database::finish(const CallMark& m) {
           std::lower_bound(lo, hi, col, [](const Changed& c, NameId x) { return c.column < x; });
       return it != hi && it->column == col ? &*it : nullptr;
     };
+    const ColumnLookup after = [&](std::string_view name) -> std::optional<ValueRef> {
+      const Cell* c = rows_.cell(r, name);
+      return c ? std::optional<ValueRef>(c->value()) : std::nullopt;
+    };
+    const ColumnLookup before = [&](std::string_view name) -> std::optional<ValueRef> {
+      if (created) return std::nullopt;
+      auto col = names_.find(name);
+      if (col) {
+        if (const Changed* ch = changeOf(*col)) {
+          return ch->before ? std::optional<ValueRef>(ch->before->value()) : std::nullopt;
+        }
+      }
+      return after(name);
+    };
     bool beforeVisible;
     if (created) {
       beforeVisible = false;
@@ -671,6 +689,7 @@ ChangeSet Database::finish(const CallMark& m) {
       beforeVisible = r.visible();
     }
     const bool afterVisible = r.visible();
+    if (tracking_) noteDirty(id, beforeVisible ? &before : nullptr);
     if (!beforeVisible && !afterVisible) continue;
 
     RowDelta delta{id, RowDelta::New, {}};
@@ -699,20 +718,6 @@ ChangeSet Database::finish(const CallMark& m) {
         continue;  // same columns, same values: nothing visible changed
       }
     }
-    const ColumnLookup after = [&](std::string_view name) -> std::optional<ValueRef> {
-      const Cell* c = rows_.cell(r, name);
-      return c ? std::optional<ValueRef>(c->value()) : std::nullopt;
-    };
-    const ColumnLookup before = [&](std::string_view name) -> std::optional<ValueRef> {
-      if (created) return std::nullopt;
-      auto col = names_.find(name);
-      if (col) {
-        if (const Changed* ch = changeOf(*col)) {
-          return ch->before ? std::optional<ValueRef>(ch->before->value()) : std::nullopt;
-        }
-      }
-      return after(name);
-    };
     const std::string_view table = names_.name(r.table);
     const bool watched = subs_.watches(table);
     indexes_.onRowChange(id, table, r.key, beforeVisible ? &before : nullptr,

@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/bytes.h"
@@ -65,10 +66,11 @@ struct ChangeSet {
 
 // Work done by merges, for tests that pin the cost of hostile histories.
 struct WorkCounters {
-  std::uint64_t observedChecks = 0;   // "has this event seen that write?" answered
-  std::uint64_t runsChecked = 0;      // transaction runs examined for readiness
-  std::uint64_t heldCompared = 0;     // held runs compared with an arriving one
-  std::uint64_t tableSlotsReset = 0;  // chunk name/key slots made ready for resolving
+  std::uint64_t observedChecks = 0;    // "has this event seen that write?" answered
+  std::uint64_t runsChecked = 0;       // transaction runs examined for readiness
+  std::uint64_t heldCompared = 0;      // held runs compared with an arriving one
+  std::uint64_t tableSlotsReset = 0;   // chunk name/key slots made ready for resolving
+  std::uint64_t loadDecodedBytes = 0;  // bytes load() decoded (row states, graph, open chunk)
 };
 
 class Database {
@@ -163,9 +165,42 @@ class Database {
   const OpLog& opLog() const { return oplog_; }
   const WorkCounters& work() const { return work_; }
 
+  // ---- persistence (db/database_store.cpp) ----
+  // Storage records what changed since its last take: from trackStorage(true) on, every call
+  // notes the rows it touched (with their index entries as storage holds them).
+  void trackStorage(bool on);
+  // Writes the storage record of everything changed since the last take and forgets it (no
+  // undoLast() past it). Format:
+  //   varint nRows, nRows × (string table, string key, u8 kind: 0 gone · 1 state · 2 visible,
+  //     [1, 2] varint n, n bytes row state (RowStore::encodeRowState),
+  //     [2] varint n, n bytes the row as an object value)
+  //   varint nDel, nDel × (varint n, n bytes)   index entries to delete, then
+  //   varint nPut, nPut × (varint n, n bytes)   index entries to put: each an array value
+  //                                             [table, index, ...values, row key]
+  //   varint nDel, nDel × (varint chunk, varint start)   events records to delete, then
+  //   varint nPut, nPut × (varint chunk, varint start, varint n, n bytes)   to put
+  // On an error the replica no longer knows what storage holds: reload it.
+  void takeStorage(ByteWriter& out);
+  // Loads a fresh replica from storage: the events store's values in key order, then the
+  // crdt_rows values (any order). O(rows + graph runs): no operation is replayed. DecodeError
+  // names what is malformed; after any error the Database must be discarded.
+  void load(std::span<const ByteSpan> events, std::span<const ByteSpan> rows);
+  // Appends index `name`'s storage entries (as takeStorage's) to `out`: varint n, n entries.
+  void writeIndexEntries(const std::string& name, ByteWriter& out) const;
+
   void checkInvariants() const;
 
  private:
+  struct Dirty {
+    std::string id;  // table NameId (4 bytes) ‖ row key: the dirtyAt_ key
+    NameId table;
+    std::vector<Bytes> stored;  // the row's index entries as storage holds them
+  };
+  void noteDirty(RowId id, const ColumnLookup* before);
+  void indexEntries(NameId table, std::string_view key, const ColumnLookup& col,
+                    std::vector<Bytes>& out) const;
+  void loadRowState(ByteSpan bytes);
+
   struct CallMark {
     CausalGraph::Mark graph;
     OpLog::Mark oplog;
@@ -173,6 +208,7 @@ class Database {
     IndexSet::Mark indexes;
     CausalBuffer::Mark buffer;
     std::uint32_t names, peers;
+    std::size_t dirty;
   };
   class Call;
   struct ApplyState;
@@ -207,6 +243,9 @@ class Database {
   Staging committedStaging_;  // what commitStaged() committed, until the next call
   WorkCounters work_;
   std::optional<CallMark> last_;  // marks of the last successful call (for undoLast)
+  bool tracking_ = false;
+  std::vector<Dirty> dirty_;  // rows changed since storage's last take, in order
+  std::unordered_map<std::string, std::size_t> dirtyAt_;
 };
 
 }  // namespace crdtdb

@@ -308,6 +308,29 @@ void ChunkWriter::writeTo(ByteWriter& out) const {
   out.raw(body_.bytes());
 }
 
+void ChunkWriter::writeSegment(const Position& from, ByteWriter& out) const {
+  const Interner* tables[] = {&peers_, &names_, &keys_};
+  const std::uint32_t starts[] = {from.peers, from.names, from.keys};
+  for (int t = 0; t < 3; ++t) {
+    out.varint(tables[t]->size() - starts[t]);
+    for (std::uint32_t i = starts[t]; i < tables[t]->size(); ++i) out.string(tables[t]->name(i));
+  }
+  out.varint(txns_ - from.txns);
+  out.raw(ByteSpan(body_.bytes()).subspan(from.body));
+}
+
+void ChunkWriter::restore(const ChunkTables& tables, std::size_t txns, ByteSpan body,
+                          const std::vector<Seq>& peerEnds) {
+  ChunkWriter w(seed_);
+  for (std::string_view p : tables.peers) w.peers_.intern(p);
+  for (std::string_view n : tables.names) w.names_.intern(n);
+  for (std::string_view k : tables.keys) w.keys_.intern(k);
+  w.body_.raw(body);
+  w.txns_ = txns;
+  w.peerEnd_ = peerEnds;
+  *this = std::move(w);
+}
+
 std::size_t ChunkWriter::memoryBytes() const {
   return body_.bytes().capacity() + peerEnd_.capacity() * sizeof(Seq) +
          journal_.capacity() * sizeof(journal_[0]) + peerCache_.capacity() * sizeof(std::uint32_t);

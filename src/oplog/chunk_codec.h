@@ -127,7 +127,7 @@ class ChunkWriter {
  public:
   // `seed` keys the tables' hashing (chunk tables hold names and keys peers chose).
   explicit ChunkWriter(std::uint64_t seed = 0x243f6a8885a308d3ull)
-      : peers_(seed ^ 1), names_(seed ^ 2), keys_(seed ^ 3) {}
+      : seed_(seed), peers_(seed ^ 1), names_(seed ^ 2), keys_(seed ^ 3) {}
   // Appends a transaction header. `parents` are (chunk peer index, seq) pairs, ascending by
   // (peer id bytes, seq); ignored when `linear`.
   void beginTxn(std::uint32_t peer, Seq seq, bool linear, std::span<const ParentRef> parents,
@@ -169,6 +169,23 @@ class ChunkWriter {
   void writeTo(ByteWriter& out) const;
   std::size_t memoryBytes() const;
 
+  // Persistence writes the chunk as segments: each holds the table entries and transactions
+  // appended since the previous one, so segments concatenate back into this writer.
+  struct Position {
+    std::size_t body = 0, txns = 0;
+    std::uint32_t peers = 0, names = 0, keys = 0;
+  };
+  Position position() const {
+    return {body_.size(), txns_, peers_.size(), names_.size(), keys_.size()};
+  }
+  // Appends segment [from, position()) := three tables of new strings (varint n, n × string),
+  // varint transactions, body bytes (to the end of `out`'s record: callers frame it).
+  void writeSegment(const Position& from, ByteWriter& out) const;
+  // Rebuilds the writer from a chunk (already validated) whose transactions end each peer at
+  // `peerEnds` (chunk peer index → end seq, 0 = none). Strong guarantee.
+  void restore(const ChunkTables& tables, std::size_t txns, ByteSpan body,
+               const std::vector<Seq>& peerEnds);
+
   struct Mark {
     std::size_t body, txns, journal;
     std::uint32_t peers, names, keys;
@@ -180,6 +197,7 @@ class ChunkWriter {
   void clearJournal() noexcept { journal_.clear(); }
 
  private:
+  std::uint64_t seed_;
   ByteWriter body_;
   std::size_t txns_ = 0;
   Interner peers_, names_, keys_;

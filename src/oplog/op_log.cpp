@@ -47,12 +47,17 @@ void OpLog::changesSince(const CausalGraph& graph, const Interner& peers,
     if (needs[i] == Need::None) continue;
     ByteSpan bytes;
     if (i < sealed_.size()) {
+      checkChunk(sealed_[i]);
       bytes = sealed_[i].bytes;
     } else {
       ByteWriter w;
       open_.writeTo(w);
       openBytes = w.take();
       bytes = openBytes;
+      if (!openChecked_) {
+        checkBytes(bytes, openStart_, openEnd_);
+        openChecked_ = true;
+      }
     }
     if (needs[i] == Need::All) {
       out.raw(bytes);
@@ -71,7 +76,8 @@ void OpLog::seal() {
   reserveMore(sealed_, 1);
   ChunkWriter fresh(seed_);
   // Nothing below allocates.
-  sealed_.push_back(Chunk{std::move(bytes), openStart_, openEnd_});
+  sealed_.push_back(Chunk{std::move(bytes), openStart_, openEnd_, openChecked_});
+  openChecked_ = true;
   open_ = std::move(fresh);
   names_.clear();
   openStart_ = openEnd_;

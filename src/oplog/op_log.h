@@ -28,6 +28,7 @@ class OpLog {
   struct Chunk {
     Bytes bytes;
     LV start, end;
+    mutable bool checked = true;  // loaded from storage: validated on first use
   };
 
   // The chunk appends go to; call extendTo(end LV) after writing a transaction into it.
@@ -55,6 +56,30 @@ class OpLog {
   std::size_t memoryBytes() const;
   const std::vector<Chunk>& sealed() const { return sealed_; }
 
+  // ---- persistence: the events store (see op_log_store.cpp) ----
+  // Sealed chunks are stored whole; the open chunk as segments that concatenate back into it,
+  // keyed (chunk start, segment start). A new segment absorbs stored ones at most twice its
+  // size, so a chunk is O(log) records and a byte is rewritten O(log) times.
+  //   record := u8 kind (1 sealed chunk, 2 open-chunk segment), varint chunk start,
+  //             varint start, varint end, varint graphLen, graph summary of [start, end)
+  //             (graph/graph_codec.h), payload (1: the chunk; 2: ChunkWriter::writeSegment)
+  struct StoredRecord {
+    LV chunk, start;
+    Bytes bytes;
+  };
+  struct EventsDelta {
+    std::vector<std::pair<LV, LV>> deletes;  // keys to delete (before the puts)
+    std::vector<StoredRecord> puts;
+  };
+  // What storage must write for events appended since the last take.
+  void takeStored(const CausalGraph& graph, const Interner& peers, EventsDelta& out);
+  // Loading a fresh replica: records in key order. loadRecord appends each one's graph
+  // summary to `graph` and keeps its payload; finishLoad rebuilds the open chunk. DecodeError
+  // on a malformed or out-of-order record (the replica is then discarded). Returns the bytes
+  // it decoded (graph summaries and the open chunk; sealed chunks are validated lazily).
+  std::size_t loadRecord(ByteSpan record, CausalGraph& graph, Interner& peers);
+  std::size_t finishLoad(const CausalGraph& graph, const Interner& peers);
+
   struct Mark {
     ChunkWriter::Mark open;
     LV openEnd;
@@ -73,6 +98,21 @@ class OpLog {
   ChunkWriter open_;
   LV openStart_ = 0, openEnd_ = 0;
   std::vector<std::uint32_t> names_;  // replica NameId → open chunk index + 1 (0: unknown)
+
+  // Persistence state: sealed chunks stored, the open chunk's stored segments.
+  struct Segment {
+    LV start;
+    std::size_t bytes;  // of transactions (the measure segments are merged by)
+    ChunkWriter::Position from;
+  };
+  void checkChunk(const Chunk& c) const;
+  void checkBytes(ByteSpan bytes, LV start, LV end) const;
+  mutable bool openChecked_ = true;  // the open chunk was loaded: validated on first use
+  std::size_t storedSealed_ = 0;
+  std::vector<Segment> segs_;
+  ChunkWriter::Position storedPos_;
+  LV storedEnd_ = 0;
+  std::vector<Bytes> loadSegs_;  // while loading: the open chunk's segment records
 };
 
 }  // namespace crdtdb

@@ -127,6 +127,20 @@ class RowStore {
     }
   }
 
+  // Persistence (store/row_state_codec.cpp): one row's CRDT state with global event ids, so it
+  // reads back the same into any replica whose graph holds those events.
+  //   state := string table, string key, varint nPeers, nPeers × string peer id,
+  //            varint nCells, nCells × cell (the row's order: token first, then by name)
+  //   cell  := u8 flags (1 token, 2 has losers), [!token] string column,
+  //            varint peerIndex, varint seq, value,
+  //            [losers] varint n >= 1, n × (varint peerIndex, varint seq, value), best first
+  void encodeRowState(RowId id, ByteWriter& out) const;
+  // Installs a stored row (outside any call; the caller confirms). `losers` pairs a column
+  // of `cells` with its losers. DecodeError when the row exists already or the cells break
+  // the row invariants.
+  RowId loadRow(NameId table, std::string_view key, std::vector<Cell>&& cells,
+                std::vector<std::pair<NameId, std::vector<Cell>>>&& losers);
+
   // Canonical bytes of every non-empty row's CRDT state (peers by id, rows by table name and
   // key): identical across replicas that applied the same events.
   Bytes encodeState() const;

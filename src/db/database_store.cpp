@@ -1,0 +1,219 @@
+// Database persistence: what storage must write after calls (takeStorage), and opening a
+// replica from what storage holds (load). Formats in database.h, op_log.h and row_store.h.
+#include <algorithm>
+#include <cstring>
+
+#include "core/errors.h"
+#include "core/reserve.h"
+#include "db/database.h"
+
+namespace crdtdb {
+
+void Database::trackStorage(bool on) {
+  tracking_ = on;
+  dirty_.clear();
+  dirtyAt_.clear();
+}
+
+namespace {
+
+// The storage entry of a row in one index: [table, index, ...values, row key], if it has one.
+void appendEntry(const IndexDef& def, std::string_view key, const ColumnLookup& col,
+                 std::vector<Bytes>& out) {
+  if (!IndexSet::entryFor(&def, key, col)) return;
+  ByteWriter w;
+  writeArrayHeader(w, def.keys.size() + 3);
+  writeString(w, def.table);
+  writeString(w, def.name);
+  for (const std::string& c : def.keys) w.raw(*col(c));
+  writeString(w, key);
+  out.push_back(w.take());
+}
+
+ColumnLookup lookupIn(const RowStore& rows, const Row& r) {
+  return [&rows, &r](std::string_view name) -> std::optional<ValueRef> {
+    const Cell* c = rows.cell(r, name);
+    return c ? std::optional<ValueRef>(c->value()) : std::nullopt;
+  };
+}
+
+}  // namespace
+
+void Database::indexEntries(NameId table, std::string_view key, const ColumnLookup& col,
+                            std::vector<Bytes>& out) const {
+  const std::string_view tableName = names_.name(table);
+  indexes_.forEachDef([&](const IndexDef& def) {
+    if (def.table == tableName) appendEntry(def, key, col, out);
+  });
+}
+
+void Database::noteDirty(RowId id, const ColumnLookup* before) {
+  const Row& r = rows_.row(id);
+  std::string k(sizeof(NameId) + r.key.size(), '\0');
+  std::memcpy(k.data(), &r.table, sizeof(NameId));
+  std::memcpy(k.data() + sizeof(NameId), r.key.data(), r.key.size());
+  if (dirtyAt_.count(k) != 0) return;
+  Dirty d{std::move(k), r.table, {}};
+  if (before) indexEntries(r.table, r.key, *before, d.stored);
+  reserveMore(dirty_, 1);
+  dirtyAt_.emplace(d.id, dirty_.size());
+  dirty_.push_back(std::move(d));  // reserved: cannot throw
+}
+
+void Database::takeStorage(ByteWriter& out) {
+  confirm();  // seals a full open chunk and frees emptied rows first
+  std::vector<const Bytes*> dels, puts;
+  std::vector<Bytes> now;
+  std::vector<std::vector<Bytes>> keep;  // owns the entries `puts` points at
+  out.varint(dirty_.size());
+  for (const Dirty& d : dirty_) {
+    const std::string_view key(d.id.data() + sizeof(NameId), d.id.size() - sizeof(NameId));
+    out.string(names_.name(d.table));
+    out.string(key);
+    const auto id = rows_.find(d.table, key);
+    now.clear();
+    if (!id || rows_.row(*id).empty()) {
+      out.u8(0);
+    } else {
+      const Row& r = rows_.row(*id);
+      ByteWriter state;
+      rows_.encodeRowState(*id, state);
+      out.u8(r.visible() ? 2 : 1);
+      out.varint(state.size());
+      out.raw(state.bytes());
+      if (r.visible()) {
+        ByteWriter row;
+        std::size_t n = 0;
+        forEachColumn(*id, [&](NameId, ValueRef) { ++n; });
+        writeObjectHeader(row, n);
+        forEachColumn(*id, [&](NameId col, ValueRef v) {
+          writeKey(row, names_.name(col));
+          row.raw(v);
+        });
+        out.varint(row.size());
+        out.raw(row.bytes());
+        indexEntries(d.table, key, lookupIn(rows_, r), now);
+      }
+    }
+    for (const Bytes& e : d.stored) {
+      if (std::find(now.begin(), now.end(), e) == now.end()) dels.push_back(&e);
+    }
+    keep.push_back(std::move(now));
+    now = {};
+    for (const Bytes& e : keep.back()) {
+      if (std::find(d.stored.begin(), d.stored.end(), e) == d.stored.end()) puts.push_back(&e);
+    }
+  }
+  for (const auto* list : {&dels, &puts}) {
+    out.varint(list->size());
+    for (const Bytes* e : *list) {
+      out.varint(e->size());
+      out.raw(*e);
+    }
+  }
+  OpLog::EventsDelta events;
+  oplog_.takeStored(graph_, peers_, events);
+  out.varint(events.deletes.size());
+  for (const auto& [chunk, start] : events.deletes) {
+    out.varint(chunk);
+    out.varint(start);
+  }
+  out.varint(events.puts.size());
+  for (const OpLog::StoredRecord& p : events.puts) {
+    out.varint(p.chunk);
+    out.varint(p.start);
+    out.varint(p.bytes.size());
+    out.raw(p.bytes);
+  }
+  dirty_.clear();
+  dirtyAt_.clear();
+}
+
+void Database::writeIndexEntries(const std::string& name, ByteWriter& out) const {
+  const IndexDef* def = indexes_.def(name);
+  if (!def) throw Error(ErrorCode::UnknownIndex, "unknown index \"" + name + "\"");
+  std::vector<Bytes> entries;
+  if (auto table = names_.find(def->table)) {
+    rows_.forEachVisible(*table, [&](RowId, const Row& r) {
+      appendEntry(*def, r.key, lookupIn(rows_, r), entries);
+    });
+  }
+  out.varint(entries.size());
+  for (const Bytes& e : entries) {
+    out.varint(e.size());
+    out.raw(e);
+  }
+}
+
+void Database::loadRowState(ByteSpan bytes) {
+  ByteReader r(bytes);
+  const std::string_view table = r.stringView(kMaxNameBytes, "stored row table");
+  const std::string_view key = r.stringView(kMaxKeyBytes, "stored row key");
+  try {
+    validateTableAndKey(table, key);
+  } catch (const Error& e) {
+    throw DecodeError(std::string("stored row: ") + e.what());
+  }
+  const std::uint64_t nPeers = r.varintBelow(r.remaining() + 1, "stored row peer count");
+  std::vector<PeerIdx> peers;
+  for (std::uint64_t i = 0; i < nPeers; ++i) {
+    auto p = peers_.find(r.stringView(256, "stored row peer id"));
+    if (!p) throw DecodeError("stored row names a peer the stored history lacks");
+    peers.push_back(*p);
+  }
+  auto readCell = [&](NameId col) {
+    const std::uint64_t pi = r.varintBelow(peers.size(), "stored row peer index");
+    const Seq seq = r.varint();
+    auto lv = graph_.lvOf(peers[static_cast<std::size_t>(pi)], seq);
+    if (!lv) throw DecodeError("stored row names an event the stored history lacks");
+    ByteReader vr(r.rest());
+    const std::size_t size = scanValue(vr).size;
+    return Cell(col, *lv, r.raw(size));
+  };
+  const std::uint64_t nCells = r.varintBelow(r.remaining() / 3 + 1, "stored row cell count");
+  std::vector<Cell> cells;
+  std::vector<std::pair<NameId, std::vector<Cell>>> losers;
+  cells.reserve(static_cast<std::size_t>(nCells));
+  for (std::uint64_t i = 0; i < nCells; ++i) {
+    const std::uint8_t flags = r.u8();
+    if (flags > 3) throw DecodeError("stored row cell has unknown flags");
+    NameId col = kTokenColumn;
+    if (!(flags & 1)) col = internName(r.stringView(kMaxNameBytes, "stored row column"));
+    cells.push_back(readCell(col));
+    if (flags & 2) {
+      const std::uint64_t n = r.varintBelow(r.remaining() / 3 + 1, "stored row loser count");
+      std::vector<Cell> list;
+      for (std::uint64_t k = 0; k < n; ++k) list.push_back(readCell(col));
+      losers.emplace_back(col, std::move(list));
+    }
+  }
+  if (!r.atEnd()) throw DecodeError("stored row has trailing bytes");
+  const auto tableId = internName(table);
+  rows_.loadRow(tableId, key, std::move(cells), std::move(losers));
+}
+
+void Database::load(std::span<const ByteSpan> events, std::span<const ByteSpan> rows) {
+  if (graph_.size() != 0 || rows_.rowCount() != 0 || !dirty_.empty()) {
+    throw Error(ErrorCode::Internal, "load() into a replica that is not fresh");
+  }
+  confirm();
+  std::size_t decoded = 0;
+  for (ByteSpan rec : events) decoded += oplog_.loadRecord(rec, graph_, peers_);
+  decoded += oplog_.finishLoad(graph_, peers_);
+  for (ByteSpan row : rows) {
+    loadRowState(row);
+    decoded += row.size();
+  }
+  // The tables' primary order and the declared indexes, from the rows.
+  indexes_.begin();
+  for (RowId id = 0; id < rows_.slotCount(); ++id) {
+    if (!rows_.live(id) || !rows_.row(id).visible()) continue;
+    const Row& r = rows_.row(id);
+    const ColumnLookup after = lookupIn(rows_, r);
+    indexes_.onRowChange(id, names_.name(r.table), r.key, nullptr, &after, {});
+  }
+  confirm();
+  work_.loadDecodedBytes += decoded;
+}
+
+}  // namespace crdtdb

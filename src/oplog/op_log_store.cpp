@@ -1,0 +1,195 @@
+// OpLog persistence: the records of the events store (format in op_log.h) and loading them.
+#include <algorithm>
+
+#include "core/errors.h"
+#include "graph/graph_codec.h"
+#include "oplog/op_log.h"
+
+namespace crdtdb {
+
+namespace {
+
+enum RecordKind : std::uint8_t { kSealedChunk = 1, kSegment = 2 };
+
+Bytes makeRecord(RecordKind kind, LV chunk, LV start, LV end, const CausalGraph& graph,
+                 const Interner& peers, const std::function<void(ByteWriter&)>& payload) {
+  ByteWriter summary;
+  encodeGraphRange(graph, peers, start, end, summary);
+  ByteWriter w;
+  w.u8(kind);
+  w.varint(chunk);
+  w.varint(start);
+  w.varint(end);
+  w.varint(summary.size());
+  w.raw(summary.bytes());
+  payload(w);
+  return w.take();
+}
+
+struct RecordHeader {
+  RecordKind kind;
+  LV chunk, start, end;
+  ByteSpan graph, payload;
+};
+
+RecordHeader readHeader(ByteSpan record) {
+  ByteReader r(record);
+  RecordHeader h{};
+  const std::uint8_t kind = r.u8();
+  if (kind != kSealedChunk && kind != kSegment) {
+    throw DecodeError("events record of unknown kind " + std::to_string(kind));
+  }
+  h.kind = static_cast<RecordKind>(kind);
+  h.chunk = static_cast<LV>(r.varintBelow(kMaxEvents, "events record chunk"));
+  h.start = static_cast<LV>(r.varintBelow(kMaxEvents, "events record start"));
+  h.end = static_cast<LV>(r.varintBelow(kMaxEvents + 1, "events record end"));
+  if (h.start < h.chunk || h.end <= h.start) throw DecodeError("events record with a bad range");
+  if (h.kind == kSealedChunk && h.start != h.chunk) {
+    throw DecodeError("sealed chunk record that does not start its chunk");
+  }
+  const std::uint64_t g = r.varintBelow(r.remaining() + 1, "graph summary length");
+  h.graph = r.raw(static_cast<std::size_t>(g));
+  h.payload = r.rest();
+  return h;
+}
+
+}  // namespace
+
+void OpLog::takeStored(const CausalGraph& graph, const Interner& peers, EventsDelta& out) {
+  for (; storedSealed_ < sealed_.size(); ++storedSealed_) {
+    const Chunk& c = sealed_[storedSealed_];
+    if (!segs_.empty() && segs_.front().start == c.start) {
+      // The chunk was stored as segments while open: its record replaces them.
+      for (const Segment& s : segs_) {
+        if (s.start != c.start) out.deletes.emplace_back(c.start, s.start);
+      }
+      segs_.clear();
+      storedPos_ = {};
+    }
+    out.puts.push_back({c.start, c.start,
+                        makeRecord(kSealedChunk, c.start, c.start, c.end, graph, peers,
+                                   [&](ByteWriter& w) { w.raw(c.bytes); })});
+  }
+  if (open_.empty() || (!segs_.empty() && storedEnd_ == openEnd_)) return;
+  if (segs_.empty()) storedPos_ = {};
+  LV start = segs_.empty() ? openStart_ : storedEnd_;
+  ChunkWriter::Position from = storedPos_;
+  std::size_t size = open_.bodySize() - from.body;
+  LV absorbed = start;  // the last segment absorbed: its key is overwritten
+  bool any = false;
+  while (!segs_.empty() && segs_.back().bytes <= 2 * size) {
+    if (any) out.deletes.emplace_back(openStart_, absorbed);
+    any = true;
+    absorbed = segs_.back().start;
+    size += segs_.back().bytes;
+    from = segs_.back().from;
+    start = segs_.back().start;
+    segs_.pop_back();
+  }
+  Bytes rec = makeRecord(kSegment, openStart_, start, openEnd_, graph, peers,
+                         [&](ByteWriter& w) { open_.writeSegment(from, w); });
+  segs_.push_back({start, open_.bodySize() - from.body, from});
+  out.puts.push_back({openStart_, start, std::move(rec)});
+  storedPos_ = open_.position();
+  storedEnd_ = openEnd_;
+}
+
+std::size_t OpLog::loadRecord(ByteSpan record, CausalGraph& graph, Interner& peers) {
+  const RecordHeader h = readHeader(record);
+  if (h.start != graph.size()) {
+    throw DecodeError("stored history has a gap or overlap at event " + std::to_string(h.start));
+  }
+  if (!loadSegs_.empty() && (h.kind != kSegment || h.chunk != openStart_)) {
+    throw DecodeError("stored history continues after its open chunk");
+  }
+  decodeGraphRange(h.graph, h.start, graph, peers);
+  if (graph.size() != h.end) throw DecodeError("events record's graph summary has a bad length");
+  if (h.kind == kSealedChunk) {
+    if (openEnd_ != h.start) throw DecodeError("stored history has a gap");
+    sealed_.push_back(Chunk{Bytes(h.payload.begin(), h.payload.end()), h.start, h.end, false});
+    storedSealed_ = sealed_.size();
+    openStart_ = openEnd_ = h.end;
+  } else {
+    if (loadSegs_.empty() && (h.chunk != h.start || openEnd_ != h.start)) {
+      throw DecodeError("stored history has a gap before its open chunk");
+    }
+    loadSegs_.emplace_back(record.begin(), record.end());
+    openEnd_ = h.end;
+  }
+  return h.graph.size();
+}
+
+std::size_t OpLog::finishLoad(const CausalGraph& graph, const Interner& peers) {
+  if (loadSegs_.empty()) return 0;
+  // Concatenate the segments' tables, transaction counts and bodies into one chunk. The body
+  // is copied, not decoded: it is validated on first use, as sealed chunks are.
+  ChunkTables tables;
+  std::size_t txns = 0, decoded = 0;
+  Bytes body;
+  std::vector<Segment> segs;
+  ChunkWriter::Position pos;
+  for (const Bytes& rec : loadSegs_) {
+    const RecordHeader h = readHeader(rec);
+    ByteReader r(h.payload);
+    std::vector<std::string_view>* lists[] = {&tables.peers, &tables.names, &tables.keys};
+    for (auto* list : lists) {
+      const std::uint64_t n = r.varintBelow(r.remaining() + 1, "segment table size");
+      for (std::uint64_t i = 0; i < n; ++i) {
+        list->push_back(r.stringView(kMaxKeyBytes, "segment table entry"));
+      }
+    }
+    const std::uint64_t t = r.varintBelow(r.remaining() + 1, "segment transaction count");
+    decoded += r.position();
+    const ByteSpan b = r.rest();
+    segs.push_back({h.start, b.size(), pos});
+    txns += static_cast<std::size_t>(t);
+    body.insert(body.end(), b.begin(), b.end());
+    pos = {body.size(), txns, static_cast<std::uint32_t>(tables.peers.size()),
+           static_cast<std::uint32_t>(tables.names.size()),
+           static_cast<std::uint32_t>(tables.keys.size())};
+  }
+  // Where each of the chunk's peers ends, from the graph (the chunk holds events
+  // [openStart_, openEnd_) in LV order).
+  Interner chunkPeers(seed_);
+  for (std::string_view p : tables.peers) {
+    if (chunkPeers.find(p) || p.empty()) throw DecodeError("open chunk has a bad peer table");
+    chunkPeers.intern(p);
+  }
+  std::vector<Seq> peerEnds(tables.peers.size(), 0);
+  if (openEnd_ > openStart_) {
+    for (std::size_t i = graph.runIndexAt(openStart_); i < graph.runs().size(); ++i) {
+      const GraphRun& run = graph.runs()[i];
+      if (run.start >= openEnd_) break;
+      auto idx = chunkPeers.find(peers.name(run.peer));
+      if (!idx) throw DecodeError("open chunk lacks a peer its graph summary names");
+      const LV hi = std::min(run.end, openEnd_);
+      peerEnds[*idx] = run.seq + (hi - run.start);
+    }
+  }
+  open_.restore(tables, txns, body, peerEnds);
+  openChecked_ = false;
+  segs_ = std::move(segs);
+  storedPos_ = open_.position();
+  storedEnd_ = openEnd_;
+  loadSegs_.clear();
+  return decoded;
+}
+
+void OpLog::checkBytes(ByteSpan bytes, LV start, LV end) const {
+  DecodedChanges decoded;
+  ByteReader r(bytes);
+  decodeChunk(r, 0, decoded, seed_);
+  LV events = 0;
+  for (const TxnRunView& run : decoded.runs) events += static_cast<LV>(run.events);
+  if (!r.atEnd() || events != end - start) {
+    throw DecodeError("a stored history chunk does not match its graph summary");
+  }
+}
+
+void OpLog::checkChunk(const Chunk& c) const {
+  if (c.checked) return;
+  checkBytes(c.bytes, c.start, c.end);
+  c.checked = true;
+}
+
+}  // namespace crdtdb

@@ -1,0 +1,95 @@
+// RowStore persistence: one row's CRDT state with global event ids (format in row_store.h).
+#include <algorithm>
+#include <map>
+
+#include "core/errors.h"
+#include "store/row_store.h"
+
+namespace crdtdb {
+
+void RowStore::encodeRowState(RowId id, ByteWriter& out) const {
+  const Row& r = rows_[id];
+  // Peer table: the row's writers in order of first appearance.
+  std::vector<PeerIdx> order;
+  auto localOf = [&](PeerIdx p) {
+    auto it = std::find(order.begin(), order.end(), p);
+    if (it != order.end()) return static_cast<std::size_t>(it - order.begin());
+    order.push_back(p);
+    return order.size() - 1;
+  };
+  // Two passes over the same cells: the first fixes the table, the second writes.
+  for (const Cell& c : r.cells) {
+    localOf(graph_.stampOf(c.lv()).peer);
+    if (c.hasLosers()) {
+      for (const auto& [peer, l] : losers_.at(loserKey(id, c.column())).byPeer) localOf(peer);
+    }
+  }
+  out.string(names_.name(r.table));
+  out.string(r.key);
+  out.varint(order.size());
+  for (PeerIdx p : order) out.string(peers_.name(p));
+  out.varint(r.cells.size());
+  auto stamp = [&](const Cell& c) {
+    const Stamp s = graph_.stampOf(c.lv());
+    out.varint(localOf(s.peer));
+    out.varint(s.seq);
+    out.raw(c.value());
+  };
+  for (const Cell& c : r.cells) {
+    const bool token = c.column() == kTokenColumn;
+    out.u8((token ? 1 : 0) | (c.hasLosers() ? 2 : 0));
+    if (!token) out.string(names_.name(c.column()));
+    stamp(c);
+    if (!c.hasLosers()) continue;
+    const ConflictSet& cs = losers_.at(loserKey(id, c.column()));
+    out.varint(cs.order.size());
+    for (auto it = cs.order.rbegin(); it != cs.order.rend(); ++it) stamp(cs.byPeer.at(it->peer));
+  }
+}
+
+RowId RowStore::loadRow(NameId table, std::string_view key, std::vector<Cell>&& cells,
+                        std::vector<std::pair<NameId, std::vector<Cell>>>&& losers) {
+  if (find(table, key)) throw DecodeError("stored row \"" + std::string(key) + "\" appears twice");
+  if (cells.empty()) throw DecodeError("stored row \"" + std::string(key) + "\" has no state");
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    const NameId col = cells[i].column();
+    if (col == kTokenColumn && i != 0) throw DecodeError("stored row has a misplaced token");
+    if (i > 0 && cells[i - 1].column() != kTokenColumn &&
+        names_.name(cells[i - 1].column()) >= names_.name(col)) {
+      throw DecodeError("stored row's columns are not in ascending order");
+    }
+  }
+  std::vector<ConflictSet> sets;
+  sets.reserve(losers.size());
+  for (auto& entry : losers) {
+    const NameId col = entry.first;  // (clang 14 cannot capture a structured binding)
+    std::vector<Cell>& list = entry.second;
+    auto w =
+        std::find_if(cells.begin(), cells.end(), [&](const Cell& c) { return c.column() == col; });
+    if (w == cells.end() || list.empty()) throw DecodeError("stored row has stray losers");
+    const WriteOrder winner = orderOf(w->lv());
+    ConflictSet cs;
+    for (Cell& l : list) {
+      const WriteOrder o = orderOf(l.lv());
+      if (!(o < winner) || o.peer == winner.peer) {
+        throw DecodeError("stored row has a loser that does not lose to its column's winner");
+      }
+      if (!cs.byPeer.emplace(o.peer, std::move(l)).second) {
+        throw DecodeError("stored row has two losers of one peer");
+      }
+      cs.order.insert(o);
+    }
+    w->setHasLosers(true);
+    sets.push_back(std::move(cs));
+  }
+  const RowId id = findOrCreate(table, key);
+  rows_[id].cells = std::move(cells);
+  for (std::size_t i = 0; i < losers.size(); ++i) {
+    if (!losers_.emplace(loserKey(id, losers[i].first), std::move(sets[i])).second) {
+      throw DecodeError("stored row lists one column's losers twice");
+    }
+  }
+  return id;
+}
+
+}  // namespace crdtdb
