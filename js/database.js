@@ -5,19 +5,93 @@
 // State machine: "opening" (engine module loading; reads throw, writes reject) → "open" →
 // "closed" (every call throws ClosedError). A failed open moves to "failed".
 //
-// Storage: only "memory" exists in this version (IndexedDB persistence comes later).
+// Storage: "indexeddb" (the default where IndexedDB exists) persists through the storage
+// adapter (js/storage/); "memory" keeps nothing; a MemoryStorage instance (or any adapter)
+// keeps the database for as long as it lives. Opening a persistent database claims it for
+// this instance (see claimDatabase), loads its row states and history records into a fresh
+// engine (O(rows): nothing is replayed), reconciles the declared indexes with the stored
+// ones, and from then on every call's changes reach storage through js/persistence.js.
 
 import { Writer } from "./codec.js";
 import { DEFAULT_MAX_PENDING_BYTES, Engine } from "./engine.js";
 import { ClosedError, CRDTDBError, UnknownIndexError } from "./errors.js";
 import { Index } from "./index_view.js";
 import { init, loadEngineModule } from "./loader.js";
+import { readChangeRecord } from "./record.js";
 import { Replica } from "./replica.js";
+import { emptyWrite, isEmptyWrite, STORAGE_FORMAT } from "./storage/adapter.js";
+import { IndexedDBStorage } from "./storage/indexeddb.js";
 import { Table } from "./table.js";
 import { Transaction } from "./transaction.js";
 import { checkName, checkPeerId, checkTableName, describe, isPlainObject } from "./validate.js";
 
 const OPTION_NAMES = ["indexes", "storage", "peerId", "maxPendingBytes"];
+
+/** Databases this JS realm holds open with persistent storage (where Web Locks are absent). */
+const claimed = new Set();
+/** Databases being closed in this realm → settles once their last writes landed. */
+const closing = new Map();
+
+/**
+ * Claims a persistent database for one live instance: two instances writing one database
+ * would each overwrite the other's row states. Uses a Web Lock (held until close, released
+ * by the browser when the tab or worker dies) where there is one, else this realm's registry.
+ * @param {string} name
+ * @returns {Promise<() => void>} releases the claim
+ * @throws {CRDTDBError} when another live instance holds it
+ */
+async function claimDatabase(name) {
+  const key = `crdtdb:${name}`;
+  const busy = () =>
+    new CRDTDBError(
+      `database "${name}" is already open in another instance (this tab, another tab or a ` +
+        `worker): one instance at a time owns a persistent database in this version; close ` +
+        `the other instance first, or open this one with storage: "memory"`,
+    );
+  // An instance of this realm that is closing hands the database over once its writes landed.
+  while (closing.has(key)) await closing.get(key);
+  if (claimed.has(key)) throw busy();
+  claimed.add(key);
+  const locks = /** @type {any} */ (globalThis).navigator?.locks;
+  if (!locks) return () => claimed.delete(key);
+  /** @type {(() => void) | null} */
+  const release = await new Promise((resolve, reject) => {
+    locks
+      .request(key, { ifAvailable: true }, (/** @type {unknown} */ lock) => {
+        if (!lock) return resolve(null);
+        return new Promise((done) => resolve(() => done(undefined)));
+      })
+      .catch(reject);
+  }).catch((err) => {
+    claimed.delete(key);
+    throw err;
+  });
+  if (release === null) {
+    claimed.delete(key);
+    throw busy();
+  }
+  return () => {
+    claimed.delete(key);
+    release();
+  };
+}
+
+/**
+ * Encodes index definitions for the engine (bindings/convert.h).
+ * @param {Map<string, IndexDef>} indexes
+ * @returns {Uint8Array}
+ */
+function encodeIndexDefs(indexes) {
+  const w = new Writer(256);
+  w.varint(indexes.size);
+  for (const [name, def] of indexes) {
+    w.string(name);
+    w.string(def.table);
+    w.varint(def.keys.length);
+    for (const k of def.keys) w.string(k);
+  }
+  return w.view();
+}
 const PEER_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"; // Crockford base32, lower case
 
 /**
@@ -87,7 +161,8 @@ function parseIndexes(indexes) {
 /**
  * Validates the constructor options.
  * @param {unknown} opts
- * @returns {{ peerId: string, maxPendingBytes: number, indexes: Map<string, IndexDef> }}
+ * @returns {{ peerId: string | undefined, maxPendingBytes: number, indexes: Map<string, IndexDef>,
+ *   storage: "memory" | "indexeddb" | import("./storage/adapter.js").StorageAdapter }}
  */
 function parseOptions(opts) {
   if (opts === undefined) opts = {};
@@ -100,16 +175,33 @@ function parseOptions(opts) {
       throw new TypeError(`unknown CRDTDB option "${name}" (known: ${OPTION_NAMES.join(", ")})`);
     }
   }
-  if (o.storage === "indexeddb") {
-    throw new CRDTDBError(
-      'storage "indexeddb" is not available yet in this version of crdtdb; use storage: ' +
-        '"memory" (the default) — persistence across reloads arrives with IndexedDB storage',
+  /** @type {"memory" | "indexeddb" | import("./storage/adapter.js").StorageAdapter} */
+  let storage;
+  const hasIndexedDB = typeof globalThis.indexedDB === "object" && globalThis.indexedDB !== null;
+  if (o.storage === undefined) {
+    storage = hasIndexedDB ? "indexeddb" : "memory";
+  } else if (o.storage === "memory") {
+    storage = "memory";
+  } else if (o.storage === "indexeddb") {
+    if (!hasIndexedDB) {
+      throw new CRDTDBError(
+        'storage "indexeddb" needs IndexedDB, which this environment lacks; use storage: ' +
+          '"memory" (in Node, fake-indexeddb provides IndexedDB for tests)',
+      );
+    }
+    storage = "indexeddb";
+  } else if (
+    o.storage !== null && typeof o.storage === "object" &&
+    ["load", "write", "close"].every((m) => typeof (/** @type {any} */ (o.storage))[m] === "function")
+  ) {
+    storage = /** @type {any} */ (o.storage);
+  } else {
+    throw new TypeError(
+      `CRDTDB option storage must be "indexeddb", "memory" or a storage adapter ` +
+        `(e.g. new MemoryStorage()), got ${describe(o.storage)}`,
     );
   }
-  if (o.storage !== undefined && o.storage !== "memory") {
-    throw new TypeError(`CRDTDB option storage must be "memory", got ${describe(o.storage)}`);
-  }
-  const peerId = o.peerId === undefined ? randomPeerId() : checkPeerId(o.peerId);
+  const peerId = o.peerId === undefined ? undefined : checkPeerId(o.peerId);
   let maxPendingBytes = DEFAULT_MAX_PENDING_BYTES;
   if (o.maxPendingBytes !== undefined) {
     if (!Number.isSafeInteger(o.maxPendingBytes) || /** @type {number} */ (o.maxPendingBytes) < 0) {
@@ -120,7 +212,7 @@ function parseOptions(opts) {
     maxPendingBytes = /** @type {number} */ (o.maxPendingBytes);
   }
   const indexes = parseIndexes(o.indexes);
-  return { peerId, maxPendingBytes, indexes };
+  return { peerId, maxPendingBytes, indexes, storage };
 }
 
 /**
@@ -174,42 +266,167 @@ export class CRDTDB {
    */
   constructor(name, opts) {
     this.#name = checkName(name, "database name");
-    const { peerId, maxPendingBytes, indexes } = parseOptions(opts);
-    this.#peerId = peerId;
+    const { peerId, maxPendingBytes, indexes, storage } = parseOptions(opts);
+    this.#peerId = peerId ?? (storage === "memory" ? randomPeerId() : "");
     this.#indexDefs = indexes;
     this.#core = { replica: () => this.#openReplica() };
-    this.ready = loadEngineModule().then(
-      (module) => {
-        if (this.#state === "closed") {
-          throw new ClosedError(`database "${this.#name}" was closed before it finished opening`);
-        }
-        const engine = new Engine(module, peerId, maxPendingBytes);
-        try {
-          const w = new Writer(256);
-          w.varint(indexes.size);
-          for (const [name, def] of indexes) {
-            w.string(name);
-            w.string(def.table);
-            w.varint(def.keys.length);
-            for (const k of def.keys) w.string(k);
-          }
-          engine.declareIndexes(w.view());
-        } catch (err) {
-          engine.delete();
-          throw err;
-        }
-        this.#replica = new Replica(engine);
-        this.#state = "open";
-        return this;
-      },
+    this.ready = this.#open(peerId, maxPendingBytes, storage).then(
+      () => this,
       (err) => {
         if (this.#state !== "closed") {
           this.#state = "failed";
           this.#openError = err;
         }
+        this.#release?.();
+        this.#release = null;
         throw err;
       },
     );
+  }
+
+  /** @type {(() => void) | null} releases this instance's claim on its database */
+  #release = null;
+
+  /**
+   * @param {string | undefined} peerId
+   * @param {number} maxPendingBytes
+   * @param {"memory" | "indexeddb" | import("./storage/adapter.js").StorageAdapter} storage
+   */
+  async #open(peerId, maxPendingBytes, storage) {
+    const module = await loadEngineModule();
+    this.#assertOpening();
+    const defs = encodeIndexDefs(this.#indexDefs);
+    if (storage === "memory") {
+      const engine = new Engine(module, this.#peerId, maxPendingBytes);
+      try {
+        engine.declareIndexes(defs);
+      } catch (err) {
+        engine.delete();
+        throw err;
+      }
+      this.#replica = new Replica(engine);
+      this.#state = "open";
+      return;
+    }
+    this.#release = await claimDatabase(this.#name);
+    this.#assertOpening();
+    const adapter = storage === "indexeddb" ? new IndexedDBStorage(this.#name) : storage;
+    let state;
+    try {
+      state = await adapter.load();
+      this.#assertOpening();
+    } catch (err) {
+      if (storage === "indexeddb") adapter.close();
+      throw err;
+    }
+    const format = state.meta.get("format");
+    if (format !== undefined && format !== STORAGE_FORMAT) {
+      if (storage === "indexeddb") adapter.close();
+      throw new CRDTDBError(
+        `database "${this.#name}" is stored in format ${String(format)}, which this version of ` +
+          `crdtdb (format ${STORAGE_FORMAT}) cannot read: upgrade crdtdb`,
+      );
+    }
+    // The peer id: the caller's, else the last one this database used (this instance owns the
+    // database, so no live instance holds it), else a new one.
+    const peers = /** @type {string[]} */ (Array.isArray(state.meta.get("peers")) ? state.meta.get("peers") : []);
+    this.#peerId = peerId ?? peers[peers.length - 1] ?? randomPeerId();
+    const write = emptyWrite();
+    if (format === undefined) write.meta.push(["format", STORAGE_FORMAT]);
+    if (!peers.includes(this.#peerId)) write.meta.push(["peers", [...peers, this.#peerId]]);
+    /** @type {() => Promise<{ engine: Engine, names: string[], record: any }>} */
+    const reload = async () => {
+      const s = await adapter.load();
+      return this.#loadEngine(module, maxPendingBytes, defs, s);
+    };
+    let opened;
+    try {
+      opened = this.#loadEngine(module, maxPendingBytes, defs, state);
+    } catch (err) {
+      if (storage === "indexeddb") adapter.close();
+      throw err;
+    }
+    const { engine } = opened;
+    try {
+      this.#reconcileIndexes(engine, state.meta.get("indexes"), write);
+      if (!isEmptyWrite(write)) await adapter.write(write);
+      this.#assertOpening();
+    } catch (err) {
+      engine.delete();
+      if (storage === "indexeddb") adapter.close();
+      throw err;
+    }
+    const replica = new Replica(engine);
+    replica.install(opened.names, opened.record);
+    replica.persistTo(adapter, reload);
+    this.#replica = replica;
+    this.#state = "open";
+    if (storage === "indexeddb") {
+      // Ask the browser not to evict this origin's data under storage pressure.
+      /** @type {any} */ (globalThis).navigator?.storage?.persist?.().catch(() => {});
+    }
+  }
+
+  #assertOpening() {
+    if (this.#state === "closed") {
+      throw new ClosedError(`database "${this.#name}" was closed before it finished opening`);
+    }
+  }
+
+  /**
+   * A fresh engine holding the stored state, its indexes declared and storage tracked.
+   * @param {any} module
+   * @param {number} maxPendingBytes
+   * @param {Uint8Array} defs encoded index definitions
+   * @param {import("./storage/adapter.js").StoredState} state
+   */
+  #loadEngine(module, maxPendingBytes, defs, state) {
+    const engine = new Engine(module, this.#peerId, maxPendingBytes);
+    try {
+      const names = [""];
+      const record = readChangeRecord(engine.load(state.events, state.rows), names, () => undefined);
+      engine.declareIndexes(defs);
+      engine.trackStorage(true);
+      return { engine, names, record };
+    } catch (err) {
+      engine.delete();
+      throw err;
+    }
+  }
+
+  /**
+   * Brings the stored index entries in line with the declared indexes: a new (or redefined)
+   * index gets every entry the engine computes from the rows; a removed one's are deleted.
+   * @param {Engine} engine
+   * @param {unknown} stored the index definitions stored in meta
+   * @param {import("./storage/adapter.js").StorageWrite} write
+   */
+  #reconcileIndexes(engine, stored, write) {
+    /** @type {Record<string, { table: string, keys: string[] }>} */
+    const before = stored !== null && typeof stored === "object" ? /** @type {any} */ (stored) : {};
+    /** @type {Record<string, { table: string, keys: string[] }>} */
+    const now = {};
+    let changed = false;
+    for (const [name, def] of this.#indexDefs) {
+      now[name] = { table: def.table, keys: [...def.keys] };
+      const old = before[name];
+      if (old && old.table === def.table && JSON.stringify(old.keys) === JSON.stringify(def.keys)) continue;
+      changed = true;
+      if (old) write.dropIndexes.push([old.table, name]);
+      const r = engine.indexEntries(name);
+      const n = r.varint();
+      for (let i = 0; i < n; i++) {
+        r.varint();
+        write.indexPuts.push(r.value());
+      }
+    }
+    for (const [name, old] of Object.entries(before)) {
+      if (!this.#indexDefs.has(name)) {
+        changed = true;
+        write.dropIndexes.push([old.table, name]);
+      }
+    }
+    if (changed || stored === undefined) write.meta.push(["indexes", now]);
   }
 
   /**
@@ -355,7 +572,7 @@ export class CRDTDB {
    */
   async #runTransaction(callback) {
     await this.ready;
-    this.#openReplica();
+    const { generation } = this.#openReplica();
     const tx = new Transaction({
       replica: () => this.#openReplica(),
       indexDef: (name) => {
@@ -374,12 +591,20 @@ export class CRDTDB {
     }
     tx._finish();
     const replica = this.#openReplica();
+    let durable;
     try {
-      replica.commitStaged(tx._takeBatch());
+      if (replica.generation !== generation) {
+        throw new CRDTDBError(
+          "storage failed while the transaction ran and the database reloaded its durable " +
+            "state: the transaction was not committed; run it again",
+        );
+      }
+      durable = replica.commitStaged(tx._takeBatch());
     } catch (err) {
       this.#rollback();
       throw err;
     }
+    await durable;
     return value;
   }
 
@@ -496,8 +721,34 @@ export class CRDTDB {
       this.ready.catch(() => {});
     }
     this.#state = "closed";
-    this.#replica?.close();
+    const stored = this.#replica?.close() ?? Promise.resolve();
     this.#replica = null;
+    // The database is released once its last writes landed: a next instance loads them.
+    const release = this.#release;
+    this.#release = null;
+    if (release) {
+      const key = `crdtdb:${this.#name}`;
+      const handedOver = stored.then(release, release).then(() => {
+        if (closing.get(key) === handedOver) closing.delete(key);
+      });
+      closing.set(key, handedOver);
+    }
+  }
+
+  /**
+   * Deletes everything a database persisted (its IndexedDB database). Close its open
+   * instances first: an open instance keeps its rows in memory, and its next write fails.
+   * @param {string} name
+   * @returns {Promise<void>} rejects with CRDTDBError when the deletion is blocked
+   */
+  static deleteDatabase(name) {
+    try {
+      checkName(name, "database name");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (typeof globalThis.indexedDB !== "object" || globalThis.indexedDB === null) return Promise.resolve();
+    return IndexedDBStorage.delete(name);
   }
 
   #assertNotClosed() {

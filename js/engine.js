@@ -188,6 +188,41 @@ export class Engine {
     this.#result(this.#m._crdtdb_unsubscribe(this.#handle, id));
   }
 
+  /**
+   * Loads stored state into this fresh replica; returns the change record listing every
+   * visible row as new.
+   * @param {Uint8Array[]} events the events store's values, in key order
+   * @param {Uint8Array[]} rows the crdt_rows store's values
+   */
+  load(events, rows) {
+    let size = 20;
+    for (const list of [events, rows]) for (const b of list) size += b.length + 5;
+    const w = new Writer(size);
+    for (const list of [events, rows]) {
+      w.varint(list.length);
+      for (const b of list) {
+        w.varint(b.length);
+        w.bytes(b);
+      }
+    }
+    return this.#call("_crdtdb_load", w.view());
+  }
+
+  /** Starts (or stops) recording what storage must write. */
+  trackStorage(/** @type {boolean} */ on) {
+    this.#result(this.#m._crdtdb_track_storage(this.#handle, on ? 1 : 0));
+  }
+
+  /** @returns {Reader} the storage record of everything changed since the last take */
+  takeStorage() {
+    return this.#result(this.#m._crdtdb_take_storage(this.#handle));
+  }
+
+  /** @returns {Reader} every storage entry of a declared index (varint n, n × bytes) */
+  indexEntries(/** @type {string} */ name) {
+    return this.#call("_crdtdb_index_entries", new TextEncoder().encode(name));
+  }
+
   /** @returns {number} bytes allocated on the WASM heap (all replicas of this module) */
   heapUsed() {
     return this.#m._crdtdb_heap_used();

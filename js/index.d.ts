@@ -143,11 +143,15 @@ export interface CRDTDBOptions<X extends IndexDefinitions = IndexDefinitions> {
   /** Secondary indexes by name; `db.index()` accepts exactly these names. */
   indexes?: X;
   /**
-   * Where the database lives. Only "memory" (the default) is available in this version;
-   * "indexeddb" throws a CRDTDBError until IndexedDB storage lands.
+   * Where the database lives: "indexeddb" (the default where IndexedDB exists; one instance at
+   * a time owns a database), "memory" (the default elsewhere; nothing is kept), or a storage
+   * adapter such as a `MemoryStorage` shared by successive opens.
    */
-  storage?: "memory";
-  /** This replica's peer id; a random one when omitted. */
+  storage?: "indexeddb" | "memory" | StorageAdapter;
+  /**
+   * This replica's peer id. By default a random id persisted with the database (reused by the
+   * next open), or a fresh one with storage "memory".
+   */
   peerId?: string;
   /**
    * Bound on the memory (bytes, as the engine holds them) of changes held until their causal
@@ -159,8 +163,52 @@ export interface CRDTDBOptions<X extends IndexDefinitions = IndexDefinitions> {
 export interface ChangeEvent {
   readonly table: string;
   readonly key: string;
-  /** "local" for local commits; applyChanges's `origin` ("remote" when none was given). */
+  /**
+   * "local" for local commits; applyChanges's `origin` ("remote" when none was given);
+   * "storage" when a storage failure rolled the row back to its durable state.
+   */
   readonly origin: string;
+}
+
+/** What `load()` returns: everything an open needs. */
+export interface StoredState {
+  meta: Map<string, unknown>;
+  /** The events store's values, in key order. */
+  events: Uint8Array[];
+  /** The crdt_rows store's values. */
+  rows: Uint8Array[];
+}
+
+/** One atomic storage write (every value in it is computed by the engine). */
+export interface StorageWrite {
+  rows: Array<{ table: string; key: string; state: Uint8Array | null; row: Readonly<Row> | null }>;
+  indexDeletes: unknown[][];
+  indexPuts: unknown[][];
+  eventDeletes: Array<[number, number]>;
+  eventPuts: Array<[[number, number], Uint8Array]>;
+  meta: Array<[string, unknown]>;
+  dropIndexes: Array<[string, string]>;
+}
+
+/** Persistent storage for a CRDTDB: the five stores of the IndexedDB layout. */
+export interface StorageAdapter {
+  load(): Promise<StoredState>;
+  /** Applies everything or nothing; resolves once durable. */
+  write(w: StorageWrite): Promise<void>;
+  close(): void;
+}
+
+/**
+ * Storage in memory for as long as the instance lives: open, close and reopen a database in
+ * one process (tests, server-side rendering) without IndexedDB.
+ */
+export class MemoryStorage implements StorageAdapter {
+  constructor();
+  load(): Promise<StoredState>;
+  write(w: StorageWrite): Promise<void>;
+  /** Every key and value of one store, in key order. */
+  entries(store: "crdt_rows" | "materialized" | "indexes" | "events" | "meta"): Promise<Array<[unknown, unknown]>>;
+  close(): void;
 }
 
 export interface UpdateEvent {
@@ -301,8 +349,13 @@ export class CRDTDB<X extends IndexDefinitions = IndexDefinitions> {
    * durable: the encoded new events, for storage and sync providers.
    */
   on(event: "update", callback: (event: UpdateEvent) => void): () => void;
-  /** Releases the database; every later call throws ClosedError. */
+  /**
+   * Releases the database; every later call throws ClosedError. Writes not yet durable are
+   * still written (their promises settle then).
+   */
   close(): void;
+  /** Deletes everything a database persisted; close its open instances first. */
+  static deleteDatabase(name: string): Promise<void>;
 }
 
 /**

@@ -5,6 +5,7 @@
 // Public API: shared/docs/api.md. Types: js/index.d.ts.
 
 export { CRDTDB } from "./database.js";
+export { MemoryStorage } from "./storage/memory.js";
 export {
   CRDTDBError,
   ClosedError,

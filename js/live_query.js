@@ -5,7 +5,8 @@
 // result changed.
 
 /**
- * @typedef {{ cb: (rows: any[]) => void, rows: any[] }} LiveQuery
+ * @typedef {{ table: string, index: string, range: object }} QuerySpec
+ * @typedef {{ id: number, cb: (rows: any[]) => void, rows: any[], spec: QuerySpec }} LiveQuery
  */
 
 export class LiveQueries {
@@ -20,14 +21,48 @@ export class LiveQueries {
    * @param {number} id the engine's subscription id
    * @param {any[]} rows the current result
    * @param {(rows: any[]) => void} cb
+   * @param {QuerySpec} spec what it queries (to subscribe again on a new engine)
    */
-  add(id, rows, cb) {
-    this.#byId.set(id, { cb, rows });
+  add(id, rows, cb, spec) {
+    /** @type {LiveQuery} */
+    const q = { id, cb, rows, spec };
+    this.#byId.set(id, q);
+    return q;
   }
 
-  /** @param {number} id @returns {boolean} whether it was registered */
-  remove(id) {
-    return this.#byId.delete(id);
+  /**
+   * Moves every live query to a new engine (after a reload from storage): `resubscribe`
+   * returns its new id and result; queries whose result changed are called back.
+   * @param {(spec: QuerySpec) => { id: number, rows: any[] }} resubscribe
+   * @param {unknown[]} errors callback errors, reported by the caller
+   */
+  rebind(resubscribe, errors) {
+    const old = [...this.#byId.values()];
+    this.#byId.clear();
+    for (const q of old) {
+      const { id, rows } = resubscribe(q.spec);
+      const same = rows.length === q.rows.length && rows.every((r, i) => r === q.rows[i]);
+      q.id = id;
+      q.rows = rows;
+      this.#byId.set(id, q);
+      if (same) continue;
+      try {
+        q.cb(rows.slice());
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+  }
+
+
+  /**
+   * @param {LiveQuery} q
+   * @returns {number | undefined} its engine id if it was registered
+   */
+  remove(q) {
+    if (this.#byId.get(q.id) !== q) return undefined;
+    this.#byId.delete(q.id);
+    return q.id;
   }
 
   clear() {

@@ -9,7 +9,10 @@
 import { writeColumns, writeName, writeRange, Writer } from "./codec.js";
 import { CRDTDBError } from "./errors.js";
 import { LiveQueries } from "./live_query.js";
+import { Persister } from "./persistence.js";
 import { GONE, NEW, readChangeRecord, readConflicts, readQuery } from "./record.js";
+
+const DURABLE = Promise.resolve();
 
 export const SET = 1;
 export const UPDATE = 2;
@@ -103,10 +106,141 @@ export class Replica {
   updateListeners = new Set();
   live = new LiveQueries();
   closed = false;
+  /** @type {Persister | null} writes to storage (null: memory storage, durable at once) */
+  persister = null;
+  /** Storage failed and the durable state is being reloaded: writes are refused meanwhile. */
+  recovering = false;
+  /** Bumped when the engine is replaced by a reload (staged transactions die with the old). */
+  generation = 0;
 
   /** @param {import("./engine.js").Engine} engine */
   constructor(engine) {
     this.engine = engine;
+  }
+
+  /**
+   * Writes to `adapter` from now on.
+   * @param {import("./storage/adapter.js").StorageAdapter} adapter
+   * @param {() => Promise<{ engine: import("./engine.js").Engine, names: string[],
+   *   record: import("./record.js").ChangeRecord }>} reload opens the durable state again
+   */
+  persistTo(adapter, reload) {
+    this.persister = new Persister(
+      adapter,
+      () => this.engine,
+      (updates) => this.#fireUpdates(updates),
+      (err, rows) => {
+        this.#recover(err, rows, reload).catch(reportListenerError);
+      },
+    );
+  }
+
+  /**
+   * Fills the cache from a load record (every visible row new); nothing fires.
+   * @param {string[]} names the name table the record was read with
+   * @param {import("./record.js").ChangeRecord} rec
+   */
+  install(names, rec) {
+    this.names = names;
+    this.nameIds = new Map(names.map((n, i) => [n, i]));
+    this.tables.clear();
+    this.byId.length = 0;
+    this.rowById.length = 0;
+    for (const c of rec.rows) {
+      const row = /** @type {Readonly<Record<string, unknown>>} */ (c.row);
+      this.rowsOf(c.table).set(c.key, row);
+      this.keyOfRow.set(row, c.key);
+      this.byId[c.id] = { table: c.table, key: c.key, row };
+      this.rowById[c.id] = row;
+    }
+  }
+
+  /**
+   * Storage failed: the writes that were not durable were rejected. Replaces the engine by one
+   * reloaded from storage, then tells change listeners about the rows those writes changed
+   * (origin "storage") and calls back the live queries whose result changed.
+   * @param {CRDTDBError} err
+   * @param {Array<{ table: string, key: string }>} rows
+   * @param {() => Promise<{ engine: import("./engine.js").Engine, names: string[],
+   *   record: import("./record.js").ChangeRecord }>} reload
+   */
+  async #recover(err, rows, reload) {
+    this.recovering = true;
+    let fresh;
+    try {
+      fresh = await reload();
+    } catch (reloadErr) {
+      // Storage cannot even be read: nothing can be trusted in memory either.
+      this.recovering = false;
+      this.close();
+      throw new CRDTDBError(`storage failed (${err.message}) and could not be reloaded; the database was closed`, {
+        cause: reloadErr,
+      });
+    }
+    if (this.closed) {
+      fresh.engine.delete();
+      return;
+    }
+    const old = this.engine;
+    this.engine = fresh.engine;
+    old.delete();
+    this.install(fresh.names, fresh.record);
+    this.generation++;
+    this.recovering = false;
+    /** @type {unknown[]} */
+    const errors = [];
+    this.live.rebind((spec) => {
+      const w = this.engine.writer.reset();
+      writeQuery(w, spec.table, spec.index, spec.range, -1, 0, false, false);
+      const id = this.engine.subscribe(w.view());
+      return { id, rows: this.query(spec.table, spec.index, spec.range, -1, 0, false) };
+    }, errors);
+    const seen = new Set();
+    for (const { table, key } of rows) {
+      const id = JSON.stringify([table, key]);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const event = Object.freeze({ table, key, origin: "storage" });
+      for (const entry of [...this.changeListeners]) {
+        try {
+          entry.cb(event);
+        } catch (e) {
+          errors.push(e);
+        }
+      }
+    }
+    for (const e of errors) reportListenerError(e);
+  }
+
+  #refuseWhileRecovering() {
+    if (this.recovering) {
+      throw new CRDTDBError(
+        "storage failed and the database is reloading its durable state: this write was not " +
+          "made; retry once the database has recovered",
+      );
+    }
+  }
+
+  /**
+   * Fires update events (once durable).
+   * @param {Array<{ bytes: Uint8Array, origin: string }>} updates
+   */
+  #fireUpdates(updates) {
+    /** @type {unknown[]} */
+    const errors = [];
+    for (const u of updates) {
+      if (this.updateListeners.size === 0) break;
+      const event = Object.freeze({ bytes: u.bytes, origin: u.origin });
+      for (const entry of [...this.updateListeners]) {
+        if (!this.updateListeners.has(entry)) continue;
+        try {
+          entry.cb(event);
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+    }
+    for (const err of errors) reportListenerError(err);
   }
 
   /**
@@ -133,9 +267,11 @@ export class Replica {
   /**
    * Commits one transaction of encoded ops and fans it out.
    * @param {Uint8Array} ops
+   * @returns {Promise<void>} resolves once it is durable
    */
   commit(ops) {
-    this.take(this.engine.commit(ops, this.wantUpdate), "local");
+    this.#refuseWhileRecovering();
+    return this.take(this.engine.commit(ops, this.wantUpdate), "local").durable;
   }
 
   /**
@@ -145,23 +281,28 @@ export class Replica {
    * @returns {{ applied: number, pending: number }}
    */
   apply(bytes, origin) {
+    this.#refuseWhileRecovering();
     const rec = this.take(this.engine.apply(bytes, this.wantUpdate), origin);
+    // A merge that fails to persist is rolled back with the rest; sync asks for it again.
+    rec.durable.catch(() => {});
     return { applied: rec.applied, pending: rec.pending };
   }
 
   /**
    * Commits the staged transaction plus `ops` and fans it out.
    * @param {Uint8Array} ops
+   * @returns {Promise<void>} resolves once it is durable
    */
   commitStaged(ops) {
-    this.take(this.engine.commitStaged(ops, this.wantUpdate), "local");
+    this.#refuseWhileRecovering();
+    return this.take(this.engine.commitStaged(ops, this.wantUpdate), "local").durable;
   }
 
   /**
    * Takes in a change record: cache, then change listeners, live queries, update listeners.
    * @param {import("./codec.js").Reader} reader
    * @param {string} origin
-   * @returns {import("./record.js").ChangeRecord}
+   * @returns {import("./record.js").ChangeRecord & { durable: Promise<void> }}
    */
   take(reader, origin) {
     const namesBefore = this.names.length;
@@ -209,12 +350,15 @@ export class Replica {
       }
     }
     if (rec.subs.length > 0 && !this.closed) this.live.fire(rec.subs, this.rowOfId, errors);
-    if (rec.update !== null && this.updateListeners.size > 0) {
-      const event = Object.freeze({ bytes: rec.update, origin });
+    let durable = DURABLE;
+    if (this.persister !== null && !this.closed) {
+      durable = this.persister.note(rec.update, origin, rec.rows);
+    } else if (rec.update !== null && this.updateListeners.size > 0) {
+      // Memory storage: durable at once.
       for (const entry of [...this.updateListeners]) {
         if (!this.updateListeners.has(entry)) continue;
         try {
-          entry.cb(event);
+          entry.cb(Object.freeze({ bytes: rec.update, origin }));
         } catch (err) {
           errors.push(err);
         }
@@ -222,7 +366,7 @@ export class Replica {
     }
     // The change is committed whatever a listener does: report errors like DOM listeners'.
     for (const err of errors) reportListenerError(err);
-    return rec;
+    return Object.assign(rec, { durable });
   }
 
   /**
@@ -334,14 +478,15 @@ export class Replica {
     writeQuery(w, table, index, range, -1, 0, false, false);
     const id = this.engine.subscribe(w.view());
     const rows = this.query(table, index, range, -1, 0, false);
-    this.live.add(id, rows, cb);
+    const q = this.live.add(id, rows, cb, { table, index, range });
     try {
       cb(rows.slice());
     } catch (err) {
       reportListenerError(err);
     }
     return () => {
-      if (this.live.remove(id) && !this.closed) this.engine.unsubscribe(id);
+      const current = this.live.remove(q);
+      if (current !== undefined && !this.closed) this.engine.unsubscribe(current);
     };
   }
 
@@ -357,9 +502,14 @@ export class Replica {
     return readConflicts(this.engine.conflicts(w.view()));
   }
 
-  /** Releases the engine and drops the cache. */
+  /**
+   * Hands what is not yet durable to storage, releases the engine and drops the cache.
+   * @returns {Promise<void>} settles once storage is closed
+   */
   close() {
+    if (this.closed) return Promise.resolve();
     this.closed = true;
+    const stored = this.persister?.close() ?? Promise.resolve();
     this.engine.delete();
     this.tables.clear();
     this.byId.length = 0;
@@ -367,5 +517,6 @@ export class Replica {
     this.changeListeners.clear();
     this.updateListeners.clear();
     this.live.clear();
+    return stored;
   }
 }

@@ -19,14 +19,13 @@ import { checkKey } from "./validate.js";
 
 /**
  * Runs a write synchronously and reports its outcome as a promise (write methods never throw
- * synchronously). Shared with js/transaction.js.
- * @param {() => void} fn
+ * synchronously): `fn`'s durability promise, or a resolved one. Shared with js/transaction.js.
+ * @param {() => Promise<void> | void} fn
  * @returns {Promise<void>}
  */
 export function asWrite(fn) {
   try {
-    fn();
-    return Promise.resolve();
+    return fn() ?? Promise.resolve();
   } catch (err) {
     return Promise.reject(err);
   }
@@ -82,7 +81,7 @@ export class Table {
       w.varint(1);
       writeOp(w, kind, this.#name, k, value, replica.nameIds);
       if (kind === UPDATE && !exists) throw notFound(this.#name, k);
-      replica.commit(w.view());
+      return replica.commit(w.view());
     });
   }
 

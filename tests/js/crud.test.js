@@ -251,11 +251,12 @@ describe("lifecycle", () => {
     assert.throws(() => new CRDTDB("x", { peerId: "p".repeat(257) }), /256/);
     assert.throws(() => new CRDTDB("x", { maxPendingBytes: -1 }), TypeError);
     assert.throws(() => new CRDTDB("x", { bogus: true }), /unknown CRDTDB option "bogus"/);
-    // Not available yet: a clear CRDTDBError rather than silently ignoring the request.
+    // Plain Node has no IndexedDB: a clear CRDTDBError rather than silently keeping nothing.
     assert.throws(
       () => new CRDTDB("x", { storage: "indexeddb" }),
-      (err) => err instanceof CRDTDBError && /not available yet/.test(err.message),
+      (err) => err instanceof CRDTDBError && /needs IndexedDB/.test(err.message),
     );
+    assert.throws(() => new CRDTDB("x", { storage: { load() {} } }), /storage adapter/);
     // Indexes are validated synchronously; a bad definition is a TypeError naming it.
     assert.throws(() => new CRDTDB("x", { indexes: { byAge: { table: "u", keys: [] } } }), /byAge/);
     // CRDTDB.open never throws: it rejects.

@@ -11,6 +11,7 @@ import {
   NotFoundError,
   QuotaError,
   UnknownIndexError,
+  MemoryStorage,
   type ApplyResult,
   type ChangeEvent,
   type UpdateEvent,
@@ -179,8 +180,14 @@ export async function usage(): Promise<void> {
   db.close();
   console.log(same, peer, exists, losers, counts);
 
-  // @ts-expect-error: storage "indexeddb" is not available in this version
-  new CRDTDB("x", { storage: "indexeddb" });
+  // Storage: "indexeddb", "memory" or an adapter such as MemoryStorage.
+  const kept = new MemoryStorage();
+  const persisted = await CRDTDB.open("kept", { storage: kept });
+  persisted.close();
+  await CRDTDB.deleteDatabase("kept");
+  console.log(await kept.entries("meta"));
+  // @ts-expect-error: storage is "indexeddb", "memory" or an adapter
+  new CRDTDB("x", { storage: "disk" });
   // @ts-expect-error: keys are strings
   users.get(1);
   // @ts-expect-error: a Date is not a JSON value

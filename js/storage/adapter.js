@@ -1,0 +1,60 @@
+// The storage adapter interface: what a CRDTDB needs from persistent storage. Two
+// implementations (js/storage/indexeddb.js, js/storage/memory.js) pass one contract suite
+// (tests/js/storage_contract.test.js). Adapters store what the engine hands them; they hold
+// no CRDT logic: every value written is computed by the engine (db/database.h, takeStorage).
+//
+// The five stores (shared/docs/architecture.md, "IndexedDB layout"):
+//   crdt_rows     [table, rowKey] → Uint8Array   the row's CRDT state (engine encoding)
+//   materialized  [table, rowKey] → object       the plain row, readable without the engine
+//   indexes       [table, index, ...values, rowKey] → null
+//   events        [chunk, start] → Uint8Array    history records with their graph summary
+//   meta          string → any                   format, peer ids, declared indexes
+
+/**
+ * @typedef {object} StoredState what `load()` returns
+ * @property {Map<string, unknown>} meta
+ * @property {Uint8Array[]} events the events store's values, in key order
+ * @property {Uint8Array[]} rows the crdt_rows store's values
+ */
+
+/**
+ * @typedef {object} StorageWrite one atomic write: everything or nothing lands
+ * @property {Array<{ table: string, key: string, state: Uint8Array | null,
+ *   row: Readonly<Record<string, unknown>> | null }>} rows state null: the row is gone;
+ *   row null: it is not visible (no materialized row)
+ * @property {unknown[][]} indexDeletes index entries to delete (before the puts)
+ * @property {unknown[][]} indexPuts
+ * @property {Array<[number, number]>} eventDeletes events keys to delete (before the puts)
+ * @property {Array<[[number, number], Uint8Array]>} eventPuts
+ * @property {Array<[string, unknown]>} meta entries to put
+ * @property {Array<[string, string]>} dropIndexes (table, index) whose entries to delete
+ */
+
+/**
+ * @typedef {object} StorageAdapter
+ * @property {() => Promise<StoredState>} load reads everything an open needs
+ * @property {(w: StorageWrite) => Promise<void>} write applies one write atomically; resolves
+ *   once it is durable; rejects (QuotaError or CRDTDBError naming the cause) with nothing
+ *   written
+ * @property {() => void} close releases the connection
+ */
+
+/** The format of what the stores hold; bumped by changes that need an upgrade step. */
+export const STORAGE_FORMAT = 1;
+
+/** @returns {StorageWrite} an empty write */
+export function emptyWrite() {
+  return { rows: [], indexDeletes: [], indexPuts: [], eventDeletes: [], eventPuts: [], meta: [], dropIndexes: [] };
+}
+
+/**
+ * Whether a write holds nothing.
+ * @param {StorageWrite} w
+ */
+export function isEmptyWrite(w) {
+  return (
+    w.rows.length + w.indexDeletes.length + w.indexPuts.length + w.eventDeletes.length +
+      w.eventPuts.length + w.meta.length + w.dropIndexes.length ===
+    0
+  );
+}

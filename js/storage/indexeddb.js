@@ -1,0 +1,244 @@
+// IndexedDB storage: one IndexedDB database per CRDTDB name holding exactly the five stores of
+// js/storage/adapter.js, every key out-of-line. Each write is ONE readwrite transaction over
+// the stores it touches and resolves on that transaction's `complete`.
+//
+// Connections: a connection that closes under us (another connection's versionchange, a
+// deleteDatabase, Safari's "connection to Indexed Database server lost") is dropped and the
+// next call opens a new one; a write that fails because its connection died is retried once
+// on a new connection, never on the dead one. An open blocked by an old connection gives up
+// after BLOCKED_TIMEOUT_MS instead of hanging.
+
+import { CRDTDBError, QuotaError } from "../errors.js";
+
+export const STORES = /** @type {const} */ (["crdt_rows", "materialized", "indexes", "events", "meta"]);
+const IDB_VERSION = 1;
+const BLOCKED_TIMEOUT_MS = 10_000;
+
+/**
+ * The error a failed request or transaction reports, as the CRDTDBError the caller sees.
+ * Quota errors often arrive as an AbortError whose transaction error is the real cause.
+ * @param {string} name the database
+ * @param {string} what what failed
+ * @param {any} err
+ * @returns {CRDTDBError}
+ */
+function storageError(name, what, err) {
+  const cause = err ?? new Error("unknown IndexedDB failure");
+  const msg = `${cause.name ?? "Error"}: ${cause.message ?? cause}`;
+  if (cause.name === "QuotaExceededError") {
+    return new QuotaError(`IndexedDB database "${name}": ${what} failed, storage quota exceeded (${msg}); nothing of it was written`, { cause });
+  }
+  return new CRDTDBError(`IndexedDB database "${name}": ${what} failed (${msg}); nothing of it was written`, { cause });
+}
+
+/**
+ * @param {IDBRequest} req
+ * @returns {Promise<any>}
+ */
+function requestDone(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+/** @implements {import("./adapter.js").StorageAdapter} */
+export class IndexedDBStorage {
+  /** @type {string} */
+  #name;
+  /** @type {IDBFactory} */
+  #factory;
+  /** @type {Promise<IDBDatabase> | null} */
+  #conn = null;
+  #closed = false;
+
+  /**
+   * @param {string} name the CRDTDB name (also the IndexedDB database name)
+   * @param {IDBFactory} [factory] defaults to the global indexedDB
+   */
+  constructor(name, factory = globalThis.indexedDB) {
+    if (!factory) {
+      throw new CRDTDBError('IndexedDB is not available here: use storage: "memory"');
+    }
+    this.#name = name;
+    this.#factory = factory;
+  }
+
+  /** @returns {Promise<IDBDatabase>} */
+  #connect() {
+    if (this.#closed) return Promise.reject(new CRDTDBError(`IndexedDB database "${this.#name}" was closed`));
+    if (this.#conn !== null) return this.#conn;
+    const conn = new Promise((resolve, reject) => {
+      const req = this.#factory.open(this.#name, IDB_VERSION);
+      /** @type {ReturnType<typeof setTimeout> | undefined} */
+      let timer;
+      req.onupgradeneeded = () => {
+        const db = req.result;
+        for (const s of STORES) if (!db.objectStoreNames.contains(s)) db.createObjectStore(s);
+      };
+      req.onblocked = () => {
+        timer = setTimeout(() => {
+          reject(new CRDTDBError(
+            `IndexedDB database "${this.#name}" could not be opened: another connection ` +
+              `(an older version of this app in another tab?) keeps it blocked; close it and retry`,
+          ));
+        }, BLOCKED_TIMEOUT_MS);
+      };
+      req.onsuccess = () => {
+        clearTimeout(timer);
+        const db = req.result;
+        // Give way to upgrades and deletions; the next call reconnects.
+        db.onversionchange = () => {
+          db.close();
+          if (this.#conn === conn) this.#conn = null;
+        };
+        db.onclose = () => {
+          if (this.#conn === conn) this.#conn = null;
+        };
+        resolve(db);
+      };
+      req.onerror = () => {
+        clearTimeout(timer);
+        reject(storageError(this.#name, "opening", req.error));
+      };
+    });
+    this.#conn = conn;
+    conn.catch(() => {
+      if (this.#conn === conn) this.#conn = null;
+    });
+    return conn;
+  }
+
+  /** @returns {Promise<import("./adapter.js").StoredState>} */
+  async load() {
+    const db = await this.#connect();
+    const tx = db.transaction(["meta", "events", "crdt_rows"], "readonly");
+    const [metaKeys, metaValues, events, rows] = await Promise.all([
+      requestDone(tx.objectStore("meta").getAllKeys()),
+      requestDone(tx.objectStore("meta").getAll()),
+      requestDone(tx.objectStore("events").getAll()),
+      requestDone(tx.objectStore("crdt_rows").getAll()),
+    ]).catch((err) => {
+      throw storageError(this.#name, "loading", err);
+    });
+    return {
+      meta: new Map(metaKeys.map((/** @type {string} */ k, /** @type {number} */ i) => [k, metaValues[i]])),
+      events,
+      rows,
+    };
+  }
+
+  /**
+   * @param {import("./adapter.js").StorageWrite} w
+   * @returns {Promise<void>}
+   */
+  async write(w) {
+    let db = await this.#connect();
+    let tx;
+    try {
+      tx = this.#begin(db, w);
+    } catch (err) {
+      if (/** @type {any} */ (err)?.name !== "InvalidStateError") throw storageError(this.#name, "writing", err);
+      // The connection died between writes: retry once on a new one.
+      this.#conn = null;
+      db = await this.#connect();
+      try {
+        tx = this.#begin(db, w);
+      } catch (err2) {
+        throw storageError(this.#name, "writing", err2);
+      }
+    }
+    await new Promise((resolve, reject) => {
+      tx.oncomplete = () => resolve(undefined);
+      tx.onabort = () => reject(storageError(this.#name, "writing", tx.error));
+      tx.onerror = (e) => e.preventDefault(); // reported by onabort, once
+    });
+  }
+
+  /**
+   * Starts one transaction issuing every request of `w` (requests need no awaiting: the
+   * transaction commits when they are done, or aborts on the first failure).
+   * @param {IDBDatabase} db
+   * @param {import("./adapter.js").StorageWrite} w
+   * @returns {IDBTransaction}
+   */
+  #begin(db, w) {
+    const tx = db.transaction(STORES, "readwrite", { durability: "relaxed" });
+    try {
+      const rows = tx.objectStore("crdt_rows");
+      const mat = tx.objectStore("materialized");
+      for (const r of w.rows) {
+        const key = [r.table, r.key];
+        if (r.state === null) rows.delete(key);
+        else rows.put(r.state, key);
+        if (r.row === null) mat.delete(key);
+        else mat.put(r.row, key);
+      }
+      const ix = tx.objectStore("indexes");
+      for (const [table, index] of w.dropIndexes) {
+        // Every [table, index, …] key sorts below [table, index + "\0"].
+        ix.delete(IDBKeyRange.bound([table, index], [table, index + "\0"], false, true));
+      }
+      for (const k of w.indexDeletes) ix.delete(k);
+      for (const k of w.indexPuts) ix.put(null, k);
+      const ev = tx.objectStore("events");
+      for (const k of w.eventDeletes) ev.delete(k);
+      for (const [k, v] of w.eventPuts) ev.put(v, k);
+      const meta = tx.objectStore("meta");
+      for (const [k, v] of w.meta) meta.put(v, k);
+    } catch (err) {
+      tx.abort();
+      throw err;
+    }
+    return tx;
+  }
+
+  /**
+   * Every key and value of a store in key order (tests and tools).
+   * @param {(typeof STORES)[number]} store
+   * @returns {Promise<Array<[unknown, unknown]>>}
+   */
+  async entries(store) {
+    const db = await this.#connect();
+    const tx = db.transaction([store], "readonly");
+    const [keys, values] = await Promise.all([
+      requestDone(tx.objectStore(store).getAllKeys()),
+      requestDone(tx.objectStore(store).getAll()),
+    ]);
+    return keys.map((/** @type {unknown} */ k, /** @type {number} */ i) => [k, values[i]]);
+  }
+
+  close() {
+    this.#closed = true;
+    const conn = this.#conn;
+    this.#conn = null;
+    conn?.then((db) => db.close(), () => {});
+  }
+
+  /**
+   * Deletes a database and everything in it.
+   * @param {string} name
+   * @param {IDBFactory} [factory]
+   * @returns {Promise<void>}
+   */
+  static delete(name, factory = globalThis.indexedDB) {
+    return new Promise((resolve, reject) => {
+      const req = factory.deleteDatabase(name);
+      /** @type {ReturnType<typeof setTimeout> | undefined} */
+      let timer;
+      req.onsuccess = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      req.onerror = () => {
+        clearTimeout(timer);
+        reject(storageError(name, "deleting the database", req.error));
+      };
+      req.onblocked = () => {
+        timer = setTimeout(() => {
+          reject(new CRDTDBError(`IndexedDB database "${name}" could not be deleted: a connection to it stays open`));
+        }, BLOCKED_TIMEOUT_MS);
+      };
+    });
+  }
+}
