@@ -1,0 +1,83 @@
+// Helpers the persistence tests call in the page (tests/e2e/persistence.test.js).
+import { above, CRDTDB } from "/js/index.js";
+
+export const INDEXES = {
+  byG: { table: "t", keys: ["g"] },
+  byPair: { table: "t", keys: ["g", "n"] },
+};
+
+/**
+ * Everything observable of a database, as plain data.
+ * @param {CRDTDB} db
+ */
+export function observe(db) {
+  return {
+    rows: db.table("t").entries(),
+    byG: db.index("byG").keys(),
+    byPair: db.index("byPair").keys(),
+    countAbove: db.index("byG").count(above(3)),
+    version: [...db.version()],
+    history: [...db.changesSince()],
+    peerId: db.peerId,
+  };
+}
+
+/**
+ * Writes forever: iteration i sets rows a{i%40} and b{i%40} to { n: i, g: i % 7 } in one
+ * transaction plus "last" beside it in the same task; logs "ack i" once all are durable.
+ * @param {number} from
+ */
+export async function writeForever(from) {
+  const db = await CRDTDB.open("crash", { indexes: INDEXES });
+  console.log(`opened ${db.peerId}`);
+  for (let i = from; ; i++) {
+    const row = { n: i, g: i % 7, pad: "x".repeat(i % 200) };
+    await Promise.all([
+      db.transaction(async (tx) => {
+        await tx.table("t").set(`a${i % 40}`, row);
+        await tx.table("t").set(`b${i % 40}`, row);
+      }),
+      db.table("t").set("last", { n: i, g: -1 }),
+    ]);
+    console.log(`ack ${i}`);
+  }
+}
+
+/** @returns {Promise<Record<string, Array<[unknown, unknown]>>>} the raw stores */
+export function rawStores() {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open("crash");
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      const db = req.result;
+      const names = [...db.objectStoreNames];
+      const tx = db.transaction(names, "readonly");
+      /** @type {Record<string, Array<[unknown, unknown]>>} */
+      const out = {};
+      for (const name of names) {
+        const keys = tx.objectStore(name).getAllKeys();
+        const values = tx.objectStore(name).getAll();
+        values.onsuccess = () => {
+          out[name] = keys.result.map((k, i) => [k, name === "crdt_rows" || name === "events" ? null : values.result[i]]);
+        };
+      }
+      tx.oncomplete = () => {
+        db.close();
+        resolve(out);
+      };
+      tx.onerror = () => reject(tx.error);
+    };
+  });
+}
+
+/** Opens the crashed database and returns what it shows, and its raw stores. */
+export async function inspect() {
+  const raw = await rawStores();
+  const db = await CRDTDB.open("crash", { indexes: INDEXES });
+  const rows = db.table("t").entries();
+  const view = { byG: db.index("byG").keys(), byPair: db.index("byPair").keys() };
+  db.close();
+  return { raw, rows, view };
+}
+
+Object.assign(window, { CRDTDB, INDEXES, observe, writeForever, inspect, rawStores, pageReady: true });
