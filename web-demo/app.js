@@ -164,7 +164,8 @@ async function main() {
   const started = performance.now();
   for (const section of document.querySelectorAll(".replica")) {
     const name = section.dataset.replica;
-    const db = await CRDTDB.open("todos-demo", { storage: "memory", peerId: name });
+    // One IndexedDB database per replica: both survive reloads.
+    const db = await CRDTDB.open(`todos-demo-${name}`);
     replicas.set(name, new Replica(db, section));
   }
   syncButton.addEventListener("click", () => {
@@ -178,7 +179,8 @@ async function main() {
     if (autoBox.checked) syncAll();
   });
   const ms = Math.round(performance.now() - started);
-  statusEl.textContent = `Engine ready in ${ms} ms. Two in-memory replicas: alice and bob.`;
+  const rows = [...replicas.values()].map((r) => r.db.table("todos").count()).join(" and ");
+  statusEl.textContent = `Opened from IndexedDB in ${ms} ms: alice and bob hold ${rows} todos.`;
   document.body.dataset.ready = "true";
 }
 

@@ -19,7 +19,7 @@ test("web demo: add, sync, concurrent edits, delete", async () => {
   try {
     await page.goto(h.url);
     await page.waitForSelector("body[data-ready=true]", { timeout: 20_000 });
-    assert.match(await page.textContent("#notice"), /IndexedDB storage/);
+    assert.match(await page.textContent("#notice"), /IndexedDB/);
 
     const alice = page.locator('[data-replica="alice"]');
     const bob = page.locator('[data-replica="bob"]');
@@ -60,6 +60,15 @@ test("web demo: add, sync, concurrent edits, delete", async () => {
     assert.equal(await alice.locator(".todos li.done").count(), 1);
     await alice.locator(".todos li").first().locator("button").click();
     assert.equal(await bob.locator(".todos li").count(), 1);
+
+    // Both replicas keep their rows across a reload (writes land in IndexedDB within a task
+    // or two; give them a moment before unloading the page).
+    const kept = [await titles(alice), await titles(bob)];
+    await page.waitForTimeout(300);
+    await page.reload();
+    await page.waitForSelector("body[data-ready=true]", { timeout: 20_000 });
+    assert.deepEqual([await titles(alice), await titles(bob)], kept);
+    assert.match(await page.textContent("#status"), /hold 1 and 1 todos/);
     assert.deepEqual(problems, []);
   } finally {
     await context.close();
