@@ -1,11 +1,12 @@
 // What every fixture app does with the installed package, in a page, a worker or Node: open
-// a database with an index, write rows, read them back with their keys, sync a second replica.
+// a database with an index, write rows, read them back with their keys, sync a second replica,
+// and keep a database across close and reopen (IndexedDB where it exists, else MemoryStorage).
 
 /**
  * @param {typeof import("crdtdb")} crdtdb
  * @param {string} name
  */
-export async function exercise({ CRDTDB, above }, name) {
+export async function exercise({ CRDTDB, above, MemoryStorage }, name) {
   const db = await CRDTDB.open(name, { storage: "memory", indexes: { byAge: { table: "users", keys: ["age"] } } });
   const users = db.table("users");
   await users.set("ada", { name: "Ada", age: 36 });
@@ -21,7 +22,16 @@ export async function exercise({ CRDTDB, above }, name) {
   const synced = other.table("users").get("cy")?.name ?? null;
   db.close();
   other.close();
-  return { adults, keys, keyOf, synced };
+  // The default storage is IndexedDB wherever it exists (pages, workers).
+  const opts = typeof indexedDB === "undefined" ? { storage: new MemoryStorage() } : {};
+  const first = await CRDTDB.open(`${name}-kept`, opts);
+  await first.table("users").set("ada", { name: "Ada" });
+  first.close();
+  const again = await CRDTDB.open(`${name}-kept`, opts);
+  const kept = again.table("users").get("ada")?.name ?? null;
+  again.close();
+  await CRDTDB.deleteDatabase(`${name}-kept`);
+  return { adults, keys, keyOf, synced, kept };
 }
 
 /** What exercise() returns when the package works. */
@@ -33,6 +43,7 @@ export const EXPECTED = {
   keys: ["ada", "bob", "cy"],
   keyOf: "bob",
   synced: "Cy",
+  kept: "Ada",
 };
 
 /**
