@@ -8,6 +8,7 @@
 
 #include "core/errors.h"
 #include "db/database.h"
+#include "support/alloc_hooks.h"
 #include "support/history.h"
 #include "support/store_sim.h"
 #include "support/values.h"
@@ -313,4 +314,60 @@ TEST_CASE("corrupt storage fails to load with DecodeError, never worse", "[store
   }
   REQUIRE(failed > 0);
   INFO(loaded << " corrupted copies loaded (a flipped value byte can stay valid)");
+}
+
+TEST_CASE("a call that fails partway leaves what storage must write unchanged",
+          "[store][atomicity]") {
+  // Two replicas built alike; one attempts a call that fails at its k-th allocation. Their
+  // storage records must then be identical, and stay so after both make the call for real.
+  auto build = [] {
+    auto db = std::make_unique<Database>("a");
+    db->declareIndexes(kDefs);
+    db->trackStorage(true);
+    for (int i = 0; i < 5; ++i) {
+      commitOps(*db, {setOp("users", "k" + std::to_string(i), {{"x", i}, {"y", "v"}, {"z", i}})});
+    }
+    ByteWriter w;
+    db->takeStorage(w);  // storage holds this much
+    commitOps(*db, {updateOp("users", "k1", {{"x", 10}})});
+    return db;
+  };
+  Database peer("b");
+  commitOps(peer, {setOp("users", "k2", {{"x", -2}}), setOp("posts", "p", {{"tag", "t"}})});
+  const Bytes message = allChanges(peer);
+  // Built before any allocation is made to fail (only the engine call is disturbed).
+  const std::vector<Op> ops = {updateOp("users", "k3", {{"x", 30}}), deleteOp("users", "k4"),
+                               setOp("users", "k9", {{"x", 9}, {"y", 1}})};
+  auto take = [](Database& db) {
+    ByteWriter w;
+    db.takeStorage(w);
+    return w.take();
+  };
+  for (int call = 0; call < 2; ++call) {
+    bool done = false;
+    for (std::int64_t k = 0; !done; ++k) {
+      auto a = build();
+      auto b = build();
+      auto attempt = [&](Database& db) {
+        if (call == 0) {
+          commitOps(db, ops);
+        } else {
+          db.applyChanges(message);
+        }
+      };
+      failAllocation(k);
+      try {
+        attempt(*a);
+        done = true;
+      } catch (const std::bad_alloc&) {
+      }
+      failNone();
+      if (done) break;
+      INFO("call " << call << " failed at allocation " << k);
+      REQUIRE(take(*a) == take(*b));  // nothing of the failed call is left to write
+      attempt(*a);
+      attempt(*b);
+      REQUIRE(take(*a) == take(*b));
+    }
+  }
 }
