@@ -255,11 +255,13 @@ export class CRDTDB {
    * Creates the database and starts opening it; await `db.ready` before using it (or use
    * `CRDTDB.open`).
    * @param {string} name database name
-   * @param {{ indexes?: Record<string, { table: string, keys: string[] }>, storage?: "memory",
+   * @param {{ indexes?: Record<string, { table: string, keys: string[] }>,
+   *   storage?: "indexeddb" | "memory" | import("./storage/adapter.js").StorageAdapter,
    *   peerId?: string, maxPendingBytes?: number }} [opts]
    *   `indexes`: secondary indexes by name (`keys` with more than one column: compound);
-   *   `storage`: only "memory" is available in this version ("indexeddb" throws CRDTDBError);
-   *   `peerId`: this replica's id, random when omitted; `maxPendingBytes`: bound on the memory
+   *   `storage`: "indexeddb" (the default where IndexedDB exists), "memory" (the default
+   *   elsewhere) or an adapter such as a MemoryStorage; `peerId`: this replica's id (by default
+   *   a random one, persisted with the database); `maxPendingBytes`: bound on the memory
    *   held for changes whose causal predecessors have not arrived (default 16 MiB; any safe
    *   integer).
    * @throws {TypeError} for invalid arguments; {CRDTDBError} for unavailable features
@@ -445,7 +447,8 @@ export class CRDTDB {
   /**
    * Creates a database and waits until it is ready.
    * @param {string} name
-   * @param {{ indexes?: Record<string, { table: string, keys: string[] }>, storage?: "memory",
+   * @param {{ indexes?: Record<string, { table: string, keys: string[] }>,
+   *   storage?: "indexeddb" | "memory" | import("./storage/adapter.js").StorageAdapter,
    *   peerId?: string, maxPendingBytes?: number }} [opts]
    * @returns {Promise<CRDTDB>} rejects (never throws) on invalid options
    */
@@ -462,7 +465,10 @@ export class CRDTDB {
     return this.#name;
   }
 
-  /** @returns {string} this replica's peer id */
+  /**
+   * @returns {string} this replica's peer id; with persistent storage and no `peerId` option,
+   *   the persisted one is known once `ready` resolved ("" before)
+   */
   get peerId() {
     return this.#peerId;
   }

@@ -319,6 +319,10 @@ export class CRDTDB<X extends IndexDefinitions = IndexDefinitions> {
   /** Resolves (to the database) once it is ready for reads and writes. */
   readonly ready: Promise<CRDTDB<X>>;
   readonly name: string;
+  /**
+   * This replica's peer id. With persistent storage and no `peerId` option it is the
+   * persisted one, known once `ready` resolved ("" before).
+   */
   readonly peerId: string;
   readonly closed: boolean;
   table<T extends JsonRow<T> = Row>(name: string): Table<T>;
