@@ -23,7 +23,8 @@
 //     crdtdb_unsubscribe(h, id)
 //   storage: crdtdb_load(h, len) (input = stored state; output = a change record listing every
 //     visible row as new) · crdtdb_track_storage(h, on) · crdtdb_take_storage(h) (output = the
-//     storage record, db/database.h) · crdtdb_index_entries(h, len) (input = index name)
+//     storage record, db/database.h) · crdtdb_index_entries(h, len) (input = index name) ·
+//     crdtdb_history_bytes(h) → f64 encoded size of the history held (-1: out of memory)
 #include <emscripten/emscripten.h>
 #include <malloc.h>
 
@@ -256,6 +257,14 @@ EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_track_storage(Handle* h, std::uint32_t
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_take_storage(Handle* h) {
   return guarded(h, [&] { h->db.takeStorage(h->out); });
+}
+
+EMSCRIPTEN_KEEPALIVE double crdtdb_history_bytes(Handle* h) {
+  try {
+    return static_cast<double>(h->db.opLog().encodedBytes());
+  } catch (...) {
+    return -1;
+  }
 }
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_index_entries(Handle* h, std::uint32_t len) {

@@ -742,6 +742,23 @@ export class CRDTDB {
   }
 
   /**
+   * How much storage this origin uses and may use (the browser's estimate; absent values are
+   * undefined, e.g. in Node), and the encoded size of the history this database holds.
+   * @returns {Promise<{ usage: number | undefined, quota: number | undefined, historyBytes: number }>}
+   */
+  async storageEstimate() {
+    const historyBytes = this.#openReplica().engine.historyBytes();
+    /** @type {{ usage?: number, quota?: number }} */
+    let estimate = {};
+    try {
+      estimate = (await /** @type {any} */ (globalThis).navigator?.storage?.estimate?.()) ?? {};
+    } catch {
+      // no estimate here (an opaque origin, a worker without StorageManager)
+    }
+    return { usage: estimate.usage, quota: estimate.quota, historyBytes };
+  }
+
+  /**
    * Deletes everything a database persisted (its IndexedDB database). Close its open
    * instances first: an open instance keeps its rows in memory, and its next write fails.
    * @param {string} name

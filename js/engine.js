@@ -223,6 +223,13 @@ export class Engine {
     return this.#call("_crdtdb_index_entries", new TextEncoder().encode(name));
   }
 
+  /** @returns {number} encoded bytes of the history this replica holds */
+  historyBytes() {
+    const n = this.#m._crdtdb_history_bytes(this.#handle);
+    if (n < 0) throw new CRDTDBError("out of memory: the history size could not be computed");
+    return n;
+  }
+
   /** @returns {number} bytes allocated on the WASM heap (all replicas of this module) */
   heapUsed() {
     return this.#m._crdtdb_heap_used();

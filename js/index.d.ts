@@ -358,6 +358,11 @@ export class CRDTDB<X extends IndexDefinitions = IndexDefinitions> {
    * still written (their promises settle then).
    */
   close(): void;
+  /**
+   * The browser's estimate of this origin's storage use and quota (undefined where there is
+   * none, e.g. Node), and the encoded size of the history this database holds.
+   */
+  storageEstimate(): Promise<{ usage: number | undefined; quota: number | undefined; historyBytes: number }>;
   /** Deletes everything a database persisted; close its open instances first. */
   static deleteDatabase(name: string): Promise<void>;
 }

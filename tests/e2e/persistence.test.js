@@ -57,11 +57,15 @@ test("rows, indexes, version and history survive a reload unchanged", async () =
       const w = /** @type {any} */ (window);
       const db = await w.CRDTDB.open("reload", { indexes: w.INDEXES });
       const snap = w.observe(db);
+      const estimate = await db.storageEstimate();
       db.close();
-      return snap;
+      return { ...snap, estimate };
     });
-    assert.deepEqual(after, before);
-    assert.equal(after.rows.length, 29);
+    const { estimate, ...shown } = after;
+    assert.ok(estimate.usage > 0 && estimate.quota > estimate.usage, JSON.stringify(estimate));
+    assert.ok(estimate.historyBytes > 0);
+    assert.deepEqual(shown, before);
+    assert.equal(shown.rows.length, 29);
     assert.deepEqual(problems, []);
   } finally {
     await context.close();

@@ -314,3 +314,17 @@ test("a database written by a newer format is refused, not misread", async () =>
   s.close();
   await assert.rejects(CRDTDB.open(name), /format 99/);
 });
+
+test("storageEstimate reports the history's size (and the browser's estimate where there is one)", async () => {
+  const db = await CRDTDB.open(fresh());
+  const before = await db.storageEstimate();
+  for (let i = 0; i < 20; i++) await db.table("t").set(`k${i}`, { v: "x".repeat(50) });
+  const after = await db.storageEstimate();
+  assert.equal(before.historyBytes, 0);
+  assert.ok(after.historyBytes > 20 * 50, `${after.historyBytes}`);
+  // The history is what changesSince sends, without its frame (14 bytes) and chunk count (1).
+  assert.equal(after.historyBytes, db.changesSince().length - 15);
+  // Node has no StorageManager: no estimate rather than a made-up one.
+  assert.equal(after.usage, undefined);
+  db.close();
+});
