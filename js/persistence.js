@@ -104,6 +104,7 @@ export class Persister {
   /** @type {Promise<void> | null} the storage write in flight */
   #inFlight = null;
   #closed = false;
+  /** A write failed and the durable state is not reloaded yet: nothing more may be written. */
   #failed = false;
 
   /**
@@ -188,11 +189,13 @@ export class Persister {
     this.#batch = null;
     const rows = failed.flatMap((x) => x.rows);
     for (const x of failed) x.reject(error);
-    if (!this.#closed) {
-      this.#onFailure(error, rows);
-    } else {
-      this.#failed = true;
-    }
+    this.#failed = true;
+    if (!this.#closed) this.#onFailure(error, rows);
+  }
+
+  /** The replica reloaded its durable state after a failure: writing may go on. */
+  recovered() {
+    this.#failed = false;
   }
 
   /**
@@ -207,6 +210,12 @@ export class Persister {
     this.#batch = null;
     /** @type {import("./storage/adapter.js").StorageWrite | null} */
     let w = null;
+    if (this.#failed) {
+      // The engine still holds what failed to persist: none of it may reach storage now.
+      b?.reject(new CRDTDBError("storage failed before close: these writes were not made durable"));
+      this.adapter.close();
+      return Promise.resolve();
+    }
     if (b !== null) {
       try {
         w = readStorageRecord(this.#engine().takeStorage());

@@ -187,6 +187,7 @@ export class Replica {
     this.install(fresh.names, fresh.record);
     this.generation++;
     this.recovering = false;
+    this.persister?.recovered();
     /** @type {unknown[]} */
     const errors = [];
     this.live.rebind((spec) => {

@@ -328,3 +328,17 @@ test("storageEstimate reports the history's size (and the browser's estimate whe
   assert.equal(after.usage, undefined);
   db.close();
 });
+
+test("closing right after a failed write does not persist what failed", async () => {
+  const mem = new MemoryStorage();
+  const db = await CRDTDB.open(fresh(), { storage: mem });
+  await db.table("t").set("a", { v: 1 });
+  mem.failNextWrite = new CRDTDBError("disk gone (test)");
+  const p = db.table("t").set("a", { v: 2 });
+  await assert.rejects(p, /disk gone/);
+  db.close(); // before the reload finished: the engine still shows v: 2
+  await new Promise((r) => setTimeout(r, 20));
+  const again = await CRDTDB.open("z", { storage: mem });
+  assert.deepEqual(again.table("t").get("a"), { v: 1 });
+  again.close();
+});
