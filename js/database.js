@@ -49,19 +49,26 @@ async function claimDatabase(name) {
         `the other instance first, or open this one with storage: "memory"`,
     );
   // An instance of this realm that is closing hands the database over once its writes landed.
-  while (closing.has(key)) await closing.get(key);
+  let handedOver = false;
+  while (closing.has(key)) {
+    handedOver = true;
+    await closing.get(key);
+  }
   if (claimed.has(key)) throw busy();
   claimed.add(key);
   const locks = /** @type {any} */ (globalThis).navigator?.locks;
   if (!locks) return () => claimed.delete(key);
+  // After a hand-over the lock is on its way back (released asynchronously): wait for it,
+  // briefly; otherwise take it only if no other instance holds it.
+  const how = handedOver ? { signal: AbortSignal.timeout(5000) } : { ifAvailable: true };
   /** @type {(() => void) | null} */
   const release = await new Promise((resolve, reject) => {
     locks
-      .request(key, { ifAvailable: true }, (/** @type {unknown} */ lock) => {
+      .request(key, how, (/** @type {unknown} */ lock) => {
         if (!lock) return resolve(null);
         return new Promise((done) => resolve(() => done(undefined)));
       })
-      .catch(reject);
+      .catch((/** @type {any} */ err) => (err?.name === "TimeoutError" ? resolve(null) : reject(err)));
   }).catch((err) => {
     claimed.delete(key);
     throw err;
@@ -288,6 +295,8 @@ export class CRDTDB {
 
   /** @type {(() => void) | null} releases this instance's claim on its database */
   #release = null;
+  /** The database was open before it failed (storage could not be reloaded). */
+  #openedOnce = false;
 
   /**
    * @param {string | undefined} peerId
@@ -329,16 +338,25 @@ export class CRDTDB {
           `crdtdb (format ${STORAGE_FORMAT}) cannot read: upgrade crdtdb`,
       );
     }
-    // The peer id: the caller's, else the last one this database used (this instance owns the
-    // database, so no live instance holds it), else a new one.
-    const peers = /** @type {string[]} */ (Array.isArray(state.meta.get("peers")) ? state.meta.get("peers") : []);
-    this.#peerId = peerId ?? peers[peers.length - 1] ?? randomPeerId();
+    // The peer id: the caller's, else a new one. Not the last one this database used: its
+    // events past what storage holds may have left through changesSince() before a crash, and
+    // reissuing their seqs with other content would split replicas for good.
+    /** @param {Map<string, unknown>} meta */
+    const peersOf = (meta) => /** @type {string[]} */ (Array.isArray(meta.get("peers")) ? meta.get("peers") : []);
+    const peers = peersOf(state.meta);
+    this.#peerId = peerId ?? randomPeerId();
     const write = emptyWrite();
     if (format === undefined) write.meta.push(["format", STORAGE_FORMAT]);
     if (!peers.includes(this.#peerId)) write.meta.push(["peers", [...peers, this.#peerId]]);
     /** @type {() => Promise<{ engine: Engine, names: string[], record: any }>} */
     const reload = async () => {
       const s = await adapter.load();
+      // After a failure, as after a crash: a fresh id (unless the caller chose one).
+      if (peerId === undefined) {
+        this.#peerId = randomPeerId();
+        const list = peersOf(s.meta);
+        await adapter.write({ ...emptyWrite(), meta: [["peers", [...list, this.#peerId]]] });
+      }
       return this.#loadEngine(module, maxPendingBytes, defs, s);
     };
     let opened;
@@ -360,7 +378,17 @@ export class CRDTDB {
     }
     const replica = new Replica(engine);
     replica.install(opened.names, opened.record);
-    replica.persistTo(adapter, reload);
+    replica.persistTo(adapter, reload, (err) => {
+      // Storage cannot even be read back: close, and say why on every later call.
+      if (this.#state !== "open") return;
+      this.#openedOnce = true;
+      this.#state = "failed";
+      this.#openError = err;
+      this.#replica?.close();
+      this.#replica = null;
+      this.#release?.();
+      this.#release = null;
+    });
     this.#replica = replica;
     this.#state = "open";
     if (storage === "indexeddb") {
@@ -467,7 +495,8 @@ export class CRDTDB {
 
   /**
    * @returns {string} this replica's peer id; with persistent storage and no `peerId` option,
-   *   the persisted one is known once `ready` resolved ("" before)
+   *   a fresh one known once `ready` resolved ("" before), which changes if a storage failure
+   *   makes the database reload
    */
   get peerId() {
     return this.#peerId;
@@ -760,9 +789,10 @@ export class CRDTDB {
 
   /**
    * Deletes everything a database persisted (its IndexedDB database). Close its open
-   * instances first: an open instance keeps its rows in memory, and its next write fails.
+   * instance first: while one is open (here, in another tab or a worker) this rejects.
    * @param {string} name
-   * @returns {Promise<void>} rejects with CRDTDBError when the deletion is blocked
+   * @returns {Promise<void>} rejects with CRDTDBError when an instance holds the database or
+   *   the deletion stays blocked
    */
   static deleteDatabase(name) {
     try {
@@ -771,7 +801,9 @@ export class CRDTDB {
       return Promise.reject(err);
     }
     if (typeof globalThis.indexedDB !== "object" || globalThis.indexedDB === null) return Promise.resolve();
-    return IndexedDBStorage.delete(name);
+    // Not under an open instance: it would go on writing into a database that is gone. An
+    // instance of this realm that is closing hands it over once its last writes landed.
+    return claimDatabase(name).then((release) => IndexedDBStorage.delete(name).finally(release));
   }
 
   #assertNotClosed() {
@@ -787,7 +819,7 @@ export class CRDTDB {
         throw new ClosedError(`database "${this.#name}" is closed`);
       case "failed":
         throw new CRDTDBError(
-          `database "${this.#name}" failed to open: ${
+          `database "${this.#name}" ${this.#openedOnce ? "failed" : "failed to open"}: ${
             /** @type {any} */ (this.#openError)?.message ?? this.#openError
           }`,
           { cause: this.#openError },

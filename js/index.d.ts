@@ -149,8 +149,9 @@ export interface CRDTDBOptions<X extends IndexDefinitions = IndexDefinitions> {
    */
   storage?: "indexeddb" | "memory" | StorageAdapter;
   /**
-   * This replica's peer id. By default a random id persisted with the database (reused by the
-   * next open), or a fresh one with storage "memory".
+   * This replica's peer id; by default a fresh random one per open (recorded in a persistent
+   * database's `peers`). An explicit id is the caller's promise that no other live instance
+   * uses it and that it holds every change ever made under it.
    */
   peerId?: string;
   /**
@@ -320,8 +321,9 @@ export class CRDTDB<X extends IndexDefinitions = IndexDefinitions> {
   readonly ready: Promise<CRDTDB<X>>;
   readonly name: string;
   /**
-   * This replica's peer id. With persistent storage and no `peerId` option it is the
-   * persisted one, known once `ready` resolved ("" before).
+   * This replica's peer id. With persistent storage and no `peerId` option it is a fresh id
+   * (recorded in the database's `peers`), known once `ready` resolved ("" before); a storage
+   * failure that makes the database reload gives it another.
    */
   readonly peerId: string;
   readonly closed: boolean;

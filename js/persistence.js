@@ -159,7 +159,8 @@ export class Persister {
       this.#fail(err, b);
       return;
     }
-    const done = (isEmptyWrite(w) ? Promise.resolve() : this.adapter.write(w)).then(
+    // (a custom adapter that throws instead of rejecting fails the same way)
+    const done = (isEmptyWrite(w) ? Promise.resolve() : Promise.resolve().then(() => this.adapter.write(w))).then(
       () => {
         this.#inFlight = null;
         b.resolve();

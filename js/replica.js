@@ -123,14 +123,15 @@ export class Replica {
    * @param {import("./storage/adapter.js").StorageAdapter} adapter
    * @param {() => Promise<{ engine: import("./engine.js").Engine, names: string[],
    *   record: import("./record.js").ChangeRecord }>} reload opens the durable state again
+   * @param {(err: CRDTDBError) => void} fatal the durable state could not be reloaded
    */
-  persistTo(adapter, reload) {
+  persistTo(adapter, reload, fatal) {
     this.persister = new Persister(
       adapter,
       () => this.engine,
       (updates) => this.#fireUpdates(updates),
       (err, rows) => {
-        this.#recover(err, rows, reload).catch(reportListenerError);
+        this.#recover(err, rows, reload).catch(fatal);
       },
     );
   }
@@ -170,12 +171,15 @@ export class Replica {
     try {
       fresh = await reload();
     } catch (reloadErr) {
-      // Storage cannot even be read: nothing can be trusted in memory either.
+      // Storage cannot even be read: nothing can be trusted in memory either (the owner
+      // closes the database).
       this.recovering = false;
-      this.close();
-      throw new CRDTDBError(`storage failed (${err.message}) and could not be reloaded; the database was closed`, {
-        cause: reloadErr,
-      });
+      throw new CRDTDBError(
+        `storage failed (${err.message}) and could not be reloaded (${/** @type {any} */ (reloadErr)?.message ?? reloadErr}); the database was closed`,
+        {
+          cause: reloadErr,
+        },
+      );
     }
     if (this.closed) {
       fresh.engine.delete();
@@ -334,6 +338,10 @@ export class Replica {
         this.rowById[c.id] = row;
       }
     }
+    // Queue the storage write before any listener runs: a listener may close the database,
+    // and close() writes what was queued.
+    const durable =
+      this.persister !== null && !this.closed ? this.persister.note(rec.update, origin, rec.rows) : DURABLE;
     /** @type {unknown[]} */
     const errors = [];
     if (this.changeListeners.size > 0 && rec.rows.length > 0 && !this.closed) {
@@ -351,10 +359,7 @@ export class Replica {
       }
     }
     if (rec.subs.length > 0 && !this.closed) this.live.fire(rec.subs, this.rowOfId, errors);
-    let durable = DURABLE;
-    if (this.persister !== null && !this.closed) {
-      durable = this.persister.note(rec.update, origin, rec.rows);
-    } else if (rec.update !== null && this.updateListeners.size > 0) {
+    if (this.persister === null && rec.update !== null && this.updateListeners.size > 0) {
       // Memory storage: durable at once.
       for (const entry of [...this.updateListeners]) {
         if (!this.updateListeners.has(entry)) continue;

@@ -51,6 +51,8 @@ export class IndexedDBStorage {
   /** @type {Promise<IDBDatabase> | null} */
   #conn = null;
   #closed = false;
+  /** A connection was opened before: finding no database now means it was deleted. */
+  #existed = false;
 
   /**
    * @param {string} name the CRDTDB name (also the IndexedDB database name)
@@ -72,7 +74,15 @@ export class IndexedDBStorage {
       const req = this.#factory.open(this.#name, IDB_VERSION);
       /** @type {ReturnType<typeof setTimeout> | undefined} */
       let timer;
-      req.onupgradeneeded = () => {
+      let deleted = false;
+      req.onupgradeneeded = (e) => {
+        if (this.#existed && e.oldVersion === 0) {
+          // Deleted under this instance (deleteDatabase): recreating it empty and writing a
+          // delta there would leave a database that can never be opened again.
+          deleted = true;
+          /** @type {IDBTransaction} */ (req.transaction).abort();
+          return;
+        }
         const db = req.result;
         for (const s of STORES) if (!db.objectStoreNames.contains(s)) db.createObjectStore(s);
       };
@@ -86,6 +96,7 @@ export class IndexedDBStorage {
       };
       req.onsuccess = () => {
         clearTimeout(timer);
+        this.#existed = true;
         const db = req.result;
         // Give way to upgrades and deletions; the next call reconnects.
         db.onversionchange = () => {
@@ -97,9 +108,14 @@ export class IndexedDBStorage {
         };
         resolve(db);
       };
-      req.onerror = () => {
+      req.onerror = (e) => {
         clearTimeout(timer);
-        reject(storageError(this.#name, "opening", req.error));
+        e.preventDefault(); // the rejection reports it
+        reject(
+          deleted
+            ? new CRDTDBError(`IndexedDB database "${this.#name}" was deleted while open; nothing more is written to it`)
+            : storageError(this.#name, "opening", req.error),
+        );
       };
     });
     this.#conn = conn;
@@ -150,8 +166,9 @@ export class IndexedDBStorage {
     }
     await new Promise((resolve, reject) => {
       tx.oncomplete = () => resolve(undefined);
+      // A failed request aborts the transaction (never prevented: the rest must not commit
+      // without it); onabort reports the cause once.
       tx.onabort = () => reject(storageError(this.#name, "writing", tx.error));
-      tx.onerror = (e) => e.preventDefault(); // reported by onabort, once
     });
   }
 

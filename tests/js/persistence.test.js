@@ -78,7 +78,7 @@ test("writes resolve once durable and survive a reopen, indexes included", async
   db.close();
   const again = await CRDTDB.open(name, { indexes: INDEXES });
   assert.deepEqual(observe(again), before);
-  assert.equal(again.peerId, peer, "the persisted peer id is reused");
+  assert.notEqual(again.peerId, peer, "every open writes under a fresh peer id");
   const { list, mat } = await storedEntries(name);
   assert.deepEqual(list, expectedEntries(again));
   assert.deepEqual(mat.map(([k]) => k), [["posts", "p1"], ["users", "u1"]]);
@@ -237,15 +237,20 @@ test("close() still writes what was not yet durable", async () => {
   again.close();
 });
 
-test("one live instance owns a persistent database; the next open after close reuses its peer id", async () => {
+test("one live instance owns a persistent database; each open records a fresh peer id", async () => {
   const name = fresh();
   const a = await CRDTDB.open(name);
   await assert.rejects(CRDTDB.open(name), (err) => err instanceof CRDTDBError && /already open/.test(err.message));
   const id = a.peerId;
   a.close();
   const b = await CRDTDB.open(name);
-  assert.equal(b.peerId, id);
+  assert.notEqual(b.peerId, id);
   b.close();
+  await new Promise((r) => setTimeout(r, 0));
+  const s = new IndexedDBStorage(name);
+  const meta = new Map(/** @type {any} */ (await s.entries("meta")));
+  s.close();
+  assert.deepEqual(meta.get("peers"), [id, b.peerId]);
   // An explicit peer id is used and remembered; memory storage never shares one.
   const c = await CRDTDB.open(name, { peerId: "explicit" });
   assert.equal(c.peerId, "explicit");
@@ -257,14 +262,14 @@ test("one live instance owns a persistent database; the next open after close re
   m2.close();
 });
 
-test("a reused peer id continues its sequence: peers accept what it writes after a reopen", async () => {
+test("an explicit peer id continues its sequence: peers accept what it writes after a reopen", async () => {
   const name = fresh();
   const peer = await CRDTDB.open(fresh(), { storage: "memory" });
-  const db = await CRDTDB.open(name);
+  const db = await CRDTDB.open(name, { peerId: "mine" });
   await db.table("t").set("a", { v: 1 });
   peer.applyChanges(db.changesSince());
   db.close();
-  const again = await CRDTDB.open(name);
+  const again = await CRDTDB.open(name, { peerId: "mine" });
   await again.table("t").set("b", { v: 2 });
   assert.deepEqual(peer.applyChanges(again.changesSince(peer.version())), { applied: 1, pending: 0 });
   assert.deepEqual(peer.version(), again.version());
@@ -299,8 +304,10 @@ test("deleteDatabase removes everything persisted", async () => {
   const name = fresh();
   const db = await CRDTDB.open(name);
   await db.table("t").set("k", { v: 1 });
+  // Not under an open instance; right after close() it waits for the last writes.
+  await assert.rejects(CRDTDB.deleteDatabase(name), /already open/);
+  db.table("t").set("k2", { v: 2 });
   db.close();
-  await new Promise((r) => setTimeout(r, 0));
   await CRDTDB.deleteDatabase(name);
   const again = await CRDTDB.open(name);
   assert.equal(again.table("t").get("k"), undefined);
@@ -339,6 +346,82 @@ test("closing right after a failed write does not persist what failed", async ()
   db.close(); // before the reload finished: the engine still shows v: 2
   await new Promise((r) => setTimeout(r, 20));
   const again = await CRDTDB.open("z", { storage: mem });
+  assert.deepEqual(again.table("t").get("a"), { v: 1 });
+  again.close();
+});
+
+test("events that left before a write failed are never reissued with other content", async () => {
+  // A peer pulls (changesSince) before the write is durable; the write then fails and the
+  // database reloads. What it writes next must reach that peer (it would ignore a reused seq).
+  const kept = new MemoryStorage();
+  const a = await CRDTDB.open(fresh(), { storage: kept });
+  const b = await CRDTDB.open(fresh(), { storage: "memory" });
+  await a.table("t").set("k0", { v: 0 });
+  kept.failNextWrite = new CRDTDBError("disk full (test)");
+  const p = a.table("t").set("k1", { v: "never durable" });
+  b.applyChanges(a.changesSince(b.version()));
+  await assert.rejects(p, /disk full/);
+  for (let i = 0; i < 50 && a.table("t").get("k1") !== undefined; i++) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 10));
+  await a.table("t").set("k2", { v: "new write" });
+  b.applyChanges(a.changesSince(b.version()));
+  assert.deepEqual(b.table("t").get("k2"), { v: "new write" });
+  a.close();
+  b.close();
+});
+
+test("a listener that closes the database does not lose the write that triggered it", async () => {
+  const kept = new MemoryStorage();
+  const db = await CRDTDB.open(fresh(), { storage: kept });
+  await db.table("t").set("a", { v: 1 });
+  db.on("change", () => db.close());
+  await db.table("t").set("b", { v: 2 });
+  const again = await CRDTDB.open("w", { storage: kept });
+  assert.deepEqual(again.table("t").keys(), ["a", "b"]);
+  again.close();
+});
+
+test("a database deleted under an open instance is not recreated half-empty", async () => {
+  const name = fresh();
+  const db = await CRDTDB.open(name);
+  await db.table("t").set("a", { v: 1 });
+  await IndexedDBStorage.delete(name); // e.g. another tab's own IndexedDB code
+  await assert.rejects(db.table("t").set("b", { v: 2 }), /deleted while open/);
+  db.close();
+  await new Promise((r) => setTimeout(r, 20));
+  const again = await CRDTDB.open(name); // empty, and healthy
+  assert.deepEqual(again.table("t").keys(), []);
+  await again.table("t").set("c", { v: 3 });
+  again.close();
+  const third = await CRDTDB.open(name);
+  assert.deepEqual(third.table("t").keys(), ["c"]);
+  third.close();
+});
+
+test("when the durable state cannot be reloaded the database closes and says why", async () => {
+  const mem = new MemoryStorage();
+  let loads = 0;
+  const flaky = {
+    load: () => (++loads > 1 ? Promise.reject(new Error("storage unreadable (test)")) : mem.load()),
+    write: (/** @type {any} */ w) => mem.write(w),
+    close: () => mem.close(),
+  };
+  const name = fresh();
+  const db = await CRDTDB.open(name, { storage: flaky });
+  await db.table("t").set("a", { v: 1 });
+  mem.failNextWrite = new CRDTDBError("write failed (test)");
+  await assert.rejects(db.table("t").set("b", { v: 2 }), /write failed/);
+  for (let i = 0; i < 50; i++) {
+    try {
+      db.table("t").get("a");
+      await new Promise((r) => setTimeout(r, 5));
+    } catch {
+      break;
+    }
+  }
+  assert.throws(() => db.table("t").get("a"), /storage unreadable/);
+  // Its claim is released: the database opens again.
+  const again = await CRDTDB.open(name, { storage: mem });
   assert.deepEqual(again.table("t").get("a"), { v: 1 });
   again.close();
 });

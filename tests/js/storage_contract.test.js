@@ -181,3 +181,54 @@ test("IndexedDBStorage: a connection closed under it is replaced, not reused", a
   await assert.rejects(s.write(write({ meta: [["b", 2]] })), CRDTDBError);
   s.close();
 });
+
+test("IndexedDBStorage: a request that fails aborts the whole write", async () => {
+  // A factory whose connections turn one put into an add of a key that exists: that request
+  // fails with ConstraintError (as a quota failure of one put would), and nothing may commit.
+  const wrapDb = (/** @type {IDBDatabase} */ db) =>
+    new Proxy(db, {
+      get(target, prop) {
+        if (prop !== "transaction") {
+          const v = Reflect.get(target, prop, target);
+          return typeof v === "function" ? v.bind(target) : v;
+        }
+        return (/** @type {any[]} */ ...args) => {
+          const tx = target.transaction(...args);
+          const objectStore = tx.objectStore.bind(tx);
+          tx.objectStore = (/** @type {string} */ name) => {
+            const store = objectStore(name);
+            if (name !== "meta") return store;
+            const put = store.put.bind(store);
+            store.put = (/** @type {any} */ v, /** @type {any} */ k) => (k === "dup" ? store.add(v, k) : put(v, k));
+            return store;
+          };
+          return tx;
+        };
+      },
+    });
+  const factory = /** @type {IDBFactory} */ ({
+    open: (/** @type {string} */ name, /** @type {number} */ v) => {
+      const req = indexedDB.open(name, v);
+      return new Proxy(req, {
+        get(target, prop) {
+          if (prop === "result") return wrapDb(target.result);
+          return Reflect.get(target, prop, target);
+        },
+        set(target, prop, value) {
+          return Reflect.set(target, prop, value, target);
+        },
+      });
+    },
+    deleteDatabase: (/** @type {string} */ name) => indexedDB.deleteDatabase(name),
+  });
+  const s = new IndexedDBStorage("failing-request", factory);
+  await s.write(write({ meta: [["dup", 1]] })); // an add of a new key succeeds
+  await assert.rejects(
+    s.write(write({ rows: [{ table: "t", key: "a", state: bytes(1), row: { v: 1 } }], meta: [["dup", 2]] })),
+    CRDTDBError,
+  );
+  const st = await s.load();
+  assert.deepEqual(st.rows, [], "the row written beside the failed request was not committed");
+  assert.equal(st.meta.get("dup"), 1);
+  s.close();
+});

@@ -18,7 +18,6 @@ export function observe(db) {
     countAbove: db.index("byG").count(above(3)),
     version: [...db.version()],
     history: [...db.changesSince()],
-    peerId: db.peerId,
   };
 }
 
