@@ -181,8 +181,9 @@ class ChunkWriter {
   // Appends segment [from, position()) := three tables of new strings (varint n, n × string),
   // varint transactions, body bytes (to the end of `out`'s record: callers frame it).
   void writeSegment(const Position& from, ByteWriter& out) const;
-  // Rebuilds the writer from a chunk (already validated) whose transactions end each peer at
-  // `peerEnds` (chunk peer index → end seq, 0 = none). Strong guarantee.
+  // Rebuilds the writer from a chunk's tables (duplicate-free: the caller checks), its
+  // transaction count and body, whose transactions end each peer at `peerEnds` (chunk peer
+  // index → end seq, 0 = none). The body is not validated here. Strong guarantee.
   void restore(const ChunkTables& tables, std::size_t txns, ByteSpan body,
                const std::vector<Seq>& peerEnds);
 

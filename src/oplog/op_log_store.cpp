@@ -150,10 +150,18 @@ std::size_t OpLog::finishLoad(const CausalGraph& graph, const Interner& peers) {
   }
   // Where each of the chunk's peers ends, from the graph (the chunk holds events
   // [openStart_, openEnd_) in LV order).
+  // Tables must be duplicate-free (restore interns them: a duplicate would shift indexes).
   Interner chunkPeers(seed_);
   for (std::string_view p : tables.peers) {
     if (chunkPeers.find(p) || p.empty()) throw DecodeError("open chunk has a bad peer table");
     chunkPeers.intern(p);
+  }
+  for (const auto* list : {&tables.names, &tables.keys}) {
+    Interner seen(seed_ ^ 5);
+    for (std::string_view v : *list) {
+      if (seen.find(v)) throw DecodeError("open chunk's segments repeat a table entry");
+      seen.intern(v);
+    }
   }
   std::vector<Seq> peerEnds(tables.peers.size(), 0);
   if (openEnd_ > openStart_) {

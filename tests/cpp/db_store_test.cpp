@@ -2,6 +2,7 @@
 // from them (Database::load). A reopened replica must be indistinguishable from the one that
 // wrote the storage; storage's derived stores (materialized rows, index entries) must match
 // the engine's state; opening must decode row state, not history.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <random>
@@ -370,4 +371,23 @@ TEST_CASE("a call that fails partway leaves what storage must write unchanged",
       REQUIRE(take(*a) == take(*b));
     }
   }
+}
+
+TEST_CASE("open-chunk segments that repeat a table entry are refused", "[store][decode]") {
+  StoreSim s;
+  Database db("a");
+  db.trackStorage(true);
+  for (int i = 0; i < 10; ++i) commitOps(db, {setOp("users", "a" + std::to_string(i), {{"x", i}})});
+  s.take(db);
+  commitOps(db, {setOp("users", "k2", {{"x", 2}})});
+  s.take(db);  // a second, much smaller segment: stored beside the first
+  REQUIRE(s.events.size() == 2);
+  // Rewrite the second segment so that it introduces "a0" (already in the first) again.
+  Bytes& seg = std::prev(s.events.end())->second;
+  const std::string from = "k2";
+  auto it = std::search(seg.begin(), seg.end(), from.begin(), from.end());
+  REQUIRE(it != seg.end());
+  *it = 'a';
+  *(it + 1) = '0';
+  REQUIRE_THROWS_AS(s.open("a", {}), DecodeError);
 }
