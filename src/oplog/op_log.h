@@ -58,8 +58,8 @@ class OpLog {
 
   // ---- persistence: the events store (see op_log_store.cpp) ----
   // Sealed chunks are stored whole; the open chunk as segments that concatenate back into it,
-  // keyed (chunk start, segment start). A new segment absorbs stored ones at most twice its
-  // size, so a chunk is O(log) records and a byte is rewritten O(log) times.
+  // keyed (chunk start, segment start), merged by size tiers (op_log_store.cpp), so a chunk
+  // is O(log) records and a byte is rewritten O(log) times (base 8).
   //   record := u8 kind (1 sealed chunk, 2 open-chunk segment), varint chunk start,
   //             varint start, varint end, varint graphLen, graph summary of [start, end)
   //             (graph/graph_codec.h), payload (1: the chunk; 2: ChunkWriter::writeSegment)

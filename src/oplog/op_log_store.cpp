@@ -72,24 +72,37 @@ void OpLog::takeStored(const CausalGraph& graph, const Interner& peers, EventsDe
   }
   if (open_.empty() || (!segs_.empty() && storedEnd_ == openEnd_)) return;
   if (segs_.empty()) storedPos_ = {};
-  LV start = segs_.empty() ? openStart_ : storedEnd_;
-  ChunkWriter::Position from = storedPos_;
-  std::size_t size = open_.bodySize() - from.body;
-  LV absorbed = start;  // the last segment absorbed: its key is overwritten
-  bool any = false;
-  while (!segs_.empty() && segs_.back().bytes <= 2 * size) {
-    if (any) out.deletes.emplace_back(openStart_, absorbed);
-    any = true;
-    absorbed = segs_.back().start;
-    size += segs_.back().bytes;
-    from = segs_.back().from;
-    start = segs_.back().start;
-    segs_.pop_back();
+  // Tiered merging: a segment's tier is the base-8 order of its size, and once kFanout
+  // segments at the tail share a tier they become one. A chunk is then at most
+  // (kFanout - 1) records per tier, and a byte is rewritten at most once per tier.
+  constexpr std::size_t kFanout = 8;
+  auto tier = [](std::size_t b) {
+    int t = 0;
+    for (; b >= 8; b /= 8) ++t;
+    return t;
+  };
+  const LV start = segs_.empty() ? openStart_ : storedEnd_;
+  segs_.push_back({start, open_.bodySize() - storedPos_.body, storedPos_});
+  while (segs_.size() >= kFanout) {
+    const std::size_t first = segs_.size() - kFanout;
+    const int t = tier(segs_.back().bytes);
+    bool same = true;
+    for (std::size_t i = first; i < segs_.size(); ++i) same = same && tier(segs_[i].bytes) == t;
+    if (!same) break;
+    Segment merged = segs_[first];
+    for (std::size_t i = first + 1; i < segs_.size(); ++i) {
+      merged.bytes += segs_[i].bytes;
+      // Its key goes (the merged record takes the first one's); deleting the key of the new,
+      // never stored segment is a no-op.
+      out.deletes.emplace_back(openStart_, segs_[i].start);
+    }
+    segs_.resize(first);
+    segs_.push_back(merged);
   }
-  Bytes rec = makeRecord(kSegment, openStart_, start, openEnd_, graph, peers,
-                         [&](ByteWriter& w) { open_.writeSegment(from, w); });
-  segs_.push_back({start, open_.bodySize() - from.body, from});
-  out.puts.push_back({openStart_, start, std::move(rec)});
+  const Segment& tail = segs_.back();
+  out.puts.push_back({openStart_, tail.start,
+                      makeRecord(kSegment, openStart_, tail.start, openEnd_, graph, peers,
+                                 [&](ByteWriter& w) { open_.writeSegment(tail.from, w); })});
   storedPos_ = open_.position();
   storedEnd_ = openEnd_;
 }
