@@ -201,20 +201,35 @@ export class Replica {
       return { id, rows: this.query(spec.table, spec.index, spec.range, -1, 0, false) };
     }, errors);
     const seen = new Set();
-    for (const { table, key } of rows) {
+    const unique = rows.filter(({ table, key }) => {
       const id = JSON.stringify([table, key]);
-      if (seen.has(id)) continue;
-      seen.add(id);
-      const event = Object.freeze({ table, key, origin: "storage" });
-      for (const entry of [...this.changeListeners]) {
+      return !seen.has(id) && seen.add(id);
+    });
+    this.#fireChanges(unique, "storage", errors);
+    for (const e of errors) reportListenerError(e);
+  }
+
+  /**
+   * Fires a change event per row, to the listeners registered now (one that an earlier
+   * listener removed is skipped).
+   * @param {Array<{ table: string, key: string }>} rows
+   * @param {string} origin
+   * @param {unknown[]} errors listener errors, reported by the caller
+   */
+  #fireChanges(rows, origin, errors) {
+    if (this.changeListeners.size === 0 || rows.length === 0 || this.closed) return;
+    const listeners = [...this.changeListeners];
+    for (const { table, key } of rows) {
+      const event = Object.freeze({ table, key, origin });
+      for (const entry of listeners) {
+        if (!this.changeListeners.has(entry)) continue; // removed by an earlier listener
         try {
           entry.cb(event);
-        } catch (e) {
-          errors.push(e);
+        } catch (err) {
+          errors.push(err);
         }
       }
     }
-    for (const e of errors) reportListenerError(e);
   }
 
   #refuseWhileRecovering() {
@@ -229,10 +244,11 @@ export class Replica {
   /**
    * Fires update events (once durable).
    * @param {Array<{ bytes: Uint8Array, origin: string }>} updates
+   * @param {unknown[] | null} [errors] collects listener errors for the caller to report;
+   *   null: this call reports them
    */
-  #fireUpdates(updates) {
-    /** @type {unknown[]} */
-    const errors = [];
+  #fireUpdates(updates, errors = null) {
+    const collected = errors ?? [];
     for (const u of updates) {
       if (this.updateListeners.size === 0) break;
       const event = Object.freeze({ bytes: u.bytes, origin: u.origin });
@@ -241,11 +257,12 @@ export class Replica {
         try {
           entry.cb(event);
         } catch (err) {
-          errors.push(err);
+          collected.push(err);
         }
       }
     }
-    for (const err of errors) reportListenerError(err);
+    // Without `errors` the caller leaves reporting to this call.
+    if (errors === null) for (const err of collected) reportListenerError(err);
   }
 
   /**
@@ -344,31 +361,10 @@ export class Replica {
       this.persister !== null && !this.closed ? this.persister.note(rec.update, origin, rec.rows) : DURABLE;
     /** @type {unknown[]} */
     const errors = [];
-    if (this.changeListeners.size > 0 && rec.rows.length > 0 && !this.closed) {
-      const listeners = [...this.changeListeners];
-      for (const c of rec.rows) {
-        const event = Object.freeze({ table: c.table, key: c.key, origin });
-        for (const entry of listeners) {
-          if (!this.changeListeners.has(entry)) continue; // removed by an earlier listener
-          try {
-            entry.cb(event);
-          } catch (err) {
-            errors.push(err);
-          }
-        }
-      }
-    }
+    this.#fireChanges(rec.rows, origin, errors);
     if (rec.subs.length > 0 && !this.closed) this.live.fire(rec.subs, this.rowOfId, errors);
-    if (this.persister === null && rec.update !== null && this.updateListeners.size > 0) {
-      // Memory storage: durable at once.
-      for (const entry of [...this.updateListeners]) {
-        if (!this.updateListeners.has(entry)) continue;
-        try {
-          entry.cb(Object.freeze({ bytes: rec.update, origin }));
-        } catch (err) {
-          errors.push(err);
-        }
-      }
+    if (this.persister === null && rec.update !== null) {
+      this.#fireUpdates([{ bytes: rec.update, origin }], errors); // memory: durable at once
     }
     // The change is committed whatever a listener does: report errors like DOM listeners'.
     for (const err of errors) reportListenerError(err);

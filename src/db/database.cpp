@@ -5,6 +5,7 @@
 
 #include "core/errors.h"
 #include "core/sort.h"
+#include "db/row_lookup.h"
 #include "oplog/frame.h"
 #include "oplog/version_codec.h"
 
@@ -666,10 +667,7 @@ ChangeSet Database::finish(const CallMark& m) {
           std::lower_bound(lo, hi, col, [](const Changed& c, NameId x) { return c.column < x; });
       return it != hi && it->column == col ? &*it : nullptr;
     };
-    const ColumnLookup after = [&](std::string_view name) -> std::optional<ValueRef> {
-      const Cell* c = rows_.cell(r, name);
-      return c ? std::optional<ValueRef>(c->value()) : std::nullopt;
-    };
+    const ColumnLookup after = lookupIn(rows_, r);
     const ColumnLookup before = [&](std::string_view name) -> std::optional<ValueRef> {
       if (created) return std::nullopt;
       auto col = names_.find(name);
@@ -774,10 +772,7 @@ void Database::declareIndexes(const std::vector<IndexDef>& defs) {
     auto table = names_.find(d.table);
     if (!table) continue;
     rows_.forEachVisible(*table, [&](RowId id, const Row& r) {
-      IndexSet::addTo(next, name, id, r.key, [&](std::string_view col) -> std::optional<ValueRef> {
-        const Cell* c = rows_.cell(r, col);
-        return c ? std::optional<ValueRef>(c->value()) : std::nullopt;
-      });
+      IndexSet::addTo(next, name, id, r.key, lookupIn(rows_, r));
     });
   }
   indexes_.install(std::move(next));
@@ -865,10 +860,7 @@ void Database::checkInvariants() const {
     if (!rows_.live(id) || !rows_.row(id).visible()) continue;
     const Row& r = rows_.row(id);
     const std::string table(names_.name(r.table));
-    const ColumnLookup col = [&](std::string_view name) -> std::optional<ValueRef> {
-      const Cell* c = rows_.cell(r, name);
-      return c ? std::optional<ValueRef>(c->value()) : std::nullopt;
-    };
+    const ColumnLookup col = lookupIn(rows_, r);
     auto check = [&](const IndexDef* def, const std::string& index) {
       auto entry = IndexSet::entryFor(def, r.key, col);
       if (!entry) return;

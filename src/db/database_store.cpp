@@ -6,6 +6,7 @@
 #include "core/errors.h"
 #include "core/reserve.h"
 #include "db/database.h"
+#include "db/row_lookup.h"
 
 namespace crdtdb {
 
@@ -28,13 +29,6 @@ void appendEntry(const IndexDef& def, std::string_view key, const ColumnLookup& 
   for (const std::string& c : def.keys) w.raw(*col(c));
   writeString(w, key);
   out.push_back(w.take());
-}
-
-ColumnLookup lookupIn(const RowStore& rows, const Row& r) {
-  return [&rows, &r](std::string_view name) -> std::optional<ValueRef> {
-    const Cell* c = rows.cell(r, name);
-    return c ? std::optional<ValueRef>(c->value()) : std::nullopt;
-  };
 }
 
 }  // namespace
@@ -63,15 +57,16 @@ void Database::noteDirty(RowId id, const ColumnLookup* before) {
 void Database::takeStorage(ByteWriter& out) {
   confirm();  // seals a full open chunk and frees emptied rows first
   std::vector<const Bytes*> dels, puts;
-  std::vector<Bytes> now;
-  std::vector<std::vector<Bytes>> keep;  // owns the entries `puts` points at
+  // Each row's entries now; the outer vector owns the entries `puts` points at (moving an
+  // inner vector when it grows keeps its elements where they are).
+  std::vector<std::vector<Bytes>> nowByRow;
   out.varint(dirty_.size());
   for (const Dirty& d : dirty_) {
     const std::string_view key(d.id.data() + sizeof(NameId), d.id.size() - sizeof(NameId));
     out.string(names_.name(d.table));
     out.string(key);
     const auto id = rows_.find(d.table, key);
-    now.clear();
+    std::vector<Bytes>& now = nowByRow.emplace_back();
     if (!id || rows_.row(*id).empty()) {
       out.u8(0);
     } else {
@@ -98,9 +93,7 @@ void Database::takeStorage(ByteWriter& out) {
     for (const Bytes& e : d.stored) {
       if (std::find(now.begin(), now.end(), e) == now.end()) dels.push_back(&e);
     }
-    keep.push_back(std::move(now));
-    now = {};
-    for (const Bytes& e : keep.back()) {
+    for (const Bytes& e : now) {
       if (std::find(d.stored.begin(), d.stored.end(), e) == d.stored.end()) puts.push_back(&e);
     }
   }
