@@ -23,7 +23,8 @@
 //     crdtdb_unsubscribe(h, id)
 //   storage: crdtdb_load(h, len) (input = stored state; output = a change record listing every
 //     visible row as new) · crdtdb_track_storage(h, on) · crdtdb_take_storage(h) (output = the
-//     storage record, db/database.h) · crdtdb_index_entries(h, len) (input = index name) ·
+//     storage record, db/database.h) · crdtdb_storage_durable(h) (the last take is durable) ·
+//     crdtdb_index_entries(h, len) (input = index name) ·
 //     crdtdb_history_bytes(h) → f64 encoded size of the history held (-1: out of memory)
 #include <emscripten/emscripten.h>
 #include <malloc.h>
@@ -258,6 +259,8 @@ EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_track_storage(Handle* h, std::uint32_t
 EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_take_storage(Handle* h) {
   return guarded(h, [&] { h->db.takeStorage(h->out); });
 }
+
+EMSCRIPTEN_KEEPALIVE void crdtdb_storage_durable(Handle* h) { h->db.storageDurable(); }
 
 EMSCRIPTEN_KEEPALIVE double crdtdb_history_bytes(Handle* h) {
   try {

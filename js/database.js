@@ -102,6 +102,12 @@ function encodeIndexDefs(indexes) {
 const PEER_ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"; // Crockford base32, lower case
 
 /**
+ * @param {unknown} v
+ * @returns {v is string} whether `v` has the shape randomPeerId() gives
+ */
+const isRandomPeerId = (v) => typeof v === "string" && v.length === 16 && [...v].every((c) => PEER_ID_ALPHABET.includes(c));
+
+/**
  * A random peer id: 16 base32 characters (80 bits) from crypto.getRandomValues.
  * @returns {string}
  */
@@ -338,25 +344,24 @@ export class CRDTDB {
           `crdtdb (format ${STORAGE_FORMAT}) cannot read: upgrade crdtdb`,
       );
     }
-    // The peer id: the caller's, else a new one. Not the last one this database used: its
-    // events past what storage holds may have left through changesSince() before a crash, and
-    // reissuing their seqs with other content would split replicas for good.
+    // The peer id: the caller's, else the one this database made for default opens (the
+    // database lock makes this instance its only holder), else a new one. Reusing it after a
+    // crash is safe because own events leave (update events, changesSince) only once durable,
+    // so no seq that left is ever reissued with other content.
     /** @param {Map<string, unknown>} meta */
     const peersOf = (meta) => /** @type {string[]} */ (Array.isArray(meta.get("peers")) ? meta.get("peers") : []);
     const peers = peersOf(state.meta);
-    this.#peerId = peerId ?? randomPeerId();
+    const stored = state.meta.get("defaultPeer");
+    const reusable = isRandomPeerId(stored) ? stored : undefined;
+    this.#peerId = peerId ?? reusable ?? randomPeerId();
     const write = emptyWrite();
     if (format === undefined) write.meta.push(["format", STORAGE_FORMAT]);
     if (!peers.includes(this.#peerId)) write.meta.push(["peers", [...peers, this.#peerId]]);
+    if (peerId === undefined && reusable === undefined) write.meta.push(["defaultPeer", this.#peerId]);
     /** @type {() => Promise<{ engine: Engine, names: string[], record: any }>} */
     const reload = async () => {
+      // After a failure the same id goes on: storage holds every event of it that left.
       const s = await adapter.load();
-      // After a failure, as after a crash: a fresh id (unless the caller chose one).
-      if (peerId === undefined) {
-        this.#peerId = randomPeerId();
-        const list = peersOf(s.meta);
-        await adapter.write({ ...emptyWrite(), meta: [["peers", [...list, this.#peerId]]] });
-      }
       return this.#loadEngine(module, maxPendingBytes, defs, s);
     };
     let opened;
@@ -495,8 +500,7 @@ export class CRDTDB {
 
   /**
    * @returns {string} this replica's peer id; with persistent storage and no `peerId` option,
-   *   a fresh one known once `ready` resolved ("" before), which changes if a storage failure
-   *   makes the database reload
+   *   the database's own random id, known once `ready` resolved ("" before)
    */
   get peerId() {
     return this.#peerId;
@@ -657,7 +661,9 @@ export class CRDTDB {
   }
 
   /**
-   * Every change the holder of `version` lacks, encoded for `applyChanges`.
+   * Every change the holder of `version` lacks, encoded for `applyChanges`. With persistent
+   * storage, this replica's own changes come out once durable (once their write resolved), so
+   * a crash can never make its reused peer id issue a sequence number twice.
    * @param {Uint8Array} [version] a peer's `version()`; omitted: every change
    * @returns {Uint8Array}
    * @throws {DecodeError} when `version` is malformed

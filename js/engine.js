@@ -218,6 +218,11 @@ export class Engine {
     return this.#result(this.#m._crdtdb_take_storage(this.#handle));
   }
 
+  /** Storage made the last take durable: own events up to it may now leave in changesSince. */
+  storageDurable() {
+    this.#m._crdtdb_storage_durable(this.#handle);
+  }
+
   /** @returns {Reader} every storage entry of a declared index (varint n, n × bytes) */
   indexEntries(/** @type {string} */ name) {
     return this.#call("_crdtdb_index_entries", new TextEncoder().encode(name));

@@ -149,8 +149,8 @@ export interface CRDTDBOptions<X extends IndexDefinitions = IndexDefinitions> {
    */
   storage?: "indexeddb" | "memory" | StorageAdapter;
   /**
-   * This replica's peer id; by default a fresh random one per open (recorded in a persistent
-   * database's `peers`). An explicit id is the caller's promise that no other live instance
+   * This replica's peer id; by default a random one, persisted with a persistent database and
+   * reused by its later opens (memory storage: a fresh one per open). An explicit id is the caller's promise that no other live instance
    * uses it and that it holds every change ever made under it.
    */
   peerId?: string;
@@ -321,9 +321,9 @@ export class CRDTDB<X extends IndexDefinitions = IndexDefinitions> {
   readonly ready: Promise<CRDTDB<X>>;
   readonly name: string;
   /**
-   * This replica's peer id. With persistent storage and no `peerId` option it is a fresh id
-   * (recorded in the database's `peers`), known once `ready` resolved ("" before); a storage
-   * failure that makes the database reload gives it another.
+   * This replica's peer id. With persistent storage and no `peerId` option it is the
+   * database's own random id (made by its first open, reused by every later one), known once
+   * `ready` resolved ("" before).
    */
   readonly peerId: string;
   readonly closed: boolean;
@@ -344,7 +344,10 @@ export class CRDTDB<X extends IndexDefinitions = IndexDefinitions> {
   transaction<R>(callback: (tx: Transaction<X>) => R | Promise<R>): Promise<R>;
   /** Compact canonical summary of what this replica has seen. */
   version(): Uint8Array;
-  /** Every change the holder of `version` lacks (all changes when omitted). */
+  /**
+   * Every change the holder of `version` lacks (all changes when omitted). With persistent
+   * storage, this replica's own changes come out once durable (once their write resolved).
+   */
   changesSince(version?: Uint8Array): Uint8Array;
   /** Merges a peer's changes; throws DecodeError on bad input (nothing changes). */
   applyChanges(bytes: Uint8Array, opts?: ApplyOptions): ApplyResult;

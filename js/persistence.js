@@ -163,6 +163,9 @@ export class Persister {
     const done = (isEmptyWrite(w) ? Promise.resolve() : Promise.resolve().then(() => this.adapter.write(w))).then(
       () => {
         this.#inFlight = null;
+        // Own events up to this take may now leave through changesSince (the engine is freed
+        // once closed: nothing asks it any more).
+        if (!this.#closed) this.#engine().storageDurable();
         b.resolve();
         this.#onDurable(b.updates);
         if (this.#batch !== null) this.#flush();

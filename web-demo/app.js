@@ -31,8 +31,9 @@ class Replica {
       this.entries = rows.map((row) => [/** @type {string} */ (db.keyOf(row)), row]);
       this.render();
     });
-    db.on("change", ({ table, origin }) => {
-      if (table === "todos" && origin === "local" && autoBox.checked) queueMicrotask(syncAll);
+    // Auto-sync once a local write is durable: that is when its changes may leave.
+    db.on("update", ({ origin }) => {
+      if (origin === "local" && autoBox.checked) syncAll();
     });
 
     root.querySelector(".add").addEventListener("submit", (event) => {

@@ -750,7 +750,7 @@ void Database::changesSince(const ByteSpan* versionBytes, ByteWriter& out) const
     }
   }
   const std::size_t frame = beginFrame(out, FrameKind::Changes);
-  oplog_.changesSince(graph_, peers_, theirs, out);
+  oplog_.changesSince(graph_, peers_, theirs, {self_, durableSelf_}, out);
   finishFrame(out, frame);
 }
 

@@ -33,6 +33,7 @@
 namespace crdtdb {
 
 struct RunSource;
+inline constexpr Seq kNoSeqLimit = ~Seq{0};
 
 struct DatabaseOptions {
   std::size_t maxPendingBytes = 16u << 20;
@@ -109,7 +110,9 @@ class Database {
 
   Bytes version() const;
   // Every event the holder of `version` lacks (null: everything), as a Changes message
-  // appended to `out`. DecodeError on bad version bytes.
+  // appended to `out`. DecodeError on bad version bytes. While storage is tracked, this
+  // replica's own events past what storage acknowledged (storageDurable) are left out: after
+  // a crash the peer id is reused from storage, so a seq that left must never be reissued.
   void changesSince(const ByteSpan* version, ByteWriter& out) const;
   Bytes changesSince(const ByteSpan* version) const {
     ByteWriter w;
@@ -181,6 +184,8 @@ class Database {
   //   varint nPut, nPut × (varint chunk, varint start, varint n, n bytes)   to put
   // On an error the replica no longer knows what storage holds: reload it.
   void takeStorage(ByteWriter& out);
+  // Storage made the last take durable: own events up to it may leave through changesSince.
+  void storageDurable() noexcept { durableSelf_ = takenSelf_; }
   // Loads a fresh replica from storage: the events store's values in key order, then the
   // crdt_rows values (any order). O(rows + graph runs): no operation is replayed. DecodeError
   // names what is malformed; after any error the Database must be discarded.
@@ -244,6 +249,9 @@ class Database {
   WorkCounters work_;
   std::optional<CallMark> last_;  // marks of the last successful call (for undoLast)
   bool tracking_ = false;
+  // Own events from seq durableSelf_ on are not durable yet (no limit while not tracking);
+  // takenSelf_: own seq end covered by the last take.
+  Seq durableSelf_ = kNoSeqLimit, takenSelf_ = 0;
   std::vector<Dirty> dirty_;  // rows changed since storage's last take, in order
   std::unordered_map<std::string, std::size_t> dirtyAt_;
 };

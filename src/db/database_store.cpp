@@ -12,6 +12,8 @@ namespace crdtdb {
 
 void Database::trackStorage(bool on) {
   tracking_ = on;
+  // Everything held when tracking starts came from storage (or is nothing yet).
+  durableSelf_ = takenSelf_ = on ? graph_.nextSeq(self_) : kNoSeqLimit;
   dirty_.clear();
   dirtyAt_.clear();
 }
@@ -120,6 +122,7 @@ void Database::takeStorage(ByteWriter& out) {
   }
   dirty_.clear();
   dirtyAt_.clear();
+  takenSelf_ = graph_.nextSeq(self_);
 }
 
 void Database::writeIndexEntries(const std::string& name, ByteWriter& out) const {

@@ -10,14 +10,22 @@ namespace {
 
 enum class Need { None, Some, All };
 
-// What the holder of `theirs` lacks of the events in [start, end): nothing, part, or all.
-Need needOf(const CausalGraph& graph, const std::vector<Seq>& theirs, LV start, LV end) {
+// What the holder of `theirs` lacks of the events in [start, end), not counting withheld
+// ones: nothing, part, or all (then nothing in the range is withheld either).
+Need needOf(const CausalGraph& graph, const std::vector<Seq>& theirs, OpLog::Withhold withhold,
+            LV start, LV end) {
   bool any = false, all = true;
   for (std::size_t i = graph.runIndexAt(start); i < graph.runs().size(); ++i) {
     const GraphRun& run = graph.runs()[i];
     if (run.start >= end) break;
     const LV lo = std::max(run.start, start), hi = std::min(run.end, end);
-    const Seq s0 = run.seq + (lo - run.start), s1 = run.seq + (hi - run.start);
+    const Seq s0 = run.seq + (lo - run.start);
+    Seq s1 = run.seq + (hi - run.start);
+    if (run.peer == withhold.peer && s1 > withhold.from) {
+      all = false;
+      if (s0 >= withhold.from) continue;  // all of it withheld
+      s1 = withhold.from;
+    }
     const Seq have = run.peer < theirs.size() ? theirs[run.peer] : 0;
     if (s1 > have) any = true;
     if (s0 < have) all = false;
@@ -28,17 +36,18 @@ Need needOf(const CausalGraph& graph, const std::vector<Seq>& theirs, LV start, 
 }  // namespace
 
 void OpLog::changesSince(const CausalGraph& graph, const Interner& peers,
-                         const std::vector<Seq>& theirs, ByteWriter& out) const {
+                         const std::vector<Seq>& theirs, Withhold withhold, ByteWriter& out) const {
   // Decide first so the chunk count can be written before the chunks.
   std::vector<Need> needs;
   needs.reserve(sealed_.size() + 1);
-  for (const Chunk& c : sealed_) needs.push_back(needOf(graph, theirs, c.start, c.end));
+  for (const Chunk& c : sealed_) needs.push_back(needOf(graph, theirs, withhold, c.start, c.end));
   const bool hasOpen = !open_.empty();
-  if (hasOpen) needs.push_back(needOf(graph, theirs, openStart_, openEnd_));
+  if (hasOpen) needs.push_back(needOf(graph, theirs, withhold, openStart_, openEnd_));
   out.varint(std::count_if(needs.begin(), needs.end(), [](Need n) { return n != Need::None; }));
 
-  auto keep = [&](std::string_view peer, Seq, Seq end) {
+  auto keep = [&](std::string_view peer, Seq seq, Seq end) {
     auto idx = peers.find(peer);
+    if (idx && *idx == withhold.peer && seq >= withhold.from) return false;
     Seq have = idx && *idx < theirs.size() ? theirs[*idx] : 0;
     return end > have;
   };

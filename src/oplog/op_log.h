@@ -45,9 +45,14 @@ class OpLog {
   LV size() const { return openEnd_; }
 
   // Appends (inside a frame already begun in `out`) the payload of a Changes message holding
-  // every transaction with events whose seq is at or past theirs[peer] (by global PeerIdx).
+  // every transaction with events whose seq is at or past theirs[peer] (by global PeerIdx),
+  // except `withhold.peer`'s transactions from seq `withhold.from` on (whole transactions).
+  struct Withhold {
+    PeerIdx peer;
+    Seq from;
+  };
   void changesSince(const CausalGraph& graph, const Interner& peers, const std::vector<Seq>& theirs,
-                    ByteWriter& out) const;
+                    Withhold withhold, ByteWriter& out) const;
 
   // Moves the open chunk to the sealed list once it reached kSealBytes. Strong guarantee.
   void seal();

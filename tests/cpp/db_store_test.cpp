@@ -147,7 +147,9 @@ TEST_CASE("a replica reopened from storage equals the one that wrote it", "[stor
         r.db = std::move(reopened);  // and go on with the reopened one
       }
     }
-    // In the end every replica converges, through storage as well.
+    // In the end every replica converges, through storage as well (own events leave once
+    // durable).
+    for (Replica& r : reps) r.store.take(*r.db);
     for (Replica& r : reps) {
       for (const Replica& o : reps) syncFrom(*r.db, *o.db);
     }
@@ -253,10 +255,59 @@ TEST_CASE("a reused peer id continues its sequence after reopening", "[store]") 
   s.take(db);
   auto re = s.open("a", {});
   commitOps(*re, {updateOp("users", "u", {{"x", 2}})});
+  s.take(*re);
   Database peer("b");
   peer.applyChanges(allChanges(*re));
   REQUIRE(rowJson(peer, "users", "u") == Json({{"x", 2}}));
   REQUIRE(peer.version() == re->version());
+}
+
+TEST_CASE("own events leave through changesSince only once storage made them durable", "[store]") {
+  StoreSim s;
+  Database a("a"), b("b"), c("c");
+  a.trackStorage(true);
+  commitOps(a, {setOp("users", "u1", {{"x", 1}})});
+  s.take(a);
+  commitOps(a, {setOp("users", "u2", {{"x", 2}})});  // not durable
+  commitOps(b, {setOp("posts", "p", {{"tag", "t"}})});
+  a.applyChanges(allChanges(b));                     // a remote event after it
+  commitOps(a, {setOp("users", "u3", {{"x", 3}})});  // not durable either
+
+  // Withheld from the whole history and from a version, remote events included.
+  for (const Bytes& from : {Bytes{}, c.version()}) {
+    Database fresh("d");
+    fresh.applyChanges(from.empty() ? allChanges(a) : changesSinceVersion(a, from));
+    REQUIRE(rowJson(fresh, "users", "u1"));
+    REQUIRE(rowJson(fresh, "posts", "p"));
+    REQUIRE_FALSE(rowJson(fresh, "users", "u2"));
+    REQUIRE_FALSE(rowJson(fresh, "users", "u3"));
+    REQUIRE(fresh.heldEvents() == 0);
+  }
+  // A take is not enough: the write must have landed.
+  ByteWriter pending;
+  a.takeStorage(pending);
+  c.applyChanges(allChanges(a));
+  REQUIRE_FALSE(rowJson(c, "users", "u2"));
+
+  // The process dies before that write lands: the id is reused from storage with the same
+  // seqs and other content, and every replica still converges.
+  auto re = s.open("a", kDefs);
+  commitOps(*re, {setOp("users", "u9", {{"x", 9}})});
+  s.take(*re);
+  re->applyChanges(allChanges(b));
+  c.applyChanges(changesSinceVersion(*re, c.version()));
+  re->applyChanges(allChanges(c));
+  REQUIRE(c.encodeState() == re->encodeState());
+  REQUIRE(c.version() == re->version());
+  REQUIRE_FALSE(rowJson(c, "users", "u2"));
+  REQUIRE(rowJson(c, "users", "u9") == Json({{"x", 9}}));
+
+  // Untracked replicas withhold nothing.
+  Database m("m");
+  commitOps(m, {setOp("users", "u", {{"x", 1}})});
+  Database n("n");
+  n.applyChanges(allChanges(m));
+  REQUIRE(rowJson(n, "users", "u"));
 }
 
 TEST_CASE("corrupt storage fails to load with DecodeError, never worse", "[store][decode]") {

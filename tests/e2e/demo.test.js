@@ -54,12 +54,15 @@ test("web demo: add, sync, concurrent edits, delete", async () => {
       assert.match(await side.locator(".todos li .conflict").first().textContent(), new RegExp(loser));
     }
 
-    // Toggle done on bob, delete on alice; auto-sync carries both.
+    // Toggle done on bob, delete on alice; auto-sync carries both once each write is durable.
+    const listed = (/** @type {string} */ selector, /** @type {number} */ n) =>
+      page.waitForFunction(([sel, k]) => document.querySelectorAll(sel).length === k, [selector, n]);
     await page.check("#auto");
     await bob.locator(".todos li").nth(1).locator("input[type=checkbox]").check();
-    assert.equal(await alice.locator(".todos li.done").count(), 1);
+    await listed('[data-replica="alice"] .todos li.done', 1);
     await alice.locator(".todos li").first().locator("button").click();
-    assert.equal(await bob.locator(".todos li").count(), 1);
+    await listed('[data-replica="bob"] .todos li', 1);
+    assert.equal(await alice.locator(".todos li").count(), 1);
 
     // Both replicas keep their rows across a reload (writes land in IndexedDB within a task
     // or two; give them a moment before unloading the page).

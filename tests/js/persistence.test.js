@@ -78,7 +78,7 @@ test("writes resolve once durable and survive a reopen, indexes included", async
   db.close();
   const again = await CRDTDB.open(name, { indexes: INDEXES });
   assert.deepEqual(observe(again), before);
-  assert.notEqual(again.peerId, peer, "every open writes under a fresh peer id");
+  assert.equal(again.peerId, peer, "a default open reuses the database's peer id");
   const { list, mat } = await storedEntries(name);
   assert.deepEqual(list, expectedEntries(again));
   assert.deepEqual(mat.map(([k]) => k), [["posts", "p1"], ["users", "u1"]]);
@@ -237,29 +237,55 @@ test("close() still writes what was not yet durable", async () => {
   again.close();
 });
 
-test("one live instance owns a persistent database; each open records a fresh peer id", async () => {
+test("one live instance owns a persistent database and reuses its peer id", async () => {
   const name = fresh();
   const a = await CRDTDB.open(name);
   await assert.rejects(CRDTDB.open(name), (err) => err instanceof CRDTDBError && /already open/.test(err.message));
   const id = a.peerId;
+  await a.table("t").set("a", { v: 1 });
   a.close();
   const b = await CRDTDB.open(name);
-  assert.notEqual(b.peerId, id);
+  assert.equal(b.peerId, id);
+  // Its sequence goes on where storage left it: a peer accepts what it writes next.
+  const peer = await CRDTDB.open(fresh(), { storage: "memory" });
+  peer.applyChanges(b.changesSince());
+  await b.table("t").set("b", { v: 2 });
+  assert.deepEqual(peer.applyChanges(b.changesSince(peer.version())), { applied: 1, pending: 0 });
   b.close();
+  peer.close();
+  await new Promise((r) => setTimeout(r, 0));
+  // An explicit peer id is used and remembered, and does not replace the default one.
+  const c = await CRDTDB.open(name, { peerId: "explicit" });
+  assert.equal(c.peerId, "explicit");
+  c.close();
+  const d = await CRDTDB.open(name);
+  assert.equal(d.peerId, id);
+  d.close();
   await new Promise((r) => setTimeout(r, 0));
   const s = new IndexedDBStorage(name);
   const meta = new Map(/** @type {any} */ (await s.entries("meta")));
   s.close();
-  assert.deepEqual(meta.get("peers"), [id, b.peerId]);
-  // An explicit peer id is used and remembered; memory storage never shares one.
-  const c = await CRDTDB.open(name, { peerId: "explicit" });
-  assert.equal(c.peerId, "explicit");
-  c.close();
+  assert.deepEqual(meta.get("peers"), [id, "explicit"]);
   const m1 = await CRDTDB.open(name, { storage: "memory" });
   const m2 = await CRDTDB.open(name, { storage: "memory" });
   assert.notEqual(m1.peerId, m2.peerId);
   m1.close();
   m2.close();
+});
+
+test("own changes leave through changesSince only once durable", async () => {
+  const name = fresh();
+  const db = await CRDTDB.open(name);
+  await db.table("t").set("a", { v: 1 });
+  const pending = db.table("t").set("b", { v: 2 });
+  const peer = await CRDTDB.open(fresh(), { storage: "memory" });
+  peer.applyChanges(db.changesSince());
+  assert.deepEqual(peer.table("t").keys(), ["a"], "not durable yet: withheld");
+  await pending;
+  peer.applyChanges(db.changesSince(peer.version()));
+  assert.deepEqual(peer.table("t").keys(), ["a", "b"]);
+  db.close();
+  peer.close();
 });
 
 test("an explicit peer id continues its sequence: peers accept what it writes after a reopen", async () => {

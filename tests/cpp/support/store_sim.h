@@ -74,6 +74,7 @@ struct StoreSim {
       events[{chunk, start}] = bytes();
     }
     if (!r.atEnd()) throw std::runtime_error("storage record has trailing bytes");
+    db.storageDurable();  // the simulated write always lands
   }
 
   // A replica opened from what is stored (as the JS side does: load, then declare indexes).
