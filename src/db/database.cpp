@@ -83,6 +83,7 @@ struct Database::ApplyState {
 Database::Database(std::string peerId, DatabaseOptions options)
     : peerId_(std::move(peerId)),
       hashSeed_(options.hashSeed),
+      historyMaxBytes_(options.historyMaxBytes),
       names_(options.hashSeed ^ 0x6e616d6573ull),
       peers_(options.hashSeed ^ 0x7065657273ull),
       oplog_(options.hashSeed ^ 0x6f706c6f67ull),
@@ -314,6 +315,7 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
       if (wantUpdate) writeOp(update, op);
     }
     oplog_.extendTo(graph_.size());
+    keepHistoryBudget();
     cs = finish(call.mark());
     if (wantUpdate) finishUpdate(update, cs.update);
     cs.applied = count;
@@ -599,6 +601,9 @@ void Database::cascade(ApplyState& st) {
 }
 
 ChangeSet Database::applyChanges(ByteSpan bytes, bool wantUpdate) {
+  if (frameKind(bytes) == FrameKind::Snapshot) {
+    return applySnapshot(decodeFrame(bytes, FrameKind::Snapshot), wantUpdate);
+  }
   // Everything that can be checked without replica state is checked before the call starts.
   const ByteSpan payload = decodeFrame(bytes, FrameKind::Changes);
   const DecodedChanges dc = decodeChangesPayload(payload, hashSeed_);
@@ -619,12 +624,45 @@ ChangeSet Database::applyChanges(ByteSpan bytes, bool wantUpdate) {
     processRun(st, src);
     cascade(st);
   }
+  keepHistoryBudget();
   ChangeSet cs = finish(call.mark());
   if (wantUpdate) finishUpdate(update, cs.update);
   cs.applied = st.applied;
   cs.pending = buffer_.heldEvents();
   call.succeed();
   return cs;
+}
+
+ChangeSet Database::applySnapshot(ByteSpan payload, bool wantUpdate) {
+  // Decoded and validated whole before the call starts.
+  const std::unique_ptr<Database> s = decodeSnapshot(payload);
+  work_.loadDecodedBytes += s->work_.loadDecodedBytes;
+  Call call(*this);
+  ApplyState st;
+  st.nextSerial = 1;
+  st.bufferMark = &call.mark().buffer;
+  const LV added = joinSnapshot(*s, st.progress);
+  cascade(st);  // held runs that waited for what the snapshot brought
+  keepHistoryBudget();
+  ChangeSet cs = finish(call.mark());
+  if (wantUpdate && added + st.applied > 0) {
+    // Its events are not in the log: what this call adds travels on as a snapshot too.
+    ByteWriter w;
+    writeSnapshot(w);
+    cs.update = w.take();
+  }
+  cs.applied = added + st.applied;
+  cs.pending = buffer_.heldEvents();
+  call.succeed();
+  return cs;
+}
+
+std::size_t Database::compact(std::size_t keepBytes) {
+  Call call(*this);
+  const LV before = oplog_.folded();
+  oplog_.fold(keepBytes == 0 ? graph_.size() : oplog_.foldPointFor(keepBytes));
+  call.succeed();
+  return oplog_.folded() - before;
 }
 
 // ---- the change set of a call ----
@@ -749,6 +787,18 @@ void Database::changesSince(const ByteSpan* versionBytes, ByteWriter& out) const
       if (auto idx = peers_.find(peer)) theirs[*idx] = next;
     }
   }
+  if (oplog_.lacksFolded(graph_, theirs)) {
+    if (durableSelf_ >= graph_.nextSeq(self_)) {
+      writeSnapshot(out);
+      return;
+    }
+    // A snapshot carries every own event, so it waits until they are all durable; until then
+    // there is nothing the holder of `version` can use.
+    const std::size_t frame = beginFrame(out, FrameKind::Changes);
+    out.varint(0);
+    finishFrame(out, frame);
+    return;
+  }
   const std::size_t frame = beginFrame(out, FrameKind::Changes);
   oplog_.changesSince(graph_, peers_, theirs, {self_, durableSelf_}, out);
   finishFrame(out, frame);
@@ -847,7 +897,9 @@ std::uint32_t Database::subscribe(const std::string& table, const std::string& i
 
 void Database::checkInvariants() const {
   graph_.checkInvariants();
-  if (oplog_.size() != graph_.size()) throw Error(ErrorCode::Internal, "op log size mismatch");
+  if (oplog_.size() != graph_.size() || oplog_.folded() > oplog_.size()) {
+    throw Error(ErrorCode::Internal, "op log size mismatch");
+  }
   rows_.checkInvariants();
   indexes_.checkInvariants();
   // Every visible row is in its table's primary order and in each index it belongs to, with

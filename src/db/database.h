@@ -14,6 +14,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -38,6 +39,9 @@ inline constexpr Seq kNoSeqLimit = ~Seq{0};
 struct DatabaseOptions {
   std::size_t maxPendingBytes = 16u << 20;
   std::uint64_t hashSeed = 0x5eed;
+  // History budget: a call that leaves more than this (OpLog::approxBytes) folds the oldest
+  // history down to half of it (0: no budget).
+  std::size_t historyMaxBytes = 0;
 };
 
 // How a row's visible state changed in one call.
@@ -108,9 +112,16 @@ class Database {
   // reverted with its staged transaction restored). Never fails; false if nothing to undo.
   bool undoLast() noexcept;
 
+  // Compaction (db/database_snapshot.cpp): folds the oldest history so that at most
+  // `keepBytes` stay (0: all of it). Rows, indexes and the version do not change; a peer that
+  // lacks a folded event then catches up from a snapshot. Returns the events folded.
+  std::size_t compact(std::size_t keepBytes = 0);
+
   Bytes version() const;
   // Every event the holder of `version` lacks (null: everything), as a Changes message
-  // appended to `out`. DecodeError on bad version bytes. While storage is tracked, this
+  // appended to `out`, or, when it lacks a folded event, a Snapshot message: every row's
+  // state and the causal graph (applyChanges joins it state-based). DecodeError on bad
+  // version bytes. While storage is tracked, this
   // replica's own events past what storage acknowledged (storageDurable) are left out: after
   // a crash the peer id is reused from storage, so a seq that left must never be reissued.
   void changesSince(const ByteSpan* version, ByteWriter& out) const;
@@ -206,6 +217,16 @@ class Database {
                     std::vector<Bytes>& out) const;
   void loadRowState(ByteSpan bytes);
 
+  // Snapshots (db/database_snapshot.cpp).
+  void writeSnapshot(ByteWriter& out) const;
+  // The snapshot in a fresh scratch replica; DecodeError names what is wrong.
+  std::unique_ptr<Database> decodeSnapshot(ByteSpan payload) const;
+  ChangeSet applySnapshot(ByteSpan payload, bool wantUpdate);
+  // Joins snapshot replica `s` (its graph, then its rows) and folds the history it brought;
+  // returns the events it added. `progress`: peers whose next seq advanced.
+  LV joinSnapshot(const Database& s, std::vector<PeerIdx>& progress);
+  void keepHistoryBudget();
+
   struct CallMark {
     CausalGraph::Mark graph;
     OpLog::Mark oplog;
@@ -235,6 +256,7 @@ class Database {
 
   std::string peerId_;
   std::uint64_t hashSeed_;
+  std::size_t historyMaxBytes_;
   Interner names_;
   Interner peers_;
   PeerIdx self_;

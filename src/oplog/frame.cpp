@@ -37,6 +37,11 @@ Bytes encodeFrame(FrameKind kind, ByteSpan payload) {
   return w.take();
 }
 
+FrameKind frameKind(ByteSpan bytes) {
+  if (bytes.size() < kFrameHeaderBytes) throw DecodeError("truncated message header");
+  return static_cast<FrameKind>(bytes[5]);
+}
+
 ByteSpan decodeFrame(ByteSpan bytes, FrameKind expected) {
   ByteReader r(bytes);
   ByteSpan magic = r.raw(4);

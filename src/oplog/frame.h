@@ -20,6 +20,7 @@ enum class FrameKind : std::uint8_t {
   Changes = 1,   // a batch of events (changesSince, a commit's record)
   Version = 2,   // a version summary (version())
   RowState = 3,  // one row's CRDT state (persistence, state comparison)
+  Snapshot = 4,  // every row's state and the causal graph (catching up past compaction)
 };
 
 // Starts a frame at the end of `out`; returns the offset to pass to finishFrame.
@@ -27,6 +28,8 @@ std::size_t beginFrame(ByteWriter& out, FrameKind kind);
 void finishFrame(ByteWriter& out, std::size_t begin);
 
 Bytes encodeFrame(FrameKind kind, ByteSpan payload);
+// The kind byte of a message, unchecked otherwise (decodeFrame checks it all).
+FrameKind frameKind(ByteSpan bytes);
 // Returns the payload; throws DecodeError naming what is wrong.
 ByteSpan decodeFrame(ByteSpan bytes, FrameKind expected);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/errors.h"
 #include "core/reserve.h"
 
 namespace crdtdb {
@@ -85,11 +86,120 @@ void OpLog::seal() {
   reserveMore(sealed_, 1);
   ChunkWriter fresh(seed_);
   // Nothing below allocates.
+  sealedBytes_ += bytes.size();
   sealed_.push_back(Chunk{std::move(bytes), openStart_, openEnd_, openChecked_});
   openChecked_ = true;
   open_ = std::move(fresh);
   names_.clear();
   openStart_ = openEnd_;
+}
+
+void OpLog::fold(LV upTo) {
+  if (upTo <= foldedEnd_) return;
+  if (undo_) throw Error(ErrorCode::Internal, "two history folds in one call");
+  std::size_t k = 0;  // sealed chunks dropped
+  while (k < sealed_.size() && sealed_[k].end <= upTo) ++k;
+  const bool dropOpen = upTo > openStart_;
+  if ((k < sealed_.size() && sealed_[k].start != upTo) || (dropOpen && upTo < openEnd_) ||
+      (k == sealed_.size() && !dropOpen && upTo != openStart_)) {
+    throw Error(ErrorCode::Internal, "history fold point is not a chunk boundary");
+  }
+  // The stored segments belong to the open chunk, or to the first sealed chunk not stored yet
+  // (sealed since the last take); they go if their chunk goes.
+  LV segsChunk = openStart_;
+  bool segsGo = dropOpen;
+  if (!segs_.empty() && storedSealed_ < sealed_.size() &&
+      segs_.front().start == sealed_[storedSealed_].start) {
+    segsChunk = sealed_[storedSealed_].start;
+    segsGo = storedSealed_ < k;
+  }
+  // Everything that allocates comes first.
+  auto undo = std::make_unique<FoldUndo>();
+  undo->dropped.reserve(k);
+  std::unique_ptr<ChunkWriter> fresh;
+  if (dropOpen) {
+    fresh = std::make_unique<ChunkWriter>(seed_);
+    undo->open = std::make_unique<ChunkWriter>(seed_);
+  }
+  const std::size_t storedGone = std::min(k, storedSealed_);
+  foldDeletes_.reserve(foldDeletes_.size() + storedGone + (segsGo ? segs_.size() : 0));
+  // Nothing below allocates.
+  undo->openStart = openStart_;
+  undo->openEnd = openEnd_;
+  undo->foldedEnd = foldedEnd_;
+  undo->storedEnd = storedEnd_;
+  undo->storedSealed = storedSealed_;
+  undo->foldDeletes = foldDeletes_.size();
+  undo->storedPos = storedPos_;
+  undo->openChecked = openChecked_;
+  undo->foldDue = foldDue_;
+  undo->segsTaken = segsGo;
+  for (std::size_t i = 0; i < storedGone; ++i) {
+    foldDeletes_.emplace_back(sealed_[i].start, sealed_[i].start);
+  }
+  if (segsGo) {
+    for (const Segment& seg : segs_) foldDeletes_.emplace_back(segsChunk, seg.start);
+    undo->segs.swap(segs_);
+    storedPos_ = {};
+  }
+  for (std::size_t i = 0; i < k; ++i) {
+    sealedBytes_ -= sealed_[i].bytes.size();
+    undo->dropped.push_back(std::move(sealed_[i]));
+  }
+  sealed_.erase(sealed_.begin(), sealed_.begin() + static_cast<std::ptrdiff_t>(k));
+  storedSealed_ -= storedGone;
+  if (dropOpen) {
+    *undo->open = std::move(open_);
+    open_ = std::move(*fresh);
+    openStart_ = openEnd_ = upTo;
+    storedEnd_ = upTo;
+    openChecked_ = true;
+    names_.clear();
+  }
+  foldedEnd_ = upTo;
+  foldDue_ = true;
+  undo_ = std::move(undo);
+}
+
+void OpLog::unfold() noexcept {
+  FoldUndo& u = *undo_;
+  // The dropped chunks go back in front (erasing them left the capacity for it).
+  for (Chunk& c : u.dropped) sealedBytes_ += c.bytes.size();
+  sealed_.insert(sealed_.begin(), std::make_move_iterator(u.dropped.begin()),
+                 std::make_move_iterator(u.dropped.end()));
+  if (u.open) {
+    open_ = std::move(*u.open);
+    names_.clear();
+  }
+  if (u.segsTaken) segs_.swap(u.segs);
+  openStart_ = u.openStart;
+  openEnd_ = u.openEnd;
+  foldedEnd_ = u.foldedEnd;
+  storedEnd_ = u.storedEnd;
+  storedSealed_ = u.storedSealed;
+  foldDeletes_.resize(u.foldDeletes);
+  storedPos_ = u.storedPos;
+  openChecked_ = u.openChecked;
+  foldDue_ = u.foldDue;
+  undo_.reset();
+}
+
+LV OpLog::foldPointFor(std::size_t keepBytes) const {
+  std::size_t left = approxBytes();
+  for (const Chunk& c : sealed_) {
+    if (left <= keepBytes) return c.start;
+    left -= c.bytes.size();
+  }
+  return left <= keepBytes ? openStart_ : openEnd_;
+}
+
+bool OpLog::lacksFolded(const CausalGraph& graph, const std::vector<Seq>& theirs) const {
+  for (const GraphRun& run : graph.runs()) {
+    if (run.start >= foldedEnd_) break;
+    const Seq end = run.seq + (std::min(run.end, foldedEnd_) - run.start);
+    if ((run.peer < theirs.size() ? theirs[run.peer] : 0) < end) return true;
+  }
+  return false;
 }
 
 std::size_t OpLog::encodedBytes() const {

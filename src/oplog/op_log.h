@@ -4,12 +4,17 @@
 // re-emits only the transaction headers of chunks it needs in part. Memory is the encoded
 // size plus a vector header per chunk (and the open chunk's growth slack, < kSealBytes).
 //
-// Invariants: chunks cover [0, size) contiguously in LV order; each chunk holds at least one
-// transaction; transaction boundaries inside a chunk are those its authors committed.
-// Appends are journaled (mark / rollback / clearJournal); seal() runs only at a commit
-// point and changes nothing when it fails.
+// Compaction folds a prefix of the history away: events before folded() stay in the causal
+// graph but leave the log, and a peer that lacks any of them catches up from a snapshot of the
+// row states (Database::changesSince) instead.
+//
+// Invariants: chunks cover [folded(), size) contiguously in LV order; each chunk holds at
+// least one transaction; transaction boundaries inside a chunk are those its authors
+// committed. Appends and folds are journaled (mark / rollback / clearJournal); seal() runs
+// only at a commit point and changes nothing when it fails.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "core/bytes.h"
@@ -58,6 +63,25 @@ class OpLog {
   void seal();
 
   std::size_t encodedBytes() const;
+  // encodedBytes() without encoding the open chunk (its tables are left out): cheap per call.
+  std::size_t approxBytes() const { return sealedBytes_ + open_.bodySize(); }
+
+  // ---- compaction ----
+  LV folded() const { return foldedEnd_; }
+  // Drops the history before `upTo`, which must be a chunk boundary: a sealed chunk's start,
+  // the open chunk's start, or size() or beyond (the graph then holds events [size(), upTo)
+  // that never entered the log: a snapshot brought them). At most one fold per call. Strong
+  // guarantee.
+  void fold(LV upTo);
+  bool foldedThisCall() const { return undo_ != nullptr; }
+  // The shortest prefix to fold so that at most `keepBytes` of history stay (approxBytes):
+  // a chunk boundary; size() when even the open chunk alone is larger.
+  LV foldPointFor(std::size_t keepBytes) const;
+  // Whether the holder of `theirs` lacks an event before folded().
+  bool lacksFolded(const CausalGraph& graph, const std::vector<Seq>& theirs) const;
+  // The events record of a folded prefix [0, end): its graph summary, no operations (the
+  // first record of the events store once something was folded; also a snapshot's graph).
+  static Bytes foldedRecord(const CausalGraph& graph, const Interner& peers, LV end);
   std::size_t memoryBytes() const;
   const std::vector<Chunk>& sealed() const { return sealed_; }
 
@@ -78,6 +102,8 @@ class OpLog {
   };
   // What storage must write for events appended since the last take.
   void takeStored(const CausalGraph& graph, const Interner& peers, EventsDelta& out);
+  //   kind 3 (folded prefix) := chunk 0, start 0, end = folded(), the summary, no payload; it
+  //   is stored under key (0, 0) and comes first.
   // Loading a fresh replica: records in key order. loadRecord appends each one's graph
   // summary to `graph` and keeps its payload; finishLoad rebuilds the open chunk. DecodeError
   // on a malformed or out-of-order record (the replica is then discarded). Returns the bytes
@@ -88,18 +114,25 @@ class OpLog {
   struct Mark {
     ChunkWriter::Mark open;
     LV openEnd;
+    bool folded;  // a fold was journaled before the mark
   };
-  Mark mark() const { return {open_.mark(), openEnd_}; }
+  Mark mark() const { return {open_.mark(), openEnd_, undo_ != nullptr}; }
   void rollback(const Mark& m) noexcept {
+    if (undo_ && !m.folded) unfold();
     open_.rollback(m.open);
     openEnd_ = m.openEnd;
     names_.clear();  // a cache: it may name indexes the rollback removed
   }
-  void clearJournal() noexcept { open_.clearJournal(); }
+  void clearJournal() noexcept {
+    open_.clearJournal();
+    undo_.reset();
+  }
 
  private:
   std::uint64_t seed_;
   std::vector<Chunk> sealed_;
+  std::size_t sealedBytes_ = 0;
+  LV foldedEnd_ = 0;
   ChunkWriter open_;
   LV openStart_ = 0, openEnd_ = 0;
   std::vector<std::uint32_t> names_;  // replica NameId → open chunk index + 1 (0: unknown)
@@ -118,6 +151,22 @@ class OpLog {
   ChunkWriter::Position storedPos_;
   LV storedEnd_ = 0;
   std::vector<Bytes> loadSegs_;  // while loading: the open chunk's segment records
+  // Storage: keys of stored records that folds dropped, and whether the folded record is due.
+  std::vector<std::pair<LV, LV>> foldDeletes_;
+  bool foldDue_ = false;
+
+  // What a fold changed, to undo it (until the call's journal is cleared).
+  struct FoldUndo {
+    std::vector<Chunk> dropped;         // the sealed chunks it dropped, in order
+    std::unique_ptr<ChunkWriter> open;  // the open chunk, if it dropped that too
+    LV openStart, openEnd, foldedEnd, storedEnd;
+    std::size_t storedSealed, foldDeletes;
+    std::vector<Segment> segs;
+    ChunkWriter::Position storedPos;
+    bool openChecked, foldDue, segsTaken;
+  };
+  std::unique_ptr<FoldUndo> undo_;
+  void unfold() noexcept;
 };
 
 }  // namespace crdtdb

@@ -9,7 +9,7 @@ namespace crdtdb {
 
 namespace {
 
-enum RecordKind : std::uint8_t { kSealedChunk = 1, kSegment = 2 };
+enum RecordKind : std::uint8_t { kSealedChunk = 1, kSegment = 2, kFolded = 3 };
 
 Bytes makeRecord(RecordKind kind, LV chunk, LV start, LV end, const CausalGraph& graph,
                  const Interner& peers, const std::function<void(ByteWriter&)>& payload) {
@@ -36,7 +36,7 @@ RecordHeader readHeader(ByteSpan record) {
   ByteReader r(record);
   RecordHeader h{};
   const std::uint8_t kind = r.u8();
-  if (kind != kSealedChunk && kind != kSegment) {
+  if (kind != kSealedChunk && kind != kSegment && kind != kFolded) {
     throw DecodeError("events record of unknown kind " + std::to_string(kind));
   }
   h.kind = static_cast<RecordKind>(kind);
@@ -47,15 +47,30 @@ RecordHeader readHeader(ByteSpan record) {
   if (h.kind == kSealedChunk && h.start != h.chunk) {
     throw DecodeError("sealed chunk record that does not start its chunk");
   }
+  if (h.kind == kFolded && h.start != 0) throw DecodeError("folded history record not at 0");
   const std::uint64_t g = r.varintBelow(r.remaining() + 1, "graph summary length");
   h.graph = r.raw(static_cast<std::size_t>(g));
   h.payload = r.rest();
+  if (h.kind == kFolded && !h.payload.empty()) {
+    throw DecodeError("folded history record has trailing bytes");
+  }
   return h;
 }
 
 }  // namespace
 
+Bytes OpLog::foldedRecord(const CausalGraph& graph, const Interner& peers, LV end) {
+  return makeRecord(kFolded, 0, 0, end, graph, peers, [](ByteWriter&) {});
+}
+
 void OpLog::takeStored(const CausalGraph& graph, const Interner& peers, EventsDelta& out) {
+  if (foldDue_) {
+    // Deletes go before puts: the folded record may take the key of a chunk it folded.
+    out.deletes.insert(out.deletes.end(), foldDeletes_.begin(), foldDeletes_.end());
+    out.puts.push_back({0, 0, foldedRecord(graph, peers, foldedEnd_)});
+    foldDeletes_.clear();
+    foldDue_ = false;
+  }
   for (; storedSealed_ < sealed_.size(); ++storedSealed_) {
     const Chunk& c = sealed_[storedSealed_];
     if (!segs_.empty() && segs_.front().start == c.start) {
@@ -117,9 +132,12 @@ std::size_t OpLog::loadRecord(ByteSpan record, CausalGraph& graph, Interner& pee
   }
   decodeGraphRange(h.graph, h.start, graph, peers);
   if (graph.size() != h.end) throw DecodeError("events record's graph summary has a bad length");
-  if (h.kind == kSealedChunk) {
+  if (h.kind == kFolded) {
+    foldedEnd_ = openStart_ = openEnd_ = storedEnd_ = h.end;
+  } else if (h.kind == kSealedChunk) {
     if (openEnd_ != h.start) throw DecodeError("stored history has a gap");
     sealed_.push_back(Chunk{Bytes(h.payload.begin(), h.payload.end()), h.start, h.end, false});
+    sealedBytes_ += h.payload.size();
     storedSealed_ = sealed_.size();
     openStart_ = openEnd_ = h.end;
   } else {

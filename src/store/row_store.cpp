@@ -267,7 +267,7 @@ void RowStore::removeObservedAt(RowId id, std::size_t idx, const Observer& obs) 
   // version vector names (then look each up by peer).
   std::vector<PeerIdx> gone;
   const std::uint32_t named = obs.all ? 0 : graph_.vvStore().size(obs.vv);
-  if (obs.all || cs.byPeer.size() <= std::size_t{named} + 1) {
+  if (obs.all || obs.seen || cs.byPeer.size() <= std::size_t{named} + 1) {
     for (const auto& [peer, c] : cs.byPeer) {
       if (obs.observed(c.lv())) gone.push_back(peer);
     }
@@ -374,6 +374,44 @@ void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns
   }
   if (kind == OpKind::DeleteRow) return;
   for (const ColumnWrite& w : columns) write(id, w, lv, obs, kind == OpKind::UpdateRow);
+}
+
+void RowStore::join(RowId id, std::span<const JoinWrite> theirs, const std::vector<Seq>& seenByThem,
+                    const std::vector<Seq>& seenByUs, std::uint64_t* checks) {
+  // Their writes by column: an event writes several columns, and they may hold some of them.
+  std::vector<std::pair<NameId, LV>> held;
+  held.reserve(theirs.size());
+  for (const JoinWrite& w : theirs) held.emplace_back(w.column, w.lv);
+  sortRange(held.begin(), held.end());
+  std::vector<LV> keep;
+  Observer obs;
+  obs.all = false;
+  obs.graph = &graph_;
+  obs.seen = &seenByThem;
+  obs.keep = &keep;
+  obs.checks = checks;
+  for (std::size_t i = rows_[id].cells.size(); i-- > 0;) {
+    const NameId col = rows_[id].cells[i].column();
+    keep.clear();
+    auto it = std::lower_bound(held.begin(), held.end(), std::make_pair(col, LV{0}));
+    for (; it != held.end() && it->first == col; ++it) keep.push_back(it->second);
+    removeObservedAt(id, i, obs);
+  }
+  for (const JoinWrite& w : theirs) {
+    const Stamp s = graph_.stampOf(w.lv);
+    // Seen here: we hold it still (kept above) or removed it.
+    if (s.peer < seenByUs.size() && s.seq < seenByUs[s.peer]) continue;
+    // A peer's writes to one column form a chain, so a valid state never holds two of them;
+    // an invalid one does not get to add a second.
+    bool found;
+    const std::size_t idx = findCell(rows_[id], w.column, w.name, found);
+    if (found) {
+      const Cell& cur = rows_[id].cells[idx];
+      if (graph_.stampOf(cur.lv()).peer == s.peer) continue;
+      if (cur.hasLosers() && losers_.at(loserKey(id, w.column)).byPeer.count(s.peer)) continue;
+    }
+    write(id, ColumnWrite{w.column, w.name, w.value}, w.lv, obs, false);
+  }
 }
 
 RowStore::Mark RowStore::begin() {

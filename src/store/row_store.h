@@ -15,6 +15,7 @@
 // loses to the cell; the lookup table holds exactly the live rows.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <string>
@@ -48,8 +49,18 @@ struct Observer {
   LV runStart = 0;  // the event's run: earlier events of it are the same peer's chain
   LV self = 0;
   std::uint64_t* checks = nullptr;  // work counter (tests pin merge costs with it)
+  // A state join (RowStore::join): `seen` (next seq per PeerIdx) says what the other replica
+  // has seen; a write it still holds (`keep`: its LVs in the column at hand, sorted) was not
+  // removed there.
+  const std::vector<Seq>* seen = nullptr;
+  const std::vector<LV>* keep = nullptr;
   bool observed(LV w) const {
     if (checks) ++*checks;
+    if (seen) {
+      if (std::binary_search(keep->begin(), keep->end(), w)) return false;
+      const Stamp s = graph->stampOf(w);
+      return s.peer < seen->size() && s.seq < (*seen)[s.peer];
+    }
     if (all || (w >= runStart && w < self)) return true;
     Stamp s = graph->stampOf(w);
     return s.seq < graph->vvGet(vv, s.peer);
@@ -79,6 +90,20 @@ class RowStore {
   void apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns, LV lv,
              const Observer& obs);
 
+  // One write of another replica's state of a row, in this replica's terms.
+  struct JoinWrite {
+    NameId column;
+    std::string_view name;
+    LV lv;
+    ValueRef value;
+  };
+  // The state-based join of row `id` with another replica's state of it (`theirs`, every
+  // live write: winners and losers): drops each write of ours they have seen but no longer
+  // hold, and adds each of theirs we have not seen. seenByThem / seenByUs: next seq per
+  // PeerIdx (absent: 0), seenByUs as it was before their events joined the graph. Journaled.
+  void join(RowId id, std::span<const JoinWrite> theirs, const std::vector<Seq>& seenByThem,
+            const std::vector<Seq>& seenByUs, std::uint64_t* checks);
+
   // The winner cell of `column` in a row, or nullptr.
   const Cell* cell(const Row& r, std::string_view columnName) const;
   // Losing values of each column with concurrent losers, best first.
@@ -90,6 +115,14 @@ class RowStore {
       for (auto it = cs.order.rbegin(); it != cs.order.rend(); ++it) {
         f(c.column(), cs.byPeer.at(it->peer).value());
       }
+    }
+  }
+  template <typename F>  // f(NameId column, const Cell& loser) for every loser of a row
+  void forEachLoserCell(RowId id, F&& f) const {
+    for (const Cell& c : rows_[id].cells) {
+      if (!c.hasLosers()) continue;
+      for (const auto& entry : losers_.at(loserKey(id, c.column())).byPeer)
+        f(c.column(), entry.second);
     }
   }
   template <typename F>  // f(RowId, const Row&) for every visible row of `table`

@@ -24,9 +24,9 @@ std::uint64_t envOr(const char* name, std::uint64_t fallback) {
 
 Sim::Stats total;
 
-void runSeed(std::uint64_t seed) {
+void runSeed(std::uint64_t seed, bool compacting = false) {
   INFO("seed " << seed << " (replay: CRDTDB_FUZZ_FIRST=" << seed << " CRDTDB_FUZZ_SEEDS=1)");
-  Sim sim(seed, 5);
+  Sim sim(seed, 5, compacting);
   for (int step = 1; step <= 240; ++step) {
     sim.step();
     if (step % 4 == 0) requireMatchesOracle(sim.db(sim.lastTouched()));
@@ -40,6 +40,8 @@ void runSeed(std::uint64_t seed) {
   total.duplicateDeliveries += s.duplicateDeliveries;
   total.visibleRows += s.visibleRows;
   total.conflictedRows += s.conflictedRows;
+  total.compactions += s.compactions;
+  total.snapshots += s.snapshots;
 }
 
 }  // namespace
@@ -59,5 +61,23 @@ TEST_CASE("replicas converge under random delivery", "[convergence]") {
   REQUIRE(total.heldDeliveries > 0);
   REQUIRE(total.duplicateDeliveries > 0);
   REQUIRE(total.visibleRows > 0);
+  REQUIRE(total.conflictedRows > 0);
+}
+
+TEST_CASE("replicas converge while compacting and catching up from snapshots",
+          "[convergence][compact]") {
+  std::uint64_t first = envOr("CRDTDB_FUZZ_FIRST", 1);
+  if (std::getenv("CRDTDB_FUZZ_LONG")) {
+    for (std::uint64_t seed = first;; ++seed) {
+      runSeed(seed, true);
+      if (seed % 1000 == 0) std::cerr << "compacting convergence: seeds up to " << seed << "\n";
+    }
+  }
+  total = {};
+  std::uint64_t n = envOr("CRDTDB_FUZZ_SEEDS", 60);
+  for (std::uint64_t seed = first; seed < first + n; ++seed) runSeed(seed, true);
+  REQUIRE(total.compactions > static_cast<int>(n) * 5);
+  REQUIRE(total.snapshots > static_cast<int>(n));
+  REQUIRE(total.heldDeliveries > 0);
   REQUIRE(total.conflictedRows > 0);
 }

@@ -1,0 +1,153 @@
+// Compaction and snapshots: folding history away (compact, the history budget), the snapshot
+// a peer that lacks folded events receives instead (writeSnapshot), and merging one
+// (applySnapshot): the state-based join the row CRDT defines (RowStore::join).
+//
+// Snapshot payload := varint n, n bytes   an events record of kind "folded" (oplog/op_log.h):
+//                                         the causal graph of every event the rows reflect
+//                     varint nRows, nRows × (varint n, n bytes RowStore::encodeRowState),
+//                                         every row with state, by (table, key)
+// It is decoded and validated whole into a scratch replica (Database::load) before the
+// receiver changes anything.
+#include <algorithm>
+#include <memory>
+
+#include "core/errors.h"
+#include "core/sort.h"
+#include "db/database.h"
+#include "oplog/frame.h"
+
+namespace crdtdb {
+
+void Database::keepHistoryBudget() {
+  if (historyMaxBytes_ == 0 || oplog_.foldedThisCall() ||
+      oplog_.approxBytes() <= historyMaxBytes_) {
+    return;
+  }
+  // Down to half the budget, so a replica at its budget does not fold at every call.
+  oplog_.fold(oplog_.foldPointFor(historyMaxBytes_ / 2));
+}
+
+void Database::writeSnapshot(ByteWriter& out) const {
+  const std::size_t frame = beginFrame(out, FrameKind::Snapshot);
+  const Bytes graph = OpLog::foldedRecord(graph_, peers_, graph_.size());
+  out.varint(graph.size());
+  out.raw(graph);
+  std::vector<RowId> ids;
+  for (RowId id = 0; id < rows_.slotCount(); ++id) {
+    if (rows_.live(id) && !rows_.row(id).empty()) ids.push_back(id);
+  }
+  sortRange(ids.begin(), ids.end(), [&](RowId a, RowId b) {
+    const Row &x = rows_.row(a), &y = rows_.row(b);
+    if (x.table != y.table) return names_.name(x.table) < names_.name(y.table);
+    return x.key < y.key;
+  });
+  out.varint(ids.size());
+  for (RowId id : ids) {
+    ByteWriter w;
+    rows_.encodeRowState(id, w);
+    out.varint(w.size());
+    out.raw(w.bytes());
+  }
+  finishFrame(out, frame);
+}
+
+std::unique_ptr<Database> Database::decodeSnapshot(ByteSpan payload) const {
+  ByteReader r(payload);
+  const ByteSpan graph =
+      r.raw(static_cast<std::size_t>(r.varintBelow(r.remaining() + 1, "snapshot graph length")));
+  const std::uint64_t n = r.varintBelow(r.remaining() + 1, "snapshot row count");
+  std::vector<ByteSpan> rows;
+  rows.reserve(static_cast<std::size_t>(n));
+  for (std::uint64_t i = 0; i < n; ++i) {
+    rows.push_back(
+        r.raw(static_cast<std::size_t>(r.varintBelow(r.remaining() + 1, "snapshot row length"))));
+  }
+  if (!r.atEnd()) throw DecodeError("snapshot has trailing bytes");
+  if (graph.empty() || graph[0] != 3) throw DecodeError("snapshot without its causal graph");
+  auto s = std::make_unique<Database>(peerId_, DatabaseOptions{0, hashSeed_, 0});
+  const ByteSpan records[] = {graph};
+  s->load(records, rows);
+  return s;
+}
+
+LV Database::joinSnapshot(const Database& s, std::vector<PeerIdx>& progress) {
+  std::vector<Seq> seenByUs(peers_.size());
+  for (PeerIdx p = 0; p < peers_.size(); ++p) seenByUs[p] = graph_.nextSeq(p);
+
+  // The graph: the part of each of its runs this replica lacks, parents translated.
+  LV added = 0;
+  std::vector<PeerIdx> ours(s.peers_.size(), 0);
+  for (PeerIdx q = 0; q < s.peers_.size(); ++q) ours[q] = peers_.intern(s.peers_.name(q));
+  auto lvHere = [&](LV theirs) {
+    const Stamp t = s.graph_.stampOf(theirs);
+    auto lv = graph_.lvOf(ours[t.peer], t.seq);
+    if (!lv) throw DecodeError("snapshot graph names a parent before it");
+    return *lv;
+  };
+  for (const GraphRun& run : s.graph_.runs()) {
+    const PeerIdx p = ours[run.peer];
+    const Seq known = graph_.nextSeq(p), end = run.seq + (run.end - run.start);
+    if (known >= end) continue;
+    if (known < run.seq) throw DecodeError("snapshot graph skips events of a peer");
+    std::vector<LV> parents;
+    if (known > run.seq) {
+      parents.push_back(*graph_.lvOf(p, known - 1));
+    } else {
+      for (LV q : s.graph_.parentsOfRun(run)) parents.push_back(lvHere(q));
+      sortRange(parents.begin(), parents.end());
+      parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
+      // A peer's events must form a chain here too (a forked peer could break it).
+      if (known > 0 && graph_.vvGet(graph_.vvOfParents(parents), p) < known) {
+        throw DecodeError("snapshot event " + std::string(peers_.name(p)) + ":" +
+                          std::to_string(known) + " does not have its peer's previous event");
+      }
+    }
+    const LV count = static_cast<LV>(end - known);
+    if (count > kMaxEvents - graph_.size())
+      throw DecodeError("the replica's event limit is reached");
+    if (graph_.maxLamport(parents) + count >= kMaxClock) {
+      throw DecodeError("Lamport time out of range");
+    }
+    graph_.append(p, known, parents, count);
+    added += count;
+    progress.push_back(p);
+  }
+  if (added == 0) return 0;  // nothing new: its state is part of ours already
+
+  // The rows: every row of the snapshot, then every other row of ours (the snapshot may have
+  // seen writes of ours that it removed).
+  std::vector<Seq> seenByThem(peers_.size(), 0);
+  for (PeerIdx q = 0; q < s.peers_.size(); ++q) seenByThem[ours[q]] = s.graph_.nextSeq(q);
+  const RowId before = static_cast<RowId>(rows_.slotCount());
+  std::vector<bool> joined(before, false);
+  std::vector<RowStore::JoinWrite> writes;
+  for (RowId sid = 0; sid < s.rows_.slotCount(); ++sid) {
+    if (!s.rows_.live(sid) || s.rows_.row(sid).empty()) continue;
+    const Row& sr = s.rows_.row(sid);
+    writes.clear();
+    auto add = [&](const Cell& c, std::string_view name, NameId col) {
+      writes.push_back({col, name, lvHere(c.lv()), c.value()});
+    };
+    for (const Cell& c : sr.cells) {
+      const std::string_view name = c.column() == kTokenColumn ? "" : s.names_.name(c.column());
+      const NameId col = c.column() == kTokenColumn ? kTokenColumn : internName(name);
+      add(c, name, col);
+    }
+    s.rows_.forEachLoserCell(sid, [&](NameId column, const Cell& c) {
+      const std::string_view name = column == kTokenColumn ? "" : s.names_.name(column);
+      add(c, name, column == kTokenColumn ? kTokenColumn : internName(name));
+    });
+    const RowId id = rows_.findOrCreate(internName(s.names_.name(sr.table)), sr.key);
+    if (id < before) joined[id] = true;
+    rows_.join(id, writes, seenByThem, seenByUs, &work_.observedChecks);
+  }
+  for (RowId id = 0; id < before; ++id) {
+    if (joined[id] || !rows_.live(id) || rows_.row(id).empty()) continue;
+    rows_.join(id, {}, seenByThem, seenByUs, &work_.observedChecks);
+  }
+  // Its events never entered the log: fold everything before them (and them).
+  oplog_.fold(graph_.size());
+  return added;
+}
+
+}  // namespace crdtdb
