@@ -10,7 +10,8 @@
 // allocation failures included, and the engine has rolled the call back by then.
 //
 // Exports (handle = the Handle* from crdtdb_open):
-//   crdtdb_open(peerPtr, peerLen, maxPendingBytes f64, seedLo, seedHi) → handle (0: see
+//   crdtdb_open(peerPtr, peerLen, maxPendingBytes f64, seedLo, seedHi, historyMaxBytes f64)
+//     → handle (0: see
 //     crdtdb_open_error) · crdtdb_close(h) · crdtdb_input(h, size) → address (0: no memory)
 //   crdtdb_result(h) → address of the header · crdtdb_heap_used() → f64 bytes
 //   mutating, input = ops / message, flags bit 0 = encode the new events ("update"):
@@ -25,7 +26,8 @@
 //     visible row as new) · crdtdb_track_storage(h, on) · crdtdb_take_storage(h) (output = the
 //     storage record, db/database.h) · crdtdb_storage_durable(h) (the last take is durable) ·
 //     crdtdb_index_entries(h, len) (input = index name) ·
-//     crdtdb_history_bytes(h) → f64 encoded size of the history held (-1: out of memory)
+//     crdtdb_history_bytes(h) → f64 encoded size of the history held (-1: out of memory) ·
+//     crdtdb_compact(h, keepBytes f64) (output = varint events folded)
 #include <emscripten/emscripten.h>
 #include <malloc.h>
 
@@ -114,12 +116,15 @@ void record(Handle* h, const ChangeSet& cs) {
 extern "C" {
 
 EMSCRIPTEN_KEEPALIVE Handle* crdtdb_open(const char* peer, std::uint32_t len,
-                                         double maxPendingBytes, double seedLo, double seedHi) {
+                                         double maxPendingBytes, double seedLo, double seedHi,
+                                         double historyMaxBytes) {
   try {
+    auto size = [](double v) {
+      return v >= static_cast<double>(SIZE_MAX) ? SIZE_MAX : static_cast<std::size_t>(v);
+    };
     DatabaseOptions o;
-    o.maxPendingBytes = maxPendingBytes >= static_cast<double>(SIZE_MAX)
-                            ? SIZE_MAX
-                            : static_cast<std::size_t>(maxPendingBytes);
+    o.maxPendingBytes = size(maxPendingBytes);
+    o.historyMaxBytes = size(historyMaxBytes);
     o.hashSeed = (static_cast<std::uint64_t>(seedHi) << 32) ^ static_cast<std::uint64_t>(seedLo);
     return new Handle(std::string(peer, len), o);
   } catch (const std::exception& e) {
@@ -261,6 +266,14 @@ EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_take_storage(Handle* h) {
 }
 
 EMSCRIPTEN_KEEPALIVE void crdtdb_storage_durable(Handle* h) { h->db.storageDurable(); }
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_compact(Handle* h, double keepBytes) {
+  return guarded(h, [&] {
+    const auto keep =
+        keepBytes >= static_cast<double>(SIZE_MAX) ? SIZE_MAX : static_cast<std::size_t>(keepBytes);
+    h->out.varint(h->db.compact(keep));
+  });
+}
 
 EMSCRIPTEN_KEEPALIVE double crdtdb_history_bytes(Handle* h) {
   try {

@@ -25,7 +25,7 @@ import { Table } from "./table.js";
 import { Transaction } from "./transaction.js";
 import { checkName, checkPeerId, checkTableName, describe, isPlainObject } from "./validate.js";
 
-const OPTION_NAMES = ["indexes", "storage", "peerId", "maxPendingBytes"];
+const OPTION_NAMES = ["indexes", "storage", "peerId", "maxPendingBytes", "history"];
 
 /** Databases this JS realm holds open with persistent storage (where Web Locks are absent). */
 const claimed = new Set();
@@ -224,8 +224,21 @@ function parseOptions(opts) {
     }
     maxPendingBytes = /** @type {number} */ (o.maxPendingBytes);
   }
+  let historyMaxBytes = 0;
+  if (o.history !== undefined) {
+    const h = /** @type {any} */ (o.history);
+    if (!isPlainObject(h) || Object.keys(h).some((k) => k !== "maxBytes")) {
+      throw new TypeError(`CRDTDB option history must be { maxBytes }, got ${describe(o.history)}`);
+    }
+    if (h.maxBytes !== undefined) {
+      if (!Number.isSafeInteger(h.maxBytes) || h.maxBytes < 1) {
+        throw new TypeError(`CRDTDB option history.maxBytes must be a positive integer, got ${describe(h.maxBytes)}`);
+      }
+      historyMaxBytes = h.maxBytes;
+    }
+  }
   const indexes = parseIndexes(o.indexes);
-  return { peerId, maxPendingBytes, indexes, storage };
+  return { peerId, maxPendingBytes, historyMaxBytes, indexes, storage };
 }
 
 /**
@@ -241,6 +254,8 @@ export class CRDTDB {
   #name;
   /** @type {string} */
   #peerId;
+  /** @type {number} history budget in bytes (0: none) */
+  #historyMaxBytes = 0;
   /** @type {"opening" | "open" | "failed" | "closed"} */
   #state = "opening";
   /** @type {unknown} why the open failed (state "failed") */
@@ -270,18 +285,20 @@ export class CRDTDB {
    * @param {string} name database name
    * @param {{ indexes?: Record<string, { table: string, keys: string[] }>,
    *   storage?: "indexeddb" | "memory" | import("./storage/adapter.js").StorageAdapter,
-   *   peerId?: string, maxPendingBytes?: number }} [opts]
+   *   peerId?: string, maxPendingBytes?: number, history?: { maxBytes?: number } }} [opts]
    *   `indexes`: secondary indexes by name (`keys` with more than one column: compound);
    *   `storage`: "indexeddb" (the default where IndexedDB exists), "memory" (the default
    *   elsewhere) or an adapter such as a MemoryStorage; `peerId`: this replica's id (by default
    *   a random one, persisted with the database); `maxPendingBytes`: bound on the memory
    *   held for changes whose causal predecessors have not arrived (default 16 MiB; any safe
-   *   integer).
+   *   integer); `history.maxBytes`: a budget for the history kept (by default none): past it,
+   *   the oldest history is folded down to half of it, as compact() does.
    * @throws {TypeError} for invalid arguments; {CRDTDBError} for unavailable features
    */
   constructor(name, opts) {
     this.#name = checkName(name, "database name");
-    const { peerId, maxPendingBytes, indexes, storage } = parseOptions(opts);
+    const { peerId, maxPendingBytes, historyMaxBytes, indexes, storage } = parseOptions(opts);
+    this.#historyMaxBytes = historyMaxBytes;
     this.#peerId = peerId ?? (storage === "memory" ? randomPeerId() : "");
     this.#indexDefs = indexes;
     this.#core = { replica: () => this.#openReplica() };
@@ -314,7 +331,7 @@ export class CRDTDB {
     this.#assertOpening();
     const defs = encodeIndexDefs(this.#indexDefs);
     if (storage === "memory") {
-      const engine = new Engine(module, this.#peerId, maxPendingBytes);
+      const engine = new Engine(module, this.#peerId, maxPendingBytes, this.#historyMaxBytes);
       try {
         engine.declareIndexes(defs);
       } catch (err) {
@@ -416,7 +433,7 @@ export class CRDTDB {
    * @param {import("./storage/adapter.js").StoredState} state
    */
   #loadEngine(module, maxPendingBytes, defs, state) {
-    const engine = new Engine(module, this.#peerId, maxPendingBytes);
+    const engine = new Engine(module, this.#peerId, maxPendingBytes, this.#historyMaxBytes);
     try {
       const names = [""];
       const record = readChangeRecord(engine.load(state.events, state.rows), names, () => undefined);
@@ -774,6 +791,19 @@ export class CRDTDB {
       });
       closing.set(key, handedOver);
     }
+  }
+
+  /**
+   * Folds all row history into state: rows, indexes and the version do not change, history
+   * stops growing without bound, and a peer that later asks for changes from before this
+   * point receives a snapshot of every row's state instead (joined state-based). With
+   * persistent storage the fold is written like a transaction.
+   * @returns {Promise<void>} resolves once the fold is durable
+   */
+  async compact() {
+    const replica = this.#openReplica();
+    replica.engine.compact(0);
+    await (replica.persister?.note(null, "local", []) ?? Promise.resolve());
   }
 
   /**

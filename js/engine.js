@@ -40,8 +40,9 @@ export class Engine {
    * @param {any} module the loaded module
    * @param {string} peerId
    * @param {number} [maxPendingBytes]
+   * @param {number} [historyMaxBytes] history budget (0: none)
    */
-  constructor(module, peerId, maxPendingBytes = DEFAULT_MAX_PENDING_BYTES) {
+  constructor(module, peerId, maxPendingBytes = DEFAULT_MAX_PENDING_BYTES, historyMaxBytes = 0) {
     this.#m = module;
     const seed = new Uint32Array(2);
     globalThis.crypto.getRandomValues(seed);
@@ -49,7 +50,7 @@ export class Engine {
     const ptr = module._malloc(bytes.length + 1);
     if (!ptr) throw new CRDTDBError("out of memory: could not create the engine replica");
     module.HEAPU8.set(bytes, ptr);
-    const h = module._crdtdb_open(ptr, bytes.length, maxPendingBytes, seed[0], seed[1]);
+    const h = module._crdtdb_open(ptr, bytes.length, maxPendingBytes, seed[0], seed[1], historyMaxBytes);
     module._free(ptr);
     if (!h) {
       const err = module._crdtdb_open_error();
@@ -216,6 +217,14 @@ export class Engine {
   /** @returns {Reader} the storage record of everything changed since the last take */
   takeStorage() {
     return this.#result(this.#m._crdtdb_take_storage(this.#handle));
+  }
+
+  /**
+   * Folds the oldest history so that at most `keepBytes` stay (0: all of it).
+   * @returns {number} events folded
+   */
+  compact(/** @type {number} */ keepBytes) {
+    return this.#result(this.#m._crdtdb_compact(this.#handle, keepBytes)).varint();
   }
 
   /** Storage made the last take durable: own events up to it may now leave in changesSince. */

@@ -159,6 +159,12 @@ export interface CRDTDBOptions<X extends IndexDefinitions = IndexDefinitions> {
    * predecessors arrive; any safe integer. Default 16 MiB.
    */
   maxPendingBytes?: number;
+  /**
+   * A budget for the history kept: past `maxBytes` (encoded bytes), the oldest history is
+   * folded down to half of it, as `compact()` does. By default history is kept until
+   * `compact()`.
+   */
+  history?: { maxBytes?: number };
 }
 
 export interface ChangeEvent {
@@ -363,6 +369,12 @@ export class CRDTDB<X extends IndexDefinitions = IndexDefinitions> {
    * still written (their promises settle then).
    */
   close(): void;
+  /**
+   * Folds all row history into state. Rows, indexes and the version do not change; a peer that
+   * later asks for changes from before this point receives a snapshot of every row's state
+   * (which `applyChanges` joins). Resolves once the fold is durable.
+   */
+  compact(): Promise<void>;
   /**
    * The browser's estimate of this origin's storage use and quota (undefined where there is
    * none, e.g. Node), and the encoded size of the history this database holds.
