@@ -119,12 +119,9 @@ EMSCRIPTEN_KEEPALIVE Handle* crdtdb_open(const char* peer, std::uint32_t len,
                                          double maxPendingBytes, double seedLo, double seedHi,
                                          double historyMaxBytes) {
   try {
-    auto size = [](double v) {
-      return v >= static_cast<double>(SIZE_MAX) ? SIZE_MAX : static_cast<std::size_t>(v);
-    };
     DatabaseOptions o;
-    o.maxPendingBytes = size(maxPendingBytes);
-    o.historyMaxBytes = size(historyMaxBytes);
+    o.maxPendingBytes = boundary::toSize(maxPendingBytes);
+    o.historyMaxBytes = boundary::toSize(historyMaxBytes);
     o.hashSeed = (static_cast<std::uint64_t>(seedHi) << 32) ^ static_cast<std::uint64_t>(seedLo);
     return new Handle(std::string(peer, len), o);
   } catch (const std::exception& e) {
@@ -268,11 +265,7 @@ EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_take_storage(Handle* h) {
 EMSCRIPTEN_KEEPALIVE void crdtdb_storage_durable(Handle* h) { h->db.storageDurable(); }
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_compact(Handle* h, double keepBytes) {
-  return guarded(h, [&] {
-    const auto keep =
-        keepBytes >= static_cast<double>(SIZE_MAX) ? SIZE_MAX : static_cast<std::size_t>(keepBytes);
-    h->out.varint(h->db.compact(keep));
-  });
+  return guarded(h, [&] { h->out.varint(h->db.compact(boundary::toSize(keepBytes))); });
 }
 
 EMSCRIPTEN_KEEPALIVE double crdtdb_history_bytes(Handle* h) {

@@ -30,12 +30,6 @@ double f64(ByteReader& r) {
   return d;
 }
 
-std::size_t toSize(double d) {
-  if (!(d >= 0)) return 0;
-  if (d >= static_cast<double>(SIZE_MAX)) return SIZE_MAX;  // beyond any index: no limit
-  return static_cast<std::size_t>(d);
-}
-
 // One value as a canonical key encoding; Error(Type) naming `what` when it is not a key.
 std::string keyOf(ByteReader& r, const char* what) {
   ByteSpan rest = r.rest();
@@ -74,6 +68,12 @@ void writeStaged(const std::optional<StagedRow>& row, ByteWriter& out) {
 }
 
 }  // namespace
+
+std::size_t toSize(double d) {
+  if (!(d >= 0)) return 0;
+  if (d >= static_cast<double>(SIZE_MAX)) return SIZE_MAX;  // beyond any index: no limit
+  return static_cast<std::size_t>(d);
+}
 
 namespace {
 

@@ -48,6 +48,9 @@
 
 namespace crdtdb::boundary {
 
+// A size JS passed as a number: negative or NaN is 0, beyond SIZE_MAX is SIZE_MAX.
+std::size_t toSize(double d);
+
 struct OpBatch {
   std::vector<OpRef> ops;
   std::vector<ColumnRef> columns;  // storage the ops' column spans point into
