@@ -63,10 +63,13 @@ std::unique_ptr<Database> Database::decodeSnapshot(ByteSpan payload) const {
         r.raw(static_cast<std::size_t>(r.varintBelow(r.remaining() + 1, "snapshot row length"))));
   }
   if (!r.atEnd()) throw DecodeError("snapshot has trailing bytes");
-  if (graph.empty() || graph[0] != 3) throw DecodeError("snapshot without its causal graph");
   auto s = std::make_unique<Database>(peerId_, DatabaseOptions{0, hashSeed_, 0});
   const ByteSpan records[] = {graph};
   s->load(records, rows);
+  // Only a folded record holds a graph and no operations.
+  if (s->oplog_.folded() != s->graph_.size()) {
+    throw DecodeError("snapshot without its causal graph");
+  }
   return s;
 }
 
@@ -103,8 +106,9 @@ LV Database::joinSnapshot(const Database& s, std::vector<PeerIdx>& progress) {
       }
     }
     const LV count = static_cast<LV>(end - known);
-    if (count > kMaxEvents - graph_.size())
+    if (count > kMaxEvents - graph_.size()) {
       throw DecodeError("the replica's event limit is reached");
+    }
     if (graph_.maxLamport(parents) + count >= kMaxClock) {
       throw DecodeError("Lamport time out of range");
     }
@@ -125,18 +129,16 @@ LV Database::joinSnapshot(const Database& s, std::vector<PeerIdx>& progress) {
     if (!s.rows_.live(sid) || s.rows_.row(sid).empty()) continue;
     const Row& sr = s.rows_.row(sid);
     writes.clear();
-    auto add = [&](const Cell& c, std::string_view name, NameId col) {
-      writes.push_back({col, name, lvHere(c.lv()), c.value()});
+    auto add = [&](NameId theirColumn, const Cell& c) {
+      if (theirColumn == kTokenColumn) {
+        writes.push_back({kTokenColumn, {}, lvHere(c.lv()), c.value()});
+      } else {
+        const std::string_view name = s.names_.name(theirColumn);
+        writes.push_back({internName(name), name, lvHere(c.lv()), c.value()});
+      }
     };
-    for (const Cell& c : sr.cells) {
-      const std::string_view name = c.column() == kTokenColumn ? "" : s.names_.name(c.column());
-      const NameId col = c.column() == kTokenColumn ? kTokenColumn : internName(name);
-      add(c, name, col);
-    }
-    s.rows_.forEachLoserCell(sid, [&](NameId column, const Cell& c) {
-      const std::string_view name = column == kTokenColumn ? "" : s.names_.name(column);
-      add(c, name, column == kTokenColumn ? kTokenColumn : internName(name));
-    });
+    for (const Cell& c : sr.cells) add(c.column(), c);
+    s.rows_.forEachLoserCell(sid, add);
     const RowId id = rows_.findOrCreate(internName(s.names_.name(sr.table)), sr.key);
     if (id < before) joined[id] = true;
     rows_.join(id, writes, seenByThem, seenByUs, &work_.observedChecks);
