@@ -365,9 +365,8 @@ export class CRDTDB {
     // database lock makes this instance its only holder), else a new one. Reusing it after a
     // crash is safe because own events leave (update events, changesSince) only once durable,
     // so no seq that left is ever reissued with other content.
-    /** @param {Map<string, unknown>} meta */
-    const peersOf = (meta) => /** @type {string[]} */ (Array.isArray(meta.get("peers")) ? meta.get("peers") : []);
-    const peers = peersOf(state.meta);
+    const listed = state.meta.get("peers");
+    const peers = /** @type {string[]} */ (Array.isArray(listed) ? listed : []);
     const stored = state.meta.get("defaultPeer");
     const reusable = isRandomPeerId(stored) ? stored : undefined;
     this.#peerId = peerId ?? reusable ?? randomPeerId();
@@ -803,7 +802,7 @@ export class CRDTDB {
   async compact() {
     const replica = this.#openReplica();
     replica.engine.compact(0);
-    await (replica.persister?.note(null, "local", []) ?? Promise.resolve());
+    await replica.persister?.note(null, "local", []);
   }
 
   /**

@@ -150,8 +150,9 @@ export interface CRDTDBOptions<X extends IndexDefinitions = IndexDefinitions> {
   storage?: "indexeddb" | "memory" | StorageAdapter;
   /**
    * This replica's peer id; by default a random one, persisted with a persistent database and
-   * reused by its later opens (memory storage: a fresh one per open). An explicit id is the caller's promise that no other live instance
-   * uses it and that it holds every change ever made under it.
+   * reused by its later opens (memory storage: a fresh one per open). An explicit id is the
+   * caller's promise that no other live instance uses it and that it holds every change ever
+   * made under it.
    */
   peerId?: string;
   /**

@@ -42,6 +42,20 @@ function requestDone(req) {
   });
 }
 
+/**
+ * Every key and value of one store of `tx`, in key order.
+ * @param {IDBTransaction} tx
+ * @param {string} store
+ * @returns {Promise<Array<[unknown, unknown]>>}
+ */
+async function keyValues(tx, store) {
+  const [keys, values] = await Promise.all([
+    requestDone(tx.objectStore(store).getAllKeys()),
+    requestDone(tx.objectStore(store).getAll()),
+  ]);
+  return keys.map((/** @type {unknown} */ k, /** @type {number} */ i) => [k, values[i]]);
+}
+
 /** @implements {import("./adapter.js").StorageAdapter} */
 export class IndexedDBStorage {
   /** @type {string} */
@@ -129,19 +143,14 @@ export class IndexedDBStorage {
   async load() {
     const db = await this.#connect();
     const tx = db.transaction(["meta", "events", "crdt_rows"], "readonly");
-    const [metaKeys, metaValues, events, rows] = await Promise.all([
-      requestDone(tx.objectStore("meta").getAllKeys()),
-      requestDone(tx.objectStore("meta").getAll()),
+    const [meta, events, rows] = await Promise.all([
+      keyValues(tx, "meta"),
       requestDone(tx.objectStore("events").getAll()),
       requestDone(tx.objectStore("crdt_rows").getAll()),
     ]).catch((err) => {
       throw storageError(this.#name, "loading", err);
     });
-    return {
-      meta: new Map(metaKeys.map((/** @type {string} */ k, /** @type {number} */ i) => [k, metaValues[i]])),
-      events,
-      rows,
-    };
+    return { meta: new Map(/** @type {Array<[string, unknown]>} */ (meta)), events, rows };
   }
 
   /**
@@ -217,12 +226,7 @@ export class IndexedDBStorage {
    */
   async entries(store) {
     const db = await this.#connect();
-    const tx = db.transaction([store], "readonly");
-    const [keys, values] = await Promise.all([
-      requestDone(tx.objectStore(store).getAllKeys()),
-      requestDone(tx.objectStore(store).getAll()),
-    ]);
-    return keys.map((/** @type {unknown} */ k, /** @type {number} */ i) => [k, values[i]]);
+    return keyValues(db.transaction([store], "readonly"), store);
   }
 
   close() {
