@@ -130,15 +130,35 @@ function freePort() {
 }
 
 /**
- * Runs Chromium with a persistent profile and a DevTools port, attached over CDP.
+ * Runs Chromium with a persistent profile and a DevTools port, attached over CDP. It runs in
+ * its own process group: `kill()` SIGKILLs the browser and every process it started (a
+ * renderer or utility process left behind would still write into the profile while the next
+ * run starts on it, or while it is removed) and resolves once they are all gone.
  * @param {string} profile
  * @param {number} port
  */
 async function startChromium(profile, port) {
   const child = spawn(LAUNCH.executablePath, [...LAUNCH.args, `--user-data-dir=${profile}`, `--remote-debugging-port=${port}`, "about:blank"], {
     stdio: "ignore",
+    detached: true,
   });
   const exited = new Promise((resolve) => child.once("exit", resolve));
+  const group = /** @type {number} */ (child.pid);
+  /** @param {NodeJS.Signals | 0} signal @returns {boolean} whether a process of the group got it */
+  const signalGroup = (signal) => {
+    try {
+      process.kill(-group, signal);
+      return true;
+    } catch {
+      return false; // ESRCH: the group is gone
+    }
+  };
+  const kill = async () => {
+    signalGroup("SIGKILL");
+    await exited;
+    // Children of the browser are reaped by init; wait (bounded) until none is left.
+    for (let i = 0; i < 100 && signalGroup(0); i++) await new Promise((r) => setTimeout(r, 50));
+  };
   for (let i = 0; ; i++) {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/json/version`);
@@ -149,25 +169,37 @@ async function startChromium(profile, port) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const browser = await chromium.connectOverCDP(`http://127.0.0.1:${port}`);
-  return { child, exited, browser };
+  return { kill, browser };
 }
 
 /**
  * Starts the writer in `page`, records acknowledgements, and resolves after `ms` once at
- * least one write was acknowledged.
+ * least one write was acknowledged. Rejects if the writer fails before that, or acknowledges
+ * nothing within 60 s (with what the page logged), rather than waiting forever.
  * @param {import("playwright-core").Page} page
  * @param {number} from
  * @param {number} ms
  * @param {{ acked: number }} acks
  */
 async function writeFor(page, from, ms, acks) {
+  /** @type {string[]} */
+  const logged = [];
   page.on("console", (msg) => {
     const m = /^ack (\d+)$/.exec(msg.text());
     if (m) acks.acked = Math.max(acks.acked, Number(m[1]));
+    else logged.push(msg.text());
   });
-  page.evaluate((f) => /** @type {any} */ (window).writeForever(f), from).catch(() => {});
+  /** @type {unknown} */
+  let failed = null;
+  // It never returns; once the browser is killed it rejects, which is expected then.
+  page.evaluate((f) => /** @type {any} */ (window).writeForever(f), from).catch((err) => (failed = err));
   const start = Date.now();
-  while (acks.acked < from || Date.now() - start < ms) await new Promise((r) => setTimeout(r, 10));
+  while (acks.acked < from || Date.now() - start < ms) {
+    if (acks.acked < from && (failed !== null || Date.now() - start > 60_000)) {
+      throw new Error(`the writer acknowledged nothing: ${failed ?? "timeout"}; page log: ${logged.join(" | ")}`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** @param {import("playwright-core").Page} page */
@@ -188,7 +220,7 @@ test("SIGKILLed browsers never leave a partial transaction or lose an acknowledg
   const writtenPerRun = [];
   try {
     for (let k = 0; k <= kills; k++) {
-      const { child, exited, browser } = await startChromium(profile, port);
+      const { kill, browser } = await startChromium(profile, port);
       try {
         const context = browser.contexts()[0];
         const page = await context.newPage();
@@ -206,14 +238,13 @@ test("SIGKILLed browsers never leave a partial transaction or lose an acknowledg
         await writeFor(page, from, 100 + Math.floor(Math.random() * 900), acks);
         writtenPerRun.push(acks.acked - before + 1);
       } finally {
-        child.kill("SIGKILL");
-        await exited;
+        await kill();
         await browser.close().catch(() => {});
       }
     }
     console.log(`# ${kills} SIGKILLs; acknowledged iterations per run: ${writtenPerRun.join(", ")}`);
   } finally {
-    await rm(profile, { recursive: true, force: true });
+    await rm(profile, { recursive: true, force: true, maxRetries: 10 });
   }
 });
 
