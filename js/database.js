@@ -7,10 +7,12 @@
 //
 // Storage: "indexeddb" (the default where IndexedDB exists) persists through the storage
 // adapter (js/storage/); "memory" keeps nothing; a MemoryStorage instance (or any adapter)
-// keeps the database for as long as it lives. Opening a persistent database claims it for
-// this instance (see claimDatabase), loads its row states and history records into a fresh
-// engine (O(rows): nothing is replayed), reconciles the declared indexes with the stored
-// ones, and from then on every call's changes reach storage through js/persistence.js.
+// keeps the database for as long as it lives. Opening a persistent database loads its row
+// states and history records into a fresh engine (O(rows): nothing is replayed). The instance
+// that claims the storage (claimDatabase) owns it: it reconciles the declared indexes with
+// the stored ones, every call's changes reach storage through js/persistence.js, and it
+// merges and writes what the other live instances hand it (js/storage_host.js). Those others
+// hand their writes over (js/forwarder.js) and wait in line to take over (#takeOver).
 
 import { Writer } from "./codec.js";
 import { DEFAULT_MAX_PENDING_BYTES, Engine } from "./engine.js";
@@ -18,7 +20,11 @@ import { ClosedError, CRDTDBError, UnknownIndexError } from "./errors.js";
 import { Index } from "./index_view.js";
 import { init, loadEngineModule } from "./loader.js";
 import { readChangeRecord } from "./record.js";
+import { lockAfterRelease, tryLock, waitLock } from "./locks.js";
+import { Forwarder } from "./forwarder.js";
+import { readStorageRecord } from "./persistence.js";
 import { Replica } from "./replica.js";
+import { StorageHost } from "./storage_host.js";
 import { emptyWrite, isEmptyWrite, STORAGE_FORMAT } from "./storage/adapter.js";
 import { IndexedDBStorage } from "./storage/indexeddb.js";
 import { Table } from "./table.js";
@@ -27,61 +33,67 @@ import { checkName, checkPeerId, checkTableName, describe, isPlainObject } from 
 
 const OPTION_NAMES = ["indexes", "storage", "peerId", "maxPendingBytes", "history"];
 
-/** Databases this JS realm holds open with persistent storage (where Web Locks are absent). */
-const claimed = new Set();
 /** Databases being closed in this realm → settles once their last writes landed. */
 const closing = new Map();
 
 /**
- * Claims a persistent database for one live instance: two instances writing one database
- * would each overwrite the other's row states. Uses a Web Lock (held until close, released
- * by the browser when the tab or worker dies) where there is one, else this realm's registry.
- * @param {string} name
- * @returns {Promise<() => void>} releases the claim
- * @throws {CRDTDBError} when another live instance holds it
+ * @typedef {object} StorageContext what opening a persistent database and taking it over use
+ * @property {any} module the engine module
+ * @property {number} maxPendingBytes
+ * @property {Uint8Array} defs encoded index definitions
+ * @property {import("./storage/adapter.js").StorageAdapter} adapter
+ * @property {() => void} closeAdapter closes an adapter this instance made
+ * @property {string | undefined} explicitPeer the caller's peer id
  */
-async function claimDatabase(name) {
-  const key = `crdtdb:${name}`;
-  const busy = () =>
-    new CRDTDBError(
-      `database "${name}" is already open in another instance (this tab, another tab or a ` +
-        `worker): one instance at a time owns a persistent database in this version; close ` +
-        `the other instance first, or open this one with storage: "memory"`,
-    );
+
+/** @type {WeakMap<object, string>} storage adapter → its id in lock and channel names */
+const adapterIds = new WeakMap();
+/** Tells this realm's adapters from those of other tabs and workers. */
+const realm = Math.random().toString(36).slice(2);
+let adapterCount = 0;
+
+/**
+ * What names a database's storage in locks and channels: IndexedDB databases are shared by
+ * every tab and worker of the origin; an adapter object (e.g. a MemoryStorage) only by the
+ * instances opened on it, whatever name they give.
+ * @param {string} name
+ * @param {"indexeddb" | import("./storage/adapter.js").StorageAdapter} storage
+ */
+function storageKey(name, storage) {
+  if (storage === "indexeddb") return name;
+  let id = adapterIds.get(storage);
+  if (id === undefined) adapterIds.set(storage, (id = `${realm}.${++adapterCount}`));
+  return `\u0000adapter:${id}`;
+}
+
+/** @param {string} key a storageKey */
+const lockKey = (key) => `crdtdb:${key}`;
+
+/**
+ * Claims a persistent database's storage for one live instance, its owner: the only one that
+ * writes it (other live instances hand their writes to it, js/forwarder.js). The claim is a
+ * Web Lock where there is one (held until close, released by the browser when the tab or
+ * worker dies), else a lock of this realm.
+ * @param {string} storage its storageKey
+ * @returns {Promise<(() => void) | null>} releases the claim; null: another live instance owns it
+ */
+async function claimDatabase(storage) {
+  const key = lockKey(storage);
   // An instance of this realm that is closing hands the database over once its writes landed.
   let handedOver = false;
   while (closing.has(key)) {
     handedOver = true;
     await closing.get(key);
   }
-  if (claimed.has(key)) throw busy();
-  claimed.add(key);
-  const locks = /** @type {any} */ (globalThis).navigator?.locks;
-  if (!locks) return () => claimed.delete(key);
-  // After a hand-over the lock is on its way back (released asynchronously): wait for it,
-  // briefly; otherwise take it only if no other instance holds it.
-  const how = handedOver ? { signal: AbortSignal.timeout(5000) } : { ifAvailable: true };
-  /** @type {(() => void) | null} */
-  const release = await new Promise((resolve, reject) => {
-    locks
-      .request(key, how, (/** @type {unknown} */ lock) => {
-        if (!lock) return resolve(null);
-        return new Promise((done) => resolve(() => done(undefined)));
-      })
-      .catch((/** @type {any} */ err) => (err?.name === "TimeoutError" ? resolve(null) : reject(err)));
-  }).catch((err) => {
-    claimed.delete(key);
-    throw err;
-  });
-  if (release === null) {
-    claimed.delete(key);
-    throw busy();
-  }
-  return () => {
-    claimed.delete(key);
-    release();
-  };
+  return handedOver ? lockAfterRelease(key) : tryLock(key);
 }
+
+/**
+ * @param {string} name
+ * @param {string} why
+ */
+const busy = (name, why) =>
+  new CRDTDBError(`database "${name}" is open in another instance (this tab, another tab or a worker): ${why}`);
 
 /**
  * Encodes index definitions for the engine (bindings/convert.h).
@@ -272,6 +284,8 @@ export class CRDTDB {
   #core;
   /** Whether a transaction callback is running (another one rejects at once). */
   #inTransaction = false;
+  /** @type {Promise<unknown> | null} settles when the running transaction ends */
+  #transactions = null;
 
   /**
    * Resolves (to this database) once the database is open and readable.
@@ -342,25 +356,92 @@ export class CRDTDB {
       this.#state = "open";
       return;
     }
-    this.#release = await claimDatabase(this.#name);
+    this.#storageKey = storageKey(this.#name, storage);
+    const release = await claimDatabase(this.#storageKey);
+    if (this.#state === "closed") release?.();
     this.#assertOpening();
+    if (release === null && typeof BroadcastChannel !== "function") {
+      throw busy(this.#name, "without BroadcastChannel here, one instance at a time can open it");
+    }
+    this.#release = release;
     const adapter = storage === "indexeddb" ? new IndexedDBStorage(this.#name) : storage;
+    const closeAdapter = () => {
+      if (storage === "indexeddb") adapter.close();
+    };
     let state;
     try {
       state = await adapter.load();
       this.#assertOpening();
+      this.#checkFormat(state);
     } catch (err) {
-      if (storage === "indexeddb") adapter.close();
+      closeAdapter();
       throw err;
     }
+    /** @type {StorageContext} */
+    const ctx = { module, maxPendingBytes, defs, adapter, closeAdapter, explicitPeer: peerId };
+    if (release === null) {
+      this.#openFollower(ctx, state);
+      return;
+    }
+    let opened;
+    try {
+      opened = await this.#ownStorage(ctx, state, true);
+      this.#assertOpening();
+    } catch (err) {
+      opened?.engine.delete();
+      closeAdapter();
+      throw err;
+    }
+    const replica = new Replica(opened.engine);
+    replica.install(opened.names, opened.record);
+    replica.persistTo(adapter, this.#reloader(ctx, true), this.#fatal);
+    this.#replica = replica;
+    this.#state = "open";
+    this.#host(replica);
+    if (storage === "indexeddb") {
+      // Ask the browser not to evict this origin's data under storage pressure.
+      /** @type {any} */ (globalThis).navigator?.storage?.persist?.().catch(() => {});
+    }
+  }
+
+  /** Storage cannot even be read back: close, and say why on every later call. */
+  #fatal = (/** @type {CRDTDBError} */ err) => {
+    if (this.#state !== "open") return;
+    this.#openedOnce = true;
+    this.#state = "failed";
+    this.#openError = err;
+    this.#replica?.close();
+    this.#replica = null;
+    this.#stopWaiting?.();
+    this.#stopWaiting = null;
+    this.#closeFollowerAdapter?.();
+    this.#closeFollowerAdapter = null;
+    this.#storageHost?.close(Promise.resolve());
+    this.#storageHost = null;
+    this.#release?.();
+    this.#release = null;
+  };
+
+  /** @param {import("./storage/adapter.js").StoredState} state */
+  #checkFormat(state) {
     const format = state.meta.get("format");
     if (format !== undefined && format !== STORAGE_FORMAT) {
-      if (storage === "indexeddb") adapter.close();
       throw new CRDTDBError(
         `database "${this.#name}" is stored in format ${String(format)}, which this version of ` +
           `crdtdb (format ${STORAGE_FORMAT}) cannot read: upgrade crdtdb`,
       );
     }
+  }
+
+  /**
+   * Loads storage into an engine that tracks it, as its owner: sets the peer id, writes the
+   * meta storage lacks and brings the stored index entries in line with the declared ones.
+   * @param {StorageContext} ctx
+   * @param {import("./storage/adapter.js").StoredState} state
+   * @param {boolean} opening at open (else: taking over from an owner that left, keeping this
+   *   instance's id)
+   */
+  async #ownStorage(ctx, state, opening) {
     // The peer id: the caller's, else the one this database made for default opens (the
     // database lock makes this instance its only holder), else a new one. Reusing it after a
     // crash is safe because own events leave (update events, changesSince) only once durable,
@@ -369,52 +450,157 @@ export class CRDTDB {
     const peers = /** @type {string[]} */ (Array.isArray(listed) ? listed : []);
     const stored = state.meta.get("defaultPeer");
     const reusable = isRandomPeerId(stored) ? stored : undefined;
-    this.#peerId = peerId ?? reusable ?? randomPeerId();
+    const claimsDefault = opening && ctx.explicitPeer === undefined;
+    if (opening) this.#peerId = ctx.explicitPeer ?? reusable ?? randomPeerId();
     const write = emptyWrite();
-    if (format === undefined) write.meta.push(["format", STORAGE_FORMAT]);
+    if (state.meta.get("format") === undefined) write.meta.push(["format", STORAGE_FORMAT]);
     if (!peers.includes(this.#peerId)) write.meta.push(["peers", [...peers, this.#peerId]]);
-    if (peerId === undefined && reusable === undefined) write.meta.push(["defaultPeer", this.#peerId]);
-    /** @type {() => Promise<{ engine: Engine, names: string[], record: any }>} */
-    const reload = async () => {
-      // After a failure the same id goes on: storage holds every event of it that left.
-      const s = await adapter.load();
-      return this.#loadEngine(module, maxPendingBytes, defs, s);
+    if (claimsDefault && reusable === undefined) write.meta.push(["defaultPeer", this.#peerId]);
+    const opened = this.#loadEngine(ctx, state, true);
+    try {
+      this.#reconcileIndexes(opened.engine, state.meta.get("indexes"), write);
+      if (!isEmptyWrite(write)) await ctx.adapter.write(write);
+    } catch (err) {
+      opened.engine.delete();
+      throw err;
+    }
+    return opened;
+  }
+
+  /**
+   * Opens the durable state again after a storage failure.
+   * @param {StorageContext} ctx
+   * @param {boolean} owner
+   */
+  #reloader(ctx, owner) {
+    return async () => {
+      const s = await ctx.adapter.load();
+      if (!owner) {
+        // This instance's events that were not durable may have left through changesSince
+        // (only an owner holds them back): they must never be reissued with other content.
+        if (ctx.explicitPeer !== undefined) {
+          throw new CRDTDBError(`peer id "${ctx.explicitPeer}" may not go on after its writes were lost`);
+        }
+        this.#peerId = randomPeerId();
+      }
+      return this.#loadEngine(ctx, s, owner);
     };
+  }
+
+  /** Names this database's storage in locks and channels (storageKey). */
+  #storageKey = "";
+  /** @type {StorageHost | null} takes the writes of the other live instances (owner) */
+  #storageHost = null;
+  /** @type {(() => void) | null} stops waiting to own the storage (another instance owns it) */
+  #stopWaiting = null;
+  /** @type {(() => void) | null} closes the adapter a non-owner reads storage with */
+  #closeFollowerAdapter = null;
+
+  /**
+   * Takes the writes the other live instances of this database hand over (js/storage_host.js).
+   * @param {Replica} replica
+   */
+  #host(replica) {
+    if (typeof BroadcastChannel !== "function") return;
+    this.#storageHost = new StorageHost(this.#storageKey, (bytes) => replica.mergeForwarded(bytes));
+  }
+
+  /**
+   * Opens as one more live instance of a database another one owns: its own peer id, the
+   * stored state, writes handed to the owner; and waits in line to own it.
+   * @param {StorageContext} ctx
+   * @param {import("./storage/adapter.js").StoredState} state
+   */
+  #openFollower(ctx, state) {
+    this.#peerId = ctx.explicitPeer ?? randomPeerId();
     let opened;
     try {
-      opened = this.#loadEngine(module, maxPendingBytes, defs, state);
+      opened = this.#loadEngine(ctx, state, false);
     } catch (err) {
-      if (storage === "indexeddb") adapter.close();
+      ctx.closeAdapter();
       throw err;
     }
-    const { engine } = opened;
-    try {
-      this.#reconcileIndexes(engine, state.meta.get("indexes"), write);
-      if (!isEmptyWrite(write)) await adapter.write(write);
-      this.#assertOpening();
-    } catch (err) {
-      engine.delete();
-      if (storage === "indexeddb") adapter.close();
-      throw err;
-    }
-    const replica = new Replica(engine);
+    const replica = new Replica(opened.engine);
     replica.install(opened.names, opened.record);
-    replica.persistTo(adapter, reload, (err) => {
-      // Storage cannot even be read back: close, and say why on every later call.
-      if (this.#state !== "open") return;
-      this.#openedOnce = true;
-      this.#state = "failed";
-      this.#openError = err;
-      this.#replica?.close();
-      this.#replica = null;
-      this.#release?.();
-      this.#release = null;
-    });
+    replica.forwardTo(this.#storageKey, this.#reloader(ctx, false), this.#fatal);
     this.#replica = replica;
     this.#state = "open";
-    if (storage === "indexeddb") {
-      // Ask the browser not to evict this origin's data under storage pressure.
-      /** @type {any} */ (globalThis).navigator?.storage?.persist?.().catch(() => {});
+    this.#closeFollowerAdapter = ctx.closeAdapter;
+    const wait = new AbortController();
+    this.#stopWaiting = () => wait.abort();
+    waitLock(lockKey(this.#storageKey), wait.signal).then(
+      (release) => this.#takeOver(ctx, replica, release),
+      () => {},
+    );
+  }
+
+  /**
+   * The owner left (closed, or its tab died): this instance owns the storage from now on.
+   * A closing instance only writes what the old owner did not acknowledge.
+   * @param {StorageContext} ctx
+   * @param {Replica} replica
+   * @param {() => void} release
+   */
+  async #takeOver(ctx, replica, release) {
+    this.#stopWaiting = null;
+    this.#closeFollowerAdapter = null;
+    const forwarder = replica.persister;
+    if (replica.closed && !(forwarder instanceof Forwarder && forwarder.outstanding)) {
+      release();
+      ctx.closeAdapter();
+      return;
+    }
+    let fresh;
+    try {
+      const state = await ctx.adapter.load();
+      this.#checkFormat(state);
+      // A transaction staged in the engine dies with it: move once none is.
+      while (this.#transactions !== null) await this.#transactions;
+      fresh = await this.#ownStorage(ctx, state, false);
+      while (this.#transactions !== null) await this.#transactions;
+    } catch (err) {
+      fresh?.engine.delete();
+      release();
+      const error = new CRDTDBError(
+        `the instance that owned database "${this.#name}" left, and its storage could not be taken over: ${/** @type {any} */ (err)?.message ?? err}`,
+        { cause: err },
+      );
+      if (replica.closed) {
+        forwarder instanceof Forwarder && forwarder.handOver().forEach((b) => b.reject(error));
+        ctx.closeAdapter();
+      } else {
+        this.#fatal(error);
+      }
+      return;
+    }
+    if (replica.closed) {
+      await this.#finalWrite(ctx, replica, fresh.engine, /** @type {Forwarder} */ (forwarder));
+      release();
+      return;
+    }
+    this.#release = release;
+    replica.takeOver(fresh, ctx.adapter, this.#reloader(ctx, true), this.#fatal);
+    this.#host(replica);
+  }
+
+  /**
+   * A closing instance took over: writes what the old owner did not acknowledge, then closes.
+   * @param {StorageContext} ctx
+   * @param {Replica} replica closed, its engine kept until this settles
+   * @param {Engine} fresh storage's state, tracking storage
+   * @param {Forwarder} forwarder
+   */
+  async #finalWrite(ctx, replica, fresh, forwarder) {
+    const pending = forwarder.handOver();
+    try {
+      fresh.apply(replica.engine.changesSince(fresh.version()), false);
+      await ctx.adapter.write(readStorageRecord(fresh.takeStorage()));
+      for (const b of pending) b.resolve();
+    } catch (err) {
+      for (const b of pending) b.reject(err);
+    } finally {
+      fresh.delete();
+      ctx.closeAdapter();
     }
   }
 
@@ -425,19 +611,18 @@ export class CRDTDB {
   }
 
   /**
-   * A fresh engine holding the stored state, its indexes declared and storage tracked.
-   * @param {any} module
-   * @param {number} maxPendingBytes
-   * @param {Uint8Array} defs encoded index definitions
+   * A fresh engine holding the stored state, its indexes declared (and storage tracked).
+   * @param {StorageContext} ctx
    * @param {import("./storage/adapter.js").StoredState} state
+   * @param {boolean} track whether it writes storage (its owner)
    */
-  #loadEngine(module, maxPendingBytes, defs, state) {
-    const engine = new Engine(module, this.#peerId, maxPendingBytes, this.#historyMaxBytes);
+  #loadEngine(ctx, state, track) {
+    const engine = new Engine(ctx.module, this.#peerId, ctx.maxPendingBytes, this.#historyMaxBytes);
     try {
       const names = [""];
       const record = readChangeRecord(engine.load(state.events, state.rows), names, () => undefined);
-      engine.declareIndexes(defs);
-      engine.trackStorage(true);
+      engine.declareIndexes(ctx.defs);
+      if (track) engine.trackStorage(true);
       return { engine, names, record };
     } catch (err) {
       engine.delete();
@@ -615,9 +800,12 @@ export class CRDTDB {
       return Promise.reject(err);
     }
     this.#inTransaction = true;
-    return this.#runTransaction(callback).finally(() => {
+    const run = this.#runTransaction(callback).finally(() => {
       this.#inTransaction = false;
+      this.#transactions = null;
     });
+    this.#transactions = run.catch(() => {});
+    return run;
   }
 
   /**
@@ -780,11 +968,24 @@ export class CRDTDB {
     this.#state = "closed";
     const stored = this.#replica?.close() ?? Promise.resolve();
     this.#replica = null;
+    this.#storageHost?.close(stored);
+    this.#storageHost = null;
+    // Another instance owns the storage: once it acknowledged every write, stop waiting to
+    // own it (if it leaves first, this instance takes over to write them).
+    const stop = this.#stopWaiting;
+    if (stop) {
+      stored.then(() => {
+        if (this.#stopWaiting !== stop) return; // taking over
+        this.#stopWaiting = null;
+        stop();
+        this.#closeFollowerAdapter?.();
+      });
+    }
     // The database is released once its last writes landed: a next instance loads them.
     const release = this.#release;
     this.#release = null;
     if (release) {
-      const key = `crdtdb:${this.#name}`;
+      const key = lockKey(this.#storageKey);
       const handedOver = stored.then(release, release).then(() => {
         if (closing.get(key) === handedOver) closing.delete(key);
       });
@@ -838,7 +1039,10 @@ export class CRDTDB {
     if (typeof globalThis.indexedDB !== "object" || globalThis.indexedDB === null) return Promise.resolve();
     // Not under an open instance: it would go on writing into a database that is gone. An
     // instance of this realm that is closing hands it over once its last writes landed.
-    return claimDatabase(name).then((release) => IndexedDBStorage.delete(name).finally(release));
+    return claimDatabase(storageKey(name, "indexeddb")).then((release) => {
+      if (release === null) throw busy(name, "close every instance of it before deleting it");
+      return IndexedDBStorage.delete(name).finally(release);
+    });
   }
 
   #assertNotClosed() {

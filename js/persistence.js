@@ -14,7 +14,7 @@ import { emptyWrite, isEmptyWrite } from "./storage/adapter.js";
  * share one storage write.
  * @type {(fn: () => void) => void}
  */
-const nextTask = (() => {
+export const nextTask = (() => {
   const g = /** @type {any} */ (globalThis);
   if (typeof g.setImmediate === "function") return (fn) => g.setImmediate(fn);
   /** @type {Array<() => void>} */
@@ -80,7 +80,7 @@ export function readStorageRecord(r) {
  */
 
 /** @returns {Batch} */
-function newBatch() {
+export function newBatch() {
   /** @type {any} */
   const b = { updates: [], rows: [] };
   b.promise = new Promise((resolve, reject) => {

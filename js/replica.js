@@ -9,6 +9,7 @@
 import { writeColumns, writeName, writeRange, Writer } from "./codec.js";
 import { CRDTDBError } from "./errors.js";
 import { LiveQueries } from "./live_query.js";
+import { Forwarder } from "./forwarder.js";
 import { Persister } from "./persistence.js";
 import { GONE, NEW, readChangeRecord, readConflicts, readQuery } from "./record.js";
 
@@ -106,7 +107,10 @@ export class Replica {
   updateListeners = new Set();
   live = new LiveQueries();
   closed = false;
-  /** @type {Persister | null} writes to storage (null: memory storage, durable at once) */
+  /**
+   * @type {Persister | Forwarder | null} writes to storage, or hands writes to the instance
+   *   that owns it (null: memory storage, durable at once)
+   */
   persister = null;
   /** Storage failed and the durable state is being reloaded: writes are refused meanwhile. */
   recovering = false;
@@ -134,6 +138,79 @@ export class Replica {
         this.#recover(err, rows, reload).catch(fatal);
       },
     );
+  }
+
+  /**
+   * Hands writes to the live instance that owns the database's storage (js/forwarder.js).
+   * @param {string} key what names the storage
+   * @param {() => Promise<{ engine: import("./engine.js").Engine, names: string[],
+   *   record: import("./record.js").ChangeRecord }>} reload opens the durable state again
+   * @param {(err: CRDTDBError) => void} fatal the durable state could not be reloaded
+   */
+  forwardTo(key, reload, fatal) {
+    this.persister = new Forwarder(
+      key,
+      () => this.engine,
+      this.engine.version(),
+      (updates) => this.#fireUpdates(updates),
+      (err, rows) => {
+        this.#recover(err, rows, reload).catch(fatal);
+      },
+    );
+  }
+
+  /**
+   * This instance now owns the storage `fresh` was loaded from (the owner closed or died):
+   * takes in what storage holds that it lacks (change events, origin "storage"), then moves
+   * onto `fresh` with everything of its own that storage lacks, written by the first storage
+   * write, which also settles the writes the old owner did not acknowledge.
+   * @param {{ engine: import("./engine.js").Engine, names: string[],
+   *   record: import("./record.js").ChangeRecord }} fresh storage's state, tracking storage
+   * @param {import("./storage/adapter.js").StorageAdapter} adapter
+   * @param {() => Promise<{ engine: import("./engine.js").Engine, names: string[],
+   *   record: import("./record.js").ChangeRecord }>} reload
+   * @param {(err: CRDTDBError) => void} fatal
+   */
+  takeOver(fresh, adapter, reload, fatal) {
+    const forwarder = /** @type {Forwarder} */ (this.persister);
+    const pending = forwarder.handOver();
+    this.persister = null; // what storage holds is durable: its events may leave at once
+    this.take(this.engine.apply(fresh.engine.changesSince(this.engine.version()), this.wantUpdate), "storage");
+    const extra = this.engine.changesSince(fresh.engine.version());
+    const old = this.engine;
+    this.engine = fresh.engine;
+    old.delete();
+    this.install(fresh.names, fresh.record);
+    this.generation++;
+    this.persistTo(adapter, reload, fatal);
+    const { durable } = this.take(this.engine.apply(extra, false), "storage", true);
+    durable.then(
+      () => {
+        for (const b of pending) b.resolve();
+        this.#fireUpdates(pending.flatMap((b) => b.updates));
+      },
+      (err) => {
+        for (const b of pending) b.reject(err);
+      },
+    );
+    /** @type {unknown[]} */
+    const errors = [];
+    this.#rebindLive(errors);
+    for (const e of errors) reportListenerError(e);
+  }
+
+  /**
+   * Registers every live query again with the current engine, calling back those whose
+   * result changed.
+   * @param {unknown[]} errors
+   */
+  #rebindLive(errors) {
+    this.live.rebind((spec) => {
+      const w = this.engine.writer.reset();
+      writeQuery(w, spec.table, spec.index, spec.range, -1, 0, false, false);
+      const id = this.engine.subscribe(w.view());
+      return { id, rows: this.query(spec.table, spec.index, spec.range, -1, 0, false) };
+    }, errors);
   }
 
   /**
@@ -191,15 +268,10 @@ export class Replica {
     this.install(fresh.names, fresh.record);
     this.generation++;
     this.recovering = false;
-    this.persister?.recovered();
+    this.persister?.recovered(this.engine.version());
     /** @type {unknown[]} */
     const errors = [];
-    this.live.rebind((spec) => {
-      const w = this.engine.writer.reset();
-      writeQuery(w, spec.table, spec.index, spec.range, -1, 0, false, false);
-      const id = this.engine.subscribe(w.view());
-      return { id, rows: this.query(spec.table, spec.index, spec.range, -1, 0, false) };
-    }, errors);
+    this.#rebindLive(errors);
     const seen = new Set();
     const unique = rows.filter(({ table, key }) => {
       const id = JSON.stringify([table, key]);
@@ -311,6 +383,16 @@ export class Replica {
   }
 
   /**
+   * Merges changes another live instance of this database handed over (js/storage_host.js).
+   * @param {Uint8Array} bytes
+   * @returns {Promise<void>} resolves once they are durable
+   */
+  mergeForwarded(bytes) {
+    this.#refuseWhileRecovering();
+    return this.take(this.engine.apply(bytes, this.wantUpdate), "storage").durable;
+  }
+
+  /**
    * Commits the staged transaction plus `ops` and fans it out.
    * @param {Uint8Array} ops
    * @returns {Promise<void>} resolves once it is durable
@@ -324,9 +406,10 @@ export class Replica {
    * Takes in a change record: cache, then change listeners, live queries, update listeners.
    * @param {import("./codec.js").Reader} reader
    * @param {string} origin
+   * @param {boolean} [quiet] nothing visible changed (a move to another engine): fire nothing
    * @returns {import("./record.js").ChangeRecord & { durable: Promise<void> }}
    */
-  take(reader, origin) {
+  take(reader, origin, quiet = false) {
     const namesBefore = this.names.length;
     let rec;
     try {
@@ -359,6 +442,7 @@ export class Replica {
     // and close() writes what was queued.
     const durable =
       this.persister !== null && !this.closed ? this.persister.note(rec.update, origin, rec.rows) : DURABLE;
+    if (quiet) return Object.assign(rec, { durable });
     /** @type {unknown[]} */
     const errors = [];
     this.#fireChanges(rec.rows, origin, errors);
@@ -511,8 +595,15 @@ export class Replica {
   close() {
     if (this.closed) return Promise.resolve();
     this.closed = true;
-    const stored = this.persister?.close() ?? Promise.resolve();
-    this.engine.delete();
+    const p = this.persister;
+    const stored = p?.close() ?? Promise.resolve();
+    if (p instanceof Forwarder && p.outstanding) {
+      // Kept until the owner acknowledged, or until this instance took over and wrote them.
+      const engine = this.engine;
+      stored.then(() => engine.delete());
+    } else {
+      this.engine.delete();
+    }
     this.tables.clear();
     this.byId.length = 0;
     this.rowById.length = 0;

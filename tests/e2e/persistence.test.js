@@ -283,3 +283,82 @@ test("a crashed renderer and a page closed mid-write leave the database whole", 
     }
   }
 });
+
+/**
+ * Starts `writeTab(tab)` in `page`; records its acknowledged iterations in `acks[tab]`.
+ * @param {import("playwright-core").Page} page
+ * @param {string} tab
+ * @param {Record<string, number>} acks
+ */
+async function startTab(page, tab, acks) {
+  await load(page);
+  /** @type {string[]} */
+  const logged = [];
+  page.on("console", (msg) => {
+    const m = /^ack (\w+) (\d+)$/.exec(msg.text());
+    if (m) acks[m[1]] = Math.max(acks[m[1]] ?? -1, Number(m[2]));
+    else logged.push(msg.text());
+  });
+  page.evaluate((t) => /** @type {any} */ (window).writeTab(t), tab).catch(() => {});
+  return logged;
+}
+
+/**
+ * Waits until `tab` acknowledged `more` iterations beyond what it had (60 s at most).
+ * @param {Record<string, number>} acks
+ * @param {string} tab
+ * @param {number} more
+ * @param {string[]} logged
+ */
+async function acknowledged(acks, tab, more, logged) {
+  const target = (acks[tab] ?? -1) + more;
+  for (const start = Date.now(); (acks[tab] ?? -1) < target; ) {
+    if (Date.now() - start > 60_000) throw new Error(`tab ${tab} stalled at ${acks[tab]}; its log: ${logged.join(" | ")}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test("tabs writing one database: each tab's acknowledged writes land, through the owner and the tabs that take over", async () => {
+  const context = await h.browser.newContext();
+  try {
+    /** @type {Record<string, number>} */
+    const acks = {};
+    const pages = { a: await context.newPage(), b: await context.newPage(), c: await context.newPage() };
+    const logA = await startTab(pages.a, "a", acks);
+    await acknowledged(acks, "a", 5, logA);
+    const logB = await startTab(pages.b, "b", acks);
+    const logC = await startTab(pages.c, "c", acks);
+    await Promise.all([acknowledged(acks, "b", 30, logB), acknowledged(acks, "c", 30, logC)]);
+    assert.ok(logB.some((l) => l.startsWith("opened b")) && logC.some((l) => l.startsWith("opened c")));
+    // The owner's renderer dies mid-stream: one of the others takes over, both go on.
+    const cdp = await context.newCDPSession(pages.a);
+    const crashed = new Promise((r) => pages.a.once("crash", r));
+    cdp.send("Page.crash").catch(() => {});
+    await crashed;
+    await Promise.all([acknowledged(acks, "b", 30, logB), acknowledged(acks, "c", 30, logC)]);
+    // A tab closed mid-write: the last one goes on alone.
+    await pages.b.close();
+    await acknowledged(acks, "c", 30, logC);
+    await pages.c.close();
+    const check = await context.newPage();
+    await load(check);
+    /** @type {{ rows: Array<[string, any]>, raw: Record<string, Array<[any, any]>> }} */
+    const state = await check.evaluate(() => /** @type {any} */ (window).inspectTabs());
+    const rows = new Map(state.rows);
+    for (const tab of ["a", "b", "c"]) {
+      const last = acks[tab];
+      assert.ok(last >= 5, `tab ${tab} acknowledged ${last}`);
+      for (let i = Math.max(0, last - 19); i <= last; i++) {
+        const row = rows.get(`${tab}${i % 20}`);
+        assert.ok(row && row.n >= i, `tab ${tab}: acknowledged write ${i} is missing (${JSON.stringify(row)})`);
+      }
+    }
+    // Storage is whole: the materialized store equals what the engine shows, and every row is
+    // in the index with its value.
+    assert.deepEqual(new Map(state.raw.materialized.map(([k, v]) => [k[1], v])), rows);
+    const expected = [...rows].map(([k, r]) => JSON.stringify(["t", "byG", r.g, k])).concat([...rows].map(([k, r]) => JSON.stringify(["t", "byPair", r.g, r.n, k])));
+    assert.deepEqual(state.raw.indexes.map(([k]) => JSON.stringify(k)).sort(), expected.sort());
+  } finally {
+    await context.close();
+  }
+});

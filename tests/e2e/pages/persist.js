@@ -79,4 +79,50 @@ export async function inspect() {
   return { raw, rows, view };
 }
 
-Object.assign(window, { CRDTDB, INDEXES, observe, writeForever, inspect, rawStores, pageReady: true });
+
+/**
+ * One tab of several writing the database "tabs": iteration i sets row `${tab}${i % 20}` to
+ * { n: i, g: i % 7 }; logs "ack <tab> <i>" once durable. The first tab to open owns the
+ * storage; the others hand their writes to it, and one takes over when it goes.
+ * @param {string} tab
+ */
+export async function writeTab(tab) {
+  const db = await CRDTDB.open("tabs", { indexes: INDEXES });
+  console.log(`opened ${tab} ${db.peerId}`);
+  for (let i = 0; ; i++) {
+    await db.table("t").set(`${tab}${i % 20}`, { n: i, g: i % 7 });
+    console.log(`ack ${tab} ${i}`);
+  }
+}
+
+/** @returns {Promise<{ rows: Array<[string, any]>, raw: Record<string, Array<[unknown, unknown]>> }>} */
+export async function inspectTabs() {
+  const db = await CRDTDB.open("tabs", { indexes: INDEXES });
+  const rows = db.table("t").entries();
+  db.close();
+  const raw = await new Promise((resolve, reject) => {
+    const req = indexedDB.open("tabs");
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      const idb = req.result;
+      const tx = idb.transaction(["materialized", "indexes"], "readonly");
+      /** @type {Record<string, Array<[unknown, unknown]>>} */
+      const out = {};
+      for (const name of ["materialized", "indexes"]) {
+        const keys = tx.objectStore(name).getAllKeys();
+        const values = tx.objectStore(name).getAll();
+        values.onsuccess = () => {
+          out[name] = keys.result.map((k, i) => [k, values.result[i]]);
+        };
+      }
+      tx.oncomplete = () => {
+        idb.close();
+        resolve(out);
+      };
+      tx.onerror = () => reject(tx.error);
+    };
+  });
+  return { rows, raw };
+}
+
+Object.assign(window, { CRDTDB, INDEXES, observe, writeForever, inspect, rawStores, writeTab, inspectTabs, pageReady: true });
