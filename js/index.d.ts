@@ -143,8 +143,9 @@ export interface CRDTDBOptions<X extends IndexDefinitions = IndexDefinitions> {
   /** Secondary indexes by name; `db.index()` accepts exactly these names. */
   indexes?: X;
   /**
-   * Where the database lives: "indexeddb" (the default where IndexedDB exists; one instance at
-   * a time owns a database), "memory" (the default elsewhere; nothing is kept), or a storage
+   * Where the database lives: "indexeddb" (the default where IndexedDB exists; any number of
+   * tabs and workers may open one database: one writes it, the others hand it their writes),
+   * "memory" (the default elsewhere; nothing is kept), or a storage
    * adapter such as a `MemoryStorage` shared by successive opens.
    */
   storage?: "indexeddb" | "memory" | StorageAdapter;
@@ -173,7 +174,9 @@ export interface ChangeEvent {
   readonly key: string;
   /**
    * "local" for local commits; applyChanges's `origin` ("remote" when none was given);
-   * "storage" when a storage failure rolled the row back to its durable state.
+   * "storage" when the change came through this database's storage: another live instance
+   * of it (tab, worker) wrote the row, or a storage failure rolled it back to its durable
+   * state.
    */
   readonly origin: string;
 }
@@ -222,7 +225,10 @@ export class MemoryStorage implements StorageAdapter {
 export interface UpdateEvent {
   /** Exactly the new events of one committed local transaction or merged remote message. */
   readonly bytes: Uint8Array;
-  /** "local", or applyChanges's `origin` ("remote" when none was given). */
+  /**
+   * "local", applyChanges's `origin` ("remote" when none was given), or "storage" (changes
+   * another live instance of this database wrote through it).
+   */
   readonly origin: string;
 }
 
