@@ -22,7 +22,7 @@ import { init, loadEngineModule } from "./loader.js";
 import { readChangeRecord } from "./record.js";
 import { lockAfterRelease, tryLock, waitLock } from "./locks.js";
 import { Forwarder } from "./forwarder.js";
-import { readStorageRecord } from "./persistence.js";
+import { Persister, readStorageRecord } from "./persistence.js";
 import { Replica } from "./replica.js";
 import { StorageHost } from "./storage_host.js";
 import { emptyWrite, isEmptyWrite, STORAGE_FORMAT } from "./storage/adapter.js";
@@ -60,7 +60,11 @@ let adapterCount = 0;
  * @param {"indexeddb" | import("./storage/adapter.js").StorageAdapter} storage
  */
 function storageKey(name, storage) {
-  if (storage === "indexeddb") return name;
+  if (storage === "indexeddb") {
+    // Without Web Locks the lock is this realm's: so must the channel be, or instances of
+    // other realms (workers) on other copies of the database would take each other's writes.
+    return /** @type {any} */ (globalThis).navigator?.locks ? name : `${name}\u0000realm:${realm}`;
+  }
   let id = adapterIds.get(storage);
   if (id === undefined) adapterIds.set(storage, (id = `${realm}.${++adapterCount}`));
   return `\u0000adapter:${id}`;
@@ -284,7 +288,10 @@ export class CRDTDB {
   #core;
   /** Whether a transaction callback is running (another one rejects at once). */
   #inTransaction = false;
-  /** @type {Promise<unknown> | null} settles when the running transaction ends */
+  /**
+   * @type {Promise<unknown> | null} settles once the running transaction no longer stages in
+   *   the engine (committed or rolled back; it may still wait for durability)
+   */
   #transactions = null;
 
   /**
@@ -394,7 +401,7 @@ export class CRDTDB {
     }
     const replica = new Replica(opened.engine);
     replica.install(opened.names, opened.record);
-    replica.persistTo(adapter, this.#reloader(ctx, true), this.#fatal);
+    replica.persistTo(adapter, this.#reloader(ctx, () => true), this.#fatal);
     this.#replica = replica;
     this.#state = "open";
     this.#host(replica);
@@ -468,14 +475,16 @@ export class CRDTDB {
   }
 
   /**
-   * Opens the durable state again after a storage failure.
+   * Opens the durable state again after a storage failure (tracking storage if this
+   * instance owns it).
    * @param {StorageContext} ctx
-   * @param {boolean} owner
+   * @param {() => boolean} keepId whether the peer id may go on (else a new one)
    */
-  #reloader(ctx, owner) {
+  #reloader(ctx, keepId) {
     return async () => {
       const s = await ctx.adapter.load();
-      if (!owner) {
+      const owner = this.#replica?.persister instanceof Persister;
+      if (!keepId()) {
         // This instance's events that were not durable may have left through changesSince
         // (only an owner holds them back): they must never be reissued with other content.
         if (ctx.explicitPeer !== undefined) {
@@ -502,7 +511,10 @@ export class CRDTDB {
    */
   #host(replica) {
     if (typeof BroadcastChannel !== "function") return;
-    this.#storageHost = new StorageHost(this.#storageKey, (bytes) => replica.mergeForwarded(bytes));
+    const host = new StorageHost(this.#storageKey, (bytes) => (replica.recovering ? null : replica.mergeForwarded(bytes)));
+    // Writes that came while it reloaded were not taken: the senders send them again.
+    replica.onRecovered = () => host.announce();
+    this.#storageHost = host;
   }
 
   /**
@@ -522,7 +534,7 @@ export class CRDTDB {
     }
     const replica = new Replica(opened.engine);
     replica.install(opened.names, opened.record);
-    replica.forwardTo(this.#storageKey, this.#reloader(ctx, false), this.#fatal);
+    replica.forwardTo(this.#storageKey, this.#reloader(ctx, () => false), this.#fatal);
     this.#replica = replica;
     this.#state = "open";
     this.#closeFollowerAdapter = ctx.closeAdapter;
@@ -544,20 +556,28 @@ export class CRDTDB {
   async #takeOver(ctx, replica, release) {
     this.#stopWaiting = null;
     this.#closeFollowerAdapter = null;
-    const forwarder = replica.persister;
-    if (replica.closed && !(forwarder instanceof Forwarder && forwarder.outstanding)) {
-      release();
-      ctx.closeAdapter();
-      return;
-    }
+    const forwarder = /** @type {Forwarder} */ (replica.persister);
+    const idle = async () => {
+      // A reload after a failure, or a transaction staged in the engine, would be lost with
+      // the engine: move once neither runs.
+      for (;;) {
+        if (replica.recovery !== null) await replica.recovery;
+        else if (this.#transactions !== null && !replica.closed) await this.#transactions;
+        else return;
+      }
+    };
     let fresh;
     try {
+      await idle();
+      if (replica.closed && !forwarder.outstanding) {
+        release();
+        ctx.closeAdapter();
+        return;
+      }
       const state = await ctx.adapter.load();
       this.#checkFormat(state);
-      // A transaction staged in the engine dies with it: move once none is.
-      while (this.#transactions !== null) await this.#transactions;
       fresh = await this.#ownStorage(ctx, state, false);
-      while (this.#transactions !== null) await this.#transactions;
+      await idle();
     } catch (err) {
       fresh?.engine.delete();
       release();
@@ -565,21 +585,30 @@ export class CRDTDB {
         `the instance that owned database "${this.#name}" left, and its storage could not be taken over: ${/** @type {any} */ (err)?.message ?? err}`,
         { cause: err },
       );
-      if (replica.closed) {
-        forwarder instanceof Forwarder && forwarder.handOver().forEach((b) => b.reject(error));
-        ctx.closeAdapter();
-      } else {
-        this.#fatal(error);
-      }
+      for (const b of forwarder.handOver()) b.reject(error);
+      if (replica.closed) ctx.closeAdapter();
+      else this.#fatal(error);
       return;
     }
     if (replica.closed) {
-      await this.#finalWrite(ctx, replica, fresh.engine, /** @type {Forwarder} */ (forwarder));
+      // (the old owner may have acknowledged everything meanwhile, and the engine is gone)
+      if (forwarder.outstanding) await this.#finalWrite(ctx, replica, fresh.engine, forwarder);
+      else {
+        fresh.engine.delete();
+        ctx.closeAdapter();
+      }
       release();
       return;
     }
     this.#release = release;
-    replica.takeOver(fresh, ctx.adapter, this.#reloader(ctx, true), this.#fatal);
+    // This instance's events that were not durable may have left through changesSince while
+    // it did not own storage: until its first write as owner lands, a failure renews its id.
+    let landed = false;
+    replica.takeOver(fresh, ctx.adapter, this.#reloader(ctx, () => landed), this.#fatal);
+    replica.persister?.note(null, "storage", []).then(
+      () => (landed = true),
+      () => {},
+    );
     this.#host(replica);
   }
 
@@ -800,20 +829,28 @@ export class CRDTDB {
       return Promise.reject(err);
     }
     this.#inTransaction = true;
-    const run = this.#runTransaction(callback).finally(() => {
-      this.#inTransaction = false;
-      this.#transactions = null;
+    /** @type {() => void} */
+    let staged = () => {};
+    const inEngine = new Promise((resolve) => {
+      staged = () => {
+        if (this.#transactions === inEngine) this.#transactions = null;
+        resolve(undefined);
+      };
     });
-    this.#transactions = run.catch(() => {});
-    return run;
+    this.#transactions = inEngine;
+    return this.#runTransaction(callback, staged).finally(() => {
+      this.#inTransaction = false;
+      staged();
+    });
   }
 
   /**
    * @template T
    * @param {(tx: Transaction) => T | Promise<T>} callback
+   * @param {() => void} staged called once nothing is staged in the engine any more
    * @returns {Promise<T>}
    */
-  async #runTransaction(callback) {
+  async #runTransaction(callback, staged) {
     await this.ready;
     const { generation } = this.#openReplica();
     const tx = new Transaction({
@@ -847,6 +884,7 @@ export class CRDTDB {
       this.#rollback();
       throw err;
     }
+    staged();
     await durable;
     return value;
   }

@@ -1,7 +1,8 @@
 // The write pipeline of an instance that does not own its database's storage (another live
 // instance, in this tab, another tab or a worker, holds the database lock): it never writes
 // to storage itself. Once per task it sends the owner, over a BroadcastChannel, every change
-// the owner is not known to hold (`changesSince` of the last acknowledged version); the owner
+// it has not sent the owner before (`changesSince` of the version its last message brought the
+// owner to, which storage held at first); the owner
 // merges them, writes them in one storage write like any merged message, and acknowledges
 // once that write is durable. Only then do the calls resolve and their `update` events fire.
 // A new owner (the old one closed or died) announces itself, and the writes not yet
@@ -42,11 +43,14 @@ export class Forwarder {
   #onFailure;
   /** This instance on the channel (acknowledgements are addressed to it). */
   #id = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
-  /** @type {Uint8Array} a version the owner is known to hold (storage held it, or it acked) */
-  #acked;
+  /**
+   * @type {Uint8Array} the version the last message brought the owner to (once it takes in
+   *   every message in order; a message carries what is new since the one before)
+   */
+  #sentUpTo;
   /** @type {import("./persistence.js").Batch | null} calls not yet sent */
   #batch = null;
-  /** @type {Array<{ n: number, bytes: Uint8Array, version: Uint8Array, batch: import("./persistence.js").Batch }>} sent, in order, not yet acknowledged */
+  /** @type {Array<{ n: number, bytes: Uint8Array, batch: import("./persistence.js").Batch }>} sent, in order, not yet acknowledged */
   #sent = [];
   #n = 0;
   #closed = false;
@@ -64,7 +68,7 @@ export class Forwarder {
    */
   constructor(key, engine, acked, onDurable, onFailure) {
     this.#engine = engine;
-    this.#acked = acked;
+    this.#sentUpTo = acked;
     this.#onDurable = onDurable;
     this.#onFailure = onFailure;
     this.#channel = new BroadcastChannel(storageChannelName(key));
@@ -99,12 +103,13 @@ export class Forwarder {
     try {
       const engine = this.#engine();
       version = engine.version();
-      bytes = engine.changesSince(this.#acked);
+      bytes = engine.changesSince(this.#sentUpTo);
     } catch (err) {
       this.#fail(new CRDTDBError(`could not hand the changes to storage: ${/** @type {any} */ (err)?.message ?? err}`, { cause: err }), b);
       return;
     }
-    const m = { n: ++this.#n, bytes, version, batch: b };
+    const m = { n: ++this.#n, bytes, batch: b };
+    this.#sentUpTo = version;
     this.#sent.push(m);
     /** @type {any} */ (this.#channel).ref?.(); // (Node) the acknowledgement is awaited
     this.#post(m);
@@ -120,7 +125,8 @@ export class Forwarder {
   /** @param {AckMessage | OwnerMessage | WriteMessage} msg */
   #receive(msg) {
     if (msg?.t === "owner") {
-      // A new owner: what the old one did not acknowledge goes to it (merging is idempotent).
+      // A new owner (or one that reloaded): what was not acknowledged goes to it again, in
+      // order (merging is idempotent).
       for (const m of this.#sent) this.#post(m);
       return;
     }
@@ -132,7 +138,6 @@ export class Forwarder {
       this.#fail(ownerError(msg.error), m.batch);
       return;
     }
-    this.#acked = m.version;
     m.batch.resolve();
     this.#onDurable(m.batch.updates);
     this.#checkDrained();
@@ -159,7 +164,7 @@ export class Forwarder {
    * @param {Uint8Array} acked the version reloaded from storage
    */
   recovered(acked) {
-    this.#acked = acked;
+    this.#sentUpTo = acked;
     this.#failed = false;
   }
 

@@ -114,6 +114,10 @@ export class Replica {
   persister = null;
   /** Storage failed and the durable state is being reloaded: writes are refused meanwhile. */
   recovering = false;
+  /** @type {Promise<void> | null} settles once the reload after a storage failure is done */
+  recovery = null;
+  /** @type {() => void} called once a reload after a storage failure is done */
+  onRecovered = () => {};
   /** Bumped when the engine is replaced by a reload (staged transactions die with the old). */
   generation = 0;
 
@@ -134,10 +138,26 @@ export class Replica {
       adapter,
       () => this.engine,
       (updates) => this.#fireUpdates(updates),
-      (err, rows) => {
-        this.#recover(err, rows, reload).catch(fatal);
-      },
+      (err, rows) => this.#startRecovery(err, rows, reload, fatal),
     );
+  }
+
+  /**
+   * @param {CRDTDBError} err
+   * @param {Array<{ table: string, key: string }>} rows
+   * @param {() => Promise<{ engine: import("./engine.js").Engine, names: string[],
+   *   record: import("./record.js").ChangeRecord }>} reload
+   * @param {(err: CRDTDBError) => void} fatal
+   */
+  #startRecovery(err, rows, reload, fatal) {
+    this.recovering = true;
+    this.recovery = this.#recover(err, rows, reload)
+      .catch(fatal)
+      .finally(() => {
+        this.recovering = false;
+        this.recovery = null;
+        this.onRecovered();
+      });
   }
 
   /**
@@ -153,9 +173,7 @@ export class Replica {
       () => this.engine,
       this.engine.version(),
       (updates) => this.#fireUpdates(updates),
-      (err, rows) => {
-        this.#recover(err, rows, reload).catch(fatal);
-      },
+      (err, rows) => this.#startRecovery(err, rows, reload, fatal),
     );
   }
 
@@ -174,8 +192,11 @@ export class Replica {
   takeOver(fresh, adapter, reload, fatal) {
     const forwarder = /** @type {Forwarder} */ (this.persister);
     const pending = forwarder.handOver();
-    this.persister = null; // what storage holds is durable: its events may leave at once
-    this.take(this.engine.apply(fresh.engine.changesSince(this.engine.version()), this.wantUpdate), "storage");
+    // What storage holds that this instance lacks: durable already (its events may leave at
+    // once). Its listeners run below, once the new engine writes storage, so that a write
+    // they make is durable before it resolves.
+    this.persister = null;
+    const caughtUp = this.take(this.engine.apply(fresh.engine.changesSince(this.engine.version()), this.wantUpdate), "storage", true);
     const extra = this.engine.changesSince(fresh.engine.version());
     const old = this.engine;
     this.engine = fresh.engine;
@@ -196,6 +217,8 @@ export class Replica {
     /** @type {unknown[]} */
     const errors = [];
     this.#rebindLive(errors);
+    this.#fireChanges(caughtUp.rows, "storage", errors);
+    if (caughtUp.update !== null) this.#fireUpdates([{ bytes: caughtUp.update, origin: "storage" }], errors);
     for (const e of errors) reportListenerError(e);
   }
 
@@ -243,14 +266,13 @@ export class Replica {
    *   record: import("./record.js").ChangeRecord }>} reload
    */
   async #recover(err, rows, reload) {
-    this.recovering = true;
+    const persister = this.persister;
     let fresh;
     try {
       fresh = await reload();
     } catch (reloadErr) {
       // Storage cannot even be read: nothing can be trusted in memory either (the owner
       // closes the database).
-      this.recovering = false;
       throw new CRDTDBError(
         `storage failed (${err.message}) and could not be reloaded (${/** @type {any} */ (reloadErr)?.message ?? reloadErr}); the database was closed`,
         {
@@ -258,7 +280,8 @@ export class Replica {
         },
       );
     }
-    if (this.closed) {
+    if (this.closed || this.persister !== persister) {
+      // (or this instance took over the storage meanwhile: its engine is storage's now)
       fresh.engine.delete();
       return;
     }

@@ -9,19 +9,28 @@ import { nextTask } from "./persistence.js";
 export class StorageHost {
   /** @type {BroadcastChannel} */
   #channel;
-  /** @type {(bytes: Uint8Array) => Promise<void>} merges, resolving once durable */
+  /**
+   * @type {(bytes: Uint8Array) => Promise<void> | null} merges, resolving once durable; null:
+   *   not now (the owner reloads its durable state; it announces itself once done)
+   */
   #merge;
   #closed = false;
 
   /**
    * @param {string} key what names the storage (the database name for IndexedDB)
-   * @param {(bytes: Uint8Array) => Promise<void>} merge
+   * @param {(bytes: Uint8Array) => Promise<void> | null} merge
    */
   constructor(key, merge) {
     this.#merge = merge;
     this.#channel = new BroadcastChannel(storageChannelName(key));
     /** @type {any} */ (this.#channel).unref?.(); // (Node) an idle channel keeps no process alive
     this.#channel.onmessage = (e) => this.#receive(e.data);
+    this.announce();
+  }
+
+  /** Tells every sender to send what it has not seen acknowledged (to this owner). */
+  announce() {
+    if (this.#closed) return;
     /** @type {import("./forwarder.js").OwnerMessage} */
     const hello = { t: "owner" };
     this.#channel.postMessage(hello);
@@ -38,6 +47,7 @@ export class StorageHost {
     } catch (err) {
       durable = Promise.reject(err);
     }
+    if (durable === null) return;
     durable.then(
       () => this.#ack(msg, undefined),
       (/** @type {any} */ err) => this.#ack(msg, { name: String(err?.name ?? "Error"), message: String(err?.message ?? err) }),

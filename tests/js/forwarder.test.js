@@ -38,7 +38,7 @@ function expectedIndex(rows) {
 }
 
 /**
- * A MemoryStorage whose writes can be held back.
+ * A MemoryStorage whose writes (those carrying rows) and loads can be held back or failed.
  */
 function gatedMemory() {
   const mem = new MemoryStorage();
@@ -47,13 +47,31 @@ function gatedMemory() {
   const s = {
     mem,
     hold: false,
+    holdLoad: false,
+    /** @type {Error | null} */
+    failLoad: null,
+    /** @type {Error | null} fails the next write that carries rows */
+    failRows: null,
     release() {
       for (const r of held.splice(0)) r();
     },
-    load: () => mem.load(),
+    /** Lets only the last held load or write go on. */
+    releaseLast() {
+      held.pop()?.();
+    },
+    async load() {
+      if (s.holdLoad) await new Promise((r) => held.push(() => r(undefined)));
+      if (s.failLoad) throw s.failLoad;
+      return mem.load();
+    },
     /** @param {any} w */
     async write(w) {
-      if (s.hold) await new Promise((r) => held.push(() => r(undefined)));
+      if (w.rows.length > 0 && s.failRows) {
+        const err = s.failRows;
+        s.failRows = null;
+        throw err;
+      }
+      if (s.hold && w.rows.length > 0) await new Promise((r) => held.push(() => r(undefined)));
       return mem.write(w);
     },
     close: () => mem.close(),
@@ -61,6 +79,19 @@ function gatedMemory() {
     entries: (store) => mem.entries(store),
   };
   return s;
+}
+
+/**
+ * Polls until `cond` holds (2 s at most).
+ * @param {() => boolean | Promise<boolean>} cond
+ * @param {string} what
+ */
+async function until(cond, what) {
+  for (let i = 0; i < 400; i++) {
+    if (await cond()) return;
+    await tick(5);
+  }
+  throw new Error(`timed out waiting until ${what}`);
 }
 
 test("two live instances: each is its own peer, each write resolves once storage holds it", async () => {
@@ -286,4 +317,117 @@ test(`randomized: instances open, write and close in any order; every acknowledg
     assert.deepEqual(now.rows, Object.fromEntries(t.entries()), `seed ${seed}: storage holds what the reopened instance shows`);
     check.close();
   }
+});
+
+// ---- races the review found (each failed before its fix) ----
+
+test("a sender reloading after a failed write, then taking over, keeps its later writes", { timeout: 10_000 }, async () => {
+  const s = gatedMemory();
+  const a = await CRDTDB.open("x", { storage: s });
+  const b = await CRDTDB.open("x", { storage: s });
+  s.failRows = new CRDTDBError("disk gone (test)");
+  s.holdLoad = true; // b's reload waits
+  await assert.rejects(b.table("t").set("lost", { v: 1 }), /disk gone/);
+  a.close(); // b is granted the lock while it reloads
+  await tick(10);
+  s.holdLoad = false;
+  s.releaseLast(); // the take-over's load lands, and it completes, before the reload's
+  await tick(20);
+  s.release();
+  await until(() => b.table("t").get("lost") === undefined, "b reloaded");
+  await b.table("t").set("after", { v: 2 });
+  const c = await CRDTDB.open("x", { storage: s });
+  await c.table("t").set("fromC", { v: 3 });
+  assert.deepEqual(Object.keys((await stored(s)).rows).sort(), ["after", "fromC"]);
+  b.close();
+  c.close();
+});
+
+test("a transaction of a sender whose owner left unacknowledged does not stall the take-over", { timeout: 10_000 }, async () => {
+  const s = gatedMemory();
+  const a = await CRDTDB.open("x", { storage: s });
+  const b = await CRDTDB.open("x", { storage: s });
+  // The owner closes before the transaction's write reaches it.
+  await b.transaction(async (tx) => {
+    await tx.table("t").set("tx", { v: 1 });
+    a.close();
+  });
+  await b.table("t").set("after", { v: 2 });
+  assert.deepEqual(Object.keys((await stored(s)).rows).sort(), ["after", "tx"]);
+  b.close();
+});
+
+test("when storage cannot be taken over, waiting writes reject and the instance says why", { timeout: 10_000 }, async () => {
+  const s = gatedMemory();
+  const a = await CRDTDB.open("x", { storage: s });
+  const b = await CRDTDB.open("x", { storage: s });
+  const p = b.table("t").set("k", { v: 1 });
+  s.failLoad = new CRDTDBError("cannot read (test)");
+  a.close(); // before the write reaches it
+  await assert.rejects(p, /could not be taken over.*cannot read/);
+  await until(() => {
+    try {
+      b.table("t").get("k");
+      return false;
+    } catch (err) {
+      return /cannot read/.test(String(err));
+    }
+  }, "b failed");
+  b.close();
+});
+
+test("a change listener's write during a take-over resolves only once durable", { timeout: 10_000 }, async () => {
+  const s = gatedMemory();
+  const a = await CRDTDB.open("x", { storage: s });
+  const b = await CRDTDB.open("x", { storage: s });
+  await a.table("t").set("a1", { v: 1 }); // b has not seen it: the take-over brings it
+  /** @type {Promise<void> | null} */
+  let derived = null;
+  b.on("change", (e) => {
+    if (e.key === "a1" && derived === null) derived = b.table("t").set("derived", { v: 2 });
+  });
+  s.hold = true;
+  a.close();
+  await until(() => derived !== null, "the listener ran");
+  let resolved = false;
+  /** @type {Promise<void>} */ (derived).then(() => (resolved = true));
+  await tick(20);
+  assert.equal(resolved, false, "not durable while storage holds the write back");
+  s.hold = false;
+  s.release();
+  await derived;
+  assert.deepEqual((await stored(s)).rows.derived, { v: 2 });
+  b.close();
+});
+
+test("writes sent while the owner reloads its durable state are taken once it is back", { timeout: 10_000 }, async () => {
+  const s = gatedMemory();
+  const a = await CRDTDB.open("x", { storage: s });
+  const b = await CRDTDB.open("x", { storage: s });
+  s.failRows = new QuotaError("quota exceeded (test)");
+  s.holdLoad = true; // a's reload waits
+  await assert.rejects(a.table("t").set("lost", { v: 1 }), QuotaError);
+  const p = b.table("t").set("kept", { v: 2 });
+  await tick(20);
+  s.holdLoad = false;
+  s.release();
+  await p;
+  assert.deepEqual(Object.keys((await stored(s)).rows), ["kept"]);
+  a.close();
+  b.close();
+});
+
+test("an instance whose first write as the new owner fails goes on under a new peer id", { timeout: 10_000 }, async () => {
+  const s = gatedMemory();
+  const a = await CRDTDB.open("x", { storage: s });
+  const b = await CRDTDB.open("x", { storage: s });
+  const id = b.peerId;
+  const p = b.table("t").set("k", { v: 1 }); // its events may leave before they are durable
+  s.failRows = new CRDTDBError("disk gone (test)");
+  a.close();
+  await assert.rejects(p, /disk gone/);
+  await until(() => b.peerId !== id, "b renewed its id");
+  await b.table("t").set("k2", { v: 2 });
+  assert.deepEqual(Object.keys((await stored(s)).rows), ["k2"]);
+  b.close();
 });
