@@ -22,8 +22,10 @@
 //     · crdtdb_count(h, len) · crdtdb_staged_row(h, len) · crdtdb_conflicts(h, len)
 //   live queries: crdtdb_subscribe(h, len) (input = query; output = varint id) ·
 //     crdtdb_unsubscribe(h, id)
-//   storage: crdtdb_load(h, len) (input = stored state; output = a change record listing every
-//     visible row as new) · crdtdb_track_storage(h, on) · crdtdb_take_storage(h) (output = the
+//   storage, loading in steps: crdtdb_load_history(h, len) (input = the events records) ·
+//     crdtdb_load_rows(h, len) (input = a batch of crdt_rows records; output = a change record
+//     listing each of its visible rows as new) · crdtdb_load_finish(h) ·
+//     crdtdb_track_storage(h, on) · crdtdb_take_storage(h) (output = the
 //     storage record, db/database.h) · crdtdb_storage_durable(h) (the last take is durable) ·
 //     crdtdb_index_entries(h, len) (input = index name) ·
 //     crdtdb_history_bytes(h) → f64 encoded size of the history held (-1: out of memory) ·
@@ -246,12 +248,20 @@ EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_unsubscribe(Handle* h, std::uint32_t i
   return guarded(h, [&] { h->db.unsubscribe(id); });
 }
 
-EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_load(Handle* h, std::uint32_t len) {
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_load_history(Handle* h, std::uint32_t len) {
+  return guarded(h, [&] { h->db.loadHistory(boundary::decodeRecordList(input(h, len))); });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_load_rows(Handle* h, std::uint32_t len) {
   return guarded(h, [&] {
-    const boundary::StoredState st = boundary::decodeStoredState(input(h, len));
-    h->db.load(st.events, st.rows);
-    boundary::writeLoadRecord(h->db, h->namesSent, h->out);
+    std::vector<RowId> loaded;
+    h->db.loadRows(boundary::decodeRecordList(input(h, len)), &loaded);
+    boundary::writeLoadRecord(h->db, loaded, h->namesSent, h->out);
   });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_load_finish(Handle* h) {
+  return guarded(h, [&] { h->db.finishLoad(); });
 }
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_track_storage(Handle* h, std::uint32_t on) {

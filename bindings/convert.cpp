@@ -264,18 +264,37 @@ std::vector<IndexDef> decodeIndexDefs(ByteSpan in) {
   return defs;
 }
 
+namespace {
+
+void readRecordList(ByteReader& r, std::vector<ByteSpan>& list) {
+  const std::uint64_t n = r.varintBelow(r.remaining() + 1, "record count");
+  list.reserve(static_cast<std::size_t>(n));
+  for (std::uint64_t i = 0; i < n; ++i) {
+    list.push_back(
+        r.raw(static_cast<std::size_t>(r.varintBelow(r.remaining() + 1, "record length"))));
+  }
+}
+
+}  // namespace
+
+std::vector<ByteSpan> decodeRecordList(ByteSpan in) {
+  ByteReader r(in);
+  std::vector<ByteSpan> list;
+  try {
+    readRecordList(r, list);
+    if (!r.atEnd()) malformed("record list (trailing bytes)");
+  } catch (const DecodeError& e) {
+    throw Error(ErrorCode::Type, std::string("malformed stored records: ") + e.what());
+  }
+  return list;
+}
+
 StoredState decodeStoredState(ByteSpan in) {
   ByteReader r(in);
   StoredState st;
   try {
-    for (auto* list : {&st.events, &st.rows}) {
-      const std::uint64_t n = r.varintBelow(r.remaining() + 1, "record count");
-      list->reserve(static_cast<std::size_t>(n));
-      for (std::uint64_t i = 0; i < n; ++i) {
-        list->push_back(
-            r.raw(static_cast<std::size_t>(r.varintBelow(r.remaining() + 1, "record length"))));
-      }
-    }
+    readRecordList(r, st.events);
+    readRecordList(r, st.rows);
     if (!r.atEnd()) malformed("stored state (trailing bytes)");
   } catch (const DecodeError& e) {
     throw Error(ErrorCode::Type, std::string("malformed stored state: ") + e.what());
@@ -283,11 +302,12 @@ StoredState decodeStoredState(ByteSpan in) {
   return st;
 }
 
-void writeLoadRecord(const Database& db, std::uint32_t& namesSent, ByteWriter& out) {
+void writeLoadRecord(const Database& db, std::span<const RowId> loaded, std::uint32_t& namesSent,
+                     ByteWriter& out) {
   ChangeSet cs;
   const RowStore& rows = db.rows();
-  for (RowId id = 0; id < rows.slotCount(); ++id) {
-    if (rows.live(id) && rows.row(id).visible()) cs.rows.push_back({id, RowDelta::New, {}});
+  for (RowId id : loaded) {
+    if (rows.row(id).visible()) cs.rows.push_back({id, RowDelta::New, {}});
   }
   writeChangeRecord(db, cs, namesSent, out);
 }

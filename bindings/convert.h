@@ -34,12 +34,14 @@
 //   staged query   varint n, n × (u8 0, varint rowId | u8 1, string key, staged row)
 //   staged row     varint nCols, nCols × (string name, value)   (preceded by u8 present)
 //   conflicts      varint nCols, nCols × (string name, varint n, n × value)
-//   load           a change record (as above) with every visible row as new, no subscriptions
-// Stored state (JS → engine, crdtdb_load): varint nEvents, nEvents × (varint n, n bytes) in
-//   key order, then varint nRows, nRows × (varint n, n bytes): the events and crdt_rows values
+//   load rows      a change record (as above) with each loaded visible row as new
+// Record lists (JS → engine, crdtdb_load_history / crdtdb_load_rows): varint n, n × (varint
+//   len, len bytes): events values in key order, or a batch of crdt_rows values. The load
+//   fuzzer frames a whole stored state as two such lists (events, then rows).
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -73,12 +75,16 @@ QuerySpec decodeQuery(ByteSpan in);
 
 std::vector<IndexDef> decodeIndexDefs(ByteSpan in);
 
+// Views into the input. Throws Error(Type) when the framing is malformed (the records
+// themselves are the engine's).
+std::vector<ByteSpan> decodeRecordList(ByteSpan in);
 struct StoredState {
   std::vector<ByteSpan> events, rows;  // views into the input
 };
-// Throws Error(Type) when the framing is malformed (the records themselves are the engine's).
 StoredState decodeStoredState(ByteSpan in);
-void writeLoadRecord(const Database& db, std::uint32_t& namesSent, ByteWriter& out);
+// The change record of rows just loaded: each visible one as new.
+void writeLoadRecord(const Database& db, std::span<const RowId> loaded, std::uint32_t& namesSent,
+                     ByteWriter& out);
 
 // `namesSent`: how many names the JS side holds (advanced past the names written).
 void writeChangeRecord(const Database& db, const ChangeSet& cs, std::uint32_t& namesSent,

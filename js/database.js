@@ -23,9 +23,9 @@ import { readChangeRecord } from "./record.js";
 import { lockAfterRelease, tryLock, waitLock } from "./locks.js";
 import { Forwarder } from "./forwarder.js";
 import { Persister, readStorageRecord } from "./persistence.js";
-import { Replica } from "./replica.js";
+import { Replica, RowCache } from "./replica.js";
 import { StorageHost } from "./storage_host.js";
-import { emptyWrite, isEmptyWrite, STORAGE_FORMAT } from "./storage/adapter.js";
+import { emptyWrite, isEmptyWrite, rowBatches, STORAGE_FORMAT } from "./storage/adapter.js";
 import { IndexedDBStorage } from "./storage/indexeddb.js";
 import { Table } from "./table.js";
 import { Transaction } from "./transaction.js";
@@ -387,7 +387,7 @@ export class CRDTDB {
     /** @type {StorageContext} */
     const ctx = { module, maxPendingBytes, defs, adapter, closeAdapter, explicitPeer: peerId };
     if (release === null) {
-      this.#openFollower(ctx, state);
+      await this.#openFollower(ctx, state);
       return;
     }
     let opened;
@@ -400,7 +400,7 @@ export class CRDTDB {
       throw err;
     }
     const replica = new Replica(opened.engine);
-    replica.install(opened.names, opened.record);
+    replica.install(opened.names, opened.cache);
     replica.persistTo(adapter, this.#reloader(ctx, () => true), this.#fatal);
     this.#replica = replica;
     this.#state = "open";
@@ -463,7 +463,7 @@ export class CRDTDB {
     if (state.meta.get("format") === undefined) write.meta.push(["format", STORAGE_FORMAT]);
     if (!peers.includes(this.#peerId)) write.meta.push(["peers", [...peers, this.#peerId]]);
     if (claimsDefault && reusable === undefined) write.meta.push(["defaultPeer", this.#peerId]);
-    const opened = this.#loadEngine(ctx, state, true);
+    const opened = await this.#loadEngine(ctx, state, true);
     try {
       this.#reconcileIndexes(opened.engine, state.meta.get("indexes"), write);
       if (!isEmptyWrite(write)) await ctx.adapter.write(write);
@@ -523,17 +523,19 @@ export class CRDTDB {
    * @param {StorageContext} ctx
    * @param {import("./storage/adapter.js").StoredState} state
    */
-  #openFollower(ctx, state) {
+  async #openFollower(ctx, state) {
     this.#peerId = ctx.explicitPeer ?? randomPeerId();
     let opened;
     try {
-      opened = this.#loadEngine(ctx, state, false);
+      opened = await this.#loadEngine(ctx, state, false);
+      if (this.#state === "closed") opened.engine.delete();
+      this.#assertOpening();
     } catch (err) {
       ctx.closeAdapter();
       throw err;
     }
     const replica = new Replica(opened.engine);
-    replica.install(opened.names, opened.record);
+    replica.install(opened.names, opened.cache);
     replica.forwardTo(this.#storageKey, this.#reloader(ctx, () => false), this.#fatal);
     this.#replica = replica;
     this.#state = "open";
@@ -645,14 +647,21 @@ export class CRDTDB {
    * @param {import("./storage/adapter.js").StoredState} state
    * @param {boolean} track whether it writes storage (its owner)
    */
-  #loadEngine(ctx, state, track) {
+  async #loadEngine(ctx, state, track) {
     const engine = new Engine(ctx.module, this.#peerId, ctx.maxPendingBytes, this.#historyMaxBytes);
     try {
       const names = [""];
-      const record = readChangeRecord(engine.load(state.events, state.rows), names, () => undefined);
+      // Rows handed out before a reload stay known to db.keyOf.
+      const cache = new RowCache(this.#replica?.keyOfRow ?? new WeakMap());
+      engine.loadHistory(state.events);
+      // Declared before the rows: each batch enters the indexes while storage reads the next.
       engine.declareIndexes(ctx.defs);
+      for await (const batch of rowBatches(state.rows)) {
+        cache.add(readChangeRecord(engine.loadRows(batch), names, () => undefined).rows);
+      }
+      engine.loadFinish();
       if (track) engine.trackStorage(true);
-      return { engine, names, record };
+      return { engine, names, cache };
     } catch (err) {
       engine.delete();
       throw err;

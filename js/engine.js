@@ -23,6 +23,22 @@ const leaked = new FinalizationRegistry((/** @type {{ module: any, handle: numbe
 });
 
 /** One engine replica. Must be released with `delete()`. */
+/**
+ * Frames records for the engine (bindings/convert.h, record lists).
+ * @param {Uint8Array[]} list
+ */
+function recordList(list) {
+  let size = 10;
+  for (const b of list) size += b.length + 5;
+  const w = new Writer(size);
+  w.varint(list.length);
+  for (const b of list) {
+    w.varint(b.length);
+    w.bytes(b);
+  }
+  return w.view();
+}
+
 export class Engine {
   /** @type {any} */
   #m;
@@ -190,23 +206,25 @@ export class Engine {
   }
 
   /**
-   * Loads stored state into this fresh replica; returns the change record listing every
-   * visible row as new.
+   * Starts loading stored state into this fresh replica: the history records.
    * @param {Uint8Array[]} events the events store's values, in key order
-   * @param {Uint8Array[]} rows the crdt_rows store's values
    */
-  load(events, rows) {
-    let size = 20;
-    for (const list of [events, rows]) for (const b of list) size += b.length + 5;
-    const w = new Writer(size);
-    for (const list of [events, rows]) {
-      w.varint(list.length);
-      for (const b of list) {
-        w.varint(b.length);
-        w.bytes(b);
-      }
-    }
-    return this.#call("_crdtdb_load", w.view());
+  loadHistory(events) {
+    this.#call("_crdtdb_load_history", recordList(events));
+  }
+
+  /**
+   * Loads a batch of stored rows (after loadHistory, before loadFinish); returns the change
+   * record listing each of its visible rows as new.
+   * @param {Uint8Array[]} rows crdt_rows values
+   */
+  loadRows(rows) {
+    return this.#call("_crdtdb_load_rows", recordList(rows));
+  }
+
+  /** Ends a load: builds the tables' order and indexes. */
+  loadFinish() {
+    this.#result(this.#m._crdtdb_load_finish(this.#handle));
   }
 
   /** Starts (or stops) recording what storage must write. */

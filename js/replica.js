@@ -83,6 +83,37 @@ export function writeQuery(w, table, index, range, limit, offset, reverse, stage
  * @typedef {{ bytes: Uint8Array, origin: string }} UpdateEvent
  */
 
+/**
+ * The row cache of a replica being loaded, filled batch by batch (while storage reads the
+ * next batch) and then taken over by Replica.install.
+ */
+export class RowCache {
+  /** @type {Replica["byId"]} */
+  byId = [];
+  /** @type {Replica["rowById"]} */
+  rowById = [];
+  /** @type {Replica["tables"]} */
+  tables = new Map();
+
+  /** @param {WeakMap<object, string>} keyOfRow the replica's (rows it handed out stay known) */
+  constructor(keyOfRow) {
+    this.keyOfRow = keyOfRow;
+  }
+
+  /** @param {import("./record.js").ChangeRecord["rows"]} rows loaded rows (each new) */
+  add(rows) {
+    for (const c of rows) {
+      const row = /** @type {Readonly<Record<string, unknown>>} */ (c.row);
+      let m = this.tables.get(c.table);
+      if (m === undefined) this.tables.set(c.table, (m = new Map()));
+      m.set(c.key, row);
+      this.keyOfRow.set(row, c.key);
+      this.byId[c.id] = { table: c.table, key: c.key, row };
+      this.rowById[c.id] = row;
+    }
+  }
+}
+
 export class Replica {
   /** @type {import("./engine.js").Engine} */
   engine;
@@ -130,7 +161,7 @@ export class Replica {
    * Writes to `adapter` from now on.
    * @param {import("./storage/adapter.js").StorageAdapter} adapter
    * @param {() => Promise<{ engine: import("./engine.js").Engine, names: string[],
-   *   record: import("./record.js").ChangeRecord }>} reload opens the durable state again
+   *   cache: RowCache }>} reload opens the durable state again
    * @param {(err: CRDTDBError) => void} fatal the durable state could not be reloaded
    */
   persistTo(adapter, reload, fatal) {
@@ -146,7 +177,7 @@ export class Replica {
    * @param {CRDTDBError} err
    * @param {Array<{ table: string, key: string }>} rows
    * @param {() => Promise<{ engine: import("./engine.js").Engine, names: string[],
-   *   record: import("./record.js").ChangeRecord }>} reload
+   *   cache: RowCache }>} reload
    * @param {(err: CRDTDBError) => void} fatal
    */
   #startRecovery(err, rows, reload, fatal) {
@@ -164,7 +195,7 @@ export class Replica {
    * Hands writes to the live instance that owns the database's storage (js/forwarder.js).
    * @param {string} key what names the storage
    * @param {() => Promise<{ engine: import("./engine.js").Engine, names: string[],
-   *   record: import("./record.js").ChangeRecord }>} reload opens the durable state again
+   *   cache: RowCache }>} reload opens the durable state again
    * @param {(err: CRDTDBError) => void} fatal the durable state could not be reloaded
    */
   forwardTo(key, reload, fatal) {
@@ -183,10 +214,10 @@ export class Replica {
    * onto `fresh` with everything of its own that storage lacks, written by the first storage
    * write, which also settles the writes the old owner did not acknowledge.
    * @param {{ engine: import("./engine.js").Engine, names: string[],
-   *   record: import("./record.js").ChangeRecord }} fresh storage's state, tracking storage
+   *   cache: RowCache }} fresh storage's state, tracking storage
    * @param {import("./storage/adapter.js").StorageAdapter} adapter
    * @param {() => Promise<{ engine: import("./engine.js").Engine, names: string[],
-   *   record: import("./record.js").ChangeRecord }>} reload
+   *   cache: RowCache }>} reload
    * @param {(err: CRDTDBError) => void} fatal
    */
   takeOver(fresh, adapter, reload, fatal) {
@@ -201,7 +232,7 @@ export class Replica {
     const old = this.engine;
     this.engine = fresh.engine;
     old.delete();
-    this.install(fresh.names, fresh.record);
+    this.install(fresh.names, fresh.cache);
     this.generation++;
     this.persistTo(adapter, reload, fatal);
     const { durable } = this.take(this.engine.apply(extra, false), "storage", true);
@@ -237,23 +268,17 @@ export class Replica {
   }
 
   /**
-   * Fills the cache from a load record (every visible row new); nothing fires.
-   * @param {string[]} names the name table the record was read with
-   * @param {import("./record.js").ChangeRecord} rec
+   * Takes over the cache of a load; nothing fires.
+   * @param {string[]} names the name table the load's records were read with
+   * @param {RowCache} cache
    */
-  install(names, rec) {
+  install(names, cache) {
     this.names = names;
     this.nameIds = new Map(names.map((n, i) => [n, i]));
-    this.tables.clear();
-    this.byId.length = 0;
-    this.rowById.length = 0;
-    for (const c of rec.rows) {
-      const row = /** @type {Readonly<Record<string, unknown>>} */ (c.row);
-      this.rowsOf(c.table).set(c.key, row);
-      this.keyOfRow.set(row, c.key);
-      this.byId[c.id] = { table: c.table, key: c.key, row };
-      this.rowById[c.id] = row;
-    }
+    this.tables = cache.tables;
+    this.byId = cache.byId;
+    this.rowById = cache.rowById;
+    this.keyOfRow = cache.keyOfRow;
   }
 
   /**
@@ -263,7 +288,7 @@ export class Replica {
    * @param {CRDTDBError} err
    * @param {Array<{ table: string, key: string }>} rows
    * @param {() => Promise<{ engine: import("./engine.js").Engine, names: string[],
-   *   record: import("./record.js").ChangeRecord }>} reload
+   *   cache: RowCache }>} reload
    */
   async #recover(err, rows, reload) {
     const persister = this.persister;
@@ -288,7 +313,7 @@ export class Replica {
     const old = this.engine;
     this.engine = fresh.engine;
     old.delete();
-    this.install(fresh.names, fresh.record);
+    this.install(fresh.names, fresh.cache);
     this.generation++;
     this.recovering = false;
     this.persister?.recovered(this.engine.version());

@@ -529,10 +529,12 @@ async function p2Open(/** @type {URLSearchParams} */ q) {
   } else if (lib === "crdtdbload") {
     // Diagnostic: only the IndexedDB reads of crdtdb's open (its storage adapter's load()).
     const { IndexedDBStorage } = await import("/js/storage/indexeddb.js");
+    const { allRows } = await import("/js/storage/adapter.js");
     const st = new IndexedDBStorage(name);
     const state = await st.load();
+    const rows = await allRows(state.rows);
     tGet = performance.now();
-    row = { loadedRows: state.rows.length, historyRecords: state.events.length };
+    row = { loadedRows: rows.length, historyRecords: state.events.length };
     close = () => st.close();
   } else if (lib === "dexie") {
     const db = new m.Dexie(name, { chromeTransactionDurability: "relaxed" });

@@ -14,8 +14,30 @@
  * @typedef {object} StoredState what `load()` returns
  * @property {Map<string, unknown>} meta
  * @property {Uint8Array[]} events the events store's values, in key order
- * @property {Uint8Array[]} rows the crdt_rows store's values
+ * @property {Uint8Array[] | AsyncIterable<Uint8Array[]>} rows the crdt_rows store's values:
+ *   all at once, or in batches (then each batch is taken in while storage reads the next)
  */
+
+/**
+ * The batches of a StoredState's rows.
+ * @param {StoredState["rows"]} rows
+ * @returns {AsyncIterable<Uint8Array[]>}
+ */
+export async function* rowBatches(rows) {
+  if (Array.isArray(rows)) yield rows;
+  else yield* /** @type {AsyncIterable<Uint8Array[]>} */ (rows);
+}
+
+/**
+ * Every row of a StoredState, for tools and tests.
+ * @param {StoredState["rows"]} rows
+ * @returns {Promise<Uint8Array[]>}
+ */
+export async function allRows(rows) {
+  const out = [];
+  for await (const batch of rowBatches(rows)) for (const r of batch) out.push(r);
+  return out;
+}
 
 /**
  * @typedef {object} StorageWrite one atomic write: everything or nothing lands

@@ -57,6 +57,9 @@ async function keyValues(tx, store) {
 }
 
 /** @implements {import("./adapter.js").StorageAdapter} */
+/** Rows per batch of a load (a batch of row states is about 1.5 MB). */
+const ROW_BATCH = 10_000;
+
 export class IndexedDBStorage {
   /** @type {string} */
   #name;
@@ -139,18 +142,55 @@ export class IndexedDBStorage {
     return conn;
   }
 
-  /** @returns {Promise<import("./adapter.js").StoredState>} */
+  /**
+   * Reads meta, the history and the rows in one read-only transaction (one consistent
+   * state). Where the browser has getAllRecords, rows come in batches, each asked for before
+   * the one before is handed over: the engine takes in a batch while IndexedDB reads the
+   * next (reading 100,000 small records costs about as much as taking them in).
+   * @returns {Promise<import("./adapter.js").StoredState>}
+   */
   async load() {
     const db = await this.#connect();
     const tx = db.transaction(["meta", "events", "crdt_rows"], "readonly");
-    const [meta, events, rows] = await Promise.all([
-      keyValues(tx, "meta"),
-      requestDone(tx.objectStore("events").getAll()),
-      requestDone(tx.objectStore("crdt_rows").getAll()),
-    ]).catch((err) => {
-      throw storageError(this.#name, "loading", err);
-    });
+    const store = tx.objectStore("crdt_rows");
+    const batched = typeof (/** @type {any} */ (store).getAllRecords) === "function";
+    // (promised at once: a request that completes before anyone listens never reports)
+    const first = requestDone(batched ? /** @type {any} */ (store).getAllRecords({ count: ROW_BATCH }) : store.getAll());
+    first.catch(() => {}); // reported where it is awaited
+    const [meta, events] = await Promise.all([keyValues(tx, "meta"), requestDone(tx.objectStore("events").getAll())]).catch(
+      (err) => {
+        throw storageError(this.#name, "loading", err);
+      },
+    );
+    const rows = batched
+      ? this.#rowBatches(store, first)
+      : await first.catch((err) => {
+          throw storageError(this.#name, "loading", err);
+        });
     return { meta: new Map(/** @type {Array<[string, unknown]>} */ (meta)), events, rows };
+  }
+
+  /**
+   * @param {IDBObjectStore} store crdt_rows, in the load's transaction
+   * @param {Promise<any>} first the first batch
+   * @returns {AsyncIterable<Uint8Array[]>}
+   */
+  async *#rowBatches(store, first) {
+    let next = first;
+    for (;;) {
+      /** @type {Array<{ key: IDBValidKey, value: Uint8Array }>} */
+      const records = await next.catch((err) => {
+        throw storageError(this.#name, "loading", err);
+      });
+      const full = records.length === ROW_BATCH;
+      if (full) {
+        const after = IDBKeyRange.lowerBound(records[records.length - 1].key, true);
+        next = requestDone(/** @type {any} */ (store).getAllRecords({ query: after, count: ROW_BATCH }));
+        next.catch(() => {});
+      }
+      yield records.map((r) => r.value);
+      if (!full) return;
+    }
   }
 
   /**

@@ -201,6 +201,14 @@ class Database {
   // crdt_rows values (any order). O(rows + graph runs): no operation is replayed. DecodeError
   // names what is malformed; after any error the Database must be discarded.
   void load(std::span<const ByteSpan> events, std::span<const ByteSpan> rows);
+  // The same in steps, so rows can be taken in while storage still reads the next ones:
+  // loadHistory, then loadRows for each batch (`loaded`, if given, gets each row's id;
+  // each row enters the tables' order and the indexes declared by then), then finishLoad.
+  // In between, nothing else is called but declareIndexes (before the rows, so that each
+  // batch builds its share of the indexes).
+  void loadHistory(std::span<const ByteSpan> events);
+  void loadRows(std::span<const ByteSpan> rows, std::vector<RowId>* loaded);
+  void finishLoad();
   // Appends index `name`'s storage entries (as takeStorage's) to `out`: varint n, n entries.
   void writeIndexEntries(const std::string& name, ByteWriter& out) const;
 
@@ -215,7 +223,7 @@ class Database {
   void noteDirty(RowId id, const ColumnLookup* before);
   void indexEntries(NameId table, std::string_view key, const ColumnLookup& col,
                     std::vector<Bytes>& out) const;
-  void loadRowState(ByteSpan bytes);
+  RowId loadRowState(ByteSpan bytes);
 
   // Snapshots (db/database_snapshot.cpp).
   void writeSnapshot(ByteWriter& out) const;
@@ -271,6 +279,7 @@ class Database {
   WorkCounters work_;
   std::optional<CallMark> last_;  // marks of the last successful call (for undoLast)
   bool tracking_ = false;
+  bool loading_ = false;  // between loadHistory and finishLoad
   // Own events from seq durableSelf_ on are not durable yet (no limit while not tracking);
   // takenSelf_: own seq end covered by the last take.
   Seq durableSelf_ = kNoSeqLimit, takenSelf_ = 0;

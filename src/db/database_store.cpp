@@ -141,7 +141,7 @@ void Database::writeIndexEntries(const std::string& name, ByteWriter& out) const
   }
 }
 
-void Database::loadRowState(ByteSpan bytes) {
+RowId Database::loadRowState(ByteSpan bytes) {
   ByteReader r(bytes);
   const std::string_view table = r.stringView(kMaxNameBytes, "stored row table");
   const std::string_view key = r.stringView(kMaxKeyBytes, "stored row key");
@@ -185,31 +185,48 @@ void Database::loadRowState(ByteSpan bytes) {
   }
   if (!r.atEnd()) throw DecodeError("stored row has trailing bytes");
   const auto tableId = internName(table);
-  rows_.loadRow(tableId, key, std::move(cells), std::move(losers));
+  return rows_.loadRow(tableId, key, std::move(cells), std::move(losers));
 }
 
 void Database::load(std::span<const ByteSpan> events, std::span<const ByteSpan> rows) {
-  if (graph_.size() != 0 || rows_.rowCount() != 0 || !dirty_.empty()) {
+  loadHistory(events);
+  loadRows(rows, nullptr);
+  finishLoad();
+}
+
+void Database::loadHistory(std::span<const ByteSpan> events) {
+  if (loading_ || graph_.size() != 0 || rows_.rowCount() != 0 || !dirty_.empty()) {
     throw Error(ErrorCode::Internal, "load() into a replica that is not fresh");
   }
   confirm();
+  loading_ = true;
   std::size_t decoded = 0;
   for (ByteSpan rec : events) decoded += oplog_.loadRecord(rec, graph_, peers_);
   decoded += oplog_.finishLoad(graph_, peers_);
-  for (ByteSpan row : rows) {
-    loadRowState(row);
-    decoded += row.size();
-  }
-  // The tables' primary order and the declared indexes, from the rows.
+  work_.loadDecodedBytes += decoded;
+}
+
+void Database::loadRows(std::span<const ByteSpan> rows, std::vector<RowId>* loaded) {
+  if (!loading_) throw Error(ErrorCode::Internal, "loadRows() outside a load");
   indexes_.begin();
-  for (RowId id = 0; id < rows_.slotCount(); ++id) {
-    if (!rows_.live(id) || !rows_.row(id).visible()) continue;
+  for (ByteSpan row : rows) {
+    const RowId id = loadRowState(row);
+    if (loaded) loaded->push_back(id);
+    work_.loadDecodedBytes += row.size();
+    // The tables' order and the indexes declared so far, row by row: a batch is taken in
+    // whole while storage reads the next.
     const Row& r = rows_.row(id);
+    if (!r.visible()) continue;
     const ColumnLookup after = lookupIn(rows_, r);
     indexes_.onRowChange(id, names_.name(r.table), r.key, nullptr, &after, {});
   }
+  confirm();  // (a load is never undone: what the batch journaled is dropped)
+}
+
+void Database::finishLoad() {
+  if (!loading_) throw Error(ErrorCode::Internal, "finishLoad() outside a load");
   confirm();
-  work_.loadDecodedBytes += decoded;
+  loading_ = false;
 }
 
 }  // namespace crdtdb

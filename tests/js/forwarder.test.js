@@ -427,7 +427,18 @@ test("an instance whose first write as the new owner fails goes on under a new p
   a.close();
   await assert.rejects(p, /disk gone/);
   await until(() => b.peerId !== id, "b renewed its id");
-  await b.table("t").set("k2", { v: 2 });
+  // (writes are refused until the reload is done)
+  await until(
+    () =>
+      b.table("t").set("k2", { v: 2 }).then(
+        () => true,
+        (err) => {
+          if (!/reloading its durable state/.test(String(err))) throw err;
+          return false;
+        },
+      ),
+    "b reloaded",
+  );
   assert.deepEqual(Object.keys((await stored(s)).rows), ["k2"]);
   b.close();
 });

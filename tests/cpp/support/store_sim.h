@@ -78,13 +78,25 @@ struct StoreSim {
   }
 
   // A replica opened from what is stored (as the JS side does: load, then declare indexes).
+  // `batch` > 0: rows taken in batches of that many (loadHistory, loadRows…, finishLoad).
   std::unique_ptr<Database> open(const std::string& peer, const std::vector<IndexDef>& defs,
-                                 bool track = true) const {
+                                 bool track = true, std::size_t batch = 0) const {
     auto db = std::make_unique<Database>(peer);
     std::vector<ByteSpan> ev, rows;
     for (const auto& [k, v] : events) ev.emplace_back(v);
     for (const auto& [k, v] : crdtRows) rows.emplace_back(v);
-    db->load(ev, rows);
+    if (batch == 0) {
+      db->load(ev, rows);
+    } else {
+      db->loadHistory(ev);
+      db->declareIndexes(defs);  // before the rows, as the JS side does: built batch by batch
+      std::vector<RowId> loaded;
+      for (std::size_t i = 0; i < rows.size(); i += batch) {
+        db->loadRows(std::span(rows).subspan(i, std::min(batch, rows.size() - i)), &loaded);
+      }
+      db->finishLoad();
+      if (loaded.size() != rows.size()) throw std::runtime_error("loadRows lost a row id");
+    }
     db->declareIndexes(defs);
     db->trackStorage(track);
     return db;
