@@ -280,6 +280,12 @@ class Database {
   std::optional<CallMark> last_;  // marks of the last successful call (for undoLast)
   bool tracking_ = false;
   bool loading_ = false;  // between loadHistory and finishLoad
+  struct LoadScratch {    // loadRowState's memory of names it resolved, by place in a row
+    std::vector<std::pair<std::string, PeerIdx>> peers;
+    std::vector<std::pair<std::string, NameId>> columns;
+    std::pair<std::string, NameId> table;
+    std::vector<PeerIdx> peerIdx;
+  } loadScratch_;
   // Own events from seq durableSelf_ on are not durable yet (no limit while not tracking);
   // takenSelf_: own seq end covered by the last take.
   Seq durableSelf_ = kNoSeqLimit, takenSelf_ = 0;

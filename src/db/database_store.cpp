@@ -151,12 +151,31 @@ RowId Database::loadRowState(ByteSpan bytes) {
     throw DecodeError(std::string("stored row: ") + e.what());
   }
   const std::uint64_t nPeers = r.varintBelow(r.remaining() + 1, "stored row peer count");
-  std::vector<PeerIdx> peers;
+  // Rows of one table mostly list the same peers and columns in the same places: each place
+  // remembers what it resolved last, so most names cost a compare instead of a lookup.
+  std::vector<PeerIdx>& peers = loadScratch_.peerIdx;
+  peers.clear();
   for (std::uint64_t i = 0; i < nPeers; ++i) {
-    auto p = peers_.find(r.stringView(256, "stored row peer id"));
+    const std::string_view name = r.stringView(256, "stored row peer id");
+    auto& seen = loadScratch_.peers;
+    if (i < seen.size() && seen[i].first == name) {
+      peers.push_back(seen[i].second);
+      continue;
+    }
+    auto p = peers_.find(name);
     if (!p) throw DecodeError("stored row names a peer the stored history lacks");
+    if (i >= seen.size()) seen.resize(i + 1);
+    seen[i] = {std::string(name), *p};
     peers.push_back(*p);
   }
+  auto columnName = [&](std::uint64_t i, std::string_view name) {
+    auto& seen = loadScratch_.columns;
+    if (i < seen.size() && seen[i].first == name) return seen[i].second;
+    const NameId id = internName(name);
+    if (i >= seen.size()) seen.resize(i + 1);
+    seen[i] = {std::string(name), id};
+    return id;
+  };
   auto readCell = [&](NameId col) {
     const std::uint64_t pi = r.varintBelow(peers.size(), "stored row peer index");
     const Seq seq = r.varint();
@@ -174,7 +193,7 @@ RowId Database::loadRowState(ByteSpan bytes) {
     const std::uint8_t flags = r.u8();
     if (flags > 3) throw DecodeError("stored row cell has unknown flags");
     NameId col = kTokenColumn;
-    if (!(flags & 1)) col = internName(r.stringView(kMaxNameBytes, "stored row column"));
+    if (!(flags & 1)) col = columnName(i, r.stringView(kMaxNameBytes, "stored row column"));
     cells.push_back(readCell(col));
     if (flags & 2) {
       const std::uint64_t n = r.varintBelow(r.remaining() / 3 + 1, "stored row loser count");
@@ -184,7 +203,10 @@ RowId Database::loadRowState(ByteSpan bytes) {
     }
   }
   if (!r.atEnd()) throw DecodeError("stored row has trailing bytes");
-  const auto tableId = internName(table);
+  auto& lastTable = loadScratch_.table;
+  if (lastTable.first.empty() || lastTable.first != table)
+    lastTable = {std::string(table), internName(table)};
+  const NameId tableId = lastTable.second;
   return rows_.loadRow(tableId, key, std::move(cells), std::move(losers));
 }
 
@@ -227,6 +249,7 @@ void Database::finishLoad() {
   if (!loading_) throw Error(ErrorCode::Internal, "finishLoad() outside a load");
   confirm();
   loading_ = false;
+  loadScratch_ = {};
 }
 
 }  // namespace crdtdb

@@ -49,7 +49,6 @@ void RowStore::encodeRowState(RowId id, ByteWriter& out) const {
 
 RowId RowStore::loadRow(NameId table, std::string_view key, std::vector<Cell>&& cells,
                         std::vector<std::pair<NameId, std::vector<Cell>>>&& losers) {
-  if (find(table, key)) throw DecodeError("stored row \"" + std::string(key) + "\" appears twice");
   if (cells.empty()) throw DecodeError("stored row \"" + std::string(key) + "\" has no state");
   for (std::size_t i = 0; i < cells.size(); ++i) {
     const NameId col = cells[i].column();
@@ -82,7 +81,9 @@ RowId RowStore::loadRow(NameId table, std::string_view key, std::vector<Cell>&& 
     w->setHasLosers(true);
     sets.push_back(std::move(cs));
   }
-  const RowId id = findOrCreate(table, key);
+  bool created = false;
+  const RowId id = findOrCreate(table, key, &created);
+  if (!created) throw DecodeError("stored row \"" + std::string(key) + "\" appears twice");
   rows_[id].cells = std::move(cells);
   for (std::size_t i = 0; i < losers.size(); ++i) {
     if (!losers_.emplace(loserKey(id, losers[i].first), std::move(sets[i])).second) {

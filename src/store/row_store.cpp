@@ -24,9 +24,13 @@ RowStore::RowStore(const Interner& names, const Interner& peers, const CausalGra
                    std::uint64_t seed)
     : names_(names), peers_(peers), graph_(graph), seed_(seed) {}
 
+std::uint64_t RowStore::hashOf(NameId table, std::string_view key) const {
+  return hashBytes(key, seed_ ^ (std::uint64_t{table} * 0x9e3779b97f4a7c15ull));
+}
+
 std::size_t RowStore::slotOf(NameId table, std::string_view key) const {
   const std::size_t mask = slots_.size() - 1;
-  std::size_t i = hashBytes(key, seed_ ^ (std::uint64_t{table} * 0x9e3779b97f4a7c15ull)) & mask;
+  std::size_t i = hashOf(table, key) & mask;
   while (slots_[i] != 0) {
     const Row& r = rows_[slots_[i] - 1];
     if (r.table == table && r.key == key) break;
@@ -42,8 +46,7 @@ void RowStore::growSlots() {
   for (RowId id = 0; id < rows_.size(); ++id) {
     const Row& r = rows_[id];
     if (r.key.empty()) continue;
-    std::size_t i =
-        hashBytes(r.key, seed_ ^ (std::uint64_t{r.table} * 0x9e3779b97f4a7c15ull)) & mask;
+    std::size_t i = hashOf(r.table, r.key) & mask;
     while (slots_[i] != 0) i = (i + 1) & mask;
     slots_[i] = id + 1;
   }
@@ -56,9 +59,12 @@ std::optional<RowId> RowStore::find(NameId table, std::string_view key) const {
   return slots_[i] - 1;
 }
 
-RowId RowStore::findOrCreate(NameId table, std::string_view key) {
-  if (auto id = find(table, key)) return *id;
+RowId RowStore::findOrCreate(NameId table, std::string_view key, bool* created) {
+  // Grown first (layout only) so that one probe finds the row or the slot for it.
   if ((live_ + 1) * 4 > slots_.size() * 3) growSlots();  // load <= 3/4
+  const std::size_t slot = slotOf(table, key);
+  if (created) *created = slots_[slot] == 0;
+  if (slots_[slot] != 0) return slots_[slot] - 1;
   reserveMore(created_, 1);
   Row r;
   r.key.assign(key.data(), key.size());
@@ -74,7 +80,7 @@ RowId RowStore::findOrCreate(NameId table, std::string_view key) {
     rows_.push_back(std::move(r));
     id = static_cast<RowId>(rows_.size() - 1);
   }
-  slots_[slotOf(table, key)] = id + 1;
+  slots_[slot] = id + 1;
   ++live_;
   created_.push_back(id);
   return id;
@@ -87,8 +93,7 @@ void RowStore::destroy(RowId id) noexcept {
   slots_[i] = 0;
   for (std::size_t j = (i + 1) & mask; slots_[j] != 0; j = (j + 1) & mask) {
     const Row& o = rows_[slots_[j] - 1];
-    std::size_t home =
-        hashBytes(o.key, seed_ ^ (std::uint64_t{o.table} * 0x9e3779b97f4a7c15ull)) & mask;
+    std::size_t home = hashOf(o.table, o.key) & mask;
     bool between = i <= j ? (i < home && home <= j) : (i < home || home <= j);
     if (!between) {
       slots_[i] = slots_[j];

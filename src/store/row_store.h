@@ -84,7 +84,7 @@ class RowStore {
   std::size_t slotCount() const { return rows_.size(); }
   bool live(RowId id) const { return id < rows_.size() && !rows_[id].key.empty(); }
   // Finds the row or creates an empty one (journaled).
-  RowId findOrCreate(NameId table, std::string_view key);
+  RowId findOrCreate(NameId table, std::string_view key, bool* created = nullptr);
 
   // Applies one operation (event `lv`) to row `id`. `columns` sorted by name bytes.
   void apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns, LV lv,
@@ -206,6 +206,7 @@ class RowStore {
   };
   static std::uint64_t loserKey(RowId id, NameId col) { return (std::uint64_t{id} << 32) | col; }
 
+  std::uint64_t hashOf(NameId table, std::string_view key) const;
   std::size_t slotOf(NameId table, std::string_view key) const;
   void growSlots();
   WriteOrder orderOf(LV lv) const;
