@@ -315,7 +315,7 @@ try {
     ];
     report.table(
       `crdtdb — bytes handed to the storage adapter per operation (${N1.toLocaleString("en-US")} inserts, then ${N1.toLocaleString("en-US")} single-column updates)`,
-      ["", "row state B", "materialized B", "index keys B", "history B", "total B", "index puts+dels", "history records put / deleted", "storage writes"],
+      ["", "row state B", "materialized B", "index keys B", "history B", "total B", "index puts+dels", "history puts / delete requests", "storage writes"],
       [
         line("insert, 1 row/txn", res[1].insert, N1),
         line("insert, 100 rows/txn", res[100].insert, N1),

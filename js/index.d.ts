@@ -186,8 +186,11 @@ export interface StoredState {
   meta: Map<string, unknown>;
   /** The events store's values, in key order. */
   events: Uint8Array[];
-  /** The crdt_rows store's values. */
-  rows: Uint8Array[];
+  /**
+   * The crdt_rows store's values: all at once, or in batches (each batch is taken in while
+   * the adapter reads the next).
+   */
+  rows: Uint8Array[] | AsyncIterable<Uint8Array[]>;
 }
 
 /** One atomic storage write (every value in it is computed by the engine). */
@@ -195,7 +198,8 @@ export interface StorageWrite {
   rows: Array<{ table: string; key: string; state: Uint8Array | null; row: Readonly<Row> | null }>;
   indexDeletes: unknown[][];
   indexPuts: unknown[][];
-  eventDeletes: Array<[number, number]>;
+  /** [chunk, from, to]: every events key from [chunk, from] to [chunk, to] (before the puts). */
+  eventDeletes: Array<[number, number, number]>;
   eventPuts: Array<[[number, number], Uint8Array]>;
   meta: Array<[string, unknown]>;
   dropIndexes: Array<[string, string]>;

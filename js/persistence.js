@@ -61,7 +61,7 @@ export function readStorageRecord(r) {
     }
   }
   const nDel = r.varint();
-  for (let i = 0; i < nDel; i++) w.eventDeletes.push([r.varint(), r.varint()]);
+  for (let i = 0; i < nDel; i++) w.eventDeletes.push([r.varint(), r.varint(), r.varint()]);
   const nPut = r.varint();
   for (let i = 0; i < nPut; i++) {
     const key = /** @type {[number, number]} */ ([r.varint(), r.varint()]);

@@ -46,7 +46,8 @@ export async function allRows(rows) {
  *   row null: it is not visible (no materialized row)
  * @property {unknown[][]} indexDeletes index entries to delete (before the puts)
  * @property {unknown[][]} indexPuts
- * @property {Array<[number, number]>} eventDeletes events keys to delete (before the puts)
+ * @property {Array<[number, number, number]>} eventDeletes events records to delete (before
+ *   the puts): [chunk, from, to] is every key from [chunk, from] to [chunk, to]
  * @property {Array<[[number, number], Uint8Array]>} eventPuts
  * @property {Array<[string, unknown]>} meta entries to put
  * @property {Array<[string, string]>} dropIndexes (table, index) whose entries to delete

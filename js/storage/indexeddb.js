@@ -9,6 +9,7 @@
 // after BLOCKED_TIMEOUT_MS instead of hanging.
 
 import { CRDTDBError, QuotaError } from "../errors.js";
+import { isEmptyWrite } from "./adapter.js";
 
 export const STORES = /** @type {const} */ (["crdt_rows", "materialized", "indexes", "events", "meta"]);
 const IDB_VERSION = 1;
@@ -198,6 +199,7 @@ export class IndexedDBStorage {
    * @returns {Promise<void>}
    */
   async write(w) {
+    if (isEmptyWrite(w)) return;
     let db = await this.#connect();
     let tx;
     try {
@@ -229,34 +231,57 @@ export class IndexedDBStorage {
    * @returns {IDBTransaction}
    */
   #begin(db, w) {
-    const tx = db.transaction(STORES, "readwrite", { durability: "relaxed" });
+    // Only the stores it touches: a transaction waits for (and holds) every store in scope.
+    /** @type {string[]} */
+    const scope = [];
+    if (w.rows.length > 0) scope.push("crdt_rows", "materialized");
+    if (w.dropIndexes.length + w.indexDeletes.length + w.indexPuts.length > 0) scope.push("indexes");
+    if (w.eventDeletes.length + w.eventPuts.length > 0) scope.push("events");
+    if (w.meta.length > 0) scope.push("meta");
+    const tx = db.transaction(scope, "readwrite", { durability: "relaxed" });
     try {
-      const rows = tx.objectStore("crdt_rows");
-      const mat = tx.objectStore("materialized");
-      for (const r of w.rows) {
-        const key = [r.table, r.key];
-        if (r.state === null) rows.delete(key);
-        else rows.put(r.state, key);
-        if (r.row === null) mat.delete(key);
-        else mat.put(r.row, key);
+      if (w.rows.length > 0) this.#writeRows(tx, w.rows);
+      if (scope.includes("indexes")) {
+        const ix = tx.objectStore("indexes");
+        for (const [table, index] of w.dropIndexes) {
+          // Every [table, index, …] key sorts below [table, index + "\0"].
+          ix.delete(IDBKeyRange.bound([table, index], [table, index + "\0"], false, true));
+        }
+        for (const k of w.indexDeletes) ix.delete(k);
+        for (const k of w.indexPuts) ix.put(null, k);
       }
-      const ix = tx.objectStore("indexes");
-      for (const [table, index] of w.dropIndexes) {
-        // Every [table, index, …] key sorts below [table, index + "\0"].
-        ix.delete(IDBKeyRange.bound([table, index], [table, index + "\0"], false, true));
+      if (scope.includes("events")) {
+        const ev = tx.objectStore("events");
+        for (const [chunk, from, to] of w.eventDeletes) {
+          ev.delete(from === to ? [chunk, from] : IDBKeyRange.bound([chunk, from], [chunk, to]));
+        }
+        for (const [k, v] of w.eventPuts) ev.put(v, k);
       }
-      for (const k of w.indexDeletes) ix.delete(k);
-      for (const k of w.indexPuts) ix.put(null, k);
-      const ev = tx.objectStore("events");
-      for (const k of w.eventDeletes) ev.delete(k);
-      for (const [k, v] of w.eventPuts) ev.put(v, k);
-      const meta = tx.objectStore("meta");
-      for (const [k, v] of w.meta) meta.put(v, k);
+      if (w.meta.length > 0) {
+        const meta = tx.objectStore("meta");
+        for (const [k, v] of w.meta) meta.put(v, k);
+      }
     } catch (err) {
       tx.abort();
       throw err;
     }
     return tx;
+  }
+
+  /**
+   * @param {IDBTransaction} tx
+   * @param {import("./adapter.js").StorageWrite["rows"]} list
+   */
+  #writeRows(tx, list) {
+    const rows = tx.objectStore("crdt_rows");
+    const mat = tx.objectStore("materialized");
+    for (const r of list) {
+      const key = [r.table, r.key];
+      if (r.state === null) rows.delete(key);
+      else rows.put(r.state, key);
+      if (r.row === null) mat.delete(key);
+      else mat.put(r.row, key);
+    }
   }
 
   /**

@@ -78,7 +78,14 @@ export class MemoryStorage {
     }
     // Validate everything first: a write lands whole or not at all.
     for (const r of w.rows) checkKey([r.table, r.key]);
-    for (const k of [...w.indexDeletes, ...w.indexPuts, ...w.eventDeletes]) checkKey(k);
+    for (const k of [...w.indexDeletes, ...w.indexPuts]) checkKey(k);
+    for (const [chunk, from, to] of w.eventDeletes) {
+      checkKey([chunk, from]);
+      checkKey([chunk, to]);
+      if (compareKeys([chunk, from], [chunk, to]) > 0) {
+        throw new CRDTDBError(`memory storage: events range [${chunk}, ${from}]…[${chunk}, ${to}] is empty; nothing was written`);
+      }
+    }
     for (const [k] of [...w.eventPuts, ...w.meta]) checkKey(k);
     const s = this.#stores;
     for (const r of w.rows) {
@@ -96,7 +103,11 @@ export class MemoryStorage {
     }
     for (const k of w.indexDeletes) s.indexes.delete(id(k));
     for (const k of w.indexPuts) s.indexes.set(id(k), { key: k, value: null });
-    for (const k of w.eventDeletes) s.events.delete(id(k));
+    for (const [chunk, from, to] of w.eventDeletes) {
+      for (const [k, e] of s.events) {
+        if (compareKeys(e.key, [chunk, from]) >= 0 && compareKeys(e.key, [chunk, to]) <= 0) s.events.delete(k);
+      }
+    }
     for (const [k, v] of w.eventPuts) s.events.set(id(k), { key: k, value: v.slice() });
     for (const [k, v] of w.meta) s.meta.set(id(k), { key: k, value: structuredClone(v) });
   }

@@ -191,7 +191,8 @@ class Database {
   //   varint nDel, nDel × (varint n, n bytes)   index entries to delete, then
   //   varint nPut, nPut × (varint n, n bytes)   index entries to put: each an array value
   //                                             [table, index, ...values, row key]
-  //   varint nDel, nDel × (varint chunk, varint start)   events records to delete, then
+  //   varint nDel, nDel × (varint chunk, varint from, varint to)   events records to delete
+  //                                             (keys [chunk, from] … [chunk, to]), then
   //   varint nPut, nPut × (varint chunk, varint start, varint n, n bytes)   to put
   // On an error the replica no longer knows what storage holds: reload it.
   void takeStorage(ByteWriter& out);

@@ -109,9 +109,10 @@ void Database::takeStorage(ByteWriter& out) {
   OpLog::EventsDelta events;
   oplog_.takeStored(graph_, peers_, events);
   out.varint(events.deletes.size());
-  for (const auto& [chunk, start] : events.deletes) {
-    out.varint(chunk);
-    out.varint(start);
+  for (const OpLog::StoredRange& d : events.deletes) {
+    out.varint(d.chunk);
+    out.varint(d.from);
+    out.varint(d.to);
   }
   out.varint(events.puts.size());
   for (const OpLog::StoredRecord& p : events.puts) {

@@ -96,8 +96,12 @@ class OpLog {
     LV chunk, start;
     Bytes bytes;
   };
+  // Keys [chunk, from] … [chunk, to] (every stored record between them goes too).
+  struct StoredRange {
+    LV chunk, from, to;
+  };
   struct EventsDelta {
-    std::vector<std::pair<LV, LV>> deletes;  // keys to delete (before the puts)
+    std::vector<StoredRange> deletes;  // before the puts: one range per run of records
     std::vector<StoredRecord> puts;
   };
   // What storage must write for events appended since the last take.

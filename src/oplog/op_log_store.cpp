@@ -66,7 +66,7 @@ Bytes OpLog::foldedRecord(const CausalGraph& graph, const Interner& peers, LV en
 void OpLog::takeStored(const CausalGraph& graph, const Interner& peers, EventsDelta& out) {
   if (foldDue_) {
     // Deletes go before puts: the folded record may take the key of a chunk it folded.
-    out.deletes.insert(out.deletes.end(), foldDeletes_.begin(), foldDeletes_.end());
+    for (const auto& [chunk, start] : foldDeletes_) out.deletes.push_back({chunk, start, start});
     out.puts.push_back({0, 0, foldedRecord(graph, peers, foldedEnd_)});
     foldDeletes_.clear();
     foldDue_ = false;
@@ -74,10 +74,9 @@ void OpLog::takeStored(const CausalGraph& graph, const Interner& peers, EventsDe
   for (; storedSealed_ < sealed_.size(); ++storedSealed_) {
     const Chunk& c = sealed_[storedSealed_];
     if (!segs_.empty() && segs_.front().start == c.start) {
-      // The chunk was stored as segments while open: its record replaces them.
-      for (const Segment& s : segs_) {
-        if (s.start != c.start) out.deletes.emplace_back(c.start, s.start);
-      }
+      // The chunk was stored as segments while open: its record replaces them (and takes the
+      // first one's key).
+      if (segs_.size() > 1) out.deletes.push_back({c.start, segs_[1].start, segs_.back().start});
       segs_.clear();
       storedPos_ = {};
     }
@@ -105,12 +104,10 @@ void OpLog::takeStored(const CausalGraph& graph, const Interner& peers, EventsDe
     for (std::size_t i = first; i < segs_.size(); ++i) same = same && tier(segs_[i].bytes) == t;
     if (!same) break;
     Segment merged = segs_[first];
-    for (std::size_t i = first + 1; i < segs_.size(); ++i) {
-      merged.bytes += segs_[i].bytes;
-      // Its key goes (the merged record takes the first one's); deleting the key of the new,
-      // never stored segment is a no-op.
-      out.deletes.emplace_back(openStart_, segs_[i].start);
-    }
+    for (std::size_t i = first + 1; i < segs_.size(); ++i) merged.bytes += segs_[i].bytes;
+    // Their keys go, one range (the merged record takes the first one's key; no other record
+    // lies between them; deleting the key of the new, never stored segment is a no-op).
+    out.deletes.push_back({openStart_, segs_[first + 1].start, segs_.back().start});
     segs_.resize(first);
     segs_.push_back(merged);
   }

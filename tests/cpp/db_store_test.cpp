@@ -249,6 +249,11 @@ TEST_CASE("segments of the open chunk stay few however many writes", "[store]") 
   db.changesSince(nullptr, all);
   // (one rewrite per tier, plus each record's header and graph summary)
   REQUIRE(s.bytesWritten < 12 * all.size());
+  // A merge deletes the segments it replaces as one key range: far fewer delete requests
+  // than writes (IndexedDB pays per request).
+  REQUIRE(s.deleteRequests * 6 < s.writes);
+  requireStorageMatches(db, s);
+  REQUIRE(s.open("a", {})->encodeState() == db.encodeState());
 }
 
 TEST_CASE("opening decodes row state and the graph, not the history", "[store]") {

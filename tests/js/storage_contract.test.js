@@ -100,6 +100,9 @@ for (const [name, make] of Object.entries(adapters)) {
           eventPuts: [
             [[0, 0], bytes(1)],
             [[0, 5], bytes(2)],
+            [[0, 9], bytes(3)],
+            [[0, 12], bytes(4)],
+            [[64, 64], bytes(5)],
           ],
         }),
       );
@@ -111,12 +114,16 @@ for (const [name, make] of Object.entries(adapters)) {
           ],
           indexDeletes: [["t", "byX", 1, "a"]],
           dropIndexes: [["t", "byXY"]],
-          eventDeletes: [[0, 5]],
+          // one key, and a range (every key from [0, 9] to [0, 12], not beyond)
+          eventDeletes: [
+            [0, 5, 5],
+            [0, 9, 12],
+          ],
         }),
       );
       const st = await s.load();
       assert.deepEqual((await allRows(st.rows)).map((r) => [...r]), [[3]]);
-      assert.deepEqual(st.events.map((r) => [...r]), [[1]]);
+      assert.deepEqual(st.events.map((r) => [...r]), [[1], [5]]);
       assert.deepEqual(await s.entries("materialized"), []);
       // A dropped index loses every entry (array values too); others keep theirs.
       assert.deepEqual(

@@ -20,6 +20,7 @@ struct StoreSim {
   std::map<std::pair<LV, LV>, Bytes> events;  // (chunk, start) → record
   std::size_t writes = 0;                     // records taken in
   std::size_t bytesWritten = 0;
+  std::size_t deleteRequests = 0;  // events delete ranges taken in
 
   // Takes in one storage record (the format of Database::takeStorage).
   void take(Database& db) {
@@ -65,7 +66,11 @@ struct StoreSim {
     const std::uint64_t nDel = r.varint();
     for (std::uint64_t i = 0; i < nDel; ++i) {
       const auto chunk = static_cast<LV>(r.varint());
-      events.erase({chunk, static_cast<LV>(r.varint())});
+      const auto from = static_cast<LV>(r.varint());
+      const auto to = static_cast<LV>(r.varint());
+      if (to < from) throw std::runtime_error("storage record deletes an empty range");
+      events.erase(events.lower_bound({chunk, from}), events.upper_bound({chunk, to}));
+      ++deleteRequests;
     }
     const std::uint64_t nPut = r.varint();
     for (std::uint64_t i = 0; i < nPut; ++i) {
