@@ -23,7 +23,7 @@ import { readChangeRecord } from "./record.js";
 import { lockAfterRelease, tryLock, waitLock } from "./locks.js";
 import { Forwarder } from "./forwarder.js";
 import { Persister, readStorageRecord } from "./persistence.js";
-import { Replica, RowCache } from "./replica.js";
+import { Replica, reportListenerError, RowCache } from "./replica.js";
 import { StorageHost } from "./storage_host.js";
 import { emptyWrite, isEmptyWrite, rowBatches, STORAGE_FORMAT } from "./storage/adapter.js";
 import { IndexedDBStorage } from "./storage/indexeddb.js";
@@ -466,7 +466,16 @@ export class CRDTDB {
     const opened = await this.#loadEngine(ctx, state, true);
     try {
       this.#reconcileIndexes(opened.engine, state.meta.get("indexes"), write);
-      if (!isEmptyWrite(write)) await ctx.adapter.write(write);
+      const entries = write.indexPuts.length;
+      let reported = -1;
+      const progress = (/** @type {number} */ n) => {
+        if (n <= reported) return;
+        reported = n;
+        this.#progress({ phase: "indexes", done: n, total: entries });
+      };
+      if (entries > 0) progress(0);
+      if (!isEmptyWrite(write)) await ctx.adapter.write(write, entries > 0 ? progress : undefined);
+      if (entries > 0) progress(entries); // (if the adapter did not say)
     } catch (err) {
       opened.engine.delete();
       throw err;
@@ -494,6 +503,25 @@ export class CRDTDB {
       }
       return this.#loadEngine(ctx, s, owner);
     };
+  }
+
+  /** @type {Set<(e: OpenProgress) => void>} */
+  #progressListeners = new Set();
+
+  /**
+   * Tells progress listeners how far a long step got.
+   * @param {OpenProgress} e
+   */
+  #progress(e) {
+    if (this.#progressListeners.size === 0) return;
+    const event = Object.freeze(e);
+    for (const cb of [...this.#progressListeners]) {
+      try {
+        cb(event);
+      } catch (err) {
+        reportListenerError(err);
+      }
+    }
   }
 
   /** Names this database's storage in locks and channels (storageKey). */
@@ -656,8 +684,11 @@ export class CRDTDB {
       engine.loadHistory(state.events);
       // Declared before the rows: each batch enters the indexes while storage reads the next.
       engine.declareIndexes(ctx.defs);
+      let done = 0;
       for await (const batch of rowBatches(state.rows)) {
         cache.add(readChangeRecord(engine.loadRows(batch), names, () => undefined).rows);
+        done += batch.length;
+        this.#progress({ phase: "rows", done, total: state.rowCount });
       }
       engine.loadFinish();
       if (track) engine.trackStorage(true);
@@ -965,20 +996,29 @@ export class CRDTDB {
    * - "change": once per changed row, synchronously when a local transaction commits or
    *   remote changes merge, with `{ table, key, origin }` ("local", or applyChanges's origin);
    * - "update": once per committed local transaction or merged remote message, once durable,
-   *   with `{ bytes, origin }`: exactly its new events, encoded for a peer's applyChanges.
+   *   with `{ bytes, origin }`: exactly its new events, encoded for a peer's applyChanges;
+   * - "progress": how far a long step of opening got (register before `ready`), with
+   *   `{ phase, done, total }`: "rows" after each batch of stored rows taken in (total: the
+   *   rows stored, when storage says), "indexes" as the entries of newly declared indexes
+   *   reach storage (from 0 to total).
    * A listener that throws does not stop the write or the other listeners; its error is
    * reported like a DOM event listener's.
-   * @param {"change" | "update"} event
+   * @param {"change" | "update" | "progress"} event
    * @param {(e: any) => void} callback
    * @returns {() => void} unsubscribes (calling it again does nothing)
    */
   on(event, callback) {
     this.#assertNotClosed();
-    if (event !== "change" && event !== "update") {
-      throw new TypeError(`unknown event ${JSON.stringify(event)} (known: "change", "update")`);
+    if (event !== "change" && event !== "update" && event !== "progress") {
+      throw new TypeError(`unknown event ${JSON.stringify(event)} (known: "change", "update", "progress")`);
     }
     if (typeof callback !== "function") {
       throw new TypeError(`on(${JSON.stringify(event)}) expects a function, got ${describe(callback)}`);
+    }
+    if (event === "progress") {
+      const cb = /** @type {(e: OpenProgress) => void} */ (callback);
+      this.#progressListeners.add(cb);
+      return () => this.#progressListeners.delete(cb);
     }
     const entry = { cb: callback };
     const replica = this.#replica;

@@ -181,6 +181,18 @@ export interface ChangeEvent {
   readonly origin: string;
 }
 
+/** How far a long step of opening got. */
+export interface OpenProgress {
+  /**
+   * "rows": stored rows taken in (after each batch); "indexes": entries of newly declared
+   * indexes written to storage (from 0 to total, as the write proceeds).
+   */
+  readonly phase: "rows" | "indexes";
+  readonly done: number;
+  /** Rows stored (when storage says) or index entries to write. */
+  readonly total: number | undefined;
+}
+
 /** What `load()` returns: everything an open needs. */
 export interface StoredState {
   meta: Map<string, unknown>;
@@ -191,6 +203,8 @@ export interface StoredState {
    * the adapter reads the next).
    */
   rows: Uint8Array[] | AsyncIterable<Uint8Array[]>;
+  /** How many rows there are (for progress events), if the adapter knows. */
+  rowCount?: number;
 }
 
 /** One atomic storage write (every value in it is computed by the engine). */
@@ -208,8 +222,11 @@ export interface StorageWrite {
 /** Persistent storage for a CRDTDB: the five stores of the IndexedDB layout. */
 export interface StorageAdapter {
   load(): Promise<StoredState>;
-  /** Applies everything or nothing; resolves once durable. */
-  write(w: StorageWrite): Promise<void>;
+  /**
+   * Applies everything or nothing; resolves once durable. `progress`, if given, may be told
+   * how many of the write's index puts succeeded so far.
+   */
+  write(w: StorageWrite, progress?: (indexPutsDone: number) => void): Promise<void>;
   close(): void;
 }
 
@@ -375,6 +392,11 @@ export class CRDTDB<X extends IndexDefinitions = IndexDefinitions> {
    * durable: the encoded new events, for storage and sync providers.
    */
   on(event: "update", callback: (event: UpdateEvent) => void): () => void;
+  /**
+   * Progress of the long steps of opening (register before `ready`): stored rows taken in,
+   * and the entries of newly declared indexes written to storage.
+   */
+  on(event: "progress", callback: (event: OpenProgress) => void): () => void;
   /**
    * Releases the database; every later call throws ClosedError. Writes not yet durable are
    * still written (their promises settle then).

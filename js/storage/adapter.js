@@ -16,6 +16,7 @@
  * @property {Uint8Array[]} events the events store's values, in key order
  * @property {Uint8Array[] | AsyncIterable<Uint8Array[]>} rows the crdt_rows store's values:
  *   all at once, or in batches (then each batch is taken in while storage reads the next)
+ * @property {number} [rowCount] how many rows there are (for progress events)
  */
 
 /**
@@ -56,9 +57,10 @@ export async function allRows(rows) {
 /**
  * @typedef {object} StorageAdapter
  * @property {() => Promise<StoredState>} load reads everything an open needs
- * @property {(w: StorageWrite) => Promise<void>} write applies one write atomically; resolves
- *   once it is durable; rejects (QuotaError or CRDTDBError naming the cause) with nothing
- *   written
+ * @property {(w: StorageWrite, progress?: (indexPutsDone: number) => void) => Promise<void>}
+ *   write applies one write atomically; resolves once it is durable; rejects (QuotaError or
+ *   CRDTDBError naming the cause) with nothing written. `progress`, if given, may be told how
+ *   many of its index puts were issued and succeeded (before the write is durable)
  * @property {() => void} close releases the connection
  */
 

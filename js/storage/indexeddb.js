@@ -58,6 +58,9 @@ async function keyValues(tx, store) {
 }
 
 /** @implements {import("./adapter.js").StorageAdapter} */
+/** Index puts between two progress reports of a write. */
+const PROGRESS_EVERY = 5000;
+
 /** Rows per batch of a load (a batch of row states is about 1.5 MB). */
 const ROW_BATCH = 10_000;
 
@@ -158,17 +161,19 @@ export class IndexedDBStorage {
     // (promised at once: a request that completes before anyone listens never reports)
     const first = requestDone(batched ? /** @type {any} */ (store).getAllRecords({ count: ROW_BATCH }) : store.getAll());
     first.catch(() => {}); // reported where it is awaited
-    const [meta, events] = await Promise.all([keyValues(tx, "meta"), requestDone(tx.objectStore("events").getAll())]).catch(
-      (err) => {
-        throw storageError(this.#name, "loading", err);
-      },
-    );
+    const [meta, events, rowCount] = await Promise.all([
+      keyValues(tx, "meta"),
+      requestDone(tx.objectStore("events").getAll()),
+      requestDone(store.count()),
+    ]).catch((err) => {
+      throw storageError(this.#name, "loading", err);
+    });
     const rows = batched
       ? this.#rowBatches(store, first)
       : await first.catch((err) => {
           throw storageError(this.#name, "loading", err);
         });
-    return { meta: new Map(/** @type {Array<[string, unknown]>} */ (meta)), events, rows };
+    return { meta: new Map(/** @type {Array<[string, unknown]>} */ (meta)), events, rows, rowCount };
   }
 
   /**
@@ -198,19 +203,19 @@ export class IndexedDBStorage {
    * @param {import("./adapter.js").StorageWrite} w
    * @returns {Promise<void>}
    */
-  async write(w) {
+  async write(w, progress) {
     if (isEmptyWrite(w)) return;
     let db = await this.#connect();
     let tx;
     try {
-      tx = this.#begin(db, w);
+      tx = this.#begin(db, w, progress);
     } catch (err) {
       if (/** @type {any} */ (err)?.name !== "InvalidStateError") throw storageError(this.#name, "writing", err);
       // The connection died between writes: retry once on a new one.
       this.#conn = null;
       db = await this.#connect();
       try {
-        tx = this.#begin(db, w);
+        tx = this.#begin(db, w, progress);
       } catch (err2) {
         throw storageError(this.#name, "writing", err2);
       }
@@ -228,9 +233,10 @@ export class IndexedDBStorage {
    * transaction commits when they are done, or aborts on the first failure).
    * @param {IDBDatabase} db
    * @param {import("./adapter.js").StorageWrite} w
+   * @param {(indexPutsDone: number) => void} [progress]
    * @returns {IDBTransaction}
    */
-  #begin(db, w) {
+  #begin(db, w, progress) {
     // Only the stores it touches: a transaction waits for (and holds) every store in scope.
     /** @type {string[]} */
     const scope = [];
@@ -248,7 +254,14 @@ export class IndexedDBStorage {
           ix.delete(IDBKeyRange.bound([table, index], [table, index + "\0"], false, true));
         }
         for (const k of w.indexDeletes) ix.delete(k);
-        for (const k of w.indexPuts) ix.put(null, k);
+        const puts = w.indexPuts;
+        for (let i = 0; i < puts.length; i++) {
+          const req = ix.put(null, puts[i]);
+          // Requests complete in order: every PROGRESS_EVERY-th tells how far the write got.
+          if (progress && ((i + 1) % PROGRESS_EVERY === 0 || i + 1 === puts.length)) {
+            req.onsuccess = () => progress(i + 1);
+          }
+        }
       }
       if (scope.includes("events")) {
         const ev = tx.objectStore("events");

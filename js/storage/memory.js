@@ -63,6 +63,7 @@ export class MemoryStorage {
       meta: new Map([...this.#stores.meta.values()].map((e) => [/** @type {string} */ (e.key), e.value])),
       events: events.map((e) => /** @type {Uint8Array} */ (e.value)),
       rows: [...this.#stores.crdt_rows.values()].map((e) => /** @type {Uint8Array} */ (e.value)),
+      rowCount: this.#stores.crdt_rows.size,
     };
   }
 

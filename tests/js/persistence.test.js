@@ -453,3 +453,44 @@ test("when the durable state cannot be reloaded the database closes and says why
   assert.deepEqual(again.table("t").get("a"), { v: 1 });
   again.close();
 });
+
+test("progress events tell how far opening got: stored rows taken in, new index entries written", async () => {
+  const name = fresh();
+  const db = await CRDTDB.open(name);
+  const N = 12_345;
+  for (let b = 0; b < N; b += 2000) {
+    await db.transaction(async (tx) => {
+      for (let i = b; i < Math.min(N, b + 2000); i++) await tx.table("users").set(`u${i}`, { age: i % 90, last: "L", first: `F${i}` });
+    });
+  }
+  db.close();
+  await new Promise((r) => setTimeout(r, 0));
+  // Reopened with an index it did not have: its entries are written as the open proceeds.
+  const again = new CRDTDB(name, { indexes: INDEXES });
+  /** @type {any[]} */
+  const events = [];
+  const off = again.on("progress", (e) => events.push(e));
+  await again.ready;
+  off();
+  const rows = events.filter((e) => e.phase === "rows");
+  assert.ok(rows.length >= 2, "IndexedDB hands the rows over in batches");
+  assert.ok(rows.every((e, i) => e.total === N && (i === 0 || e.done > rows[i - 1].done)));
+  assert.equal(rows.at(-1).done, N);
+  const ix = events.filter((e) => e.phase === "indexes");
+  assert.equal(ix[0].done, 0);
+  assert.equal(ix.at(-1).done, 2 * N);
+  assert.ok(ix.length >= 4 && ix.every((e, i) => e.total === 2 * N && (i === 0 || e.done > ix[i - 1].done)));
+  assert.ok(Object.isFrozen(ix[0]));
+  assert.equal(again.index("byAge").count(), N);
+  assert.deepEqual(expectedEntries(again), (await storedEntries(name)).list);
+  // Nothing new to build: no index progress.
+  again.close();
+  await new Promise((r) => setTimeout(r, 0));
+  const third = new CRDTDB(name, { indexes: INDEXES });
+  /** @type {any[]} */
+  const later = [];
+  third.on("progress", (e) => later.push(e));
+  await third.ready;
+  assert.deepEqual(later.filter((e) => e.phase === "indexes"), []);
+  third.close();
+});
