@@ -57,13 +57,13 @@ async function keyValues(tx, store) {
   return keys.map((/** @type {unknown} */ k, /** @type {number} */ i) => [k, values[i]]);
 }
 
-/** @implements {import("./adapter.js").StorageAdapter} */
 /** Index puts between two progress reports of a write. */
 const PROGRESS_EVERY = 5000;
 
 /** Rows per batch of a load (a batch of row states is about 1.5 MB). */
 const ROW_BATCH = 10_000;
 
+/** @implements {import("./adapter.js").StorageAdapter} */
 export class IndexedDBStorage {
   /** @type {string} */
   #name;

@@ -46,7 +46,14 @@ export async function writeForever(from) {
 export function rawStores() {
   return new Promise((resolve, reject) => {
     const req = indexedDB.open("crash");
-    req.onerror = () => reject(req.error);
+    let missing = false;
+    // Not there at all: say so (opening it here would create an empty one, with no stores).
+    req.onupgradeneeded = () => {
+      missing = true;
+      /** @type {IDBTransaction} */ (req.transaction).abort();
+    };
+    req.onerror = () =>
+      reject(missing ? new Error('IndexedDB has no database "crash" for this origin after the restart') : req.error);
     req.onsuccess = () => {
       const db = req.result;
       const names = [...db.objectStoreNames];
