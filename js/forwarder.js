@@ -9,7 +9,7 @@
 // acknowledged are sent to it again (merging is idempotent). Protocol: js/storage_host.js.
 
 import { CRDTDBError, QuotaError } from "./errors.js";
-import { newBatch, nextTask } from "./persistence.js";
+import { addToBatch, newBatch, nextTask } from "./persistence.js";
 
 /**
  * The BroadcastChannel name of a database's storage traffic.
@@ -89,9 +89,7 @@ export class Forwarder {
       b = this.#batch = newBatch();
       nextTask(() => this.#send());
     }
-    if (update !== null) b.updates.push({ bytes: update, origin });
-    for (const r of rows) b.rows.push(r);
-    return b.promise;
+    return addToBatch(b, update, origin, rows);
   }
 
   /** Sends the calls not yet sent, as one message. */

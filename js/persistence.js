@@ -90,6 +90,20 @@ export function newBatch() {
   return b;
 }
 
+/**
+ * Adds a committed call to a batch.
+ * @param {Batch} b
+ * @param {Uint8Array | null} update its encoded events, if anything listens
+ * @param {string} origin
+ * @param {Array<{ table: string, key: string }>} rows rows whose visible state it changed
+ * @returns {Promise<void>} the batch's: resolves once it is durable
+ */
+export function addToBatch(b, update, origin, rows) {
+  if (update !== null) b.updates.push({ bytes: update, origin });
+  for (const r of rows) b.rows.push(r);
+  return b.promise;
+}
+
 export class Persister {
   /** @type {import("./storage/adapter.js").StorageAdapter} */
   adapter;
@@ -133,9 +147,7 @@ export class Persister {
       b = this.#batch = newBatch();
       if (this.#inFlight === null) nextTask(() => this.#flush());
     }
-    if (update !== null) b.updates.push({ bytes: update, origin });
-    for (const r of rows) b.rows.push(r);
-    return b.promise;
+    return addToBatch(b, update, origin, rows);
   }
 
   /** @returns {Promise<void>} resolves once everything noted so far is durable (or failed) */
