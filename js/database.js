@@ -377,7 +377,7 @@ export class CRDTDB {
     };
     let state;
     try {
-      state = await adapter.load();
+      state = await this.#readStorage(adapter);
       this.#assertOpening();
       this.#checkFormat(state);
     } catch (err) {
@@ -428,6 +428,14 @@ export class CRDTDB {
     this.#release?.();
     this.#release = null;
   };
+
+  /**
+   * Everything an open needs from storage (and how many rows, if progress is followed).
+   * @param {import("./storage/adapter.js").StorageAdapter} adapter
+   */
+  #readStorage(adapter) {
+    return adapter.load({ countRows: this.#progressListeners.size > 0 });
+  }
 
   /** @param {import("./storage/adapter.js").StoredState} state */
   #checkFormat(state) {
@@ -491,7 +499,7 @@ export class CRDTDB {
    */
   #reloader(ctx, keepId) {
     return async () => {
-      const s = await ctx.adapter.load();
+      const s = await this.#readStorage(ctx.adapter);
       const owner = this.#replica?.persister instanceof Persister;
       if (!keepId()) {
         // This instance's events that were not durable may have left through changesSince
@@ -604,7 +612,7 @@ export class CRDTDB {
         ctx.closeAdapter();
         return;
       }
-      const state = await ctx.adapter.load();
+      const state = await this.#readStorage(ctx.adapter);
       this.#checkFormat(state);
       fresh = await this.#ownStorage(ctx, state, false);
       await idle();

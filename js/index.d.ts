@@ -221,7 +221,8 @@ export interface StorageWrite {
 
 /** Persistent storage for a CRDTDB: the five stores of the IndexedDB layout. */
 export interface StorageAdapter {
-  load(): Promise<StoredState>;
+  /** `countRows`: also report `rowCount` (for progress events), if the adapter can. */
+  load(opts?: { countRows?: boolean }): Promise<StoredState>;
   /**
    * Applies everything or nothing; resolves once durable. `progress`, if given, may be told
    * how many of the write's index puts succeeded so far.

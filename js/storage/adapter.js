@@ -56,7 +56,8 @@ export async function allRows(rows) {
 
 /**
  * @typedef {object} StorageAdapter
- * @property {() => Promise<StoredState>} load reads everything an open needs
+ * @property {(opts?: { countRows?: boolean }) => Promise<StoredState>} load reads everything an
+ *   open needs (with `countRows`, also `rowCount` if it can)
  * @property {(w: StorageWrite, progress?: (indexPutsDone: number) => void) => Promise<void>}
  *   write applies one write atomically; resolves once it is durable; rejects (QuotaError or
  *   CRDTDBError naming the cause) with nothing written. `progress`, if given, may be told how
