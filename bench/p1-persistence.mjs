@@ -51,7 +51,9 @@
 // Options: --scale s (P1 rows 10,000·s, P2 rows 100,000·s), --runs N (default 3), --only
 // p1,bytes,stored,p2, --libs crdtdb,raw,dexie,yidb (P1 and stored), --yidb2 (P2: also
 // y-indexeddb with 2× history; its build and open grow superlinearly: 9 s per open at 20,000
-// rows on 2 cores, so it is off by default). Writes bench/results/p1.json.
+// rows on 2 cores, so it is off by default), --cpu-profile DIR (P2: a V8 CPU profile of each
+// timed crdtdb open, from navigation to the answer, into DIR; the profiler slows those opens,
+// so use it for where the time goes, not for the figures). Writes bench/results/p1.json.
 
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
@@ -75,6 +77,7 @@ const N1 = r1Counts(SCALE).rows;
 const N2 = Math.round(100_000 * SCALE);
 const CHUNK2 = 1_000;
 const WARM = Math.min(200, N1);
+const CPU_PROFILE = opt("cpu-profile", ""); // P2: a V8 CPU profile of each crdtdb open into this folder
 const YIDB2 = opt("yidb2") === "true"; // P2: also y-indexeddb with 2× history (superlinear: slow)
 const LABEL = { crdtdb: "crdtdb", raw: "raw IndexedDB", dexie: "Dexie", yidb: "y-indexeddb" };
 
@@ -161,8 +164,14 @@ const server = await startServer({
 const PAGE = `${server.url}bench/p1.html`;
 
 /** A new page of `ctx` at p1.html?query, ready; page errors are collected into `problems`. */
-async function newPage(ctx, query = "", ready = () => "pageReady" in window) {
+async function newPage(ctx, query = "", ready = () => "pageReady" in window, cpuProfile = "") {
   const page = await ctx.newPage();
+  const cdp = cpuProfile ? await ctx.newCDPSession(page) : null;
+  if (cdp) {
+    await cdp.send("Profiler.enable");
+    await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
+    await cdp.send("Profiler.start");
+  }
   page.problems = [];
   page.on("pageerror", (e) => page.problems.push(`pageerror: ${e.message}`));
   page.on("console", (m) => {
@@ -171,6 +180,11 @@ async function newPage(ctx, query = "", ready = () => "pageReady" in window) {
   await page.goto(PAGE + query);
   report.out.data.config.chromium ??= await page.evaluate(() => navigator.userAgent);
   await page.waitForFunction(ready, null, { timeout: 600_000, polling: 10 });
+  if (cdp) {
+    const { profile } = await cdp.send("Profiler.stop");
+    writeFileSync(cpuProfile, JSON.stringify(profile));
+    await cdp.detach();
+  }
   return page;
 }
 function launch(dir) {
@@ -423,7 +437,8 @@ try {
     const res = Object.fromEntries(OPENS.map((t) => [rid(t), []]));
     for (let run = -1; run < RUNS; run++) {
       for (const t of rotate(OPENS, run + 1)) {
-        const page = await newPage(ctx, query(t), () => "p2result" in window);
+        const prof = CPU_PROFILE && t.lib === "crdtdb" && run >= 0 ? join(CPU_PROFILE, `p2-${t.id}-${run + 1}.cpuprofile`) : "";
+        const page = await newPage(ctx, query(t), () => "p2result" in window, prof);
         const r = await page.evaluate(() => window.p2result);
         if (r.error) throw new Error(`P2 ${rid(t)}: ${r.error}`);
         if (t.diag) {

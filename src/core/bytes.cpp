@@ -41,12 +41,7 @@ void ByteReader::need(std::size_t n) const {
   }
 }
 
-std::uint8_t ByteReader::u8() {
-  need(1);
-  return in_[pos_++];
-}
-
-std::uint64_t ByteReader::varint() {
+std::uint64_t ByteReader::varintLong() {
   std::uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     std::uint8_t b = u8();

@@ -37,8 +37,17 @@ class ByteWriter {
 class ByteReader {
  public:
   explicit ByteReader(ByteSpan in) : in_(in) {}
-  std::uint8_t u8();
-  std::uint64_t varint();  // rejects overlong (> 10 bytes) and overflowing encodings
+  // Inline fast paths (one byte: most counts, ids and lengths); the rest out of line.
+  std::uint8_t u8() {
+    if (pos_ < in_.size()) return in_[pos_++];
+    need(1);  // throws
+    return 0;
+  }
+  // Rejects overlong (> 10 bytes) and overflowing encodings.
+  std::uint64_t varint() {
+    if (pos_ < in_.size() && in_[pos_] < 0x80) return in_[pos_++];
+    return varintLong();
+  }
   std::int64_t zigzag() {
     std::uint64_t v = varint();
     return static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1));
@@ -59,6 +68,7 @@ class ByteReader {
 
  private:
   void need(std::size_t n) const;
+  std::uint64_t varintLong();
   ByteSpan in_;
   std::size_t pos_ = 0;
 };

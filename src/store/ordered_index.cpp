@@ -82,8 +82,13 @@ bool OrderedIndex::insert(std::string_view entry, std::uint32_t row) {
     journal_.push_back(Undo{Undo::Inserted, 0, 0, 0});
     return true;
   }
-  const std::size_t ci = std::min(chunkFor(entry), chunks_.size() - 1);
-  const std::size_t pos = chunks_[ci].find(entry);
+  // Past the last entry (rows loaded in key order, keys that grow): no search.
+  const Chunk& back = chunks_.back();
+  const std::uint64_t head = headOf(entry);
+  const bool last =
+      head > back.lastHead || (head == back.lastHead && entry > back.view(back.count() - 1));
+  const std::size_t ci = last ? chunks_.size() - 1 : std::min(chunkFor(entry), chunks_.size() - 1);
+  const std::size_t pos = last ? back.count() : chunks_[ci].find(entry);
   if (pos < chunks_[ci].count() && chunks_[ci].view(pos) == entry) return false;
   const std::size_t count = chunks_[ci].count();
   const bool split = count + 1 > kMaxChunk;
