@@ -972,9 +972,9 @@ export class CRDTDB {
    * whose causal predecessors are missing are held until they arrive (`pending`). Change
    * listeners have all run when this returns.
    * @param {Uint8Array} bytes output of a peer's `changesSince` (or an `update` event)
-   * @param {{ origin?: string }} [opts] `origin` is passed to the `change` and `update`
-   *   events this merge fires (a sync provider passes itself, to skip its own echo);
-   *   "remote" when omitted
+   * @param {{ origin?: string | object }} [opts] `origin` (a string or an object) is passed to
+   *   the `change` and `update` events this merge fires (a sync provider passes itself, to
+   *   skip its own echo); "remote" when omitted
    * @returns {{ applied: number, pending: number }}
    * @throws {DecodeError} | {QuotaError} when held changes would exceed maxPendingBytes
    */
@@ -983,15 +983,17 @@ export class CRDTDB {
     if (!(bytes instanceof Uint8Array)) {
       throw new TypeError(`applyChanges expects a Uint8Array, got ${describe(bytes)}`);
     }
+    /** @type {string | object} */
     let origin = "remote";
     if (opts !== undefined) {
       if (opts === null || typeof opts !== "object") {
         throw new TypeError(`applyChanges options must be an object, got ${describe(opts)}`);
       }
+      // A string, or an object: a sync provider passes itself, and its events compare equal.
       const o = /** @type {{ origin?: unknown }} */ (opts).origin;
       if (o !== undefined) {
-        if (typeof o !== "string") {
-          throw new TypeError(`applyChanges option origin must be a string, got ${describe(o)}`);
+        if (typeof o !== "string" && (o === null || typeof o !== "object")) {
+          throw new TypeError(`applyChanges option origin must be a string or an object, got ${describe(o)}`);
         }
         origin = o;
       }

@@ -79,7 +79,7 @@ export class Forwarder {
   /**
    * Registers a committed call.
    * @param {Uint8Array | null} update its encoded events, if anything listens
-   * @param {string} origin
+   * @param {string | object} origin
    * @param {Array<{ table: string, key: string }>} rows rows whose visible state it changed
    * @returns {Promise<void>} resolves once the owner made it durable
    */

@@ -75,7 +75,7 @@ export function readStorageRecord(r) {
  * @property {Promise<void>} promise resolves once they are durable
  * @property {() => void} resolve
  * @property {(err: unknown) => void} reject
- * @property {Array<{ bytes: Uint8Array, origin: string }>} updates their update events
+ * @property {Array<{ bytes: Uint8Array, origin: string | object }>} updates their update events
  * @property {Array<{ table: string, key: string }>} rows rows they changed
  */
 
@@ -94,7 +94,7 @@ export function newBatch() {
  * Adds a committed call to a batch.
  * @param {Batch} b
  * @param {Uint8Array | null} update its encoded events, if anything listens
- * @param {string} origin
+ * @param {string | object} origin
  * @param {Array<{ table: string, key: string }>} rows rows whose visible state it changed
  * @returns {Promise<void>} the batch's: resolves once it is durable
  */
@@ -137,7 +137,7 @@ export class Persister {
   /**
    * Registers a committed call.
    * @param {Uint8Array | null} update its encoded events, if anything listens
-   * @param {string} origin
+   * @param {string | object} origin
    * @param {Array<{ table: string, key: string }>} rows rows whose visible state it changed
    * @returns {Promise<void>} resolves once the call is durable
    */

@@ -79,8 +79,8 @@ export function writeQuery(w, table, index, range, limit, offset, reverse, stage
 }
 
 /**
- * @typedef {{ table: string, key: string, origin: string }} ChangeEvent
- * @typedef {{ bytes: Uint8Array, origin: string }} UpdateEvent
+ * @typedef {{ table: string, key: string, origin: string | object }} ChangeEvent
+ * @typedef {{ bytes: Uint8Array, origin: string | object }} UpdateEvent
  */
 
 /**
@@ -333,7 +333,7 @@ export class Replica {
    * Fires a change event per row, to the listeners registered now (one that an earlier
    * listener removed is skipped).
    * @param {Array<{ table: string, key: string }>} rows
-   * @param {string} origin
+   * @param {string | object} origin
    * @param {unknown[]} errors listener errors, reported by the caller
    */
   #fireChanges(rows, origin, errors) {
@@ -363,7 +363,7 @@ export class Replica {
 
   /**
    * Fires update events (once durable).
-   * @param {Array<{ bytes: Uint8Array, origin: string }>} updates
+   * @param {Array<{ bytes: Uint8Array, origin: string | object }>} updates
    * @param {unknown[] | null} [errors] collects listener errors for the caller to report;
    *   null: this call reports them
    */
@@ -419,7 +419,7 @@ export class Replica {
   /**
    * Merges a peer's changes and fans them out.
    * @param {Uint8Array} bytes
-   * @param {string} origin
+   * @param {string | object} origin
    * @returns {{ applied: number, pending: number }}
    */
   apply(bytes, origin) {
@@ -453,7 +453,7 @@ export class Replica {
   /**
    * Takes in a change record: cache, then change listeners, live queries, update listeners.
    * @param {import("./codec.js").Reader} reader
-   * @param {string} origin
+   * @param {string | object} origin
    * @param {boolean} [quiet] nothing visible changed (a move to another engine): fire nothing
    * @returns {import("./record.js").ChangeRecord & { durable: Promise<void> }}
    */

@@ -74,6 +74,13 @@ test("a merge fires update once with the events it applied, and the caller's ori
   assert.equal(updates[1].origin, "remote");
   assert.equal(changes.at(-1).origin, "remote");
   assert.throws(() => b.applyChanges(bytes, { origin: 5 }), TypeError);
+  assert.throws(() => b.applyChanges(bytes, { origin: null }), TypeError);
+  // An object origin (a sync provider passes itself) reaches the events as that object.
+  const provider = { name: "provider-2" };
+  await a.table("t").set("w", { v: 4 });
+  b.applyChanges(a.changesSince(b.version()), { origin: provider });
+  assert.equal(updates.at(-1).origin, provider);
+  assert.equal(changes.at(-1).origin, provider);
   assert.throws(() => b.applyChanges(bytes, "origin"), TypeError);
 });
 
