@@ -173,12 +173,12 @@ export interface ChangeEvent {
   readonly table: string;
   readonly key: string;
   /**
-   * "local" for local commits; applyChanges's `origin` ("remote" when none was given);
-   * "storage" when the change came through this database's storage: another live instance
-   * of it (tab, worker) wrote the row, or a storage failure rolled it back to its durable
-   * state.
+   * "local" for local commits; applyChanges's `origin` ("remote" when none was given; a
+   * sync provider passes itself); "storage" when the change came through this database's
+   * storage: another live instance of it (tab, worker) wrote the row, or a storage failure
+   * rolled it back to its durable state.
    */
-  readonly origin: string;
+  readonly origin: string | object;
 }
 
 /** How far a long step of opening got. */
@@ -248,15 +248,18 @@ export interface UpdateEvent {
   /** Exactly the new events of one committed local transaction or merged remote message. */
   readonly bytes: Uint8Array;
   /**
-   * "local", applyChanges's `origin` ("remote" when none was given), or "storage" (changes
-   * another live instance of this database wrote through it).
+   * "local", applyChanges's `origin` ("remote" when none was given; a sync provider passes
+   * itself), or "storage" (changes another live instance of this database wrote through it).
    */
-  readonly origin: string;
+  readonly origin: string | object;
 }
 
 export interface ApplyOptions {
-  /** Passed to the `change` and `update` events this merge fires; "remote" by default. */
-  origin?: string;
+  /**
+   * Passed to the `change` and `update` events this merge fires: a string, or an object (a
+   * sync provider passes itself); "remote" by default.
+   */
+  origin?: string | object;
 }
 
 export interface ApplyResult {
@@ -435,3 +438,58 @@ export class DecodeError extends CRDTDBError {}
 export class ClosedError extends CRDTDBError {}
 /** A storage quota or the `maxPendingBytes` bound would be exceeded; nothing changed. */
 export class QuotaError extends CRDTDBError {}
+
+/** A sync provider's connection state. */
+export interface SyncStatus {
+  /** The transport is up (the channel is open, the socket connected). */
+  readonly connected: boolean;
+  /** Connected, and every peer answered this replica's hello: it has what they had then. */
+  readonly synced: boolean;
+}
+
+/** Options every sync provider takes. */
+export interface SyncProviderOptions {
+  /** The largest frame accepted from a peer, in bytes (64 MiB by default); larger ones are dropped. */
+  maxMessageBytes?: number;
+  /** Where dropped frames are reported (console.warn by default). */
+  warn?: (message: string) => void;
+}
+
+/**
+ * What every sync provider has: it exchanges versions with each peer on connect, sends only
+ * what the peer lacks, then streams this database's durable updates (docs/sync.md).
+ */
+export interface SyncProvider {
+  /** The ids of the peers it is connected to. */
+  readonly peers: string[];
+  /** The current connection state. */
+  readonly status: SyncStatus;
+  /** Whether destroy() was called, or the database closed. */
+  readonly destroyed: boolean;
+  /** Calls back with the state whenever `connected` or `synced` changes; returns an unsubscribe. */
+  on(event: "status", callback: (status: SyncStatus) => void): () => void;
+  /** Stops syncing: says bye to every peer and releases the transport. */
+  destroy(): void;
+}
+
+export interface BroadcastChannelSyncOptions extends SyncProviderOptions {
+  /** The channel's name: instances that give the same one sync (default: the database's name). */
+  channel?: string;
+  /** A BroadcastChannel implementation (default: the global one). */
+  BroadcastChannel?: typeof BroadcastChannel;
+}
+
+/**
+ * Syncs a database with every same-origin tab and worker that syncs it on the same channel.
+ * Merged changes fire `change` and `update` events whose origin is this provider.
+ */
+export class BroadcastChannelSync implements SyncProvider {
+  /** @param db an open database (await `db.ready` first) */
+  constructor(db: CRDTDB<any>, options?: BroadcastChannelSyncOptions);
+  readonly channel: string;
+  readonly peers: string[];
+  readonly status: SyncStatus;
+  readonly destroyed: boolean;
+  on(event: "status", callback: (status: SyncStatus) => void): () => void;
+  destroy(): void;
+}

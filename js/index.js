@@ -6,6 +6,7 @@
 
 export { CRDTDB } from "./database.js";
 export { MemoryStorage } from "./storage/memory.js";
+export { BroadcastChannelSync } from "./sync/broadcast.js";
 export {
   CRDTDBError,
   ClosedError,

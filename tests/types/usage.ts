@@ -12,6 +12,9 @@ import {
   QuotaError,
   UnknownIndexError,
   MemoryStorage,
+  BroadcastChannelSync,
+  type SyncProvider,
+  type SyncStatus,
   type ApplyResult,
   type ChangeEvent,
   type UpdateEvent,
@@ -158,7 +161,7 @@ export async function usage(): Promise<void> {
   const counts: number = result.applied + result.pending;
 
   const off: () => void = db.on("change", (e: ChangeEvent) => {
-    const origin: string = e.origin;
+    const origin: string | object = e.origin;
     console.log(e.table, e.key, origin);
   });
   off();
@@ -167,7 +170,8 @@ export async function usage(): Promise<void> {
     opened.applyChanges(bytes, { origin: "provider" });
   });
   offUpdate();
-  // @ts-expect-error: origin is a string
+  db.applyChanges(all, { origin: opened }); // a provider passes itself
+  // @ts-expect-error: origin is a string or an object
   db.applyChanges(all, { origin: 5 });
 
   try {
@@ -202,4 +206,22 @@ export async function usage(): Promise<void> {
   db.applyChanges("bytes");
   // @ts-expect-error: query options are validated (limit is a number)
   users.query(undefined, { limit: "10" });
+}
+
+export async function syncTabs(db: CRDTDB): Promise<void> {
+  const tabs = new BroadcastChannelSync(db, { channel: "tabs", maxMessageBytes: 1 << 20, warn: (m: string) => console.log(m) });
+  const provider: SyncProvider = tabs;
+  const peers: string[] = provider.peers;
+  const off: () => void = tabs.on("status", (s: SyncStatus) => console.log(s.connected, s.synced, peers));
+  off();
+  db.on("change", (e) => {
+    if (e.origin === tabs) console.log("from another tab");
+  });
+  const name: string = tabs.channel;
+  console.log(name, tabs.destroyed, tabs.status.synced);
+  tabs.destroy();
+  // @ts-expect-error: only "status" events exist
+  tabs.on("peers", () => {});
+  // @ts-expect-error: the channel is a string
+  new BroadcastChannelSync(db, { channel: 5 });
 }

@@ -1,0 +1,216 @@
+// The sync protocol's frames (docs/sync.md): one binary message on a link, a type byte then
+// its fields. Decoding checks every length against the frame, so a malformed frame is a
+// DecodeError, never an out-of-bounds read.
+
+import { DecodeError } from "../errors.js";
+
+export const PROTOCOL = 1;
+
+export const HELLO = 1; // protocol version, sender's version: "send me what I lack"
+export const CHANGES = 2; // changesSince/update bytes, for applyChanges
+export const SYNCED = 3; // sender's version: "you now have everything I had when you said hello"
+export const ACK = 4; // sender's version after applying what it received (also a heartbeat)
+export const PART = 5; // total length, offset, bytes: a slice of a frame larger than a link carries
+export const BYE = 6; // the sender leaves
+
+const NAMES = ["", "hello", "changes", "synced", "ack", "part", "bye"];
+
+/** @param {number} type @returns {string} */
+export function frameName(type) {
+  return NAMES[type] ?? `unknown type ${type}`;
+}
+
+/**
+ * @typedef {{ type: typeof HELLO, protocol: number, version: Uint8Array }
+ *   | { type: typeof CHANGES, bytes: Uint8Array }
+ *   | { type: typeof SYNCED | typeof ACK, version: Uint8Array }
+ *   | { type: typeof PART, total: number, offset: number, bytes: Uint8Array }
+ *   | { type: typeof BYE }} Frame
+ */
+
+/** @param {number} v @returns {number} bytes of v as a varint */
+function varintSize(v) {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * @param {Uint8Array} out
+ * @param {number} pos
+ * @param {number} v a non-negative safe integer
+ * @returns {number} the position after it
+ */
+function putVarint(out, pos, v) {
+  while (v >= 0x80) {
+    out[pos++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  out[pos++] = v;
+  return pos;
+}
+
+/**
+ * Encodes a frame: the type byte, then varints, then the trailing bytes field.
+ * @param {number} type
+ * @param {number[]} ints
+ * @param {Uint8Array} [tail]
+ * @returns {Uint8Array}
+ */
+function encode(type, ints, tail) {
+  let size = 1 + (tail?.length ?? 0);
+  for (const v of ints) size += varintSize(v);
+  const out = new Uint8Array(size);
+  out[0] = type;
+  let pos = 1;
+  for (const v of ints) pos = putVarint(out, pos, v);
+  if (tail) out.set(tail, pos);
+  return out;
+}
+
+/** @param {Uint8Array} version */
+export const helloFrame = (version) => encode(HELLO, [PROTOCOL], version);
+/** @param {Uint8Array} bytes */
+export const changesFrame = (bytes) => encode(CHANGES, [], bytes);
+/** @param {Uint8Array} version */
+export const syncedFrame = (version) => encode(SYNCED, [], version);
+/** @param {Uint8Array} version */
+export const ackFrame = (version) => encode(ACK, [], version);
+/** @param {number} total @param {number} offset @param {Uint8Array} bytes */
+export const partFrame = (total, offset, bytes) => encode(PART, [total, offset], bytes);
+export const byeFrame = () => encode(BYE, []);
+
+/** Reads varints from a frame, refusing to run past its end. */
+class FrameReader {
+  /** @param {Uint8Array} buf */
+  constructor(buf) {
+    this.buf = buf;
+    this.pos = 1;
+  }
+
+  /** @param {string} what */
+  varint(what) {
+    let v = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      if (this.pos >= this.buf.length) throw new DecodeError(`sync frame truncated in its ${what}`);
+      const b = this.buf[this.pos++];
+      v += (b & 0x7f) * scale;
+      if (b < 0x80) {
+        if (!Number.isSafeInteger(v)) break;
+        return v;
+      }
+      scale *= 128;
+    }
+    throw new DecodeError(`sync frame's ${what} is not a safe integer`);
+  }
+
+  rest() {
+    return this.buf.subarray(this.pos);
+  }
+}
+
+/**
+ * Decodes one frame (its byte fields are views into `buf`).
+ * @param {Uint8Array} buf
+ * @returns {Frame}
+ */
+export function decodeFrame(buf) {
+  if (!(buf instanceof Uint8Array)) throw new DecodeError("sync frame is not binary");
+  if (buf.length === 0) throw new DecodeError("sync frame is empty");
+  const type = buf[0];
+  const r = new FrameReader(buf);
+  switch (type) {
+    case HELLO: {
+      const protocol = r.varint("protocol version");
+      return { type, protocol, version: r.rest() };
+    }
+    case CHANGES:
+      return { type, bytes: r.rest() };
+    case SYNCED:
+    case ACK:
+      return { type, version: r.rest() };
+    case PART: {
+      const total = r.varint("total length");
+      const offset = r.varint("offset");
+      const bytes = r.rest();
+      if (bytes.length === 0) throw new DecodeError("sync frame part is empty");
+      if (offset + bytes.length > total) throw new DecodeError("sync frame part runs past its frame's length");
+      return { type, total, offset, bytes };
+    }
+    case BYE:
+      if (buf.length !== 1) throw new DecodeError("sync bye frame has trailing bytes");
+      return { type };
+    default:
+      throw new DecodeError(`sync frame has unknown type ${type}`);
+  }
+}
+
+/**
+ * Splits a frame into PART frames of at most `max` bytes each (the frame itself when it fits).
+ * @param {Uint8Array} frame
+ * @param {number} max
+ * @returns {Uint8Array[]}
+ */
+export function splitFrame(frame, max) {
+  if (frame.length <= max) return [frame];
+  const header = 1 + 2 * varintSize(frame.length);
+  const step = Math.max(1, max - header);
+  const parts = [];
+  for (let off = 0; off < frame.length; off += step) {
+    parts.push(partFrame(frame.length, off, frame.subarray(off, off + step)));
+  }
+  return parts;
+}
+
+/**
+ * Reassembles PART frames (a link delivers them in order), refusing frames larger than a
+ * bound before allocating them.
+ */
+export class Reassembler {
+  /** @type {Uint8Array | null} */
+  #buf = null;
+  #filled = 0;
+
+  /** @param {number} maxBytes the largest frame accepted */
+  constructor(maxBytes) {
+    this.maxBytes = maxBytes;
+  }
+
+  /**
+   * @param {{ total: number, offset: number, bytes: Uint8Array }} part
+   * @returns {Uint8Array | null} the whole frame once its last part arrived
+   */
+  add(part) {
+    if (part.offset === 0) {
+      if (part.total > this.maxBytes) {
+        this.#buf = null;
+        throw new DecodeError(`sync frame of ${part.total} bytes exceeds the limit of ${this.maxBytes}`);
+      }
+      this.#buf = new Uint8Array(part.total);
+      this.#filled = 0;
+    } else if (this.#buf === null || part.total !== this.#buf.length || part.offset !== this.#filled) {
+      this.#buf = null;
+      throw new DecodeError("sync frame part out of sequence");
+    }
+    this.#buf.set(part.bytes, part.offset);
+    this.#filled += part.bytes.length;
+    if (this.#filled < this.#buf.length) return null;
+    const whole = this.#buf;
+    this.#buf = null;
+    return whole;
+  }
+
+  /** Forgets a frame still arriving. */
+  reset() {
+    this.#buf = null;
+  }
+
+  /** Bytes held for a frame still arriving. */
+  get pendingBytes() {
+    return this.#buf?.length ?? 0;
+  }
+}

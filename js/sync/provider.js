@@ -1,0 +1,262 @@
+// What every sync provider shares (docs/sync.md): one SyncSession per remote peer, the
+// database's durable updates streamed to them, heartbeats and expiry of silent peers, the
+// `peers` list and `status` events. A transport subclass only moves frames.
+
+import { ClosedError } from "../errors.js";
+import { SyncSession } from "./session.js";
+
+/** How often acknowledgements are flushed (ms). */
+export const ACK_MS = 1_000;
+/** A heartbeat (an ACK) is sent this often to every peer (ms)... */
+export const HEARTBEAT_MS = 10_000;
+/** ...and a peer not heard from for this long is dropped (ms). */
+export const PEER_TIMEOUT_MS = 30_000;
+/** The largest frame accepted from a peer, by default (bytes). */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * @typedef {object} ProviderOptions
+ * @property {number} [maxFrameBytes] the largest frame the transport carries (larger ones are sent in parts)
+ * @property {number} [maxMessageBytes] the largest frame accepted from a peer
+ * @property {boolean} [relay] forward what a peer sent to the other peers (not on a bus, where everyone hears everyone)
+ * @property {(message: string) => void} [warn] where dropped frames are reported (console.warn)
+ * @property {{ now: () => number, every: (ms: number, fn: () => void) => () => void }} [clock]
+ *   time and timers (tests drive them by hand)
+ */
+
+/** @typedef {{ connected: boolean, synced: boolean }} SyncStatus */
+
+const realClock = {
+  now: () => Date.now(),
+  /** @param {number} ms @param {() => void} fn */
+  every(ms, fn) {
+    const t = setInterval(fn, ms);
+    /** @type {any} */ (t).unref?.(); // never keeps Node alive
+    return () => clearInterval(t);
+  },
+};
+
+export class SyncProvider {
+  /** @type {Map<string, SyncSession>} */
+  #sessions = new Map();
+  /** @type {Set<(s: SyncStatus) => void>} */
+  #statusListeners = new Set();
+  /** @type {SyncStatus} */
+  #status = { connected: false, synced: false };
+  /** @type {Array<() => void>} */
+  #stops = [];
+  #destroyed = false;
+  #ticks = 0;
+  /** Changes the database holds for missing predecessors, after the last frame applied. */
+  #held = 0;
+
+  /**
+   * @param {import("../database.js").CRDTDB} db an open database (await db.ready first)
+   * @param {ProviderOptions} [opts]
+   */
+  constructor(db, opts = {}) {
+    if (typeof db?.version !== "function") throw new TypeError("a sync provider needs a database");
+    db.version(); // throws before anything starts: a closed database, or one not ready yet
+    this.db = db;
+    this.maxFrameBytes = opts.maxFrameBytes ?? Infinity;
+    this.maxMessageBytes = opts.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    this.relay = opts.relay ?? true;
+    this.warn = opts.warn ?? ((m) => console.warn(`crdtdb sync: ${m}`));
+    this.clock = opts.clock ?? realClock;
+    this.#stops.push(db.on("update", (e) => this.#guard(() => this.#onUpdate(e))));
+    this.#stops.push(this.clock.every(ACK_MS, () => this.#guard(() => this.#tick())));
+  }
+
+  /** The ids of the peers this provider is connected to. @returns {string[]} */
+  get peers() {
+    return [...this.#sessions.keys()];
+  }
+
+  /** @returns {SyncStatus} connected: the transport is up; synced: every peer answered */
+  get status() {
+    return { ...this.#status };
+  }
+
+  /**
+   * Subscribes to an event: "status", with `{ connected, synced }` whenever either changes.
+   * @param {"status"} event
+   * @param {(s: SyncStatus) => void} callback
+   * @returns {() => void} unsubscribes
+   */
+  on(event, callback) {
+    if (event !== "status") throw new TypeError(`unknown event ${JSON.stringify(event)} (known: "status")`);
+    if (typeof callback !== "function") throw new TypeError(`on("status") expects a function`);
+    this.#statusListeners.add(callback);
+    return () => this.#statusListeners.delete(callback);
+  }
+
+  /** Whether destroy() was called (or the database closed). */
+  get destroyed() {
+    return this.#destroyed;
+  }
+
+  /**
+   * The session of a peer, made (and told hello, unless `greet` is false) on first contact.
+   * @param {string} peerId
+   * @param {(frame: Uint8Array) => void} send
+   * @param {boolean} [greet] false when the peer is answering a hello it got already
+   * @returns {SyncSession}
+   */
+  session(peerId, send, greet = true) {
+    let s = this.#sessions.get(peerId);
+    if (s === undefined) {
+      s = new SyncSession(this.db, {
+        send,
+        origin: this,
+        maxFrameBytes: this.maxFrameBytes,
+        maxMessageBytes: this.maxMessageBytes,
+        warn: (m) => this.warn(`${m} (peer ${peerId})`),
+        onState: () => this.#onSessionState(peerId),
+      });
+      s.lastHeard = this.clock.now();
+      this.#sessions.set(peerId, s);
+      if (greet) s.hello();
+      this.#updateStatus();
+    }
+    return s;
+  }
+
+  /**
+   * A frame from a peer (made a session on first contact).
+   * @param {string} peerId
+   * @param {Uint8Array} frame
+   * @param {(frame: Uint8Array) => void} send how to answer that peer
+   * @param {boolean} [greet] see session()
+   */
+  receive(peerId, frame, send, greet = true) {
+    this.#guard(() => {
+      const s = this.session(peerId, send, greet);
+      const before = s.badFrames;
+      const result = s.receive(frame, this.clock.now());
+      if (result === undefined) return;
+      const released = result.pending < this.#held;
+      this.#held = result.pending;
+      if (this.relay && result.applied > 0 && s.badFrames === before) {
+        // New here: pass it on once, at once (peers' events, durable where they came from).
+        // Exactly what is new, which includes held changes this frame released: the sender
+        // may lack those too.
+        const delta = this.db.changesSince(result.before);
+        for (const [id, other] of this.#sessions) if (id !== peerId || released) other.sendUpdate(delta);
+      }
+    });
+  }
+
+  /** Forgets a peer (it left, or its connection closed). @param {string} peerId */
+  drop(peerId) {
+    const s = this.#sessions.get(peerId);
+    if (s === undefined) return;
+    this.#sessions.delete(peerId);
+    s.close();
+    this.#updateStatus();
+  }
+
+  /** Says hello again to every peer (after a reconnect): resumes from versions. */
+  resync() {
+    this.#guard(() => {
+      for (const s of this.#sessions.values()) s.hello();
+      this.#updateStatus();
+    });
+  }
+
+  /**
+   * Sends a durable update to the peers (a bus subclass posts it once to everyone).
+   * @param {Uint8Array} bytes
+   */
+  sendUpdate(bytes) {
+    for (const s of this.#sessions.values()) s.sendUpdate(bytes);
+  }
+
+  /** @param {{ bytes: Uint8Array, origin: unknown }} e */
+  #onUpdate(e) {
+    // What this provider merged was relayed when it arrived (or needs no relay on a bus).
+    if (e.origin !== this) this.sendUpdate(e.bytes);
+  }
+
+  #tick() {
+    const heartbeat = ++this.#ticks % Math.round(HEARTBEAT_MS / ACK_MS) === 0;
+    const now = this.clock.now();
+    for (const [id, s] of [...this.#sessions]) {
+      if (now - s.lastHeard > PEER_TIMEOUT_MS) {
+        this.drop(id);
+        continue;
+      }
+      if (heartbeat) s.heartbeat();
+      else s.flushAck();
+    }
+  }
+
+  /** @param {string} peerId */
+  #onSessionState(peerId) {
+    const s = this.#sessions.get(peerId);
+    if (s?.closed) {
+      this.#sessions.delete(peerId);
+    }
+    this.#updateStatus();
+  }
+
+  /**
+   * The transport is up (or down): subclasses call it.
+   * @param {boolean} connected
+   */
+  setConnected(connected) {
+    if (this.#status.connected === connected) return;
+    this.#status.connected = connected;
+    this.#statusDirty = true;
+    this.#updateStatus();
+  }
+
+  #updateStatus() {
+    const connected = this.#status.connected;
+    const synced = connected && [...this.#sessions.values()].every((s) => s.synced);
+    if (synced === this.#status.synced && !this.#statusDirty) return;
+    this.#statusDirty = false;
+    this.#status = { connected, synced };
+    for (const cb of [...this.#statusListeners]) {
+      try {
+        cb({ connected, synced });
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  #statusDirty = false;
+
+  /**
+   * Runs `fn`; a closed database destroys the provider instead of throwing.
+   * @param {() => void} fn
+   */
+  #guard(fn) {
+    if (this.#destroyed) return;
+    if (this.db.closed) {
+      this.destroy();
+      return;
+    }
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof ClosedError) this.destroy();
+      else throw err;
+    }
+  }
+
+  /** Stops syncing: leaves every peer and releases the transport. Calling it again does nothing. */
+  destroy() {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    for (const stop of this.#stops) stop();
+    this.#sessions.clear();
+    this.#status = { connected: false, synced: false };
+    this.close();
+  }
+
+  /** Subclasses release their transport here. */
+  close() {}
+}

@@ -1,0 +1,160 @@
+// BroadcastChannelSync over Node's real BroadcastChannel (instances in one process talk
+// through it like tabs): convergence, a late joiner, a peer leaving mid-stream, no loops with
+// three or more instances, the origin of merged changes, hostile messages. The browser
+// version (tabs, a killed tab) is tests/e2e/sync.test.js.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { BroadcastChannelSync, ClosedError, CRDTDB } from "crdtdb";
+import { CHANGES } from "../../js/sync/frames.js";
+
+let n = 0;
+/** A fresh channel name per test. */
+const channelName = () => `bc-test-${process.pid}-${n++}`;
+
+/** @param {() => boolean} cond @param {string} what */
+async function waitFor(cond, what, ms = 5_000) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** @param {CRDTDB} db */
+const state = (db) => JSON.stringify({ rows: db.table("t").entries(), version: [...db.version()] });
+
+/** @param {string} name @param {string} channel */
+async function start(name, channel, opts = {}) {
+  const db = await CRDTDB.open(name, { storage: "memory" });
+  /** @type {string[]} */
+  const warnings = [];
+  const sync = new BroadcastChannelSync(db, { channel, warn: (m) => warnings.push(m), ...opts });
+  return { db, sync, warnings };
+}
+
+/** Every frame posted on a channel, as seen by an outside listener. @param {string} channel */
+function spy(channel) {
+  const bc = new BroadcastChannel(`crdtdb:sync:${channel}`);
+  /** @type {Array<{ from: string, to: string | null, type: number }>} */
+  const seen = [];
+  bc.onmessage = (ev) => seen.push({ from: ev.data.from, to: ev.data.to, type: ev.data.frame?.[0] });
+  return { seen, bc };
+}
+
+test("three instances converge, a late one catches up, and one leaving breaks nothing", async () => {
+  const ch = channelName();
+  const a = await start("bc-a", ch);
+  await a.db.table("t").set("before-a", { v: 1 });
+  const b = await start("bc-b", ch);
+  const c = await start("bc-c", ch);
+  await b.db.table("t").set("b1", { v: 2 });
+  await c.db.table("t").set("c1", { v: 3 });
+  await a.db.transaction(async (tx) => {
+    await tx.table("t").set("a1", { v: 4 });
+    await tx.table("t").set("a2", { v: 5 });
+  });
+  const all = [a, b, c];
+  await waitFor(() => all.every((x) => state(x.db) === state(a.db)), "three instances to converge");
+  assert.equal(a.db.table("t").entries().length, 5);
+  await waitFor(() => all.every((x) => x.sync.status.synced && x.sync.peers.length === 2), "peers and synced");
+  for (const x of all) {
+    assert.deepEqual(x.sync.status, { connected: true, synced: true });
+    assert.deepEqual(
+      x.sync.peers.sort(),
+      all.filter((y) => y !== x).map((y) => y.db.peerId).sort(),
+    );
+  }
+
+  // A late joiner gets everything from the others.
+  const d = await start("bc-d", ch);
+  await waitFor(() => state(d.db) === state(a.db), "the late joiner to catch up");
+
+  // One leaves mid-stream: the others drop it and keep syncing.
+  const writes = [];
+  for (let i = 0; i < 20; i++) writes.push(b.db.table("t").set(`b-stream-${i}`, { v: i }));
+  b.sync.destroy();
+  b.db.close();
+  await Promise.allSettled(writes);
+  await a.db.table("t").set("after", { v: 9 });
+  await waitFor(() => state(c.db) === state(a.db) && state(d.db) === state(a.db), "the rest to converge");
+  await waitFor(() => [a, c, d].every((x) => !x.sync.peers.includes(b.db.peerId)), "bye to be heard");
+  assert.equal(a.db.table("t").get("after")?.v, 9);
+  for (const x of [a, c, d]) {
+    assert.deepEqual(x.warnings, []);
+    x.sync.destroy();
+    x.db.close();
+  }
+});
+
+test("an update is posted once, never relayed, and merges with the provider as origin", async () => {
+  const ch = channelName();
+  const peers = [await start("once-a", ch), await start("once-b", ch), await start("once-c", ch)];
+  await waitFor(() => peers.every((x) => x.sync.status.synced && x.sync.peers.length === 2), "synced");
+  const watch = spy(ch);
+  /** @type {unknown[]} */
+  const origins = [];
+  peers[1].db.on("change", (e) => origins.push(e.origin));
+  await peers[0].db.table("t").set("k", { v: 1 });
+  await waitFor(() => peers.every((x) => x.db.table("t").get("k")?.v === 1), "the write everywhere");
+  await new Promise((r) => setTimeout(r, 100));
+  const changes = watch.seen.filter((m) => m.type === CHANGES);
+  assert.deepEqual(changes, [{ from: peers[0].db.peerId, to: null, type: CHANGES }]);
+  assert.deepEqual(origins, [peers[1].sync]);
+  watch.bc.close();
+  for (const x of peers) {
+    x.sync.destroy();
+    x.db.close();
+  }
+});
+
+test("malformed and hostile messages are dropped with a warning; a peer that keeps sending them is cut off", async () => {
+  const ch = channelName();
+  const a = await start("hostile-a", ch, { maxMessageBytes: 1 << 16 });
+  await a.db.table("t").set("k", { v: 1 });
+  const before = state(a.db);
+  const evil = new BroadcastChannel(`crdtdb:sync:${ch}`);
+  const post = (/** @type {unknown} */ m) => evil.postMessage(m);
+  post("not an object");
+  post({ from: 5, to: null, frame: new Uint8Array([1]) });
+  post({ from: "x".repeat(300), to: null, frame: new Uint8Array([1]) });
+  post({ from: "mallory", to: null, frame: "not bytes" });
+  post({ from: "mallory", to: null, frame: new Uint8Array(1 << 17) }); // over maxMessageBytes
+  await waitFor(() => a.warnings.length >= 5, "warnings for malformed messages");
+  // Frames from a forged peer: unknown types, broken changes, truncated parts.
+  const bad = [
+    new Uint8Array([]),
+    new Uint8Array([99]),
+    new Uint8Array([CHANGES, 1, 2, 3, 4]),
+    new Uint8Array([5, 0x80]),
+    new Uint8Array([6, 0]),
+  ];
+  for (let i = 0; i < 25; i++) post({ from: "mallory", to: null, frame: bad[i % bad.length] });
+  await waitFor(() => a.warnings.some((w) => /closing a sync session/.test(w)), "the abusive session closed");
+  assert.equal(state(a.db), before);
+  assert.ok(!a.sync.peers.includes("mallory") || a.sync.peers.length === 1);
+  // Still syncing with honest peers.
+  const b = await start("hostile-b", ch);
+  await waitFor(() => state(b.db) === state(a.db), "an honest peer to sync");
+  evil.close();
+  for (const x of [a, b]) {
+    x.sync.destroy();
+    x.db.close();
+  }
+});
+
+test("a provider needs an open database, a channel name, and stops when the database closes", async () => {
+  const db = new CRDTDB("not-ready-yet", { storage: "memory" });
+  assert.throws(() => new BroadcastChannelSync(db), /not ready yet/);
+  await db.ready;
+  assert.throws(() => new BroadcastChannelSync(db, { channel: "" }), TypeError);
+  const sync = new BroadcastChannelSync(db, { channel: channelName() });
+  assert.throws(() => sync.on(/** @type {any} */ ("nope"), () => {}), TypeError);
+  assert.throws(() => new BroadcastChannelSync(/** @type {any} */ ({})), TypeError);
+  db.close();
+  assert.throws(() => new BroadcastChannelSync(db), ClosedError);
+  // The next thing it does finds the database closed and stops.
+  sync.resync();
+  assert.equal(sync.destroyed, true);
+  sync.destroy();
+});

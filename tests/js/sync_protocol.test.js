@@ -1,0 +1,248 @@
+// The sync protocol (js/sync/session.js, js/sync/provider.js) between replicas on a simulated
+// network that drops, duplicates and reorders frames, partitions links and reconnects them,
+// with a hand-driven clock: after the network heals, every replica holds the same rows and
+// version. CRDTDB_SYNC_SEEDS=N runs more seeds.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { CRDTDB } from "crdtdb";
+import { HEARTBEAT_MS, SyncProvider } from "../../js/sync/provider.js";
+
+const SEEDS = Number(process.env.CRDTDB_SYNC_SEEDS ?? 12);
+
+/** A small deterministic generator (mulberry32). @param {number} seed */
+function rng(seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return { next, int: (/** @type {number} */ n) => Math.floor(next() * n) };
+}
+
+/** Timers driven by hand. */
+class SimClock {
+  t = 0;
+  /** @type {Array<{ ms: number, due: number, fn: () => void, on: boolean }>} */
+  timers = [];
+  now = () => this.t;
+  /** @param {number} ms @param {() => void} fn */
+  every = (ms, fn) => {
+    const timer = { ms, due: this.t + ms, fn, on: true };
+    this.timers.push(timer);
+    return () => {
+      timer.on = false;
+    };
+  };
+  /** @param {number} ms */
+  advance(ms) {
+    const end = this.t + ms;
+    for (;;) {
+      const next = this.timers.filter((x) => x.on && x.due <= end).sort((x, y) => x.due - y.due)[0];
+      if (!next) break;
+      this.t = next.due;
+      next.due += next.ms;
+      next.fn();
+    }
+    this.t = end;
+  }
+}
+
+/** A provider whose links are the simulated network's. */
+class SimProvider extends SyncProvider {
+  /**
+   * @param {CRDTDB} db
+   * @param {SimNet} net
+   * @param {string[]} warnings
+   */
+  constructor(db, net, warnings) {
+    super(db, { clock: net.clock, maxFrameBytes: 300, warn: (m) => warnings.push(m) });
+    this.net = net;
+    this.setConnected(true);
+  }
+
+  /** @param {string} to */
+  link(to) {
+    this.session(to, (f) => this.net.send(this.db.peerId, to, f));
+  }
+
+  /** @param {string} from @param {Uint8Array} frame */
+  deliver(from, frame) {
+    this.receive(from, frame, (f) => this.net.send(this.db.peerId, from, f));
+  }
+}
+
+class SimNet {
+  clock = new SimClock();
+  /** @type {Array<{ from: string, to: string, frame: Uint8Array }>} */
+  queue = [];
+  /** @type {Set<string>} links that are down ("a|b", sorted) */
+  down = new Set();
+  /** @type {Map<string, SimProvider>} */
+  nodes = new Map();
+  sent = 0;
+
+  /** @param {string} a @param {string} b */
+  static key(a, b) {
+    return a < b ? `${a}|${b}` : `${b}|${a}`;
+  }
+
+  /** @param {string} from @param {string} to @param {Uint8Array} frame */
+  send(from, to, frame) {
+    this.sent++;
+    if (!this.down.has(SimNet.key(from, to))) this.queue.push({ from, to, frame: frame.slice() });
+  }
+
+  /** Delivers the message at `i` of the queue. @param {number} i */
+  deliver(i) {
+    const [m] = this.queue.splice(i, 1);
+    if (this.down.has(SimNet.key(m.from, m.to))) return;
+    this.nodes.get(m.to)?.deliver(m.from, m.frame);
+  }
+
+  /** A link goes down: what is in flight on it is lost, both ends forget each other. @param {string} a @param {string} b */
+  cut(a, b) {
+    this.down.add(SimNet.key(a, b));
+    this.queue = this.queue.filter((m) => SimNet.key(m.from, m.to) !== SimNet.key(a, b));
+    this.nodes.get(a)?.drop(b);
+    this.nodes.get(b)?.drop(a);
+  }
+
+  /** A link comes (back) up: both ends greet each other. @param {string} a @param {string} b */
+  connect(a, b) {
+    this.down.delete(SimNet.key(a, b));
+    this.nodes.get(a)?.drop(b);
+    this.nodes.get(b)?.drop(a);
+    this.nodes.get(a)?.link(b);
+    this.nodes.get(b)?.link(a);
+  }
+}
+
+/**
+ * Delivers everything in order, a second at a time, for long enough that every link sees
+ * heartbeats (they repair frames lost without a reconnect), until nothing is in flight.
+ * @param {SimNet} net
+ */
+function quiesce(net) {
+  const end = net.clock.t + 2 * HEARTBEAT_MS;
+  for (let round = 0; round < 200 && (net.queue.length > 0 || net.clock.t < end); round++) {
+    while (net.queue.length > 0) net.deliver(0);
+    net.clock.advance(1_000);
+  }
+  assert.equal(net.queue.length, 0, "the network never went quiet");
+}
+
+/**
+ * The groups of peers joined by links that are up.
+ * @param {string[]} ids
+ * @param {SimNet} net
+ */
+function components(ids, net) {
+  const seen = new Set();
+  const groups = [];
+  for (const id of ids) {
+    if (seen.has(id)) continue;
+    const group = [id];
+    seen.add(id);
+    for (let i = 0; i < group.length; i++) {
+      for (const other of ids) {
+        if (!seen.has(other) && !net.down.has(SimNet.key(group[i], other))) {
+          seen.add(other);
+          group.push(other);
+        }
+      }
+    }
+    groups.push(group);
+  }
+  return groups;
+}
+
+/** @param {CRDTDB} db */
+const state = (db) => ({ rows: db.table("t").entries(), version: [...db.version()] });
+
+async function runSeed(/** @type {number} */ seed) {
+  const r = rng(seed);
+  const net = new SimNet();
+  /** @type {string[]} */
+  const warnings = [];
+  const n = 5 + r.int(3);
+  const names = Array.from({ length: n }, (_, i) => `p${i}`);
+  /** @type {CRDTDB[]} */
+  const dbs = [];
+  for (const name of names) {
+    const db = await CRDTDB.open(`sim-${seed}-${name}`, { storage: "memory", peerId: `${name}-${seed}` });
+    dbs.push(db);
+    net.nodes.set(db.peerId, new SimProvider(db, net, warnings));
+  }
+  const ids = dbs.map((d) => d.peerId);
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) net.connect(ids[i], ids[j]);
+  const steps = 400 + r.int(400);
+  for (let step = 0; step < steps; step++) {
+    const roll = r.next();
+    const db = dbs[r.int(n)];
+    if (roll < 0.25) {
+      const key = `k${r.int(12)}`;
+      const op = r.int(4);
+      if (op === 0) await db.table("t").delete(key);
+      else if (op === 1) await db.table("t").update(key, { [`c${r.int(3)}`]: r.int(100) }).catch(() => {});
+      else await db.table("t").set(key, { c0: r.int(100), by: db.peerId, pad: "x".repeat(r.int(400)) });
+    } else if (roll < 0.8 && net.queue.length > 0) {
+      // Mostly in order, sometimes not.
+      net.deliver(r.next() < 0.7 ? 0 : r.int(net.queue.length));
+    } else if (roll < 0.84 && net.queue.length > 0) {
+      const m = net.queue[r.int(net.queue.length)];
+      net.queue.push({ ...m, frame: m.frame.slice() }); // duplicate
+    } else if (roll < 0.87 && net.queue.length > 0) {
+      // A lost frame: real transports report it by closing the connection.
+      const m = net.queue[r.int(net.queue.length)];
+      net.cut(m.from, m.to);
+    } else if (roll < 0.9) {
+      const a = ids[r.int(n)];
+      const b = ids[r.int(n)];
+      if (a !== b) net.cut(a, b);
+    } else if (roll < 0.95) {
+      const a = ids[r.int(n)];
+      const b = ids[r.int(n)];
+      if (a !== b) net.connect(a, b);
+    } else {
+      net.clock.advance(r.int(3_000));
+    }
+  }
+  // Quiet, links as they are: streaming, relaying and asking again after out-of-order frames
+  // bring every replica of a connected group of links to the same state.
+  quiesce(net);
+  for (const group of components(ids, net)) {
+    const want = state(/** @type {CRDTDB} */ (dbs.find((d) => d.peerId === group[0])));
+    for (const id of group.slice(1)) {
+      const db = /** @type {CRDTDB} */ (dbs.find((d) => d.peerId === id));
+      assert.deepEqual(state(db), want, `seed ${seed}: ${id} differs from ${group[0]}, linked to it`);
+    }
+  }
+  // Heal: every link up, everything delivered in order, acknowledgements flushed.
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) net.connect(ids[i], ids[j]);
+  quiesce(net);
+  const want = state(dbs[0]);
+  for (let i = 1; i < n; i++) assert.deepEqual(state(dbs[i]), want, `seed ${seed}: ${ids[i]} differs from ${ids[0]}`);
+  // Every provider saw every peer answer, and knows what each acknowledged.
+  for (const id of ids) {
+    const p = /** @type {SimProvider} */ (net.nodes.get(id));
+    assert.deepEqual(p.status, { connected: true, synced: true }, `seed ${seed}: ${id} ${JSON.stringify(p.status)}`);
+    assert.equal(p.peers.length, n - 1);
+  }
+  for (const p of net.nodes.values()) p.destroy();
+  for (const db of dbs) db.close();
+  return { n, steps, sent: net.sent, warnings: warnings.length };
+}
+
+test(`randomized: 5 to 7 replicas over a lossy, reordering, partitioning network converge (${SEEDS} seeds)`, async () => {
+  let frames = 0;
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    const r = await runSeed(seed);
+    if (process.env.CRDTDB_SYNC_VERBOSE) console.log(JSON.stringify(r));
+    frames += r.sent;
+  }
+  assert.ok(frames > 0);
+});
