@@ -443,14 +443,22 @@ export class QuotaError extends CRDTDBError {}
 export interface SyncStatus {
   /** The transport is up (the channel is open, the socket connected). */
   readonly connected: boolean;
-  /** Connected, and every peer answered this replica's hello: it has what they had then. */
+  /**
+   * Connected to at least one peer, and every peer answered this replica's latest hello
+   * whole: it has what they had then.
+   */
   readonly synced: boolean;
 }
 
 /** Options every sync provider takes. */
 export interface SyncProviderOptions {
-  /** The largest frame accepted from a peer, in bytes (64 MiB by default); larger ones are dropped. */
+  /**
+   * The largest frame accepted from a peer, in bytes (64 MiB by default, at least 1024); larger
+   * ones are dropped, so a catch-up larger than this cannot arrive.
+   */
   maxMessageBytes?: number;
+  /** The largest frame sent at once, in bytes (at least 64); larger ones go in parts. */
+  maxFrameBytes?: number;
   /** Where dropped frames are reported (console.warn by default). */
   warn?: (message: string) => void;
 }

@@ -3,8 +3,8 @@
 // instance, so an update is posted once, nothing is relayed, and three or more tabs cannot
 // loop. Messages are { from, to, frame }: `to` null for everyone, else one peer id.
 
-import { byeFrame, CHANGES, changesFrame, helloFrame, SYNCED } from "./frames.js";
-import { SyncProvider } from "./provider.js";
+import { byeFrame, changesFrame, HELLO, helloFrame } from "./frames.js";
+import { checkProviderOptions, SyncProvider } from "./provider.js";
 
 /** Longest peer id accepted in a message's routing fields. */
 const MAX_PEER_ID = 256;
@@ -16,11 +16,31 @@ const MAX_PEER_ID = 256;
  * }} BroadcastChannelSyncOptions
  */
 
+/**
+ * Checks the options and opens the channel before the provider starts anything.
+ * @param {import("../database.js").CRDTDB} db
+ * @param {BroadcastChannelSyncOptions} opts
+ * @returns {{ channel: string, bc: BroadcastChannel }}
+ */
+function openChannel(db, opts) {
+  checkProviderOptions(opts);
+  const BC = opts.BroadcastChannel ?? globalThis.BroadcastChannel;
+  if (typeof BC !== "function") throw new TypeError("BroadcastChannelSync needs BroadcastChannel (not available here)");
+  const channel = opts.channel ?? db?.name;
+  if (typeof channel !== "string" || channel === "") {
+    throw new TypeError(`BroadcastChannelSync option channel must be a non-empty string, got ${String(channel)}`);
+  }
+  // Its own namespace: never the storage channel of the same database (crdtdb:storage:…).
+  return { channel, bc: new BC(`crdtdb:sync:${channel}`) };
+}
+
 export class BroadcastChannelSync extends SyncProvider {
   /** @type {BroadcastChannel} */
   #bc;
   /** @type {(() => void) | null} */
   #unlisten = null;
+  /** The ask id of the latest hello posted to everyone. */
+  #askAll = -1;
 
   /**
    * Starts syncing `db` with every other instance on the channel (by default one named
@@ -29,31 +49,39 @@ export class BroadcastChannelSync extends SyncProvider {
    * @param {BroadcastChannelSyncOptions} [opts]
    */
   constructor(db, opts = {}) {
-    super(db, { ...opts, relay: false });
-    const BC = opts.BroadcastChannel ?? globalThis.BroadcastChannel;
-    if (typeof BC !== "function") throw new TypeError("BroadcastChannelSync needs BroadcastChannel (not available here)");
-    const channel = opts.channel ?? db.name;
-    if (typeof channel !== "string" || channel === "") {
-      throw new TypeError(`BroadcastChannelSync option channel must be a non-empty string, got ${String(channel)}`);
+    const { channel, bc } = openChannel(db, opts);
+    try {
+      super(db, { ...opts, relay: false });
+    } catch (err) {
+      bc.close();
+      throw err;
     }
     this.channel = channel;
-    // Its own namespace: never the storage channel of the same database (crdtdb:storage:…).
-    this.#bc = new BC(`crdtdb:sync:${channel}`);
+    this.#bc = bc;
     this.#bc.onmessage = (ev) => this.#onMessage(ev.data);
     this.#listenForPageLifecycle();
     this.setConnected(true);
     this.#helloAll();
   }
 
+  /** Asks every instance on the channel for what this one lacks. */
   #helloAll() {
     if (this.destroyed) return;
-    this.#post(null, helloFrame(this.db.version()));
+    this.#askAll = this.nextAsk();
+    for (const s of this.sessions()) s.expectAnswer(this.#askAll);
+    this.#post(null, helloFrame(this.#askAll, this.db.version()));
+  }
+
+  beacon() {
+    this.#helloAll();
   }
 
   /** @param {Uint8Array} bytes */
   sendUpdate(bytes) {
-    // One post reaches every instance (those that have not said hello yet get it too).
-    if (this.peers.length > 0) this.#post(null, changesFrame(bytes));
+    // One post reaches every instance, known yet or not (one that dropped this one after a
+    // silence comes back through it).
+    for (const s of this.sessions()) s.noteSent();
+    this.#post(null, changesFrame(bytes));
   }
 
   /**
@@ -88,13 +116,19 @@ export class BroadcastChannelSync extends SyncProvider {
       return;
     }
     const from = msg.from;
-    const type = msg.frame[0];
-    // A frame addressed to this instance that answers its hello: no second hello.
-    const greet = !(msg.to === me && (type === CHANGES || type === SYNCED));
-    this.receive(from, msg.frame, (frame) => this.#post(from, frame), greet);
+    // A hello to everyone from a peer we know: it started again (a reload reusing its id).
+    if (msg.to === null && msg.frame[0] === HELLO) this.drop(from);
+    // A stranger writing to this instance alone answers (or follows) its hello to everyone:
+    // no second hello; the answer to that one counts. A stranger posting to everyone started
+    // after this instance's hello: greet it.
+    const greet = msg.to === null;
+    this.receive(from, msg.frame, (frame) => this.#post(from, frame), greet, this.#askAll);
   }
 
-  /** Leaves on pagehide (bye), greets again when the page comes back from the cache. */
+  /**
+   * Leaves on pagehide (bye); greets again when the page comes back from the cache or becomes
+   * visible (its timers may have been throttled while hidden).
+   */
   #listenForPageLifecycle() {
     const g = /** @type {any} */ (globalThis);
     if (typeof g.addEventListener !== "function") return;
@@ -105,11 +139,16 @@ export class BroadcastChannelSync extends SyncProvider {
     const show = (/** @type {any} */ ev) => {
       if (ev?.persisted) this.#helloAll();
     };
+    const visible = () => {
+      if (g.document?.visibilityState === "visible") this.#helloAll();
+    };
     g.addEventListener("pagehide", hide);
     g.addEventListener("pageshow", show);
+    g.document?.addEventListener?.("visibilitychange", visible);
     this.#unlisten = () => {
       g.removeEventListener("pagehide", hide);
       g.removeEventListener("pageshow", show);
+      g.document?.removeEventListener?.("visibilitychange", visible);
     };
   }
 
@@ -118,8 +157,9 @@ export class BroadcastChannelSync extends SyncProvider {
     try {
       this.#bc.postMessage({ from: this.db.peerId, to: null, frame: byeFrame() });
     } catch {
-      // the database or the channel is already gone
+      // the channel is already closed
     }
     this.#bc.close();
   }
 }
+

@@ -6,9 +6,9 @@ import { DecodeError } from "../errors.js";
 
 export const PROTOCOL = 1;
 
-export const HELLO = 1; // protocol version, sender's version: "send me what I lack"
+export const HELLO = 1; // protocol version, ask id, sender's version: "send me what I lack"
 export const CHANGES = 2; // changesSince/update bytes, for applyChanges
-export const SYNCED = 3; // sender's version: "you now have everything I had when you said hello"
+export const SYNCED = 3; // ask id, sender's version: "that was everything you lacked when you asked"
 export const ACK = 4; // sender's version after applying what it received (also a heartbeat)
 export const PART = 5; // total length, offset, bytes: a slice of a frame larger than a link carries
 export const BYE = 6; // the sender leaves
@@ -21,9 +21,10 @@ export function frameName(type) {
 }
 
 /**
- * @typedef {{ type: typeof HELLO, protocol: number, version: Uint8Array }
+ * @typedef {{ type: typeof HELLO, protocol: number, ask: number, version: Uint8Array }
  *   | { type: typeof CHANGES, bytes: Uint8Array }
- *   | { type: typeof SYNCED | typeof ACK, version: Uint8Array }
+ *   | { type: typeof SYNCED, ask: number, version: Uint8Array }
+ *   | { type: typeof ACK, version: Uint8Array }
  *   | { type: typeof PART, total: number, offset: number, bytes: Uint8Array }
  *   | { type: typeof BYE }} Frame
  */
@@ -71,12 +72,12 @@ function encode(type, ints, tail) {
   return out;
 }
 
-/** @param {Uint8Array} version */
-export const helloFrame = (version) => encode(HELLO, [PROTOCOL], version);
+/** @param {number} ask which hello this is (its answer's synced frame names it) @param {Uint8Array} version */
+export const helloFrame = (ask, version) => encode(HELLO, [PROTOCOL, ask], version);
 /** @param {Uint8Array} bytes */
 export const changesFrame = (bytes) => encode(CHANGES, [], bytes);
-/** @param {Uint8Array} version */
-export const syncedFrame = (version) => encode(SYNCED, [], version);
+/** @param {number} ask the hello answered @param {Uint8Array} version */
+export const syncedFrame = (ask, version) => encode(SYNCED, [ask], version);
 /** @param {Uint8Array} version */
 export const ackFrame = (version) => encode(ACK, [], version);
 /** @param {number} total @param {number} offset @param {Uint8Array} bytes */
@@ -126,11 +127,15 @@ export function decodeFrame(buf) {
   switch (type) {
     case HELLO: {
       const protocol = r.varint("protocol version");
-      return { type, protocol, version: r.rest() };
+      const ask = r.varint("ask id");
+      return { type, protocol, ask, version: r.rest() };
     }
     case CHANGES:
       return { type, bytes: r.rest() };
-    case SYNCED:
+    case SYNCED: {
+      const ask = r.varint("ask id");
+      return { type, ask, version: r.rest() };
+    }
     case ACK:
       return { type, version: r.rest() };
     case PART: {
@@ -167,13 +172,17 @@ export function splitFrame(frame, max) {
 }
 
 /**
- * Reassembles PART frames (a link delivers them in order), refusing frames larger than a
- * bound before allocating them.
+ * Reassembles PART frames (a link delivers them in order). Holds the slices received, never
+ * more than the frame's declared length, which is refused above a bound: memory follows the
+ * bytes a peer actually sent.
  */
 export class Reassembler {
-  /** @type {Uint8Array | null} */
-  #buf = null;
+  /** @type {Uint8Array[]} */
+  #slices = [];
+  #total = 0;
   #filled = 0;
+  /** Frames given up because a new one started before their last part. */
+  abandoned = 0;
 
   /** @param {number} maxBytes the largest frame accepted */
   constructor(maxBytes) {
@@ -186,31 +195,44 @@ export class Reassembler {
    */
   add(part) {
     if (part.offset === 0) {
+      // A new frame: one still arriving is abandoned (its last parts never came).
+      if (this.#total > 0) this.abandoned++;
+      this.reset();
       if (part.total > this.maxBytes) {
-        this.#buf = null;
         throw new DecodeError(`sync frame of ${part.total} bytes exceeds the limit of ${this.maxBytes}`);
       }
-      this.#buf = new Uint8Array(part.total);
-      this.#filled = 0;
-    } else if (this.#buf === null || part.total !== this.#buf.length || part.offset !== this.#filled) {
-      this.#buf = null;
+      this.#total = part.total;
+    } else if (this.#total === 0 || part.total !== this.#total || part.offset !== this.#filled) {
+      this.reset();
       throw new DecodeError("sync frame part out of sequence");
     }
-    this.#buf.set(part.bytes, part.offset);
+    this.#slices.push(part.bytes.slice());
     this.#filled += part.bytes.length;
-    if (this.#filled < this.#buf.length) return null;
-    const whole = this.#buf;
-    this.#buf = null;
+    if (this.#filled < this.#total) return null;
+    const whole = new Uint8Array(this.#total);
+    let at = 0;
+    for (const slice of this.#slices) {
+      whole.set(slice, at);
+      at += slice.length;
+    }
+    this.reset();
     return whole;
   }
 
   /** Forgets a frame still arriving. */
   reset() {
-    this.#buf = null;
+    this.#slices = [];
+    this.#total = 0;
+    this.#filled = 0;
   }
 
   /** Bytes held for a frame still arriving. */
   get pendingBytes() {
-    return this.#buf?.length ?? 0;
+    return this.#filled;
+  }
+
+  /** Whether a frame is still arriving. */
+  get arriving() {
+    return this.#total > 0;
   }
 }

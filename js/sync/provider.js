@@ -3,6 +3,7 @@
 // `peers` list and `status` events. A transport subclass only moves frames.
 
 import { ClosedError } from "../errors.js";
+import { decodeFrame } from "./frames.js";
 import { SyncSession } from "./session.js";
 
 /** How often acknowledgements are flushed (ms). */
@@ -13,6 +14,8 @@ export const HEARTBEAT_MS = 10_000;
 export const PEER_TIMEOUT_MS = 30_000;
 /** The largest frame accepted from a peer, by default (bytes). */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** Peers one provider talks to at most; frames from more are dropped. */
+export const MAX_PEERS = 256;
 
 /**
  * @typedef {object} ProviderOptions
@@ -36,13 +39,44 @@ const realClock = {
   },
 };
 
+/**
+ * @param {unknown} v
+ * @param {string} name
+ * @param {number} min
+ * @returns {number | undefined}
+ */
+function sizeOption(v, name, min) {
+  if (v === undefined || v === Infinity) return /** @type {number | undefined} */ (v);
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
+    throw new TypeError(`sync option ${name} must be an integer of at least ${min}, got ${String(v)}`);
+  }
+  return v;
+}
+
+/**
+ * Checks a provider's options before anything starts (a failed constructor leaves nothing
+ * registered).
+ * @param {ProviderOptions} opts
+ */
+export function checkProviderOptions(opts) {
+  if (opts === null || typeof opts !== "object") throw new TypeError("sync provider options must be an object");
+  sizeOption(opts.maxFrameBytes, "maxFrameBytes", 64);
+  sizeOption(opts.maxMessageBytes, "maxMessageBytes", 1024);
+  if (opts.warn !== undefined && typeof opts.warn !== "function") throw new TypeError("sync option warn must be a function");
+}
+
+let asks = 0;
+
 export class SyncProvider {
   /** @type {Map<string, SyncSession>} */
   #sessions = new Map();
+  /** @type {Map<string, number>} peers cut off for abuse → until when */
+  #blocked = new Map();
   /** @type {Set<(s: SyncStatus) => void>} */
   #statusListeners = new Set();
   /** @type {SyncStatus} */
   #status = { connected: false, synced: false };
+  #connected = false;
   /** @type {Array<() => void>} */
   #stops = [];
   #destroyed = false;
@@ -56,6 +90,7 @@ export class SyncProvider {
    */
   constructor(db, opts = {}) {
     if (typeof db?.version !== "function") throw new TypeError("a sync provider needs a database");
+    checkProviderOptions(opts);
     db.version(); // throws before anything starts: a closed database, or one not ready yet
     this.db = db;
     this.maxFrameBytes = opts.maxFrameBytes ?? Infinity;
@@ -72,7 +107,10 @@ export class SyncProvider {
     return [...this.#sessions.keys()];
   }
 
-  /** @returns {SyncStatus} connected: the transport is up; synced: every peer answered */
+  /**
+   * @returns {SyncStatus} connected: the transport is up; synced: connected, with at least one
+   *   peer, and every peer answered this replica's latest hello completely
+   */
   get status() {
     return { ...this.#status };
   }
@@ -95,29 +133,48 @@ export class SyncProvider {
     return this.#destroyed;
   }
 
+  /** A fresh id for a hello (its answer names it). */
+  nextAsk() {
+    return ++asks;
+  }
+
   /**
-   * The session of a peer, made (and told hello, unless `greet` is false) on first contact.
+   * The session of a peer, made on first contact: then told hello, unless `greet` is false
+   * (it answers a hello it got already: pass that hello's ask id as `answering`). Null when
+   * the provider is stopped, the peer was cut off, or there are MAX_PEERS already.
    * @param {string} peerId
    * @param {(frame: Uint8Array) => void} send
-   * @param {boolean} [greet] false when the peer is answering a hello it got already
-   * @returns {SyncSession}
+   * @param {boolean} [greet]
+   * @param {number} [answering]
+   * @returns {SyncSession | null}
    */
-  session(peerId, send, greet = true) {
+  session(peerId, send, greet = true, answering = -1) {
+    if (this.#destroyed) return null;
     let s = this.#sessions.get(peerId);
-    if (s === undefined) {
-      s = new SyncSession(this.db, {
-        send,
-        origin: this,
-        maxFrameBytes: this.maxFrameBytes,
-        maxMessageBytes: this.maxMessageBytes,
-        warn: (m) => this.warn(`${m} (peer ${peerId})`),
-        onState: () => this.#onSessionState(peerId),
-      });
-      s.lastHeard = this.clock.now();
-      this.#sessions.set(peerId, s);
-      if (greet) s.hello();
-      this.#updateStatus();
+    if (s !== undefined) return s;
+    const until = this.#blocked.get(peerId);
+    if (until !== undefined) {
+      if (this.clock.now() < until) return null;
+      this.#blocked.delete(peerId);
     }
+    if (this.#sessions.size >= MAX_PEERS) {
+      this.warn(`dropped a frame from ${peerId}: already ${MAX_PEERS} peers`);
+      return null;
+    }
+    s = new SyncSession(this.db, {
+      send,
+      origin: this,
+      maxFrameBytes: this.maxFrameBytes,
+      maxMessageBytes: this.maxMessageBytes,
+      warn: (m) => this.warn(`${m} (peer ${peerId})`),
+      onState: () => this.#onSessionState(peerId),
+      nextAsk: () => this.nextAsk(),
+    });
+    s.lastHeard = this.clock.now();
+    this.#sessions.set(peerId, s);
+    if (greet) s.hello();
+    else s.expectAnswer(answering);
+    this.#updateStatus();
     return s;
   }
 
@@ -127,16 +184,26 @@ export class SyncProvider {
    * @param {Uint8Array} frame
    * @param {(frame: Uint8Array) => void} send how to answer that peer
    * @param {boolean} [greet] see session()
+   * @param {number} [answering] see session()
    */
-  receive(peerId, frame, send, greet = true) {
+  receive(peerId, frame, send, greet = true, answering = -1) {
     this.#guard(() => {
-      const s = this.session(peerId, send, greet);
-      const before = s.badFrames;
+      if (!this.#sessions.has(peerId)) {
+        // A stranger's first frame must at least decode before it costs a session.
+        try {
+          decodeFrame(frame);
+        } catch (err) {
+          this.warn(`dropped a sync frame from ${peerId}: ${/** @type {Error} */ (err).message}`);
+          return;
+        }
+      }
+      const s = this.session(peerId, send, greet, answering);
+      if (s === null) return;
       const result = s.receive(frame, this.clock.now());
-      if (result === undefined) return;
+      if (result === undefined || this.#destroyed) return;
       const released = result.pending < this.#held;
       this.#held = result.pending;
-      if (this.relay && result.applied > 0 && s.badFrames === before) {
+      if (this.relay && result.applied > 0) {
         // New here: pass it on once, at once (peers' events, durable where they came from).
         // Exactly what is new, which includes held changes this frame released: the sender
         // may lack those too.
@@ -151,7 +218,7 @@ export class SyncProvider {
     const s = this.#sessions.get(peerId);
     if (s === undefined) return;
     this.#sessions.delete(peerId);
-    s.close();
+    s.close(true);
     this.#updateStatus();
   }
 
@@ -171,6 +238,17 @@ export class SyncProvider {
     for (const s of this.#sessions.values()) s.sendUpdate(bytes);
   }
 
+  /** Each session (for subclasses). @returns {IterableIterator<SyncSession>} */
+  sessions() {
+    return this.#sessions.values();
+  }
+
+  /**
+   * Called when the provider has no peer at a heartbeat, or just lost one to silence: a bus
+   * subclass greets everyone again (peers whose timers were throttled come back).
+   */
+  beacon() {}
+
   /** @param {{ bytes: Uint8Array, origin: unknown }} e */
   #onUpdate(e) {
     // What this provider merged was relayed when it arrived (or needs no relay on a bus).
@@ -180,14 +258,17 @@ export class SyncProvider {
   #tick() {
     const heartbeat = ++this.#ticks % Math.round(HEARTBEAT_MS / ACK_MS) === 0;
     const now = this.clock.now();
+    let lost = false;
     for (const [id, s] of [...this.#sessions]) {
       if (now - s.lastHeard > PEER_TIMEOUT_MS) {
         this.drop(id);
+        lost = true;
         continue;
       }
       if (heartbeat) s.heartbeat();
       else s.flushAck();
     }
+    if (lost || (heartbeat && this.#sessions.size === 0)) this.beacon();
   }
 
   /** @param {string} peerId */
@@ -195,6 +276,9 @@ export class SyncProvider {
     const s = this.#sessions.get(peerId);
     if (s?.closed) {
       this.#sessions.delete(peerId);
+      // Cut off for abuse: its frames are dropped until it could have timed out.
+      if (s.badFrames > 0) this.#blocked.set(peerId, this.clock.now() + PEER_TIMEOUT_MS);
+      if (this.#blocked.size > MAX_PEERS) this.#blocked.delete(/** @type {string} */ (this.#blocked.keys().next().value));
     }
     this.#updateStatus();
   }
@@ -204,17 +288,15 @@ export class SyncProvider {
    * @param {boolean} connected
    */
   setConnected(connected) {
-    if (this.#status.connected === connected) return;
-    this.#status.connected = connected;
-    this.#statusDirty = true;
+    this.#connected = connected;
     this.#updateStatus();
   }
 
   #updateStatus() {
-    const connected = this.#status.connected;
-    const synced = connected && [...this.#sessions.values()].every((s) => s.synced);
-    if (synced === this.#status.synced && !this.#statusDirty) return;
-    this.#statusDirty = false;
+    const connected = this.#connected && !this.#destroyed;
+    const sessions = [...this.#sessions.values()];
+    const synced = connected && sessions.length > 0 && sessions.every((s) => s.synced);
+    if (connected === this.#status.connected && synced === this.#status.synced) return;
     this.#status = { connected, synced };
     for (const cb of [...this.#statusListeners]) {
       try {
@@ -227,10 +309,9 @@ export class SyncProvider {
     }
   }
 
-  #statusDirty = false;
-
   /**
-   * Runs `fn`; a closed database destroys the provider instead of throwing.
+   * Runs `fn`; a closed database destroys the provider, and a failure that is not a peer's
+   * (the database failing) is reported instead of thrown into a timer or a message event.
    * @param {() => void} fn
    */
   #guard(fn) {
@@ -242,8 +323,8 @@ export class SyncProvider {
     try {
       fn();
     } catch (err) {
-      if (err instanceof ClosedError) this.destroy();
-      else throw err;
+      if (err instanceof ClosedError || this.db.closed) this.destroy();
+      else this.warn(`sync stopped for a moment: ${/** @type {Error} */ (err)?.message ?? err}`);
     }
   }
 
@@ -252,9 +333,10 @@ export class SyncProvider {
     if (this.#destroyed) return;
     this.#destroyed = true;
     for (const stop of this.#stops) stop();
+    for (const s of this.#sessions.values()) s.close(true);
     this.#sessions.clear();
-    this.#status = { connected: false, synced: false };
     this.close();
+    this.#updateStatus();
   }
 
   /** Subclasses release their transport here. */

@@ -2,14 +2,14 @@
 // frames in order (BroadcastChannel, a data channel, a WebSocket). Merging is the engine's:
 // this only decides what to send, from versions.
 //
-// On connect each side sends HELLO(version); the other answers with CHANGES holding exactly
-// what that version lacks (a snapshot and later events when it predates a compaction point)
-// and SYNCED. Afterwards each durable update is streamed as CHANGES. A message whose causal
-// predecessors are missing (a lost frame) makes the receiver say HELLO again, so a gap heals
-// from versions instead of from scratch. ACK tells the sender what the receiver now has (the
-// peer's acknowledged version) and doubles as a heartbeat.
+// On connect each side sends HELLO(ask, version); the other answers with CHANGES holding
+// exactly what that version lacks (a snapshot and later events when it predates a compaction
+// point) and SYNCED(ask). Afterwards each durable update is streamed as CHANGES. A message
+// whose causal predecessors are missing (a lost frame) makes the receiver say HELLO again, so
+// a gap heals from versions instead of from scratch. ACK tells the sender what the receiver
+// now has (the peer's acknowledged version) and doubles as a heartbeat.
 
-import { ClosedError, DecodeError } from "../errors.js";
+import { DecodeError, QuotaError } from "../errors.js";
 import {
   ACK,
   ackFrame,
@@ -35,8 +35,12 @@ import {
  * @property {number} maxFrameBytes the largest frame the link carries (larger ones go in parts)
  * @property {number} maxMessageBytes the largest frame accepted from the peer
  * @property {(message: string) => void} warn reports a dropped frame
- * @property {() => void} onState called when `synced` changes or the peer says bye
+ * @property {() => void} onState called when `synced` or `closed` changes
+ * @property {() => number} [nextAsk] a fresh ask id (unique across the provider's hellos)
  */
+
+/** Frames refused within one heartbeat window before a session is closed as abusive. */
+export const MAX_BAD_FRAMES = 20;
 
 /** @param {Uint8Array} a @param {Uint8Array} b */
 function sameBytes(a, b) {
@@ -45,29 +49,38 @@ function sameBytes(a, b) {
   return true;
 }
 
-/** Frames refused before a session is closed as abusive. */
-export const MAX_BAD_FRAMES = 20;
+let asks = 0;
 
 export class SyncSession {
   /** @type {Uint8Array | null} the peer's last acknowledged version (HELLO or ACK) */
   remoteVersion = null;
-  /** The peer answered our latest HELLO: it sent everything we lacked then. */
+  /** The peer answered our latest HELLO completely: it sent everything we lacked then. */
   synced = false;
-  /** The peer said hello: our updates are streamed to it. */
+  /** The peer said hello (or acknowledged a version): our updates are streamed to it. */
   live = false;
-  /** The peer said bye, or broke the protocol too often. */
+  /** The peer said bye, broke the protocol too often, or the provider stopped. */
   closed = false;
-  /** Frames refused so far. */
+  /** Frames refused in the current heartbeat window. */
   badFrames = 0;
   /** When the peer was last heard from (ms, the provider's clock). */
   lastHeard = 0;
+  /** The ask id of our latest hello: only the SYNCED naming it counts as its answer. */
+  #ask = -1;
+  /** A frame of the answer to our latest hello was refused: its SYNCED does not count. */
+  #answerFailed = false;
   #askedAgain = false;
   /** Changes were sent since the peer's last ACK. */
   #sentSinceAck = false;
   /** Changes held after the last CHANGES frame, and after the peer's last answer. */
   #pending = 0;
   #pendingAfterAnswer = 0;
-  #ackDue = false;
+  /** The versions (peer's | ours) of the last repair (or answer) sent, and how often the
+   * same one is skipped before it is sent again. */
+  #lastRepair = "";
+  #repairBackoff = 1;
+  #repairSkips = 0;
+  /** A part failed: later parts of that frame are skipped quietly until a new one starts. */
+  #skipParts = false;
   #parts;
 
   /**
@@ -82,8 +95,22 @@ export class SyncSession {
 
   /** Says hello: asks the peer for what this replica lacks. */
   hello() {
-    this.synced = false;
-    this.#send(helloFrame(this.db.version()));
+    this.expectAnswer(this.opts.nextAsk?.() ?? ++asks);
+    this.#send(helloFrame(this.#ask, this.db.version()));
+  }
+
+  /**
+   * Waits for the answer to a hello sent some other way (a provider's hello to every peer
+   * of a bus at once).
+   * @param {number} ask
+   */
+  expectAnswer(ask) {
+    this.#ask = ask;
+    this.#answerFailed = false;
+    if (this.synced) {
+      this.synced = false;
+      this.opts.onState();
+    }
   }
 
   /** Streams one durable update to the peer (once it said hello). @param {Uint8Array} bytes */
@@ -94,6 +121,11 @@ export class SyncSession {
     }
   }
 
+  /** Notes that an update reached the peer another way (a post to a whole bus). */
+  noteSent() {
+    this.#sentSinceAck = true;
+  }
+
   /** Sends the version this replica reached, if something arrived since the last one. */
   flushAck() {
     if (!this.#ackDue || this.closed) return;
@@ -101,16 +133,20 @@ export class SyncSession {
     this.#send(ackFrame(this.db.version()));
   }
 
-  /** Sends an ACK even when nothing arrived (a heartbeat). */
+  #ackDue = false;
+
+  /** Sends an ACK even when nothing arrived (a heartbeat), and starts a new bad-frame window. */
   heartbeat() {
     if (this.closed) return;
     this.#ackDue = false;
+    this.badFrames = 0;
     this.#send(ackFrame(this.db.version()));
   }
 
   /**
    * Takes one frame from the peer. A malformed or refused frame is dropped with a warning;
-   * past MAX_BAD_FRAMES the session closes.
+   * past MAX_BAD_FRAMES in a heartbeat window the session closes. Errors that are not the
+   * peer's fault (the database failing) are thrown.
    * @param {Uint8Array} bytes
    * @param {number} now
    * @returns {{ applied: number, pending: number, before: Uint8Array } | undefined} for
@@ -123,26 +159,43 @@ export class SyncSession {
     try {
       let frame = decodeFrame(bytes);
       if (frame.type === PART) {
-        const whole = this.#parts.add(frame);
+        if (frame.offset > 0 && this.#skipParts) return undefined;
+        this.#skipParts = false;
+        const abandoned = this.#parts.abandoned;
+        let whole;
+        try {
+          whole = this.#parts.add(frame);
+        } catch (err) {
+          this.#skipParts = true;
+          throw err;
+        }
+        if (this.#parts.abandoned > abandoned) this.#refused("an incomplete sync frame (a new one started before its last part)");
         if (whole === null) return undefined;
         frame = decodeFrame(whole);
         if (frame.type === PART) throw new DecodeError("sync frame part holds another part");
-      } else if (this.#parts.pendingBytes > 0) {
-        // The rest of a frame in parts never came (a lost slice): drop it, keep this one.
+      } else if (this.#parts.arriving) {
+        // The rest of a frame in parts never came: drop it, keep this one.
         this.#parts.reset();
-        this.badFrames++;
-        this.opts.warn(`dropped an incomplete sync frame (a ${frameName(frame.type)} frame came before its last part)`);
+        this.#refused(`an incomplete sync frame (a ${frameName(frame.type)} frame came before its last part)`);
       }
       return this.#handle(frame);
     } catch (err) {
-      if (err instanceof ClosedError) throw err;
-      this.badFrames++;
-      this.opts.warn(`dropped a sync frame: ${/** @type {Error} */ (err)?.message ?? err}`);
-      if (this.badFrames >= MAX_BAD_FRAMES) {
-        this.opts.warn(`closing a sync session after ${this.badFrames} bad frames`);
-        this.close();
-      }
+      // The peer's fault: a malformed frame, or changes too large to hold. Anything else
+      // (the database closed or failing) is not, and goes up.
+      if (!(err instanceof DecodeError || err instanceof QuotaError)) throw err;
+      this.#refused(`a sync frame: ${err.message}`);
       return undefined;
+    }
+  }
+
+  /** @param {string} what */
+  #refused(what) {
+    this.badFrames++;
+    if (!this.synced) this.#answerFailed = true;
+    this.opts.warn(`dropped ${what}`);
+    if (this.badFrames >= MAX_BAD_FRAMES && !this.closed) {
+      this.opts.warn(`closing a sync session after ${this.badFrames} bad frames`);
+      this.close();
     }
   }
 
@@ -161,8 +214,11 @@ export class SyncSession {
         this.remoteVersion = frame.version.slice();
         this.live = true;
         this.#sentSinceAck = true;
+        this.#lastRepair = `${this.remoteVersion.join()}|${this.db.version().join()}`;
+        this.#repairBackoff = 1;
+        this.#repairSkips = 0;
         this.#send(changesFrame(changes));
-        this.#send(syncedFrame(this.db.version()));
+        this.#send(syncedFrame(frame.ask, this.db.version()));
         return undefined;
       }
       case CHANGES: {
@@ -170,6 +226,8 @@ export class SyncSession {
         const { applied, pending } = this.db.applyChanges(frame.bytes, { origin: this.opts.origin });
         this.#ackDue = true;
         this.#pending = pending;
+        // Held changes released since the peer's last answer lower the bar.
+        this.#pendingAfterAnswer = Math.min(this.#pendingAfterAnswer, pending);
         // More changes held than after this peer's last answer: they wait for something it
         // sent that never arrived, so ask again (once per answer; what is still held after
         // an answer is not this peer's to send, and asking again for it would never end).
@@ -180,8 +238,13 @@ export class SyncSession {
         return { applied, pending, before };
       }
       case SYNCED: {
+        if (frame.ask !== this.#ask) return undefined; // the answer to an older hello
         this.#askedAgain = false;
         this.#pendingAfterAnswer = this.#pending;
+        if (this.#answerFailed) {
+          this.opts.warn("the answer to a sync hello arrived incomplete (see the frames dropped before)");
+          return undefined;
+        }
         if (!this.synced) {
           this.synced = true;
           this.opts.onState();
@@ -194,15 +257,26 @@ export class SyncSession {
         // frame got lost on the way (a slice of one, or the last update before a quiet spell).
         // Send what it lacks; on a healthy link the versions are equal and this costs nothing.
         // (Its version is as good as a hello whose frame was lost: stream to it from now on.)
+        // Once per pair of versions: a peer that did not take a repair (it refused it as too
+        // large) is not sent the same bytes again until either side moves on.
         const quiet = !this.#sentSinceAck || !this.live;
         this.#sentSinceAck = false;
-        if (quiet && !sameBytes(this.remoteVersion, this.db.version())) {
-          const changes = this.db.changesSince(this.remoteVersion);
-          this.live = true;
-          this.#sentSinceAck = true;
-          this.#send(changesFrame(changes));
-        }
         this.live = true;
+        const mine = this.db.version();
+        if (quiet && !sameBytes(this.remoteVersion, mine)) {
+          const key = `${this.remoteVersion.join()}|${mine.join()}`;
+          if (key === this.#lastRepair) {
+            // The same repair again (lost, or refused as too large): back off exponentially.
+            if (++this.#repairSkips < this.#repairBackoff) return undefined;
+            this.#repairBackoff *= 2;
+          } else {
+            this.#repairBackoff = 1;
+          }
+          this.#repairSkips = 0;
+          this.#lastRepair = key;
+          this.#sentSinceAck = true;
+          this.#send(changesFrame(this.db.changesSince(this.remoteVersion)));
+        }
         return undefined;
       }
       case BYE:
@@ -218,12 +292,11 @@ export class SyncSession {
     for (const part of splitFrame(frame, this.opts.maxFrameBytes)) this.opts.send(part);
   }
 
-  /** Stops the session (the provider forgets the peer). */
-  close() {
+  /** Stops the session (the provider forgets the peer). @param {boolean} [quiet] no onState */
+  close(quiet = false) {
     if (this.closed) return;
     this.closed = true;
     this.live = false;
-    this.opts.onState();
+    if (!quiet) this.opts.onState();
   }
 }
-

@@ -66,9 +66,14 @@ test("three instances converge, a late one catches up, and one leaving breaks no
     );
   }
 
-  // A late joiner gets everything from the others.
+  // A late joiner gets everything from the others, each answering it once.
+  const watch = spy(ch);
   const d = await start("bc-d", ch);
   await waitFor(() => state(d.db) === state(a.db), "the late joiner to catch up");
+  await waitFor(() => d.sync.status.synced, "the late joiner synced");
+  const answers = watch.seen.filter((m) => m.type === CHANGES && m.to === d.db.peerId).map((m) => m.from);
+  assert.deepEqual(answers.sort(), [a, b, c].map((x) => x.db.peerId).sort());
+  watch.bc.close();
 
   // One leaves mid-stream: the others drop it and keep syncing.
   const writes = [];
@@ -132,7 +137,12 @@ test("malformed and hostile messages are dropped with a warning; a peer that kee
   for (let i = 0; i < 25; i++) post({ from: "mallory", to: null, frame: bad[i % bad.length] });
   await waitFor(() => a.warnings.some((w) => /closing a sync session/.test(w)), "the abusive session closed");
   assert.equal(state(a.db), before);
-  assert.ok(!a.sync.peers.includes("mallory") || a.sync.peers.length === 1);
+  // Cut off: its next frames make no new session (and no new hello to answer).
+  const warned = a.warnings.length;
+  for (let i = 0; i < 5; i++) post({ from: "mallory", to: null, frame: new Uint8Array([4]) });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(!a.sync.peers.includes("mallory"));
+  assert.equal(a.warnings.length, warned);
   // Still syncing with honest peers.
   const b = await start("hostile-b", ch);
   await waitFor(() => state(b.db) === state(a.db), "an honest peer to sync");
@@ -143,11 +153,87 @@ test("malformed and hostile messages are dropped with a warning; a peer that kee
   }
 });
 
+test("status: a lone instance is not synced; destroy reports disconnected", async () => {
+  const ch = channelName();
+  const a = await start("status-a", ch);
+  /** @type {unknown[]} */
+  const seen = [];
+  a.sync.on("status", (s) => seen.push(s));
+  assert.deepEqual(a.sync.status, { connected: true, synced: false });
+  const b = await start("status-b", ch);
+  await waitFor(() => a.sync.status.synced && b.sync.status.synced, "both synced");
+  b.sync.destroy();
+  assert.deepEqual(b.sync.status, { connected: false, synced: false });
+  await waitFor(() => a.sync.peers.length === 0, "bye heard");
+  assert.deepEqual(a.sync.status, { connected: true, synced: false });
+  assert.deepEqual(seen, [
+    { connected: true, synced: true },
+    { connected: true, synced: false },
+  ]);
+  a.sync.destroy();
+  assert.deepEqual(seen.at(-1), { connected: false, synced: false });
+  a.db.close();
+  b.db.close();
+});
+
+test("two instances that timed each other out (throttled timers) find each other again", async () => {
+  const ch = channelName();
+  let now = 0;
+  /** @type {Array<() => void>} */
+  const timers = [];
+  const clock = { now: () => now, every: (/** @type {number} */ ms, /** @type {() => void} */ fn) => (timers.push(fn), () => {}) };
+  const a = await start("throttled-a", ch, { clock });
+  const b = await start("throttled-b", ch, { clock });
+  await waitFor(() => a.sync.status.synced && b.sync.status.synced, "both synced");
+  // Both sleep past the timeout: each drops the other at its next tick.
+  now += 31_000;
+  for (let i = 0; i < 10; i++) for (const t of timers) t();
+  assert.deepEqual([a.sync.peers, b.sync.peers], [[], []]);
+  await a.db.table("t").set("after-sleep", { v: 1 });
+  await waitFor(() => b.db.table("t").get("after-sleep")?.v === 1, "a's write to reach b");
+  await waitFor(() => a.sync.peers.length === 1 && b.sync.peers.length === 1, "each other again");
+  for (const x of [a, b]) {
+    x.sync.destroy();
+    x.db.close();
+  }
+});
+
+test("a provider whose database fails warns at its timers instead of throwing", async () => {
+  /** @type {Array<() => void>} */
+  const timers = [];
+  let failing = false;
+  const fake = {
+    name: "fake",
+    peerId: "fake",
+    closed: false,
+    version() {
+      if (failing) throw new Error("storage failed");
+      return new Uint8Array(0);
+    },
+    on: () => () => {},
+  };
+  /** @type {string[]} */
+  const warnings = [];
+  const { SyncProvider } = await import("../../js/sync/provider.js");
+  const p = new SyncProvider(/** @type {any} */ (fake), {
+    warn: (m) => warnings.push(m),
+    clock: { now: () => 0, every: (_ms, fn) => (timers.push(fn), () => {}) },
+  });
+  p.session("peer", () => {});
+  failing = true;
+  for (let i = 0; i < 10; i++) for (const t of timers) t(); // heartbeats call version()
+  assert.ok(warnings.some((w) => /storage failed/.test(w)), JSON.stringify(warnings));
+  assert.equal(p.destroyed, false);
+  p.destroy();
+});
+
 test("a provider needs an open database, a channel name, and stops when the database closes", async () => {
   const db = new CRDTDB("not-ready-yet", { storage: "memory" });
   assert.throws(() => new BroadcastChannelSync(db), /not ready yet/);
   await db.ready;
   assert.throws(() => new BroadcastChannelSync(db, { channel: "" }), TypeError);
+  assert.throws(() => new BroadcastChannelSync(db, { maxFrameBytes: Number.NaN }), /maxFrameBytes/);
+  assert.throws(() => new BroadcastChannelSync(db, { maxMessageBytes: 10 }), /maxMessageBytes/);
   const sync = new BroadcastChannelSync(db, { channel: channelName() });
   assert.throws(() => sync.on(/** @type {any} */ ("nope"), () => {}), TypeError);
   assert.throws(() => new BroadcastChannelSync(/** @type {any} */ ({})), TypeError);

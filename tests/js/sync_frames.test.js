@@ -42,9 +42,9 @@ const bytes = (/** @type {number[]} */ ...b) => Uint8Array.from(b);
 
 test("every frame type decodes to what was encoded", () => {
   const v = bytes(7, 8, 9);
-  assert.deepEqual(decodeFrame(helloFrame(v)), { type: HELLO, protocol: PROTOCOL, version: v });
+  assert.deepEqual(decodeFrame(helloFrame(300, v)), { type: HELLO, protocol: PROTOCOL, ask: 300, version: v });
   assert.deepEqual(decodeFrame(changesFrame(v)), { type: CHANGES, bytes: v });
-  assert.deepEqual(decodeFrame(syncedFrame(v)), { type: SYNCED, version: v });
+  assert.deepEqual(decodeFrame(syncedFrame(7, v)), { type: SYNCED, ask: 7, version: v });
   assert.deepEqual(decodeFrame(ackFrame(v)), { type: ACK, version: v });
   assert.deepEqual(decodeFrame(byeFrame()), { type: BYE });
   const big = new Uint8Array(1000).map((_, i) => i & 0xff);
@@ -64,6 +64,8 @@ test("malformed frames are DecodeErrors that say what is wrong", () => {
     [bytes(77, 1), /unknown type 77/],
     [bytes(HELLO), /truncated in its protocol version/],
     [bytes(HELLO, 0x80, 0x80), /truncated/],
+    [bytes(HELLO, 1), /truncated in its ask id/],
+    [bytes(SYNCED), /truncated in its ask id/],
     [bytes(PART, 5, 0), /part is empty/],
     [bytes(PART, 2, 1, 9, 9), /runs past/],
     [bytes(PART, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), /not a safe integer/],
@@ -73,22 +75,28 @@ test("malformed frames are DecodeErrors that say what is wrong", () => {
   assert.throws(() => decodeFrame(/** @type {any} */ ([1, 2])), DecodeError);
 });
 
-test("parts: a frame over the bound is refused before it is allocated, and out-of-order parts are refused", () => {
+test("parts: a frame over the bound is refused, memory follows the bytes received, out-of-order parts are refused", () => {
   const r = new Reassembler(1000);
   assert.throws(() => r.add({ total: 1001, offset: 0, bytes: bytes(1) }), /exceeds the limit of 1000/);
   assert.equal(r.pendingBytes, 0);
-  assert.equal(r.add({ total: 10, offset: 0, bytes: bytes(1, 2) }), null);
-  assert.equal(r.pendingBytes, 10);
-  assert.throws(() => r.add({ total: 10, offset: 5, bytes: bytes(1) }), /out of sequence/);
+  // A frame declared at the limit holds only what arrived, not its declared length.
+  assert.equal(r.add({ total: 1000, offset: 0, bytes: bytes(1, 2) }), null);
+  assert.equal(r.pendingBytes, 2);
+  assert.throws(() => r.add({ total: 1000, offset: 5, bytes: bytes(1) }), /out of sequence/);
   assert.equal(r.pendingBytes, 0);
   assert.throws(() => r.add({ total: 10, offset: 2, bytes: bytes(1) }), /out of sequence/);
+  // A new frame before the last part of one arriving: that one is abandoned, this one kept.
+  assert.equal(r.add({ total: 3, offset: 0, bytes: bytes(1) }), null);
+  assert.equal(r.add({ total: 2, offset: 0, bytes: bytes(7) }), null);
+  assert.equal(r.abandoned, 1);
+  assert.deepEqual(r.add({ total: 2, offset: 1, bytes: bytes(8) }), bytes(7, 8));
 });
 
 test(`fuzz: random bytes, truncations and bit flips decode or throw DecodeError (${SEEDS * 500} frames)`, () => {
   const valid = [
-    helloFrame(bytes(1, 2, 3)),
+    helloFrame(9, bytes(1, 2, 3)),
     changesFrame(new Uint8Array(50).fill(3)),
-    syncedFrame(bytes(4)),
+    syncedFrame(9, bytes(4)),
     ackFrame(bytes()),
     byeFrame(),
     ...splitFrame(changesFrame(new Uint8Array(300).fill(5)), 64),
@@ -122,7 +130,7 @@ test(`fuzz: a session drops bad frames without changing the database, and closes
   const b = await CRDTDB.open("fuzz-b", { storage: "memory" });
   for (let i = 0; i < 5; i++) await b.table("t").set(`k${i}`, { v: i, s: "x".repeat(i * 10) });
   const changes = b.changesSince();
-  const good = [changesFrame(changes), helloFrame(a.version()), ackFrame(b.version()), ...splitFrame(changesFrame(changes), 40)];
+  const good = [changesFrame(changes), helloFrame(1, a.version()), ackFrame(b.version()), ...splitFrame(changesFrame(changes), 40)];
   for (let seed = 1; seed <= SEEDS; seed++) {
     const rand = rng(seed);
     /** @type {string[]} */

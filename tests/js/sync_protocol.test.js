@@ -58,8 +58,8 @@ class SimProvider extends SyncProvider {
    * @param {SimNet} net
    * @param {string[]} warnings
    */
-  constructor(db, net, warnings) {
-    super(db, { clock: net.clock, maxFrameBytes: 300, warn: (m) => warnings.push(m) });
+  constructor(db, net, warnings, opts = {}) {
+    super(db, { clock: net.clock, maxFrameBytes: 300, warn: (m) => warnings.push(m), ...opts });
     this.net = net;
     this.setConnected(true);
   }
@@ -127,7 +127,7 @@ class SimNet {
  * @param {SimNet} net
  */
 function quiesce(net) {
-  const end = net.clock.t + 2 * HEARTBEAT_MS;
+  const end = net.clock.t + 4 * HEARTBEAT_MS;
   for (let round = 0; round < 200 && (net.queue.length > 0 || net.clock.t < end); round++) {
     while (net.queue.length > 0) net.deliver(0);
     net.clock.advance(1_000);
@@ -245,4 +245,30 @@ test(`randomized: 5 to 7 replicas over a lossy, reordering, partitioning network
     frames += r.sent;
   }
   assert.ok(frames > 0);
+});
+
+test("an answer larger than the receiver accepts is refused once, not sent again and again, and not reported synced", async () => {
+  const net = new SimNet();
+  /** @type {string[]} */
+  const warnings = [];
+  const a = await CRDTDB.open("big-a", { storage: "memory", peerId: "big-a" });
+  const b = await CRDTDB.open("big-b", { storage: "memory", peerId: "big-b" });
+  for (let i = 0; i < 20; i++) await a.table("t").set(`k${i}`, { pad: "x".repeat(500) });
+  net.nodes.set("big-a", new SimProvider(a, net, warnings));
+  const pb = new SimProvider(b, net, warnings, { maxMessageBytes: 2048 });
+  net.nodes.set("big-b", pb);
+  net.connect("big-a", "big-b");
+  quiesce(net);
+  // Its catch-up (about 10 kB in 300-byte parts) exceeds b's 2 kB: refused at its first part,
+  // the rest skipped quietly; the session lives on, unsynced, and a resends it only with
+  // exponential backoff (40 s of heartbeats: once more at most).
+  assert.ok(net.sent < 300, `${net.sent} frames sent`);
+  const refused = warnings.filter((w) => /exceeds the limit of 2048/.test(w)).length;
+  assert.ok(refused >= 1 && refused <= 2, `refused ${refused} times`);
+  assert.deepEqual(pb.status, { connected: true, synced: false });
+  assert.deepEqual(pb.peers, ["big-a"]);
+  assert.equal(b.table("t").count(), 0);
+  for (const p of net.nodes.values()) p.destroy();
+  a.close();
+  b.close();
 });
