@@ -23,6 +23,7 @@ import { readChangeRecord } from "./record.js";
 import { lockAfterRelease, tryLock, waitLock } from "./locks.js";
 import { Forwarder } from "./forwarder.js";
 import { Persister, readStorageRecord } from "./persistence.js";
+import { Presence } from "./presence.js";
 import { Replica, reportListenerError, RowCache } from "./replica.js";
 import { StorageHost } from "./storage_host.js";
 import { emptyWrite, isEmptyWrite, rowBatches, STORAGE_FORMAT } from "./storage/adapter.js";
@@ -784,6 +785,19 @@ export class CRDTDB {
     return this.#peerId;
   }
 
+  /**
+   * This replica's presence map: ephemeral peer states (who is here, cursors) that every sync
+   * provider shares and nothing persists.
+   * @returns {Presence}
+   */
+  get presence() {
+    this.#presence ??= new Presence(() => this.#peerId);
+    return this.#presence;
+  }
+
+  /** @type {Presence | null} */
+  #presence = null;
+
   /** @returns {boolean} whether `close()` was called */
   get closed() {
     return this.#state === "closed";
@@ -1063,6 +1077,7 @@ export class CRDTDB {
       this.ready.catch(() => {});
     }
     this.#state = "closed";
+    this.#presence?.close();
     const stored = this.#replica?.close() ?? Promise.resolve();
     this.#replica = null;
     this.#storageHost?.close(stored);

@@ -365,6 +365,11 @@ export class CRDTDB<X extends IndexDefinitions = IndexDefinitions> {
    */
   readonly peerId: string;
   readonly closed: boolean;
+  /**
+   * Ephemeral peer states (who is here, cursors) shared by every sync provider of this
+   * database and never persisted.
+   */
+  readonly presence: Presence;
   table<T extends JsonRow<T> = Row>(name: string): Table<T>;
   /** A declared index; throws UnknownIndexError for an undeclared name. */
   index<T extends JsonRow<T> = Row>(name: IndexName<X>): Index<T>;
@@ -438,6 +443,19 @@ export class DecodeError extends CRDTDBError {}
 export class ClosedError extends CRDTDBError {}
 /** A storage quota or the `maxPendingBytes` bound would be exceeded; nothing changed. */
 export class QuotaError extends CRDTDBError {}
+
+/**
+ * `db.presence`: each peer's ephemeral state. Each peer owns its entry (last write wins); a
+ * peer's state is resent with every heartbeat, and one not heard from for 30 s expires.
+ */
+export interface Presence {
+  /** Sets this peer's state (a JSON value; null clears it) and sends it to every peer. */
+  set(state: JsonValue): void;
+  /** Every peer's state by peer id, this one's included once set. */
+  getAll(): Map<string, JsonValue>;
+  /** Calls back with every state (as getAll()) whenever one changes, arrives, leaves or expires. */
+  on(event: "change", callback: (states: Map<string, JsonValue>) => void): () => void;
+}
 
 /** A sync provider's connection state. */
 export interface SyncStatus {

@@ -3,7 +3,7 @@
 // instance, so an update is posted once, nothing is relayed, and three or more tabs cannot
 // loop. Messages are { from, to, frame }: `to` null for everyone, else one peer id.
 
-import { byeFrame, changesFrame, HELLO, helloFrame } from "./frames.js";
+import { byeFrame, changesFrame, HELLO, helloFrame, presenceFrame } from "./frames.js";
 import { checkProviderOptions, SyncProvider } from "./provider.js";
 
 /** Longest peer id accepted in a message's routing fields. */
@@ -74,6 +74,11 @@ export class BroadcastChannelSync extends SyncProvider {
 
   beacon() {
     this.#helloAll();
+  }
+
+  /** @param {import("../presence.js").PresenceEntry[]} entries */
+  sendPresence(entries) {
+    if (entries.length > 0) this.#post(null, presenceFrame(entries));
   }
 
   /** @param {Uint8Array} bytes */

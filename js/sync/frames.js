@@ -12,8 +12,9 @@ export const SYNCED = 3; // ask id, sender's version: "that was everything you l
 export const ACK = 4; // sender's version after applying what it received (also a heartbeat)
 export const PART = 5; // total length, offset, bytes: a slice of a frame larger than a link carries
 export const BYE = 6; // the sender leaves
+export const PRESENCE = 7; // presence entries: peer id, clock, state as JSON ("null": left)
 
-const NAMES = ["", "hello", "changes", "synced", "ack", "part", "bye"];
+const NAMES = ["", "hello", "changes", "synced", "ack", "part", "bye", "presence"];
 
 /** @param {number} type @returns {string} */
 export function frameName(type) {
@@ -26,7 +27,8 @@ export function frameName(type) {
  *   | { type: typeof SYNCED, ask: number, version: Uint8Array }
  *   | { type: typeof ACK, version: Uint8Array }
  *   | { type: typeof PART, total: number, offset: number, bytes: Uint8Array }
- *   | { type: typeof BYE }} Frame
+ *   | { type: typeof BYE }
+ *   | { type: typeof PRESENCE, entries: import("../presence.js").PresenceEntry[] }} Frame
  */
 
 /** @param {number} v @returns {number} bytes of v as a varint */
@@ -84,6 +86,40 @@ export const ackFrame = (version) => encode(ACK, [], version);
 export const partFrame = (total, offset, bytes) => encode(PART, [total, offset], bytes);
 export const byeFrame = () => encode(BYE, []);
 
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** @param {import("../presence.js").PresenceEntry[]} entries */
+export function presenceFrame(entries) {
+  /** @type {Uint8Array[]} */
+  const fields = [];
+  /** @type {number[]} */
+  const ints = [entries.length];
+  for (const e of entries) {
+    const peer = utf8.encode(e.peer);
+    const json = utf8.encode(JSON.stringify(e.state));
+    fields.push(peer, json);
+    ints.push(peer.length, e.clock, json.length);
+  }
+  let size = 1;
+  for (const v of ints) size += varintSize(v);
+  for (const f of fields) size += f.length;
+  const out = new Uint8Array(size);
+  out[0] = PRESENCE;
+  let pos = putVarint(out, 1, entries.length);
+  entries.forEach((e, i) => {
+    const peer = fields[2 * i];
+    const json = fields[2 * i + 1];
+    pos = putVarint(out, pos, peer.length);
+    out.set(peer, pos);
+    pos = putVarint(out, pos + peer.length, e.clock);
+    pos = putVarint(out, pos, json.length);
+    out.set(json, pos);
+    pos += json.length;
+  });
+  return out;
+}
+
 /** Reads varints from a frame, refusing to run past its end. */
 class FrameReader {
   /** @param {Uint8Array} buf */
@@ -111,6 +147,19 @@ class FrameReader {
 
   rest() {
     return this.buf.subarray(this.pos);
+  }
+
+  /** @param {string} what */
+  text(what) {
+    const n = this.varint(`${what} length`);
+    if (n > this.buf.length - this.pos) throw new DecodeError(`sync frame truncated in its ${what}`);
+    const bytes = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    try {
+      return fromUtf8.decode(bytes);
+    } catch {
+      throw new DecodeError(`sync frame's ${what} is not valid UTF-8`);
+    }
   }
 }
 
@@ -149,6 +198,26 @@ export function decodeFrame(buf) {
     case BYE:
       if (buf.length !== 1) throw new DecodeError("sync bye frame has trailing bytes");
       return { type };
+    case PRESENCE: {
+      const count = r.varint("entry count");
+      if (count > buf.length) throw new DecodeError("sync presence frame counts more entries than it has bytes");
+      const entries = [];
+      for (let i = 0; i < count; i++) {
+        const peer = r.text("peer id");
+        if (peer === "" || peer.length > 256) throw new DecodeError("sync presence frame has a bad peer id");
+        const clock = r.varint("clock");
+        let state;
+        try {
+          state = JSON.parse(r.text("state"));
+        } catch (err) {
+          if (err instanceof DecodeError) throw err;
+          throw new DecodeError("sync presence frame's state is not JSON");
+        }
+        entries.push({ peer, clock, state });
+      }
+      if (r.pos !== buf.length) throw new DecodeError("sync presence frame has trailing bytes");
+      return { type, entries };
+    }
     default:
       throw new DecodeError(`sync frame has unknown type ${type}`);
   }

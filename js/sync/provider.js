@@ -99,6 +99,7 @@ export class SyncProvider {
     this.warn = opts.warn ?? ((m) => console.warn(`crdtdb sync: ${m}`));
     this.clock = opts.clock ?? realClock;
     this.#stops.push(db.on("update", (e) => this.#guard(() => this.#onUpdate(e))));
+    this.#stops.push(db.presence.attach((entry) => this.#guard(() => this.sendPresence([entry]))));
     this.#stops.push(this.clock.every(ACK_MS, () => this.#guard(() => this.#tick())));
   }
 
@@ -169,11 +170,14 @@ export class SyncProvider {
       warn: (m) => this.warn(`${m} (peer ${peerId})`),
       onState: () => this.#onSessionState(peerId),
       nextAsk: () => this.nextAsk(),
+      onPresence: (entries) => this.#onPresence(peerId, entries),
     });
     s.lastHeard = this.clock.now();
     this.#sessions.set(peerId, s);
     if (greet) s.hello();
     else s.expectAnswer(answering);
+    // Who is here, for a peer that just came.
+    s.sendPresence(this.db.presence.entries().filter((e) => e.clock > 0));
     this.#updateStatus();
     return s;
   }
@@ -219,7 +223,27 @@ export class SyncProvider {
     if (s === undefined) return;
     this.#sessions.delete(peerId);
     s.close(true);
+    this.db.presence.remove(peerId);
     this.#updateStatus();
+  }
+
+  /**
+   * Sends presence entries to the peers (a bus subclass posts them once to everyone).
+   * @param {import("../presence.js").PresenceEntry[]} entries
+   */
+  sendPresence(entries) {
+    for (const s of this.#sessions.values()) s.sendPresence(entries);
+  }
+
+  /**
+   * @param {string} peerId
+   * @param {import("../presence.js").PresenceEntry[]} entries
+   */
+  #onPresence(peerId, entries) {
+    const fresh = this.db.presence.receive(entries);
+    if (this.relay && fresh.length > 0) {
+      for (const [id, other] of this.#sessions) if (id !== peerId) other.sendPresence(fresh);
+    }
   }
 
   /** Says hello again to every peer (after a reconnect): resumes from versions. */
@@ -268,6 +292,11 @@ export class SyncProvider {
       if (heartbeat) s.heartbeat();
       else s.flushAck();
     }
+    if (heartbeat) {
+      // This peer is still here: refreshes its presence before peers expire it.
+      const local = this.db.presence.localEntry();
+      if (local.clock > 0 && local.state !== null) this.sendPresence([local]);
+    }
     if (lost || (heartbeat && this.#sessions.size === 0)) this.beacon();
   }
 
@@ -276,6 +305,7 @@ export class SyncProvider {
     const s = this.#sessions.get(peerId);
     if (s?.closed) {
       this.#sessions.delete(peerId);
+      this.db.presence.remove(peerId);
       // Cut off for abuse: its frames are dropped until it could have timed out.
       if (s.badFrames > 0) this.#blocked.set(peerId, this.clock.now() + PEER_TIMEOUT_MS);
       if (this.#blocked.size > MAX_PEERS) this.#blocked.delete(/** @type {string} */ (this.#blocked.keys().next().value));
@@ -331,6 +361,9 @@ export class SyncProvider {
   /** Stops syncing: leaves every peer and releases the transport. Calling it again does nothing. */
   destroy() {
     if (this.#destroyed) return;
+    // Leaves: peers drop this one's presence at once (not 30 s later).
+    const local = this.db.presence.localEntry();
+    if (local.clock > 0 && !this.db.closed) this.sendPresence([{ ...local, clock: local.clock + 1, state: null }]);
     this.#destroyed = true;
     for (const stop of this.#stops) stop();
     for (const s of this.#sessions.values()) s.close(true);

@@ -21,6 +21,8 @@ import {
   HELLO,
   helloFrame,
   PART,
+  PRESENCE,
+  presenceFrame,
   PROTOCOL,
   Reassembler,
   splitFrame,
@@ -37,6 +39,8 @@ import {
  * @property {(message: string) => void} warn reports a dropped frame
  * @property {() => void} onState called when `synced` or `closed` changes
  * @property {() => number} [nextAsk] a fresh ask id (unique across the provider's hellos)
+ * @property {(entries: import("../presence.js").PresenceEntry[]) => void} [onPresence] presence
+ *   entries the peer sent
  */
 
 /** Frames refused within one heartbeat window before a session is closed as abusive. */
@@ -119,6 +123,11 @@ export class SyncSession {
       this.#sentSinceAck = true;
       this.#send(changesFrame(bytes));
     }
+  }
+
+  /** Sends presence entries. @param {import("../presence.js").PresenceEntry[]} entries */
+  sendPresence(entries) {
+    if (!this.closed && entries.length > 0) this.#send(presenceFrame(entries));
   }
 
   /** Notes that an update reached the peer another way (a post to a whole bus). */
@@ -281,6 +290,9 @@ export class SyncSession {
       }
       case BYE:
         this.close();
+        return undefined;
+      case PRESENCE:
+        this.opts.onPresence?.(frame.entries);
         return undefined;
     }
     return undefined;

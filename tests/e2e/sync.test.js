@@ -1,7 +1,7 @@
 // Tabs syncing one IndexedDB database through BroadcastChannelSync in real Chromium: three
 // tabs converge (rows, version, index), a write is posted once and never loops, a tab opened
-// later catches up, and a tab whose renderer is killed mid-stream breaks nothing: the others
-// converge and hold every write it had acknowledged.
+// later catches up (and sees the others' presence), and a tab whose renderer is killed
+// mid-stream breaks nothing: the others converge and hold every write it had acknowledged.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -74,10 +74,12 @@ test("three tabs converge, a write is posted once, a late tab catches up, a kill
     assert.equal(await count(), afterOne, "frames kept coming after one write");
     assert.ok(afterOne - before >= 1 && afterOne - before <= 2, `one write posted ${afterOne - before} times`);
 
-    // A tab opened later catches up from the others.
+    // A tab opened later catches up from the others, and sees who is here.
+    await a.page.evaluate(() => /** @type {any} */ (window).setPresence({ name: "tab a" }));
     const d = await tab(context);
     snaps = await converged([a.page, b.page, c.page, d.page], "the late tab");
     assert.equal(snaps[3].rows.length, 46);
+    await d.page.waitForFunction((id) => /** @type {any} */ (window).presence()[id]?.name === "tab a", a.peerId, { timeout: 10_000 });
 
     // c writes continuously and its renderer is killed mid-stream.
     let acked = -1;

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BroadcastChannelSync, ClosedError, CRDTDB } from "crdtdb";
+import { Presence } from "../../js/presence.js";
 import { CHANGES } from "../../js/sync/frames.js";
 
 let n = 0;
@@ -211,6 +212,7 @@ test("a provider whose database fails warns at its timers instead of throwing", 
       return new Uint8Array(0);
     },
     on: () => () => {},
+    presence: new Presence(() => "fake"),
   };
   /** @type {string[]} */
   const warnings = [];

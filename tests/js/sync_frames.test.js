@@ -16,6 +16,8 @@ import {
   HELLO,
   helloFrame,
   PART,
+  PRESENCE,
+  presenceFrame,
   PROTOCOL,
   Reassembler,
   splitFrame,
@@ -47,6 +49,8 @@ test("every frame type decodes to what was encoded", () => {
   assert.deepEqual(decodeFrame(syncedFrame(7, v)), { type: SYNCED, ask: 7, version: v });
   assert.deepEqual(decodeFrame(ackFrame(v)), { type: ACK, version: v });
   assert.deepEqual(decodeFrame(byeFrame()), { type: BYE });
+  const entries = [{ peer: "pé", clock: 300, state: { cursor: 4 } }, { peer: "q", clock: 1, state: null }];
+  assert.deepEqual(decodeFrame(presenceFrame(entries)), { type: PRESENCE, entries });
   const big = new Uint8Array(1000).map((_, i) => i & 0xff);
   const parts = splitFrame(changesFrame(big), 100);
   assert.ok(parts.length > 10 && parts.every((p) => p.length <= 100 && p[0] === PART));
@@ -70,6 +74,11 @@ test("malformed frames are DecodeErrors that say what is wrong", () => {
     [bytes(PART, 2, 1, 9, 9), /runs past/],
     [bytes(PART, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), /not a safe integer/],
     [bytes(BYE, 0), /trailing/],
+    [bytes(PRESENCE, 9), /more entries/],
+    [bytes(PRESENCE, 1, 0, 1, 1, 0x30), /bad peer id/],
+    [bytes(PRESENCE, 1, 1, 0x61, 1, 1, 0x7b), /not JSON/],
+    [bytes(PRESENCE, 1, 1, 0xff, 1, 1, 0x30), /not valid UTF-8/],
+    [bytes(PRESENCE, 1, 1, 0x61, 1, 1, 0x30, 0), /trailing/],
   ];
   for (const [frame, message] of cases) assert.throws(() => decodeFrame(/** @type {Uint8Array} */ (frame)), message);
   assert.throws(() => decodeFrame(/** @type {any} */ ([1, 2])), DecodeError);
@@ -99,6 +108,7 @@ test(`fuzz: random bytes, truncations and bit flips decode or throw DecodeError 
     syncedFrame(9, bytes(4)),
     ackFrame(bytes()),
     byeFrame(),
+    presenceFrame([{ peer: "p1", clock: 3, state: { name: "Ada", cursor: [1, 2] } }, { peer: "p2", clock: 1, state: null }]),
     ...splitFrame(changesFrame(new Uint8Array(300).fill(5)), 64),
   ];
   let decoded = 0;

@@ -272,3 +272,36 @@ test("an answer larger than the receiver accepts is refused once, not sent again
   a.close();
   b.close();
 });
+
+test("presence is relayed along a line of peers and expires when its owner goes quiet", async () => {
+  const net = new SimNet();
+  /** @type {string[]} */
+  const warnings = [];
+  const ids = ["line-0", "line-1", "line-2", "line-3"];
+  const dbs = [];
+  for (const id of ids) {
+    const db = await CRDTDB.open(id, { storage: "memory", peerId: id });
+    db.presence.now = net.clock.now;
+    dbs.push(db);
+    net.nodes.set(id, new SimProvider(db, net, warnings));
+  }
+  // Only neighbours are linked: 0 - 1 - 2 - 3.
+  for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) if (j !== i + 1) net.down.add(SimNet.key(ids[i], ids[j]));
+  for (let i = 0; i + 1 < ids.length; i++) net.connect(ids[i], ids[i + 1]);
+  quiesce(net);
+  dbs[0].presence.set({ name: "zero" });
+  while (net.queue.length > 0) net.deliver(0);
+  assert.deepEqual(dbs[3].presence.getAll().get("line-0"), { name: "zero" });
+  // line-0 stops sending (its provider is gone without a word): the others expire it.
+  const p0 = /** @type {SimProvider} */ (net.nodes.get("line-0"));
+  net.cut("line-0", "line-1");
+  net.nodes.delete("line-0");
+  p0.destroy();
+  net.clock.advance(35_000);
+  for (const db of dbs.slice(1)) {
+    db.presence.expire();
+    assert.equal(db.presence.getAll().has("line-0"), false);
+  }
+  for (const p of net.nodes.values()) p.destroy();
+  for (const db of dbs) db.close();
+});

@@ -217,6 +217,13 @@ export async function syncTabs(db: CRDTDB): Promise<void> {
   db.on("change", (e) => {
     if (e.origin === tabs) console.log("from another tab");
   });
+  db.presence.set({ name: "Ada", cursor: 3 });
+  db.presence.set(null);
+  const states: Map<string, JsonValue> = db.presence.getAll();
+  const offPresence: () => void = db.presence.on("change", (all) => console.log(all.size, states.size));
+  offPresence();
+  // @ts-expect-error: presence states are JSON values
+  db.presence.set(() => 1);
   const name: string = tabs.channel;
   console.log(name, tabs.destroyed, tabs.status.synced);
   tabs.destroy();

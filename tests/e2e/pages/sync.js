@@ -46,7 +46,13 @@ export function snapshot() {
   };
 }
 
+/** Sets this tab's presence. @param {unknown} state */
+export const setPresence = (state) => db?.presence.set(state);
+
+/** Every tab's presence, as an object. */
+export const presence = () => Object.fromEntries(db?.presence.getAll() ?? []);
+
 /** CHANGES frames seen so far on the channel, summed over senders. */
 export const framesSeen = () => [...frames.values()].reduce((a, b) => a + b, 0);
 
-Object.assign(window, { startSync, writeRows, writeForever, snapshot, framesSeen, pageReady: true });
+Object.assign(window, { startSync, writeRows, writeForever, snapshot, framesSeen, setPresence, presence, pageReady: true });

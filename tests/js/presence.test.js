@@ -1,0 +1,91 @@
+// db.presence (js/presence.js): the ephemeral map itself (last writer wins per peer by clock,
+// expiry, validation) and shared through BroadcastChannelSync between instances.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { BroadcastChannelSync, CRDTDB } from "crdtdb";
+import { Presence, PRESENCE_TIMEOUT_MS } from "../../js/presence.js";
+
+/** @param {() => boolean} cond @param {string} what */
+async function waitFor(cond, what, ms = 5_000) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test("presence: own state, remote states by clock, leaving, expiry, change events", () => {
+  let now = 1_000;
+  const p = new Presence(() => "me");
+  p.now = () => now;
+  /** @type {Array<Map<string, unknown>>} */
+  const seen = [];
+  const off = p.on("change", (states) => seen.push(states));
+  assert.deepEqual(p.getAll(), new Map());
+  p.set({ name: "Me", cursor: 3 });
+  assert.deepEqual(p.getAll(), new Map([["me", { name: "Me", cursor: 3 }]]));
+  assert.deepEqual(p.localEntry(), { peer: "me", clock: 1, state: { name: "Me", cursor: 3 } });
+  // Remote entries: newer clocks win, older and equal ones change nothing.
+  assert.equal(p.receive([{ peer: "b", clock: 2, state: { name: "B" } }]).length, 1);
+  assert.equal(p.receive([{ peer: "b", clock: 1, state: { name: "old" } }]).length, 0);
+  assert.equal(p.receive([{ peer: "b", clock: 2, state: { name: "B" } }]).length, 0);
+  assert.equal(p.receive([{ peer: "me", clock: 99, state: "forged" }]).length, 0);
+  assert.deepEqual(p.getAll().get("b"), { name: "B" });
+  p.receive([{ peer: "c", clock: 1, state: 1 }]);
+  p.receive([{ peer: "c", clock: 2, state: null }]); // c left
+  assert.equal(p.getAll().has("c"), false);
+  // b is refreshed (same clock) at 20 s, then silent: it expires 30 s after that.
+  now += 20_000;
+  p.receive([{ peer: "b", clock: 2, state: { name: "B" } }]);
+  now += PRESENCE_TIMEOUT_MS;
+  p.expire();
+  assert.equal(p.getAll().has("b"), true);
+  now += 1;
+  p.expire();
+  assert.deepEqual([...p.getAll().keys()], ["me"]);
+  assert.deepEqual(
+    seen.map((m) => [...m.keys()]),
+    [["me"], ["me", "b"], ["me", "b", "c"], ["me", "b"], ["me"]],
+  );
+  off();
+  p.set(null);
+  assert.equal(seen.length, 5);
+  assert.deepEqual(p.getAll(), new Map());
+  assert.throws(() => p.set(() => 1), TypeError);
+  assert.throws(() => p.set(undefined), TypeError);
+  assert.throws(() => p.set(10n), TypeError);
+  assert.throws(() => p.on(/** @type {any} */ ("changes"), () => {}), TypeError);
+  p.close();
+});
+
+test("presence through BroadcastChannelSync: shared, seen by a late joiner, gone when a peer leaves", async () => {
+  const channel = `presence-${process.pid}`;
+  const open = async (/** @type {string} */ name) => {
+    const db = await CRDTDB.open(name, { storage: "memory" });
+    return { db, sync: new BroadcastChannelSync(db, { channel }) };
+  };
+  const a = await open("presence-a");
+  const b = await open("presence-b");
+  a.db.presence.set({ name: "Ada" });
+  b.db.presence.set({ name: "Bob" });
+  const names = (/** @type {CRDTDB} */ db) => Object.fromEntries([...db.presence.getAll()].map(([k, v]) => [k, /** @type {any} */ (v).name]));
+  const want = { [a.db.peerId]: "Ada", [b.db.peerId]: "Bob" };
+  await waitFor(() => Object.keys(names(a.db)).length === 2 && Object.keys(names(b.db)).length === 2, "a and b to see each other");
+  assert.deepEqual(names(a.db), want);
+  assert.deepEqual(names(b.db), want);
+  // A late joiner sees who is here without anyone changing anything.
+  const c = await open("presence-c");
+  await waitFor(() => Object.keys(names(c.db)).length === 2, "c to see a and b");
+  assert.deepEqual(names(c.db), want);
+  // An update reaches everyone.
+  a.db.presence.set({ name: "Ada L." });
+  await waitFor(() => names(c.db)[a.db.peerId] === "Ada L." && names(b.db)[a.db.peerId] === "Ada L.", "the update");
+  // b leaves: the others drop its state at once.
+  b.sync.destroy();
+  await waitFor(() => !(b.db.peerId in names(a.db)) && !(b.db.peerId in names(c.db)), "b's state to go");
+  for (const x of [a, b, c]) {
+    x.sync.destroy();
+    x.db.close();
+  }
+});
