@@ -29,7 +29,9 @@
 //     storage record, db/database.h) · crdtdb_storage_durable(h) (the last take is durable) ·
 //     crdtdb_index_entries(h, len) (input = index name) ·
 //     crdtdb_history_bytes(h) → f64 encoded size of the history held (-1: out of memory) ·
-//     crdtdb_compact(h, keepBytes f64) (output = varint events folded)
+//     crdtdb_compact(h, keepBytes f64) (output = varint events folded) ·
+//     crdtdb_compact_acked(h, len) (input = a record list of versions; output = varint events
+//     folded)
 #include <emscripten/emscripten.h>
 #include <malloc.h>
 
@@ -276,6 +278,13 @@ EMSCRIPTEN_KEEPALIVE void crdtdb_storage_durable(Handle* h) { h->db.storageDurab
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_compact(Handle* h, double keepBytes) {
   return guarded(h, [&] { h->out.varint(h->db.compact(boundary::toSize(keepBytes))); });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_compact_acked(Handle* h, std::uint32_t len) {
+  return guarded(h, [&] {
+    const auto versions = boundary::decodeRecordList(input(h, len));
+    h->out.varint(h->db.compactAcked(versions));
+  });
 }
 
 EMSCRIPTEN_KEEPALIVE double crdtdb_history_bytes(Handle* h) {

@@ -16,7 +16,7 @@
 
 import { Writer } from "./codec.js";
 import { DEFAULT_MAX_PENDING_BYTES, Engine } from "./engine.js";
-import { ClosedError, CRDTDBError, UnknownIndexError } from "./errors.js";
+import { ClosedError, CRDTDBError, DecodeError, UnknownIndexError } from "./errors.js";
 import { Index } from "./index_view.js";
 import { init, loadEngineModule } from "./loader.js";
 import { readChangeRecord } from "./record.js";
@@ -24,6 +24,7 @@ import { lockAfterRelease, tryLock, waitLock } from "./locks.js";
 import { Forwarder } from "./forwarder.js";
 import { Persister, readStorageRecord } from "./persistence.js";
 import { Presence } from "./presence.js";
+import { ackedVersions, keepAcked } from "./sync/acked.js";
 import { Replica, reportListenerError, RowCache } from "./replica.js";
 import { StorageHost } from "./storage_host.js";
 import { emptyWrite, isEmptyWrite, rowBatches, STORAGE_FORMAT } from "./storage/adapter.js";
@@ -1106,15 +1107,35 @@ export class CRDTDB {
   }
 
   /**
-   * Folds all row history into state: rows, indexes and the version do not change, history
+   * Folds row history into state: rows, indexes and the version do not change, history
    * stops growing without bound, and a peer that later asks for changes from before this
-   * point receives a snapshot of every row's state instead (joined state-based). With
-   * persistent storage the fold is written like a transaction.
+   * point receives a snapshot of every row's state instead (joined state-based). Folds all
+   * of it, or, once sync providers heard from peers, only what every one of them has
+   * acknowledged. With persistent storage the fold is written like a transaction.
    * @returns {Promise<void>} resolves once the fold is durable
    */
   async compact() {
     const replica = this.#openReplica();
-    replica.engine.compact(0);
+    // Only what every peer a sync provider heard from has: they catch up with events.
+    if (ackedVersions(this).length > 0) {
+      try {
+        replica.engine.compactAcked(ackedVersions(this));
+      } catch (err) {
+        if (!(err instanceof DecodeError)) throw err;
+        // A peer acknowledged bytes that are not a version: forget those, fold by the rest.
+        keepAcked(this, (v) => {
+          try {
+            replica.engine.changesSince(v);
+            return true;
+          } catch {
+            return false;
+          }
+        });
+        replica.engine.compactAcked(ackedVersions(this));
+      }
+    } else {
+      replica.engine.compact(0);
+    }
     await replica.persister?.note(null, "local", []);
   }
 

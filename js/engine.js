@@ -245,6 +245,15 @@ export class Engine {
     return this.#result(this.#m._crdtdb_compact(this.#handle, keepBytes)).varint();
   }
 
+  /**
+   * Folds the history every one of `versions` (peers' acknowledged versions) holds.
+   * @param {Uint8Array[]} versions
+   * @returns {number} events folded
+   */
+  compactAcked(versions) {
+    return this.#call("_crdtdb_compact_acked", recordList(versions)).varint();
+  }
+
   /** Storage made the last take durable: own events up to it may now leave in changesSince. */
   storageDurable() {
     this.#m._crdtdb_storage_durable(this.#handle);

@@ -3,6 +3,7 @@
 // `peers` list and `status` events. A transport subclass only moves frames.
 
 import { ClosedError } from "../errors.js";
+import { noteAcked } from "./acked.js";
 import { decodeFrame } from "./frames.js";
 import { SyncSession } from "./session.js";
 
@@ -171,6 +172,7 @@ export class SyncProvider {
       onState: () => this.#onSessionState(peerId),
       nextAsk: () => this.nextAsk(),
       onPresence: (entries) => this.#onPresence(peerId, entries),
+      onAcked: (version) => noteAcked(this.db, peerId, version),
     });
     s.lastHeard = this.clock.now();
     this.#sessions.set(peerId, s);

@@ -41,6 +41,7 @@ import {
  * @property {() => number} [nextAsk] a fresh ask id (unique across the provider's hellos)
  * @property {(entries: import("../presence.js").PresenceEntry[]) => void} [onPresence] presence
  *   entries the peer sent
+ * @property {(version: Uint8Array) => void} [onAcked] the peer said what it has (hello, ack)
  */
 
 /** Frames refused within one heartbeat window before a session is closed as abusive. */
@@ -221,6 +222,7 @@ export class SyncSession {
         // changesSince validates the version (DecodeError on a malformed one).
         const changes = this.db.changesSince(frame.version);
         this.remoteVersion = frame.version.slice();
+        this.opts.onAcked?.(this.remoteVersion);
         this.live = true;
         this.#sentSinceAck = true;
         this.#lastRepair = `${this.remoteVersion.join()}|${this.db.version().join()}`;
@@ -262,6 +264,7 @@ export class SyncSession {
       }
       case ACK: {
         this.remoteVersion = frame.version.slice();
+        this.opts.onAcked?.(this.remoteVersion);
         // Nothing was sent to the peer since its previous ACK, yet it lacks what we have: a
         // frame got lost on the way (a slice of one, or the last update before a quiet spell).
         // Send what it lacks; on a healthy link the versions are equal and this costs nothing.

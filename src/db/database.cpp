@@ -665,6 +665,33 @@ std::size_t Database::compact(std::size_t keepBytes) {
   return oplog_.folded() - before;
 }
 
+std::size_t Database::compactAcked(std::span<const ByteSpan> acked) {
+  // A peer's events have increasing LVs, so the first one a version lacks, (p, next[p]), is
+  // where its uncovered LVs begin; the fold point is the least of those over every peer of
+  // every version. Decoded first: a bad version folds nothing.
+  std::vector<VersionVector> versions;
+  versions.reserve(acked.size());
+  for (ByteSpan v : acked) versions.push_back(decodeVersion(v));
+  LV point = static_cast<LV>(graph_.size());
+  std::vector<Seq> next(peers_.size());
+  for (const VersionVector& vv : versions) {
+    std::fill(next.begin(), next.end(), 0);
+    for (const auto& [peer, seq] : vv) {
+      if (auto idx = peers_.find(peer); idx && *idx < next.size()) next[*idx] = seq;
+    }
+    for (PeerIdx p = 0; p < graph_.peerCount(); ++p) {
+      if (next[p] >= graph_.nextSeq(p)) continue;  // it has all of p's events we have
+      if (auto lv = graph_.lvOf(p, next[p]); lv && *lv < point) point = *lv;
+    }
+  }
+  Call call(*this);
+  const LV before = oplog_.folded();
+  const LV boundary = oplog_.boundaryAtOrBefore(point);
+  if (boundary > before) oplog_.fold(boundary);
+  call.succeed();
+  return oplog_.folded() - before;
+}
+
 // ---- the change set of a call ----
 
 ChangeSet Database::finish(const CallMark& m) {

@@ -116,6 +116,10 @@ class Database {
   // `keepBytes` stay (0: all of it). Rows, indexes and the version do not change; a peer that
   // lacks a folded event then catches up from a snapshot. Returns the events folded.
   std::size_t compact(std::size_t keepBytes = 0);
+  // The same, folding only events every one of `acked` (peers' acknowledged versions, encoded
+  // as version() does) includes: the first event one of them lacks, and every later one,
+  // stay. DecodeError on bad version bytes (nothing folded). Returns the events folded.
+  std::size_t compactAcked(std::span<const ByteSpan> acked);
 
   Bytes version() const;
   // Every event the holder of `version` lacks (null: everything), as a Changes message

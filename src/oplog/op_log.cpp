@@ -193,6 +193,16 @@ LV OpLog::foldPointFor(std::size_t keepBytes) const {
   return left <= keepBytes ? openStart_ : openEnd_;
 }
 
+LV OpLog::boundaryAtOrBefore(LV lv) const {
+  if (lv >= openEnd_) return lv;  // past the log: everything it holds may go
+  LV best = foldedEnd_;
+  for (const Chunk& c : sealed_) {
+    if (c.start > lv) return best;
+    best = std::max(best, c.start);
+  }
+  return openStart_ <= lv ? std::max(best, openStart_) : best;
+}
+
 bool OpLog::lacksFolded(const CausalGraph& graph, const std::vector<Seq>& theirs) const {
   for (const GraphRun& run : graph.runs()) {
     if (run.start >= foldedEnd_) break;

@@ -77,6 +77,8 @@ class OpLog {
   // The shortest prefix to fold so that at most `keepBytes` of history stay (approxBytes):
   // a chunk boundary; size() when even the open chunk alone is larger.
   LV foldPointFor(std::size_t keepBytes) const;
+  // The last chunk boundary at or before `lv` (what fold() accepts; folded() at least).
+  LV boundaryAtOrBefore(LV lv) const;
   // Whether the holder of `theirs` lacks an event before folded().
   bool lacksFolded(const CausalGraph& graph, const std::vector<Seq>& theirs) const;
   // The events record of a folded prefix [0, end): its graph summary, no operations (the

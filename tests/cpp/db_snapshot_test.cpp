@@ -87,6 +87,48 @@ TEST_CASE("compact folds history, and a peer from before it catches up from a sn
   REQUIRE(rowJson(late, "users", "u3") == Json({{"x", 33}, {"y", "v"}}));
 }
 
+TEST_CASE("compactAcked folds only what every acknowledged version holds", "[compact]") {
+  Database a("a");
+  const std::string big(4000, 'x');  // 300 events span several sealed chunks (512 KiB each)
+  auto write = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      commitOps(a, {setOp("t", "k" + std::to_string(i % 40), {{"v", i}, {"pad", big}})});
+    }
+  };
+  write(0, 300);
+  Database mid("mid");
+  syncFrom(mid, a);
+  const Bytes midVersion = mid.version();
+  write(300, 600);
+  const Bytes endVersion = a.version();
+  const Bytes shown = a.encodeState();
+  // A bad version folds nothing.
+  const Bytes junk = {1, 2, 3};
+  std::vector<ByteSpan> bad = {endVersion, junk};
+  REQUIRE_THROWS_AS(a.compactAcked(bad), DecodeError);
+  REQUIRE(a.opLog().folded() == 0);
+  // Every peer has the first 300 events: at most those fold, and `mid` still catches up
+  // with events, not a snapshot.
+  std::vector<ByteSpan> both = {midVersion, endVersion};
+  const std::size_t first = a.compactAcked(both);
+  REQUIRE(first > 0);
+  REQUIRE(a.opLog().folded() <= 300);
+  REQUIRE(a.encodeState() == shown);
+  REQUIRE(frameKind(changesSinceVersion(a, midVersion)) == FrameKind::Changes);
+  syncFrom(mid, a);
+  REQUIRE(mid.encodeState() == a.encodeState());
+  // Every peer has everything now: the rest folds (to a chunk boundary).
+  const Bytes midNow = mid.version();
+  std::vector<ByteSpan> all = {midNow};
+  REQUIRE(a.compactAcked(all) > 0);
+  REQUIRE(a.opLog().folded() > 300);
+  // No acknowledged version to respect: all of it, like compact().
+  a.compactAcked({});
+  REQUIRE(a.opLog().folded() == a.eventCount());
+  REQUIRE(a.encodeState() == shown);
+  a.checkInvariants();
+}
+
 TEST_CASE("a history budget folds the oldest history as calls go", "[compact]") {
   DatabaseOptions o;
   o.historyMaxBytes = 64 * 1024;

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CRDTDB } from "crdtdb";
+import { ackFrame } from "../../js/sync/frames.js";
 import { HEARTBEAT_MS, SyncProvider } from "../../js/sync/provider.js";
 
 const SEEDS = Number(process.env.CRDTDB_SYNC_SEEDS ?? 12);
@@ -304,4 +305,43 @@ test("presence is relayed along a line of peers and expires when its owner goes 
   }
   for (const p of net.nodes.values()) p.destroy();
   for (const db of dbs) db.close();
+});
+
+test("compact() keeps the history a known peer has not acknowledged, so it catches up with events", async () => {
+  const net = new SimNet();
+  /** @type {string[]} */
+  const warnings = [];
+  const a = await CRDTDB.open("acked-a", { storage: "memory", peerId: "acked-a" });
+  const b = await CRDTDB.open("acked-b", { storage: "memory", peerId: "acked-b" });
+  net.nodes.set("acked-a", new SimProvider(a, net, warnings, { maxFrameBytes: 1 << 20 }));
+  net.nodes.set("acked-b", new SimProvider(b, net, warnings, { maxFrameBytes: 1 << 20 }));
+  const pad = "x".repeat(4000);
+  const write = async (/** @type {number} */ from, /** @type {number} */ to) => {
+    for (let i = from; i < to; i++) await a.table("t").set(`k${i % 50}`, { i, pad });
+  };
+  await write(0, 400);
+  net.connect("acked-a", "acked-b");
+  quiesce(net);
+  assert.deepEqual(b.version(), a.version());
+  // b goes away; a writes on: b's acknowledged version is all a knows of it.
+  net.cut("acked-a", "acked-b");
+  await write(400, 800);
+  const full = (await a.storageEstimate()).historyBytes;
+  await a.compact();
+  const kept = (await a.storageEstimate()).historyBytes;
+  assert.ok(kept < full, `nothing folded: ${kept} of ${full}`);
+  assert.ok(kept > 1_000_000, `folded what b lacks: ${kept} bytes kept`); // ~400 × 4 kB
+  net.connect("acked-a", "acked-b");
+  quiesce(net);
+  assert.deepEqual(b.version(), a.version());
+  assert.deepEqual(b.table("t").entries(), a.table("t").entries());
+  // A peer that acknowledges bytes that are not a version is forgotten, not an error.
+  const pa = /** @type {SimProvider} */ (net.nodes.get("acked-a"));
+  pa.receive("mallory", ackFrame(Uint8Array.of(1, 2, 3)), () => {});
+  // b acknowledged everything: now all of it folds.
+  await a.compact();
+  assert.equal((await a.storageEstimate()).historyBytes, 0);
+  for (const p of net.nodes.values()) p.destroy();
+  a.close();
+  b.close();
 });
