@@ -16,7 +16,7 @@
 
 import { Writer } from "./codec.js";
 import { DEFAULT_MAX_PENDING_BYTES, Engine } from "./engine.js";
-import { ClosedError, CRDTDBError, DecodeError, UnknownIndexError } from "./errors.js";
+import { ClosedError, CRDTDBError, UnknownIndexError } from "./errors.js";
 import { Index } from "./index_view.js";
 import { init, loadEngineModule } from "./loader.js";
 import { readChangeRecord } from "./record.js";
@@ -1121,8 +1121,9 @@ export class CRDTDB {
       try {
         replica.engine.compactAcked(ackedVersions(this));
       } catch (err) {
-        if (!(err instanceof DecodeError)) throw err;
-        // A peer acknowledged bytes that are not a version: forget those, fold by the rest.
+        if (!(err instanceof CRDTDBError) || err instanceof ClosedError) throw err;
+        // A peer acknowledged bytes that are not a version (or too many to take in at once):
+        // forget the ones that do not decode, fold by the rest.
         keepAcked(this, (v) => {
           try {
             replica.engine.changesSince(v);

@@ -449,7 +449,10 @@ export class QuotaError extends CRDTDBError {}
  * peer's state is resent with every heartbeat, and one not heard from for 30 s expires.
  */
 export interface Presence {
-  /** Sets this peer's state (a JSON value; null clears it) and sends it to every peer. */
+  /**
+   * Sets this peer's state (a JSON value; null clears it) and sends it to every peer. Throws
+   * RangeError for more than 16 KiB of JSON or nesting deeper than 64.
+   */
   set(state: JsonValue): void;
   /** Every peer's state by peer id, this one's included once set. */
   getAll(): Map<string, JsonValue>;

@@ -3,15 +3,26 @@
 // entry's clock; a peer's own state is resent with every heartbeat, and a remote entry not
 // refreshed for 30 s expires. Leaving (pagehide, a provider's destroy) sends a null state.
 
+import { MAX_STATE_CHARS, MAX_STATE_DEPTH as MAX_PRESENCE_DEPTH, nesting } from "./sync/frames.js";
 import { describe } from "./validate.js";
 
 /** Remote states not refreshed for this long are dropped (ms). */
 export const PRESENCE_TIMEOUT_MS = 30_000;
+/** A refresh (a heartbeat: same clock) is passed on at most this often per peer (ms). */
+export const PRESENCE_RELAY_MS = 10_000;
+/** The largest state, as JSON text (UTF-16 code units); frames.js refuses larger ones. */
+export const MAX_PRESENCE_STATE = MAX_STATE_CHARS;
+/** Remote peers whose presence is kept at most. */
+export const MAX_PRESENCE_PEERS = 1024;
 
 /** @typedef {{ peer: string, clock: number, state: unknown }} PresenceEntry state null: left */
 
 export class Presence {
-  /** @type {Map<string, { clock: number, state: unknown, seen: number }>} */
+  /**
+   * Remote entries, left ones included (state null) until they expire: a leave relayed around
+   * a cycle of peers is then recognised as old, not passed on forever.
+   * @type {Map<string, { clock: number, state: unknown, seen: number, relayed: number }>}
+   */
   #remote = new Map();
   /** @type {{ clock: number, state: unknown }} */
   #local = { clock: 0, state: null };
@@ -42,7 +53,15 @@ export class Presence {
       throw new TypeError(`presence state must be a JSON value: ${/** @type {Error} */ (err).message}`);
     }
     if (json === undefined) throw new TypeError(`presence state must be a JSON value, got ${describe(state)}`);
-    this.#local = { clock: this.#local.clock + 1, state: JSON.parse(json) };
+    if (json.length > MAX_PRESENCE_STATE) {
+      throw new RangeError(`presence state is ${json.length} characters of JSON; the limit is ${MAX_PRESENCE_STATE}`);
+    }
+    if (nesting(json) > MAX_PRESENCE_DEPTH) {
+      throw new RangeError(`presence state is nested deeper than ${MAX_PRESENCE_DEPTH} levels`);
+    }
+    // The clock starts from the time: a peer that reloads under the same id (its clock
+    // starting again) still writes above its last state, which peers may still hold.
+    this.#local = { clock: Math.max(this.#local.clock + 1, Date.now()), state: JSON.parse(json) };
     this.#emit();
     const entry = this.localEntry();
     for (const send of [...this.#senders]) send(entry);
@@ -52,7 +71,7 @@ export class Presence {
   getAll() {
     const out = new Map();
     if (this.#local.state !== null) out.set(this.peerId(), this.#local.state);
-    for (const [peer, e] of this.#remote) out.set(peer, e.state);
+    for (const [peer, e] of this.#remote) if (e.state !== null) out.set(peer, e.state);
     return out;
   }
 
@@ -75,13 +94,6 @@ export class Presence {
     return { peer: this.peerId(), clock: this.#local.clock, state: this.#local.state };
   }
 
-  /** Every entry known, to send a peer that just connected. @returns {PresenceEntry[]} */
-  entries() {
-    const out = [this.localEntry()];
-    for (const [peer, e] of this.#remote) out.push({ peer, clock: e.clock, state: e.state });
-    return out;
-  }
-
   /**
    * A provider's hook: `send` is told of every local change until the returned function is
    * called.
@@ -94,34 +106,53 @@ export class Presence {
   }
 
   /**
-   * Takes entries a peer sent; newer ones replace what is known.
+   * Takes entries a peer sent: newer ones replace what is known, a same-clock one refreshes it.
    * @param {PresenceEntry[]} entries
-   * @returns {PresenceEntry[]} the entries that were new (to relay)
+   * @returns {PresenceEntry[]} what to pass on: the new entries, and refreshes not passed on
+   *   within PRESENCE_RELAY_MS (peers further away expire states otherwise)
    */
   receive(entries) {
     const me = this.peerId();
     const now = this.now();
-    const fresh = [];
+    const relay = [];
+    let changed = false;
     for (const e of entries) {
       if (e.peer === me) continue;
       const known = this.#remote.get(e.peer);
       if (known !== undefined && e.clock < known.clock) continue;
       if (known !== undefined && e.clock === known.clock) {
-        known.seen = now; // a heartbeat
+        if (known.state === null) continue; // a leave already known
+        known.seen = now;
+        if (now - known.relayed >= PRESENCE_RELAY_MS) {
+          known.relayed = now;
+          relay.push(e);
+        }
         continue;
       }
-      if (e.state === null) this.#remote.delete(e.peer);
-      else this.#remote.set(e.peer, { clock: e.clock, state: e.state, seen: now });
-      fresh.push(e);
+      if (known === undefined) {
+        if (e.state === null) {
+          // Left before we knew it: remember the leave (so it is not passed on again).
+          if (this.#remote.size < MAX_PRESENCE_PEERS) this.#remote.set(e.peer, { clock: e.clock, state: null, seen: now, relayed: now });
+          continue;
+        }
+        if (this.#remote.size >= MAX_PRESENCE_PEERS) continue;
+      }
+      if ((known?.state ?? null) !== null || e.state !== null) changed = true;
+      this.#remote.set(e.peer, { clock: e.clock, state: e.state, seen: now, relayed: now });
+      relay.push(e);
     }
-    if (fresh.length > 0) this.#emit();
+    if (changed) this.#emit();
     this.#startExpiry();
-    return fresh;
+    return relay;
   }
 
   /** Forgets a peer that said bye. @param {string} peer */
   remove(peer) {
-    if (this.#remote.delete(peer)) this.#emit();
+    const known = this.#remote.get(peer);
+    if (known === undefined || known.state === null) return;
+    known.state = null; // (kept as a leave until it expires)
+    known.seen = this.now();
+    this.#emit();
   }
 
   /** Drops remote states not refreshed within PRESENCE_TIMEOUT_MS. */
@@ -131,7 +162,7 @@ export class Presence {
     for (const [peer, e] of this.#remote) {
       if (now - e.seen > PRESENCE_TIMEOUT_MS) {
         this.#remote.delete(peer);
-        changed = true;
+        if (e.state !== null) changed = true;
       }
     }
     if (changed) this.#emit();

@@ -120,6 +120,28 @@ export function presenceFrame(entries) {
   return out;
 }
 
+/** Presence states accepted: at most this much JSON (as db.presence.set allows)... */
+export const MAX_STATE_CHARS = 16 * 1024;
+/** ...nested at most this deep (so re-encoding it cannot exhaust the stack). */
+export const MAX_STATE_DEPTH = 64;
+
+/** The deepest nesting of arrays and objects in JSON text (strings skipped). @param {string} text */
+export function nesting(text) {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
 /** Reads varints from a frame, refusing to run past its end. */
 class FrameReader {
   /** @param {Uint8Array} buf */
@@ -206,11 +228,13 @@ export function decodeFrame(buf) {
         const peer = r.text("peer id");
         if (peer === "" || peer.length > 256) throw new DecodeError("sync presence frame has a bad peer id");
         const clock = r.varint("clock");
+        const text = r.text("state");
+        if (text.length > MAX_STATE_CHARS) throw new DecodeError(`sync presence state of ${text.length} characters`);
+        if (nesting(text) > MAX_STATE_DEPTH) throw new DecodeError(`sync presence state nested deeper than ${MAX_STATE_DEPTH}`);
         let state;
         try {
-          state = JSON.parse(r.text("state"));
-        } catch (err) {
-          if (err instanceof DecodeError) throw err;
+          state = JSON.parse(text);
+        } catch {
           throw new DecodeError("sync presence frame's state is not JSON");
         }
         entries.push({ peer, clock, state });

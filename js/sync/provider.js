@@ -178,8 +178,10 @@ export class SyncProvider {
     this.#sessions.set(peerId, s);
     if (greet) s.hello();
     else s.expectAnswer(answering);
-    // Who is here, for a peer that just came.
-    s.sendPresence(this.db.presence.entries().filter((e) => e.clock > 0));
+    // Who this is, for a peer that just came (each peer says it itself: states are never
+    // re-sent by others with a fresh lifetime).
+    const local = this.db.presence.localEntry();
+    if (local.clock > 0 && local.state !== null) s.sendPresence([local]);
     this.#updateStatus();
     return s;
   }
@@ -225,7 +227,6 @@ export class SyncProvider {
     if (s === undefined) return;
     this.#sessions.delete(peerId);
     s.close(true);
-    this.db.presence.remove(peerId);
     this.#updateStatus();
   }
 
@@ -242,7 +243,10 @@ export class SyncProvider {
    * @param {import("../presence.js").PresenceEntry[]} entries
    */
   #onPresence(peerId, entries) {
-    const fresh = this.db.presence.receive(entries);
+    // A peer speaks for itself; entries for others only come relayed, and never for a peer
+    // this one hears directly (on a bus, every peer is heard directly).
+    const own = entries.filter((e) => e.peer === peerId || (this.relay && !this.#sessions.has(e.peer)));
+    const fresh = this.db.presence.receive(own);
     if (this.relay && fresh.length > 0) {
       for (const [id, other] of this.#sessions) if (id !== peerId) other.sendPresence(fresh);
     }
@@ -307,9 +311,9 @@ export class SyncProvider {
     const s = this.#sessions.get(peerId);
     if (s?.closed) {
       this.#sessions.delete(peerId);
-      this.db.presence.remove(peerId);
+      if (s.closedBy === "bye") this.db.presence.remove(peerId);
       // Cut off for abuse: its frames are dropped until it could have timed out.
-      if (s.badFrames > 0) this.#blocked.set(peerId, this.clock.now() + PEER_TIMEOUT_MS);
+      if (s.closedBy === "abuse") this.#blocked.set(peerId, this.clock.now() + PEER_TIMEOUT_MS);
       if (this.#blocked.size > MAX_PEERS) this.#blocked.delete(/** @type {string} */ (this.#blocked.keys().next().value));
     }
     this.#updateStatus();

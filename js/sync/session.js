@@ -46,6 +46,10 @@ import {
 
 /** Frames refused within one heartbeat window before a session is closed as abusive. */
 export const MAX_BAD_FRAMES = 20;
+/** Hellos answered within one heartbeat window; more are refused. */
+export const MAX_HELLOS = 10;
+/** The largest version kept as a peer's acknowledged one (10,000s of peers fit). */
+export const MAX_VERSION_BYTES = 1024 * 1024;
 
 /** @param {Uint8Array} a @param {Uint8Array} b */
 function sameBytes(a, b) {
@@ -65,6 +69,10 @@ export class SyncSession {
   live = false;
   /** The peer said bye, broke the protocol too often, or the provider stopped. */
   closed = false;
+  /** @type {"bye" | "abuse" | "provider" | null} why it closed */
+  closedBy = null;
+  /** Hellos answered in the current heartbeat window. */
+  #hellos = 0;
   /** Frames refused in the current heartbeat window. */
   badFrames = 0;
   /** When the peer was last heard from (ms, the provider's clock). */
@@ -79,7 +87,7 @@ export class SyncSession {
   /** Changes held after the last CHANGES frame, and after the peer's last answer. */
   #pending = 0;
   #pendingAfterAnswer = 0;
-  /** The versions (peer's | ours) of the last repair (or answer) sent, and how often the
+  /** The peer's version at the last repair (or answer) sent, and how often a repair for the
    * same one is skipped before it is sent again. */
   #lastRepair = "";
   #repairBackoff = 1;
@@ -150,6 +158,7 @@ export class SyncSession {
     if (this.closed) return;
     this.#ackDue = false;
     this.badFrames = 0;
+    this.#hellos = 0;
     this.#send(ackFrame(this.db.version()));
   }
 
@@ -205,7 +214,7 @@ export class SyncSession {
     this.opts.warn(`dropped ${what}`);
     if (this.badFrames >= MAX_BAD_FRAMES && !this.closed) {
       this.opts.warn(`closing a sync session after ${this.badFrames} bad frames`);
-      this.close();
+      this.close(false, "abuse");
     }
   }
 
@@ -219,13 +228,15 @@ export class SyncSession {
         if (frame.protocol !== PROTOCOL) {
           throw new DecodeError(`peer speaks sync protocol ${frame.protocol}, this one ${PROTOCOL}`);
         }
+        // Each answer costs what the peer lacks: a few per heartbeat window are plenty.
+        if (++this.#hellos > MAX_HELLOS) throw new DecodeError(`more than ${MAX_HELLOS} hellos within one heartbeat`);
         // changesSince validates the version (DecodeError on a malformed one).
         const changes = this.db.changesSince(frame.version);
         this.remoteVersion = frame.version.slice();
-        this.opts.onAcked?.(this.remoteVersion);
+        this.#noteAcked();
         this.live = true;
         this.#sentSinceAck = true;
-        this.#lastRepair = `${this.remoteVersion.join()}|${this.db.version().join()}`;
+        this.#lastRepair = this.remoteVersion.join();
         this.#repairBackoff = 1;
         this.#repairSkips = 0;
         this.#send(changesFrame(changes));
@@ -263,8 +274,9 @@ export class SyncSession {
         return undefined;
       }
       case ACK: {
+        if (frame.version.length > MAX_VERSION_BYTES) throw new DecodeError(`sync ack version of ${frame.version.length} bytes`);
         this.remoteVersion = frame.version.slice();
-        this.opts.onAcked?.(this.remoteVersion);
+        this.#noteAcked();
         // Nothing was sent to the peer since its previous ACK, yet it lacks what we have: a
         // frame got lost on the way (a slice of one, or the last update before a quiet spell).
         // Send what it lacks; on a healthy link the versions are equal and this costs nothing.
@@ -276,7 +288,7 @@ export class SyncSession {
         this.live = true;
         const mine = this.db.version();
         if (quiet && !sameBytes(this.remoteVersion, mine)) {
-          const key = `${this.remoteVersion.join()}|${mine.join()}`;
+          const key = this.remoteVersion.join();
           if (key === this.#lastRepair) {
             // The same repair again (lost, or refused as too large): back off exponentially.
             if (++this.#repairSkips < this.#repairBackoff) return undefined;
@@ -292,7 +304,7 @@ export class SyncSession {
         return undefined;
       }
       case BYE:
-        this.close();
+        this.close(false, "bye");
         return undefined;
       case PRESENCE:
         this.opts.onPresence?.(frame.entries);
@@ -307,10 +319,20 @@ export class SyncSession {
     for (const part of splitFrame(frame, this.opts.maxFrameBytes)) this.opts.send(part);
   }
 
-  /** Stops the session (the provider forgets the peer). @param {boolean} [quiet] no onState */
-  close(quiet = false) {
+  /** Tells the provider what the peer has (its acknowledged version). */
+  #noteAcked() {
+    if (this.remoteVersion !== null && this.remoteVersion.length <= MAX_VERSION_BYTES) this.opts.onAcked?.(this.remoteVersion);
+  }
+
+  /**
+   * Stops the session (the provider forgets the peer).
+   * @param {boolean} [quiet] no onState
+   * @param {"bye" | "abuse" | "provider"} [by]
+   */
+  close(quiet = false, by = "provider") {
     if (this.closed) return;
     this.closed = true;
+    this.closedBy = by;
     this.live = false;
     if (!quiet) this.opts.onState();
   }

@@ -144,6 +144,11 @@ test("malformed and hostile messages are dropped with a warning; a peer that kee
   await new Promise((r) => setTimeout(r, 50));
   assert.ok(!a.sync.peers.includes("mallory"));
   assert.equal(a.warnings.length, warned);
+  // One bad frame then a bye is not abuse: the peer may come back at once.
+  post({ from: "carol", to: null, frame: new Uint8Array([99]) });
+  post({ from: "carol", to: null, frame: new Uint8Array([6]) });
+  post({ from: "carol", to: null, frame: new Uint8Array([4]) });
+  await waitFor(() => a.sync.peers.includes("carol"), "carol back");
   // Still syncing with honest peers.
   const b = await start("hostile-b", ch);
   await waitFor(() => state(b.db) === state(a.db), "an honest peer to sync");

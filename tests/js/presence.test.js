@@ -25,7 +25,10 @@ test("presence: own state, remote states by clock, leaving, expiry, change event
   assert.deepEqual(p.getAll(), new Map());
   p.set({ name: "Me", cursor: 3 });
   assert.deepEqual(p.getAll(), new Map([["me", { name: "Me", cursor: 3 }]]));
-  assert.deepEqual(p.localEntry(), { peer: "me", clock: 1, state: { name: "Me", cursor: 3 } });
+  // The clock starts from the time, so a reload under the same id writes above its old state.
+  const entry = p.localEntry();
+  assert.deepEqual({ ...entry, clock: 0 }, { peer: "me", clock: 0, state: { name: "Me", cursor: 3 } });
+  assert.ok(entry.clock >= Date.now() - 60_000);
   // Remote entries: newer clocks win, older and equal ones change nothing.
   assert.equal(p.receive([{ peer: "b", clock: 2, state: { name: "B" } }]).length, 1);
   assert.equal(p.receive([{ peer: "b", clock: 1, state: { name: "old" } }]).length, 0);
@@ -55,7 +58,37 @@ test("presence: own state, remote states by clock, leaving, expiry, change event
   assert.throws(() => p.set(() => 1), TypeError);
   assert.throws(() => p.set(undefined), TypeError);
   assert.throws(() => p.set(10n), TypeError);
+  assert.throws(() => p.set({ big: "x".repeat(17_000) }), RangeError);
+  let deep = /** @type {unknown} */ (0);
+  for (let i = 0; i < 70; i++) deep = [deep];
+  assert.throws(() => p.set(deep), RangeError);
   assert.throws(() => p.on(/** @type {any} */ ("changes"), () => {}), TypeError);
+  p.close();
+});
+
+test("presence: a leave is remembered (not passed on again), refreshes are passed on, the map is bounded", () => {
+  let now = 0;
+  const p = new Presence(() => "me");
+  p.now = () => now;
+  // A leave for a peer never seen: nothing to show, nothing to pass on, twice.
+  assert.deepEqual(p.receive([{ peer: "x", clock: 5, state: null }]), []);
+  assert.deepEqual(p.receive([{ peer: "x", clock: 5, state: null }]), []);
+  // Seen, then left: the leave is passed on once; the same leave again is not.
+  p.receive([{ peer: "y", clock: 1, state: "here" }]);
+  assert.equal(p.receive([{ peer: "y", clock: 2, state: null }]).length, 1);
+  assert.deepEqual(p.receive([{ peer: "y", clock: 2, state: null }]), []);
+  assert.deepEqual(p.receive([{ peer: "y", clock: 1, state: "here" }]), []);
+  assert.equal(p.getAll().has("y"), false);
+  // Refreshes (same clock) are passed on at most every 10 s, so peers further away keep it.
+  p.receive([{ peer: "z", clock: 1, state: "z" }]);
+  now += 5_000;
+  assert.deepEqual(p.receive([{ peer: "z", clock: 1, state: "z" }]), []);
+  now += 5_000;
+  assert.equal(p.receive([{ peer: "z", clock: 1, state: "z" }]).length, 1);
+  // At most MAX_PRESENCE_PEERS remote peers are kept.
+  const many = Array.from({ length: 2_000 }, (_, i) => ({ peer: `p${i}`, clock: 1, state: i }));
+  p.receive(many);
+  assert.ok(p.getAll().size <= 1_024);
   p.close();
 });
 
@@ -81,6 +114,13 @@ test("presence through BroadcastChannelSync: shared, seen by a late joiner, gone
   // An update reaches everyone.
   a.db.presence.set({ name: "Ada L." });
   await waitFor(() => names(c.db)[a.db.peerId] === "Ada L." && names(b.db)[a.db.peerId] === "Ada L.", "the update");
+  // A peer speaks only for itself on a bus: an entry it sends for another is ignored.
+  const evil = new BroadcastChannel(`crdtdb:sync:${channel}`);
+  const { presenceFrame } = await import("../../js/sync/frames.js");
+  evil.postMessage({ from: "mallory", to: null, frame: presenceFrame([{ peer: a.db.peerId, clock: Number.MAX_SAFE_INTEGER, state: { name: "forged" } }]) });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(names(b.db)[a.db.peerId], "Ada L.");
+  evil.close();
   // b leaves: the others drop its state at once.
   b.sync.destroy();
   await waitFor(() => !(b.db.peerId in names(a.db)) && !(b.db.peerId in names(c.db)), "b's state to go");

@@ -24,7 +24,7 @@ import {
   SYNCED,
   syncedFrame,
 } from "../../js/sync/frames.js";
-import { MAX_BAD_FRAMES, SyncSession } from "../../js/sync/session.js";
+import { MAX_BAD_FRAMES, MAX_HELLOS, SyncSession } from "../../js/sync/session.js";
 
 const SEEDS = Number(process.env.CRDTDB_SYNC_SEEDS ?? 12);
 
@@ -79,6 +79,8 @@ test("malformed frames are DecodeErrors that say what is wrong", () => {
     [bytes(PRESENCE, 1, 1, 0x61, 1, 1, 0x7b), /not JSON/],
     [bytes(PRESENCE, 1, 1, 0xff, 1, 1, 0x30), /not valid UTF-8/],
     [bytes(PRESENCE, 1, 1, 0x61, 1, 1, 0x30, 0), /trailing/],
+    [presenceFrame([{ peer: "a", clock: 1, state: "x".repeat(17_000) }]), /state of 17002 characters/],
+    [presenceFrame([{ peer: "a", clock: 1, state: JSON.parse("[".repeat(65) + "]".repeat(65)) }]), /nested deeper than 64/],
   ];
   for (const [frame, message] of cases) assert.throws(() => decodeFrame(/** @type {Uint8Array} */ (frame)), message);
   assert.throws(() => decodeFrame(/** @type {any} */ ([1, 2])), DecodeError);
@@ -133,6 +135,30 @@ test(`fuzz: random bytes, truncations and bit flips decode or throw DecodeError 
     }
   }
   assert.ok(decoded > 0);
+});
+
+test("a session answers a few hellos per heartbeat window and refuses the rest", async () => {
+  const a = await CRDTDB.open("hellos", { storage: "memory" });
+  /** @type {string[]} */
+  const warnings = [];
+  let answers = 0;
+  const s = new SyncSession(a, {
+    send: (f) => {
+      if (f[0] === SYNCED) answers++;
+    },
+    origin: {},
+    maxFrameBytes: 1 << 20,
+    maxMessageBytes: 1 << 20,
+    warn: (m) => warnings.push(m),
+    onState: () => {},
+  });
+  for (let i = 0; i < 15; i++) s.receive(helloFrame(i, a.version()), i);
+  assert.equal(answers, MAX_HELLOS);
+  assert.equal(warnings.filter((w) => /hellos within one heartbeat/.test(w)).length, 15 - MAX_HELLOS);
+  s.heartbeat();
+  s.receive(helloFrame(99, a.version()), 99);
+  assert.equal(answers, MAX_HELLOS + 1);
+  a.close();
 });
 
 test(`fuzz: a session drops bad frames without changing the database, and closes past ${MAX_BAD_FRAMES}`, async () => {

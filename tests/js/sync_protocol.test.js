@@ -293,6 +293,13 @@ test("presence is relayed along a line of peers and expires when its owner goes 
   dbs[0].presence.set({ name: "zero" });
   while (net.queue.length > 0) net.deliver(0);
   assert.deepEqual(dbs[3].presence.getAll().get("line-0"), { name: "zero" });
+  // A minute of heartbeats without a change: refreshes are passed on, so it stays everywhere.
+  quiesce(net);
+  quiesce(net);
+  for (const db of dbs) {
+    db.presence.expire();
+    assert.deepEqual(db.presence.getAll().get("line-0"), { name: "zero" }, db.peerId);
+  }
   // line-0 stops sending (its provider is gone without a word): the others expire it.
   const p0 = /** @type {SimProvider} */ (net.nodes.get("line-0"));
   net.cut("line-0", "line-1");
@@ -344,4 +351,38 @@ test("compact() keeps the history a known peer has not acknowledged, so it catch
   for (const p of net.nodes.values()) p.destroy();
   a.close();
   b.close();
+});
+
+test("a presence leave on a mesh with cycles is passed on once, not around the cycles forever", async () => {
+  const net = new SimNet();
+  /** @type {string[]} */
+  const warnings = [];
+  const ids = ["ring-0", "ring-1", "ring-2", "ring-3"];
+  const dbs = [];
+  for (const id of ids) {
+    const db = await CRDTDB.open(id, { storage: "memory", peerId: id });
+    db.presence.now = net.clock.now;
+    dbs.push(db);
+    net.nodes.set(id, new SimProvider(db, net, warnings));
+  }
+  for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) net.connect(ids[i], ids[j]);
+  quiesce(net);
+  dbs[0].presence.set({ name: "zero" });
+  quiesce(net);
+  const before = net.sent;
+  dbs[0].presence.set(null); // leaves
+  quiesce(net); // (fails if frames keep coming)
+  assert.ok(net.sent - before < 200, `${net.sent - before} frames after one leave`);
+  for (const db of dbs.slice(1)) assert.equal(db.presence.getAll().has("ring-0"), false);
+  for (const p of net.nodes.values()) p.destroy();
+  for (const db of dbs) db.close();
+});
+
+test("acknowledged versions older than a day no longer hold compaction back", async () => {
+  const { ACKED_TTL_MS, ackedVersions, noteAcked } = await import("../../js/sync/acked.js");
+  const db = {};
+  noteAcked(db, "old", Uint8Array.of(1), 0);
+  noteAcked(db, "new", Uint8Array.of(2), ACKED_TTL_MS);
+  assert.deepEqual(ackedVersions(db, ACKED_TTL_MS), [Uint8Array.of(1), Uint8Array.of(2)]);
+  assert.deepEqual(ackedVersions(db, ACKED_TTL_MS + 1), [Uint8Array.of(2)]);
 });
