@@ -161,6 +161,24 @@ function components(ids, net) {
   return groups;
 }
 
+/**
+ * Four memory replicas `${name}-0` … `${name}-3` on a simulated network, presence on its
+ * clock, no links yet.
+ * @param {string} name
+ */
+async function presenceNet(name) {
+  const net = new SimNet();
+  const ids = [0, 1, 2, 3].map((i) => `${name}-${i}`);
+  const dbs = [];
+  for (const id of ids) {
+    const db = await CRDTDB.open(id, { storage: "memory", peerId: id });
+    db.presence.now = net.clock.now;
+    dbs.push(db);
+    net.nodes.set(id, new SimProvider(db, net, []));
+  }
+  return { net, ids, dbs };
+}
+
 /** @param {CRDTDB} db */
 const state = (db) => ({ rows: db.table("t").entries(), version: [...db.version()] });
 
@@ -275,17 +293,7 @@ test("an answer larger than the receiver accepts is refused once, not sent again
 });
 
 test("presence is relayed along a line of peers and expires when its owner goes quiet", async () => {
-  const net = new SimNet();
-  /** @type {string[]} */
-  const warnings = [];
-  const ids = ["line-0", "line-1", "line-2", "line-3"];
-  const dbs = [];
-  for (const id of ids) {
-    const db = await CRDTDB.open(id, { storage: "memory", peerId: id });
-    db.presence.now = net.clock.now;
-    dbs.push(db);
-    net.nodes.set(id, new SimProvider(db, net, warnings));
-  }
+  const { net, ids, dbs } = await presenceNet("line");
   // Only neighbours are linked: 0 - 1 - 2 - 3.
   for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) if (j !== i + 1) net.down.add(SimNet.key(ids[i], ids[j]));
   for (let i = 0; i + 1 < ids.length; i++) net.connect(ids[i], ids[i + 1]);
@@ -354,17 +362,7 @@ test("compact() keeps the history a known peer has not acknowledged, so it catch
 });
 
 test("a presence leave on a mesh with cycles is passed on once, not around the cycles forever", async () => {
-  const net = new SimNet();
-  /** @type {string[]} */
-  const warnings = [];
-  const ids = ["ring-0", "ring-1", "ring-2", "ring-3"];
-  const dbs = [];
-  for (const id of ids) {
-    const db = await CRDTDB.open(id, { storage: "memory", peerId: id });
-    db.presence.now = net.clock.now;
-    dbs.push(db);
-    net.nodes.set(id, new SimProvider(db, net, warnings));
-  }
+  const { net, ids, dbs } = await presenceNet("ring");
   for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) net.connect(ids[i], ids[j]);
   quiesce(net);
   dbs[0].presence.set({ name: "zero" });
