@@ -2,6 +2,7 @@
 // tabs converge (rows, version, index), a write is posted once and never loops, a tab opened
 // later catches up (and sees the others' presence), and a tab whose renderer is killed
 // mid-stream breaks nothing: the others converge and hold every write it had acknowledged.
+// A tab and a module worker on one database sync both ways.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -102,6 +103,33 @@ test("three tabs converge, a write is posted once, a late tab catches up, a kill
     }
     assert.equal(rows.get("after-2")?.i, 2);
     for (const t of [a, b, d]) assert.deepEqual(t.problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("a tab and a module worker with the same database sync both ways", async () => {
+  const context = await h.browser.newContext();
+  try {
+    const page = await context.newPage();
+    const problems = [];
+    page.on("pageerror", (e) => problems.push(e.message));
+    await page.goto(`${h.url}e2e/sync.html`);
+    await page.waitForFunction(() => "pageReady" in window, null, { timeout: 20_000 });
+    await page.evaluate(() => /** @type {any} */ (window).startSync("tab-worker"));
+    const workerId = await page.evaluate(() => /** @type {any} */ (window).workerCall({ op: "start", name: "tab-worker" }));
+    assert.equal(typeof workerId, "string");
+    await page.evaluate(() => /** @type {any} */ (window).writeRows("page", 5));
+    await page.evaluate(() => /** @type {any} */ (window).workerCall({ op: "write", key: "from-worker", row: { tab: "worker", i: 1 } }));
+    const end = Date.now() + 20_000;
+    for (;;) {
+      const pageRows = JSON.stringify(await page.evaluate(() => /** @type {any} */ (window).snapshot().rows));
+      const workerRows = JSON.stringify(await page.evaluate(() => /** @type {any} */ (window).workerCall({ op: "rows" })));
+      if (pageRows === workerRows && JSON.parse(pageRows).length === 6) break;
+      if (Date.now() > end) throw new Error(`page ${pageRows} vs worker ${workerRows}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(problems, []);
   } finally {
     await context.close();
   }

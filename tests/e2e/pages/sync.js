@@ -10,11 +10,16 @@ let sync = null;
 /** CHANGES frames seen on the sync channel, by sender. */
 const frames = new Map();
 
-/** Opens the database "synced" and starts syncing it with the other tabs. */
-export async function startSync() {
-  db = await CRDTDB.open("synced", { indexes: { byTab: { table: "t", keys: ["tab"] } } });
-  sync = new BroadcastChannelSync(db, { channel: "e2e" });
-  const spy = new BroadcastChannel("crdtdb:sync:e2e");
+/**
+ * Opens a database (by default "synced") and starts syncing it with the other tabs and
+ * workers on the channel of the same name ("e2e" for "synced").
+ * @param {string} [name]
+ */
+export async function startSync(name = "synced") {
+  const channel = name === "synced" ? "e2e" : name;
+  db = await CRDTDB.open(name, { indexes: { byTab: { table: "t", keys: ["tab"] } } });
+  sync = new BroadcastChannelSync(db, { channel });
+  const spy = new BroadcastChannel(`crdtdb:sync:${channel}`);
   spy.onmessage = (ev) => {
     if (ev.data?.frame?.[0] === CHANGES) frames.set(ev.data.from, (frames.get(ev.data.from) ?? 0) + 1);
   };
@@ -52,7 +57,24 @@ export const setPresence = (state) => db?.presence.set(state);
 /** Every tab's presence, as an object. */
 export const presence = () => Object.fromEntries(db?.presence.getAll() ?? []);
 
+/** @type {Worker | null} */
+let worker = null;
+
+/**
+ * Sends the sync worker a request and resolves with its answer (starting it first).
+ * @param {Record<string, unknown>} msg
+ */
+export function workerCall(msg) {
+  worker ??= new Worker("/e2e/sync_worker.js", { type: "module" });
+  const w = worker;
+  return new Promise((resolve, reject) => {
+    w.onmessage = ({ data }) => (data.error ? reject(new Error(data.error)) : resolve(data.ok));
+    w.onerror = (e) => reject(new Error(e.message));
+    w.postMessage(msg);
+  });
+}
+
 /** CHANGES frames seen so far on the channel, summed over senders. */
 export const framesSeen = () => [...frames.values()].reduce((a, b) => a + b, 0);
 
-Object.assign(window, { startSync, writeRows, writeForever, snapshot, framesSeen, setPresence, presence, pageReady: true });
+Object.assign(window, { startSync, writeRows, writeForever, snapshot, framesSeen, setPresence, presence, workerCall, pageReady: true });
