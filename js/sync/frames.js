@@ -2,6 +2,7 @@
 // its fields. Decoding checks every length against the frame, so a malformed frame is a
 // DecodeError, never an out-of-bounds read.
 
+import { Writer } from "../codec.js";
 import { DecodeError } from "../errors.js";
 
 export const PROTOCOL = 1;
@@ -42,21 +43,6 @@ function varintSize(v) {
 }
 
 /**
- * @param {Uint8Array} out
- * @param {number} pos
- * @param {number} v a non-negative safe integer
- * @returns {number} the position after it
- */
-function putVarint(out, pos, v) {
-  while (v >= 0x80) {
-    out[pos++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  out[pos++] = v;
-  return pos;
-}
-
-/**
  * Encodes a frame: the type byte, then varints, then the trailing bytes field.
  * @param {number} type
  * @param {number[]} ints
@@ -64,14 +50,13 @@ function putVarint(out, pos, v) {
  * @returns {Uint8Array}
  */
 function encode(type, ints, tail) {
-  let size = 1 + (tail?.length ?? 0);
-  for (const v of ints) size += varintSize(v);
-  const out = new Uint8Array(size);
-  out[0] = type;
-  let pos = 1;
-  for (const v of ints) pos = putVarint(out, pos, v);
-  if (tail) out.set(tail, pos);
-  return out;
+  // Room for the largest varints: the writer never grows, and its view holds at most a few
+  // spare bytes (what a structured clone of the frame copies beside it).
+  const w = new Writer(1 + 10 * ints.length + (tail?.length ?? 0));
+  w.u8(type);
+  for (const v of ints) w.varint(v);
+  if (tail) w.bytes(tail);
+  return w.view();
 }
 
 /** @param {number} ask which hello this is (its answer's synced frame names it) @param {Uint8Array} version */
@@ -86,38 +71,20 @@ export const ackFrame = (version) => encode(ACK, [], version);
 export const partFrame = (total, offset, bytes) => encode(PART, [total, offset], bytes);
 export const byeFrame = () => encode(BYE, []);
 
-const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** @param {import("../presence.js").PresenceEntry[]} entries */
 export function presenceFrame(entries) {
-  /** @type {Uint8Array[]} */
-  const fields = [];
-  /** @type {number[]} */
-  const ints = [entries.length];
+  // Peer ids and JSON text are well-formed strings (ids are checked or decoded strictly).
+  const w = new Writer(64);
+  w.u8(PRESENCE);
+  w.varint(entries.length);
   for (const e of entries) {
-    const peer = utf8.encode(e.peer);
-    const json = utf8.encode(JSON.stringify(e.state));
-    fields.push(peer, json);
-    ints.push(peer.length, e.clock, json.length);
+    w.string(e.peer);
+    w.varint(e.clock);
+    w.string(JSON.stringify(e.state));
   }
-  let size = 1;
-  for (const v of ints) size += varintSize(v);
-  for (const f of fields) size += f.length;
-  const out = new Uint8Array(size);
-  out[0] = PRESENCE;
-  let pos = putVarint(out, 1, entries.length);
-  entries.forEach((e, i) => {
-    const peer = fields[2 * i];
-    const json = fields[2 * i + 1];
-    pos = putVarint(out, pos, peer.length);
-    out.set(peer, pos);
-    pos = putVarint(out, pos + peer.length, e.clock);
-    pos = putVarint(out, pos, json.length);
-    out.set(json, pos);
-    pos += json.length;
-  });
-  return out;
+  return w.view().slice(); // (exactly its bytes: the writer's buffer may be twice as large)
 }
 
 /** Presence states accepted: at most this much JSON (as db.presence.set allows)... */
