@@ -5,6 +5,7 @@
 
 import { byeFrame, changesFrame, HELLO, helloFrame, presenceFrame } from "./frames.js";
 import { checkProviderOptions, SyncProvider } from "./provider.js";
+import { nextAsk } from "./session.js";
 
 /** Longest peer id accepted in a message's routing fields. */
 const MAX_PEER_ID = 256;
@@ -67,7 +68,7 @@ export class BroadcastChannelSync extends SyncProvider {
   /** Asks every instance on the channel for what this one lacks. */
   #helloAll() {
     if (this.destroyed) return;
-    this.#askAll = this.nextAsk();
+    this.#askAll = nextAsk();
     for (const s of this.sessions()) s.expectAnswer(this.#askAll);
     this.#post(null, helloFrame(this.#askAll, this.db.version()));
   }

@@ -66,8 +66,6 @@ export function checkProviderOptions(opts) {
   if (opts.warn !== undefined && typeof opts.warn !== "function") throw new TypeError("sync option warn must be a function");
 }
 
-let asks = 0;
-
 export class SyncProvider {
   /** @type {Map<string, SyncSession>} */
   #sessions = new Map();
@@ -135,11 +133,6 @@ export class SyncProvider {
     return this.#destroyed;
   }
 
-  /** A fresh id for a hello (its answer names it). */
-  nextAsk() {
-    return ++asks;
-  }
-
   /**
    * The session of a peer, made on first contact: then told hello, unless `greet` is false
    * (it answers a hello it got already: pass that hello's ask id as `answering`). Null when
@@ -170,7 +163,7 @@ export class SyncProvider {
       maxMessageBytes: this.maxMessageBytes,
       warn: (m) => this.warn(`${m} (peer ${peerId})`),
       onState: () => this.#onSessionState(peerId),
-      nextAsk: () => this.nextAsk(),
+      relay: this.relay,
       onPresence: (entries) => this.#onPresence(peerId, entries),
       onAcked: (version) => noteAcked(this.db, peerId, version),
     });
@@ -211,7 +204,7 @@ export class SyncProvider {
       if (result === undefined || this.#destroyed) return;
       const released = result.pending < this.#held;
       this.#held = result.pending;
-      if (this.relay && result.applied > 0) {
+      if (result.before !== null && result.applied > 0) {
         // New here: pass it on once, at once (peers' events, durable where they came from).
         // Exactly what is new, which includes held changes this frame released: the sender
         // may lack those too.

@@ -38,7 +38,8 @@ import {
  * @property {number} maxMessageBytes the largest frame accepted from the peer
  * @property {(message: string) => void} warn reports a dropped frame
  * @property {() => void} onState called when `synced` or `closed` changes
- * @property {() => number} [nextAsk] a fresh ask id (unique across the provider's hellos)
+ * @property {boolean} [relay] the provider relays changes: receive() then reports the version
+ *   before each CHANGES frame (what is new since it is what gets relayed)
  * @property {(entries: import("../presence.js").PresenceEntry[]) => void} [onPresence] presence
  *   entries the peer sent
  * @property {(version: Uint8Array) => void} [onAcked] the peer said what it has (hello, ack)
@@ -59,6 +60,11 @@ function sameBytes(a, b) {
 }
 
 let asks = 0;
+
+/** A fresh ask id, unique in this realm (hellos to one peer, and to a whole bus). */
+export function nextAsk() {
+  return ++asks;
+}
 
 export class SyncSession {
   /** @type {Uint8Array | null} the peer's last acknowledged version (HELLO or ACK) */
@@ -108,7 +114,7 @@ export class SyncSession {
 
   /** Says hello: asks the peer for what this replica lacks. */
   hello() {
-    this.expectAnswer(this.opts.nextAsk?.() ?? ++asks);
+    this.expectAnswer(nextAsk());
     this.#send(helloFrame(this.#ask, this.db.version()));
   }
 
@@ -168,9 +174,9 @@ export class SyncSession {
    * peer's fault (the database failing) are thrown.
    * @param {Uint8Array} bytes
    * @param {number} now
-   * @returns {{ applied: number, pending: number, before: Uint8Array } | undefined} for
+   * @returns {{ applied: number, pending: number, before: Uint8Array | null } | undefined} for
    *   changes: how many events were new (counting held ones they released), how many are
-   *   held now, and the version before (what is new since it can be relayed)
+   *   held now, and (with opts.relay) the version before
    */
   receive(bytes, now) {
     if (this.closed) return undefined;
@@ -220,7 +226,7 @@ export class SyncSession {
 
   /**
    * @param {import("./frames.js").Frame} frame
-   * @returns {{ applied: number, pending: number, before: Uint8Array } | undefined}
+   * @returns {{ applied: number, pending: number, before: Uint8Array | null } | undefined}
    */
   #handle(frame) {
     switch (frame.type) {
@@ -244,7 +250,8 @@ export class SyncSession {
         return undefined;
       }
       case CHANGES: {
-        const before = this.db.version();
+        // (Encoding the version is work only a relaying provider needs.)
+        const before = this.opts.relay ? this.db.version() : null;
         const { applied, pending } = this.db.applyChanges(frame.bytes, { origin: this.opts.origin });
         this.#ackDue = true;
         this.#pending = pending;
