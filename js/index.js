@@ -7,6 +7,8 @@
 export { CRDTDB } from "./database.js";
 export { MemoryStorage } from "./storage/memory.js";
 export { BroadcastChannelSync } from "./sync/broadcast.js";
+export { WebRTCSync } from "./sync/webrtc.js";
+export { WebSocketSync } from "./sync/websocket.js";
 export {
   CRDTDBError,
   ClosedError,

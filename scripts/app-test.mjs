@@ -9,7 +9,8 @@
 //             (e) a wrong wasm URL gives the documented CRDTDBError
 // Every app adds rows and reads them back with their keys, then syncs a second replica
 // (tests/app/common/exercise.js). Vite and esbuild are the repository's devDependencies; the
-// tarball installs offline (it has no runtime dependencies).
+// tarball installs offline (its one runtime dependency, ws, is in npm's cache after the
+// repository's own install). `npx crdtdb-server` starts from the installed package.
 //
 //   node scripts/app-test.mjs          (needs dist/ built: node scripts/build.mjs --wasm-only)
 
@@ -133,6 +134,30 @@ async function resultOf(browser, url, onResponse) {
   }
 }
 
+/**
+ * `npx crdtdb-server` from the installed package: it listens, answers /healthz, and exits 0 on
+ * SIGTERM.
+ * @param {string} app
+ */
+async function serverStarts(app) {
+  const port = await freePort();
+  const child = spawn(join(app, "node_modules", ".bin", "crdtdb-server"), ["--port", String(port)], { cwd: app, stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  const exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+  try {
+    for (let i = 0; i < 200 && !out.includes("listening"); i++) await new Promise((r) => setTimeout(r, 25));
+    check(out.includes(`listening on ws://127.0.0.1:${port}`), `crdtdb-server did not start: ${out}`);
+    const health = await (await fetch(`http://127.0.0.1:${port}/healthz`)).json();
+    check(health.status === "ok", `crdtdb-server /healthz said ${JSON.stringify(health)}`);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  const code = await exited;
+  check(code === 0, `crdtdb-server exited with ${code} on SIGTERM`);
+  console.log("  ok  npx crdtdb-server: listens, /healthz ok, exits 0 on SIGTERM");
+}
+
 /** @param {string} what @param {any} result */
 function expectWorks(what, result) {
   const want = JSON.stringify({ ok: true, ...EXPECTED });
@@ -152,7 +177,8 @@ export async function appTest() {
     const installed = JSON.parse(readFileSync(join(app, "package.json"), "utf8"));
     check(Boolean(installed.dependencies?.crdtdb), "npm install did not record crdtdb");
     const pkg = JSON.parse(readFileSync(join(app, "node_modules", "crdtdb", "package.json"), "utf8"));
-    check(pkg.dependencies === undefined, "the package has runtime dependencies");
+    check(JSON.stringify(Object.keys(pkg.dependencies ?? {})) === '["ws"]', "the package's runtime dependencies are not just ws");
+    await serverStarts(app);
 
     // Node and TypeScript
     await run(process.execPath, ["node/esm.mjs"], { cwd: app });

@@ -1,10 +1,12 @@
 // BroadcastChannelSync: same-origin tabs and workers syncing one database over a
 // BroadcastChannel (docs/sync.md). The channel is a bus: every message reaches every other
 // instance, so an update is posted once, nothing is relayed, and three or more tabs cannot
-// loop. Messages are { from, to, frame }: `to` null for everyone, else one peer id.
+// loop. Messages are { from, to, frame }: `to` null for everyone, else one peer id. With a
+// password the channel is named by the derived room id and every frame is sealed.
 
 import { byeFrame, changesFrame, HELLO, helloFrame, presenceFrame } from "./frames.js";
 import { checkProviderOptions, SyncProvider } from "./provider.js";
+import { roomKey, seal, Serial, unseal } from "./room_key.js";
 import { nextAsk } from "./session.js";
 
 /** Longest peer id accepted in a message's routing fields. */
@@ -13,15 +15,17 @@ const MAX_PEER_ID = 256;
 /**
  * @typedef {import("./provider.js").ProviderOptions & {
  *   channel?: string,
+ *   password?: string,
  *   BroadcastChannel?: typeof BroadcastChannel,
  * }} BroadcastChannelSyncOptions
  */
 
 /**
- * Checks the options and opens the channel before the provider starts anything.
+ * Checks the options and opens the channel (without a password) before the provider starts
+ * anything.
  * @param {import("../database.js").CRDTDB} db
  * @param {BroadcastChannelSyncOptions} opts
- * @returns {{ channel: string, bc: BroadcastChannel }}
+ * @returns {{ channel: string, bc: BroadcastChannel | null, BC: typeof BroadcastChannel }}
  */
 function openChannel(db, opts) {
   checkProviderOptions(opts);
@@ -31,13 +35,20 @@ function openChannel(db, opts) {
   if (typeof channel !== "string" || channel === "") {
     throw new TypeError(`BroadcastChannelSync option channel must be a non-empty string, got ${String(channel)}`);
   }
+  if (opts.password !== undefined && (typeof opts.password !== "string" || opts.password === "")) {
+    throw new TypeError("BroadcastChannelSync option password must be a non-empty string");
+  }
   // Its own namespace: never the storage channel of the same database (crdtdb:storage:…).
-  return { channel, bc: new BC(`crdtdb:sync:${channel}`) };
+  return { channel, bc: opts.password === undefined ? new BC(`crdtdb:sync:${channel}`) : null, BC };
 }
 
 export class BroadcastChannelSync extends SyncProvider {
-  /** @type {BroadcastChannel} */
-  #bc;
+  /** @type {BroadcastChannel | null} */
+  #bc = null;
+  /** @type {import("./room_key.js").RoomKey | null} */
+  #key = null;
+  #out = new Serial((err) => this.warn(`${/** @type {Error} */ (err)?.message ?? err}`));
+  #in = new Serial((err) => this.warn(`dropped a message: ${/** @type {Error} */ (err)?.message ?? err}`));
   /** @type {(() => void) | null} */
   #unlisten = null;
   /** The ask id of the latest hello posted to everyone. */
@@ -50,19 +61,40 @@ export class BroadcastChannelSync extends SyncProvider {
    * @param {BroadcastChannelSyncOptions} [opts]
    */
   constructor(db, opts = {}) {
-    const { channel, bc } = openChannel(db, opts);
+    const { channel, bc, BC } = openChannel(db, opts);
     try {
       super(db, { ...opts, relay: false });
     } catch (err) {
-      bc.close();
+      bc?.close();
       throw err;
     }
     this.channel = channel;
+    if (bc !== null) {
+      this.#start(bc);
+      return;
+    }
+    roomKey(channel, /** @type {string} */ (opts.password)).then(
+      (key) => {
+        if (this.destroyed) return;
+        this.#key = key;
+        this.#start(new BC(`crdtdb:sync:${key.id}`));
+      },
+      (err) => this.warn(`cannot derive the room key: ${err.message}`),
+    );
+  }
+
+  /** @param {BroadcastChannel} bc */
+  #start(bc) {
     this.#bc = bc;
-    this.#bc.onmessage = (ev) => this.#onMessage(ev.data);
+    bc.onmessage = (ev) => this.#onMessage(ev.data);
     this.#listenForPageLifecycle();
     this.setConnected(true);
     this.#helloAll();
+  }
+
+  /** What a sealed frame is bound to. @param {string} from @param {string | null} to */
+  #context(from, to) {
+    return `crdtdb bc\0${/** @type {any} */ (this.#key).id}\0${from}\0${to ?? "*"}`;
   }
 
   /** Asks every instance on the channel for what this one lacks. */
@@ -95,8 +127,15 @@ export class BroadcastChannelSync extends SyncProvider {
    * @param {Uint8Array} frame
    */
   #post(to, frame) {
-    if (this.destroyed) return;
-    this.#bc.postMessage({ from: this.db.peerId, to, frame });
+    if (this.destroyed || this.#bc === null) return;
+    const bc = this.#bc;
+    const from = this.db.peerId;
+    const key = this.#key;
+    if (key === null) return bc.postMessage({ from, to, frame });
+    this.#out.run(async () => {
+      const sealed = await seal(key.key, frame, this.#context(from, to));
+      if (!this.destroyed) bc.postMessage({ from, to, frame: sealed });
+    });
   }
 
   /** @param {unknown} data */
@@ -121,14 +160,22 @@ export class BroadcastChannelSync extends SyncProvider {
       this.warn(`dropped a sync frame of ${msg.frame.length} bytes (limit ${this.maxMessageBytes}) from ${msg.from}`);
       return;
     }
-    const from = msg.from;
+    const key = this.#key;
+    if (key === null) return this.#deliver(msg.from, msg.to, msg.frame);
+    const { from, to, frame } = /** @type {{ from: string, to: string | null, frame: Uint8Array }} */ (msg);
+    this.#in.run(async () => this.#deliver(from, to, await unseal(key.key, frame, this.#context(from, to))));
+  }
+
+  /** @param {string} from @param {string | null} to @param {Uint8Array} frame */
+  #deliver(from, to, frame) {
+    if (this.destroyed) return;
     // A hello to everyone from a peer we know: it started again (a reload reusing its id).
-    if (msg.to === null && msg.frame[0] === HELLO) this.drop(from);
+    if (to === null && frame[0] === HELLO) this.drop(from);
     // A stranger writing to this instance alone answers (or follows) its hello to everyone:
     // no second hello; the answer to that one counts. A stranger posting to everyone started
     // after this instance's hello: greet it.
-    const greet = msg.to === null;
-    this.receive(from, msg.frame, (frame) => this.#post(from, frame), greet, this.#askAll);
+    const greet = to === null;
+    this.receive(from, frame, (f) => this.#post(from, f), greet, this.#askAll);
   }
 
   /**
@@ -160,12 +207,27 @@ export class BroadcastChannelSync extends SyncProvider {
 
   close() {
     this.#unlisten?.();
-    try {
-      this.#bc.postMessage({ from: this.db.peerId, to: null, frame: byeFrame() });
-    } catch {
-      // the channel is already closed
-    }
-    this.#bc.close();
+    const bc = this.#bc;
+    if (bc === null) return;
+    const bye = () => {
+      try {
+        bc.postMessage({ from: this.db.peerId, to: null, frame: byeFrame() });
+      } catch {
+        // the channel is already closed
+      }
+      bc.close();
+    };
+    const key = this.#key;
+    if (key === null) return bye();
+    // After the frames still being sealed (the presence leave), a sealed bye.
+    const from = this.db.peerId;
+    this.#out.run(async () => {
+      try {
+        bc.postMessage({ from, to: null, frame: await seal(key.key, byeFrame(), this.#context(from, null)) });
+      } finally {
+        bc.close();
+      }
+    });
   }
 }
 

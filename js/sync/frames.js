@@ -49,7 +49,7 @@ function varintSize(v) {
  * @param {Uint8Array} [tail]
  * @returns {Uint8Array}
  */
-function encode(type, ints, tail) {
+export function encode(type, ints, tail) {
   // Room for the largest varints: the writer never grows, and its view holds at most a few
   // spare bytes (what a structured clone of the frame copies beside it).
   const w = new Writer(1 + 10 * ints.length + (tail?.length ?? 0));
@@ -110,7 +110,7 @@ export function nesting(text) {
 }
 
 /** Reads varints from a frame, refusing to run past its end. */
-class FrameReader {
+export class FrameReader {
   /** @param {Uint8Array} buf */
   constructor(buf) {
     this.buf = buf;

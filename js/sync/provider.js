@@ -321,10 +321,24 @@ export class SyncProvider {
     this.#updateStatus();
   }
 
+  /**
+   * Whether every peer has answered this replica's latest hello (a subclass without sessions
+   * says it itself).
+   * @returns {boolean}
+   */
+  isSynced() {
+    const sessions = [...this.#sessions.values()];
+    return sessions.length > 0 && sessions.every((s) => s.synced);
+  }
+
+  /** Re-evaluates the status (a subclass whose isSynced() changed calls it). */
+  refreshStatus() {
+    this.#updateStatus();
+  }
+
   #updateStatus() {
     const connected = this.#connected && !this.#destroyed;
-    const sessions = [...this.#sessions.values()];
-    const synced = connected && sessions.length > 0 && sessions.every((s) => s.synced);
+    const synced = connected && this.isSynced();
     if (connected === this.#status.connected && synced === this.#status.synced) return;
     this.#status = { connected, synced };
     for (const cb of [...this.#statusListeners]) {

@@ -35,7 +35,9 @@ test("package.json exports map, types and files", () => {
     "./package.json": "./package.json",
   });
   assert.equal(pkg.types, "./js/index.d.ts");
-  assert.equal(pkg.dependencies, undefined, "no runtime dependencies");
+  // One runtime dependency, for crdtdb-server only (the browser entry never imports it).
+  assert.deepEqual(Object.keys(pkg.dependencies), ["ws"]);
+  assert.deepEqual(pkg.bin, { "crdtdb-server": "js/server/cli.js" });
   // require() of an ES module without a flag: Node 20.19+ (and 22.12+).
   assert.equal(pkg.engines.node, ">=20.19");
   for (const f of ["README.md", "LICENSE", "docs/", "dist/crdtdb.mjs", "dist/crdtdb.wasm", "js/"]) {

@@ -1,0 +1,218 @@
+// The client side of a relay room with a password (docs/sync.md, "Relay rooms with a
+// password"): every payload is sealed with the room key before it leaves, so the relay stores
+// and passes on ciphertext only. The relay keeps a numbered log; this client resumes from the
+// last number it saw, pushes what the log lacks, and uploads a sealed snapshot when asked.
+//
+// What the log lacks: on the first connection, the log's content is replayed into a scratch
+// in-memory replica whose version says what the relay has; afterwards, the version of the
+// last push the relay acknowledged does.
+
+import { DecodeError } from "../errors.js";
+import { CHANGES, changesFrame, decodeFrame, PRESENCE } from "./frames.js";
+import {
+  BASE,
+  decodeRelayMessage,
+  ENTRY,
+  EPHEMERAL,
+  LIVE,
+  PASS,
+  PUSH,
+  PUSHED,
+  relayMessage,
+  RESUME,
+  SNAPSHOT,
+  WANT_SNAPSHOT,
+} from "./relay_frames.js";
+import { seal, Serial, unseal } from "./room_key.js";
+
+/** @param {Uint8Array} a @param {Uint8Array} b */
+function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export class SealedRelayClient {
+  /** The last log number seen (persists across reconnects of one provider). */
+  lastSeq = 0;
+  /** The backlog is in and what the relay lacked was pushed: updates stream live. */
+  live = false;
+  #gen = 0;
+  /** @type {((bytes: Uint8Array) => void) | null} */
+  #send = null;
+  /** @type {Uint8Array | null} what the relay is known to hold (the last acknowledged push) */
+  #known = null;
+  /** @type {Promise<any> | null} the scratch replica of the first connection */
+  #mirror = null;
+  #outstanding = 0;
+  /** @type {Uint8Array | null} */
+  #pushVersion = null;
+  #in;
+  #out;
+
+  /**
+   * @param {import("./provider.js").SyncProvider} provider
+   * @param {import("./room_key.js").RoomKey} key
+   * @param {() => void} onLive the backlog is applied (the provider resets its backoff)
+   */
+  constructor(provider, key, onLive) {
+    this.provider = provider;
+    this.db = provider.db;
+    this.key = key.key;
+    this.context = `crdtdb relay\0${key.id}`;
+    this.onLive = onLive;
+    const report = (/** @type {any} */ err) => this.provider.warn(`sealed relay: ${err?.message ?? err}`);
+    this.#in = new Serial(report);
+    this.#out = new Serial(report);
+  }
+
+  /** A connection opened: resume from the last number seen. @param {(bytes: Uint8Array) => void} send */
+  open(send) {
+    this.#gen++;
+    this.#send = send;
+    this.live = false;
+    this.#outstanding = 0;
+    if (this.#known === null && this.#mirror === null) {
+      const DB = /** @type {any} */ (this.db.constructor);
+      this.#mirror = DB.open(`${this.db.name}:relay-mirror`, { storage: "memory" });
+    }
+    send(relayMessage(RESUME, this.lastSeq));
+  }
+
+  /** The connection closed. */
+  close() {
+    this.#gen++;
+    this.#send = null;
+    this.live = false;
+  }
+
+  /** Stops for good: the scratch replica goes. */
+  destroy() {
+    this.close();
+    this.#mirror?.then((m) => m.close()).catch(() => {});
+    this.#mirror = null;
+  }
+
+  /** Resolves once every queued outgoing payload was handed to the connection. */
+  flush() {
+    return new Promise((resolve) => this.#out.run(() => resolve(undefined)));
+  }
+
+  /** A message from the relay. @param {Uint8Array} bytes */
+  receive(bytes) {
+    let m;
+    try {
+      m = decodeRelayMessage(bytes, "relay");
+    } catch (err) {
+      this.provider.warn(`dropped a relay message: ${/** @type {Error} */ (err).message}`);
+      return;
+    }
+    const gen = this.#gen;
+    this.#in.run(() => this.#handle(m, gen));
+  }
+
+  /**
+   * @param {import("./relay_frames.js").RelayMessage} m
+   * @param {number} gen the connection it came on
+   */
+  async #handle(m, gen) {
+    switch (m.type) {
+      case BASE:
+      case ENTRY: {
+        // Whatever happens to its content, this number is seen: a forged or damaged entry
+        // would fail again on every resume.
+        this.lastSeq = Math.max(this.lastSeq, m.seq);
+        const frame = await this.#open(m.payload);
+        if (frame === null) return;
+        if (frame.type !== CHANGES) throw new DecodeError(`a relay log entry holds a ${frame.type} frame, not changes`);
+        const mirror = this.#mirror === null ? null : await this.#mirror;
+        this.db.applyChanges(frame.bytes, { origin: this.provider });
+        mirror?.applyChanges(frame.bytes, { origin: "relay" });
+        return;
+      }
+      case PASS: {
+        const frame = await this.#open(m.payload);
+        if (frame?.type === PRESENCE) this.db.presence.receive(frame.entries);
+        return;
+      }
+      case LIVE: {
+        if (gen !== this.#gen) return;
+        // A head behind what this client saw: the relay lost its log (one without --data
+        // restarted) and sent everything it has. It gets everything this replica has.
+        const lost = m.seq < this.lastSeq;
+        this.lastSeq = m.seq;
+        let relayHas = lost ? null : this.#known;
+        if (this.#mirror !== null) {
+          const mirror = await this.#mirror;
+          relayHas = mirror.version();
+          mirror.close();
+          this.#mirror = null;
+          if (gen !== this.#gen) {
+            this.#known = relayHas;
+            return;
+          }
+        }
+        if (lost) relayHas = null;
+        this.live = true;
+        if (relayHas === null || !sameBytes(relayHas, this.db.version())) {
+          this.push(relayHas === null ? this.db.changesSince() : this.db.changesSince(relayHas));
+        } else this.#known = relayHas;
+        this.provider.refreshStatus();
+        this.onLive();
+        return;
+      }
+      case PUSHED:
+        if (gen !== this.#gen) return;
+        this.lastSeq = Math.max(this.lastSeq, m.seq);
+        if (--this.#outstanding === 0) this.#known = this.#pushVersion;
+        return;
+      case WANT_SNAPSHOT: {
+        if (gen !== this.#gen || !this.live) return;
+        const upTo = this.lastSeq;
+        const snapshot = changesFrame(this.db.changesSince());
+        this.#out.run(async () => {
+          const sealed = await seal(this.key, snapshot, this.context);
+          if (gen === this.#gen) this.#send?.(relayMessage(SNAPSHOT, upTo, sealed));
+        });
+        return;
+      }
+    }
+  }
+
+  /**
+   * Unseals a payload into a sync frame; null (with a warning) when it is not sealed with the
+   * room key: a client with another password, or a forgery.
+   * @param {Uint8Array} payload
+   */
+  async #open(payload) {
+    try {
+      return decodeFrame(await unseal(this.key, payload, this.context));
+    } catch (err) {
+      this.provider.warn(`dropped a relay payload: ${/** @type {Error} */ (err).message}`);
+      return null;
+    }
+  }
+
+  /** Pushes changes to the log (once live). @param {Uint8Array} bytes */
+  push(bytes) {
+    if (!this.live) return;
+    const gen = this.#gen;
+    this.#outstanding++;
+    this.#pushVersion = this.db.version();
+    const frame = changesFrame(bytes);
+    this.#out.run(async () => {
+      const sealed = await seal(this.key, frame, this.context);
+      if (gen === this.#gen) this.#send?.(relayMessage(PUSH, undefined, sealed));
+    });
+  }
+
+  /** Passes a presence frame to the room's other clients (never stored). @param {Uint8Array} frame */
+  ephemeral(frame) {
+    if (!this.live) return;
+    const gen = this.#gen;
+    this.#out.run(async () => {
+      const sealed = await seal(this.key, frame, this.context);
+      if (gen === this.#gen) this.#send?.(relayMessage(EPHEMERAL, undefined, sealed));
+    });
+  }
+}
