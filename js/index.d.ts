@@ -504,6 +504,12 @@ export interface SyncProvider {
 export interface BroadcastChannelSyncOptions extends SyncProviderOptions {
   /** The channel's name: instances that give the same one sync (default: the database's name). */
   channel?: string;
+  /**
+   * A room password: every frame is sealed (AES-GCM-256, key from PBKDF2-SHA-256) and the
+   * channel is named by a room id derived from the channel name and the key. Instances with
+   * another password neither read nor inject anything.
+   */
+  password?: string;
   /** A BroadcastChannel implementation (default: the global one). */
   BroadcastChannel?: typeof BroadcastChannel;
 }
@@ -516,6 +522,77 @@ export class BroadcastChannelSync implements SyncProvider {
   /** @param db an open database (await `db.ready` first) */
   constructor(db: CRDTDB<any>, options?: BroadcastChannelSyncOptions);
   readonly channel: string;
+  readonly peers: string[];
+  readonly status: SyncStatus;
+  readonly destroyed: boolean;
+  on(event: "status", callback: (status: SyncStatus) => void): () => void;
+  destroy(): void;
+}
+
+/** A STUN or TURN server, as RTCPeerConnection takes it. */
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+export interface WebRTCSyncOptions extends SyncProviderOptions {
+  /** The room: peers that join the same one (on the same signaling server) sync. */
+  room: string;
+  /** The signaling server, e.g. `npx crdtdb-server` (default "ws://127.0.0.1:4444"). */
+  signaling?: string;
+  /**
+   * A room password: signaling payloads and every data-channel frame are sealed (AES-GCM-256,
+   * key from PBKDF2-SHA-256 with a per-room salt), and the signaling server sees a room id
+   * derived from the room name and the key, never the name.
+   */
+  password?: string;
+  /** Peer connections at most (default 20); peers relay, so a partial mesh still converges. */
+  maxConns?: number;
+  /** STUN/TURN servers; none (the default) connects with host candidates: one machine or LAN. */
+  iceServers?: IceServer[];
+  /** An RTCPeerConnection implementation (default: the global one). */
+  RTCPeerConnection?: any;
+  /** A WebSocket implementation for signaling (default: the global one). */
+  WebSocket?: any;
+}
+
+/**
+ * Syncs a database with the other peers of a room, directly over WebRTC data channels
+ * (one ordered, reliable channel per pair), introduced by crdtdb-server's signaling. Reconnects
+ * to signaling and to peers with backoff. `peers` lists the peers with an open channel.
+ */
+export class WebRTCSync implements SyncProvider {
+  constructor(db: CRDTDB<any>, options: WebRTCSyncOptions);
+  readonly room: string;
+  readonly peers: string[];
+  readonly status: SyncStatus;
+  readonly destroyed: boolean;
+  on(event: "status", callback: (status: SyncStatus) => void): () => void;
+  destroy(): void;
+}
+
+export interface WebSocketSyncOptions extends SyncProviderOptions {
+  /** The relay room's URL: ws://host:port/sync/ROOM (the last path segment names the room). */
+  url: string;
+  /**
+   * A room password: the relay keeps only sealed payloads (AES-GCM-256) in a numbered log,
+   * under a room id derived from the room name and the key.
+   */
+  password?: string;
+  /** A WebSocket implementation (default: the global one; on Node 20 pass the ws package's). */
+  WebSocket?: any;
+}
+
+/**
+ * Syncs a database through crdtdb-server's relay: the relay keeps the room's state, so a peer
+ * that joins later catches up while every other peer is offline. Reconnects with backoff and
+ * resumes from versions.
+ */
+export class WebSocketSync implements SyncProvider {
+  constructor(db: CRDTDB<any>, options: WebSocketSyncOptions);
+  /** The room's name (the URL's last path segment). */
+  readonly room: string;
   readonly peers: string[];
   readonly status: SyncStatus;
   readonly destroyed: boolean;

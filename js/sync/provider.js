@@ -163,7 +163,9 @@ export class SyncProvider {
       maxMessageBytes: this.maxMessageBytes,
       warn: (m) => this.warn(`${m} (peer ${peerId})`),
       onState: () => this.#onSessionState(peerId),
-      relay: this.relay,
+      // Relaying costs a version and a changesSince per frame: only worth it with another
+      // peer to pass changes to, or held changes a frame may release (the sender may lack them).
+      relay: () => this.relay && (this.#sessions.size > 1 || this.#held > 0),
       onPresence: (entries) => this.#onPresence(peerId, entries),
       onAcked: (version) => noteAcked(this.db, peerId, version),
     });

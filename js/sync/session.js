@@ -38,8 +38,8 @@ import {
  * @property {number} maxMessageBytes the largest frame accepted from the peer
  * @property {(message: string) => void} warn reports a dropped frame
  * @property {() => void} onState called when `synced` or `closed` changes
- * @property {boolean} [relay] the provider relays changes: receive() then reports the version
- *   before each CHANGES frame (what is new since it is what gets relayed)
+ * @property {() => boolean} [relay] whether the provider would relay a CHANGES frame now:
+ *   receive() then reports the version before it (what is new since it is what gets relayed)
  * @property {(entries: import("../presence.js").PresenceEntry[]) => void} [onPresence] presence
  *   entries the peer sent
  * @property {(version: Uint8Array) => void} [onAcked] the peer said what it has (hello, ack)
@@ -251,7 +251,7 @@ export class SyncSession {
       }
       case CHANGES: {
         // (Encoding the version is work only a relaying provider needs.)
-        const before = this.opts.relay ? this.db.version() : null;
+        const before = this.opts.relay?.() ? this.db.version() : null;
         const { applied, pending } = this.db.applyChanges(frame.bytes, { origin: this.opts.origin });
         this.#ackDue = true;
         this.#pending = pending;

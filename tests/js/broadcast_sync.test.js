@@ -251,3 +251,63 @@ test("a provider needs an open database, a channel name, and stops when the data
   assert.equal(sync.destroyed, true);
   sync.destroy();
 });
+
+test("with a password: a sealed channel under the derived room id; a wrong password reads and injects nothing", async () => {
+  const ch = channelName();
+  const { roomKey } = await import("../../js/sync/room_key.js");
+  const id = (await roomKey(ch, "right")).id;
+  const plain = spy(ch); // the channel named after the room: nobody uses it
+  /** @type {Uint8Array[]} */
+  const wire = [];
+  const sealedSpy = new BroadcastChannel(`crdtdb:sync:${id}`);
+  sealedSpy.onmessage = (ev) => wire.push(ev.data.frame);
+  const a = await start("pw-a", ch, { password: "right" });
+  const b = await start("pw-b", ch, { password: "right" });
+  const eve = await start("pw-eve", ch, { password: "wrong" });
+  try {
+    await a.db.table("t").set("secret", { note: "PLAINTEXT-MARKER-4711" });
+    await eve.db.table("t").set("injected", { note: "from eve" });
+    await b.db.table("t").set("b1", { v: 1 });
+    await waitFor(() => state(a.db) === state(b.db) && a.db.table("t").entries().length === 2, "a and b to converge");
+    a.db.presence.set({ name: "Ada" });
+    await waitFor(() => b.db.presence.getAll().get(a.db.peerId)?.name === "Ada", "presence through the sealed channel");
+    // Eve holds only her own row, and hers reached no one.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(eve.db.table("t").keys(), ["injected"]);
+    assert.equal(a.db.table("t").has("injected"), false);
+    assert.equal(b.db.table("t").has("injected"), false);
+    assert.equal(eve.db.presence.getAll().has(a.db.peerId), false);
+    // A wrong password derives another room id, hence another channel. Frames forged onto this
+    // one (unsealed, or sealed with another key) fail authentication.
+    const forger = new BroadcastChannel(`crdtdb:sync:${id}`);
+    const { changesFrame } = await import("../../js/sync/frames.js");
+    const { seal } = await import("../../js/sync/room_key.js");
+    const otherKey = (await roomKey(ch, "wrong")).key;
+    forger.postMessage({ from: "mallory", to: null, frame: changesFrame(eve.db.changesSince()) });
+    forger.postMessage({ from: "mallory", to: null, frame: await seal(otherKey, changesFrame(eve.db.changesSince()), "x") });
+    forger.close();
+    await waitFor(() => a.warnings.filter((w) => /authentication|too short|password/.test(w)).length >= 2, "forged frames refused");
+    assert.equal(a.db.table("t").has("injected"), false);
+    // Nothing on the wire reads as the row, and nothing went out under the room's own name.
+    assert.ok(wire.length > 0);
+    const marker = new TextEncoder().encode("PLAINTEXT-MARKER-4711");
+    const contains = (/** @type {Uint8Array} */ hay) => Buffer.from(hay).includes(Buffer.from(marker));
+    assert.equal(wire.some(contains), false);
+    assert.deepEqual(plain.seen, []);
+    assert.ok(!id.includes(ch));
+  } finally {
+    for (const x of [a, b, eve]) {
+      x.sync.destroy();
+      x.db.close();
+    }
+    plain.bc.close();
+    sealedSpy.close();
+  }
+});
+
+test("a password must be a non-empty string", async () => {
+  const db = await CRDTDB.open("pw-bad", { storage: "memory" });
+  assert.throws(() => new BroadcastChannelSync(db, { password: "" }), /password/);
+  assert.throws(() => new BroadcastChannelSync(db, { password: /** @type {any} */ (42) }), /password/);
+  db.close();
+});

@@ -32,6 +32,7 @@ test("package.json exports map, types and files", () => {
   assert.deepEqual(pkg.exports, {
     ".": { types: "./js/index.d.ts", node: "./js/index.node.js", default: "./js/index.js" },
     "./crdtdb.wasm": "./dist/crdtdb.wasm",
+    "./server": "./js/server/server.js",
     "./package.json": "./package.json",
   });
   assert.equal(pkg.types, "./js/index.d.ts");

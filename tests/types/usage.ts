@@ -13,6 +13,8 @@ import {
   UnknownIndexError,
   MemoryStorage,
   BroadcastChannelSync,
+  WebRTCSync,
+  WebSocketSync,
   type SyncProvider,
   type SyncStatus,
   type ApplyResult,
@@ -231,4 +233,27 @@ export async function syncTabs(db: CRDTDB): Promise<void> {
   tabs.on("peers", () => {});
   // @ts-expect-error: the channel is a string
   new BroadcastChannelSync(db, { channel: 5 });
+  new BroadcastChannelSync(db, { channel: "tabs", password: "secret" }).destroy();
+}
+
+export function syncRemote(db: CRDTDB): void {
+  const rtc = new WebRTCSync(db, {
+    room: "team-42",
+    signaling: "ws://127.0.0.1:4444",
+    password: "optional room secret",
+    maxConns: 8,
+    iceServers: [{ urls: "stun:stun.example.org" }, { urls: ["turn:turn.example.org"], username: "u", credential: "c" }],
+  });
+  const ws = new WebSocketSync(db, { url: "ws://127.0.0.1:4444/sync/team-42" });
+  const providers: SyncProvider[] = [rtc, ws];
+  const room: string = rtc.room + ws.room;
+  console.log(room, providers.length, rtc.peers.length, ws.status.connected);
+  rtc.destroy();
+  ws.destroy();
+  // @ts-expect-error: WebRTCSync needs a room
+  new WebRTCSync(db, { signaling: "ws://127.0.0.1:4444" });
+  // @ts-expect-error: WebSocketSync needs a url
+  new WebSocketSync(db, {});
+  // @ts-expect-error: maxConns is a number
+  new WebRTCSync(db, { room: "r", maxConns: "8" });
 }
