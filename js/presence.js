@@ -146,6 +146,20 @@ export class Presence {
     return relay;
   }
 
+  /**
+   * Other peers' states heard from recently (within half the expiry time): what a relaying
+   * provider tells a peer that just came, which does not hear them directly.
+   * @returns {PresenceEntry[]}
+   */
+  recentEntries() {
+    const now = this.now();
+    const out = [];
+    for (const [peer, e] of this.#remote) {
+      if (e.state !== null && now - e.seen <= PRESENCE_TIMEOUT_MS / 2) out.push({ peer, clock: e.clock, state: e.state });
+    }
+    return out;
+  }
+
   /** Forgets a peer that said bye. @param {string} peer */
   remove(peer) {
     const known = this.#remote.get(peer);

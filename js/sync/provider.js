@@ -173,10 +173,13 @@ export class SyncProvider {
     this.#sessions.set(peerId, s);
     if (greet) s.hello();
     else s.expectAnswer(answering);
-    // Who this is, for a peer that just came (each peer says it itself: states are never
-    // re-sent by others with a fresh lifetime).
+    // Who is here, for a peer that just came: this one, and where peers do not all hear each
+    // other (relay), the others recently heard from (else it learns of them only at their
+    // next heartbeat, up to 10 s later).
     const local = this.db.presence.localEntry();
-    if (local.clock > 0 && local.state !== null) s.sendPresence([local]);
+    const here = local.clock > 0 && local.state !== null ? [local] : [];
+    if (this.relay) for (const e of this.db.presence.recentEntries()) if (e.peer !== peerId) here.push(e);
+    if (here.length > 0) s.sendPresence(here);
     this.#updateStatus();
     return s;
   }

@@ -322,6 +322,38 @@ test("presence is relayed along a line of peers and expires when its owner goes 
   for (const db of dbs) db.close();
 });
 
+test("a peer joining through a relaying peer learns at once who is there, not at their next heartbeat", async () => {
+  const { net, ids, dbs } = await presenceNet("join");
+  // 0 - 1 - 2 linked in a line; 3 is not linked to anyone yet.
+  for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) if (j !== i + 1) net.down.add(SimNet.key(ids[i], ids[j]));
+  net.connect(ids[0], ids[1]);
+  net.connect(ids[1], ids[2]);
+  quiesce(net);
+  dbs[0].presence.set({ name: "zero" });
+  dbs[1].presence.set({ name: "one" });
+  while (net.queue.length > 0) net.deliver(0);
+  // 3 joins through 2 (a relay): the frames of the connection alone, no clock advance.
+  net.connect(ids[2], ids[3]);
+  while (net.queue.length > 0) net.deliver(0);
+  const seen = dbs[3].presence.getAll();
+  assert.deepEqual(seen.get("join-0"), { name: "zero" });
+  assert.deepEqual(seen.get("join-1"), { name: "one" });
+  // A state no one refreshed for over 15 s is not handed on as if it were fresh.
+  net.cut(ids[2], ids[3]);
+  net.cut(ids[0], ids[1]);
+  net.clock.advance(16_000);
+  net.down.delete(SimNet.key(ids[2], ids[3]));
+  dbs[3].presence.expire();
+  net.clock.advance(20_000);
+  dbs[3].presence.expire();
+  assert.equal(dbs[3].presence.getAll().has("join-0"), false);
+  net.connect(ids[2], ids[3]);
+  while (net.queue.length > 0) net.deliver(0);
+  assert.equal(dbs[3].presence.getAll().has("join-0"), false, "join-0 went quiet 36 s ago");
+  for (const p of net.nodes.values()) p.destroy();
+  for (const db of dbs) db.close();
+});
+
 test("compact() keeps the history a known peer has not acknowledged, so it catches up with events", async () => {
   const net = new SimNet();
   /** @type {string[]} */
