@@ -1,187 +1,160 @@
-// crdtdb demo: two in-page replicas of a todo list, synced on demand through the
-// transport-agnostic core (changesSince / applyChanges). Imports the package the way an app
-// served from static files would: the ES module entry, no bundler.
+// crdtdb task board: the demo's entry. Opens one IndexedDB-backed database, syncs every tab
+// of this browser over a BroadcastChannel, and wires the panels:
+//   board.js       the three columns, live queries on an index by status, conflicts
+//   presence.js    your name and who is here (db.presence)
+//   sync_panel.js  room, password and server: WebRTCSync and WebSocketSync (the relay)
+//   inspector.js   tables and row counts, version, peers, storage
+//   sw.js          the service worker that makes the app load offline
+// It imports the package the way an app served from static files does: the ES module entry,
+// no bundler.
+//
+// Query parameters: ?server=ws://host:port (crdtdb-server; default ws://<this host>:4444),
+// ?room=NAME (connect to that room at once), ?p2p=0 (relay only, no WebRTC).
 
-import { CRDTDB } from "../js/index.js";
+import { BroadcastChannelSync, CRDTDB } from "../js/index.js";
+import { Board } from "./board.js";
+import { byId, describeError } from "./dom.js";
+import { Inspector } from "./inspector.js";
+import { PresencePanel } from "./presence.js";
+import { SyncPanel } from "./sync_panel.js";
 
-const statusEl = document.getElementById("status");
-const syncStatusEl = document.getElementById("sync-status");
-const syncButton = document.getElementById("sync");
-const autoBox = document.getElementById("auto");
+const DB_NAME = "taskboard";
+/** The tables this app writes (crdtdb has no call that lists tables). */
+const TABLES = ["tasks"];
 
-/** @type {Map<string, Replica>} */
-const replicas = new Map();
+const statusEl = byId("app-status");
+const params = new URLSearchParams(location.search);
 
-class Replica {
-  /**
-   * @param {CRDTDB} db
-   * @param {HTMLElement} root the replica's <section>
-   */
-  constructor(db, root) {
-    this.db = db;
-    this.todos = db.table("todos");
-    this.root = root;
-    this.list = root.querySelector(".todos");
-    this.counter = 0;
-    /** @type {Array<[string, any]>} the todos as [key, row], in key order */
-    this.entries = [];
+/** Writes not yet durable, for the "saving…" indicator. */
+let pending = 0;
+let opened = "";
 
-    // A live query of every todo; db.keyOf names each row it hands over.
-    this.todos.subscribe((rows) => {
-      this.entries = rows.map((row) => [/** @type {string} */ (db.keyOf(row)), row]);
-      this.render();
-    });
-    // Auto-sync once a local write is durable: that is when its changes may leave.
-    db.on("update", ({ origin }) => {
-      if (origin === "local" && autoBox.checked) syncAll();
-    });
-
-    root.querySelector(".add").addEventListener("submit", (event) => {
-      event.preventDefault();
-      const input = event.target.elements.title;
-      const title = input.value.trim();
-      if (title === "") return;
-      input.value = "";
-      this.run(this.todos.set(this.newKey(), { title, done: false }));
-    });
-    this.render();
-  }
-
-  /** Keys sort by creation time, then by peer, so lists read in the order todos were added. */
-  newKey() {
-    this.counter += 1;
-    const time = Date.now().toString(36).padStart(9, "0");
-    return `${time}-${this.db.peerId}-${this.counter}`;
-  }
-
-  /** @param {Promise<void>} write */
-  run(write) {
-    write.catch((err) => showError(err));
-  }
-
-  render() {
-    const items = this.entries.map(([key, row]) => this.renderItem(key, row));
-    this.list.replaceChildren(...items);
-  }
-
-  /** Re-reads the rows (a merge can add conflicts to a row whose visible value did not change). */
-  refresh() {
-    this.entries = this.todos.entries();
-    this.render();
-  }
-
-  /**
-   * @param {string} key
-   * @param {any} row
-   */
-  renderItem(key, row) {
-    const li = document.createElement("li");
-    li.dataset.key = key;
-    li.classList.toggle("done", row.done === true);
-
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.checked = row.done === true;
-    box.title = "Done";
-    box.addEventListener("change", () => this.run(this.todos.update(key, { done: box.checked })));
-
-    const title = document.createElement("span");
-    title.className = "title";
-    title.textContent = String(row.title);
-    title.title = "Double-click to edit";
-    title.addEventListener("dblclick", () => this.edit(li, key, String(row.title)));
-
-    li.append(box, title);
-
-    const hidden = this.todos.conflicts(key).title;
-    if (hidden !== undefined) {
-      const note = document.createElement("span");
-      note.className = "conflict";
-      note.textContent = `⚡ also “${hidden.join("”, “")}”`;
-      note.title = "Concurrent edits: last-writer-wins kept the title shown; conflicts() lists the others";
-      li.append(note);
-    }
-
-    const del = document.createElement("button");
-    del.type = "button";
-    del.className = "ghost";
-    del.textContent = "✕";
-    del.title = "Delete";
-    del.setAttribute("aria-label", `Delete ${row.title}`);
-    del.addEventListener("click", () => this.run(this.todos.delete(key)));
-    li.append(del);
-    return li;
-  }
-
-  /**
-   * Replaces the title with an input; Enter saves (update), Escape cancels.
-   * @param {HTMLLIElement} li
-   * @param {string} key
-   * @param {string} current
-   */
-  edit(li, key, current) {
-    const input = document.createElement("input");
-    input.value = current;
-    input.className = "title";
-    li.querySelector(".title").replaceWith(input);
-    input.focus();
-    input.select();
-    const finish = (save) => {
-      input.onblur = null;
-      const value = input.value.trim();
-      if (save && value !== "" && value !== current) this.run(this.todos.update(key, { title: value }));
-      else this.render();
-    };
-    input.addEventListener("keydown", (e) => {
-      if (e.key === "Enter") finish(true);
-      if (e.key === "Escape") finish(false);
-    });
-    input.onblur = () => finish(true);
-  }
-}
-
-/** Sends each replica what the other lacks, both ways. */
-function syncAll() {
-  const [a, b] = [...replicas.values()].map((r) => r.db);
-  const toB = b.applyChanges(a.changesSince(b.version()));
-  const toA = a.applyChanges(b.changesSince(a.version()));
-  const plural = (n) => `${n} change${n === 1 ? "" : "s"}`;
-  syncStatusEl.textContent =
-    toA.applied + toB.applied === 0
-      ? "in sync"
-      : `bob ← ${plural(toB.applied)}\nalice ← ${plural(toA.applied)}`;
-  // A merge can add conflicts to a row whose visible value did not change (no change event
-  // for it), so redraw both lists for the conflict notes.
-  for (const r of replicas.values()) r.refresh();
+function showStatus() {
+  const network = navigator.onLine ? "" : " You are offline: changes are kept here and sync when you reconnect.";
+  const saving = pending > 0 ? "Saving…" : "Every change is saved in IndexedDB.";
+  statusEl.textContent = `${opened} ${saving}${network}`.trim();
+  statusEl.classList.remove("error");
+  document.body.dataset.pending = String(pending);
 }
 
 /** @param {unknown} err */
 function showError(err) {
-  statusEl.textContent = `Error: ${err instanceof Error ? `${err.name}: ${err.message}` : err}`;
+  statusEl.textContent = `Error: ${describeError(err)}`;
   statusEl.classList.add("error");
 }
 
-async function main() {
-  const started = performance.now();
-  for (const section of document.querySelectorAll(".replica")) {
-    const name = section.dataset.replica;
-    // One IndexedDB database per replica: both survive reloads.
-    const db = await CRDTDB.open(`todos-demo-${name}`);
-    replicas.set(name, new Replica(db, section));
-  }
-  syncButton.addEventListener("click", () => {
-    try {
-      syncAll();
-    } catch (err) {
+/**
+ * Follows a write until it is durable; a failure (e.g. the task was deleted meanwhile) is
+ * shown, not thrown.
+ * @param {Promise<unknown>} write
+ */
+function track(write) {
+  pending += 1;
+  showStatus();
+  write.then(
+    () => {
+      pending -= 1;
+      showStatus();
+    },
+    (err) => {
+      pending -= 1;
       showError(err);
-    }
+      document.body.dataset.pending = String(pending);
+    },
+  );
+}
+
+/**
+ * Registers sw.js (the app shell, cache first) and reports when the next load will work
+ * offline.
+ * @param {(text: string) => void} show
+ */
+async function registerServiceWorker(show) {
+  if (!("serviceWorker" in navigator)) {
+    show("unavailable: service workers need https: or localhost");
+    return;
+  }
+  show("installing the service worker…");
+  try {
+    // Next to this page, so its scope is the demo's folder.
+    const registration = await navigator.serviceWorker.register("sw.js");
+    // A worker that could not cache every file of the app shell never activates.
+    const installing = registration.installing ?? registration.waiting;
+    const failed = new Promise((_, reject) => {
+      installing?.addEventListener("statechange", () => {
+        if (installing.state === "redundant" && registration.active === null) {
+          reject(new Error("it could not cache the app shell (see sw.js's SHELL)"));
+        }
+      });
+    });
+    // Active means installed: every file of the app shell is in its cache.
+    await Promise.race([navigator.serviceWorker.ready, failed]);
+    show("ready: the app shell is cached, the next load works without a network");
+    document.body.dataset.offlineReady = "true";
+  } catch (err) {
+    show(`the service worker failed: ${describeError(err)}`);
+    document.body.dataset.offlineReady = "false";
+  }
+}
+
+async function main() {
+  const offlineEl = byId("ins-offline");
+  registerServiceWorker((text) => {
+    offlineEl.textContent = text;
   });
-  autoBox.addEventListener("change", () => {
-    if (autoBox.checked) syncAll();
+
+  const started = performance.now();
+  const db = await CRDTDB.open(DB_NAME, {
+    // Each column is a range of one compound index: [status, order].
+    indexes: { tasksByStatus: { table: "tasks", keys: ["status", "order"] } },
   });
+  // Every tab of this browser that opens the board syncs with this one.
+  const tabs = new BroadcastChannelSync(db);
+
+  const sync = new SyncPanel(db, { params });
+  const where = (/** @type {string} */ peer) => {
+    if (peer === db.peerId) return "this tab";
+    if (tabs.peers.includes(peer)) return "another tab";
+    if (sync.rtc?.peers.includes(peer)) return "peer to peer";
+    return "through the relay";
+  };
+  const presence = new PresencePanel(db, { where });
+  new Board(db, {
+    track,
+    me: () => presence.name,
+    onEditing: (key) => presence.setEditing(key),
+  });
+  const inspector = new Inspector(db, {
+    tables: TABLES,
+    providers: () => [["tabs", tabs], ...sync.providers()],
+  });
+
+  const showTabs = () => {
+    const n = tabs.peers.length;
+    const el = byId("status-tabs");
+    el.textContent = n === 0 ? "no other tab open" : `${n} other tab${n === 1 ? "" : "s"}${tabs.status.synced ? ", synced" : ""}`;
+    el.dataset.peers = String(n);
+  };
+  // Peers come and go without a status change; a light refresh each second shows them.
+  const tick = () => {
+    showTabs();
+    sync.render();
+    presence.render();
+    inspector.refresh();
+  };
+  tabs.on("status", tick);
+  sync.onChange = tick;
+  setInterval(tick, 1000);
+  db.on("update", () => inspector.refresh());
+  addEventListener("online", showStatus);
+  addEventListener("offline", showStatus);
+
   const ms = Math.round(performance.now() - started);
-  const rows = [...replicas.values()].map((r) => r.db.table("todos").count()).join(" and ");
-  statusEl.textContent = `Opened from IndexedDB in ${ms} ms: alice and bob hold ${rows} todos.`;
+  const n = db.table("tasks").count();
+  opened = `Opened from IndexedDB in ${ms} ms with ${n} task${n === 1 ? "" : "s"}.`;
+  showStatus();
+  tick();
+  sync.start();
   document.body.dataset.ready = "true";
 }
 
