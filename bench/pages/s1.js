@@ -16,8 +16,28 @@ const now = () => performance.timeOrigin + performance.now();
 let lib = null;
 /** @type {Array<{ i: number, seen: number }>} */
 const seen = [];
-/** Bytes of each update the writer produced (what crosses to the other tab). */
+/** Bytes of each update the writer produced (the `update` event's; Yjs: the doc update). */
 const updateBytes = [];
+/** Bytes this page put on the wire for each change it sent (crdtdb: a CHANGES or DELTA
+ * frame posted to every tab or sent on a data channel; Yjs: the update it sent). */
+let wireBytes = [];
+
+/** Records the sync frames carrying changes that this page sends. */
+function recordWire() {
+  const post = BroadcastChannel.prototype.postMessage;
+  BroadcastChannel.prototype.postMessage = function (/** @type {any} */ m) {
+    if (m?.to === null && (m.frame?.[0] === 2 || m.frame?.[0] === 8)) wireBytes.push(m.frame.length);
+    return post.call(this, m);
+  };
+  if (typeof RTCDataChannel === "function") {
+    const send = RTCDataChannel.prototype.send;
+    RTCDataChannel.prototype.send = function (/** @type {any} */ d) {
+      const b = d instanceof Uint8Array ? d : null;
+      if (this.label === "crdtdb" && b && (b[0] === 2 || b[0] === 8)) wireBytes.push(b.length);
+      return send.call(this, d);
+    };
+  }
+}
 
 /**
  * Yjs over one RTCDataChannel to the other browser (what y-webrtc does between browsers),
@@ -84,6 +104,7 @@ async function setup(a) {
   if (a.lib === "crdtdb-rtc") {
     // Two browsers over WebRTCSync: each with its own IndexedDB database (durable before sent).
     const { CRDTDB, WebRTCSync } = await import("/js/index.js");
+    recordWire();
     const db = await CRDTDB.open(`s1rtc-${a.run}`);
     const sync = new WebRTCSync(db, { room: `s1-${a.run}`, signaling: a.signaling });
     db.on("change", (e) => {
@@ -107,6 +128,7 @@ async function setup(a) {
     doc.on("update", (/** @type {Uint8Array} */ u, /** @type {unknown} */ origin) => {
       if (origin !== "remote") {
         updateBytes.push(u.length);
+        wireBytes.push(u.length);
         link.send(u);
       }
     });
@@ -116,6 +138,7 @@ async function setup(a) {
   }
   if (a.lib === "crdtdb") {
     const { BroadcastChannelSync, CRDTDB } = await import("/js/index.js");
+    recordWire();
     const db = await CRDTDB.open(`s1-${a.run}`);
     const sync = new BroadcastChannelSync(db, { channel: `s1-${a.run}` });
     db.on("change", (e) => {
@@ -139,6 +162,7 @@ async function setup(a) {
     doc.on("update", (/** @type {Uint8Array} */ u, /** @type {unknown} */ origin) => {
       if (origin !== "remote") {
         updateBytes.push(u.length);
+        wireBytes.push(u.length);
         bc.postMessage(u);
       }
     });
@@ -182,6 +206,7 @@ function yjsWrites(Y, doc, rows) {
  */
 async function writeAll(a) {
   const sent = [];
+  wireBytes = [];
   for (let i = 0; i < 2 * a.n; i++) {
     // Updates go to rows the writes made (keys r0…r99 are reused past 100 rows).
     const p = i < a.n ? lib.write(i) : lib.update(i, `r${(i - a.n) % Math.min(a.n, 100)}`);
@@ -198,5 +223,6 @@ Object.assign(window, {
   peers: () => lib.peers(),
   seen: () => seen,
   updateBytes: () => updateBytes,
+  wireBytes: () => wireBytes,
   pageReady: true,
 });

@@ -2,9 +2,12 @@
 // BroadcastChannel (docs/sync.md). The channel is a bus: every message reaches every other
 // instance, so an update is posted once, nothing is relayed, and three or more tabs cannot
 // loop. Messages are { from, to, frame }: `to` null for everyone, else one peer id. With a
-// password the channel is named by the derived room id and every frame is sealed.
+// password the channel is named by the derived room id and every frame is sealed. Updates
+// posted to everyone go as deltas against this instance's previous post when every peer reads
+// them (./delta.js): each receiver keeps each sender's last post as the reference.
 
-import { byeFrame, changesFrame, HELLO, helloFrame, presenceFrame } from "./frames.js";
+import { DeltaReceiver, DeltaSender } from "./delta.js";
+import { byeFrame, CHANGES, changesFrame, decodeFrame, DELTA, deltaFrame, HELLO, helloFrame, presenceFrame } from "./frames.js";
 import { checkProviderOptions, SyncProvider } from "./provider.js";
 import { roomKey, seal, Serial, unseal } from "./room_key.js";
 import { nextAsk } from "./session.js";
@@ -53,6 +56,12 @@ export class BroadcastChannelSync extends SyncProvider {
   #unlisten = null;
   /** The ask id of the latest hello posted to everyone. */
   #askAll = -1;
+  sessionDeltas = false;
+  #busOut = new DeltaSender();
+  /** Each sender's last post to everyone, the reference of its deltas. @type {Map<string, DeltaReceiver>} */
+  #busIn = new Map();
+  /** Senders whose delta did not fit the reference held: asked again, waiting. */
+  #broken = new Set();
 
   /**
    * Starts syncing `db` with every other instance on the channel (by default one named
@@ -118,8 +127,14 @@ export class BroadcastChannelSync extends SyncProvider {
   sendUpdate(bytes) {
     // One post reaches every instance, known yet or not (one that dropped this one after a
     // silence comes back through it).
-    for (const s of this.sessions()) s.noteSent();
-    this.#post(null, changesFrame(bytes));
+    let deltas = true;
+    for (const s of this.sessions()) {
+      s.noteSent();
+      deltas &&= s.peerProtocol >= 2;
+    }
+    const delta = deltas ? this.#busOut.encode(bytes) : null;
+    if (delta === null) this.#busOut.note(bytes);
+    this.#post(null, delta === null ? changesFrame(bytes) : deltaFrame(delta.tag, delta.ops));
   }
 
   /**
@@ -169,13 +184,60 @@ export class BroadcastChannelSync extends SyncProvider {
   /** @param {string} from @param {string | null} to @param {Uint8Array} frame */
   #deliver(from, to, frame) {
     if (this.destroyed) return;
+    // A hello: a peer came, or asks again. It may lack this one's last post: the next goes whole.
+    if (frame[0] === HELLO) this.#busOut.reset();
     // A hello to everyone from a peer we know: it started again (a reload reusing its id).
-    if (to === null && frame[0] === HELLO) this.drop(from);
+    if (to === null && frame[0] === HELLO) {
+      this.drop(from);
+      this.#busIn.delete(from);
+    }
+    if (to === null && (frame[0] === CHANGES || frame[0] === DELTA)) {
+      const whole = this.#busFrame(from, frame);
+      if (whole === null) return;
+      frame = whole;
+    }
     // A stranger writing to this instance alone answers (or follows) its hello to everyone:
     // no second hello; the answer to that one counts. A stranger posting to everyone started
     // after this instance's hello: greet it.
     const greet = to === null;
     this.receive(from, frame, (f) => this.#post(from, f), greet, this.#askAll);
+  }
+
+  /**
+   * A post to everyone carrying changes: a CHANGES frame becomes the sender's reference; a
+   * DELTA is decoded against it. Null when it cannot be (the sender is asked again).
+   * @param {string} from
+   * @param {Uint8Array} frame
+   * @returns {Uint8Array | null} the CHANGES frame to take
+   */
+  #busFrame(from, frame) {
+    let ref = this.#busIn.get(from);
+    if (ref === undefined) {
+      if (this.#busIn.size >= 256) this.#busIn.delete(/** @type {string} */ (this.#busIn.keys().next().value));
+      this.#busIn.set(from, (ref = new DeltaReceiver()));
+    }
+    if (frame[0] === CHANGES) {
+      ref.note(frame.subarray(1));
+      this.#broken.delete(from);
+      return frame;
+    }
+    let bytes;
+    try {
+      const d = /** @type {{ tag: number, ops: Uint8Array }} */ (decodeFrame(frame));
+      bytes = ref.decode(d.tag, d.ops);
+    } catch (err) {
+      this.warn(`dropped a sync delta from ${from}: ${/** @type {Error} */ (err).message}`);
+      return null;
+    }
+    if (bytes === null) {
+      // Its previous post never reached this instance (it came later): ask it, once.
+      if (!this.#broken.has(from)) {
+        this.#broken.add(from);
+        this.session(from, (f) => this.#post(from, f), false, this.#askAll)?.hello();
+      }
+      return null;
+    }
+    return changesFrame(bytes);
   }
 
   /**

@@ -5,7 +5,9 @@
 import { Writer } from "../codec.js";
 import { DecodeError } from "../errors.js";
 
-export const PROTOCOL = 1;
+/** Protocol 2 added DELTA; protocol 1 peers are still understood (and sent no deltas). */
+export const PROTOCOL = 2;
+export const MIN_PROTOCOL = 1;
 
 export const HELLO = 1; // protocol version, ask id, sender's version: "send me what I lack"
 export const CHANGES = 2; // changesSince/update bytes, for applyChanges
@@ -14,8 +16,9 @@ export const ACK = 4; // sender's version after applying what it received (also 
 export const PART = 5; // total length, offset, bytes: a slice of a frame larger than a link carries
 export const BYE = 6; // the sender leaves
 export const PRESENCE = 7; // presence entries: peer id, clock, state as JSON ("null": left)
+export const DELTA = 8; // reference tag (u32 LE), ops: a change frame as a delta (./delta.js)
 
-const NAMES = ["", "hello", "changes", "synced", "ack", "part", "bye", "presence"];
+const NAMES = ["", "hello", "changes", "synced", "ack", "part", "bye", "presence", "delta"];
 
 /** @param {number} type @returns {string} */
 export function frameName(type) {
@@ -29,7 +32,8 @@ export function frameName(type) {
  *   | { type: typeof ACK, version: Uint8Array }
  *   | { type: typeof PART, total: number, offset: number, bytes: Uint8Array }
  *   | { type: typeof BYE }
- *   | { type: typeof PRESENCE, entries: import("../presence.js").PresenceEntry[] }} Frame
+ *   | { type: typeof PRESENCE, entries: import("../presence.js").PresenceEntry[] }
+ *   | { type: typeof DELTA, tag: number, ops: Uint8Array }} Frame
  */
 
 /** @param {number} v @returns {number} bytes of v as a varint */
@@ -70,6 +74,14 @@ export const ackFrame = (version) => encode(ACK, [], version);
 /** @param {number} total @param {number} offset @param {Uint8Array} bytes */
 export const partFrame = (total, offset, bytes) => encode(PART, [total, offset], bytes);
 export const byeFrame = () => encode(BYE, []);
+/** @param {number} tag the reference's tag @param {Uint8Array} ops */
+export function deltaFrame(tag, ops) {
+  const f = new Uint8Array(5 + ops.length);
+  f[0] = DELTA;
+  new DataView(f.buffer).setUint32(1, tag, true);
+  f.set(ops, 5);
+  return f;
+}
 
 const fromUtf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -208,6 +220,11 @@ export function decodeFrame(buf) {
       }
       if (r.pos !== buf.length) throw new DecodeError("sync presence frame has trailing bytes");
       return { type, entries };
+    }
+    case DELTA: {
+      if (buf.length < 6) throw new DecodeError("sync delta frame is too short");
+      const tag = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(1, true);
+      return { type, tag, ops: buf.subarray(5) };
     }
     default:
       throw new DecodeError(`sync frame has unknown type ${type}`);

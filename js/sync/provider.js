@@ -82,6 +82,8 @@ export class SyncProvider {
   #ticks = 0;
   /** Changes the database holds for missing predecessors, after the last frame applied. */
   #held = 0;
+  /** Sessions send change frames as deltas (a bus provider does that itself, per post). */
+  sessionDeltas = true;
 
   /**
    * @param {import("../database.js").CRDTDB} db an open database (await db.ready first)
@@ -168,6 +170,7 @@ export class SyncProvider {
       relay: () => this.relay && (this.#sessions.size > 1 || this.#held > 0),
       onPresence: (entries) => this.#onPresence(peerId, entries),
       onAcked: (version) => noteAcked(this.db, peerId, version),
+      deltas: this.sessionDeltas,
     });
     s.lastHeard = this.clock.now();
     this.#sessions.set(peerId, s);

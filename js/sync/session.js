@@ -7,9 +7,11 @@
 // point) and SYNCED(ask). Afterwards each durable update is streamed as CHANGES. A message
 // whose causal predecessors are missing (a lost frame) makes the receiver say HELLO again, so
 // a gap heals from versions instead of from scratch. ACK tells the sender what the receiver
-// now has (the peer's acknowledged version) and doubles as a heartbeat.
+// now has (the peer's acknowledged version) and doubles as a heartbeat. On a link whose peer
+// speaks protocol 2, a change frame may go as a DELTA against the previous one (./delta.js).
 
 import { DecodeError, QuotaError } from "../errors.js";
+import { DeltaReceiver, DeltaSender } from "./delta.js";
 import {
   ACK,
   ackFrame,
@@ -17,9 +19,12 @@ import {
   CHANGES,
   changesFrame,
   decodeFrame,
+  DELTA,
+  deltaFrame,
   frameName,
   HELLO,
   helloFrame,
+  MIN_PROTOCOL,
   PART,
   PRESENCE,
   presenceFrame,
@@ -43,6 +48,8 @@ import {
  * @property {(entries: import("../presence.js").PresenceEntry[]) => void} [onPresence] presence
  *   entries the peer sent
  * @property {(version: Uint8Array) => void} [onAcked] the peer said what it has (hello, ack)
+ * @property {boolean} [deltas] send change frames as deltas when the peer understands them
+ *   (not on a bus, where a provider posts updates to every peer at once)
  */
 
 /** Frames refused within one heartbeat window before a session is closed as abusive. */
@@ -100,6 +107,12 @@ export class SyncSession {
   #repairSkips = 0;
   /** A part failed: later parts of that frame are skipped quietly until a new one starts. */
   #skipParts = false;
+  /** The peer's protocol (from its hello; 0 before one). */
+  #peerProtocol = 0;
+  #deltaOut = new DeltaSender();
+  #deltaIn = new DeltaReceiver();
+  /** A delta came against a reference this end does not hold: asked again, waiting. */
+  #deltaBroken = false;
   #parts;
 
   /**
@@ -110,6 +123,11 @@ export class SyncSession {
     this.db = db;
     this.opts = opts;
     this.#parts = new Reassembler(opts.maxMessageBytes);
+  }
+
+  /** The peer's sync protocol, from its hello (0 before one). */
+  get peerProtocol() {
+    return this.#peerProtocol;
   }
 
   /** Says hello: asks the peer for what this replica lacks. */
@@ -136,7 +154,7 @@ export class SyncSession {
   sendUpdate(bytes) {
     if (this.live && !this.closed) {
       this.#sentSinceAck = true;
-      this.#send(changesFrame(bytes));
+      this.#sendChanges(bytes);
     }
   }
 
@@ -166,6 +184,8 @@ export class SyncSession {
     this.badFrames = 0;
     this.#hellos = 0;
     this.#send(ackFrame(this.db.version()));
+    // A lost reference whose hello went unanswered: ask once more.
+    if (this.#deltaBroken) this.hello();
   }
 
   /**
@@ -231,8 +251,8 @@ export class SyncSession {
   #handle(frame) {
     switch (frame.type) {
       case HELLO: {
-        if (frame.protocol !== PROTOCOL) {
-          throw new DecodeError(`peer speaks sync protocol ${frame.protocol}, this one ${PROTOCOL}`);
+        if (frame.protocol < MIN_PROTOCOL) {
+          throw new DecodeError(`peer speaks sync protocol ${frame.protocol}, this one ${MIN_PROTOCOL} to ${PROTOCOL}`);
         }
         // Each answer costs what the peer lacks: a few per heartbeat window are plenty.
         if (++this.#hellos > MAX_HELLOS) throw new DecodeError(`more than ${MAX_HELLOS} hellos within one heartbeat`);
@@ -245,26 +265,30 @@ export class SyncSession {
         this.#lastRepair = this.remoteVersion.join();
         this.#repairBackoff = 1;
         this.#repairSkips = 0;
-        this.#send(changesFrame(changes));
+        // The peer starts over (it may have lost the reference): the answer goes whole.
+        this.#peerProtocol = frame.protocol;
+        this.#deltaOut.reset();
+        this.#sendChanges(changes);
         this.#send(syncedFrame(frame.ask, this.db.version()));
         return undefined;
       }
-      case CHANGES: {
-        // (Encoding the version is work only a relaying provider needs.)
-        const before = this.opts.relay?.() ? this.db.version() : null;
-        const { applied, pending } = this.db.applyChanges(frame.bytes, { origin: this.opts.origin });
-        this.#ackDue = true;
-        this.#pending = pending;
-        // Held changes released since the peer's last answer lower the bar.
-        this.#pendingAfterAnswer = Math.min(this.#pendingAfterAnswer, pending);
-        // More changes held than after this peer's last answer: they wait for something it
-        // sent that never arrived, so ask again (once per answer; what is still held after
-        // an answer is not this peer's to send, and asking again for it would never end).
-        if (pending > this.#pendingAfterAnswer && !this.#askedAgain) {
-          this.#askedAgain = true;
-          this.hello();
+      case DELTA: {
+        const bytes = this.#deltaIn.decode(frame.tag, frame.ops);
+        if (bytes === null) {
+          // Not against the reference this end holds (a frame was lost or reordered): ask
+          // again, once; the answer comes whole and both ends share a reference again.
+          if (!this.#deltaBroken) {
+            this.#deltaBroken = true;
+            this.hello();
+          }
+          return undefined;
         }
-        return { applied, pending, before };
+        return this.#applyChanges(bytes);
+      }
+      case CHANGES: {
+        this.#deltaIn.note(frame.bytes);
+        this.#deltaBroken = false;
+        return this.#applyChanges(frame.bytes);
       }
       case SYNCED: {
         if (frame.ask !== this.#ask) return undefined; // the answer to an older hello
@@ -306,7 +330,7 @@ export class SyncSession {
           this.#repairSkips = 0;
           this.#lastRepair = key;
           this.#sentSinceAck = true;
-          this.#send(changesFrame(this.db.changesSince(this.remoteVersion)));
+          this.#sendChanges(this.db.changesSince(this.remoteVersion));
         }
         return undefined;
       }
@@ -318,6 +342,43 @@ export class SyncSession {
         return undefined;
     }
     return undefined;
+  }
+
+  /**
+   * Merges change bytes the peer sent.
+   * @param {Uint8Array} bytes
+   * @returns {{ applied: number, pending: number, before: Uint8Array | null }}
+   */
+  #applyChanges(bytes) {
+    // (Encoding the version is work only a relaying provider needs.)
+    const before = this.opts.relay?.() ? this.db.version() : null;
+    const { applied, pending } = this.db.applyChanges(bytes, { origin: this.opts.origin });
+    this.#ackDue = true;
+    this.#pending = pending;
+    // Held changes released since the peer's last answer lower the bar.
+    this.#pendingAfterAnswer = Math.min(this.#pendingAfterAnswer, pending);
+    // More changes held than after this peer's last answer: they wait for something it
+    // sent that never arrived, so ask again (once per answer; what is still held after
+    // an answer is not this peer's to send, and asking again for it would never end).
+    if (pending > this.#pendingAfterAnswer && !this.#askedAgain) {
+      this.#askedAgain = true;
+      this.hello();
+    }
+    return { applied, pending, before };
+  }
+
+  /**
+   * Sends change bytes: as a delta against the previous change frame when the peer reads
+   * deltas and that is smaller.
+   * @param {Uint8Array} bytes
+   */
+  #sendChanges(bytes) {
+    if (this.closed) return;
+    const delta = this.#peerProtocol >= 2 && this.opts.deltas !== false ? this.#deltaOut.encode(bytes) : null;
+    if (delta === null) {
+      this.#deltaOut.note(bytes);
+      this.#send(changesFrame(bytes));
+    } else this.#send(deltaFrame(delta.tag, delta.ops));
   }
 
   /** @param {Uint8Array} frame */

@@ -311,3 +311,43 @@ test("a password must be a non-empty string", async () => {
   assert.throws(() => new BroadcastChannelSync(db, { password: /** @type {any} */ (42) }), /password/);
   db.close();
 });
+
+test("updates cross the channel as small deltas; a late instance, lacking the reference, still catches up", async () => {
+  const ch = channelName();
+  /** @type {Array<{ type: number, bytes: number }>} */
+  const posts = [];
+  const bc = new BroadcastChannel(`crdtdb:sync:${ch}`);
+  bc.onmessage = (ev) => {
+    if (ev.data.to === null) posts.push({ type: ev.data.frame[0], bytes: ev.data.frame.length });
+  };
+  const a = await start("delta-a", ch);
+  const b = await start("delta-b", ch);
+  try {
+    await waitFor(() => a.sync.status.synced && b.sync.status.synced, "a and b to sync");
+    for (let i = 0; i < 10; i++) await a.db.table("t").set(`row-${i}`, { i, c1: "v", c2: i % 7 });
+    for (let i = 0; i < 10; i++) await a.db.table("t").update(`row-${i}`, { i: 100 + i });
+    await waitFor(() => state(a.db) === state(b.db), "b to follow a");
+    const changes = posts.filter((p) => p.type === CHANGES || p.type === 8);
+    const updates = changes.slice(-9); // the single-column updates after the first
+    assert.ok(updates.every((p) => p.type === 8), JSON.stringify(changes));
+    assert.ok(updates.every((p) => p.bytes <= 29), `single-column updates posted as ${JSON.stringify(updates.map((p) => p.bytes))} bytes`);
+    // c comes later: it never saw a's previous post, asks again, and the next post is whole.
+    const c = await start("delta-c", ch);
+    try {
+      await a.db.table("t").update("row-3", { i: 999 });
+      await waitFor(() => state(c.db) === state(a.db) && state(b.db) === state(a.db), "c to catch up through deltas");
+      await a.db.table("t").update("row-4", { i: 1000 });
+      await waitFor(() => state(c.db) === state(a.db) && state(b.db) === state(a.db), "all three to follow a");
+      assert.deepEqual(c.warnings, []);
+    } finally {
+      c.sync.destroy();
+      c.db.close();
+    }
+  } finally {
+    for (const x of [a, b]) {
+      x.sync.destroy();
+      x.db.close();
+    }
+    bc.close();
+  }
+});

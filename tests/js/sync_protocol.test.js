@@ -85,6 +85,8 @@ class SimNet {
   /** @type {Map<string, SimProvider>} */
   nodes = new Map();
   sent = 0;
+  /** Frames sent, by type byte. @type {Map<number, number>} */
+  types = new Map();
 
   /** @param {string} a @param {string} b */
   static key(a, b) {
@@ -94,6 +96,7 @@ class SimNet {
   /** @param {string} from @param {string} to @param {Uint8Array} frame */
   send(from, to, frame) {
     this.sent++;
+    this.types.set(frame[0], (this.types.get(frame[0]) ?? 0) + 1);
     if (!this.down.has(SimNet.key(from, to))) this.queue.push({ from, to, frame: frame.slice() });
   }
 
@@ -253,17 +256,21 @@ async function runSeed(/** @type {number} */ seed) {
   }
   for (const p of net.nodes.values()) p.destroy();
   for (const db of dbs) db.close();
-  return { n, steps, sent: net.sent, warnings: warnings.length };
+  return { n, steps, sent: net.sent, deltas: net.types.get(8) ?? 0, warnings: warnings.length };
 }
 
 test(`randomized: 5 to 7 replicas over a lossy, reordering, partitioning network converge (${SEEDS} seeds)`, async () => {
   let frames = 0;
+  let deltas = 0;
   for (let seed = 1; seed <= SEEDS; seed++) {
     const r = await runSeed(seed);
     if (process.env.CRDTDB_SYNC_VERBOSE) console.log(JSON.stringify(r));
     frames += r.sent;
+    deltas += r.deltas;
   }
   assert.ok(frames > 0);
+  // Live updates went as deltas, through the losses and reorders above.
+  assert.ok(deltas > 0, "no delta frame was sent");
 });
 
 test("an answer larger than the receiver accepts is refused once, not sent again and again, and not reported synced", async () => {
