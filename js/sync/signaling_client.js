@@ -28,6 +28,8 @@ export class SignalingClient {
   #pinger = null;
   #lastHeard = 0;
   #closed = false;
+  /** The server welcomed this connection into the room. */
+  #joined = false;
 
   /**
    * @param {{ url: string, room: string, peer: string, WebSocket: any }} opts
@@ -39,8 +41,9 @@ export class SignalingClient {
     this.#connect();
   }
 
+  /** Joined the room: signals can be sent (before the welcome, the server refuses them). */
   get connected() {
-    return this.#ws !== null && this.#ws.readyState === 1;
+    return this.#joined && this.#ws !== null && this.#ws.readyState === 1;
   }
 
   #connect() {
@@ -78,6 +81,7 @@ export class SignalingClient {
       switch (msg?.type) {
         case "welcome":
           if (!Array.isArray(msg.peers)) return;
+          this.#joined = true;
           this.#backoff.reset();
           this.on.status(true);
           this.on.welcome(msg.peers.filter((/** @type {unknown} */ p) => typeof p === "string" && p !== this.opts.peer));
@@ -93,6 +97,8 @@ export class SignalingClient {
           return;
         case "error":
           this.on.warn(`signaling server: ${String(msg.message)}`);
+          // Not let in (the room is full, the server has too many rooms): try again later.
+          if (!this.#joined) ws.close(1000, "not joined");
           return;
         case "pong":
           return;
@@ -104,6 +110,7 @@ export class SignalingClient {
     ws.onclose = (/** @type {{ code: number }} */ ev) => {
       if (this.#ws !== ws) return;
       this.#ws = null;
+      this.#joined = false;
       if (this.#pinger !== null) clearInterval(this.#pinger);
       this.#pinger = null;
       this.on.status(false);
@@ -128,6 +135,7 @@ export class SignalingClient {
     if (this.#pinger !== null) clearInterval(this.#pinger);
     const ws = this.#ws;
     this.#ws = null;
+    this.#joined = false;
     if (ws !== null) {
       try {
         if (ws.readyState === 1) ws.send('{"type":"leave"}');
