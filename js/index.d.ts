@@ -547,7 +547,11 @@ export interface WebRTCSyncOptions extends SyncProviderOptions {
    * derived from the room name and the key, never the name.
    */
   password?: string;
-  /** Peer connections at most (default 20); peers relay, so a partial mesh still converges. */
+  /**
+   * The peers this one links to (default 20): the next `maxConns` of the room in id order,
+   * wrapping around, so a larger room is at least a ring; it accepts up to `2 × maxConns`
+   * links in all. Peers relay, so a partial mesh converges.
+   */
   maxConns?: number;
   /** STUN/TURN servers; none (the default) connects with host candidates: one machine or LAN. */
   iceServers?: IceServer[];
