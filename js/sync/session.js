@@ -113,6 +113,10 @@ export class SyncSession {
   #deltaIn = new DeltaReceiver();
   /** A delta came against a reference this end does not hold: asked again, waiting. */
   #deltaBroken = false;
+  /** Something of an answer (changes, parts, synced) arrived since the last heartbeat... */
+  #answerSeen = false;
+  /** ...and heartbeats since our hello with none of it: after two, the hello was lost. */
+  #silentBeats = 0;
   #parts;
 
   /**
@@ -144,6 +148,7 @@ export class SyncSession {
   expectAnswer(ask) {
     this.#ask = ask;
     this.#answerFailed = false;
+    this.#silentBeats = 0;
     if (this.synced) {
       this.synced = false;
       this.opts.onState();
@@ -186,6 +191,14 @@ export class SyncSession {
     this.#send(ackFrame(this.db.version()));
     // A lost reference whose hello went unanswered: ask once more.
     if (this.#deltaBroken) this.hello();
+    // Not synced, and no answer came for two heartbeats: the hello (or its whole answer) was
+    // lost on a link that stayed up. Ask again. (An answer refused as too large is not asked
+    // for again: it would only be refused again.)
+    else if (!this.synced && this.#ask >= 0 && !this.#answerFailed) {
+      if (this.#answerSeen) this.#silentBeats = 0;
+      else if (++this.#silentBeats >= 2) this.hello();
+    }
+    this.#answerSeen = false;
   }
 
   /**
@@ -203,6 +216,7 @@ export class SyncSession {
     this.lastHeard = now;
     try {
       let frame = decodeFrame(bytes);
+      if (frame.type === CHANGES || frame.type === DELTA || frame.type === PART || frame.type === SYNCED) this.#answerSeen = true;
       if (frame.type === PART) {
         if (frame.offset > 0 && this.#skipParts) return undefined;
         this.#skipParts = false;

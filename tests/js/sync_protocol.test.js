@@ -361,6 +361,27 @@ test("a peer joining through a relaying peer learns at once who is there, not at
   for (const db of dbs) db.close();
 });
 
+test("a hello lost on a link that stays up is asked again, and the asker becomes synced", async () => {
+  const net = new SimNet();
+  const a = await CRDTDB.open("lost-a", { storage: "memory", peerId: "lost-a" });
+  const b = await CRDTDB.open("lost-b", { storage: "memory", peerId: "lost-b" });
+  await b.table("t").set("k", { v: 1 });
+  const pa = new SimProvider(a, net, []);
+  net.nodes.set("lost-a", pa);
+  net.nodes.set("lost-b", new SimProvider(b, net, []));
+  net.connect("lost-a", "lost-b");
+  // a's hello to b is lost; everything else arrives.
+  net.queue = net.queue.filter((m) => !(m.from === "lost-a" && m.frame[0] === 1));
+  while (net.queue.length > 0) net.deliver(0);
+  assert.equal(pa.status.synced, false);
+  quiesce(net);
+  assert.equal(pa.status.synced, true, "a asked again after two silent heartbeats");
+  assert.equal(a.table("t").has("k"), true);
+  for (const p of net.nodes.values()) p.destroy();
+  a.close();
+  b.close();
+});
+
 test("compact() keeps the history a known peer has not acknowledged, so it catches up with events", async () => {
   const net = new SimNet();
   /** @type {string[]} */
