@@ -24,14 +24,15 @@ import { chromium } from "playwright-core";
 import { startServer as startRelay } from "../js/server/server.js";
 import { ROOT } from "../scripts/lib.mjs";
 import { startServer } from "../scripts/serve.mjs";
-import { LAUNCH } from "../tests/e2e/harness.js";
+import { LAUNCH, netnsScript, netnsSettled } from "../tests/e2e/harness.js";
 import { median, opt, ratio, Report } from "./lib/common.mjs";
 
 if (process.env.CRDTDB_NETNS !== "1") {
-  const inner = `ip link set lo up && ip link add v0 type veth peer name v1 && ip addr add 10.99.0.1/24 dev v0 && ip link set v0 up && ip link set v1 up && ip route add default via 10.99.0.2 dev v0 && exec "${process.execPath}" "${fileURLToPath(import.meta.url)}" ${process.argv.slice(2).map((a) => `'${a}'`).join(" ")}`;
+  const inner = netnsScript(`"${process.execPath}" "${fileURLToPath(import.meta.url)}" ${process.argv.slice(2).map((a) => `'${a}'`).join(" ")}`);
   const r = spawnSync("unshare", ["-n", "--", "sh", "-c", inner], { stdio: "inherit", env: { ...process.env, CRDTDB_NETNS: "1" } });
   process.exit(r.status ?? 1);
 }
+await netnsSettled();
 
 const N = Number(opt("n", "300"));
 const RUNS = Math.max(1, Number(opt("runs", "3")));

@@ -142,3 +142,20 @@ export function runInNetns(file, { timeoutMs = 120_000, onOutput } = {}) {
     });
   });
 }
+
+/**
+ * Waits until the namespace's IPv6 addresses finished duplicate address detection (a second
+ * or two after it is made): before that, Chromium takes their change for a network change and
+ * fails requests in flight (net::ERR_NETWORK_CHANGED).
+ * @param {number} [timeoutMs]
+ */
+export async function netnsSettled(timeoutMs = 15_000) {
+  const { execFileSync } = await import("node:child_process");
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const tentative = execFileSync("ip", ["-o", "addr", "show", "tentative"]).toString().trim();
+    if (tentative === "") return;
+    if (Date.now() > end) throw new Error(`the namespace's addresses did not settle: ${tentative}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -9,13 +9,12 @@
 // A failure reports each page's state and its last data-channel frames (DEBUG_RTC=1: all).
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startServer as startCrdtdbServer } from "../../js/server/server.js";
 import { startServer as startStatic } from "../../scripts/serve.mjs";
-import { LAUNCH, MOUNTS, runInNetns } from "./harness.js";
+import { LAUNCH, MOUNTS, netnsSettled, runInNetns } from "./harness.js";
 
 if (process.env.CRDTDB_NETNS !== "1") {
   test("WebRTC and relay sync in Chromium (inside a private network namespace)", async (t) => {
@@ -44,7 +43,7 @@ if (process.env.CRDTDB_NETNS !== "1") {
     // The veth's IPv6 link-local addresses finish duplicate address detection a second or
     // two after the namespace is made; Chromium takes that for a network change and fails
     // the requests in flight (net::ERR_NETWORK_CHANGED). Start once the addresses settled.
-    await until(async () => (await run("ip", ["-o", "addr", "show", "tentative"])).trim() === "", () => run("ip", ["-o", "addr"]), 15_000);
+    await netnsSettled();
     web = await startStatic({ port: 0, mounts: MOUNTS });
     server = await startCrdtdbServer({ port: 0, log: (m) => serverLog.push(m) });
     browsers = await Promise.all([chromium.launch(LAUNCH), chromium.launch(LAUNCH)]);
@@ -122,11 +121,6 @@ if (process.env.CRDTDB_NETNS !== "1") {
       if (Date.now() > end) throw new Error(`timed out: ${JSON.stringify(await describe(), null, 1).slice(0, process.env.DEBUG_RTC ? 200_000 : 20_000)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-  }
-
-  /** @param {string} cmd @param {string[]} args @returns {Promise<string>} its output */
-  function run(cmd, args) {
-    return new Promise((resolve, reject) => execFile(cmd, args, (err, stdout) => (err ? reject(err) : resolve(stdout))));
   }
 
   const keys = (/** @type {[string, any][]} */ rows) => rows.map(([k]) => k).sort();
