@@ -19,12 +19,13 @@ const HELP = `usage: crdtdb-server [options]
 endpoints: ws://HOST:PORT/ (WebRTCSync signaling), ws://HOST:PORT/sync/ROOM (WebSocketSync
 relay), http://HOST:PORT/healthz (health)`;
 
-/** @param {string | undefined} v @param {string} name */
-function int(v, name) {
+/** @param {string | undefined} v @param {string} name @param {number} min @param {number} [max] */
+function int(v, name, min, max = Number.MAX_SAFE_INTEGER) {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    console.error(`crdtdb-server: ${name} must be a non-negative integer, got ${v}\n\n${HELP}`);
+  if (v.trim() === "" || !Number.isSafeInteger(n) || n < min || n > max) {
+    const what = max < Number.MAX_SAFE_INTEGER ? `an integer from ${min} to ${max}` : min === 0 ? "a non-negative integer" : `an integer of at least ${min}`;
+    console.error(`crdtdb-server: ${name} must be ${what}, got ${v}\n\n${HELP}`);
     process.exit(2);
   }
   return n;
@@ -55,11 +56,11 @@ if (args.help) {
 /** @type {Record<string, number>} */
 const limits = {};
 for (const [flag, key] of [["max-rooms", "maxRooms"], ["max-peers-per-room", "maxPeersPerRoom"], ["max-message-bytes", "maxMessageBytes"]]) {
-  const v = int(/** @type {any} */ (args)[flag], `--${flag}`);
+  const v = int(/** @type {any} */ (args)[flag], `--${flag}`, 1);
   if (v !== undefined) limits[key] = v;
 }
 
-const server = await startServer({ port: int(args.port, "--port") ?? 4444, host: args.host, data: args.data, limits }).catch((err) => {
+const server = await startServer({ port: int(args.port, "--port", 0, 65535) ?? 4444, host: args.host, data: args.data, limits }).catch((err) => {
   console.error(`crdtdb-server: could not start: ${err.message}`);
   process.exit(1);
 });

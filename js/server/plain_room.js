@@ -2,7 +2,9 @@
 // and syncs it with every connection by the ordinary protocol (js/sync/), relaying what one
 // client sends to the others. A late joiner catches up from the replica while the others are
 // offline. Each merged update is appended to the room store; the log is compacted into one
-// snapshot when it grows past twice the last one.
+// snapshot when it grows past twice the last one. Compaction folds the replica's history first
+// (db.compact(): what every peer heard from has acknowledged), so the snapshot holds the rows'
+// state rather than every update ever made; a peer from before the fold catches up from it.
 
 import { CRDTDB } from "../index.node.js";
 import { SyncProvider } from "../sync/provider.js";
@@ -40,6 +42,9 @@ export class PlainRoom {
   #compacting = false;
   /** @type {Promise<void>} the latest append (close waits for it) */
   #lastWrite = Promise.resolve();
+  /** @type {Promise<void>} the compaction under way (close waits for it) */
+  #compaction = Promise.resolve();
+  #closed = false;
 
   /**
    * @param {string} name
@@ -133,12 +138,17 @@ export class PlainRoom {
 
   #compact() {
     this.#compacting = true;
-    const snapshot = this.db.changesSince();
-    this.#baseBytes = snapshot.length;
-    this.#logBytes = 0;
-    // Queued after every earlier append (the store runs a room's writes in order).
-    this.#lastWrite = this.store
-      .rewrite(`plain:${this.name}`, [{ type: SNAPSHOT, seq: 0, bytes: snapshot }])
+    this.#compaction = (async () => {
+      // Folds the history every peer heard from has (the others catch up from a snapshot).
+      await this.db.compact();
+      if (this.#closed) return;
+      // Taken and queued at once: every append queued before is in it, every later one after.
+      const snapshot = this.db.changesSince();
+      this.#baseBytes = snapshot.length;
+      this.#logBytes = 0;
+      this.#lastWrite = this.store.rewrite(`plain:${this.name}`, [{ type: SNAPSHOT, seq: 0, bytes: snapshot }]);
+      await this.#lastWrite;
+    })()
       .catch((err) => this.warn(`room ${this.name}: could not compact: ${err.message}`))
       .finally(() => {
         this.#compacting = false;
@@ -152,7 +162,9 @@ export class PlainRoom {
       conn.close(code, reason);
     }
     this.provider.destroy();
-    await this.#lastWrite;
+    this.#closed = true;
+    await this.#compaction;
+    await this.#lastWrite.catch(() => {});
     await this.store.release(`plain:${this.name}`);
     this.db.close();
   }

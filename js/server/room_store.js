@@ -5,7 +5,7 @@
 //
 // A room's state is a list of records, in order. The store does not interpret them:
 //   plain rooms:  SNAPSHOT (everything up to here, engine encoding), CHANGES (engine encoding)
-//   sealed rooms: BASE (seq, sealed snapshot), ENTRY (seq, sealed payload)
+//   sealed rooms: EPOCH (seq: the log's epoch), BASE (seq, sealed snapshot), ENTRY (seq, sealed payload)
 
 import { createHash } from "node:crypto";
 import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
@@ -16,6 +16,7 @@ export const SNAPSHOT = 1;
 export const CHANGES = 2;
 export const BASE = 3;
 export const ENTRY = 4;
+export const EPOCH = 5;
 
 /** @typedef {{ type: number, seq: number, bytes: Uint8Array }} RoomRecord */
 
@@ -70,6 +71,8 @@ function encodeRecord(r) {
  * @returns {{ records: RoomRecord[], validBytes: number }}
  */
 export function decodeRoomFile(buf) {
+  // Shorter than the magic and a prefix of it (empty included): the first write was torn.
+  if (buf.length < MAGIC.length && buf.equals(MAGIC.subarray(0, buf.length))) return { records: [], validBytes: 0 };
   if (buf.length < MAGIC.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) {
     throw new Error("not a crdtdb-server room file (bad magic)");
   }
@@ -87,14 +90,24 @@ export function decodeRoomFile(buf) {
 }
 
 /**
+ * @typedef {object} FileRoom
+ * @property {import("node:fs/promises").FileHandle | null} fh open for appending
+ * @property {Promise<void>} queue the last step queued (steps of a room run one at a time)
+ * @property {number} steps steps queued and not finished
+ * @property {{ parts: Buffer[], done: Promise<void> } | null} batch appends waiting for the
+ *   next write (it has not started)
+ */
+
+/**
  * One file per room under a directory, named by a hash of the room id. Appends are batched:
  * records that arrive while a write is under way go out together in the next one, each write
- * followed by an fdatasync.
+ * followed by an fdatasync. Every step on a room (load, append, rewrite, release) runs after
+ * the ones before it.
  * @implements {RoomStore}
  */
 export class FileRoomStore {
   persistent = true;
-  /** @type {Map<string, { fh: import("node:fs/promises").FileHandle | null, queue: Promise<void> }>} */
+  /** @type {Map<string, FileRoom>} */
   #rooms = new Map();
 
   /** @param {string} dir */
@@ -107,35 +120,50 @@ export class FileRoomStore {
     return join(this.dir, `${createHash("sha256").update(room).digest("hex").slice(0, 32)}.room`);
   }
 
-  /** @param {string} room */
+  /** @param {string} room @returns {FileRoom} */
   #room(room) {
     let r = this.#rooms.get(room);
-    if (r === undefined) this.#rooms.set(room, (r = { fh: null, queue: Promise.resolve() }));
+    if (r === undefined) this.#rooms.set(room, (r = { fh: null, queue: Promise.resolve(), steps: 0, batch: null }));
     return r;
   }
 
-  /** Runs one write step after the room's earlier ones. @param {string} room @param {() => Promise<void>} step */
+  /**
+   * Runs one step after the room's earlier ones. Appends not yet written stay before it: a
+   * later append starts a new batch, after this step.
+   * @template T
+   * @param {string} room
+   * @param {(r: FileRoom) => Promise<T>} step
+   * @returns {Promise<T>}
+   */
   #serial(room, step) {
     const r = this.#room(room);
-    const p = r.queue.then(step);
-    r.queue = p.catch(() => {});
+    r.batch = null;
+    r.steps++;
+    const p = r.queue.then(() => step(r)).finally(() => {
+      r.steps--;
+    });
+    r.queue = p.then(
+      () => {},
+      () => {},
+    );
     return p;
   }
 
   /** @param {string} room */
-  async load(room) {
-    await mkdir(this.dir, { recursive: true });
-    let buf;
-    try {
-      buf = await readFile(this.file(room));
-    } catch (err) {
-      if (/** @type {any} */ (err).code === "ENOENT") return [];
-      throw err;
-    }
-    const { records, validBytes } = decodeRoomFile(buf);
-    if (validBytes < buf.length) {
-      // A torn tail from a crash: cut it, so later appends follow the last whole record.
-      await this.#serial(room, async () => {
+  load(room) {
+    // After the room's pending writes (an instance unloaded a moment ago may still write).
+    return this.#serial(room, async () => {
+      await mkdir(this.dir, { recursive: true });
+      let buf;
+      try {
+        buf = await readFile(this.file(room));
+      } catch (err) {
+        if (/** @type {any} */ (err).code === "ENOENT") return [];
+        throw err;
+      }
+      const { records, validBytes } = decodeRoomFile(buf);
+      if (validBytes < buf.length) {
+        // A torn tail from a crash: cut it, so later appends follow the last whole record.
         const fh = await open(this.file(room), "r+");
         try {
           await fh.truncate(validBytes);
@@ -143,31 +171,43 @@ export class FileRoomStore {
         } finally {
           await fh.close();
         }
-      });
-    }
-    return records;
+      }
+      return records;
+    });
   }
 
   /** @param {string} room @param {RoomRecord[]} records */
   append(room, records) {
     const bytes = Buffer.concat(records.map(encodeRecord));
-    return this.#serial(room, async () => {
-      const r = this.#room(room);
+    const waiting = this.#rooms.get(room)?.batch;
+    if (waiting) {
+      // A batch still waits for its turn: these records go with it, in order.
+      waiting.parts.push(bytes);
+      return waiting.done;
+    }
+    /** @type {{ parts: Buffer[], done: Promise<void> }} */
+    const batch = { parts: [bytes], done: Promise.resolve() };
+    batch.done = this.#serial(room, async (r) => {
+      // Writing starts: later appends make the next batch.
+      if (r.batch === batch) r.batch = null;
+      let data = Buffer.concat(batch.parts);
       if (r.fh === null) {
         await mkdir(this.dir, { recursive: true });
         r.fh = await open(this.file(room), "a");
-        if ((await r.fh.stat()).size === 0) await r.fh.write(MAGIC);
+        // A new file: the magic goes out with the first records, in one write.
+        if ((await r.fh.stat()).size === 0) data = Buffer.concat([MAGIC, data]);
       }
-      await r.fh.write(bytes);
+      await r.fh.write(data);
       await r.fh.datasync();
     });
+    this.#room(room).batch = batch;
+    return batch.done;
   }
 
   /** @param {string} room @param {RoomRecord[]} records */
   rewrite(room, records) {
     const bytes = Buffer.concat([MAGIC, ...records.map(encodeRecord)]);
-    return this.#serial(room, async () => {
-      const r = this.#room(room);
+    return this.#serial(room, async (r) => {
       await r.fh?.close();
       r.fh = null;
       const file = this.file(room);
@@ -190,13 +230,17 @@ export class FileRoomStore {
     });
   }
 
-  /** Closes a room's file (the room was unloaded). @param {string} room */
+  /** Closes a room's file (the room was unloaded), after its pending writes. @param {string} room */
   async release(room) {
     const r = this.#rooms.get(room);
     if (r === undefined) return;
-    await r.queue;
-    await r.fh?.close();
-    this.#rooms.delete(room);
+    await this.#serial(room, async () => {
+      const fh = r.fh;
+      r.fh = null;
+      await fh?.close();
+    });
+    // Forgotten unless steps were queued meanwhile (a new instance of the room).
+    if (this.#rooms.get(room) === r && r.steps === 0) this.#rooms.delete(room);
   }
 
   async close() {

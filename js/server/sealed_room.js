@@ -2,7 +2,13 @@
 // keeps a numbered log of sealed payloads (js/sync/relay_frames.js). A client resumes from
 // the last number it saw; when the log grows, one client is asked for a sealed snapshot,
 // after which the entries it covers are dropped, so the room stays bounded.
+//
+// An entry is numbered when it arrives but announced (PUSHED to its sender, ENTRY to the
+// others, in a backlog) only once the store holds it: a number a client saw is never given to
+// another entry after a crash. The log's epoch (relay_frames.js) is stored with it; a room whose
+// state was lost starts a new one, so clients resuming from the old log push everything again.
 
+import { randomInt } from "node:crypto";
 import {
   BASE,
   decodeRelayMessage,
@@ -23,12 +29,17 @@ import * as rec from "./room_store.js";
 const COMPACT_MIN_BYTES = 256 * 1024;
 /** ...and a snapshot asked for and not received is asked of another client after this (ms). */
 const SNAPSHOT_WAIT_MS = 30_000;
+/** A new log's epoch: a random number in [1, 2^48). */
+const newEpoch = () => randomInt(1, 2 ** 48);
 
 /**
  * @typedef {object} SealedConn
  * @property {(bytes: Uint8Array) => void} send
  * @property {(code: number, reason: string) => void} close
  * @property {boolean} [live] it resumed: entries are sent to it as they come
+ * @property {number} [refusedAt] when a push of it was refused (the room was full): its later
+ *   pushes are not taken either, and it is closed once its snapshot came (it reconnects and
+ *   pushes them again)
  */
 
 export class SealedRoom {
@@ -37,9 +48,17 @@ export class SealedRoom {
   baseSeq = 0;
   /** @type {Uint8Array | null} */
   base = null;
-  /** @type {Array<{ seq: number, payload: Uint8Array }>} */
+  /** @type {Array<{ seq: number, payload: Uint8Array }>} every entry, stored or still being written */
   entries = [];
+  /** The last number given to an entry... */
   head = 0;
+  /** ...and the last one announced: the store holds every entry up to it. */
+  announced = 0;
+  epoch = newEpoch();
+  /** Whether the store holds the epoch (it goes out with the first write). */
+  #epochStored = false;
+  /** @type {Promise<void>} the latest announcement (they go out in order) */
+  #announcing = Promise.resolve();
   /** Bytes of the entries (the base not included). */
   entryBytes = 0;
   #asked = { at: -Infinity, conn: /** @type {SealedConn | null} */ (null) };
@@ -63,13 +82,17 @@ export class SealedRoom {
   static async open(id, store, limits, warn) {
     const room = new SealedRoom(id, store, limits, warn);
     for (const r of await store.load(`sealed:${id}`)) {
-      if (r.type === rec.BASE) room.#setBase(r.seq, r.bytes);
+      if (r.type === rec.EPOCH) {
+        room.epoch = r.seq;
+        room.#epochStored = true;
+      } else if (r.type === rec.BASE) room.#setBase(r.seq, r.bytes);
       else if (r.type === rec.ENTRY && r.seq > room.head) {
         room.entries.push({ seq: r.seq, payload: r.bytes });
         room.entryBytes += r.bytes.length;
         room.head = r.seq;
       }
     }
+    room.announced = room.head;
     return room;
   }
 
@@ -114,7 +137,7 @@ export class SealedRoom {
     const m = decodeRelayMessage(bytes, "client");
     switch (m.type) {
       case RESUME:
-        this.#resume(conn, m.seq);
+        this.#resume(conn, m.seq, m.epoch);
         return;
       case PUSH:
         this.#push(conn, m.payload);
@@ -128,60 +151,115 @@ export class SealedRoom {
     }
   }
 
-  /** @param {SealedConn} conn @param {number} seq the last number the client saw */
-  #resume(conn, seq) {
-    // A number from the future: this room lost entries (a relay without --data restarted).
-    // The client gets everything there is.
-    if (seq > this.head) seq = 0;
+  /**
+   * @param {SealedConn} conn
+   * @param {number} seq the last number the client saw
+   * @param {number} epoch the epoch of the log it saw it in (0: none)
+   */
+  #resume(conn, seq, epoch) {
+    // A number from another epoch, or from the future: the log the client saw is gone (a relay
+    // without --data restarted). The client gets everything there is.
+    if (epoch !== this.epoch || seq > this.announced) seq = 0;
     if (seq < this.baseSeq && this.base !== null) conn.send(relayMessage(BASE, this.baseSeq, this.base));
-    for (const e of this.entries) if (e.seq > seq) conn.send(relayMessage(ENTRY, e.seq, e.payload));
-    conn.send(relayMessage(LIVE, this.head));
+    for (const e of this.entries) {
+      if (e.seq > this.announced) break;
+      if (e.seq > seq) conn.send(relayMessage(ENTRY, e.seq, e.payload));
+    }
+    conn.send(relayMessage(LIVE, this.announced, undefined, this.epoch));
     conn.live = true;
   }
 
   /** @param {SealedConn} conn @param {Uint8Array} payload */
   #push(conn, payload) {
     if (!conn.live) throw new TypeError("pushed before resuming");
+    if (conn.refusedAt !== undefined) {
+      // After a refused push (numbering a later one would leave a gap): dropped, and pushed
+      // again after the reconnect. A client that never sends the snapshot asked is closed.
+      if (performance.now() - conn.refusedAt > SNAPSHOT_WAIT_MS) conn.close(4413, "room full: no snapshot came");
+      return;
+    }
     if (this.bytes + payload.length > this.limits.maxRoomBytes) {
-      this.#askSnapshot(conn, true);
-      conn.close(4413, "room full: its log is waiting for a snapshot");
+      // Refused. Another live client is asked for a snapshot and this one is closed (it pushes
+      // again once reconnected); alone, it is asked itself, and closed once the snapshot came.
+      // Both after the pushes still being stored are announced: the client then knows which
+      // of its pushes the log holds, and its snapshot covers them.
+      conn.refusedAt = performance.now();
+      this.#afterAnnounced(() => {
+        if (!this.conns.has(conn)) return;
+        const other = [...this.conns].find((c) => c.live && c !== conn && c.refusedAt === undefined);
+        if (other !== undefined) {
+          this.#ask(other);
+          conn.close(4413, "room full: its log is waiting for a snapshot");
+        } else this.#ask(conn);
+      });
       return;
     }
     const seq = ++this.head;
     this.entries.push({ seq, payload });
     this.entryBytes += payload.length;
-    this.#write(() => this.store.append(`sealed:${this.id}`, [{ type: rec.ENTRY, seq, bytes: payload }]));
-    conn.send(relayMessage(PUSHED, seq));
-    for (const other of this.conns) if (other !== conn && other.live) other.send(relayMessage(ENTRY, seq, payload));
-    if (this.entryBytes > Math.max(COMPACT_MIN_BYTES, this.base?.length ?? 0)) this.#askSnapshot(conn, false);
+    const records = [{ type: rec.ENTRY, seq, bytes: payload }];
+    if (!this.#epochStored) records.unshift(this.#epochRecord());
+    const written = this.#write(() => this.store.append(`sealed:${this.id}`, records));
+    // Announced once stored (a failed write is reported, and the entry lives in memory only).
+    this.#announcing = Promise.all([this.#announcing, written]).then(() => this.#announce(conn, seq, payload));
   }
 
-  /** Asks a live client for a snapshot, once per wait unless `urgent`. @param {SealedConn} pusher @param {boolean} urgent */
-  #askSnapshot(pusher, urgent) {
-    const now = performance.now();
-    if (!urgent && this.#asked.conn !== null && now - this.#asked.at < SNAPSHOT_WAIT_MS) return;
-    // The pusher is live and just wrote: it holds the whole log. After a refusal it is about
-    // to be closed, so another client is asked if there is one.
-    const candidates = [...this.conns].filter((c) => c.live && (!urgent || c !== pusher));
-    const conn = urgent ? candidates[0] : pusher;
-    if (conn === undefined) return;
-    this.#asked = { at: now, conn };
-    conn.send(relayMessage(WANT_SNAPSHOT, this.head));
+  /** @param {SealedConn} pusher @param {number} seq @param {Uint8Array} payload */
+  #announce(pusher, seq, payload) {
+    this.announced = seq;
+    const here = this.conns.has(pusher);
+    if (here) pusher.send(relayMessage(PUSHED, seq));
+    for (const other of this.conns) if (other !== pusher && other.live) other.send(relayMessage(ENTRY, seq, payload));
+    if (here && this.entryBytes > Math.max(COMPACT_MIN_BYTES, this.base?.length ?? 0)) this.#askSnapshot(pusher);
+  }
+
+  /** Runs `fn` once every entry numbered so far is announced. @param {() => void} fn */
+  #afterAnnounced(fn) {
+    this.#announcing = this.#announcing.then(fn);
+  }
+
+  #epochRecord() {
+    this.#epochStored = true;
+    return { type: rec.EPOCH, seq: this.epoch, bytes: new Uint8Array(0) };
+  }
+
+  /**
+   * The log has grown: asks the client that just pushed for a snapshot (it is live and just
+   * wrote: it holds the whole log), once per wait.
+   * @param {SealedConn} pusher
+   */
+  #askSnapshot(pusher) {
+    if (this.#asked.conn !== null && performance.now() - this.#asked.at < SNAPSHOT_WAIT_MS) return;
+    this.#ask(pusher);
+  }
+
+  /** @param {SealedConn} conn */
+  #ask(conn) {
+    this.#asked = { at: performance.now(), conn };
+    conn.send(relayMessage(WANT_SNAPSHOT, this.announced));
   }
 
   /** @param {SealedConn} conn @param {number} seq @param {Uint8Array} payload */
   #snapshot(conn, seq, payload) {
     if (!conn.live) throw new TypeError("sent a snapshot before resuming");
-    if (seq <= this.baseSeq || seq > this.head) return; // stale, or from the future: ignored
+    // A client whose push was refused: it pushes again after a reconnect, into the room made.
+    if (conn.refusedAt !== undefined) this.#afterAnnounced(() => conn.close(4413, "room was full: push again"));
+    if (seq <= this.baseSeq || seq > this.announced) return; // stale, or from the future: ignored
     this.#setBase(seq, payload);
     if (this.#asked.conn === conn) this.#asked = { at: -Infinity, conn: null };
-    const records = [{ type: rec.BASE, seq, bytes: payload }, ...this.entries.map((e) => ({ type: rec.ENTRY, seq: e.seq, bytes: e.payload }))];
+    // (Entries still being appended are in it too: the rewrite runs after their appends.)
+    const records = [
+      this.#epochRecord(),
+      { type: rec.BASE, seq, bytes: payload },
+      ...this.entries.map((e) => ({ type: rec.ENTRY, seq: e.seq, bytes: e.payload })),
+    ];
     this.#write(() => this.store.rewrite(`sealed:${this.id}`, records));
   }
 
-  /** @param {() => Promise<void>} write */
+  /** @param {() => Promise<void>} write @returns {Promise<void>} settles once written (or failed) */
   #write(write) {
     this.#lastWrite = write().catch((err) => this.warn(`sealed room ${this.id}: could not persist: ${err.message}`));
+    return this.#lastWrite;
   }
 
   /** @param {number} code @param {string} reason */
@@ -189,6 +267,7 @@ export class SealedRoom {
     for (const conn of [...this.conns]) conn.close(code, reason);
     this.conns.clear();
     await this.#lastWrite;
+    await this.#announcing;
     await this.store.release(`sealed:${this.id}`);
   }
 }

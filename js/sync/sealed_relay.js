@@ -5,10 +5,18 @@
 //
 // What the log lacks: on the first connection, the log's content is replayed into a scratch
 // in-memory replica whose version says what the relay has; afterwards, the version of the
-// last push the relay acknowledged does.
+// last push the relay acknowledged does. A log that went back (a lower head, or another epoch:
+// the relay lost it) lacks everything.
+//
+// A snapshot is this replica's changes folded in a scratch replica (compact()): the rows'
+// state, not every update ever made, so the log shrinks when it is replaced.
+//
+// Presence is not stored: a client that goes live says its own state (no entries when it has
+// none: "who is here?"), and the others answer a peer they have not heard before, or that
+// question, with their own, so peers see each other at once (not at the next heartbeat).
 
 import { DecodeError } from "../errors.js";
-import { CHANGES, changesFrame, decodeFrame, PRESENCE } from "./frames.js";
+import { CHANGES, changesFrame, decodeFrame, PRESENCE, presenceFrame } from "./frames.js";
 import {
   BASE,
   decodeRelayMessage,
@@ -33,8 +41,10 @@ function sameBytes(a, b) {
 }
 
 export class SealedRelayClient {
-  /** The last log number seen (persists across reconnects of one provider). */
+  /** The last log number seen (persists across reconnects of one provider)... */
   lastSeq = 0;
+  /** ...and the epoch of the log it is in (0: none yet). */
+  epoch = 0;
   /** The backlog is in and what the relay lacked was pushed: updates stream live. */
   live = false;
   #gen = 0;
@@ -44,9 +54,13 @@ export class SealedRelayClient {
   #known = null;
   /** @type {Promise<any> | null} the scratch replica of the first connection */
   #mirror = null;
-  #outstanding = 0;
-  /** @type {Uint8Array | null} */
-  #pushVersion = null;
+  /**
+   * This replica's version at each push the relay has not numbered yet, oldest first (the
+   * relay answers pushes in order; one it refused is never answered, and a new connection
+   * starts afresh).
+   * @type {Uint8Array[]}
+   */
+  #inFlight = [];
   #in;
   #out;
 
@@ -71,12 +85,12 @@ export class SealedRelayClient {
     this.#gen++;
     this.#send = send;
     this.live = false;
-    this.#outstanding = 0;
+    this.#inFlight = [];
     if (this.#known === null && this.#mirror === null) {
       const DB = /** @type {any} */ (this.db.constructor);
       this.#mirror = DB.open(`${this.db.name}:relay-mirror`, { storage: "memory" });
     }
-    send(relayMessage(RESUME, this.lastSeq));
+    send(relayMessage(RESUME, this.lastSeq, undefined, this.epoch));
   }
 
   /** The connection closed. */
@@ -132,15 +146,23 @@ export class SealedRelayClient {
       }
       case PASS: {
         const frame = await this.#open(m.payload);
-        if (frame?.type === PRESENCE) this.db.presence.receive(frame.entries);
+        if (frame?.type !== PRESENCE) return;
+        const known = this.db.presence.getAll();
+        this.db.presence.receive(frame.entries);
+        // A peer heard for the first time, or one asking who is here (it just came): it learns
+        // this one's state now.
+        const newcomer = frame.entries.some((e) => e.state !== null && !known.has(e.peer) && e.peer !== this.db.peerId);
+        if (newcomer || frame.entries.length === 0) this.#sayPresence(false);
         return;
       }
       case LIVE: {
         if (gen !== this.#gen) return;
-        // A head behind what this client saw: the relay lost its log (one without --data
-        // restarted) and sent everything it has. It gets everything this replica has.
-        const lost = m.seq < this.lastSeq;
+        // A head behind what this client saw, or another epoch: the relay lost the log this
+        // client saw (one without --data restarted) and sent everything it has. It gets
+        // everything this replica has.
+        const lost = m.seq < this.lastSeq || (this.epoch !== 0 && m.epoch !== this.epoch);
         this.lastSeq = m.seq;
+        this.epoch = m.epoch;
         let relayHas = lost ? null : this.#known;
         if (this.#mirror !== null) {
           const mirror = await this.#mirror;
@@ -159,24 +181,54 @@ export class SealedRelayClient {
         } else this.#known = relayHas;
         this.provider.refreshStatus();
         this.onLive();
+        this.#sayPresence(true);
         return;
       }
       case PUSHED:
         if (gen !== this.#gen) return;
         this.lastSeq = Math.max(this.lastSeq, m.seq);
-        if (--this.#outstanding === 0) this.#known = this.#pushVersion;
+        this.#known = this.#inFlight.shift() ?? this.#known;
         return;
       case WANT_SNAPSHOT: {
         if (gen !== this.#gen || !this.live) return;
         const upTo = this.lastSeq;
-        const snapshot = changesFrame(this.db.changesSince());
+        const changes = this.db.changesSince();
         this.#out.run(async () => {
-          const sealed = await seal(this.key, snapshot, this.context);
+          if (gen !== this.#gen) return;
+          const sealed = await seal(this.key, changesFrame(await this.#fold(changes)), this.context);
           if (gen === this.#gen) this.#send?.(relayMessage(SNAPSHOT, upTo, sealed));
         });
         return;
       }
     }
+  }
+
+  /**
+   * Changes folded into the rows' state (history dropped), in a scratch replica: this
+   * database's own history is the application's to compact.
+   * @param {Uint8Array} changes
+   * @returns {Promise<Uint8Array>}
+   */
+  async #fold(changes) {
+    const DB = /** @type {any} */ (this.db.constructor);
+    const scratch = await DB.open(`${this.db.name}:relay-snapshot`, { storage: "memory" });
+    try {
+      scratch.applyChanges(changes, { origin: "relay" });
+      await scratch.compact();
+      return scratch.changesSince();
+    } finally {
+      scratch.close();
+    }
+  }
+
+  /**
+   * Tells the room's other clients this one's presence state, if it has one.
+   * @param {boolean} ask without a state, ask who is here (an empty presence frame)
+   */
+  #sayPresence(ask) {
+    const local = this.db.presence.localEntry();
+    if (local.clock > 0 && local.state !== null) this.ephemeral(presenceFrame([local]));
+    else if (ask) this.ephemeral(presenceFrame([]));
   }
 
   /**
@@ -197,8 +249,7 @@ export class SealedRelayClient {
   push(bytes) {
     if (!this.live) return;
     const gen = this.#gen;
-    this.#outstanding++;
-    this.#pushVersion = this.db.version();
+    this.#inFlight.push(this.db.version());
     const frame = changesFrame(bytes);
     this.#out.run(async () => {
       const sealed = await seal(this.key, frame, this.context);
