@@ -61,7 +61,9 @@ export class PlainRoom {
     this.warn = warn;
     this.provider = new RoomProvider(db, { relay: true, maxMessageBytes: limits.maxMessageBytes, warn });
     this.provider.setConnected(true);
-    if (store.persistent) db.on("update", (e) => this.#persist(e.bytes));
+    // In memory too: the store's writes are then no-ops, and compaction keeps the replica's
+    // history bounded all the same.
+    db.on("update", (e) => this.#persist(e.bytes));
   }
 
   /**

@@ -52,6 +52,8 @@ export async function startServer(opts = {}) {
   let closing = false;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, perMessageDeflate: false });
+  // Signaling messages are small: a larger one closes the connection before it is buffered.
+  const signalWss = new WebSocketServer({ noServer: true, maxPayload: limits.maxSignalBytes, perMessageDeflate: false, clientTracking: false });
   const http = createHttpServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
     if (req.method === "GET" && path === "/healthz") {
@@ -79,7 +81,12 @@ export async function startServer(opts = {}) {
     const url = new URL(req.url ?? "/", "http://x");
     const path = url.pathname;
     if (path === "/" || path === "/signal") {
-      wss.handleUpgrade(req, socket, head, (ws) => signalingConn(ws));
+      signalWss.handleUpgrade(req, socket, head, (ws) => {
+        // One set of connections for counting, pinging and shutdown.
+        wss.clients.add(ws);
+        ws.on("close", () => wss.clients.delete(ws));
+        signalingConn(ws);
+      });
       return;
     }
     if (path.startsWith("/sync/")) {
@@ -149,7 +156,7 @@ export async function startServer(opts = {}) {
     ws.on("message", (data, isBinary) => {
       if (!g.allow()) return;
       const text = isBinary ? null : data.toString();
-      if (text === null || text.length > limits.maxSignalBytes) return g.refuse("not a text message, or too long");
+      if (text === null) return g.refuse("signaling messages are text");
       const why = hub.receive(conn, text);
       if (why !== null) g.refuse(why);
     });
