@@ -83,11 +83,11 @@ export class BroadcastChannelSync extends SyncProvider {
       return;
     }
     roomKey(channel, /** @type {string} */ (opts.password)).then(
-      (key) => {
-        if (this.destroyed) return;
-        this.#key = key;
-        this.#start(new BC(`crdtdb:sync:${key.id}`));
-      },
+      (key) =>
+        this.guard(() => {
+          this.#key = key;
+          this.#start(new BC(`crdtdb:sync:${key.id}`));
+        }),
       (err) => this.warn(`cannot derive the room key: ${err.message}`),
     );
   }

@@ -361,6 +361,15 @@ export class SyncProvider {
   }
 
   /**
+   * Runs a transport callback (a socket opening, a key derived) like the provider's own: a
+   * closed database destroys the provider instead of throwing into an event handler.
+   * @param {() => void} fn
+   */
+  guard(fn) {
+    this.#guard(fn);
+  }
+
+  /**
    * Runs `fn`; a closed database destroys the provider, and a failure that is not a peer's
    * (the database failing) is reported instead of thrown into a timer or a message event.
    * @param {() => void} fn

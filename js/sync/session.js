@@ -102,7 +102,8 @@ export class SyncSession {
   #pendingAfterAnswer = 0;
   /** The peer's version at the last repair (or answer) sent, and how often a repair for the
    * same one is skipped before it is sent again. */
-  #lastRepair = "";
+  /** @type {Uint8Array | null} */
+  #lastRepair = null;
   #repairBackoff = 1;
   #repairSkips = 0;
   /** A part failed: later parts of that frame are skipped quietly until a new one starts. */
@@ -268,6 +269,7 @@ export class SyncSession {
         if (frame.protocol < MIN_PROTOCOL) {
           throw new DecodeError(`peer speaks sync protocol ${frame.protocol}, this one ${MIN_PROTOCOL} to ${PROTOCOL}`);
         }
+        if (frame.version.length > MAX_VERSION_BYTES) throw new DecodeError(`sync hello version of ${frame.version.length} bytes`);
         // Each answer costs what the peer lacks: a few per heartbeat window are plenty.
         if (++this.#hellos > MAX_HELLOS) throw new DecodeError(`more than ${MAX_HELLOS} hellos within one heartbeat`);
         // changesSince validates the version (DecodeError on a malformed one).
@@ -276,7 +278,7 @@ export class SyncSession {
         this.#noteAcked();
         this.live = true;
         this.#sentSinceAck = true;
-        this.#lastRepair = this.remoteVersion.join();
+        this.#lastRepair = this.remoteVersion;
         this.#repairBackoff = 1;
         this.#repairSkips = 0;
         // The peer starts over (it may have lost the reference): the answer goes whole.
@@ -333,8 +335,8 @@ export class SyncSession {
         this.live = true;
         const mine = this.db.version();
         if (quiet && !sameBytes(this.remoteVersion, mine)) {
-          const key = this.remoteVersion.join();
-          if (key === this.#lastRepair) {
+          const key = this.remoteVersion;
+          if (this.#lastRepair !== null && sameBytes(key, this.#lastRepair)) {
             // The same repair again (lost, or refused as too large): back off exponentially.
             if (++this.#repairSkips < this.#repairBackoff) return undefined;
             this.#repairBackoff *= 2;

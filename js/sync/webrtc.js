@@ -129,10 +129,11 @@ export class WebRTCSync extends SyncProvider {
       return;
     }
     roomKey(cfg.room, cfg.password).then(
-      (k) => {
-        this.#key = k.key;
-        this.#start(k.id);
-      },
+      (k) =>
+        this.guard(() => {
+          this.#key = k.key;
+          this.#start(k.id);
+        }),
       (err) => this.warn(`cannot derive the room key: ${err.message}`),
     );
   }
@@ -268,22 +269,25 @@ export class WebRTCSync extends SyncProvider {
     return link;
   }
 
+  /** A link's channel opened. @param {string} peer @param {Link} link */
+  #opened(peer, link) {
+    if (this.#links.get(peer) !== link || link.open) return;
+    clearTimeout(link.timeout);
+    link.open = true;
+    this.#retries.get(peer)?.backoff.reset();
+    this.#refreshConnected();
+    // The offerer speaks first; the answerer's session starts with the offerer's first
+    // frame. (Chromium sometimes loses a message the answerer sends as its channel opens:
+    // it reaches the offerer before the offerer's channel is open.)
+    if (link.mine) this.session(peer, (frame) => this.#send(peer, link, frame));
+  }
+
   /** @param {string} peer @param {Link} link */
   #wireChannel(peer, link) {
     const dc = link.dc;
     dc.binaryType = "arraybuffer";
     dc.bufferedAmountLowThreshold = LOW_WATER;
-    const opened = () => {
-      if (this.#links.get(peer) !== link || link.open) return;
-      clearTimeout(link.timeout);
-      link.open = true;
-      this.#retries.get(peer)?.backoff.reset();
-      this.#refreshConnected();
-      // The offerer speaks first; the answerer's session starts with the offerer's first
-      // frame. (Chromium sometimes loses a message the answerer sends as its channel opens:
-      // it reaches the offerer before the offerer's channel is open.)
-      if (link.mine) this.session(peer, (frame) => this.#send(peer, link, frame));
-    };
+    const opened = () => this.guard(() => this.#opened(peer, link));
     dc.onopen = opened;
     dc.onmessage = (/** @type {{ data: unknown }} */ ev) => {
       if (this.#links.get(peer) !== link) return;

@@ -96,16 +96,16 @@ export class WebSocketSync extends SyncProvider {
       return;
     }
     roomKey(room, password).then(
-      (key) => {
-        if (this.destroyed) return;
-        // The relay sees the derived room id, never the name.
-        const segments = url.pathname.split("/");
-        segments[segments.length - 1] = key.id;
-        url.pathname = segments.join("/");
-        url.searchParams.set("sealed", "1");
-        this.#sealed = new SealedRelayClient(this, key, () => this.#backoff.reset());
-        this.#connect();
-      },
+      (key) =>
+        this.guard(() => {
+          // The relay sees the derived room id, never the name.
+          const segments = url.pathname.split("/");
+          segments[segments.length - 1] = key.id;
+          url.pathname = segments.join("/");
+          url.searchParams.set("sealed", "1");
+          this.#sealed = new SealedRelayClient(this, key, () => this.#backoff.reset());
+          this.#connect();
+        }),
       (err) => this.warn(`cannot derive the room key: ${err.message}`),
     );
   }
@@ -126,12 +126,13 @@ export class WebSocketSync extends SyncProvider {
     const send = (/** @type {Uint8Array} */ frame) => {
       if (this.#ws === ws && ws.readyState === 1) ws.send(frame);
     };
-    ws.onopen = () => {
-      if (this.#ws !== ws) return;
-      this.setConnected(true);
-      if (this.#sealed !== null) this.#sealed.open(send);
-      else this.session(RELAY, send);
-    };
+    ws.onopen = () =>
+      this.guard(() => {
+        if (this.#ws !== ws) return;
+        this.setConnected(true);
+        if (this.#sealed !== null) this.#sealed.open(send);
+        else this.session(RELAY, send);
+      });
     ws.onmessage = (/** @type {{ data: unknown }} */ ev) => {
       if (this.#ws !== ws) return;
       const bytes = toBytes(ev.data);

@@ -351,3 +351,20 @@ test("updates cross the channel as small deltas; a late instance, lacking the re
     bc.close();
   }
 });
+
+test("a database closed while the room key is derived stops the provider quietly", async () => {
+  /** @type {unknown[]} */
+  const uncaught = [];
+  const onUncaught = (/** @type {unknown} */ e) => uncaught.push(e);
+  process.on("unhandledRejection", onUncaught);
+  try {
+    const db = await CRDTDB.open("pw-close", { storage: "memory" });
+    const sync = new BroadcastChannelSync(db, { channel: channelName(), password: "pw-close-now" });
+    db.close();
+    await waitFor(() => sync.destroyed, "the provider to stop");
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(uncaught, []);
+  } finally {
+    process.off("unhandledRejection", onUncaught);
+  }
+});

@@ -24,7 +24,7 @@ import {
   SYNCED,
   syncedFrame,
 } from "../../js/sync/frames.js";
-import { MAX_BAD_FRAMES, MAX_HELLOS, SyncSession } from "../../js/sync/session.js";
+import { MAX_BAD_FRAMES, MAX_HELLOS, MAX_VERSION_BYTES, SyncSession } from "../../js/sync/session.js";
 
 const SEEDS = Number(process.env.CRDTDB_SYNC_SEEDS ?? 12);
 
@@ -158,6 +158,12 @@ test("a session answers a few hellos per heartbeat window and refuses the rest",
   s.heartbeat();
   s.receive(helloFrame(99, a.version()), 99);
   assert.equal(answers, MAX_HELLOS + 1);
+  // A hello whose version is over the bound kept for acknowledged versions is refused before
+  // anything is decoded or kept.
+  s.heartbeat();
+  s.receive(helloFrame(100, new Uint8Array(MAX_VERSION_BYTES + 1)), 100);
+  assert.equal(answers, MAX_HELLOS + 1);
+  assert.ok(warnings.some((w) => /hello version of/.test(w)), JSON.stringify(warnings.slice(-2)));
   a.close();
 });
 

@@ -309,3 +309,29 @@ test("sealed and plain rooms of one name are separate; password clients never re
   for (const x of [plain, sealed, plain2, sealed2]) x.stop();
   await s.close();
 });
+
+test("a database closed while the provider reconnects destroys it, without throwing from a socket event", async () => {
+  /** @type {unknown[]} */
+  const uncaught = [];
+  const onUncaught = (/** @type {unknown} */ e) => uncaught.push(e);
+  process.on("uncaughtException", onUncaught);
+  process.on("unhandledRejection", onUncaught);
+  try {
+    let s = await startServer({ port: 0, log: () => {} });
+    const port = s.port;
+    const db = await CRDTDB.open("ws-close-reconnect", { storage: "memory" });
+    const sync = new WebSocketSync(db, { url: `${s.url}/sync/closing`, WebSocket, warn: () => {} });
+    await waitFor(() => sync.status.synced, "synced");
+    await s.close();
+    await waitFor(() => !sync.status.connected, "disconnected");
+    db.close();
+    s = await startServer({ port, log: () => {} });
+    await waitFor(() => sync.destroyed, "the provider to stop once it finds the database closed");
+    await sleep(300);
+    await s.close();
+    assert.deepEqual(uncaught, []);
+  } finally {
+    process.off("uncaughtException", onUncaught);
+    process.off("unhandledRejection", onUncaught);
+  }
+});
