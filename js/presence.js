@@ -91,7 +91,31 @@ export class Presence {
 
   /** This peer's entry, to send. @returns {PresenceEntry} */
   localEntry() {
+    if (this.#rejoin) {
+      // A leave went out (a page hidden, one provider destroyed): the state is announced
+      // again with a newer clock, or peers would take it for older than the leave.
+      this.#rejoin = false;
+      this.#local.clock++;
+    }
     return { peer: this.peerId(), clock: this.#local.clock, state: this.#local.state };
+  }
+
+  #rejoin = false;
+
+  /**
+   * A leave to send (the page is hidden, or the last provider stops): peers drop this
+   * peer's state at once. The state is kept: sent again later, it comes back.
+   * @returns {PresenceEntry}
+   */
+  leave() {
+    this.#local.clock++;
+    this.#rejoin = true;
+    return { peer: this.peerId(), clock: this.#local.clock, state: null };
+  }
+
+  /** How many providers share this presence. */
+  get attached() {
+    return this.#senders.size;
   }
 
   /**

@@ -15,7 +15,10 @@ import {
   ENTRY,
   EPHEMERAL,
   LIVE,
+  MAX_EPHEMERAL_BYTES,
   PASS,
+  PING,
+  PONG,
   PUSH,
   PUSHED,
   relayMessage,
@@ -145,9 +148,16 @@ export class SealedRoom {
       case SNAPSHOT:
         this.#snapshot(conn, m.seq, m.payload);
         return;
-      case EPHEMERAL:
-        for (const other of this.conns) if (other !== conn && other.live) other.send(relayMessage(PASS, undefined, m.payload));
+      case PING:
+        conn.send(relayMessage(PONG));
         return;
+      case EPHEMERAL: {
+        if (m.payload.length > MAX_EPHEMERAL_BYTES) throw new TypeError(`an ephemeral payload of ${m.payload.length} bytes`);
+        // Encoded once for every receiver: a room of n clients does not hold n copies.
+        const pass = relayMessage(PASS, undefined, m.payload);
+        for (const other of this.conns) if (other !== conn && other.live) other.send(pass);
+        return;
+      }
     }
   }
 
@@ -209,7 +219,8 @@ export class SealedRoom {
     this.announced = seq;
     const here = this.conns.has(pusher);
     if (here) pusher.send(relayMessage(PUSHED, seq));
-    for (const other of this.conns) if (other !== pusher && other.live) other.send(relayMessage(ENTRY, seq, payload));
+    const entry = relayMessage(ENTRY, seq, payload);
+    for (const other of this.conns) if (other !== pusher && other.live) other.send(entry);
     if (here && this.entryBytes > Math.max(COMPACT_MIN_BYTES, this.base?.length ?? 0)) this.#askSnapshot(pusher);
   }
 

@@ -248,6 +248,7 @@ export class BroadcastChannelSync extends SyncProvider {
     const g = /** @type {any} */ (globalThis);
     if (typeof g.addEventListener !== "function") return;
     const hide = () => {
+      if (this.db.presence.localEntry().clock > 0) this.sendPresence([this.db.presence.leave()]);
       this.#post(null, byeFrame());
       for (const id of this.peers) this.drop(id);
     };

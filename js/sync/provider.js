@@ -312,7 +312,8 @@ export class SyncProvider {
     const s = this.#sessions.get(peerId);
     if (s?.closed) {
       this.#sessions.delete(peerId);
-      if (s.closedBy === "bye") this.db.presence.remove(peerId);
+      // (A bye ends the session, not the peer's presence: it may still be heard through
+      // another provider. A peer that leaves says so with a presence leave.)
       // Cut off for abuse: its frames are dropped until it could have timed out.
       if (s.closedBy === "abuse") this.#blocked.set(peerId, this.clock.now() + PEER_TIMEOUT_MS);
       if (this.#blocked.size > MAX_PEERS) this.#blocked.delete(/** @type {string} */ (this.#blocked.keys().next().value));
@@ -391,15 +392,45 @@ export class SyncProvider {
   /** Stops syncing: leaves every peer and releases the transport. Calling it again does nothing. */
   destroy() {
     if (this.#destroyed) return;
-    // Leaves: peers drop this one's presence at once (not 30 s later).
+    // Leaves: peers drop this one's presence at once (not 30 s later). Not while another
+    // provider still carries it: peers hearing this one through both would drop it too.
     const local = this.db.presence.localEntry();
-    if (local.clock > 0 && !this.db.closed) this.sendPresence([{ ...local, clock: local.clock + 1, state: null }]);
+    if (local.clock > 0 && !this.db.closed && this.db.presence.attached <= 1) this.sendPresence([this.db.presence.leave()]);
+    this.#unlistenPage?.();
     this.#destroyed = true;
     for (const stop of this.#stops) stop();
     for (const s of this.#sessions.values()) s.close(true);
     this.#sessions.clear();
     this.close();
     this.#updateStatus();
+  }
+
+  /** @type {(() => void) | null} */
+  #unlistenPage = null;
+
+  /**
+   * Sends a presence leave when the page is hidden (pagehide: closing, navigating away, the
+   * back-forward cache), and the state again when it comes back. For providers whose peers
+   * do not hear a bus's bye.
+   */
+  listenForPagehide() {
+    const g = /** @type {any} */ (globalThis);
+    if (typeof g.addEventListener !== "function" || g.document === undefined) return;
+    const hide = () =>
+      this.#guard(() => {
+        if (this.db.presence.localEntry().clock > 0) this.sendPresence([this.db.presence.leave()]);
+      });
+    const show = (/** @type {any} */ ev) =>
+      this.#guard(() => {
+        const local = this.db.presence.localEntry();
+        if (ev?.persisted && local.state !== null) this.sendPresence([local]);
+      });
+    g.addEventListener("pagehide", hide);
+    g.addEventListener("pageshow", show);
+    this.#unlistenPage = () => {
+      g.removeEventListener("pagehide", hide);
+      g.removeEventListener("pageshow", show);
+    };
   }
 
   /** Subclasses release their transport here. */

@@ -16,6 +16,7 @@ export const PUSH = 0x10; // a sealed payload to append to the log and pass on
 export const RESUME = 0x11; // seq, epoch: send every entry after seq (all, in another epoch), then LIVE
 export const SNAPSHOT = 0x12; // seq, sealed snapshot: it covers the log up to seq
 export const EPHEMERAL = 0x13; // a sealed payload to pass on, never stored (presence)
+export const PING = 0x14; // are you there? (the relay answers PONG: a silent link is noticed)
 // relay → client
 export const ENTRY = 0x20; // seq, sealed payload
 export const BASE = 0x21; // seq, sealed snapshot covering every entry up to seq
@@ -23,6 +24,9 @@ export const LIVE = 0x22; // seq, epoch: the backlog asked for is sent (seq is t
 export const PUSHED = 0x23; // seq: the number the relay gave your push
 export const WANT_SNAPSHOT = 0x24; // seq: please upload a snapshot (the log has grown)
 export const PASS = 0x25; // a sealed ephemeral payload from another client
+export const PONG = 0x26; // the answer to PING
+/** The largest ephemeral payload passed on (presence states are 16 KiB of JSON at most). */
+export const MAX_EPHEMERAL_BYTES = 256 * 1024;
 
 /**
  * @param {number} type
@@ -51,8 +55,8 @@ const WITH_PAYLOAD = new Set([PUSH, SNAPSHOT, EPHEMERAL, ENTRY, BASE, PASS]);
 export function decodeRelayMessage(buf, from) {
   if (!(buf instanceof Uint8Array) || buf.length === 0) throw new DecodeError("relay message is empty or not binary");
   const type = buf[0];
-  const fromClient = type >= 0x10 && type <= 0x13;
-  const fromRelay = type >= 0x20 && type <= 0x25;
+  const fromClient = type >= 0x10 && type <= 0x14;
+  const fromRelay = type >= 0x20 && type <= 0x26;
   if (!(from === "client" ? fromClient : fromRelay)) throw new DecodeError(`relay message has unknown type ${type}`);
   const r = new FrameReader(buf);
   const seq = WITH_SEQ.has(type) ? r.varint("sequence number") : -1;

@@ -24,6 +24,8 @@ import {
   EPHEMERAL,
   LIVE,
   PASS,
+  PING,
+  PONG,
   PUSH,
   PUSHED,
   relayMessage,
@@ -32,6 +34,9 @@ import {
   WANT_SNAPSHOT,
 } from "./relay_frames.js";
 import { seal, Serial, unseal } from "./room_key.js";
+
+/** Updates kept while disconnected, at most (bytes). */
+const QUEUE_BYTES = 16 * 1024 * 1024;
 
 /** @param {Uint8Array} a @param {Uint8Array} b */
 function sameBytes(a, b) {
@@ -61,6 +66,13 @@ export class SealedRelayClient {
    * @type {Uint8Array[]}
    */
   #inFlight = [];
+  /** The bytes of those pushes (pushed again after a reconnect: the relay may lack them). @type {Uint8Array[]} */
+  #inFlightBytes = [];
+  /** Updates made while not live, pushed once live (their versions were never pushed). @type {Uint8Array[]} */
+  #queue = [];
+  #queueBytes = 0;
+  /** When something last came from the relay (ms): a silent link is closed. */
+  lastHeard = 0;
   #in;
   #out;
 
@@ -85,7 +97,11 @@ export class SealedRelayClient {
     this.#gen++;
     this.#send = send;
     this.live = false;
+    this.lastHeard = Date.now();
+    // Pushes the relay never numbered may be lost: they go again once live.
+    for (const b of this.#inFlightBytes) this.#enqueue(b);
     this.#inFlight = [];
+    this.#inFlightBytes = [];
     if (this.#known === null && this.#mirror === null) {
       const DB = /** @type {any} */ (this.db.constructor);
       this.#mirror = DB.open(`${this.db.name}:relay-mirror`, { storage: "memory" });
@@ -112,8 +128,26 @@ export class SealedRelayClient {
     return new Promise((resolve) => this.#out.run(() => resolve(undefined)));
   }
 
+  /** Updates kept while not live, bounded: past it, what the relay lacks is learnt again. @param {Uint8Array} bytes */
+  #enqueue(bytes) {
+    if (this.#queueBytes + bytes.length > QUEUE_BYTES) {
+      this.#queue = [];
+      this.#queueBytes = 0;
+      this.#known = null; // the next connection replays the log into a scratch replica
+      return;
+    }
+    this.#queue.push(bytes);
+    this.#queueBytes += bytes.length;
+  }
+
+  /** Asks the relay whether it is there (its PONG counts as heard). */
+  ping() {
+    if (this.#send !== null) this.#send(relayMessage(PING));
+  }
+
   /** A message from the relay. @param {Uint8Array} bytes */
   receive(bytes) {
+    this.lastHeard = Date.now();
     let m;
     try {
       m = decodeRelayMessage(bytes, "relay");
@@ -136,7 +170,9 @@ export class SealedRelayClient {
         // Whatever happens to its content, this number is seen: a forged or damaged entry
         // would fail again on every resume.
         this.lastSeq = Math.max(this.lastSeq, m.seq);
-        const frame = await this.#open(m.payload);
+        // A snapshot is sealed for the number it covers: an old one uploaded again later
+        // (a replay by someone who knows the room id) fails authentication.
+        const frame = await this.#open(m.payload, m.type === BASE ? `base\0${m.seq}` : "entry");
         if (frame === null) return;
         if (frame.type !== CHANGES) throw new DecodeError(`a relay log entry holds a ${frame.type} frame, not changes`);
         const mirror = this.#mirror === null ? null : await this.#mirror;
@@ -144,8 +180,10 @@ export class SealedRelayClient {
         mirror?.applyChanges(frame.bytes, { origin: "relay" });
         return;
       }
+      case PONG:
+        return;
       case PASS: {
-        const frame = await this.#open(m.payload);
+        const frame = await this.#open(m.payload, "presence");
         if (frame?.type !== PRESENCE) return;
         const known = this.db.presence.getAll();
         this.db.presence.receive(frame.entries);
@@ -179,6 +217,11 @@ export class SealedRelayClient {
         if (relayHas === null || !sameBytes(relayHas, this.db.version())) {
           this.push(relayHas === null ? this.db.changesSince() : this.db.changesSince(relayHas));
         } else this.#known = relayHas;
+        // Updates made while not live (whole pushes make them redundant, harmlessly).
+        const queued = this.#queue;
+        this.#queue = [];
+        this.#queueBytes = 0;
+        for (const b of queued) this.push(b);
         this.provider.refreshStatus();
         this.onLive();
         this.#sayPresence(true);
@@ -188,14 +231,20 @@ export class SealedRelayClient {
         if (gen !== this.#gen) return;
         this.lastSeq = Math.max(this.lastSeq, m.seq);
         this.#known = this.#inFlight.shift() ?? this.#known;
+        this.#inFlightBytes.shift();
         return;
       case WANT_SNAPSHOT: {
         if (gen !== this.#gen || !this.live) return;
         const upTo = this.lastSeq;
         const changes = this.db.changesSince();
+        const version = this.db.version();
         this.#out.run(async () => {
           if (gen !== this.#gen) return;
-          const sealed = await seal(this.key, changesFrame(await this.#fold(changes)), this.context);
+          const folded = await this.#fold(changes, version);
+          // Own writes not durable yet are held back from changesSince(): a snapshot without
+          // them could cover entries they stand on. The relay asks again later.
+          if (folded === null) return;
+          const sealed = await seal(this.key, changesFrame(folded), `${this.context}\0base\0${upTo}`);
           if (gen === this.#gen) this.#send?.(relayMessage(SNAPSHOT, upTo, sealed));
         });
         return;
@@ -207,13 +256,15 @@ export class SealedRelayClient {
    * Changes folded into the rows' state (history dropped), in a scratch replica: this
    * database's own history is the application's to compact.
    * @param {Uint8Array} changes
-   * @returns {Promise<Uint8Array>}
+   * @param {Uint8Array} version this replica's version when they were taken
+   * @returns {Promise<Uint8Array | null>} null when they are not everything this replica has
    */
-  async #fold(changes) {
+  async #fold(changes, version) {
     const DB = /** @type {any} */ (this.db.constructor);
     const scratch = await DB.open(`${this.db.name}:relay-snapshot`, { storage: "memory" });
     try {
       scratch.applyChanges(changes, { origin: "relay" });
+      if (!sameBytes(scratch.version(), version)) return null;
       await scratch.compact();
       return scratch.changesSince();
     } finally {
@@ -235,10 +286,11 @@ export class SealedRelayClient {
    * Unseals a payload into a sync frame; null (with a warning) when it is not sealed with the
    * room key: a client with another password, or a forgery.
    * @param {Uint8Array} payload
+   * @param {string} kind what it must be (entry, base and its number, presence)
    */
-  async #open(payload) {
+  async #open(payload, kind) {
     try {
-      return decodeFrame(await unseal(this.key, payload, this.context));
+      return decodeFrame(await unseal(this.key, payload, `${this.context}\0${kind}`));
     } catch (err) {
       this.provider.warn(`dropped a relay payload: ${/** @type {Error} */ (err).message}`);
       return null;
@@ -247,12 +299,16 @@ export class SealedRelayClient {
 
   /** Pushes changes to the log (once live). @param {Uint8Array} bytes */
   push(bytes) {
-    if (!this.live) return;
+    if (!this.live) {
+      this.#enqueue(bytes);
+      return;
+    }
     const gen = this.#gen;
     this.#inFlight.push(this.db.version());
+    this.#inFlightBytes.push(bytes);
     const frame = changesFrame(bytes);
     this.#out.run(async () => {
-      const sealed = await seal(this.key, frame, this.context);
+      const sealed = await seal(this.key, frame, `${this.context}\0entry`);
       if (gen === this.#gen) this.#send?.(relayMessage(PUSH, undefined, sealed));
     });
   }
@@ -262,7 +318,7 @@ export class SealedRelayClient {
     if (!this.live) return;
     const gen = this.#gen;
     this.#out.run(async () => {
-      const sealed = await seal(this.key, frame, this.context);
+      const sealed = await seal(this.key, frame, `${this.context}\0presence`);
       if (gen === this.#gen) this.#send?.(relayMessage(EPHEMERAL, undefined, sealed));
     });
   }

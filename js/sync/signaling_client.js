@@ -114,14 +114,16 @@ export class SignalingClient {
       if (this.#pinger !== null) clearInterval(this.#pinger);
       this.#pinger = null;
       this.on.status(false);
-      // 4000: a newer connection of this peer took over; this one must not fight it.
-      if (ev.code !== 4000) this.#scheduleRetry();
+      // 4000: a newer connection of this peer took over (a reload), or someone used this
+      // peer id to push it out: come back, but only after the longest delay.
+      this.#scheduleRetry(ev.code === 4000 ? this.#backoff.max : undefined);
     };
   }
 
-  #scheduleRetry() {
+  /** @param {number} [delay] ms (default: the next backoff delay) */
+  #scheduleRetry(delay) {
     if (this.#closed || this.#retry !== null) return;
-    this.#retry = setTimeout(() => this.#connect(), this.#backoff.next());
+    this.#retry = setTimeout(() => this.#connect(), delay ?? this.#backoff.next());
   }
 
   /** Sends a signal to a peer in the room (dropped while disconnected). @param {string} to @param {unknown} data */

@@ -121,6 +121,7 @@ export class WebRTCSync extends SyncProvider {
     super(db, { maxFrameBytes: MAX_FRAME_BYTES, ...opts, relay: true });
     this.#cfg = cfg;
     this.room = cfg.room;
+    this.listenForPagehide();
     const report = (/** @type {any} */ err) => this.warn(`signaling: ${err?.message ?? err}`);
     this.#inbox = new Serial(report);
     this.#outbox = new Serial(report);

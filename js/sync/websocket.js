@@ -16,6 +16,13 @@ const RELAY = "relay";
 const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** Close code the relay uses when a newer connection of the same peer replaced this one. */
 const REPLACED = 4000;
+/** A connection must stay up this long before the reconnect delay starts from the shortest
+ * again (a relay that accepts and soon closes, as a full room does, is not hammered). */
+const STABLE_MS = 10_000;
+/** Sealed rooms have no heartbeat of their own: the client pings this often, and closes a
+ * connection that brought nothing for SILENT_MS (a half-open link). */
+const PING_MS = 15_000;
+const SILENT_MS = 45_000;
 
 /**
  * @typedef {import("./provider.js").ProviderOptions & {
@@ -72,6 +79,10 @@ export class WebSocketSync extends SyncProvider {
   /** @type {ReturnType<typeof setTimeout> | null} */
   #timer = null;
   #backoff = new Backoff();
+  /** When the current connection became synced (live), or 0. */
+  #upSince = 0;
+  /** @type {ReturnType<typeof setInterval> | null} */
+  #pinger = null;
   /** @type {SealedRelayClient | null} */
   #sealed = null;
   #url;
@@ -90,6 +101,7 @@ export class WebSocketSync extends SyncProvider {
     this.room = room;
     this.#WS = WS;
     this.#url = url;
+    this.listenForPagehide();
     if (password === undefined) {
       url.searchParams.set("peer", db.peerId);
       this.#connect();
@@ -103,7 +115,9 @@ export class WebSocketSync extends SyncProvider {
           segments[segments.length - 1] = key.id;
           url.pathname = segments.join("/");
           url.searchParams.set("sealed", "1");
-          this.#sealed = new SealedRelayClient(this, key, () => this.#backoff.reset());
+          this.#sealed = new SealedRelayClient(this, key, () => {
+            this.#upSince = Date.now();
+          });
           this.#connect();
         }),
       (err) => this.warn(`cannot derive the room key: ${err.message}`),
@@ -130,8 +144,17 @@ export class WebSocketSync extends SyncProvider {
       this.guard(() => {
         if (this.#ws !== ws) return;
         this.setConnected(true);
-        if (this.#sealed !== null) this.#sealed.open(send);
-        else this.session(RELAY, send);
+        this.#upSince = 0;
+        if (this.#sealed !== null) {
+          const sealed = this.#sealed;
+          sealed.open(send);
+          this.#pinger = setInterval(() => {
+            if (this.#ws !== ws) return;
+            if (Date.now() - sealed.lastHeard > SILENT_MS) ws.close(1000, "relay silent");
+            else sealed.ping();
+          }, PING_MS);
+          /** @type {any} */ (this.#pinger).unref?.();
+        } else this.session(RELAY, send);
       });
     ws.onmessage = (/** @type {{ data: unknown }} */ ev) => {
       if (this.#ws !== ws) return;
@@ -140,28 +163,43 @@ export class WebSocketSync extends SyncProvider {
       if (this.#sealed !== null) this.#sealed.receive(bytes);
       else {
         this.receive(RELAY, bytes, send);
-        if (this.isSynced()) this.#backoff.reset();
+        if (this.#upSince === 0 && this.isSynced()) this.#upSince = Date.now();
       }
     };
     ws.onerror = () => {}; // a close event follows
     ws.onclose = (/** @type {{ code: number, reason: string }} */ ev) => {
       if (this.#ws !== ws) return;
       this.#ws = null;
+      if (this.#pinger !== null) clearInterval(this.#pinger);
+      this.#pinger = null;
       this.#sealed?.close();
       super.drop(RELAY);
       this.setConnected(false);
       if (this.destroyed) return;
+      if (this.#upSince !== 0 && Date.now() - this.#upSince >= STABLE_MS) this.#backoff.reset();
+      this.#upSince = 0;
       if (ev.code === REPLACED) {
+        // Another connection under this peer id took over (a reload), or someone used the id
+        // to push this one out: come back, but only after the longest delay.
         this.warn("the relay closed this connection: another one of the same peer id replaced it");
+        this.#retry(this.#backoff.max);
         return;
       }
+      if (ev.code === 4413 || ev.code === 1013 || ev.code === 1009) this.warn(`the relay closed the connection: ${ev.reason || ev.code}`);
       this.#retry();
     };
   }
 
-  #retry() {
+  /** @param {number} [delay] ms (default: the next backoff delay) */
+  #retry(delay) {
     if (this.destroyed || this.#timer !== null) return;
-    this.#timer = setTimeout(() => this.#connect(), this.#backoff.next());
+    this.#timer = setTimeout(() => this.#connect(), delay ?? this.#backoff.next());
+  }
+
+  /** ["relay"] while the relay is connected and has answered (the room's one peer here). */
+  get peers() {
+    if (this.#sealed === null) return super.peers;
+    return this.#sealed.live && this.#ws !== null ? [RELAY] : [];
   }
 
   isSynced() {
@@ -190,6 +228,8 @@ export class WebSocketSync extends SyncProvider {
   close() {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    if (this.#pinger !== null) clearInterval(this.#pinger);
+    this.#pinger = null;
     const ws = this.#ws;
     const sealed = this.#sealed;
     if (sealed === null) {

@@ -129,3 +129,36 @@ test("presence through BroadcastChannelSync: shared, seen by a late joiner, gone
     x.db.close();
   }
 });
+
+test("destroying one of two providers keeps the peer's presence; destroying the last one leaves", async () => {
+  const a = await CRDTDB.open("pres-two-a", { storage: "memory" });
+  const c = await CRDTDB.open("pres-two-c", { storage: "memory" });
+  const ch1 = `pres-two-1-${process.pid}`;
+  const ch2 = `pres-two-2-${process.pid}`;
+  const a1 = new BroadcastChannelSync(a, { channel: ch1 });
+  const a2 = new BroadcastChannelSync(a, { channel: ch2 });
+  const c1 = new BroadcastChannelSync(c, { channel: ch1 });
+  const c2 = new BroadcastChannelSync(c, { channel: ch2 });
+  const until = async (/** @type {() => boolean} */ cond, /** @type {string} */ what) => {
+    const end = Date.now() + 5_000;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  try {
+    a.presence.set({ name: "A" });
+    await until(() => c.presence.getAll().get(a.peerId)?.name === "A", "c to see a");
+    a1.destroy(); // a is still on the second channel: no leave
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(c.presence.getAll().get(a.peerId)?.name, "A");
+    a.presence.set({ name: "A2" }); // and its later states still count
+    await until(() => c.presence.getAll().get(a.peerId)?.name === "A2", "c to see a's new state");
+    a2.destroy(); // the last one: a leaves
+    await until(() => !c.presence.getAll().has(a.peerId), "c to drop a");
+  } finally {
+    for (const p of [a1, a2, c1, c2]) p.destroy();
+    a.close();
+    c.close();
+  }
+});

@@ -255,7 +255,7 @@ test("a wrong password neither reads nor injects", async () => {
   const { key: wrongKey } = await roomKey("guarded", "wrong");
   const intruder = await CRDTDB.open("intruder", { storage: "memory" });
   await intruder.table("t").set("injected", { v: "evil" });
-  const forged = await seal(wrongKey, changesFrame(intruder.changesSince()), `crdtdb relay\0${id}`);
+  const forged = await seal(wrongKey, changesFrame(intruder.changesSince()), `crdtdb relay\0${id}\0entry`);
   const raw = new WebSocket(`${s.url}/sync/${id}?sealed=1`);
   await new Promise((resolve, reject) => (raw.once("open", resolve), raw.once("error", reject)));
   /** @type {Uint8Array[]} */

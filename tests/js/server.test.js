@@ -829,7 +829,8 @@ async function sealedFileState(file, room, password) {
   try {
     for (const r of decodeRoomFile(await readFile(file)).records) {
       if (r.type !== REC_BASE && r.type !== REC_ENTRY) continue;
-      const frame = decodeFrame(await unseal(key, r.bytes, `crdtdb relay\0${id}`));
+      const kind = r.type === REC_BASE ? `base\0${r.seq}` : "entry";
+      const frame = decodeFrame(await unseal(key, r.bytes, `crdtdb relay\0${id}\0${kind}`));
       if (frame.type === 2) db.applyChanges(frame.bytes);
     }
     return db.table("t").entries();
