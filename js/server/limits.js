@@ -1,5 +1,7 @@
 // Limits the server applies to every connection (docs/server.md, "Limits").
 
+import { MAX_PEERS } from "../sync/provider.js";
+
 /** Defaults of createServer's `limits` option. */
 export const DEFAULT_LIMITS = Object.freeze({
   /** Rooms held at once, signaling and relay each. */
@@ -39,6 +41,8 @@ export function checkLimits(given = {}) {
     if (!(k in DEFAULT_LIMITS)) throw new TypeError(`unknown server limit "${k}" (known: ${Object.keys(DEFAULT_LIMITS).join(", ")})`);
     if (typeof v !== "number" || !(v > 0)) throw new TypeError(`server limit ${k} must be a positive number, got ${String(v)}`);
   }
+  // A relay room is one sync provider, which keeps at most MAX_PEERS sessions.
+  if ((given.maxPeersPerRoom ?? 0) > MAX_PEERS) throw new TypeError(`server limit maxPeersPerRoom is at most ${MAX_PEERS}, got ${given.maxPeersPerRoom}`);
   return { ...DEFAULT_LIMITS, ...given };
 }
 

@@ -49,6 +49,8 @@ export async function startServer(opts = {}) {
   const rooms = new Map();
   /** @type {Map<string, ReturnType<typeof setTimeout>>} */
   const idle = new Map();
+  /** Rooms loaded, in load order. @type {Map<string, PlainRoom | SealedRoom>} */
+  const loaded = new Map();
   let closing = false;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes, perMessageDeflate: false });
@@ -238,13 +240,38 @@ export async function startServer(opts = {}) {
   function loadRoom(key, name, sealed) {
     let p = rooms.get(key);
     if (p === undefined) {
-      if (rooms.size >= limits.maxRooms) return Promise.reject(new Error("too many rooms on this server"));
+      if (rooms.size >= limits.maxRooms && !evictIdleRoom()) return Promise.reject(new Error("too many rooms on this server"));
       const warn = (/** @type {string} */ m) => log(`relay room ${name}: ${m}`);
       p = sealed ? SealedRoom.open(name, store, limits, warn) : PlainRoom.open(name, store, limits, warn);
       rooms.set(key, p);
-      p.catch(() => rooms.delete(key));
+      p.then(
+        (room) => {
+          if (rooms.get(key) === p) loaded.set(key, room);
+        },
+        () => rooms.delete(key),
+      );
     }
     return p;
+  }
+
+  /**
+   * Makes room for a new room: the least recently loaded one without connections goes (with
+   * --data its file stays; in memory its state is gone, and its clients push it again when
+   * they come back). Without this, short connections to random rooms would fill maxRooms for
+   * good.
+   * @returns {boolean} whether one went
+   */
+  function evictIdleRoom() {
+    for (const [key, room] of loaded) {
+      if (room.size > 0) continue;
+      loaded.delete(key);
+      rooms.delete(key);
+      clearTimeout(idle.get(key));
+      idle.delete(key);
+      room.close(1001, "room unloaded").catch((err) => log(`room ${key}: ${err.message}`));
+      return true;
+    }
+    return false;
   }
 
   /** A persisted room with no connection is unloaded after a while. @param {string} key @param {PlainRoom | SealedRoom} room */
@@ -254,6 +281,7 @@ export async function startServer(opts = {}) {
       idle.delete(key);
       if (room.size > 0 || rooms.get(key) === undefined) return;
       rooms.delete(key);
+      loaded.delete(key);
       room.close(1001, "room unloaded").catch((err) => log(`room ${key}: ${err.message}`));
     }, limits.idleRoomMs);
     t.unref();

@@ -26,6 +26,8 @@ const CONNECT_TIMEOUT_MS = 20_000;
 const HIGH_WATER = 4 * 1024 * 1024;
 /** ...until it drains to this. */
 const LOW_WATER = 1024 * 1024;
+/** Frames waiting for a channel to drain, at most (bytes). */
+const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 const DEFAULT_MAX_CONNS = 20;
 
 /**
@@ -88,6 +90,7 @@ function fromBase64url(s) {
  * @property {boolean} remoteWants the peer wants it (as it last said)
  * @property {any[]} candidates ICE candidates that came before the remote description
  * @property {Uint8Array[]} queue frames waiting for the channel to drain
+ * @property {number} queued their bytes
  * @property {Serial} inbound unsealing, in order
  * @property {Serial} outbound sealing, in order
  * @property {ReturnType<typeof setTimeout>} timeout
@@ -255,6 +258,7 @@ export class WebRTCSync extends SyncProvider {
       remoteWants: !mine,
       candidates: [],
       queue: [],
+      queued: 0,
       inbound: new Serial(report),
       outbound: new Serial(report),
       timeout: setTimeout(() => this.#linkFailed(peer, link, "did not connect in time"), CONNECT_TIMEOUT_MS),
@@ -323,7 +327,14 @@ export class WebRTCSync extends SyncProvider {
   /** @param {Link} link @param {Uint8Array} frame */
   #enqueue(link, frame) {
     link.queue.push(frame);
+    link.queued += frame.length;
     this.#drain(link);
+    // A peer that does not read (while asking for more) would hold this page's memory: past
+    // the bound the link goes, and is made again later.
+    if (link.queued > MAX_QUEUED_BYTES) {
+      const peer = [...this.#links].find(([, l]) => l === link)?.[0];
+      if (peer !== undefined) this.#linkFailed(peer, link, `more than ${MAX_QUEUED_BYTES} bytes queued: the peer does not read`);
+    }
   }
 
   /** Sends queued frames while the channel has room. @param {Link} link */
@@ -332,7 +343,9 @@ export class WebRTCSync extends SyncProvider {
     if (dc === null || dc.readyState !== "open") return;
     while (link.queue.length > 0 && dc.bufferedAmount < HIGH_WATER) {
       try {
-        dc.send(/** @type {Uint8Array} */ (link.queue.shift()));
+        const frame = /** @type {Uint8Array} */ (link.queue.shift());
+        link.queued -= frame.length;
+        dc.send(frame);
       } catch {
         return; // closing: onclose follows
       }
