@@ -113,9 +113,10 @@ export class Presence {
     return { peer: this.peerId(), clock: this.#local.clock, state: null };
   }
 
-  /** How many providers share this presence. */
-  get attached() {
-    return this.#senders.size;
+  /** Sends this peer's state (if any) to every provider again, after a leave. */
+  reannounce() {
+    const entry = this.localEntry();
+    if (entry.clock > 0 && entry.state !== null) for (const send of [...this.#senders]) send(entry);
   }
 
   /**
@@ -171,15 +172,16 @@ export class Presence {
   }
 
   /**
-   * Other peers' states heard from recently (within half the expiry time): what a relaying
-   * provider tells a peer that just came, which does not hear them directly.
+   * Other peers' states and leaves heard recently (within half the expiry time): what a
+   * relaying provider tells a peer that just came, which does not hear them directly (a leave
+   * too: the newcomer may still show that peer from before).
    * @returns {PresenceEntry[]}
    */
   recentEntries() {
     const now = this.now();
     const out = [];
     for (const [peer, e] of this.#remote) {
-      if (e.state !== null && now - e.seen <= PRESENCE_TIMEOUT_MS / 2) out.push({ peer, clock: e.clock, state: e.state });
+      if (now - e.seen <= PRESENCE_TIMEOUT_MS / 2) out.push({ peer, clock: e.clock, state: e.state });
     }
     return out;
   }

@@ -56,6 +56,7 @@ const SHELL = [
   "../js/sync/acked.js",
   "../js/sync/backoff.js",
   "../js/sync/broadcast.js",
+  "../js/sync/delta.js",
   "../js/sync/frames.js",
   "../js/sync/provider.js",
   "../js/sync/relay_frames.js",

@@ -392,13 +392,16 @@ export class SyncProvider {
   /** Stops syncing: leaves every peer and releases the transport. Calling it again does nothing. */
   destroy() {
     if (this.#destroyed) return;
-    // Leaves: peers drop this one's presence at once (not 30 s later). Not while another
-    // provider still carries it: peers hearing this one through both would drop it too.
+    // Leaves: peers drop this one's presence at once (not 30 s later). When other providers
+    // still carry it, they announce the state again at once with a newer clock: peers that
+    // hear this one through them too keep it, the others drop it.
     const local = this.db.presence.localEntry();
-    if (local.clock > 0 && !this.db.closed && this.db.presence.attached <= 1) this.sendPresence([this.db.presence.leave()]);
+    const leaving = local.clock > 0 && !this.db.closed;
+    if (leaving) this.sendPresence([this.db.presence.leave()]);
     this.#unlistenPage?.();
     this.#destroyed = true;
     for (const stop of this.#stops) stop();
+    if (leaving) this.db.presence.reannounce();
     for (const s of this.#sessions.values()) s.close(true);
     this.#sessions.clear();
     this.close();

@@ -1,13 +1,13 @@
 // Helpers the tab-sync tests call in the page (tests/e2e/sync.test.js): a database persisted
 // in IndexedDB and synced with the other tabs by BroadcastChannelSync.
 import { BroadcastChannelSync, CRDTDB } from "/js/index.js";
-import { CHANGES } from "/js/sync/frames.js";
+import { CHANGES, DELTA } from "/js/sync/frames.js";
 
 /** @type {CRDTDB | null} */
 let db = null;
 /** @type {BroadcastChannelSync | null} */
 let sync = null;
-/** CHANGES frames seen on the sync channel, by sender. */
+/** Change frames (CHANGES, or DELTA against the sender's previous post) seen on the sync channel, by sender. */
 const frames = new Map();
 
 /**
@@ -21,7 +21,7 @@ export async function startSync(name = "synced") {
   sync = new BroadcastChannelSync(db, { channel });
   const spy = new BroadcastChannel(`crdtdb:sync:${channel}`);
   spy.onmessage = (ev) => {
-    if (ev.data?.frame?.[0] === CHANGES) frames.set(ev.data.from, (frames.get(ev.data.from) ?? 0) + 1);
+    if (ev.data?.frame?.[0] === CHANGES || ev.data?.frame?.[0] === DELTA) frames.set(ev.data.from, (frames.get(ev.data.from) ?? 0) + 1);
   };
   return db.peerId;
 }
@@ -74,7 +74,7 @@ export function workerCall(msg) {
   });
 }
 
-/** CHANGES frames seen so far on the channel, summed over senders. */
+/** Change frames seen so far on the channel, summed over senders. */
 export const framesSeen = () => [...frames.values()].reduce((a, b) => a + b, 0);
 
 Object.assign(window, { startSync, writeRows, writeForever, snapshot, framesSeen, setPresence, presence, workerCall, pageReady: true });
