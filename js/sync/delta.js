@@ -131,6 +131,29 @@ export function decodeOps(base, ops, maxBytes) {
   return out.buf.slice(0, out.pos);
 }
 
+// A provider sends one update to many peers (a relay room fans out to every client): their
+// links hold the same reference and get the same delta, computed once.
+/** @type {Reference | null} */
+let lastReference = null;
+/** @type {{ ref: Reference | null, target: Uint8Array | null, ops: Uint8Array | null }} */
+const lastDelta = { ref: null, target: null, ops: null };
+
+/** @param {Uint8Array} bytes */
+function referenceOf(bytes) {
+  if (lastReference?.bytes !== bytes) lastReference = new Reference(bytes);
+  return lastReference;
+}
+
+/** @param {Reference} ref @param {Uint8Array} target */
+function opsFor(ref, target) {
+  if (lastDelta.ref !== ref || lastDelta.target !== target) {
+    lastDelta.ref = ref;
+    lastDelta.target = target;
+    lastDelta.ops = encodeOps(ref, target);
+  }
+  return /** @type {Uint8Array} */ (lastDelta.ops);
+}
+
 /** The sending end of a link: the last change frame sent, and deltas against it. */
 export class DeltaSender {
   /** @type {Reference | null} */
@@ -152,7 +175,7 @@ export class DeltaSender {
     const ref = this.#ref;
     let out = null;
     if (ref !== null && bytes.length <= MAX_REFERENCE_BYTES) {
-      const ops = encodeOps(ref, bytes);
+      const ops = opsFor(ref, bytes);
       if (ops.length + 6 < bytes.length) out = { tag: ref.tag, ops };
     }
     this.note(bytes);
@@ -161,7 +184,7 @@ export class DeltaSender {
 
   /** A change frame went out whole. @param {Uint8Array} bytes */
   note(bytes) {
-    this.#ref = bytes.length <= MAX_REFERENCE_BYTES ? new Reference(bytes) : null;
+    this.#ref = bytes.length <= MAX_REFERENCE_BYTES ? referenceOf(bytes) : null;
   }
 }
 
