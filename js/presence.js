@@ -224,6 +224,31 @@ export class Presence {
   close() {
     this.#stopExpiry();
     this.#senders.clear();
+    // The database closed: its sync providers stop with it (db.close() releases sync).
+    const closers = [...this.#closers];
+    this.#closers.clear();
+    for (const fn of closers) {
+      try {
+        fn();
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  /** @type {Set<() => void>} */
+  #closers = new Set();
+
+  /**
+   * A provider's hook: `fn` runs when the database closes.
+   * @param {() => void} fn
+   * @returns {() => void} unsubscribes
+   */
+  onClose(fn) {
+    this.#closers.add(fn);
+    return () => this.#closers.delete(fn);
   }
 
   #emit() {

@@ -102,6 +102,7 @@ export class SyncProvider {
     this.#stops.push(db.on("update", (e) => this.#guard(() => this.#onUpdate(e))));
     this.#stops.push(db.presence.attach((entry) => this.#guard(() => this.sendPresence([entry]))));
     this.#stops.push(this.clock.every(ACK_MS, () => this.#guard(() => this.#tick())));
+    this.#stops.push(db.presence.onClose(() => this.destroy()));
   }
 
   /** The ids of the peers this provider is connected to. @returns {string[]} */

@@ -81,6 +81,8 @@ export class WebSocketSync extends SyncProvider {
   #backoff = new Backoff();
   /** When the current connection became synced (live), or 0. */
   #upSince = 0;
+  /** Connections in a row that closed before they opened (a wrong URL, a relay that is down). */
+  #failedOpens = 0;
   /** @type {ReturnType<typeof setInterval> | null} */
   #pinger = null;
   /** @type {SealedRelayClient | null} */
@@ -145,6 +147,7 @@ export class WebSocketSync extends SyncProvider {
         if (this.#ws !== ws) return;
         this.setConnected(true);
         this.#upSince = 0;
+        this.#failedOpens = 0;
         if (this.#sealed !== null) {
           const sealed = this.#sealed;
           sealed.open(send);
@@ -169,6 +172,7 @@ export class WebSocketSync extends SyncProvider {
     ws.onerror = () => {}; // a close event follows
     ws.onclose = (/** @type {{ code: number, reason: string }} */ ev) => {
       if (this.#ws !== ws) return;
+      const opened = this.status.connected;
       this.#ws = null;
       if (this.#pinger !== null) clearInterval(this.#pinger);
       this.#pinger = null;
@@ -186,6 +190,11 @@ export class WebSocketSync extends SyncProvider {
         return;
       }
       if (ev.code === 4413 || ev.code === 1013 || ev.code === 1009) this.warn(`the relay closed the connection: ${ev.reason || ev.code}`);
+      // A wrong URL (refused, 404) or a relay that stays down: said at the third failed try in
+      // a row (a relay restarting costs one or two), then every tenth.
+      if (!opened && ++this.#failedOpens % 10 === 3) {
+        this.warn(`cannot connect to ${this.#url.origin}${this.#url.pathname} (closed with ${ev.code}); retrying with backoff`);
+      }
       this.#retry();
     };
   }

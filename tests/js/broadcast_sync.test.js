@@ -368,3 +368,18 @@ test("a database closed while the room key is derived stops the provider quietly
     process.off("unhandledRejection", onUncaught);
   }
 });
+
+test("db.close() stops a BroadcastChannelSync at once, with a bye to the others", async () => {
+  const ch = channelName();
+  const a = await start("close-now-a", ch);
+  const b = await start("close-now-b", ch);
+  try {
+    await waitFor(() => a.sync.peers.length === 1 && b.sync.peers.length === 1, "a and b to meet");
+    a.db.close();
+    assert.equal(a.sync.destroyed, true);
+    await waitFor(() => b.sync.peers.length === 0, "b to hear a's bye");
+  } finally {
+    b.sync.destroy();
+    b.db.close();
+  }
+});

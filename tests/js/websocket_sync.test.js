@@ -335,3 +335,38 @@ test("a database closed while the provider reconnects destroys it, without throw
     process.off("unhandledRejection", onUncaught);
   }
 });
+
+test("db.close() stops its providers at once: the relay sees the connection go", async () => {
+  const s = await startServer({ port: 0, log: () => {} });
+  try {
+    const db = await CRDTDB.open("ws-close-now", { storage: "memory" });
+    const sync = new WebSocketSync(db, { url: `${s.url}/sync/close-now`, WebSocket, warn: () => {} });
+    /** @type {Array<{ connected: boolean, synced: boolean }>} */
+    const statuses = [];
+    sync.on("status", (st) => statuses.push(st));
+    await waitFor(() => sync.status.synced && s.stats().connections === 1, "synced");
+    db.close();
+    assert.equal(sync.destroyed, true);
+    assert.deepEqual(sync.status, { connected: false, synced: false });
+    assert.deepEqual(statuses.at(-1), { connected: false, synced: false });
+    await waitFor(() => s.stats().connections === 0, "the relay to see the connection closed");
+  } finally {
+    await s.close();
+  }
+});
+
+test("a relay URL that is refused (404) is reported, not retried silently", async () => {
+  const s = await startServer({ port: 0, log: () => {} });
+  /** @type {string[]} */
+  const warnings = [];
+  const db = await CRDTDB.open("ws-404", { storage: "memory" });
+  try {
+    const sync = new WebSocketSync(db, { url: `${s.url}/not-sync/here`, WebSocket, warn: (m) => warnings.push(m) });
+    await waitFor(() => warnings.some((w) => /cannot connect to .*\/not-sync\/here/.test(w)), "a warning naming the URL");
+    assert.equal(sync.status.connected, false);
+    sync.destroy();
+  } finally {
+    db.close();
+    await s.close();
+  }
+});
