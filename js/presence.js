@@ -186,15 +186,6 @@ export class Presence {
     return out;
   }
 
-  /** Forgets a peer that said bye. @param {string} peer */
-  remove(peer) {
-    const known = this.#remote.get(peer);
-    if (known === undefined || known.state === null) return;
-    known.state = null; // (kept as a leave until it expires)
-    known.seen = this.now();
-    this.#emit();
-  }
-
   /** Drops remote states not refreshed within PRESENCE_TIMEOUT_MS. */
   expire() {
     const now = this.now();

@@ -28,6 +28,14 @@ export function base64url(bytes) {
   return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
+/** The inverse of base64url (atob's error on bad input). @param {string} s @returns {Uint8Array} */
+export function fromBase64url(s) {
+  const bin = atob(s.replaceAll("-", "+").replaceAll("_", "/"));
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
 /**
  * @typedef {object} RoomKey
  * @property {string} id the room id the server and other routers see: derived from the room

@@ -34,16 +34,11 @@ import {
   WANT_SNAPSHOT,
 } from "./relay_frames.js";
 import { seal, Serial, unseal } from "./room_key.js";
+import { sameBytes } from "./session.js";
 
 /** Updates kept while disconnected, at most (bytes). */
 const QUEUE_BYTES = 16 * 1024 * 1024;
 
-/** @param {Uint8Array} a @param {Uint8Array} b */
-function sameBytes(a, b) {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 export class SealedRelayClient {
   /** The last log number seen (persists across reconnects of one provider)... */

@@ -59,8 +59,8 @@ export const MAX_HELLOS = 10;
 /** The largest version kept as a peer's acknowledged one (10,000s of peers fit). */
 export const MAX_VERSION_BYTES = 1024 * 1024;
 
-/** @param {Uint8Array} a @param {Uint8Array} b */
-function sameBytes(a, b) {
+/** Whether two byte arrays hold the same bytes (versions are canonical: equal means equal). @param {Uint8Array} a @param {Uint8Array} b */
+export function sameBytes(a, b) {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

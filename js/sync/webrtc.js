@@ -15,7 +15,7 @@
 
 import { Backoff } from "./backoff.js";
 import { checkProviderOptions, MAX_PEERS, SyncProvider } from "./provider.js";
-import { base64url, roomKey, seal, Serial, unseal } from "./room_key.js";
+import { base64url, fromBase64url, roomKey, seal, Serial, unseal } from "./room_key.js";
 import { SignalingClient } from "./signaling_client.js";
 
 /** Frames larger than this go in parts (data channels carry 256 KiB messages at most). */
@@ -69,13 +69,6 @@ function checkOptions(opts) {
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
-/** @param {string} s @returns {Uint8Array} */
-function fromBase64url(s) {
-  const bin = atob(s.replaceAll("-", "+").replaceAll("_", "/"));
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
 
 /**
  * One peer connection and its data channel.
@@ -320,21 +313,19 @@ export class WebRTCSync extends SyncProvider {
   /** @param {string} peer @param {Link} link @param {Uint8Array} frame */
   #send(peer, link, frame) {
     const key = this.#key;
-    if (key === null) return this.#enqueue(link, frame);
-    link.outbound.run(async () => this.#enqueue(link, await seal(key, frame, this.#context(this.db.peerId, peer))));
+    if (key === null) return this.#enqueue(peer, link, frame);
+    link.outbound.run(async () => this.#enqueue(peer, link, await seal(key, frame, this.#context(this.db.peerId, peer))));
   }
 
-  /** @param {Link} link @param {Uint8Array} frame */
-  #enqueue(link, frame) {
+  /** @param {string} peer @param {Link} link @param {Uint8Array} frame */
+  #enqueue(peer, link, frame) {
     link.queue.push(frame);
     link.queued += frame.length;
     this.#drain(link);
     // A peer that does not read (while asking for more) would hold this page's memory: past
-    // the bound the link goes, and is made again later.
-    if (link.queued > MAX_QUEUED_BYTES) {
-      const peer = [...this.#links].find(([, l]) => l === link)?.[0];
-      if (peer !== undefined) this.#linkFailed(peer, link, `more than ${MAX_QUEUED_BYTES} bytes queued: the peer does not read`);
-    }
+    // the bound the link goes (#linkFailed ignores a link already replaced), and is made
+    // again later.
+    if (link.queued > MAX_QUEUED_BYTES) this.#linkFailed(peer, link, `more than ${MAX_QUEUED_BYTES} bytes queued: the peer does not read`);
   }
 
   /** Sends queued frames while the channel has room. @param {Link} link */
