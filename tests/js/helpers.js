@@ -58,3 +58,20 @@ export function assertConverged(a, b, table, keys) {
   assert.deepEqual(snapshot(a, table, keys), snapshot(b, table, keys));
   assert.deepEqual(a.version(), b.version(), "same changes seen => identical version bytes");
 }
+
+/**
+ * A small deterministic generator (mulberry32): the same seed gives the same run.
+ * @param {number} seed
+ */
+export function rng(seed) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (/** @type {number} */ n) => Math.floor(next() * n);
+  return { next, int, bytes: (/** @type {number} */ n) => Uint8Array.from({ length: n }, () => int(256)) };
+}

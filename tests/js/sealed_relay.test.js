@@ -8,57 +8,16 @@ import assert from "node:assert/strict";
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { CRDTDB, WebSocketSync } from "crdtdb";
 import { WebSocket } from "ws";
 import { decodeRoomFile } from "../../js/server/room_store.js";
-import { startServer } from "../../js/server/server.js";
 import { changesFrame } from "../../js/sync/frames.js";
 import { BASE, decodeRelayMessage, ENTRY, LIVE, PUSH, relayMessage, RESUME, WANT_SNAPSHOT } from "../../js/sync/relay_frames.js";
 import { roomKey, seal } from "../../js/sync/room_key.js";
+import { leftovers, serve, sleep, waitFor, waitForAsync } from "./server_helpers.js";
 
 const MARKER = "PLAINTEXT-MARKER-12345";
-
-/** Whatever a test left behind when it failed: stopped after the file's tests. */
-const leftovers = /** @type {Set<() => unknown>} */ (new Set());
-after(async () => {
-  for (const stop of leftovers) {
-    try {
-      await stop();
-    } catch {
-      // (already stopped)
-    }
-  }
-});
-
-/** @param {() => boolean} cond @param {string} what */
-async function waitFor(cond, what, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-/** @param {() => Promise<boolean>} cond @param {string} what */
-async function waitForAsync(cond, what, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
-
-/** @param {Parameters<typeof startServer>[0]} [opts] */
-async function serve(opts = {}) {
-  /** @type {string[]} */
-  const logs = [];
-  const server = await startServer({ port: 0, log: (m) => logs.push(m), ...opts });
-  leftovers.add(() => server.close());
-  return Object.assign(server, { logs });
-}
 
 /**
  * A WebSocket class that records every URL it opens and every byte it sends and receives, and

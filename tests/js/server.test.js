@@ -11,7 +11,7 @@ import { appendFile, mkdtemp, open, readdir, readFile, rm, stat, truncate, write
 import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { CRDTDB, WebSocketSync } from "crdtdb";
 import { WebSocket } from "ws";
 import { DEFAULT_LIMITS, RateLimit } from "../../js/server/limits.js";
@@ -21,49 +21,10 @@ import { startServer } from "../../js/server/server.js";
 import { roomKey, unseal } from "../../js/sync/room_key.js";
 import { ackFrame, byeFrame, changesFrame, decodeFrame, helloFrame, partFrame, presenceFrame } from "../../js/sync/frames.js";
 import { decodeRelayMessage, ENTRY, EPHEMERAL, LIVE, PASS, PUSH, PUSHED, relayMessage, RESUME, SNAPSHOT } from "../../js/sync/relay_frames.js";
+import { leftovers, serve, sleep, waitFor, waitForAsync } from "./server_helpers.js";
+import { rng } from "./helpers.js";
 
 const CLI = new URL("../../js/server/cli.js", import.meta.url).pathname;
-
-/** Whatever a test left behind when it failed: stopped after the file's tests. */
-const leftovers = /** @type {Set<() => unknown>} */ (new Set());
-after(async () => {
-  for (const stop of leftovers) {
-    try {
-      await stop();
-    } catch {
-      // (already stopped)
-    }
-  }
-});
-
-/** @param {() => boolean} cond @param {string} what */
-async function waitFor(cond, what, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-/** @param {() => Promise<boolean>} cond @param {string} what */
-async function waitForAsync(cond, what, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
-
-/** A server on a free port whose warnings are kept. @param {Parameters<typeof startServer>[0]} [opts] */
-async function serve(opts = {}) {
-  /** @type {string[]} */
-  const logs = [];
-  const server = await startServer({ port: 0, log: (m) => logs.push(m), ...opts });
-  leftovers.add(() => server.close());
-  return Object.assign(server, { logs, http: server.url.replace(/^ws/, "http") });
-}
 
 async function tempDir() {
   return mkdtemp(join(tmpdir(), "crdtdb-server-test-"));
@@ -145,20 +106,6 @@ const rows = (db) => JSON.stringify(db.table("t").entries());
 /** The room files under a data directory. @param {string} dir */
 async function roomFiles(dir) {
   return (await readdir(dir)).filter((f) => f.endsWith(".room")).map((f) => join(dir, f));
-}
-
-/** A small deterministic generator (mulberry32). @param {number} seed */
-function rng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (/** @type {number} */ n) => Math.floor(next() * n);
-  return { next, int, bytes: (/** @type {number} */ n) => Uint8Array.from({ length: n }, () => int(256)) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,28 +6,17 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { CRDTDB, DecodeError } from "crdtdb";
 import { decodeOps, DeltaReceiver, DeltaSender, encodeDelta, MAX_REFERENCE_BYTES } from "../../js/sync/delta.js";
+import { rng } from "./helpers.js";
 
-/** @param {number} seed */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A target sharing runs with the base, mutated here and there. @param {() => number} r @param {Uint8Array} base */
+/** A target sharing runs with the base, mutated here and there. @param {ReturnType<typeof rng>} r @param {Uint8Array} base */
 function mutate(r, base) {
   const out = [];
-  const n = Math.floor(r() * 300);
+  const n = Math.floor(r.next() * 300);
   while (out.length < n) {
-    if (r() < 0.6 && base.length > 0) {
-      const at = Math.floor(r() * base.length);
-      out.push(...base.subarray(at, at + 1 + Math.floor(r() * 40)));
-    } else out.push(Math.floor(r() * 256));
+    if (r.next() < 0.6 && base.length > 0) {
+      const at = Math.floor(r.next() * base.length);
+      out.push(...base.subarray(at, at + 1 + Math.floor(r.next() * 40)));
+    } else out.push(Math.floor(r.next() * 256));
   }
   return Uint8Array.from(out);
 }
@@ -35,7 +24,7 @@ function mutate(r, base) {
 test("decodeOps(encodeDelta(base, target)) is target, over 2,000 random pairs", () => {
   const r = rng(7);
   for (let i = 0; i < 2000; i++) {
-    const base = Uint8Array.from({ length: Math.floor(r() * 200) }, () => Math.floor(r() * (r() < 0.5 ? 4 : 256)));
+    const base = Uint8Array.from({ length: Math.floor(r.next() * 200) }, () => Math.floor(r.next() * (r.next() < 0.5 ? 4 : 256)));
     const target = mutate(r, base);
     const ops = encodeDelta(base, target);
     assert.deepEqual(decodeOps(base, ops, MAX_REFERENCE_BYTES), target, `pair ${i}`);
@@ -48,11 +37,11 @@ test("the decoder refuses random, truncated and flipped op lists with DecodeErro
   let refused = 0;
   for (let i = 0; i < 5000; i++) {
     let ops;
-    if (i % 3 === 0) ops = Uint8Array.from({ length: Math.floor(r() * 20) }, () => Math.floor(r() * 256));
+    if (i % 3 === 0) ops = Uint8Array.from({ length: Math.floor(r.next() * 20) }, () => Math.floor(r.next() * 256));
     else {
       ops = encodeDelta(base, mutate(r, base)).slice();
-      if (i % 3 === 1) ops = ops.subarray(0, Math.floor(r() * ops.length));
-      else if (ops.length > 0) ops[Math.floor(r() * ops.length)] ^= 1 << Math.floor(r() * 8);
+      if (i % 3 === 1) ops = ops.subarray(0, Math.floor(r.next() * ops.length));
+      else if (ops.length > 0) ops[Math.floor(r.next() * ops.length)] ^= 1 << Math.floor(r.next() * 8);
     }
     try {
       const out = decodeOps(base, ops, 512);

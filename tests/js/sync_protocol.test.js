@@ -8,21 +8,9 @@ import { test } from "node:test";
 import { CRDTDB } from "crdtdb";
 import { ackFrame } from "../../js/sync/frames.js";
 import { HEARTBEAT_MS, SyncProvider } from "../../js/sync/provider.js";
+import { rng } from "./helpers.js";
 
 const SEEDS = Number(process.env.CRDTDB_SYNC_SEEDS ?? 12);
-
-/** A small deterministic generator (mulberry32). @param {number} seed */
-function rng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (/** @type {number} */ n) => Math.floor(next() * n) };
-}
 
 /** Timers driven by hand. */
 class SimClock {

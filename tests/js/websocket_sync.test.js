@@ -6,43 +6,12 @@
 // tests/js/sealed_relay.test.js.
 
 import assert from "node:assert/strict";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { CRDTDB, WebSocketSync } from "crdtdb";
 import { WebSocket } from "ws";
 import { Backoff } from "../../js/sync/backoff.js";
 import { startServer } from "../../js/server/server.js";
-
-/** Whatever a test left behind when it failed: stopped after the file's tests. */
-const leftovers = /** @type {Set<() => unknown>} */ (new Set());
-after(async () => {
-  for (const stop of leftovers) {
-    try {
-      await stop();
-    } catch {
-      // (already stopped)
-    }
-  }
-});
-
-/** @param {() => boolean} cond @param {string} what */
-async function waitFor(cond, what, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
-
-/** @param {Parameters<typeof startServer>[0]} [opts] */
-async function serve(opts = {}) {
-  /** @type {string[]} */
-  const logs = [];
-  const server = await startServer({ port: 0, log: (m) => logs.push(m), ...opts });
-  leftovers.add(() => server.close());
-  return Object.assign(server, { logs });
-}
+import { leftovers, serve, sleep, waitFor } from "./server_helpers.js";
 
 /** A WebSocket class that counts the connections made with it. */
 function countingWebSocket() {
