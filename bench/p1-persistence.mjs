@@ -55,7 +55,6 @@
 // timed crdtdb open, from navigation to the answer, into DIR; the profiler slows those opens,
 // so use it for where the time goes, not for the figures). Writes bench/results/p1.json.
 
-import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -66,6 +65,7 @@ import { startServer } from "../scripts/serve.mjs";
 import { ROOT } from "../scripts/lib.mjs";
 import { LAUNCH } from "../tests/e2e/harness.js";
 import { median, mulberry32, opt, ratio, Report } from "./lib/common.mjs";
+import { bundlePeers, pageMounts } from "./lib/pages.mjs";
 import { makeWorkload, r1Counts, R1_SEED } from "./lib/r1-workload.mjs";
 
 // ---------- options ----------
@@ -129,7 +129,11 @@ function gitHead() {
 const CODE_AT_START = codeFingerprint();
 
 // ---------- browser ----------
-const peersDir = mkdtempSync(join(tmpdir(), "crdtdb-p1-peers-"));
+// The peers, bundled for the browser (each page imports only the library it measures).
+const peersDir = await bundlePeers("crdtdb-p1-peers-", {
+  "dexie.js": `export { Dexie } from "dexie";`,
+  "yidb.js": `export * as Y from "yjs"; export { IndexeddbPersistence } from "y-indexeddb";`,
+});
 const profiles = [];
 /** A fresh browser profile folder (removed at exit). */
 function profileDir() {
@@ -141,26 +145,7 @@ function cleanup() {
   for (const d of [peersDir, ...profiles]) rmSync(d, { recursive: true, force: true });
 }
 
-// The peers, bundled for the browser (each page imports only the library it measures).
-for (const [file, contents] of [
-  ["dexie.js", `export { Dexie } from "dexie";`],
-  ["yidb.js", `export * as Y from "yjs"; export { IndexeddbPersistence } from "y-indexeddb";`],
-]) {
-  const out = await build({
-    stdin: { contents, resolveDir: ROOT, loader: "js" },
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    write: false,
-    logLevel: "error",
-  });
-  writeFileSync(join(peersDir, file), out.outputFiles[0].contents);
-}
-
-const server = await startServer({
-  port: 0,
-  mounts: { "/bench/": "bench/pages", "/js/": "js", "/dist/": "dist", "/bench-peers/": peersDir },
-});
+const server = await startServer({ port: 0, mounts: pageMounts(peersDir) });
 const PAGE = `${server.url}bench/p1.html`;
 
 /** A new page of `ctx` at p1.html?query, ready; page errors are collected into `problems`. */

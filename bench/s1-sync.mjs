@@ -17,39 +17,21 @@
 // (crdtdb) and the channel's envelope. Medians over --runs (3). Writes bench/results/s1.json.
 // WebRTC (S1's second half) comes with WebRTCSync.
 
-import { build } from "esbuild";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { chromium } from "playwright-core";
 import { startServer } from "../scripts/serve.mjs";
-import { ROOT } from "../scripts/lib.mjs";
 import { LAUNCH } from "../tests/e2e/harness.js";
-import { median, opt, ratio, Report } from "./lib/common.mjs";
+import { median, opt, quantile, ratio, Report } from "./lib/common.mjs";
+import { bundlePeers, pageMounts } from "./lib/pages.mjs";
 
 const N = Number(opt("n", "300"));
 const RUNS = Math.max(1, Number(opt("runs", "3")));
 const GAP = Number(opt("gap", "10"));
 
-const peersDir = mkdtempSync(join(tmpdir(), "crdtdb-s1-peers-"));
-const out = await build({
-  stdin: { contents: `export * from "yjs";`, resolveDir: ROOT, loader: "js" },
-  bundle: true,
-  format: "esm",
-  platform: "browser",
-  write: false,
-  logLevel: "error",
-});
-writeFileSync(join(peersDir, "yjs.js"), out.outputFiles[0].contents);
-const server = await startServer({ port: 0, mounts: { "/bench/": "bench/pages", "/js/": "js", "/dist/": "dist", "/bench-peers/": peersDir } });
+const peersDir = await bundlePeers("crdtdb-s1-peers-", { "yjs.js": `export * from "yjs";` });
+const server = await startServer({ port: 0, mounts: pageMounts(peersDir) });
 const browser = await chromium.launch(LAUNCH);
 const report = new Report("s1", "S1 — sync between tabs: crdtdb (BroadcastChannelSync) vs Yjs over a BroadcastChannel");
-
-/** @param {number[]} xs @param {number} q */
-function quantile(xs, q) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-}
 
 /**
  * One run: returns the latencies (ms) of every write and the bytes of each update.

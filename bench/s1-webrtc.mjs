@@ -15,17 +15,14 @@
 // Bytes: the update each write produced. Medians over --runs (3). Writes bench/results/s1rtc.json.
 
 import { spawnSync } from "node:child_process";
-import { build } from "esbuild";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startServer as startRelay } from "../js/server/server.js";
-import { ROOT } from "../scripts/lib.mjs";
 import { startServer } from "../scripts/serve.mjs";
 import { LAUNCH, netnsScript, netnsSettled } from "../tests/e2e/harness.js";
-import { median, opt, ratio, Report } from "./lib/common.mjs";
+import { median, opt, quantile, ratio, Report } from "./lib/common.mjs";
+import { bundlePeers, pageMounts } from "./lib/pages.mjs";
 
 if (process.env.CRDTDB_NETNS !== "1") {
   const inner = netnsScript(`"${process.execPath}" "${fileURLToPath(import.meta.url)}" ${process.argv.slice(2).map((a) => `'${a}'`).join(" ")}`);
@@ -38,26 +35,11 @@ const N = Number(opt("n", "300"));
 const RUNS = Math.max(1, Number(opt("runs", "3")));
 const GAP = Number(opt("gap", "10"));
 
-const peersDir = mkdtempSync(join(tmpdir(), "crdtdb-s1rtc-peers-"));
-const out = await build({
-  stdin: { contents: `export * from "yjs";`, resolveDir: ROOT, loader: "js" },
-  bundle: true,
-  format: "esm",
-  platform: "browser",
-  write: false,
-  logLevel: "error",
-});
-writeFileSync(join(peersDir, "yjs.js"), out.outputFiles[0].contents);
-const server = await startServer({ port: 0, mounts: { "/bench/": "bench/pages", "/js/": "js", "/dist/": "dist", "/bench-peers/": peersDir } });
+const peersDir = await bundlePeers("crdtdb-s1rtc-peers-", { "yjs.js": `export * from "yjs";` });
+const server = await startServer({ port: 0, mounts: pageMounts(peersDir) });
 const relay = await startRelay({ port: 0, log: () => {} });
 const browsers = [await chromium.launch(LAUNCH), await chromium.launch(LAUNCH)];
 const report = new Report("s1rtc", "S1 — sync between two browsers over WebRTC: crdtdb (WebRTCSync) vs Yjs over an RTCDataChannel");
-
-/** @param {number[]} xs @param {number} q */
-function quantile(xs, q) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
-}
 
 /**
  * One run: browser 0 writes, browser 1 watches.

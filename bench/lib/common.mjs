@@ -29,6 +29,12 @@ export function opt(name, dflt) {
 /** @param {number[]} xs @returns {number} the median (upper median for even counts) */
 export const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
+/** @param {number[]} xs @param {number} q in [0, 1] @returns {number} the value at that rank (nearest rank, rounding down) */
+export function quantile(xs, q) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
 /** Seeded PRNG (the same one every script uses). @param {number} a */
 export function mulberry32(a) {
   return () => {
