@@ -59,6 +59,7 @@ export const ENGINE_ERROR_CODES = Object.freeze({
   UnknownIndex: UnknownIndexError,
   Internal: CRDTDBError,
   OutOfMemory: CRDTDBError,
+  Range: RangeError,
 });
 
 const CODE_NAMES = Object.keys(ENGINE_ERROR_CODES);

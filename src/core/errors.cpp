@@ -18,6 +18,8 @@ const char* errorCodeName(ErrorCode code) {
       return "Internal";
     case ErrorCode::OutOfMemory:
       return "OutOfMemory";
+    case ErrorCode::Range:
+      return "Range";
   }
   return "Internal";
 }

@@ -15,6 +15,7 @@ enum class ErrorCode {
   UnknownIndex,     // a query names an index that was not declared
   Internal,         // a broken invariant: a bug, never caused by input
   OutOfMemory,      // an allocation failed (the call changed nothing)
+  Range,            // a position or length outside what the value holds (JS RangeError)
 };
 
 const char* errorCodeName(ErrorCode code);

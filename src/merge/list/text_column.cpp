@@ -1,0 +1,246 @@
+#include "merge/list/text_column.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/errors.h"
+
+namespace crdtdb::list {
+
+namespace {
+bool isHigh(char16_t c) { return c >= 0xd800 && c <= 0xdbff; }
+bool isLow(char16_t c) { return c >= 0xdc00 && c <= 0xdfff; }
+
+bool sameVersion(std::span<const LV> a, std::span<const LV> b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+}  // namespace
+
+void TextColumn::checkInsert(std::uint32_t pos) const {
+  const std::size_t n = text_.size();
+  if (pos > n) {
+    throw Error(ErrorCode::Range, "text position " + std::to_string(pos) +
+                                      " is past the end of the text (length " + std::to_string(n) +
+                                      ")");
+  }
+  if (pos > 0 && pos < n && isHigh(text_.at(pos - 1)) && isLow(text_.at(pos))) {
+    throw Error(ErrorCode::Range,
+                "text position " + std::to_string(pos) + " would split a surrogate pair");
+  }
+}
+
+void TextColumn::checkDelete(std::uint32_t pos, std::uint32_t len) const {
+  const std::size_t n = text_.size();
+  if (pos > n || len > n - pos) {
+    throw Error(ErrorCode::Range, "text range [" + std::to_string(pos) + ", " +
+                                      std::to_string(std::uint64_t{pos} + len) +
+                                      ") is past the end of the text (length " + std::to_string(n) +
+                                      ")");
+  }
+  checkInsert(pos);
+  checkInsert(pos + len);
+}
+
+void TextColumn::append(const ListOp& op, std::u16string_view content,
+                        std::span<const LV> parents) {
+  // Reserve everything first: a failed allocation changes nothing.
+  ops_.reserve(ops_.size() + 1);
+  content_.reserve(content_.size() + content.size());
+  const bool linear = !ops_.empty() && ops_.back().end() == op.start && parents.size() == 1 &&
+                      parents[0] == op.start - 1;
+  graph_.append(op.start, op.len, parents);
+  if (linear) {
+    // One author's consecutive edits: extend its run when the meaning stays the same.
+    ListOp& last = ops_.back();
+    if (last.kind == ListOp::Insert && op.kind == ListOp::Insert && op.pos == last.pos + last.len &&
+        last.contentAt + last.len == content_.size()) {
+      last.len += op.len;
+      content_.append(content);
+      return;
+    }
+    if (last.kind == ListOp::Delete && op.kind == ListOp::Delete) {
+      const bool lastFwd = last.forward || last.len == 1, lastBack = !last.forward || last.len == 1;
+      const bool opFwd = op.forward || op.len == 1, opBack = !op.forward || op.len == 1;
+      if (op.pos == last.pos && lastFwd && opFwd) {
+        last.forward = true;
+        last.len += op.len;
+        return;
+      }
+      if (op.pos + op.len == last.pos && lastBack && opBack) {
+        last.forward = false;
+        last.pos = op.pos;
+        last.len += op.len;
+        return;
+      }
+    }
+  }
+  ListOp stored = op;
+  if (op.kind == ListOp::Insert) {
+    stored.contentAt = static_cast<std::uint32_t>(content_.size());
+    content_.append(content);
+  }
+  ops_.push_back(stored);
+}
+
+void TextColumn::localInsert(LV lv, std::uint32_t pos, std::u16string_view text,
+                             std::vector<TextPatch>* out) {
+  if (pending()) throw Error(ErrorCode::Internal, "text column: local edit with merges pending");
+  checkInsert(pos);
+  if (text.empty()) return;
+  text_.reserveFor(text.size());
+  const std::vector<LV> parents = graph_.frontier();
+  const auto len = static_cast<std::uint32_t>(text.size());
+  append({lv, len, ListOp::Insert, true, pos, 0}, text, parents);
+  text_.insert(pos, text);
+  version_.assign(1, lv + len - 1);
+  merged_ = lv + len;
+  if (out != nullptr) out->push_back({pos, 0, content(ops_.back()).substr(ops_.back().len - len)});
+}
+
+void TextColumn::localDelete(LV lv, std::uint32_t pos, std::uint32_t len,
+                             std::vector<TextPatch>* out) {
+  if (pending()) throw Error(ErrorCode::Internal, "text column: local edit with merges pending");
+  checkDelete(pos, len);
+  if (len == 0) return;
+  const std::vector<LV> parents = graph_.frontier();
+  version_.reserve(1);
+  append({lv, len, ListOp::Delete, true, pos, 0}, {}, parents);
+  text_.erase(pos, len);
+  version_.assign(1, lv + len - 1);
+  merged_ = lv + len;
+  if (out != nullptr) out->push_back({pos, len, {}});
+}
+
+void TextColumn::addRemote(const ListOp& op, std::u16string_view content,
+                           std::span<const LV> parents) {
+  if (op.len == 0 || (op.kind == ListOp::Insert && content.size() != op.len)) {
+    throw Error(ErrorCode::Internal, "text column: malformed operation");
+  }
+  append(op, op.kind == ListOp::Insert ? content : std::u16string_view{}, parents);
+}
+
+std::size_t TextColumn::opAt(LV lv) const {
+  auto it = std::upper_bound(ops_.begin(), ops_.end(), lv,
+                             [](LV v, const ListOp& o) { return v < o.start; });
+  if (it == ops_.begin() || lv >= (it - 1)->end()) {
+    throw Error(ErrorCode::Internal, "text column: no operation at event");
+  }
+  return static_cast<std::size_t>(it - ops_.begin()) - 1;
+}
+
+void TextColumn::flush(const AuthorLess& authorLess, std::vector<TextPatch>* out) {
+  if (!pending()) return;
+  std::vector<TextPatch> patches;
+  std::vector<LV> version = version_;
+  std::uint64_t length = text_.size();
+  LV scratch = 0;
+  // Operations made on exactly the text we hold apply as they are (sequential history). A
+  // run may have grown since the last flush: start inside it.
+  auto it = std::upper_bound(ops_.begin(), ops_.end(), merged_,
+                             [](LV v, const ListOp& o) { return v < o.end(); });
+  LV a = it == ops_.end() ? graph_.lastEnd() : std::max(merged_, it->start);
+  for (; it != ops_.end(); ++it) {
+    const ListOp& op = *it;
+    a = std::max(a, op.start);
+    if (!sameVersion(graph_.parentsOf(a, scratch), version)) break;
+    const LV o = a - op.start, k = op.end() - a;
+    if (op.kind == ListOp::Insert) {
+      const std::uint64_t pos = std::uint64_t{op.pos} + o;
+      if (pos > length) throw DecodeError("text insert past the end of its text");
+      patches.push_back({static_cast<std::uint32_t>(pos), 0, content(op).substr(o, k)});
+      length += k;
+    } else {
+      const std::uint64_t pos = op.forward ? op.pos : std::uint64_t{op.pos} + op.len - o - k;
+      if (pos > length || k > length - pos) {
+        throw DecodeError("text delete past the end of its text");
+      }
+      patches.push_back({static_cast<std::uint32_t>(pos), k, {}});
+      length -= k;
+    }
+    version.assign(1, op.end() - 1);
+    a = op.end();
+  }
+  if (it != ops_.end()) slowMerge(a, length, authorLess, patches);
+
+  // Apply without allocating.
+  std::size_t inserted = 0;
+  for (const TextPatch& p : patches) inserted += p.inserted.size();
+  text_.reserveFor(inserted);
+  std::vector<LV> frontier = graph_.frontier();
+  if (out != nullptr) out->reserve(out->size() + patches.size());
+  for (const TextPatch& p : patches) {
+    if (p.removed > 0) text_.erase(p.pos, p.removed);
+    if (!p.inserted.empty()) text_.insert(p.pos, p.inserted);
+  }
+  version_.swap(frontier);
+  merged_ = graph_.lastEnd();
+  if (out != nullptr) out->insert(out->end(), patches.begin(), patches.end());
+}
+
+void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& authorLess,
+                           std::vector<TextPatch>& patches) const {
+  const ConflictRegion region = graph_.conflictRegion(graph_.frontier(), newFrom);
+  Tracker tracker(
+      [&](ItemId a, ItemId b) { return authorLess(static_cast<LV>(a), static_cast<LV>(b)); });
+  std::vector<LV> prep;
+  if (region.common != ConflictRegion::kNone) prep.push_back(region.common);
+  std::uint64_t hidden = 0;  // placeholder units beyond the real text
+  LV scratch = 0;
+
+  auto runPiece = [&](LV a, LV b, bool isNew) {
+    const std::span<const LV> parents = graph_.parentsOf(a, scratch);
+    if (!sameVersion(prep, parents)) {
+      const GraphDiffRanges d = graph_.diff(prep, parents);
+      for (auto it = d.onlyA.rbegin(); it != d.onlyA.rend(); ++it) tracker.retreat(*it);
+      for (const LVRange& r : d.onlyB) tracker.advance(r);
+    }
+    const ListOp& op = ops_[opAt(a)];
+    const LV o = a - op.start, k = b - a;
+    const std::uint64_t visible = tracker.prepareSize() - hidden;
+    if (op.kind == ListOp::Insert) {
+      const std::uint64_t pos = std::uint64_t{op.pos} + o;
+      if (isNew && pos > visible) throw DecodeError("text insert past the end of its text");
+      const std::uint64_t at = tracker.insert(a, k, pos);
+      if (isNew) {
+        patches.push_back({static_cast<std::uint32_t>(at), 0, content(op).substr(o, k)});
+      }
+    } else {
+      const std::uint64_t pos = op.forward ? op.pos : std::uint64_t{op.pos} + op.len - o - k;
+      if (isNew && (pos > visible || k > visible - pos)) {
+        throw DecodeError("text delete past the end of its text");
+      }
+      tracker.remove(a, pos, k, op.forward, [&](std::uint64_t at, std::uint64_t n) {
+        if (isNew) {
+          patches.push_back({static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(n), {}});
+        }
+      });
+    }
+    prep.assign(1, b - 1);
+  };
+  auto runRange = [&](LV from, LV to, bool isNew) {
+    for (LV a = from; a < to;) {
+      const LV b = std::min(to, ops_[opAt(a)].end());
+      runPiece(a, b, isNew);
+      a = b;
+    }
+  };
+  // The events the text already reflects first (they rebuild its state), then
+  // the new ones, whose effects are the patches.
+  for (const LVRange& r : region.events) {
+    if (r.start < newFrom) runRange(r.start, std::min(r.end, newFrom), false);
+  }
+  // The text at the common point had `length` minus what the old events changed.
+  const std::uint64_t changed = tracker.effectSize() - kPlaceholderLen;  // may wrap: modular
+  hidden = kPlaceholderLen - (length - changed);
+  for (const LVRange& r : region.events) {
+    if (r.end > newFrom) runRange(std::max(r.start, newFrom), r.end, true);
+  }
+}
+
+std::size_t TextColumn::memoryBytes() const {
+  return graph_.memoryBytes() + ops_.capacity() * sizeof(ListOp) +
+         content_.capacity() * sizeof(char16_t) + text_.memoryBytes() +
+         version_.capacity() * sizeof(LV);
+}
+
+}  // namespace crdtdb::list
