@@ -1,0 +1,35 @@
+// Native figures for the Eg-walker text engine (profile with callgrind; see BENCHMARKS.md):
+//   text_engine <trace.json.gz>...   concurrent traces: cold merge and live merge, ms
+// A sequential trace (one transaction per keystroke, no parents) also reports local editing.
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "support/trace_replay.h"
+
+using namespace crdtdb;
+
+namespace {
+template <class F>
+double ms(F&& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const nlohmann::json trace = testing::readGz(argv[i]);
+    const std::u16string expected = testing::utf16(trace["endContent"].get<std::string>());
+    const testing::TraceOps ops(trace);
+    list::TextColumn cold, live;
+    const double coldMs = ms([&] { ops.replay(cold, false); });
+    const double liveMs = ms([&] { ops.replay(live, true); });
+    const bool ok = cold.text().str() == expected && live.text().str() == expected;
+    std::printf("%s: %zu ops, cold merge %.1f ms, live merge %.1f ms, memory %zu B, %s\n", argv[i],
+                ops.entries.size(), coldMs, liveMs, cold.memoryBytes(), ok ? "ok" : "WRONG TEXT");
+    if (!ok) return 1;
+  }
+  return 0;
+}
