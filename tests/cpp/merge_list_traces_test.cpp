@@ -17,8 +17,8 @@ using crdtdb::testing::utf16;
 namespace {
 
 // Copies of three traces (tests/data/editing-traces/LICENSE.md).
-const std::filesystem::path kTraces = std::filesystem::path(CRDTDB_TEST_DATA_DIR) /
-                                      "../../data/editing-traces";
+const std::filesystem::path kTraces =
+    std::filesystem::path(CRDTDB_TEST_DATA_DIR) / "../../data/editing-traces";
 
 void checkTrace(const std::string& file) {
   const nlohmann::json trace = readGz(kTraces / file);

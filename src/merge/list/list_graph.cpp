@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/errors.h"
+#include "core/reserve.h"
 
 namespace crdtdb::list {
 
@@ -30,14 +31,14 @@ void ListGraph::append(LV start, LV len, std::span<const LV> parents) {
     throw Error(ErrorCode::Internal, "list graph: events appended out of order");
   }
   // Reserve first so that a failed allocation changes nothing.
-  frontier_.reserve(frontier_.size() + 1);
+  reserveMore(frontier_, 1);
   const bool extends = !entries_.empty() && entries_.back().end == start && parents.size() == 1 &&
                        parents[0] == start - 1;
   if (extends) {
     entries_.back().end = start + len;
   } else {
-    entries_.reserve(entries_.size() + 1);
-    parents_.reserve(parents_.size() + parents.size());
+    reserveMore(entries_, 1);
+    reserveMore(parents_, parents.size());
     entries_.push_back({start, start + len, static_cast<std::uint32_t>(parents_.size()),
                         static_cast<std::uint32_t>(parents.size())});
     parents_.insert(parents_.end(), parents.begin(), parents.end());

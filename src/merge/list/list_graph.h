@@ -47,6 +47,18 @@ class ListGraph {
   std::span<const LV> parentsOf(LV lv, LV& scratch) const;
   // The entry end (exclusive) of the run holding column event lv.
   LV runEnd(LV lv) const { return entries_[entryAt(lv)].end; }
+  // Calls f(lv, parents) for r.start and each run start inside r (column events): the only
+  // events in r whose parents are not their predecessor.
+  template <class F>
+  void forEachStart(LVRange r, F&& f) const {
+    LV scratch = 0;
+    std::size_t i = entryAt(r.start);
+    f(r.start, parentsOf(r.start, scratch));
+    for (++i; i < entries_.size() && entries_[i].start < r.end; ++i) {
+      f(entries_[i].start,
+        std::span<const LV>(parents_.data() + entries_[i].parentsOff, entries_[i].parentCount));
+    }
+  }
 
   // Column events in past(a) but not past(b) and the converse (pasts inclusive).
   GraphDiffRanges diff(std::span<const LV> a, std::span<const LV> b) const;

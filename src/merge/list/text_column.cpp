@@ -1,9 +1,11 @@
 #include "merge/list/text_column.h"
 
 #include <algorithm>
+#include <memory>
 #include <string>
 
 #include "core/errors.h"
+#include "core/reserve.h"
 
 namespace crdtdb::list {
 
@@ -44,8 +46,8 @@ void TextColumn::checkDelete(std::uint32_t pos, std::uint32_t len) const {
 void TextColumn::append(const ListOp& op, std::u16string_view content,
                         std::span<const LV> parents) {
   // Reserve everything first: a failed allocation changes nothing.
-  ops_.reserve(ops_.size() + 1);
-  content_.reserve(content_.size() + content.size());
+  reserveMore(ops_, 1);
+  reserveMore(content_, content.size());
   const bool linear = !ops_.empty() && ops_.back().end() == op.start && parents.size() == 1 &&
                       parents[0] == op.start - 1;
   graph_.append(op.start, op.len, parents);
@@ -167,7 +169,7 @@ void TextColumn::flush(const AuthorLess& authorLess, std::vector<TextPatch>* out
   for (const TextPatch& p : patches) inserted += p.inserted.size();
   text_.reserveFor(inserted);
   std::vector<LV> frontier = graph_.frontier();
-  if (out != nullptr) out->reserve(out->size() + patches.size());
+  if (out != nullptr) reserveMore(*out, patches.size());
   for (const TextPatch& p : patches) {
     if (p.removed > 0) text_.erase(p.pos, p.removed);
     if (!p.inserted.empty()) text_.insert(p.pos, p.inserted);
@@ -180,42 +182,113 @@ void TextColumn::flush(const AuthorLess& authorLess, std::vector<TextPatch>* out
 void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& authorLess,
                            std::vector<TextPatch>& patches) const {
   const ConflictRegion region = graph_.conflictRegion(graph_.frontier(), newFrom);
-  Tracker tracker(
-      [&](ItemId a, ItemId b) { return authorLess(static_cast<LV>(a), static_cast<LV>(b)); });
+  auto fresh = [&] {
+    return std::make_unique<Tracker>(
+        [&](ItemId a, ItemId b) { return authorLess(static_cast<LV>(a), static_cast<LV>(b)); });
+  };
+  std::unique_ptr<Tracker> tracker = fresh();
+  bool empty = true;  // the tracker holds only its placeholder
   std::vector<LV> prep;
   if (region.common != ConflictRegion::kNone) prep.push_back(region.common);
-  std::uint64_t hidden = 0;  // placeholder units beyond the real text
+  std::vector<LV> tips = prep;  // the frontier of the events replayed so far
+
+  // Critical versions (the paper's clearing of internal state): after event x, if every event
+  // replayed so far is in x's past and every later one has x in its past, nothing later can
+  // be concurrent with what came before, so the tracker is replaced by a placeholder. For
+  // that, `later[i]` is the lowest parent of any run start from starts[i] on.
+  std::vector<LV> startAt;
+  std::vector<std::int64_t> later;
+  for (const LVRange& r : region.events) {
+    graph_.forEachStart(r, [&](LV at, std::span<const LV> parents) {
+      startAt.push_back(at);
+      later.push_back(parents.empty() ? -1 : static_cast<std::int64_t>(parents.front()));
+    });
+  }
+  for (std::size_t i = later.size(); i-- > 1;) later[i - 1] = std::min(later[i - 1], later[i]);
+  std::size_t nextStart = 0;
+  auto critical = [&](LV x) {
+    if (tips.size() != 1 || tips[0] != x) return false;
+    while (nextStart < startAt.size() && startAt[nextStart] <= x) ++nextStart;
+    return nextStart == startAt.size() || later[nextStart] >= static_cast<std::int64_t>(x);
+  };
+
+  // Lengths: the placeholder stands for the text at the last clearing, whose real length is
+  // only known once the old events are replayed (the text we hold is their result). Until
+  // then `offset` is that length minus the length at the common point; afterwards `hidden`
+  // is the placeholder's length beyond the real text.
+  bool known = false;
+  std::int64_t offset = 0;
+  std::uint64_t hidden = 0;
+  auto clear = [&] {
+    const std::uint64_t change = tracker->effectSize() - kPlaceholderLen;  // modular
+    if (known) {
+      hidden -= change;
+    } else {
+      offset += static_cast<std::int64_t>(change);
+    }
+    tracker = fresh();
+    empty = true;
+  };
   LV scratch = 0;
 
   auto runPiece = [&](LV a, LV b, bool isNew) {
     const std::span<const LV> parents = graph_.parentsOf(a, scratch);
-    if (!sameVersion(prep, parents)) {
-      const GraphDiffRanges d = graph_.diff(prep, parents);
-      for (auto it = d.onlyA.rbegin(); it != d.onlyA.rend(); ++it) tracker.retreat(*it);
-      for (const LVRange& r : d.onlyB) tracker.advance(r);
-    }
     const ListOp& op = ops_[opAt(a)];
     const LV o = a - op.start, k = b - a;
-    const std::uint64_t visible = tracker.prepareSize() - hidden;
-    if (op.kind == ListOp::Insert) {
-      const std::uint64_t pos = std::uint64_t{op.pos} + o;
+    const bool insert = op.kind == ListOp::Insert;
+    const std::uint64_t pos = insert
+                                  ? std::uint64_t{op.pos} + o
+                                  : (op.forward ? op.pos : std::uint64_t{op.pos} + op.len - o - k);
+    // Remove parents from the tips before checking whether the piece's end is critical.
+    std::erase_if(
+        tips, [&](LV t) { return std::find(parents.begin(), parents.end(), t) != parents.end(); });
+    tips.push_back(b - 1);
+    const bool onPrep = sameVersion(prep, parents);
+    if (empty && onPrep && critical(b - 1)) {
+      // Sequential history between two critical versions: positions are positions in the
+      // text, no tracker needed.
+      const std::int64_t delta = insert ? k : -static_cast<std::int64_t>(k);
+      if (isNew) {
+        const std::uint64_t visible = kPlaceholderLen - hidden;
+        if (insert ? pos > visible : (pos > visible || k > visible - pos)) {
+          throw DecodeError("text edit past the end of its text");
+        }
+        patches.push_back({static_cast<std::uint32_t>(pos), insert ? 0 : k,
+                           insert ? content(op).substr(o, k) : std::u16string_view{}});
+      }
+      if (known) {
+        hidden -= static_cast<std::uint64_t>(delta);
+      } else {
+        offset += delta;
+      }
+      prep.assign(1, b - 1);
+      return;
+    }
+    if (!onPrep) {
+      const GraphDiffRanges d = graph_.diff(prep, parents);
+      for (auto it = d.onlyA.rbegin(); it != d.onlyA.rend(); ++it) tracker->retreat(*it);
+      for (const LVRange& r : d.onlyB) tracker->advance(r);
+    }
+    empty = false;
+    const std::uint64_t visible = tracker->prepareSize() - hidden;
+    if (insert) {
       if (isNew && pos > visible) throw DecodeError("text insert past the end of its text");
-      const std::uint64_t at = tracker.insert(a, k, pos);
+      const std::uint64_t at = tracker->insert(a, k, pos);
       if (isNew) {
         patches.push_back({static_cast<std::uint32_t>(at), 0, content(op).substr(o, k)});
       }
     } else {
-      const std::uint64_t pos = op.forward ? op.pos : std::uint64_t{op.pos} + op.len - o - k;
       if (isNew && (pos > visible || k > visible - pos)) {
         throw DecodeError("text delete past the end of its text");
       }
-      tracker.remove(a, pos, k, op.forward, [&](std::uint64_t at, std::uint64_t n) {
+      tracker->remove(a, pos, k, op.forward, [&](std::uint64_t at, std::uint64_t n) {
         if (isNew) {
           patches.push_back({static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(n), {}});
         }
       });
     }
     prep.assign(1, b - 1);
+    if (critical(b - 1)) clear();
   };
   auto runRange = [&](LV from, LV to, bool isNew) {
     for (LV a = from; a < to;) {
@@ -224,14 +297,17 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
       a = b;
     }
   };
-  // The events the text already reflects first (they rebuild its state), then
-  // the new ones, whose effects are the patches.
+  // The events the text already reflects first (they rebuild its state), then the new ones,
+  // whose effects are the patches.
   for (const LVRange& r : region.events) {
     if (r.start < newFrom) runRange(r.start, std::min(r.end, newFrom), false);
   }
   // The text at the common point had `length` minus what the old events changed.
-  const std::uint64_t changed = tracker.effectSize() - kPlaceholderLen;  // may wrap: modular
-  hidden = kPlaceholderLen - (length - changed);
+  const std::uint64_t changed =
+      static_cast<std::uint64_t>(offset) + (tracker->effectSize() - kPlaceholderLen);
+  const std::uint64_t atCommon = length - changed;
+  hidden = kPlaceholderLen - (atCommon + static_cast<std::uint64_t>(offset));
+  known = true;
   for (const LVRange& r : region.events) {
     if (r.end > newFrom) runRange(std::max(r.start, newFrom), r.end, true);
   }

@@ -90,8 +90,7 @@ struct TraceOps {
         const auto del = patch[1].get<std::uint32_t>();
         const std::u16string ins = utf16(patch[2].get<std::string>());
         auto add = [&](const list::ListOp& op, std::u16string content) {
-          std::vector<LV> ps =
-              entries.size() > before ? std::vector<LV>{op.start - 1} : parents;
+          std::vector<LV> ps = entries.size() > before ? std::vector<LV>{op.start - 1} : parents;
           entries.push_back({op, std::move(content), std::move(ps), false});
           next += op.len;
         };
