@@ -270,3 +270,21 @@ TEST_CASE("text column: random concurrent histories equal the FugueMax oracle") 
   const int seeds = env != nullptr ? std::atoi(env) : 60;
   for (int s = 0; s < seeds; ++s) runSeed(static_cast<std::uint64_t>(s) * 7919 + 3, 120);
 }
+
+TEST_CASE("text column: the worked example of src/merge/README.md") {
+  list::TextColumn a;
+  a.localInsert(0, 0, u"hi", nullptr);  // a0, a1
+  a.localInsert(2, 2, u"!", nullptr);   // a2
+  const std::vector<LV> p1{1}, p3{3};
+  a.addRemote({3, 1, list::ListOp::Delete, true, 0, 0}, {}, p1);    // b0: delete the h
+  a.addRemote({4, 1, list::ListOp::Insert, true, 0, 0}, u"H", p3);  // b1: type H
+  std::vector<list::TextPatch> patches;
+  a.flush([](LV x, LV y) { return x < y; }, &patches);
+  REQUIRE(a.text().str() == u"Hi!");
+  REQUIRE(patches.size() == 2);
+  CHECK(patches[0].pos == 0);
+  CHECK(patches[0].removed == 1);
+  CHECK(patches[1].pos == 0);
+  CHECK(patches[1].inserted == u"H");
+  REQUIRE(a.graph().frontier() == std::vector<LV>{2, 4});
+}
