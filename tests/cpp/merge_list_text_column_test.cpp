@@ -34,7 +34,7 @@ struct Replica {
   Interner peers;
   list::TextColumn col;
   std::vector<bool> has;
-  std::map<int, LV> lastLv;  // world event -> LV of its last unit here
+  std::map<int, LV> lastLv;  // world event -> its LV here
   std::vector<int> order;    // world events in local order
   std::vector<int> frontier;
   std::vector<list::TextPatch> patches;
@@ -58,10 +58,10 @@ struct Replica {
     std::sort(out.begin(), out.end());
     return out;
   }
-  void record(int e, LV lv, std::uint32_t units, const std::vector<int>& parents) {
+  void record(int e, LV lv, const std::vector<int>& parents) {
     has.resize(std::max(has.size(), static_cast<std::size_t>(e) + 1), false);
     has[e] = true;
-    lastLv[e] = lv + units - 1;
+    lastLv[e] = lv;
     order.push_back(e);
     std::erase_if(frontier, [&](int f) {
       return std::find(parents.begin(), parents.end(), f) != parents.end();
@@ -106,8 +106,7 @@ void localEdit(World& w, Replica& r, std::mt19937_64& rng) {
   const int e = static_cast<int>(w.events.size());
   const PeerIdx self = r.peers.intern(r.name);
   const Seq seq = r.graph.nextSeq(self);
-  const std::uint32_t units = std::max<std::uint32_t>(ev.len, 1);
-  const LV lv = r.graph.append(self, seq, r.parentLvs(ev.parents), units);
+  const LV lv = r.graph.append(self, seq, r.parentLvs(ev.parents), 1);
   if (ev.len > 0 && ev.insert) r.col.localInsert(lv, ev.pos, ev.text, &r.patches);
   if (ev.len > 0 && !ev.insert) {
     // A delete run made of single Backspaces or Deletes, like a user's keystrokes: exercises
@@ -116,7 +115,7 @@ void localEdit(World& w, Replica& r, std::mt19937_64& rng) {
   }
   w.events.push_back(ev);
   w.seq.push_back(seq);
-  r.record(e, lv, units, ev.parents);
+  r.record(e, lv, ev.parents);
   r.applyPatches();
 }
 
@@ -129,24 +128,21 @@ void merge(const World& w, const Replica& from, Replica& to, std::size_t count,
     const TextEvent& ev = w.events[e];
     const PeerIdx peer = to.peers.intern(ev.peer);
     const std::vector<LV> parents = to.parentLvs(ev.parents);
-    const std::uint32_t units = std::max<std::uint32_t>(ev.len, 1);
-    const LV lv = to.graph.append(peer, w.seq[e], parents, units);
+    const LV lv = to.graph.append(peer, w.seq[e], parents, 1);
     if (ev.len > 0) {
       const VV vv = to.graph.vvOfParents(parents);
       auto seen = [&](LV x) {
         const Stamp s = to.graph.stampOf(x);
         return s.seq < to.graph.vvGet(vv, s.peer);
       };
-      const std::vector<LV> cparents = to.col.graph().latestSeen(seen);
-      list::ListOp op{lv,         ev.len, ev.insert ? list::ListOp::Insert : list::ListOp::Delete,
-                      ev.forward, ev.pos, 0};
-      to.col.addRemote(op, ev.text, cparents);
+      const std::vector<LV> cparents = to.col.parentsFor(seen);
+      to.col.addRemote(lv, {ev.insert, ev.pos, ev.len, ev.text}, cparents);
       if (rng() % 3 == 0) {
         to.col.flush(to.authorLess(), &to.patches);
         to.applyPatches();
       }
     }
-    to.record(e, lv, units, ev.parents);
+    to.record(e, lv, ev.parents);
   }
   to.col.flush(to.authorLess(), &to.patches);
   to.applyPatches();
@@ -273,11 +269,13 @@ TEST_CASE("text column: random concurrent histories equal the FugueMax oracle") 
 
 TEST_CASE("text column: the worked example of src/merge/README.md") {
   list::TextColumn a;
-  a.localInsert(0, 0, u"hi", nullptr);  // a0, a1
-  a.localInsert(2, 2, u"!", nullptr);   // a2
+  // Units as in the README: 0, 1 = "hi", 2 = "!", 3 = b's delete, 4 = "H"; each edit is
+  // one event here (events 0..3).
+  a.localInsert(0, 0, u"hi", nullptr);
+  a.localInsert(1, 2, u"!", nullptr);
   const std::vector<LV> p1{1}, p3{3};
-  a.addRemote({3, 1, list::ListOp::Delete, true, 0, 0}, {}, p1);    // b0: delete the h
-  a.addRemote({4, 1, list::ListOp::Insert, true, 0, 0}, u"H", p3);  // b1: type H
+  a.addRemote(2, {false, 0, 1, {}}, p1);   // b0: delete the h
+  a.addRemote(3, {true, 0, 0, u"H"}, p3);  // b1: type H
   std::vector<list::TextPatch> patches;
   a.flush([](LV x, LV y) { return x < y; }, &patches);
   REQUIRE(a.text().str() == u"Hi!");

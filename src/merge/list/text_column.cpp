@@ -43,11 +43,35 @@ void TextColumn::checkDelete(std::uint32_t pos, std::uint32_t len) const {
   checkInsert(pos + len);
 }
 
-void TextColumn::append(const ListOp& op, std::u16string_view content,
+LV TextColumn::eventOf(LV unit) const {
+  auto it = std::upper_bound(events_.begin(), events_.end(), unit,
+                             [](LV u, const EventRun& r) { return u < r.unit; });
+  if (it == events_.begin() || unit >= (it - 1)->unit + (it - 1)->len) {
+    throw Error(ErrorCode::Internal, "text column: unknown unit");
+  }
+  --it;
+  return it->perUnit ? it->event + (unit - it->unit) : it->event;
+}
+
+void TextColumn::append(LV event, const ListOp& op, std::u16string_view content,
                         std::span<const LV> parents) {
   // Reserve everything first: a failed allocation changes nothing.
   reserveMore(ops_, 1);
   reserveMore(content_, content.size());
+  reserveMore(events_, 1);
+  // Keystrokes (one unit per event, consecutive events) share one event run.
+  if (!events_.empty() && op.len == 1) {
+    EventRun& last = events_.back();
+    if (last.unit + last.len == op.start && last.event + last.len == event &&
+        (last.perUnit || last.len == 1)) {
+      last.perUnit = true;
+      ++last.len;
+    } else {
+      events_.push_back({op.start, 1, event, true});
+    }
+  } else {
+    events_.push_back({op.start, op.len, event, false});
+  }
   const bool linear = !ops_.empty() && ops_.back().end() == op.start && parents.size() == 1 &&
                       parents[0] == op.start - 1;
   graph_.append(op.start, op.len, parents);
@@ -84,7 +108,7 @@ void TextColumn::append(const ListOp& op, std::u16string_view content,
   ops_.push_back(stored);
 }
 
-void TextColumn::localInsert(LV lv, std::uint32_t pos, std::u16string_view text,
+void TextColumn::localInsert(LV event, std::uint32_t pos, std::u16string_view text,
                              std::vector<TextPatch>* out) {
   if (pending()) throw Error(ErrorCode::Internal, "text column: local edit with merges pending");
   checkInsert(pos);
@@ -92,33 +116,35 @@ void TextColumn::localInsert(LV lv, std::uint32_t pos, std::u16string_view text,
   text_.reserveFor(text.size());
   const std::vector<LV> parents = graph_.frontier();
   const auto len = static_cast<std::uint32_t>(text.size());
-  append({lv, len, ListOp::Insert, true, pos, 0}, text, parents);
+  const LV lv = graph_.lastEnd();
+  append(event, {lv, len, ListOp::Insert, true, pos, 0}, text, parents);
   text_.insert(pos, text);
   version_.assign(1, lv + len - 1);
   merged_ = lv + len;
   if (out != nullptr) out->push_back({pos, 0, content(ops_.back()).substr(ops_.back().len - len)});
 }
 
-void TextColumn::localDelete(LV lv, std::uint32_t pos, std::uint32_t len,
+void TextColumn::localDelete(LV event, std::uint32_t pos, std::uint32_t len,
                              std::vector<TextPatch>* out) {
   if (pending()) throw Error(ErrorCode::Internal, "text column: local edit with merges pending");
   checkDelete(pos, len);
   if (len == 0) return;
   const std::vector<LV> parents = graph_.frontier();
   version_.reserve(1);
-  append({lv, len, ListOp::Delete, true, pos, 0}, {}, parents);
+  const LV lv = graph_.lastEnd();
+  append(event, {lv, len, ListOp::Delete, true, pos, 0}, {}, parents);
   text_.erase(pos, len);
   version_.assign(1, lv + len - 1);
   merged_ = lv + len;
   if (out != nullptr) out->push_back({pos, len, {}});
 }
 
-void TextColumn::addRemote(const ListOp& op, std::u16string_view content,
-                           std::span<const LV> parents) {
-  if (op.len == 0 || (op.kind == ListOp::Insert && content.size() != op.len)) {
-    throw Error(ErrorCode::Internal, "text column: malformed operation");
-  }
-  append(op, op.kind == ListOp::Insert ? content : std::u16string_view{}, parents);
+void TextColumn::addRemote(LV event, const TextEdit& edit, std::span<const LV> parents) {
+  const auto len = static_cast<std::uint32_t>(edit.insert ? edit.content.size() : edit.len);
+  if (len == 0) throw Error(ErrorCode::Internal, "text column: empty edit");
+  const ListOp op{graph_.lastEnd(), len, edit.insert ? ListOp::Insert : ListOp::Delete, true,
+                  edit.pos,         0};
+  append(event, op, edit.insert ? edit.content : std::u16string_view{}, parents);
 }
 
 std::size_t TextColumn::opAt(LV lv) const {
@@ -183,8 +209,9 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
                            std::vector<TextPatch>& patches) const {
   const ConflictRegion region = graph_.conflictRegion(graph_.frontier(), newFrom);
   auto fresh = [&] {
-    return std::make_unique<Tracker>(
-        [&](ItemId a, ItemId b) { return authorLess(static_cast<LV>(a), static_cast<LV>(b)); });
+    return std::make_unique<Tracker>([&](ItemId a, ItemId b) {
+      return authorLess(eventOf(static_cast<LV>(a)), eventOf(static_cast<LV>(b)));
+    });
   };
   std::unique_ptr<Tracker> tracker = fresh();
   bool empty = true;  // the tracker holds only its placeholder
@@ -315,8 +342,8 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
 
 std::size_t TextColumn::memoryBytes() const {
   return graph_.memoryBytes() + ops_.capacity() * sizeof(ListOp) +
-         content_.capacity() * sizeof(char16_t) + text_.memoryBytes() +
-         version_.capacity() * sizeof(LV);
+         events_.capacity() * sizeof(EventRun) + content_.capacity() * sizeof(char16_t) +
+         text_.memoryBytes() + version_.capacity() * sizeof(LV);
 }
 
 }  // namespace crdtdb::list

@@ -3,6 +3,10 @@
 // own causal graph (ListGraph), plus the current text. No per-character CRDT metadata is
 // kept: merging builds a Tracker for the concurrent region only and drops it afterwards.
 //
+// Units: every inserted or deleted UTF-16 unit gets a column-local id ("unit", 0, 1, 2, ...
+// in the order edits were added); an edit is one event of the replica's graph covering a run
+// of units, so eventOf(unit) maps back. The ListGraph, the ops and the tracker work on units.
+//
 // Remote operations are added with addRemote() and merged together by flush(), so a message
 // carrying many concurrent edits replays its region once. Local edits apply at once.
 // Positions and lengths are in UTF-16 code units.
@@ -25,10 +29,10 @@
 
 namespace crdtdb::list {
 
-// A run of one author's consecutive edits of one kind: events [start, start + len).
+// A run of one author's consecutive edits of one kind: units [start, start + len).
 //  insert: the units content[contentAt, + len) at pos, pos + 1, ... (typing forwards);
-//  delete forward: every event removes the unit at pos (the Delete key);
-//  delete backward: event i removes the unit at pos + len - 1 - i (Backspace).
+//  delete forward: every unit removes the one at pos (the Delete key);
+//  delete backward: unit i removes the one at pos + len - 1 - i (Backspace).
 struct ListOp {
   enum Kind : std::uint8_t { Insert = 1, Delete = 2 };
   LV start;
@@ -38,6 +42,14 @@ struct ListOp {
   std::uint32_t pos;
   std::uint32_t contentAt;  // inserts: offset into the column's content buffer
   LV end() const { return start + len; }
+};
+
+// An edit as its author made it: insert `content` at pos, or delete [pos, pos + len).
+struct TextEdit {
+  bool insert;
+  std::uint32_t pos;
+  std::uint32_t len;            // deletes
+  std::u16string_view content;  // inserts
 };
 
 // A change to the text as positions in it (for editor bindings): remove `removed` units at
@@ -51,22 +63,32 @@ struct TextPatch {
 
 class TextColumn {
  public:
-  using AuthorLess = std::function<bool(LV, LV)>;  // FugueMax tie-break by author peer id
+  // FugueMax tie-break between two events' authors: ascending by peer id.
+  using AuthorLess = std::function<bool(LV, LV)>;
 
   // ---- local edits (the column must have nothing pending) ----
-  // Events [lv, lv + text.size()) insert `text` at pos. Error(Range) if pos is past the end
-  // or would split a surrogate pair (nothing changes then).
-  void localInsert(LV lv, std::uint32_t pos, std::u16string_view text, std::vector<TextPatch>* out);
-  // Events [lv, lv + len) delete [pos, pos + len). Error(Range) as for insert.
-  void localDelete(LV lv, std::uint32_t pos, std::uint32_t len, std::vector<TextPatch>* out);
+  // Event `event` inserts `text` at pos. Error(Range) if pos is past the end or would split
+  // a surrogate pair (nothing changes then).
+  void localInsert(LV event, std::uint32_t pos, std::u16string_view text,
+                   std::vector<TextPatch>* out);
+  // Event `event` deletes [pos, pos + len). Error(Range) as for insert.
+  void localDelete(LV event, std::uint32_t pos, std::uint32_t len, std::vector<TextPatch>* out);
   // Throws Error(Range) unless an insert at pos / a delete of [pos, pos + len) is valid.
   void checkInsert(std::uint32_t pos) const;
   void checkDelete(std::uint32_t pos, std::uint32_t len) const;
 
   // ---- remote edits ----
-  // Adds an operation whose first event has the column parents `parents` (ListGraph order:
-  // sorted; graph().latestSeen() computes them). Content is copied. Merged by flush().
-  void addRemote(const ListOp& op, std::u16string_view content, std::span<const LV> parents);
+  // The units an arriving event had seen last (its parents in the column graph), given
+  // seenEvent(e): whether replica event e is in its causal past.
+  template <class SeenEvent>
+  std::vector<LV> parentsFor(SeenEvent&& seenEvent) const {
+    return graph_.latestSeen([&](LV unit) { return seenEvent(eventOf(unit)); });
+  }
+  // Adds event `event`'s edit, made on the units `parents` (sorted; parentsFor() computes
+  // them). Content is copied. Merged by flush().
+  void addRemote(LV event, const TextEdit& edit, std::span<const LV> parents);
+  // The replica event that made unit `unit`.
+  LV eventOf(LV unit) const;
   bool pending() const { return graph_.lastEnd() > merged_; }
   // Merges every pending operation into the text; appends the patches to `out` if given.
   // DecodeError if an operation's positions are outside its author's text (then the text
@@ -82,7 +104,7 @@ class TextColumn {
   std::size_t memoryBytes() const;
 
  private:
-  void append(const ListOp& op, std::u16string_view content, std::span<const LV> parents);
+  void append(LV event, const ListOp& op, std::u16string_view content, std::span<const LV> parents);
   void slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& authorLess,
                  std::vector<TextPatch>& patches) const;
   std::size_t opAt(LV lv) const;
@@ -90,6 +112,13 @@ class TextColumn {
   ListGraph graph_;
   std::vector<ListOp> ops_;
   std::u16string content_;  // inserted units of every insert op, in op order
+  // unit -> event, run-length encoded: units [unit, unit + len) belong to `event` (one
+  // edit), or to event, event + 1, ... (perUnit: single-unit edits, i.e. keystrokes).
+  struct EventRun {
+    LV unit, len, event;
+    bool perUnit;
+  };
+  std::vector<EventRun> events_;
   TextBuffer text_;
   std::vector<LV> version_;  // the events the text reflects (graph frontier when nothing pends)
   LV merged_ = 0;            // events below it are in the text (a run may grow past it)

@@ -54,22 +54,21 @@ std::u16string utf16(const std::string& s) {
 
 // A trace as operations (ASCII content: code point positions are UTF-16 positions).
 struct TraceOps {
-  struct Entry {
-    list::ListOp op;
+  struct Entry {  // one edit: an event of its own (events are entry indexes)
+    bool insert;
+    std::uint32_t pos, len;
     std::u16string content;
-    std::vector<LV> parents;
-    bool txnEnd;  // the last operation of its transaction
+    std::vector<LV> parents;  // units
+    int agent;
+    bool txnEnd;  // the last edit of its transaction
   };
   std::vector<Entry> entries;
-  std::vector<std::pair<LV, int>> agentRuns;  // (first LV, agent), ascending
 
-  std::string agentName(LV lv) const {
-    auto it = std::upper_bound(agentRuns.begin(), agentRuns.end(), lv,
-                               [](LV v, const auto& r) { return v < r.first; });
-    return "agent-" + std::to_string((it - 1)->second);
-  }
   list::TextColumn::AuthorLess authorLess() const {
-    return [this](LV a, LV b) { return agentName(a) < agentName(b); };
+    // Agents are numbered; compare their names as strings, as peer ids are compared.
+    return [this](LV a, LV b) {
+      return std::to_string(entries[a].agent) < std::to_string(entries[b].agent);
+    };
   }
 
   explicit TraceOps(const nlohmann::json& trace) {
@@ -83,25 +82,21 @@ struct TraceOps {
       }
       std::sort(parents.begin(), parents.end());
       parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
-      agentRuns.emplace_back(next, txn["agent"].get<int>());
+      const int agent = txn["agent"].get<int>();
       const std::size_t before = entries.size();
       for (const auto& patch : txn["patches"]) {
         const auto pos = patch[0].get<std::uint32_t>();
         const auto del = patch[1].get<std::uint32_t>();
         const std::u16string ins = utf16(patch[2].get<std::string>());
-        auto add = [&](const list::ListOp& op, std::u16string content) {
-          std::vector<LV> ps = entries.size() > before ? std::vector<LV>{op.start - 1} : parents;
-          entries.push_back({op, std::move(content), std::move(ps), false});
-          next += op.len;
+        auto add = [&](bool insert, std::uint32_t len, std::u16string content) {
+          std::vector<LV> ps = entries.size() > before ? std::vector<LV>{next - 1} : parents;
+          entries.push_back({insert, pos, len, std::move(content), std::move(ps), agent, false});
+          next += len;
         };
-        if (del > 0) add({next, del, list::ListOp::Delete, true, pos, 0}, {});
-        if (!ins.empty()) {
-          add({next, static_cast<std::uint32_t>(ins.size()), list::ListOp::Insert, true, pos, 0},
-              ins);
-        }
+        if (del > 0) add(false, del, {});
+        if (!ins.empty()) add(true, static_cast<std::uint32_t>(ins.size()), ins);
       }
       if (entries.size() == before) {  // an empty transaction: children may still name it
-        agentRuns.pop_back();
         txnVersion.push_back(parents);
         continue;
       }
@@ -114,8 +109,9 @@ struct TraceOps {
   // would arrive one by one) or once at the end (a cold merge of the whole history).
   void replay(list::TextColumn& col, bool live) const {
     const auto less = authorLess();
-    for (const Entry& e : entries) {
-      col.addRemote(e.op, e.content, e.parents);
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const Entry& e = entries[i];
+      col.addRemote(static_cast<LV>(i), {e.insert, e.pos, e.len, e.content}, e.parents);
       if (live && e.txnEnd) col.flush(less, nullptr);
     }
     col.flush(less, nullptr);
