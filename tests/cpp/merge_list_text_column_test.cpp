@@ -121,7 +121,7 @@ void localEdit(World& w, Replica& r, std::mt19937_64& rng) {
 
 // Sends `to` the first `count` events of `from`'s order that it lacks.
 void merge(const World& w, const Replica& from, Replica& to, std::size_t count,
-           std::mt19937_64& rng) {
+           std::mt19937_64& rng, bool randomFlushes = true) {
   for (std::size_t i = 0; i < count && i < from.order.size(); ++i) {
     const int e = from.order[i];
     if (e < static_cast<int>(to.has.size()) && to.has[e]) continue;
@@ -137,7 +137,7 @@ void merge(const World& w, const Replica& from, Replica& to, std::size_t count,
       };
       const std::vector<LV> cparents = to.col.parentsFor(seen);
       to.col.addRemote(lv, {ev.insert, ev.pos, ev.len, ev.text}, cparents);
-      if (rng() % 3 == 0) {
+      if (randomFlushes && rng() % 3 == 0) {
         to.col.flush(to.authorLess(), &to.patches);
         to.applyPatches();
       }
@@ -190,6 +190,12 @@ void runSeed(std::uint64_t seed, int steps) {
     }
   }
   const std::u16string expected = oracleFor(w, reps[0]);
+  // A cold merge: a fresh replica takes the whole history in one flush (one region).
+  Replica fresh;
+  fresh.name = "fresh";
+  merge(w, reps[static_cast<std::size_t>(rng() % n)], fresh, w.events.size(), rng, false);
+  INFO("seed " << seed << " cold merge");
+  REQUIRE(show(fresh.col.text().str()) == show(expected));
   for (Replica& r : reps) {
     INFO("seed " << seed << " replica " << r.name);
     REQUIRE(show(r.col.text().str()) == show(expected));
@@ -285,4 +291,19 @@ TEST_CASE("text column: the worked example of src/merge/README.md") {
   CHECK(patches[1].pos == 0);
   CHECK(patches[1].inserted == u"H");
   REQUIRE(a.graph().frontier() == std::vector<LV>{2, 4});
+}
+
+TEST_CASE("text column: a branch from inside a run keeps the state it forked from") {
+  // Regression: a cold merge cleared its tracker inside a run although another branch had
+  // forked from earlier in that run (a wrong critical version: "unknown item" on retreat).
+  list::TextColumn col;
+  const std::vector<LV> none, p01{0, 1}, p3{3}, p4{4};
+  col.addRemote(0, {true, 0, 0, u"z"}, none);  // unit 0
+  col.addRemote(1, {true, 0, 0, u"y"}, none);  // unit 1, concurrent: no fast path from here
+  col.addRemote(2, {true, 2, 0, u"ab"}, p01);  // a merges both: units 2, 3
+  col.addRemote(3, {true, 0, 0, u"c"}, p3);    // unit 4
+  col.addRemote(4, {true, 0, 0, u"d"}, p4);    // unit 5 (one graph run 2..5)
+  col.addRemote(5, {true, 3, 0, u"X"}, p3);    // b, forked after "ab": unit 6
+  col.flush([](LV x, LV y) { return x < y; }, nullptr);
+  REQUIRE(col.text().str() == u"dczyaXb");
 }

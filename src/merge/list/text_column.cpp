@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/errors.h"
@@ -208,6 +209,7 @@ void TextColumn::flush(const AuthorLess& authorLess, std::vector<TextPatch>* out
 void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& authorLess,
                            std::vector<TextPatch>& patches) const {
   const ConflictRegion region = graph_.conflictRegion(graph_.frontier(), newFrom);
+  LV scratch = 0;
   auto fresh = [&] {
     return std::make_unique<Tracker>([&](ItemId a, ItemId b) {
       return authorLess(eventOf(static_cast<LV>(a)), eventOf(static_cast<LV>(b)));
@@ -219,24 +221,67 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
   if (region.common != ConflictRegion::kNone) prep.push_back(region.common);
   std::vector<LV> tips = prep;  // the frontier of the events replayed so far
 
+  // The region as segments (runs of the column graph cut at newFrom), replayed depth-first:
+  // after a segment, one of the segments it unblocked goes next, so a branch is replayed to
+  // its end before the next one starts (few retreats and advances, not one per switch of
+  // branch in LV order). Old segments (the text reflects them) all go before new ones.
+  struct Segment {
+    LV start, end;
+    std::uint32_t deps = 0;
+    std::vector<std::uint32_t> children;
+    LV firstFork = ~LV{0};  // the lowest event of it another segment starts from
+  };
+  std::vector<Segment> segs;
+  for (const LVRange& r : region.events) {
+    for (const LVRange& part :
+         {LVRange{r.start, std::min(r.end, newFrom)}, LVRange{std::max(r.start, newFrom), r.end}}) {
+      if (part.start >= part.end) continue;
+      graph_.forEachStart(part, [&](LV at, std::span<const LV>) {
+        if (!segs.empty() && segs.back().end > at) segs.back().end = at;
+        segs.push_back({at, part.end, 0, {}, ~LV{0}});
+      });
+    }
+  }
+  auto segmentOf = [&](LV lv) -> std::optional<std::uint32_t> {
+    auto it = std::upper_bound(segs.begin(), segs.end(), lv,
+                               [](LV v, const Segment& g) { return v < g.start; });
+    if (it == segs.begin() || lv >= (it - 1)->end) return std::nullopt;
+    return static_cast<std::uint32_t>(it - segs.begin() - 1);
+  };
+  for (std::uint32_t i = 0; i < segs.size(); ++i) {
+    for (LV p : graph_.parentsOf(segs[i].start, scratch)) {
+      if (auto d = segmentOf(p)) {
+        ++segs[i].deps;
+        segs[*d].children.push_back(i);
+        segs[*d].firstFork = std::min(segs[*d].firstFork, p);
+      }
+    }
+  }
+  std::vector<std::uint32_t> readyOld, readyNew;  // stacks
+  auto release = [&](std::uint32_t i) {
+    (segs[i].start < newFrom ? readyOld : readyNew).push_back(i);
+  };
+  for (std::uint32_t i = static_cast<std::uint32_t>(segs.size()); i-- > 0;) {
+    if (segs[i].deps == 0) release(i);
+  }
+
   // Critical versions (the paper's clearing of internal state): after event x, if every event
   // replayed so far is in x's past and every later one has x in its past, nothing later can
-  // be concurrent with what came before, so the tracker is replaced by a placeholder. For
-  // that, `later[i]` is the lowest parent of any run start from starts[i] on.
-  std::vector<LV> startAt;
-  std::vector<std::int64_t> later;
-  for (const LVRange& r : region.events) {
-    graph_.forEachStart(r, [&](LV at, std::span<const LV> parents) {
-      startAt.push_back(at);
-      later.push_back(parents.empty() ? -1 : static_cast<std::int64_t>(parents.front()));
-    });
-  }
-  for (std::size_t i = later.size(); i-- > 1;) later[i - 1] = std::min(later[i - 1], later[i]);
-  std::size_t nextStart = 0;
-  auto critical = [&](LV x) {
+  // be concurrent with what came before, so the tracker is replaced by a placeholder. With
+  // the replayed events' frontier {x}, the later ones all descend from x exactly when every
+  // segment ready to go has x as a parent (inside a segment: when none is waiting and no
+  // segment starts from an earlier event of this one).
+  auto critical = [&](LV x, const Segment& seg, bool segmentEnd) {
     if (tips.size() != 1 || tips[0] != x) return false;
-    while (nextStart < startAt.size() && startAt[nextStart] <= x) ++nextStart;
-    return nextStart == startAt.size() || later[nextStart] >= static_cast<std::int64_t>(x);
+    if (!segmentEnd) return readyOld.empty() && readyNew.empty() && seg.firstFork >= x;
+    if (readyOld.size() + readyNew.size() > 64) return false;  // bounded check: stay safe
+    for (const auto* stack : {&readyOld, &readyNew}) {
+      for (std::uint32_t i : *stack) {
+        const std::span<const LV> ps = graph_.parentsOf(segs[i].start, scratch);
+        if (std::find(ps.begin(), ps.end(), x) == ps.end()) return false;
+      }
+    }
+    return true;
   };
 
   // Lengths: the placeholder stands for the text at the last clearing, whose real length is
@@ -256,9 +301,9 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
     tracker = fresh();
     empty = true;
   };
-  LV scratch = 0;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> removed;
 
-  auto runPiece = [&](LV a, LV b, bool isNew) {
+  auto runPiece = [&](LV a, LV b, bool isNew, const Segment& seg, bool segmentEnd) {
     const std::span<const LV> parents = graph_.parentsOf(a, scratch);
     const ListOp& op = ops_[opAt(a)];
     const LV o = a - op.start, k = b - a;
@@ -271,7 +316,8 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
         tips, [&](LV t) { return std::find(parents.begin(), parents.end(), t) != parents.end(); });
     tips.push_back(b - 1);
     const bool onPrep = sameVersion(prep, parents);
-    if (empty && onPrep && critical(b - 1)) {
+    const bool isCritical = critical(b - 1, seg, segmentEnd);
+    if (empty && onPrep && isCritical) {
       // Sequential history between two critical versions: positions are positions in the
       // text, no tracker needed.
       const std::int64_t delta = insert ? k : -static_cast<std::int64_t>(k);
@@ -308,36 +354,48 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
       if (isNew && (pos > visible || k > visible - pos)) {
         throw DecodeError("text delete past the end of its text");
       }
-      tracker->remove(a, pos, k, op.forward, [&](std::uint64_t at, std::uint64_t n) {
-        if (isNew) {
-          patches.push_back({static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(n), {}});
-        }
-      });
+      removed.clear();
+      tracker->remove(a, pos, k, op.forward, isNew ? &removed : nullptr);
+      for (auto [at, n] : removed) {
+        patches.push_back({static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(n), {}});
+      }
     }
     prep.assign(1, b - 1);
-    if (critical(b - 1)) clear();
+    if (isCritical) clear();
   };
-  auto runRange = [&](LV from, LV to, bool isNew) {
-    for (LV a = from; a < to;) {
-      const LV b = std::min(to, ops_[opAt(a)].end());
-      runPiece(a, b, isNew);
+  auto runSegment = [&](std::uint32_t i) {
+    const bool isNew = segs[i].start >= newFrom;
+    for (LV a = segs[i].start; a < segs[i].end;) {
+      const LV b = std::min(segs[i].end, ops_[opAt(a)].end());
+      const bool last = b == segs[i].end;
+      if (last) {
+        // Unblock its children first: whether this end is critical depends on them.
+        const std::vector<std::uint32_t>& ch = segs[i].children;
+        for (auto it = ch.rbegin(); it != ch.rend(); ++it) {
+          if (--segs[*it].deps == 0) release(*it);
+        }
+      }
+      runPiece(a, b, isNew, segs[i], last);
       a = b;
+    }
+  };
+  auto drain = [&](std::vector<std::uint32_t>& stack) {
+    while (!stack.empty()) {
+      const std::uint32_t i = stack.back();
+      stack.pop_back();
+      runSegment(i);
     }
   };
   // The events the text already reflects first (they rebuild its state), then the new ones,
   // whose effects are the patches.
-  for (const LVRange& r : region.events) {
-    if (r.start < newFrom) runRange(r.start, std::min(r.end, newFrom), false);
-  }
+  drain(readyOld);
   // The text at the common point had `length` minus what the old events changed.
   const std::uint64_t changed =
       static_cast<std::uint64_t>(offset) + (tracker->effectSize() - kPlaceholderLen);
   const std::uint64_t atCommon = length - changed;
   hidden = kPlaceholderLen - (atCommon + static_cast<std::uint64_t>(offset));
   known = true;
-  for (const LVRange& r : region.events) {
-    if (r.end > newFrom) runRange(std::max(r.start, newFrom), r.end, true);
-  }
+  drain(readyNew);
 }
 
 std::size_t TextColumn::memoryBytes() const {

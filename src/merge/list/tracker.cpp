@@ -168,12 +168,19 @@ Tracker::Node* Tracker::split(Node* n, std::uint64_t at) {
   return m;
 }
 
-void Tracker::forEachIdRange(ItemId id, std::uint64_t len, const std::function<void(Node*)>& f) {
+void Tracker::shiftState(ItemId id, std::uint64_t len, int dir, bool deletes) {
   while (len > 0) {
     auto [n, off] = atId(id);
     if (off > 0) n = split(n, off);
     if (n->len > len) split(n, len);
-    f(n);
+    if (deletes) {
+      if (dir < 0 && n->state < 2) broken("retreat of a delete that is not applied");
+      n->state = static_cast<std::uint32_t>(static_cast<int>(n->state) + dir);
+    } else {
+      if (n->state != (dir < 0 ? 1u : 0u)) broken("retreat or advance out of order");
+      n->state = dir < 0 ? 0 : 1;
+    }
+    fixUp(n);
     id += n->len;
     len -= n->len;
   }
@@ -238,7 +245,7 @@ std::uint64_t Tracker::insert(ItemId id, std::uint64_t len, std::uint64_t pos) {
 }
 
 void Tracker::remove(LV lv, std::uint64_t pos, std::uint64_t len, bool forward,
-                     const std::function<void(std::uint64_t, std::uint64_t)>& removed) {
+                     std::vector<std::pair<std::uint64_t, std::uint64_t>>* removed) {
   std::uint64_t done = 0;
   while (done < len) {
     auto [n, off] = atPrepare(pos);  // pos stays: removed units leave the prepare state
@@ -251,7 +258,7 @@ void Tracker::remove(LV lv, std::uint64_t pos, std::uint64_t len, bool forward,
     const bool wasVisible = !n->everDeleted;
     n->everDeleted = true;
     fixUp(n);
-    if (wasVisible) removed(before(n, 2), k);
+    if (wasVisible && removed != nullptr) removed->emplace_back(before(n, 2), k);
     done += k;
   }
 }
@@ -271,11 +278,7 @@ void Tracker::toggle(LVRange r, int dir) {
       b = std::min(hi, d + e.len);
       const LV o = a - d, k = b - a;
       const ItemId target = e.reversed ? e.target + (e.len - o - k) : e.target + o;
-      forEachIdRange(target, k, [&](Node* n) {
-        if (n->state < 2 && dir < 0) broken("retreat of a delete that is not applied");
-        n->state = static_cast<std::uint32_t>(static_cast<int>(n->state) + dir);
-        fixUp(n);
-      });
+      shiftState(target, k, dir, true);
     } else {
       auto [n, off] = atId(probe);
       if (dir < 0) {
@@ -286,11 +289,7 @@ void Tracker::toggle(LVRange r, int dir) {
         b = static_cast<LV>(std::min<ItemId>(hi, n->id + n->len));
       }
       (void)off;
-      forEachIdRange(a, b - a, [&](Node* m) {
-        if (m->state != (dir < 0 ? 1u : 0u)) broken("retreat or advance out of order");
-        m->state = dir < 0 ? 0 : 1;
-        fixUp(m);
-      });
+      shiftState(a, b - a, dir, false);
     }
     if (dir < 0) {
       hi = a;

@@ -47,10 +47,11 @@ class Tracker {
 
   // Deletes the `len` units at prepare positions [pos, pos + len) by delete events
   // [lv, lv + len) (forward: the i-th event removes the i-th unit; backward: the last one).
-  // Calls removed(effectPos, n) for each piece that leaves the effect state, in order.
-  // Callers validate the range beforehand (the placeholder hides the real length).
+  // Appends (effectPos, n) to `removed` (if given) for each piece that leaves the effect
+  // state, in order. Callers validate the range beforehand (the placeholder hides the real
+  // length).
   void remove(LV lv, std::uint64_t pos, std::uint64_t len, bool forward,
-              const std::function<void(std::uint64_t, std::uint64_t)>& removed);
+              std::vector<std::pair<std::uint64_t, std::uint64_t>>* removed);
 
   // Undoes / redoes events [r.start, r.end) in the prepare state. Each must have been
   // applied by insert() or remove() before.
@@ -103,8 +104,9 @@ class Tracker {
   std::uint64_t rank(ItemId id) const;  // position among all units; kNoItem: the end
   // Splits n so that it ends after `at` units; returns the second half.
   Node* split(Node* n, std::uint64_t at);
-  // The nodes exactly covering ids [id, id + len), split as needed, in order.
-  void forEachIdRange(ItemId id, std::uint64_t len, const std::function<void(Node*)>& f);
+  // Moves the prepare state of units [id, id + len) by `dir`: deleted once more or less
+  // (`deletes`), or inserted / not inserted yet. Splits spans at the ends as needed.
+  void shiftState(ItemId id, std::uint64_t len, int dir, bool deletes);
   void toggle(LVRange r, int dir);
 
   std::function<bool(ItemId, ItemId)> authorLess_;
