@@ -32,8 +32,16 @@ int main(int argc, char** argv) {
     const double coldMs = ms([&] { ops.replay(cold, false); });
     const double liveMs = coldOnly ? 0 : ms([&] { ops.replay(live, true); });
     const bool ok = cold.text().str() == expected && (coldOnly || live.text().str() == expected);
+    const auto& w = cold.work();
     std::printf("%s: %zu ops, cold merge %.1f ms, live merge %.1f ms, memory %zu B, %s\n", argv[i],
                 ops.entries.size(), coldMs, liveMs, cold.memoryBytes(), ok ? "ok" : "WRONG TEXT");
+    std::printf(
+        "  cold: region %llu units, direct %llu, clears %llu, pieces %llu, toggled %llu spans, "
+        "scanned %llu\n",
+        static_cast<unsigned long long>(w.regionEvents),
+        static_cast<unsigned long long>(w.directUnits), static_cast<unsigned long long>(w.clears),
+        static_cast<unsigned long long>(w.inserted), static_cast<unsigned long long>(w.toggled),
+        static_cast<unsigned long long>(w.scanned));
     if (!ok) return 1;
   }
   return 0;

@@ -307,3 +307,51 @@ TEST_CASE("text column: a branch from inside a run keeps the state it forked fro
   col.flush([](LV x, LV y) { return x < y; }, nullptr);
   REQUIRE(col.text().str() == u"dczyaXb");
 }
+
+TEST_CASE("text column: merge work follows the concurrent region, not the history") {
+  auto less = [](LV x, LV y) { return x < y; };
+  const std::uint32_t n = 2000;
+  SECTION("one edit concurrent with a long run replays that run as one piece") {
+    // a types n keystrokes; b's edit was made on a's first keystroke only.
+    list::TextColumn col;
+    std::vector<LV> parents;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      col.addRemote(i, {true, i, 0, u"x"}, parents);
+      parents.assign(1, i);
+    }
+    col.flush(less, nullptr);
+    REQUIRE(col.work().slowMerges == 0);  // sequential: applied directly
+    const std::vector<LV> first{0};
+    col.addRemote(n, {true, 1, 0, u"b"}, first);  // after a's first x
+    col.flush(less, nullptr);
+    const auto& w = col.work();
+    CHECK(w.slowMerges == 1);
+    CHECK(w.regionEvents == n);  // units 1 .. n-1 of a, and b's
+    CHECK(w.inserted <= 3);      // a's run (one op) and b's insert
+    CHECK(w.toggled <= 4);
+    // b's x and a's later ones share their origins; b's author (event n) sorts after a's.
+    REQUIRE(col.text().str() == std::u16string(n, u'x') + u"b");
+  }
+  SECTION("two long concurrent branches merged cold toggle each branch about once") {
+    // a and b each type n keystrokes (one op each, interleaved in arrival order) from empty.
+    list::TextColumn col;
+    std::vector<LV> pa, pb;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const LV ua = 2 * i, ub = 2 * i + 1;
+      col.addRemote(ua, {true, i, 0, u"a"}, pa);
+      col.addRemote(ub, {true, i, 0, u"b"}, pb);
+      pa.assign(1, ua);
+      pb.assign(1, ub);
+    }
+    col.flush(less, nullptr);
+    const auto& w = col.work();
+    CHECK(w.regionEvents == 2 * n);
+    CHECK(w.inserted <= 2 * n);
+    CHECK(w.toggled <= 4 * n);  // linear in the region, whatever the interleaving
+    // b's first keystroke is ordered against a's n concurrent ones at position 0, once.
+    CHECK(w.scanned <= n + 2);
+    std::u16string expected(n, u'a');
+    expected.append(n, u'b');
+    REQUIRE(col.text().str() == expected);
+  }
+}

@@ -209,11 +209,15 @@ void TextColumn::flush(const AuthorLess& authorLess, std::vector<TextPatch>* out
 void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& authorLess,
                            std::vector<TextPatch>& patches) const {
   const ConflictRegion region = graph_.conflictRegion(graph_.frontier(), newFrom);
+  ++work_.slowMerges;
+  for (const LVRange& r : region.events) work_.regionEvents += r.size();
   LV scratch = 0;
   auto fresh = [&] {
-    return std::make_unique<Tracker>([&](ItemId a, ItemId b) {
-      return authorLess(eventOf(static_cast<LV>(a)), eventOf(static_cast<LV>(b)));
-    });
+    return std::make_unique<Tracker>(
+        [&](ItemId a, ItemId b) {
+          return authorLess(eventOf(static_cast<LV>(a)), eventOf(static_cast<LV>(b)));
+        },
+        &work_);
   };
   std::unique_ptr<Tracker> tracker = fresh();
   bool empty = true;  // the tracker holds only its placeholder
@@ -300,6 +304,7 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
     }
     tracker = fresh();
     empty = true;
+    ++work_.clears;
   };
   std::vector<std::pair<std::uint64_t, std::uint64_t>> removed;
 
@@ -334,6 +339,7 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
       } else {
         offset += delta;
       }
+      work_.directUnits += k;
       prep.assign(1, b - 1);
       return;
     }

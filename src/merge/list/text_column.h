@@ -103,6 +103,15 @@ class TextColumn {
   }
   std::size_t memoryBytes() const;
 
+  // Work done by merges so far (tests pin the cost of history shapes with it).
+  struct Work : TrackerWork {
+    std::uint64_t slowMerges = 0;    // flushes that needed a tracker
+    std::uint64_t regionEvents = 0;  // units in their concurrent regions
+    std::uint64_t directUnits = 0;   // units applied with no tracker
+    std::uint64_t clears = 0;        // trackers dropped at critical versions
+  };
+  const Work& work() const { return work_; }
+
  private:
   void append(LV event, const ListOp& op, std::u16string_view content, std::span<const LV> parents);
   void slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& authorLess,
@@ -122,6 +131,7 @@ class TextColumn {
   TextBuffer text_;
   std::vector<LV> version_;  // the events the text reflects (graph frontier when nothing pends)
   LV merged_ = 0;            // events below it are in the text (a run may grow past it)
+  mutable Work work_;
 };
 
 }  // namespace crdtdb::list

@@ -13,8 +13,8 @@ namespace {
 }
 }  // namespace
 
-Tracker::Tracker(std::function<bool(ItemId, ItemId)> authorLess)
-    : authorLess_(std::move(authorLess)) {
+Tracker::Tracker(std::function<bool(ItemId, ItemId)> authorLess, TrackerWork* work)
+    : authorLess_(std::move(authorLess)), work_(work) {
   Node* n = make(kUnderwater, kPlaceholderLen, kNoItem, kNoItem, 1, false);
   byId_.emplace(n->id, n);
   insertBefore(n, nullptr);
@@ -181,12 +181,14 @@ void Tracker::shiftState(ItemId id, std::uint64_t len, int dir, bool deletes) {
       n->state = dir < 0 ? 0 : 1;
     }
     fixUp(n);
+    ++work_->toggled;
     id += n->len;
     len -= n->len;
   }
 }
 
 std::uint64_t Tracker::insert(ItemId id, std::uint64_t len, std::uint64_t pos) {
+  ++work_->inserted;
   ItemId originLeft = kNoItem;
   Node* cursor = nullptr;  // the first span after the left origin
   if (pos == 0) {
@@ -223,6 +225,7 @@ std::uint64_t Tracker::insert(ItemId id, std::uint64_t len, std::uint64_t pos) {
     for (Node* o = cursor;; o = next(o)) {
       if (!scanning) dest = o;
       if (o == right) break;
+      ++work_->scanned;
       const std::uint64_t oLeft = rankLeft(o->originLeft);
       if (oLeft < leftRank) break;
       if (oLeft == leftRank) {
@@ -247,6 +250,7 @@ std::uint64_t Tracker::insert(ItemId id, std::uint64_t len, std::uint64_t pos) {
 void Tracker::remove(LV lv, std::uint64_t pos, std::uint64_t len, bool forward,
                      std::vector<std::pair<std::uint64_t, std::uint64_t>>* removed) {
   std::uint64_t done = 0;
+  ++work_->inserted;
   while (done < len) {
     auto [n, off] = atPrepare(pos);  // pos stays: removed units leave the prepare state
     if (off > 0) n = split(n, off);

@@ -27,6 +27,13 @@
 
 namespace crdtdb::list {
 
+// Work done by trackers, for tests that pin the cost of history shapes and for profiling.
+struct TrackerWork {
+  std::uint64_t toggled = 0;   // spans moved by retreat / advance
+  std::uint64_t scanned = 0;   // concurrent spans passed while ordering an insert
+  std::uint64_t inserted = 0;  // insert and delete pieces applied
+};
+
 using ItemId = std::uint64_t;  // an LV, or kUnderwater + i for content older than the region
 inline constexpr ItemId kUnderwater = ItemId{1} << 32;
 inline constexpr ItemId kNoItem = ~ItemId{0};  // as an origin: the start or end of the list
@@ -38,7 +45,7 @@ class Tracker {
  public:
   // authorLess(a, b): the tie-break between concurrent inserts with the same origins
   // (FugueMax: ascending by author peer id).
-  explicit Tracker(std::function<bool(ItemId, ItemId)> authorLess);
+  Tracker(std::function<bool(ItemId, ItemId)> authorLess, TrackerWork* work);
   Tracker(const Tracker&) = delete;
   Tracker& operator=(const Tracker&) = delete;
 
@@ -115,6 +122,7 @@ class Tracker {
   std::map<ItemId, Node*> byId_;
   std::map<LV, DeleteEntry> deletes_;  // by the first delete event
   std::uint32_t rng_ = 0x9e3779b9u;
+  TrackerWork* work_;
 };
 
 }  // namespace crdtdb::list
