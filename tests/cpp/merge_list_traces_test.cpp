@@ -16,7 +16,7 @@ using crdtdb::testing::utf16;
 
 namespace {
 
-// Copies of three traces (tests/data/editing-traces/LICENSE.md).
+// Copies of two traces (tests/data/editing-traces/LICENSE.md).
 const std::filesystem::path kTraces =
     std::filesystem::path(CRDTDB_TEST_DATA_DIR) / "../../data/editing-traces";
 
@@ -38,7 +38,6 @@ void checkTrace(const std::string& file) {
 TEST_CASE("text traces: concurrent histories end in their recorded text") {
   checkTrace("friendsforever.json.gz");
   checkTrace("clownschool.json.gz");
-  checkTrace("A1.json.gz");
 }
 
 #endif
