@@ -50,12 +50,18 @@ void ListGraph::append(LV start, LV len, std::span<const LV> parents) {
 }
 
 std::size_t ListGraph::entryAt(LV lv) const {
+  // Walks and replays ask about nearby events in turn: try the last answer and its
+  // neighbours before searching.
+  const std::size_t n = entries_.size();
+  for (std::size_t i : {hint_, hint_ + 1, hint_ - 1}) {
+    if (i < n && entries_[i].start <= lv && lv < entries_[i].end) return hint_ = i;
+  }
   auto it = std::upper_bound(entries_.begin(), entries_.end(), lv,
                              [](LV v, const Entry& e) { return v < e.start; });
   if (it == entries_.begin() || lv >= (it - 1)->end) {
     throw Error(ErrorCode::Internal, "list graph: not a column event");
   }
-  return static_cast<std::size_t>(it - entries_.begin()) - 1;
+  return hint_ = static_cast<std::size_t>(it - entries_.begin()) - 1;
 }
 
 bool ListGraph::contains(LV lv) const {
@@ -86,9 +92,11 @@ void addRange(std::vector<LVRange>& out, LV lo, LV hiInclusive) {
 }
 }  // namespace
 
-GraphDiffRanges ListGraph::diff(std::span<const LV> a, std::span<const LV> b) const {
-  GraphDiffRanges out;
-  std::vector<std::pair<LV, std::uint8_t>> heap;
+void ListGraph::diff(std::span<const LV> a, std::span<const LV> b, GraphDiffRanges& out) const {
+  out.onlyA.clear();
+  out.onlyB.clear();
+  std::vector<std::pair<LV, std::uint8_t>>& heap = heap_;
+  heap.clear();
   std::size_t open = 0;  // entries not yet known to be shared
   auto push = [&](LV lv, std::uint8_t flag) {
     if (flag != kShared) ++open;
@@ -117,7 +125,6 @@ GraphDiffRanges ListGraph::diff(std::span<const LV> a, std::span<const LV> b) co
   }
   std::reverse(out.onlyA.begin(), out.onlyA.end());
   std::reverse(out.onlyB.begin(), out.onlyB.end());
-  return out;
 }
 
 ConflictRegion ListGraph::conflictRegion(std::span<const LV> tips, LV newFrom) const {

@@ -61,7 +61,8 @@ class ListGraph {
   }
 
   // Column events in past(a) but not past(b) and the converse (pasts inclusive).
-  GraphDiffRanges diff(std::span<const LV> a, std::span<const LV> b) const;
+  // Writes into `out` (cleared first; its buffers are reused across calls).
+  void diff(std::span<const LV> a, std::span<const LV> b, GraphDiffRanges& out) const;
   // The region holding every event from `newFrom` on plus every event of past(version) that
   // is concurrent with one of them (see ConflictRegion). `tips` are the frontier of all events.
   ConflictRegion conflictRegion(std::span<const LV> tips, LV newFrom) const;
@@ -86,6 +87,8 @@ class ListGraph {
   std::vector<Entry> entries_;
   std::vector<LV> parents_;
   std::vector<LV> frontier_;
+  mutable std::size_t hint_ = 0;                           // entryAt's last answer (a cache)
+  mutable std::vector<std::pair<LV, std::uint8_t>> heap_;  // diff's walk (reused)
 };
 
 // A max-heap walk shared by latestSeen: defined in the header because it is a template.

@@ -232,7 +232,7 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
   struct Segment {
     LV start, end;
     std::uint32_t deps = 0;
-    std::vector<std::uint32_t> children;
+    std::uint32_t childrenAt = 0, childCount = 0;  // in `children`
     LV firstFork = ~LV{0};  // the lowest event of it another segment starts from
   };
   std::vector<Segment> segs;
@@ -242,7 +242,7 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
       if (part.start >= part.end) continue;
       graph_.forEachStart(part, [&](LV at, std::span<const LV>) {
         if (!segs.empty() && segs.back().end > at) segs.back().end = at;
-        segs.push_back({at, part.end, 0, {}, ~LV{0}});
+        segs.push_back({at, part.end, 0, 0, 0, ~LV{0}});
       });
     }
   }
@@ -252,14 +252,26 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
     if (it == segs.begin() || lv >= (it - 1)->end) return std::nullopt;
     return static_cast<std::uint32_t>(it - segs.begin() - 1);
   };
+  // Children as one flat array (counted, then placed): no vector per segment.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> edges;  // (parent segment, child)
   for (std::uint32_t i = 0; i < segs.size(); ++i) {
     for (LV p : graph_.parentsOf(segs[i].start, scratch)) {
       if (auto d = segmentOf(p)) {
         ++segs[i].deps;
-        segs[*d].children.push_back(i);
+        ++segs[*d].childCount;
+        edges.emplace_back(*d, i);
         segs[*d].firstFork = std::min(segs[*d].firstFork, p);
       }
     }
+  }
+  std::vector<std::uint32_t> children(edges.size());
+  for (std::uint32_t i = 0, at = 0; i < segs.size(); ++i) {
+    segs[i].childrenAt = at;
+    at += segs[i].childCount;
+    segs[i].childCount = 0;
+  }
+  for (auto [parent, child] : edges) {
+    children[segs[parent].childrenAt + segs[parent].childCount++] = child;
   }
   std::vector<std::uint32_t> readyOld, readyNew;  // stacks
   auto release = [&](std::uint32_t i) {
@@ -307,6 +319,7 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
     ++work_.clears;
   };
   std::vector<std::pair<std::uint64_t, std::uint64_t>> removed;
+  GraphDiffRanges d;
 
   auto runPiece = [&](LV a, LV b, bool isNew, const Segment& seg, bool segmentEnd) {
     const std::span<const LV> parents = graph_.parentsOf(a, scratch);
@@ -344,7 +357,7 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
       return;
     }
     if (!onPrep) {
-      const GraphDiffRanges d = graph_.diff(prep, parents);
+      graph_.diff(prep, parents, d);
       for (auto it = d.onlyA.rbegin(); it != d.onlyA.rend(); ++it) tracker->retreat(*it);
       for (const LVRange& r : d.onlyB) tracker->advance(r);
     }
@@ -376,9 +389,9 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
       const bool last = b == segs[i].end;
       if (last) {
         // Unblock its children first: whether this end is critical depends on them.
-        const std::vector<std::uint32_t>& ch = segs[i].children;
-        for (auto it = ch.rbegin(); it != ch.rend(); ++it) {
-          if (--segs[*it].deps == 0) release(*it);
+        for (std::uint32_t c = segs[i].childCount; c-- > 0;) {
+          const std::uint32_t child = children[segs[i].childrenAt + c];
+          if (--segs[child].deps == 0) release(child);
         }
       }
       runPiece(a, b, isNew, segs[i], last);
