@@ -177,6 +177,7 @@ void runSeed(std::uint64_t seed, int steps) {
       merge(w, from, r, rng() % (from.order.size() + 1), rng);
       REQUIRE(show(r.col.text().str()) == show(oracleFor(w, r)));
       REQUIRE(r.mirror == r.col.text().str());
+      r.col.checkInvariants();
     } else {
       localEdit(w, r, rng);
     }
@@ -201,6 +202,7 @@ void runSeed(std::uint64_t seed, int steps) {
     REQUIRE(show(r.col.text().str()) == show(expected));
     REQUIRE(r.col.text().str() == expected);
     REQUIRE(r.mirror == expected);
+    r.col.checkInvariants();
   }
 }
 

@@ -308,6 +308,9 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
   std::int64_t offset = 0;
   std::uint64_t hidden = 0;
   auto clear = [&] {
+#ifdef CRDTDB_DEEP_CHECKS
+    tracker->checkInvariants();
+#endif
     const std::uint64_t change = tracker->effectSize() - kPlaceholderLen;  // modular
     if (known) {
       hidden -= change;
@@ -415,6 +418,33 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
   hidden = kPlaceholderLen - (atCommon + static_cast<std::uint64_t>(offset));
   known = true;
   drain(readyNew);
+#ifdef CRDTDB_DEEP_CHECKS
+  tracker->checkInvariants();
+#endif
+}
+
+void TextColumn::checkInvariants() const {
+  auto broken = [](const char* what) {
+    throw Error(ErrorCode::Internal, std::string("text column: ") + what);
+  };
+  LV unit = 0;
+  std::size_t content = 0;
+  for (const ListOp& op : ops_) {
+    if (op.start != unit || op.len == 0) broken("ops do not tile the units");
+    if (op.kind == ListOp::Insert) {
+      if (op.contentAt != content) broken("insert content out of order");
+      content += op.len;
+    }
+    unit = op.end();
+  }
+  if (unit != graph_.lastEnd() || content != content_.size()) broken("ops and units disagree");
+  LV at = 0;
+  for (const EventRun& r : events_) {
+    if (r.unit != at || r.len == 0) broken("event runs do not tile the units");
+    at = r.unit + r.len;
+  }
+  if (at != unit) broken("event runs and units disagree");
+  if (!pending() && version_ != graph_.frontier()) broken("version is not the frontier");
 }
 
 std::size_t TextColumn::memoryBytes() const {

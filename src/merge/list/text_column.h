@@ -102,6 +102,9 @@ class TextColumn {
     return std::u16string_view(content_).substr(op.contentAt, op.len);
   }
   std::size_t memoryBytes() const;
+  // Deep invariant check (tests; O(history)): ops and event runs tile the units, inserted
+  // content matches the ops, the version is the frontier when nothing is pending.
+  void checkInvariants() const;
 
   // Work done by merges so far (tests pin the cost of history shapes with it).
   struct Work : TrackerWork {
