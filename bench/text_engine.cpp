@@ -1,9 +1,13 @@
 // Native figures for the Eg-walker text engine (profile with callgrind; see BENCHMARKS.md):
 //   text_engine [--cold] <trace.json.gz>...   cold merge and live merge of each trace, ms
 // --cold skips the live merge (for instruction counts of the cold merge alone).
+//   text_engine --local <sequential trace.json.gz>...   local editing replay (T1's shape:
+//   one edit per keystroke, as TextColumn::localInsert / localDelete), ns per edit
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "support/trace_replay.h"
 
@@ -18,11 +22,44 @@ double ms(F&& f) {
 }
 }  // namespace
 
+// Sequential traces ({ endContent, txns: [{ patches }] }, ASCII): every patch as local edits.
+int replayLocal(const char* path) {
+  const nlohmann::json trace = testing::readGz(path);
+  std::vector<std::tuple<std::uint32_t, std::uint32_t, std::u16string>> edits;
+  for (const auto& txn : trace["txns"]) {
+    for (const auto& p : txn["patches"]) {
+      edits.emplace_back(p[0].get<std::uint32_t>(), p[1].get<std::uint32_t>(),
+                         testing::utf16(p[2].get<std::string>()));
+    }
+  }
+  list::TextColumn col;
+  LV event = 0;
+  const double t = ms([&] {
+    for (const auto& [pos, del, ins] : edits) {
+      if (del > 0) col.localDelete(event++, pos, del, nullptr);
+      if (!ins.empty()) col.localInsert(event++, pos, ins, nullptr);
+    }
+  });
+  const bool ok = col.text().str() == testing::utf16(trace["endContent"].get<std::string>());
+  std::printf("%s: %zu edits, %.1f ms (%.0f ns per edit), %zu op runs, memory %zu B, %s\n", path,
+              edits.size(), t, t * 1e6 / static_cast<double>(edits.size()), col.ops().size(),
+              col.memoryBytes(), ok ? "ok" : "WRONG TEXT");
+  return ok ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
-  bool coldOnly = false;
+  bool coldOnly = false, local = false;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--cold") {
       coldOnly = true;
+      continue;
+    }
+    if (std::string(argv[i]) == "--local") {
+      local = true;
+      continue;
+    }
+    if (local) {
+      if (replayLocal(argv[i]) != 0) return 1;
       continue;
     }
     const nlohmann::json trace = testing::readGz(argv[i]);

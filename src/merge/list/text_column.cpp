@@ -115,7 +115,8 @@ void TextColumn::localInsert(LV event, std::uint32_t pos, std::u16string_view te
   checkInsert(pos);
   if (text.empty()) return;
   text_.reserveFor(text.size());
-  const std::vector<LV> parents = graph_.frontier();
+  parentsScratch_.assign(graph_.frontier().begin(), graph_.frontier().end());
+  const std::vector<LV>& parents = parentsScratch_;  // a copy: append() changes the frontier
   const auto len = static_cast<std::uint32_t>(text.size());
   const LV lv = graph_.lastEnd();
   append(event, {lv, len, ListOp::Insert, true, pos, 0}, text, parents);
@@ -130,7 +131,8 @@ void TextColumn::localDelete(LV event, std::uint32_t pos, std::uint32_t len,
   if (pending()) throw Error(ErrorCode::Internal, "text column: local edit with merges pending");
   checkDelete(pos, len);
   if (len == 0) return;
-  const std::vector<LV> parents = graph_.frontier();
+  parentsScratch_.assign(graph_.frontier().begin(), graph_.frontier().end());
+  const std::vector<LV>& parents = parentsScratch_;  // a copy: append() changes the frontier
   version_.reserve(1);
   const LV lv = graph_.lastEnd();
   append(event, {lv, len, ListOp::Delete, true, pos, 0}, {}, parents);

@@ -135,6 +135,7 @@ class TextColumn {
   std::vector<LV> version_;  // the events the text reflects (graph frontier when nothing pends)
   LV merged_ = 0;            // events below it are in the text (a run may grow past it)
   mutable Work work_;
+  std::vector<LV> parentsScratch_;  // local edits' parents (reused: no allocation per edit)
 };
 
 }  // namespace crdtdb::list
