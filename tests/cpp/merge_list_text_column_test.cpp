@@ -13,6 +13,7 @@
 #include "core/interner.h"
 #include "graph/causal_graph.h"
 #include "merge/list/text_column.h"
+#include "support/alloc_hooks.h"
 #include "support/fugue_oracle.h"
 
 using namespace crdtdb;
@@ -355,5 +356,112 @@ TEST_CASE("text column: merge work follows the concurrent region, not the histor
     std::u16string expected(n, u'a');
     expected.append(n, u'b');
     REQUIRE(col.text().str() == expected);
+  }
+}
+
+TEST_CASE("text column: hostile remote edits are DecodeErrors and a failed message rolls back") {
+  auto less = [](LV x, LV y) { return x < y; };
+  auto code = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return ErrorCode::Internal;
+  };
+  list::TextColumn col;
+  col.localInsert(0, 0, u"abc", nullptr);
+  const std::vector<LV> p2{2};
+  // Rejected before anything changes: empty, longer than the unit space, past every unit.
+  CHECK(code([&] { col.addRemote(1, {false, 0, 0, {}}, p2); }) == ErrorCode::Decode);
+  CHECK(code([&] { col.addRemote(1, {false, 0, 0xffffffffu, {}}, p2); }) == ErrorCode::Decode);
+  CHECK(code([&] { col.addRemote(1, {false, 2, 2, {}}, p2); }) == ErrorCode::Decode);
+  CHECK(code([&] { col.addRemote(1, {true, 4, 0, u"x"}, p2); }) == ErrorCode::Decode);
+  REQUIRE_FALSE(col.pending());
+  col.checkInvariants();
+
+  // Past the end of the author's text but not of every unit: found by flush; the message is
+  // rolled back and the column takes honest edits again.
+  col.localDelete(1, 0, 3, nullptr);  // units 3..5; text "", 3 units ever inserted
+  const auto m = col.mark();
+  const std::vector<LV> p5{5};
+  col.addRemote(2, {true, 2, 0, u"x"}, p5);  // the author's text was empty
+  CHECK(code([&] { col.flush(less, nullptr); }) == ErrorCode::Decode);
+  REQUIRE(col.text().str().empty());
+  col.rollback(m);
+  REQUIRE_FALSE(col.pending());
+  col.checkInvariants();
+  col.addRemote(2, {true, 0, 0, u"y"}, p5);
+  col.flush(less, nullptr);
+  REQUIRE(col.text().str() == u"y");
+  col.localInsert(3, 1, u"z", nullptr);
+  REQUIRE(col.text().str() == u"yz");
+  col.checkInvariants();
+}
+
+TEST_CASE("text column: a rollback restores runs that the rolled-back edits extended") {
+  auto less = [](LV x, LV y) { return x < y; };
+  list::TextColumn col;
+  const std::vector<LV> none, p3{3}, p5{5}, p6{6}, p7{7};
+  col.addRemote(0, {true, 0, 0, u"abcd"}, none);  // units 0..3
+  col.addRemote(1, {false, 0, 2, {}}, p3);        // units 4, 5
+  col.addRemote(2, {true, 2, 0, u"e"}, p5);       // unit 6: "cde"
+  col.flush(less, nullptr);
+  REQUIRE(col.text().str() == u"cde");
+  const auto m = col.mark();
+  col.addRemote(3, {true, 3, 0, u"f"}, p6);  // unit 7 extends the last op run in place
+  col.addRemote(4, {true, 5, 0, u"g"}, p7);  // its author's text "cdef" is 4 long: fails
+  REQUIRE(col.ops().size() == 4);
+  REQUIRE(col.ops()[2].len == 2);
+  CHECK_THROWS_AS(col.flush(less, nullptr), DecodeError);
+  REQUIRE(col.text().str() == u"cde");
+  col.rollback(m);
+  REQUIRE(col.ops().size() == 3);
+  REQUIRE(col.ops()[2].len == 1);
+  REQUIRE_FALSE(col.pending());
+  col.checkInvariants();
+  col.addRemote(3, {true, 3, 0, u"f"}, p6);
+  col.flush(less, nullptr);
+  REQUIRE(col.text().str() == u"cdef");
+  REQUIRE(col.eventOf(7) == 3);
+}
+
+TEST_CASE("text column: an allocation failure in any edit changes nothing") {
+  // Each allocation of a local edit and of a remote addition fails in turn; the column must
+  // be exactly as before (invariants, text, ops) and take the edit afterwards.
+  auto less = [](LV x, LV y) { return x < y; };
+  auto build = [&] {
+    list::TextColumn col;
+    const std::vector<LV> none;
+    col.addRemote(0, {true, 0, 0, u"x"}, none);
+    col.addRemote(1, {true, 0, 0, u"y"}, none);  // concurrent: a wide frontier
+    col.flush(less, nullptr);
+    return col;
+  };
+  for (int which = 0; which < 2; ++which) {
+    for (std::int64_t k = 0;; ++k) {
+      list::TextColumn col = build();
+      const std::u16string before = col.text().str();
+      const std::size_t ops = col.ops().size();
+      crdtdb::testing::failAllocation(k);
+      bool failed = false;
+      try {
+        if (which == 0) {
+          col.localInsert(2, 1, u"z", nullptr);
+        } else {
+          const std::vector<LV> p{0};
+          col.addRemote(2, {true, 1, 0, u"z"}, p);
+        }
+      } catch (const std::bad_alloc&) {
+        failed = true;
+      }
+      crdtdb::testing::failNone();
+      INFO("edit " << which << ", allocation " << k);
+      if (!failed) break;
+      col.checkInvariants();
+      REQUIRE(col.text().str() == before);
+      REQUIRE(col.ops().size() == ops);
+      REQUIRE_FALSE(col.pending());
+    }
   }
 }

@@ -73,6 +73,21 @@ class ListGraph {
   template <class Seen>
   std::vector<LV> latestSeen(Seen&& seen) const;
 
+  // Undo of appends (a message's edits that failed to merge). rollback() does not allocate:
+  // the frontier's capacity never shrinks.
+  struct Mark {
+    std::size_t entries, parents;
+    LV lastEnd;
+    std::vector<LV> frontier;
+  };
+  Mark mark() const { return {entries_.size(), parents_.size(), lastEnd(), frontier_}; }
+  void rollback(const Mark& m) noexcept {
+    entries_.resize(m.entries);
+    if (!entries_.empty()) entries_.back().end = m.lastEnd;
+    parents_.resize(m.parents);
+    frontier_.assign(m.frontier.begin(), m.frontier.end());
+  }
+
   std::size_t memoryBytes() const {
     return entries_.capacity() * sizeof(Entry) + parents_.capacity() * sizeof(LV) +
            frontier_.capacity() * sizeof(LV);

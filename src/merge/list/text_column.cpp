@@ -56,10 +56,14 @@ LV TextColumn::eventOf(LV unit) const {
 
 void TextColumn::append(LV event, const ListOp& op, std::u16string_view content,
                         std::span<const LV> parents) {
-  // Reserve everything first: a failed allocation changes nothing.
+  // Reserve everything, then the graph (all or nothing), then the rest, which cannot fail:
+  // a failed allocation changes nothing.
   reserveMore(ops_, 1);
   reserveMore(content_, content.size());
   reserveMore(events_, 1);
+  const bool linear = !ops_.empty() && ops_.back().end() == op.start && parents.size() == 1 &&
+                      parents[0] == op.start - 1;
+  graph_.append(op.start, op.len, parents);
   // Keystrokes (one unit per event, consecutive events) share one event run.
   if (!events_.empty() && op.len == 1) {
     EventRun& last = events_.back();
@@ -73,14 +77,12 @@ void TextColumn::append(LV event, const ListOp& op, std::u16string_view content,
   } else {
     events_.push_back({op.start, op.len, event, false});
   }
-  const bool linear = !ops_.empty() && ops_.back().end() == op.start && parents.size() == 1 &&
-                      parents[0] == op.start - 1;
-  graph_.append(op.start, op.len, parents);
   if (linear) {
     // One author's consecutive edits: extend its run when the meaning stays the same.
     ListOp& last = ops_.back();
-    if (last.kind == ListOp::Insert && op.kind == ListOp::Insert && op.pos == last.pos + last.len &&
-        last.contentAt + last.len == content_.size()) {
+    if (last.kind == ListOp::Insert && op.kind == ListOp::Insert &&
+        op.pos == std::uint64_t{last.pos} + last.len &&
+        std::uint64_t{last.contentAt} + last.len == content_.size()) {
       last.len += op.len;
       content_.append(content);
       return;
@@ -93,7 +95,7 @@ void TextColumn::append(LV event, const ListOp& op, std::u16string_view content,
         last.len += op.len;
         return;
       }
-      if (op.pos + op.len == last.pos && lastBack && opBack) {
+      if (std::uint64_t{op.pos} + op.len == last.pos && lastBack && opBack) {
         last.forward = false;
         last.pos = op.pos;
         last.len += op.len;
@@ -143,10 +145,22 @@ void TextColumn::localDelete(LV event, std::uint32_t pos, std::uint32_t len,
 }
 
 void TextColumn::addRemote(LV event, const TextEdit& edit, std::span<const LV> parents) {
-  const auto len = static_cast<std::uint32_t>(edit.insert ? edit.content.size() : edit.len);
-  if (len == 0) throw Error(ErrorCode::Internal, "text column: empty edit");
-  const ListOp op{graph_.lastEnd(), len, edit.insert ? ListOp::Insert : ListOp::Delete, true,
-                  edit.pos,         0};
+  // What no honest author can send, rejected before anything changes: an empty edit, more
+  // units than the column can number, or positions past every unit ever inserted (the
+  // author's text is never longer than that).
+  const std::uint64_t len = edit.insert ? edit.content.size() : edit.len;
+  if (len == 0) throw DecodeError("empty text edit");
+  if (len > kMaxEvents - graph_.lastEnd()) throw DecodeError("text edit too long");
+  const std::uint64_t inserted = content_.size() + (edit.insert ? len : 0);
+  if (edit.insert ? edit.pos > content_.size() : std::uint64_t{edit.pos} + len > inserted) {
+    throw DecodeError("text edit past the end of its text");
+  }
+  const ListOp op{graph_.lastEnd(),
+                  static_cast<std::uint32_t>(len),
+                  edit.insert ? ListOp::Insert : ListOp::Delete,
+                  true,
+                  edit.pos,
+                  0};
   append(event, op, edit.insert ? edit.content : std::u16string_view{}, parents);
 }
 
@@ -423,6 +437,25 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
 #ifdef CRDTDB_DEEP_CHECKS
   tracker->checkInvariants();
 #endif
+}
+
+TextColumn::Mark TextColumn::mark() const {
+  return {graph_.mark(),
+          ops_.size(),
+          content_.size(),
+          events_.size(),
+          ops_.empty() ? ListOp{} : ops_.back(),
+          events_.empty() ? EventRun{} : events_.back()};
+}
+
+void TextColumn::rollback(const Mark& m) noexcept {
+  // The last op and event run may have been extended in place (RLE): restore them too.
+  graph_.rollback(m.graph);
+  ops_.resize(m.ops);
+  if (!ops_.empty()) ops_.back() = m.lastOp;
+  content_.resize(m.content);
+  events_.resize(m.events);
+  if (!events_.empty()) events_.back() = m.lastEvent;
 }
 
 void TextColumn::checkInvariants() const {

@@ -102,6 +102,25 @@ class TextColumn {
     return std::u16string_view(content_).substr(op.contentAt, op.len);
   }
   std::size_t memoryBytes() const;
+  // unit -> event, run-length encoded: units [unit, unit + len) belong to `event` (one
+  // edit), or to event, event + 1, ... (perUnit: single-unit edits, i.e. keystrokes).
+  struct EventRun {
+    LV unit, len, event;
+    bool perUnit;
+  };
+
+  // Undo of remote additions: addRemote() calls since mark() that flush() has not merged
+  // (a message that failed to merge is rolled back whole). Local edits and flushed edits
+  // are not covered. rollback() does not allocate.
+  struct Mark {
+    ListGraph::Mark graph;
+    std::size_t ops, content, events;
+    ListOp lastOp;
+    EventRun lastEvent;
+  };
+  Mark mark() const;
+  void rollback(const Mark& m) noexcept;
+
   // Deep invariant check (tests; O(history)): ops and event runs tile the units, inserted
   // content matches the ops, the version is the frontier when nothing is pending.
   void checkInvariants() const;
@@ -124,12 +143,6 @@ class TextColumn {
   ListGraph graph_;
   std::vector<ListOp> ops_;
   std::u16string content_;  // inserted units of every insert op, in op order
-  // unit -> event, run-length encoded: units [unit, unit + len) belong to `event` (one
-  // edit), or to event, event + 1, ... (perUnit: single-unit edits, i.e. keystrokes).
-  struct EventRun {
-    LV unit, len, event;
-    bool perUnit;
-  };
   std::vector<EventRun> events_;
   TextBuffer text_;
   std::vector<LV> version_;  // the events the text reflects (graph frontier when nothing pends)
