@@ -335,6 +335,60 @@ TEST_CASE("text column: merge work follows the concurrent region, not the histor
     // b's x and a's later ones share their origins; b's author (event n) sorts after a's.
     REQUIRE(col.text().str() == std::u16string(n, u'x') + u"b");
   }
+  SECTION("branches forking from all over a long run replay in an order that stays linear") {
+    // A run of n single-keystroke ops, then n one-edit branches, each forked from a
+    // different point of the run, in an order alternating between its two ends (a sender
+    // chooses it). Replaying each branch in arrival order would retreat most of the run for
+    // every branch (n^2 toggles).
+    list::TextColumn col;
+    std::vector<LV> parents;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      col.addRemote(i, {true, 0, 0, u"m"}, parents);
+      parents.assign(1, i);
+    }
+    col.flush(less, nullptr);
+    for (std::uint32_t j = 0; j < n - 2; ++j) {
+      const LV fork = j % 2 == 0 ? 1 + j / 2 : n - 1 - j / 2;
+      const std::vector<LV> p{fork};
+      col.addRemote(n + j, {true, 1, 0, u"s"}, p);
+    }
+    col.flush(less, nullptr);
+    const auto& w = col.work();
+    CHECK(w.regionEvents <= 2 * n);
+    CHECK(w.toggled <= 4 * n);
+    REQUIRE(col.text().size() == 2 * n - 2);
+    col.checkInvariants();
+  }
+  SECTION("merges into a long branch do not undo and redo it once each") {
+    // A base, a long branch T of n keystrokes, n one-edit branches S_i from the base, then n
+    // merges M_i of T with S_i. Replaying S_i, M_i pairs in turn retreats T for every S_i.
+    list::TextColumn col;
+    LV event = 0;
+    const std::vector<LV> none;
+    col.addRemote(event++, {true, 0, 0, std::u16string(n, u'b')}, none);  // units [0, n)
+    col.flush(less, nullptr);
+    std::vector<LV> p{n - 1};
+    for (std::uint32_t i = 0; i < n; ++i) {
+      col.addRemote(event++, {true, 0, 0, u"t"}, p);
+      p.assign(1, col.graph().lastEnd() - 1);
+    }
+    const LV tEnd = col.graph().lastEnd() - 1;
+    std::vector<LV> s(n);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::vector<LV> q{n - 1};
+      s[i] = col.graph().lastEnd();
+      col.addRemote(event++, {true, i, 0, u"s"}, q);
+    }
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::vector<LV> q{tEnd, s[i]};
+      col.addRemote(event++, {true, n + i + 1, 0, u"m"}, q);
+    }
+    col.flush(less, nullptr);
+    const auto& w = col.work();
+    CHECK(w.toggled <= 8 * n);
+    REQUIRE(col.text().size() == 4 * n);
+    col.checkInvariants();
+  }
   SECTION("two long concurrent branches merged cold toggle each branch about once") {
     // a and b each type n keystrokes (one op each, interleaved in arrival order) from empty.
     list::TextColumn col;

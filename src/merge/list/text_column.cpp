@@ -241,25 +241,41 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
   if (region.common != ConflictRegion::kNone) prep.push_back(region.common);
   std::vector<LV> tips = prep;  // the frontier of the events replayed so far
 
-  // The region as segments (runs of the column graph cut at newFrom), replayed depth-first:
-  // after a segment, one of the segments it unblocked goes next, so a branch is replayed to
-  // its end before the next one starts (few retreats and advances, not one per switch of
-  // branch in LV order). Old segments (the text reflects them) all go before new ones.
+  // The region as segments, replayed depth-first: after a segment, one of the segments it
+  // unblocked goes next, so a branch is replayed to its end before the next one starts (few
+  // retreats and advances, not one per switch of branch in LV order). Segments are the
+  // column graph's runs, cut at newFrom (old segments, which the text reflects, all go
+  // first) and after every event another segment forks from: a branch from inside a long
+  // run then follows the part it forked from, not the whole run. Merges (segments with two
+  // or more parents in the region) wait until nothing else is ready, so a long branch is not
+  // undone and redone once per merge into it.
   struct Segment {
     LV start, end;
     std::uint32_t deps = 0;
     std::uint32_t childrenAt = 0, childCount = 0;  // in `children`
-    LV firstFork = ~LV{0};  // the lowest event of it another segment starts from
   };
+  auto inRegion = [&](LV lv) {
+    auto it = std::upper_bound(region.events.begin(), region.events.end(), lv,
+                               [](LV v, const LVRange& r) { return v < r.start; });
+    return it != region.events.begin() && lv < (it - 1)->end;
+  };
+  std::vector<LV> cuts{newFrom};
+  for (const LVRange& r : region.events) {
+    graph_.forEachStart(r, [&](LV at, std::span<const LV> parents) {
+      cuts.push_back(at);
+      for (LV p : parents) {
+        if (inRegion(p)) cuts.push_back(p + 1);
+      }
+    });
+  }
+  std::sort(cuts.begin(), cuts.end());
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
   std::vector<Segment> segs;
   for (const LVRange& r : region.events) {
-    for (const LVRange& part :
-         {LVRange{r.start, std::min(r.end, newFrom)}, LVRange{std::max(r.start, newFrom), r.end}}) {
-      if (part.start >= part.end) continue;
-      graph_.forEachStart(part, [&](LV at, std::span<const LV>) {
-        if (!segs.empty() && segs.back().end > at) segs.back().end = at;
-        segs.push_back({at, part.end, 0, 0, 0, ~LV{0}});
-      });
+    for (auto it = std::lower_bound(cuts.begin(), cuts.end(), r.start);
+         it != cuts.end() && *it < r.end; ++it) {
+      const LV end = it + 1 != cuts.end() && *(it + 1) < r.end ? *(it + 1) : r.end;
+      segs.push_back({*it, end, 0, 0, 0});
     }
   }
   auto segmentOf = [&](LV lv) -> std::optional<std::uint32_t> {
@@ -276,22 +292,24 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
         ++segs[i].deps;
         ++segs[*d].childCount;
         edges.emplace_back(*d, i);
-        segs[*d].firstFork = std::min(segs[*d].firstFork, p);
       }
     }
   }
   std::vector<std::uint32_t> children(edges.size());
+  std::vector<bool> isMerge(segs.size());
   for (std::uint32_t i = 0, at = 0; i < segs.size(); ++i) {
     segs[i].childrenAt = at;
     at += segs[i].childCount;
     segs[i].childCount = 0;
+    isMerge[i] = segs[i].deps > 1;
   }
   for (auto [parent, child] : edges) {
     children[segs[parent].childrenAt + segs[parent].childCount++] = child;
   }
-  std::vector<std::uint32_t> readyOld, readyNew;  // stacks
+  // Ready segments: stacks of old and new ones, and of merges (taken last).
+  std::vector<std::uint32_t> ready[4];  // old, old merges, new, new merges
   auto release = [&](std::uint32_t i) {
-    (segs[i].start < newFrom ? readyOld : readyNew).push_back(i);
+    ready[(segs[i].start < newFrom ? 0 : 2) + (isMerge[i] ? 1 : 0)].push_back(i);
   };
   for (std::uint32_t i = static_cast<std::uint32_t>(segs.size()); i-- > 0;) {
     if (segs[i].deps == 0) release(i);
@@ -301,15 +319,18 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
   // replayed so far is in x's past and every later one has x in its past, nothing later can
   // be concurrent with what came before, so the tracker is replaced by a placeholder. With
   // the replayed events' frontier {x}, the later ones all descend from x exactly when every
-  // segment ready to go has x as a parent (inside a segment: when none is waiting and no
-  // segment starts from an earlier event of this one).
-  auto critical = [&](LV x, const Segment& seg, bool segmentEnd) {
+  // segment ready to go has x as a parent (inside a segment: when none is ready; no segment
+  // forks from inside one, since segments are cut after fork points).
+  LV criticalScratch = 0;
+  auto critical = [&](LV x, bool segmentEnd) {
     if (tips.size() != 1 || tips[0] != x) return false;
-    if (!segmentEnd) return readyOld.empty() && readyNew.empty() && seg.firstFork >= x;
-    if (readyOld.size() + readyNew.size() > 64) return false;  // bounded check: stay safe
-    for (const auto* stack : {&readyOld, &readyNew}) {
-      for (std::uint32_t i : *stack) {
-        const std::span<const LV> ps = graph_.parentsOf(segs[i].start, scratch);
+    std::size_t waiting = 0;
+    for (const auto& stack : ready) waiting += stack.size();
+    if (!segmentEnd) return waiting == 0;
+    if (waiting > 64) return false;  // bounded check: stay safe
+    for (const auto& stack : ready) {
+      for (std::uint32_t i : stack) {
+        const std::span<const LV> ps = graph_.parentsOf(segs[i].start, criticalScratch);
         if (std::find(ps.begin(), ps.end(), x) == ps.end()) return false;
       }
     }
@@ -340,7 +361,7 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
   std::vector<std::pair<std::uint64_t, std::uint64_t>> removed;
   GraphDiffRanges d;
 
-  auto runPiece = [&](LV a, LV b, bool isNew, const Segment& seg, bool segmentEnd) {
+  auto runPiece = [&](LV a, LV b, bool isNew, bool segmentEnd) {
     const std::span<const LV> parents = graph_.parentsOf(a, scratch);
     const ListOp& op = ops_[opAt(a)];
     const LV o = a - op.start, k = b - a;
@@ -353,7 +374,7 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
         tips, [&](LV t) { return std::find(parents.begin(), parents.end(), t) != parents.end(); });
     tips.push_back(b - 1);
     const bool onPrep = sameVersion(prep, parents);
-    const bool isCritical = critical(b - 1, seg, segmentEnd);
+    const bool isCritical = critical(b - 1, segmentEnd);
     if (empty && onPrep && isCritical) {
       // Sequential history between two critical versions: positions are positions in the
       // text, no tracker needed.
@@ -413,12 +434,13 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
           if (--segs[child].deps == 0) release(child);
         }
       }
-      runPiece(a, b, isNew, segs[i], last);
+      runPiece(a, b, isNew, last);
       a = b;
     }
   };
-  auto drain = [&](std::vector<std::uint32_t>& stack) {
-    while (!stack.empty()) {
+  auto drain = [&](std::vector<std::uint32_t>& plain, std::vector<std::uint32_t>& merges) {
+    while (!plain.empty() || !merges.empty()) {
+      std::vector<std::uint32_t>& stack = plain.empty() ? merges : plain;
       const std::uint32_t i = stack.back();
       stack.pop_back();
       runSegment(i);
@@ -426,14 +448,14 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
   };
   // The events the text already reflects first (they rebuild its state), then the new ones,
   // whose effects are the patches.
-  drain(readyOld);
+  drain(ready[0], ready[1]);
   // The text at the common point had `length` minus what the old events changed.
   const std::uint64_t changed =
       static_cast<std::uint64_t>(offset) + (tracker->effectSize() - kPlaceholderLen);
   const std::uint64_t atCommon = length - changed;
   hidden = kPlaceholderLen - (atCommon + static_cast<std::uint64_t>(offset));
   known = true;
-  drain(readyNew);
+  drain(ready[2], ready[3]);
 #ifdef CRDTDB_DEEP_CHECKS
   tracker->checkInvariants();
 #endif
