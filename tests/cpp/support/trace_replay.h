@@ -1,5 +1,6 @@
 // Editing traces (github.com/josephg/editing-traces format) as TextColumn operations: shared
-// by the trace tests and bench/text_engine.cpp. Reads .json.gz through gzip (native only).
+// by the trace tests and bench/text_engine.cpp. Reads .json.gz through gzip (native only) or
+// plain .json (also under Emscripten's NODERAWFS, for the WASM build of the bench).
 #pragma once
 
 #include <algorithm>
@@ -14,18 +15,29 @@
 
 namespace crdtdb::testing {
 
-nlohmann::json readGz(const std::filesystem::path& path) {
+inline nlohmann::json readGz(const std::filesystem::path& path) {
+  std::string text;
+  char buf[1 << 16];
+  if (path.extension() != ".gz") {
+    FILE* f = std::fopen(path.string().c_str(), "rb");
+    if (f == nullptr) throw std::runtime_error("cannot open " + path.string());
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+    std::fclose(f);
+    return nlohmann::json::parse(text);
+  }
+#ifdef __EMSCRIPTEN__
+  throw std::runtime_error("gzip files need the native build: gunzip " + path.string());
+#else
   const std::string cmd = "gzip -dc '" + path.string() + "'";
   FILE* f = popen(cmd.c_str(), "r");
   if (f == nullptr) throw std::runtime_error("cannot run gzip");
-  std::string text;
-  char buf[1 << 16];
   for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
   if (pclose(f) != 0) throw std::runtime_error("cannot read " + path.string());
   return nlohmann::json::parse(text);
+#endif
 }
 
-std::u16string utf16(const std::string& s) {
+inline std::u16string utf16(const std::string& s) {
   std::u16string out;
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
