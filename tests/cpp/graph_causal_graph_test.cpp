@@ -6,6 +6,7 @@
 
 #include "core/errors.h"
 #include "graph/causal_graph.h"
+#include "support/ancestors.h"
 
 using namespace crdtdb;
 
@@ -63,19 +64,11 @@ struct RandomGraph {
   }
 
   std::set<LV> pastOf(const std::vector<LV>& version) const {
-    std::set<LV> s;
-    for (LV x : version) s.insert(past[x].begin(), past[x].end());
-    return s;
+    return testing::pastOfVersion(past, version);
   }
 };
 
-std::set<LV> expand(const std::vector<LVRange>& ranges) {
-  std::set<LV> s;
-  for (const auto& r : ranges) {
-    for (LV x = r.start; x < r.end; ++x) s.insert(x);
-  }
-  return s;
-}
+std::set<LV> expand(const std::vector<LVRange>& ranges) { return testing::expandRanges(ranges); }
 
 std::vector<LV> randomVersion(std::mt19937_64& rng, const RandomGraph& rg) {
   std::vector<LV> candidates;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "merge/list/list_graph.h"
+#include "support/ancestors.h"
 
 using namespace crdtdb;
 using crdtdb::list::ListGraph;
@@ -56,20 +57,8 @@ struct RandomListGraph {
     }
   }
 
-  std::set<LV> pastOf(const std::vector<LV>& v) const {
-    std::set<LV> out;
-    for (LV x : v) out.insert(past[x].begin(), past[x].end());
-    return out;
-  }
+  std::set<LV> pastOf(const std::vector<LV>& v) const { return testing::pastOfVersion(past, v); }
 };
-
-std::set<LV> unitsOf(const std::vector<LVRange>& ranges) {
-  std::set<LV> out;
-  for (const LVRange& r : ranges) {
-    for (LV x = r.start; x < r.end; ++x) out.insert(x);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -98,8 +87,8 @@ TEST_CASE("list graph: diff, conflict regions and latest seen events match a nai
                           std::inserter(onlyA, onlyA.end()));
       std::set_difference(pb.begin(), pb.end(), pa.begin(), pa.end(),
                           std::inserter(onlyB, onlyB.end()));
-      REQUIRE(unitsOf(d.onlyA) == onlyA);
-      REQUIRE(unitsOf(d.onlyB) == onlyB);
+      REQUIRE(testing::expandRanges(d.onlyA) == onlyA);
+      REQUIRE(testing::expandRanges(d.onlyB) == onlyB);
 
       // latestSeen: the frontier of what a version has seen.
       const std::vector<LV> seen = rg.g.latestSeen([&](LV x) { return pa.count(x) > 0; });
@@ -108,7 +97,7 @@ TEST_CASE("list graph: diff, conflict regions and latest seen events match a nai
       // conflictRegion: everything from newFrom on, and exactly what is not in past(common).
       const LV newFrom = static_cast<LV>(rng() % rg.size);
       const list::ConflictRegion region = rg.g.conflictRegion(rg.g.frontier(), newFrom);
-      const std::set<LV> in = unitsOf(region.events);
+      const std::set<LV> in = testing::expandRanges(region.events);
       for (LV x = newFrom; x < rg.size; ++x) REQUIRE(in.count(x) == 1);
       const std::set<LV> shared =
           region.common == list::ConflictRegion::kNone ? std::set<LV>{} : rg.past[region.common];
