@@ -173,6 +173,25 @@ std::size_t TextColumn::opAt(LV lv) const {
   return static_cast<std::size_t>(it - ops_.begin()) - 1;
 }
 
+std::uint64_t TextColumn::piecePos(const ListOp& op, LV o, LV k) {
+  if (op.kind == ListOp::Insert) return std::uint64_t{op.pos} + o;
+  return op.forward ? op.pos : std::uint64_t{op.pos} + op.len - o - k;
+}
+
+void TextColumn::checkPiece(const ListOp& op, std::uint64_t pos, LV k, std::uint64_t length) {
+  if (op.kind == ListOp::Insert) {
+    if (pos > length) throw DecodeError("text insert past the end of its text");
+  } else if (pos > length || k > length - pos) {
+    throw DecodeError("text delete past the end of its text");
+  }
+}
+
+TextPatch TextColumn::piecePatch(const ListOp& op, std::uint64_t pos, LV o, LV k) const {
+  if (op.kind == ListOp::Insert)
+    return {static_cast<std::uint32_t>(pos), 0, content(op).substr(o, k)};
+  return {static_cast<std::uint32_t>(pos), k, {}};
+}
+
 void TextColumn::flush(const AuthorLess& authorLess, std::vector<TextPatch>* out) {
   if (!pending()) return;
   std::vector<TextPatch> patches;
@@ -189,19 +208,10 @@ void TextColumn::flush(const AuthorLess& authorLess, std::vector<TextPatch>* out
     a = std::max(a, op.start);
     if (!sameVersion(graph_.parentsOf(a, scratch), version)) break;
     const LV o = a - op.start, k = op.end() - a;
-    if (op.kind == ListOp::Insert) {
-      const std::uint64_t pos = std::uint64_t{op.pos} + o;
-      if (pos > length) throw DecodeError("text insert past the end of its text");
-      patches.push_back({static_cast<std::uint32_t>(pos), 0, content(op).substr(o, k)});
-      length += k;
-    } else {
-      const std::uint64_t pos = op.forward ? op.pos : std::uint64_t{op.pos} + op.len - o - k;
-      if (pos > length || k > length - pos) {
-        throw DecodeError("text delete past the end of its text");
-      }
-      patches.push_back({static_cast<std::uint32_t>(pos), k, {}});
-      length -= k;
-    }
+    const std::uint64_t pos = piecePos(op, o, k);
+    checkPiece(op, pos, k, length);
+    patches.push_back(piecePatch(op, pos, o, k));
+    length = op.kind == ListOp::Insert ? length + k : length - k;
     version.assign(1, op.end() - 1);
     a = op.end();
   }
@@ -366,9 +376,7 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
     const ListOp& op = ops_[opAt(a)];
     const LV o = a - op.start, k = b - a;
     const bool insert = op.kind == ListOp::Insert;
-    const std::uint64_t pos = insert
-                                  ? std::uint64_t{op.pos} + o
-                                  : (op.forward ? op.pos : std::uint64_t{op.pos} + op.len - o - k);
+    const std::uint64_t pos = piecePos(op, o, k);
     // Remove parents from the tips before checking whether the piece's end is critical.
     std::erase_if(
         tips, [&](LV t) { return std::find(parents.begin(), parents.end(), t) != parents.end(); });
@@ -380,12 +388,8 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
       // text, no tracker needed.
       const std::int64_t delta = insert ? k : -static_cast<std::int64_t>(k);
       if (isNew) {
-        const std::uint64_t visible = kPlaceholderLen - hidden;
-        if (insert ? pos > visible : (pos > visible || k > visible - pos)) {
-          throw DecodeError("text edit past the end of its text");
-        }
-        patches.push_back({static_cast<std::uint32_t>(pos), insert ? 0 : k,
-                           insert ? content(op).substr(o, k) : std::u16string_view{}});
+        checkPiece(op, pos, k, kPlaceholderLen - hidden);
+        patches.push_back(piecePatch(op, pos, o, k));
       }
       if (known) {
         hidden -= static_cast<std::uint64_t>(delta);
@@ -402,17 +406,13 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
       for (const LVRange& r : d.onlyB) tracker->advance(r);
     }
     empty = false;
-    const std::uint64_t visible = tracker->prepareSize() - hidden;
+    if (isNew) checkPiece(op, pos, k, tracker->prepareSize() - hidden);
     if (insert) {
-      if (isNew && pos > visible) throw DecodeError("text insert past the end of its text");
       const std::uint64_t at = tracker->insert(a, k, pos);
       if (isNew) {
         patches.push_back({static_cast<std::uint32_t>(at), 0, content(op).substr(o, k)});
       }
     } else {
-      if (isNew && (pos > visible || k > visible - pos)) {
-        throw DecodeError("text delete past the end of its text");
-      }
       removed.clear();
       tracker->remove(a, pos, k, op.forward, isNew ? &removed : nullptr);
       for (auto [at, n] : removed) {

@@ -139,6 +139,11 @@ class TextColumn {
   void slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& authorLess,
                  std::vector<TextPatch>& patches) const;
   std::size_t opAt(LV lv) const;
+  // Units [o, o + k) of `op` as their author saw them: where they apply, a check that they fit
+  // a text of `length` units (DecodeError), and the patch when they apply as they are.
+  static std::uint64_t piecePos(const ListOp& op, LV o, LV k);
+  static void checkPiece(const ListOp& op, std::uint64_t pos, LV k, std::uint64_t length);
+  TextPatch piecePatch(const ListOp& op, std::uint64_t pos, LV o, LV k) const;
 
   ListGraph graph_;
   std::vector<ListOp> ops_;
