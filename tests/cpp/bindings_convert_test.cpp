@@ -12,6 +12,7 @@
 #include "core/errors.h"
 #include "db/database.h"
 #include "store/key_codec.h"
+#include "support/error_of.h"
 #include "support/history.h"
 #include "support/ranges.h"
 #include "support/values.h"
@@ -81,15 +82,7 @@ std::vector<Op> decoded(const Bytes& in, const Database& db) {
   return out;
 }
 
-ErrorCode errorOf(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  FAIL("accepted");
-  return ErrorCode::Internal;
-}
+using testing::errorOf;
 
 Bytes f64(double d) {
   Bytes b(8);

@@ -10,6 +10,7 @@
 #include "core/errors.h"
 #include "db/database.h"
 #include "support/alloc_hooks.h"
+#include "support/error_of.h"
 #include "support/history.h"
 #include "support/store_sim.h"
 #include "support/values.h"
@@ -172,14 +173,7 @@ TEST_CASE("loading in steps keeps its order: history, rows, finish", "[store]") 
   StoreSim store;
   store.take(db);
   const std::vector<ByteSpan> none;
-  auto codeOf = [](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.code();
-    }
-    return ErrorCode::Type;  // (no error: not what any check below expects)
-  };
+  auto codeOf = testing::errorOf;
   Database fresh("b");
   CHECK(codeOf([&] { fresh.loadRows(none, nullptr); }) == ErrorCode::Internal);
   CHECK(codeOf([&] { fresh.finishLoad(); }) == ErrorCode::Internal);

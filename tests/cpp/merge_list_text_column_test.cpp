@@ -14,6 +14,7 @@
 #include "graph/causal_graph.h"
 #include "merge/list/text_column.h"
 #include "support/alloc_hooks.h"
+#include "support/error_of.h"
 #include "support/fugue_oracle.h"
 
 using namespace crdtdb;
@@ -236,14 +237,7 @@ TEST_CASE("text column: sequential edits apply directly and run-length encode") 
 TEST_CASE("text column: positions out of range or inside a surrogate pair are RangeErrors") {
   list::TextColumn col;
   col.localInsert(0, 0, u"a\U0001F600b", nullptr);  // a, high, low, b
-  auto code = [&](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.code();
-    }
-    return ErrorCode::Internal;
-  };
+  auto code = testing::errorOf;
   REQUIRE(code([&] { col.localInsert(4, 5, u"x", nullptr); }) == ErrorCode::Range);
   REQUIRE(code([&] { col.localInsert(4, 2, u"x", nullptr); }) == ErrorCode::Range);
   REQUIRE(code([&] { col.localDelete(4, 1, 1, nullptr); }) == ErrorCode::Range);
@@ -415,14 +409,7 @@ TEST_CASE("text column: merge work follows the concurrent region, not the histor
 
 TEST_CASE("text column: hostile remote edits are DecodeErrors and a failed message rolls back") {
   auto less = [](LV x, LV y) { return x < y; };
-  auto code = [](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.code();
-    }
-    return ErrorCode::Internal;
-  };
+  auto code = testing::errorOf;
   list::TextColumn col;
   col.localInsert(0, 0, u"abc", nullptr);
   const std::vector<LV> p2{2};

@@ -8,6 +8,7 @@
 #include "db/database.h"
 #include "store/index_set.h"
 #include "store/key_codec.h"
+#include "support/error_of.h"
 #include "support/idb_order.h"
 #include "support/ranges.h"
 #include "support/values.h"
@@ -272,15 +273,7 @@ TEST_CASE("compound indexes and startsWith", "[store]") {
 
 TEST_CASE("unknown indexes and bad ranges are typed errors", "[store]") {
   Database db("p");
-  auto code = [](const std::function<void()>& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.code();
-    }
-    FAIL("accepted");
-    return ErrorCode::Internal;
-  };
+  auto code = testing::errorOf;
   REQUIRE(code([&] { db.query("users", "nope", KeyRange{}, {}); }) == ErrorCode::UnknownIndex);
   REQUIRE(code([&] { db.count("users", "nope", KeyRange{}); }) == ErrorCode::UnknownIndex);
   REQUIRE(code([&] { db.queryStaged("users", "nope", KeyRange{}, {}); }) ==

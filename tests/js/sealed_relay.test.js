@@ -5,8 +5,7 @@
 // last number seen; a relay that lost its log (restarted without `data`) is refilled.
 
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { CRDTDB, WebSocketSync } from "crdtdb";
@@ -15,7 +14,7 @@ import { decodeRoomFile } from "../../js/server/room_store.js";
 import { changesFrame } from "../../js/sync/frames.js";
 import { BASE, decodeRelayMessage, ENTRY, LIVE, PUSH, relayMessage, RESUME, WANT_SNAPSHOT } from "../../js/sync/relay_frames.js";
 import { roomKey, seal } from "../../js/sync/room_key.js";
-import { leftovers, serve, sleep, waitFor, waitForAsync } from "./server_helpers.js";
+import { leftovers, roomFiles, rows, serve, sleep, tempDir, waitFor, waitForAsync, wsClient } from "./server_helpers.js";
 
 const MARKER = "PLAINTEXT-MARKER-12345";
 
@@ -70,36 +69,12 @@ function spyWebSocket() {
   return spy;
 }
 
-let n = 0;
 /**
  * @param {string} url
  * @param {string} password
  * @param {object} [opts]
  */
-async function client(url, password, opts = {}) {
-  const db = await CRDTDB.open(`sealed-test-${n++}`, { storage: "memory" });
-  /** @type {string[]} */
-  const warnings = [];
-  const sync = new WebSocketSync(db, { url, password, WebSocket, warn: (m) => warnings.push(m), ...opts });
-  const stop = () => {
-    sync.destroy();
-    if (!db.closed) db.close();
-  };
-  leftovers.add(stop);
-  return { db, sync, warnings, stop };
-}
-
-/** @param {CRDTDB} db */
-const rows = (db) => JSON.stringify(db.table("t").entries());
-
-async function tempDir() {
-  return mkdtemp(join(tmpdir(), "crdtdb-sealed-test-"));
-}
-
-/** @param {string} dir */
-async function roomFiles(dir) {
-  return (await readdir(dir)).filter((f) => f.endsWith(".room")).map((f) => join(dir, f));
-}
+const client = (url, password, opts = {}) => wsClient(url, { password, ...opts });
 
 test("with a password: clients converge; a late joiner catches up from the relay alone", async () => {
   const s = await serve();

@@ -7,9 +7,8 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFile, mkdtemp, open, readdir, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { appendFile, open, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { connect as netConnect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { CRDTDB, WebSocketSync } from "crdtdb";
@@ -21,14 +20,10 @@ import { startServer } from "../../js/server/server.js";
 import { roomKey, unseal } from "../../js/sync/room_key.js";
 import { ackFrame, byeFrame, changesFrame, decodeFrame, helloFrame, partFrame, presenceFrame } from "../../js/sync/frames.js";
 import { decodeRelayMessage, ENTRY, EPHEMERAL, LIVE, PASS, PUSH, PUSHED, relayMessage, RESUME, SNAPSHOT } from "../../js/sync/relay_frames.js";
-import { leftovers, serve, sleep, waitFor, waitForAsync } from "./server_helpers.js";
+import { leftovers, roomFiles, rows, serve, sleep, tempDir, waitFor, waitForAsync, wsClient } from "./server_helpers.js";
 import { rng } from "./helpers.js";
 
 const CLI = new URL("../../js/server/cli.js", import.meta.url).pathname;
-
-async function tempDir() {
-  return mkdtemp(join(tmpdir(), "crdtdb-server-test-"));
-}
 
 /** @param {string} http */
 async function healthz(http) {
@@ -87,26 +82,7 @@ async function rawOpen(url) {
  * @param {string} name
  * @param {object} [opts]
  */
-async function client(url, name, opts = {}) {
-  const db = await CRDTDB.open(name, { storage: "memory" });
-  /** @type {string[]} */
-  const warnings = [];
-  const sync = new WebSocketSync(db, { url, WebSocket, warn: (m) => warnings.push(m), ...opts });
-  const stop = () => {
-    sync.destroy();
-    if (!db.closed) db.close();
-  };
-  leftovers.add(stop);
-  return { db, sync, warnings, stop };
-}
-
-/** @param {CRDTDB} db */
-const rows = (db) => JSON.stringify(db.table("t").entries());
-
-/** The room files under a data directory. @param {string} dir */
-async function roomFiles(dir) {
-  return (await readdir(dir)).filter((f) => f.endsWith(".room")).map((f) => join(dir, f));
-}
+const client = (url, name, opts = {}) => wsClient(url, opts, { name });
 
 // ---------------------------------------------------------------------------------------------
 // HTTP

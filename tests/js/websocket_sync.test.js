@@ -11,7 +11,7 @@ import { CRDTDB, WebSocketSync } from "crdtdb";
 import { WebSocket } from "ws";
 import { Backoff } from "../../js/sync/backoff.js";
 import { startServer } from "../../js/server/server.js";
-import { leftovers, serve, sleep, waitFor } from "./server_helpers.js";
+import { leftovers, rows, serve, sleep, waitFor, wsClient } from "./server_helpers.js";
 
 /** A WebSocket class that counts the connections made with it. */
 function countingWebSocket() {
@@ -27,27 +27,7 @@ function countingWebSocket() {
   return { Counting, made };
 }
 
-let n = 0;
-/**
- * @param {string} url
- * @param {object} [opts]
- * @param {object} [dbOpts]
- */
-async function client(url, opts = {}, dbOpts = {}) {
-  const db = await CRDTDB.open(`ws-test-${n++}`, { storage: "memory", ...dbOpts });
-  /** @type {string[]} */
-  const warnings = [];
-  const sync = new WebSocketSync(db, { url, WebSocket, warn: (m) => warnings.push(m), ...opts });
-  const stop = () => {
-    sync.destroy();
-    if (!db.closed) db.close();
-  };
-  leftovers.add(stop);
-  return { db, sync, warnings, stop };
-}
-
-/** @param {CRDTDB} db */
-const rows = (db) => JSON.stringify(db.table("t").entries());
+const client = wsClient;
 
 test("options are checked: TypeErrors that name the problem, and nothing starts", async () => {
   const db = await CRDTDB.open("ws-options", { storage: "memory" });
