@@ -64,12 +64,6 @@ std::size_t ListGraph::entryAt(LV lv) const {
   return hint_ = static_cast<std::size_t>(it - entries_.begin()) - 1;
 }
 
-bool ListGraph::contains(LV lv) const {
-  auto it = std::upper_bound(entries_.begin(), entries_.end(), lv,
-                             [](LV v, const Entry& e) { return v < e.start; });
-  return it != entries_.begin() && lv < (it - 1)->end;
-}
-
 std::span<const LV> ListGraph::parentsOf(LV lv, LV& scratch) const {
   const Entry& e = entries_[entryAt(lv)];
   if (lv > e.start) {

@@ -39,14 +39,9 @@ class ListGraph {
   void append(LV start, LV len, std::span<const LV> parents);
 
   const std::vector<LV>& frontier() const { return frontier_; }
-  bool empty() const { return entries_.empty(); }
   LV lastEnd() const { return entries_.empty() ? 0 : entries_.back().end; }
-  // Is lv a column event?
-  bool contains(LV lv) const;
   // Parents of column event lv.
   std::span<const LV> parentsOf(LV lv, LV& scratch) const;
-  // The entry end (exclusive) of the run holding column event lv.
-  LV runEnd(LV lv) const { return entries_[entryAt(lv)].end; }
   // Calls f(lv, parents) for r.start and each run start inside r (column events): the only
   // events in r whose parents are not their predecessor.
   template <class F>

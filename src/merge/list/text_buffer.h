@@ -49,11 +49,6 @@ class TextBuffer {
     out.append(buf_.data() + gapStart_ + gapLen_, buf_.size() - gapStart_ - gapLen_);
     return out;
   }
-  // The content as two contiguous pieces (before and after the gap).
-  std::pair<std::u16string_view, std::u16string_view> pieces() const {
-    return {{buf_.data(), gapStart_},
-            {buf_.data() + gapStart_ + gapLen_, buf_.size() - gapStart_ - gapLen_}};
-  }
   std::size_t memoryBytes() const { return buf_.capacity() * sizeof(char16_t); }
 
  private:

@@ -284,7 +284,7 @@ void Tracker::toggle(LVRange r, int dir) {
       const ItemId target = e.reversed ? e.target + (e.len - o - k) : e.target + o;
       shiftState(target, k, dir, true);
     } else {
-      auto [n, off] = atId(probe);
+      const Node* n = atId(probe).first;
       if (dir < 0) {
         a = std::max<ItemId>(lo, n->id);
         b = hi;
@@ -292,7 +292,6 @@ void Tracker::toggle(LVRange r, int dir) {
         a = lo;
         b = static_cast<LV>(std::min<ItemId>(hi, n->id + n->len));
       }
-      (void)off;
       shiftState(a, b - a, dir, false);
     }
     if (dir < 0) {
@@ -307,7 +306,6 @@ std::uint64_t Tracker::prepareSize() const { return root_ != nullptr ? root_->su
 
 void Tracker::checkInvariants() const {
   std::uint64_t units = 0;
-  std::vector<const Node*> stack;
   // Iterative post-order check of sums and links.
   std::vector<std::pair<const Node*, bool>> work{{root_, false}};
   while (!work.empty()) {

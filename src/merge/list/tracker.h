@@ -70,9 +70,6 @@ class Tracker {
   // Units in the effect state (the placeholder included).
   std::uint64_t effectSize() const { return root_ != nullptr ? root_->sumEff : 0; }
 
-  // Spans held (for work-counter tests).
-  std::size_t spans() const { return nodes_.size(); }
-
   // Deep invariant check (tests): augmented sums, parent links, id index. O(n).
   void checkInvariants() const;
 
