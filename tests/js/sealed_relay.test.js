@@ -5,7 +5,7 @@
 // last number seen; a relay that lost its log (restarted without `data`) is refilled.
 
 import assert from "node:assert/strict";
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { CRDTDB, WebSocketSync } from "crdtdb";
@@ -14,7 +14,7 @@ import { decodeRoomFile } from "../../js/server/room_store.js";
 import { changesFrame } from "../../js/sync/frames.js";
 import { BASE, decodeRelayMessage, ENTRY, LIVE, PUSH, relayMessage, RESUME, WANT_SNAPSHOT } from "../../js/sync/relay_frames.js";
 import { roomKey, seal } from "../../js/sync/room_key.js";
-import { leftovers, roomFiles, rows, serve, sleep, tempDir, waitFor, waitForAsync, wsClient } from "./server_helpers.js";
+import { leftovers, roomFiles, rows, serve, sleep, waitFor, waitForAsync, withDataDir, wsClient } from "./server_helpers.js";
 
 const MARKER = "PLAINTEXT-MARKER-12345";
 
@@ -107,10 +107,9 @@ test("with a password: clients converge; a late joiner catches up from the relay
 });
 
 test("nothing readable reaches the relay: no row value and no room name, on the wire or on disk", async () => {
-  const dir = await tempDir();
-  const room = "secret-room-name-XYZ";
-  const s = await serve({ data: dir });
-  try {
+  await withDataDir(async (dir) => {
+    const room = "secret-room-name-XYZ";
+    const s = await serve({ data: dir });
     const spy = spyWebSocket();
     const url = `${s.url}/sync/${room}`;
     const a = await client(url, "hunter2", { WebSocket: spy.Class });
@@ -161,9 +160,7 @@ test("nothing readable reaches the relay: no row value and no room name, on the 
     ps.destroy();
     p.close();
     await s2.close();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("a wrong password neither reads nor injects", async () => {
@@ -225,9 +222,8 @@ test("a wrong password neither reads nor injects", async () => {
 });
 
 test("a growing log is replaced by a folded snapshot: the relay asks, the files shrink, late joiners get the state", async () => {
-  const dir = await tempDir();
-  const s = await serve({ data: dir });
-  try {
+  await withDataDir(async (dir) => {
+    const s = await serve({ data: dir });
     const url = `${s.url}/sync/snapshots`;
     const spy = spyWebSocket();
     const a = await client(url, "snap", { WebSocket: spy.Class });
@@ -278,9 +274,7 @@ test("a growing log is replaced by a folded snapshot: the relay asks, the files 
     d.stop();
     await s2.close();
     assert.deepEqual(s.logs, []);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("a reconnect resumes from the last number seen, and pushes what was written meanwhile", async () => {

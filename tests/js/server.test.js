@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFile, open, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
+import { appendFile, open, readFile, stat, truncate, writeFile } from "node:fs/promises";
 import { connect as netConnect } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -20,7 +20,7 @@ import { startServer } from "../../js/server/server.js";
 import { roomKey, unseal } from "../../js/sync/room_key.js";
 import { ackFrame, byeFrame, changesFrame, decodeFrame, helloFrame, partFrame, presenceFrame } from "../../js/sync/frames.js";
 import { decodeRelayMessage, ENTRY, EPHEMERAL, LIVE, PASS, PUSH, PUSHED, relayMessage, RESUME, SNAPSHOT } from "../../js/sync/relay_frames.js";
-import { leftovers, roomFiles, rows, serve, sleep, tempDir, waitFor, waitForAsync, wsClient } from "./server_helpers.js";
+import { leftovers, roomFiles, rows, serve, sleep, waitFor, waitForAsync, withDataDir, wsClient } from "./server_helpers.js";
 import { rng } from "./helpers.js";
 
 const CLI = new URL("../../js/server/cli.js", import.meta.url).pathname;
@@ -341,8 +341,7 @@ test("relay: two clients converge; a late joiner catches up from the relay alone
 });
 
 test("relay: rooms persist in `data` across a restart; a new client catches up from the files", async () => {
-  const dir = await tempDir();
-  try {
+  await withDataDir(async (dir) => {
     let s = await serve({ data: dir });
     const url = () => `${s.url}/sync/persisted`;
     const a = await client(url(), "persist-a");
@@ -374,14 +373,11 @@ test("relay: rooms persist in `data` across a restart; a new client catches up f
     d.stop();
     await s.close();
     assert.deepEqual(s.logs, []);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("relay: a torn tail (a cut record, or garbage) is cut on load and the room still works", async () => {
-  const dir = await tempDir();
-  try {
+  await withDataDir(async (dir) => {
     let s = await serve({ data: dir });
     const url = () => `${s.url}/sync/torn`;
     const a = await client(url(), "torn-a");
@@ -436,14 +432,11 @@ test("relay: a torn tail (a cut record, or garbage) is cut on load and the room 
     const last = decodeRoomFile(await readFile(file));
     assert.equal(last.validBytes, (await stat(file)).size);
     assert.deepEqual(s.logs, []);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("relay: a room file torn before its first record (empty, or part of the header) loads as a new room", async () => {
-  const dir = await tempDir();
-  try {
+  await withDataDir(async (dir) => {
     const store = new FileRoomStore(dir);
     for (const [room, content] of [["empty", ""], ["partial", "CRDT"], ["header", "CRDTDBR1"]]) {
       await writeFile(store.file(`plain:${room}`), content);
@@ -479,14 +472,11 @@ test("relay: a room file torn before its first record (empty, or part of the hea
     } finally {
       await s2.close();
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("relay: a plain room's log is compacted into a smaller snapshot, which loads", async () => {
-  const dir = await tempDir();
-  try {
+  await withDataDir(async (dir) => {
     let s = await serve({ data: dir });
     const url = () => `${s.url}/sync/compact`;
     // 1.2 MB of updates overwriting 5 rows.
@@ -531,14 +521,11 @@ test("relay: a plain room's log is compacted into a smaller snapshot, which load
     a.close();
     await s.close();
     assert.deepEqual(s.logs, []);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("relay: an idle persisted room is unloaded, and reloads from its file, also while it unloads", async () => {
-  const dir = await tempDir();
-  try {
+  await withDataDir(async (dir) => {
     const s = await serve({ data: dir, limits: { idleRoomMs: 20 } });
     const url = `${s.url}/sync/idle`;
     const a = await client(url, "idle-a");
@@ -564,17 +551,14 @@ test("relay: an idle persisted room is unloaded, and reloads from its file, also
     last.stop();
     await s.close();
     assert.deepEqual(s.logs, []);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
 // The room store
 
 test("FileRoomStore: records round-trip; a release racing an append loses nothing; appends are batched", async () => {
-  const dir = await tempDir();
-  try {
+  await withDataDir(async (dir) => {
     const store = new FileRoomStore(dir);
     assert.equal(store.persistent, true);
     assert.deepEqual(await store.load("r"), []);
@@ -619,9 +603,7 @@ test("FileRoomStore: records round-trip; a release racing an append loses nothin
     const mem = new MemoryRoomStore();
     assert.equal(mem.persistent, false);
     assert.deepEqual(await mem.load(), []);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -692,7 +674,8 @@ test("sealed room: raw protocol: resume, push, pushed, entries to live peers, ep
   }
 });
 
-test("sealed room: entries are announced only once the store holds them", async () => {
+/** A persistent room store whose appends finish only when the test releases them, in order. */
+function gatedStore() {
   /** @type {Array<() => void>} */
   const writes = [];
   const store = {
@@ -703,6 +686,11 @@ test("sealed room: entries are announced only once the store holds them", async 
     release: async () => {},
     close: async () => {},
   };
+  return { store, writes };
+}
+
+test("sealed room: entries are announced only once the store holds them", async () => {
+  const { store, writes } = gatedStore();
   const room = await SealedRoom.open("id", /** @type {any} */ (store), DEFAULT_LIMITS, () => {});
   /** @type {Array<{ type: number, seq: number }>} */
   const toA = [];
@@ -763,8 +751,7 @@ async function sealedFileState(file, room, password) {
 }
 
 test("sealed room: a full log refuses a push until a snapshot made room, also with one client", async () => {
-  const dir = await tempDir();
-  try {
+  await withDataDir(async (dir) => {
     const s = await serve({ data: dir, limits: { maxRoomBytes: 60_000 } });
     const url = `${s.url}/sync/full-room`;
     const a = await client(url, "full-a", { password: "full" });
@@ -803,22 +790,11 @@ test("sealed room: a full log refuses a push until a snapshot made room, also wi
     b.stop();
     c.stop();
     await s.close();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("sealed room: a refused push is answered after the pushes before it, which the snapshot then covers", async () => {
-  /** @type {Array<() => void>} */
-  const writes = [];
-  const store = {
-    persistent: true,
-    load: async () => [],
-    append: () => new Promise((resolve) => writes.push(() => resolve(undefined))),
-    rewrite: async () => {},
-    release: async () => {},
-    close: async () => {},
-  };
+  const { store, writes } = gatedStore();
   const room = await SealedRoom.open("id", /** @type {any} */ (store), { ...DEFAULT_LIMITS, maxRoomBytes: 250 }, () => {});
   /** @type {Array<[number, number]>} */
   const toA = [];
@@ -1023,8 +999,7 @@ test("connections and peers per room are capped", async () => {
 });
 
 test("close() closes every connection with 1001, waits for writes, and stops listening", async () => {
-  const dir = await tempDir();
-  try {
+  await withDataDir(async (dir) => {
     const s = await serve({ data: dir });
     const a = await client(`${s.url}/sync/closing`, "closing-a");
     const b = await client(`${s.url}/sync/closing`, "closing-b");
@@ -1059,9 +1034,7 @@ test("close() closes every connection with 1001, waits for writes, and stops lis
     // What was written is on disk.
     const [file] = await roomFiles(dir);
     assert.ok(decodeRoomFile(await readFile(file)).records.length >= 1);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -1088,8 +1061,7 @@ function cli(args) {
 }
 
 test("the CLI: listens, serves /healthz, and exits 0 on SIGTERM and SIGINT", async () => {
-  const dir = await tempDir();
-  try {
+  await withDataDir(async (dir) => {
     for (const sig of /** @type {const} */ (["SIGTERM", "SIGINT"])) {
       const p = cli(["--port", "0", "--data", dir, "--max-peers-per-room", "5"]);
       try {
@@ -1109,9 +1081,7 @@ test("the CLI: listens, serves /healthz, and exits 0 on SIGTERM and SIGINT", asy
         p.child.kill("SIGKILL");
       }
     }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("the CLI: --help exits 0; bad flags and values exit 2 with the usage", async () => {

@@ -3,7 +3,7 @@
 // WebSocketSync clients, room data directories, polling with a deadline, and cleanup of
 // whatever a failed test left running.
 
-import { mkdtemp, readdir } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
@@ -79,6 +79,19 @@ export const rows = (db) => JSON.stringify(db.table("t").entries());
 /** A fresh directory for a server's --data. */
 export async function tempDir() {
   return mkdtemp(join(tmpdir(), "crdtdb-server-test-"));
+}
+
+/**
+ * Runs `fn` with a fresh data directory, removed afterwards whatever happens.
+ * @template T @param {(dir: string) => Promise<T>} fn
+ */
+export async function withDataDir(fn) {
+  const dir = await tempDir();
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** The room files under a data directory. @param {string} dir */
