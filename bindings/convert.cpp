@@ -111,7 +111,7 @@ void decodeOps(ByteSpan in, OpBatch& out, const Database& db) {
     for (std::uint64_t i = 0; i < n; ++i) {
       OpRef op;
       const std::uint8_t kind = r.u8();
-      if (kind < 1 || kind > 3) malformed("operation kind");
+      if (kind < 1 || kind > 5) malformed("operation kind");
       op.kind = static_cast<OpKind>(kind);
       op.table = nameRef(r, db, op.tableId, "table name");
       op.key = str(r, kMaxKeyBytes, "row key");
@@ -131,6 +131,7 @@ void decodeOps(ByteSpan in, OpBatch& out, const Database& db) {
           }
           out.columns.push_back(col);
         }
+        if (isSetOp(op.kind) && nCols != 1) malformed("set operation (it names one column)");
       }
       spans.push_back({out.ops.size(), colBegin, out.columns.size()});
       out.ops.push_back(op);

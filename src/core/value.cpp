@@ -266,7 +266,8 @@ void jsonAt(const std::uint8_t*& p, std::string& out) {
         p += len;
         break;
       }
-      case tag::kArray: {
+      case tag::kArray:
+      case tag::kSet: {
         std::uint64_t n = rawVarint(p);
         out.push_back('[');
         for (std::uint64_t i = 0; i < n; ++i) {
@@ -313,6 +314,7 @@ ValueType typeOf(ValueRef v) {
     case tag::kString:
       return ValueType::String;
     case tag::kArray:
+    case tag::kSet:
       return ValueType::Array;
     default:
       return ValueType::Object;

@@ -12,6 +12,10 @@
 //   0x05 varint n bytes  string of n >= 64 bytes
 //   0x06 varint n, n values                     array
 //   0x07 varint n, n × (varint len, key bytes, value)   object, keys strictly ascending bytewise
+//   0x08 varint n, n values                     the read value of an add-wins set column
+//                                               (merge/add_wins_set.h): top level of a column
+//                                               cell only, never in input, ops or messages;
+//                                               it reads as an array everywhere
 // Numbers follow JavaScript: integral doubles within ±2^53 are integers, -0 is 0.
 //
 // Limits, checked while decoding and before anything is allocated: nesting depth (a column
@@ -37,13 +41,15 @@ enum class ValueType : std::uint8_t { Null, False, True, Int, Double, String, Ar
 namespace tag {
 inline constexpr std::uint8_t kNull = 0x00, kFalse = 0x01, kTrue = 0x02, kInt = 0x03,
                               kDouble = 0x04, kString = 0x05, kArray = 0x06, kObject = 0x07,
-                              kShortString = 0x40, kSmallInt = 0x80;
+                              kSet = 0x08, kShortString = 0x40, kSmallInt = 0x80;
 }
 
 // A view of one canonical encoded value.
 using ValueRef = std::span<const std::uint8_t>;
 
-ValueType typeOf(ValueRef v);
+ValueType typeOf(ValueRef v);  // a set value is an Array
+// Whether `v` is a set column's value (tag kSet) rather than a plain one.
+inline bool isSetValue(ValueRef v) { return !v.empty() && v[0] == tag::kSet; }
 // For Int and Double values.
 double numberOf(ValueRef v);
 // For String values: the UTF-8 bytes.

@@ -220,9 +220,32 @@ void finishUpdate(ChunkWriter& w, Bytes& out) {
 
 // ---- local commits ----
 
+namespace {
+
+// A set op names one column, which must hold a set or nothing (`current`: its value).
+void checkSetOp(const OpRef& op, const ValueRef* current) {
+  if (op.columns.size() != 1) {
+    throw Error(ErrorCode::Type, "a set operation names exactly one column");
+  }
+  if (current && !isSetValue(*current)) {
+    throw Error(ErrorCode::Type, "column \"" + std::string(op.columns[0].name) + "\" of row \"" +
+                                     std::string(op.key) + "\" in table \"" +
+                                     std::string(op.table) + "\" holds " + typeNameOf(*current) +
+                                     ", not a set");
+  }
+}
+
+}  // namespace
+
 void Database::applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,
                             std::vector<ColumnWrite>& scratch) {
   const RowId id = known ? *known : rows_.findOrCreate(nameId(op.table, op.tableId), op.key);
+  if (isSetOp(op.kind)) {
+    // Checked here, on the row as the transaction's earlier ops left it.
+    const Cell* c = rows_.cell(rows_.row(id), op.columns[0].name);
+    const ValueRef v = c ? c->value() : ValueRef{};
+    checkSetOp(op, c ? &v : nullptr);
+  }
   scratch.clear();
   for (const ColumnRef& c : op.columns) scratch.push_back({nameId(c.name, c.id), c.name, c.value});
   Observer all;  // a local event has seen everything here
@@ -266,6 +289,10 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
       case OpKind::SetRow:
         visibleAfter[k] = true;
         break;
+      case OpKind::AddToSet:
+      case OpKind::RemoveFromSet:
+        checkSetOp(op, nullptr);
+        [[fallthrough]];
       case OpKind::UpdateRow:
         if (!visibleNow) {
           throw Error(ErrorCode::NotFound, "cannot update row \"" + std::string(op.key) +
@@ -369,12 +396,26 @@ void Database::stage(std::span<const OpRef> input) {
             : staging_
                   .fold(op.table, op.key, committedRow(rows_, names_, findRow(op.table, op.key)))
                   .has_value();
-    if (op.kind == OpKind::UpdateRow && !visibleNow) {
+    const bool update = op.kind == OpKind::UpdateRow || isSetOp(op.kind);
+    if (update && !visibleNow) {
       throw Error(ErrorCode::NotFound, "cannot update row \"" + std::string(op.key) +
                                            "\" in table \"" + std::string(op.table) +
                                            "\": it does not exist");
     }
-    visibleAfter[k] = op.kind == OpKind::SetRow || (op.kind == OpKind::UpdateRow && visibleNow);
+    if (isSetOp(op.kind)) {
+      checkSetOp(op, nullptr);
+      const auto row = staging_.fold(
+          op.table, op.key, committedRow(rows_, names_, findRow(op.table, op.key)), pending);
+      const auto& cols = row->columns;
+      const std::string_view name = op.columns[0].name;
+      auto it =
+          std::find_if(cols.begin(), cols.end(), [&](const auto& c) { return c.first == name; });
+      if (it != cols.end()) {
+        const ValueRef v(it->second);
+        checkSetOp(op, &v);
+      }
+    }
+    visibleAfter[k] = op.kind == OpKind::SetRow || (update && visibleNow);
     pending.push_back(ownedOf(op));
   }
   staging_.add(std::move(pending));
@@ -887,14 +928,12 @@ std::vector<StagedHit> Database::queryStaged(const std::string& table, const std
     const std::optional<RowId> id = findRow(t, key);
     const std::optional<StagedRow> committed = committedRow(rows_, names_, id);
     const std::optional<StagedRow> now = staging_.fold(t, key, committed);
-    if (committed) {
-      if (auto e = IndexSet::entryFor(def, key, lookupIn(*committed))) removed.push_back(*e);
-    }
-    if (now) {
-      if (auto e = IndexSet::entryFor(def, key, lookupIn(*now))) {
-        added.emplace_back(*e, committed ? *id : kNoRow);
-        stagedKeys.emplace(*e, key);
-      }
+    std::vector<std::string> entries;
+    if (committed) IndexSet::entriesFor(def, key, lookupIn(*committed), removed);
+    if (now) IndexSet::entriesFor(def, key, lookupIn(*now), entries);
+    for (std::string& e : entries) {
+      stagedKeys.emplace(e, key);
+      added.emplace_back(std::move(e), committed ? *id : kNoRow);
     }
   }
   std::vector<StagedHit> out;
@@ -940,13 +979,16 @@ void Database::checkInvariants() const {
     const Row& r = rows_.row(id);
     const std::string table(names_.name(r.table));
     const ColumnLookup col = lookupIn(rows_, r);
+    std::vector<std::string> entries;
     auto check = [&](const IndexDef* def, const std::string& index) {
-      auto entry = IndexSet::entryFor(def, r.key, col);
-      if (!entry) return;
-      const OrderedIndex* ix = indexes_.find(table, index);
-      if (!ix || !ix->contains(*entry))
-        fail("row \"" + r.key + "\" missing from " + (index.empty() ? table : index));
-      ++expected[{table, index}];
+      entries.clear();
+      IndexSet::entriesFor(def, r.key, col, entries);
+      for (const std::string& entry : entries) {
+        const OrderedIndex* ix = indexes_.find(table, index);
+        if (!ix || !ix->contains(entry))
+          fail("row \"" + r.key + "\" missing from " + (index.empty() ? table : index));
+        ++expected[{table, index}];
+      }
     };
     check(nullptr, "");
     indexes_.forEachDef([&](const IndexDef& d) {

@@ -148,9 +148,10 @@ class Database {
   }
   template <typename F>  // f(NameId column, ValueRef loser) for columns with concurrent losers
   void forEachLoser(RowId id, F&& f) const {
-    // Concurrent existence tokens (concurrent sets of the row) are not a column's conflict.
+    // Concurrent existence tokens (concurrent sets of the row) are not a column's conflict,
+    // nor are concurrent set operations (their elements merge).
     rows_.forEachLoser(id, [&](NameId col, ValueRef v) {
-      if (col != kTokenColumn) f(col, v);
+      if (col != kTokenColumn && !isSetValue(v)) f(col, v);
     });
   }
 

@@ -125,27 +125,34 @@ LV Database::joinSnapshot(const Database& s, std::vector<PeerIdx>& progress) {
   const RowId before = static_cast<RowId>(rows_.slotCount());
   std::vector<bool> joined(before, false);
   std::vector<RowStore::JoinWrite> writes;
+  std::vector<RowStore::JoinDot> dots;
   for (RowId sid = 0; sid < s.rows_.slotCount(); ++sid) {
     if (!s.rows_.live(sid) || s.rows_.row(sid).empty()) continue;
     const Row& sr = s.rows_.row(sid);
     writes.clear();
+    dots.clear();
     auto add = [&](NameId theirColumn, const Cell& c) {
+      // A set's elements come as dots; its writes carry the bare marker.
+      const ValueRef v = isSetValue(c.value()) ? emptySetValue() : c.value();
       if (theirColumn == kTokenColumn) {
-        writes.push_back({kTokenColumn, {}, lvHere(c.lv()), c.value()});
+        writes.push_back({kTokenColumn, {}, lvHere(c.lv()), v});
       } else {
         const std::string_view name = s.names_.name(theirColumn);
-        writes.push_back({internName(name), name, lvHere(c.lv()), c.value()});
+        writes.push_back({internName(name), name, lvHere(c.lv()), v});
       }
     };
     for (const Cell& c : sr.cells) add(c.column(), c);
     s.rows_.forEachLoserCell(sid, add);
+    s.rows_.forEachDot(sid, [&](NameId theirColumn, ValueRef element, LV lv) {
+      dots.push_back({internName(s.names_.name(theirColumn)), element, lvHere(lv)});
+    });
     const RowId id = rows_.findOrCreate(internName(s.names_.name(sr.table)), sr.key);
     if (id < before) joined[id] = true;
-    rows_.join(id, writes, seenByThem, seenByUs, &work_.observedChecks);
+    rows_.join(id, writes, dots, seenByThem, seenByUs, &work_.observedChecks);
   }
   for (RowId id = 0; id < before; ++id) {
     if (joined[id] || !rows_.live(id) || rows_.row(id).empty()) continue;
-    rows_.join(id, {}, seenByThem, seenByUs, &work_.observedChecks);
+    rows_.join(id, {}, {}, seenByThem, seenByUs, &work_.observedChecks);
   }
   // Its events never entered the log: fold everything before them (and them).
   oplog_.fold(graph_.size());

@@ -23,14 +23,22 @@ namespace {
 // The storage entry of a row in one index: [table, index, ...values, row key], if it has one.
 void appendEntry(const IndexDef& def, std::string_view key, const ColumnLookup& col,
                  std::vector<Bytes>& out) {
-  if (!IndexSet::entryFor(&def, key, col)) return;
-  ByteWriter w;
-  writeArrayHeader(w, def.keys.size() + 3);
-  writeString(w, def.table);
-  writeString(w, def.name);
-  for (const std::string& c : def.keys) w.raw(*col(c));
-  writeString(w, key);
-  out.push_back(w.take());
+  auto write = [&](const ValueRef* element) {
+    ByteWriter w;
+    writeArrayHeader(w, def.keys.size() + 3);
+    writeString(w, def.table);
+    writeString(w, def.name);
+    for (const std::string& c : def.keys) w.raw(element ? *element : *col(c));
+    writeString(w, key);
+    out.push_back(w.take());
+  };
+  std::vector<std::string> entries;
+  bool multi = false;
+  IndexSet::entriesFor(&def, key, col, entries, [&](ValueRef e) {
+    multi = true;
+    write(&e);
+  });
+  if (!multi && !entries.empty()) write(nullptr);
 }
 
 }  // namespace
@@ -182,17 +190,53 @@ RowId Database::loadRowState(ByteSpan bytes) {
     const Seq seq = r.varint();
     auto lv = graph_.lvOf(peers[static_cast<std::size_t>(pi)], seq);
     if (!lv) throw DecodeError("stored row names an event the stored history lacks");
-    ByteReader vr(r.rest());
+    const ByteSpan rest = r.rest();
+    if (!rest.empty() && rest[0] == tag::kSet) {  // a set write: stored as the bare marker
+      if (rest.size() < 2 || rest[1] != 0) throw DecodeError("stored set cell holds elements");
+      r.raw(2);
+      return Cell(col, *lv, emptySetValue());
+    }
+    ByteReader vr(rest);
     const std::size_t size = scanValue(vr).size;
     return Cell(col, *lv, r.raw(size));
+  };
+  // A set column's dots: elements in set order, each with its dots (one per peer).
+  auto readDots = [&]() {
+    SetState st;
+    const std::uint64_t n = r.varintBelow(r.remaining() / 3 + 1, "stored set element count");
+    if (n == 0) throw DecodeError("stored set has no elements");
+    std::string prev;
+    for (std::uint64_t k = 0; k < n; ++k) {
+      ByteReader vr(r.rest());
+      const ValueRef element = r.raw(scanValue(vr).size);
+      std::string order = setOrderKey(element);
+      if (k > 0 && !(prev < order)) throw DecodeError("stored set elements out of order");
+      SetElement e;
+      e.value.assign(element.begin(), element.end());
+      const std::uint64_t nDots = r.varintBelow(r.remaining() / 2 + 1, "stored set dot count");
+      if (nDots == 0) throw DecodeError("stored set element has no dots");
+      for (std::uint64_t d = 0; d < nDots; ++d) {
+        const std::uint64_t pi = r.varintBelow(peers.size(), "stored row peer index");
+        auto lv = graph_.lvOf(peers[static_cast<std::size_t>(pi)], r.varint());
+        if (!lv) throw DecodeError("stored set dot names an event the stored history lacks");
+        if (!e.dots.emplace(peers[static_cast<std::size_t>(pi)], *lv).second) {
+          throw DecodeError("stored set element has two dots of one peer");
+        }
+      }
+      prev = order;
+      st.elements.emplace(std::move(order), std::move(e));
+    }
+    return st;
   };
   const std::uint64_t nCells = r.varintBelow(r.remaining() / 3 + 1, "stored row cell count");
   std::vector<Cell> cells;
   std::vector<std::pair<NameId, std::vector<Cell>>> losers;
+  std::vector<std::pair<NameId, SetState>> dots;
   cells.reserve(static_cast<std::size_t>(nCells));
   for (std::uint64_t i = 0; i < nCells; ++i) {
     const std::uint8_t flags = r.u8();
-    if (flags > 3) throw DecodeError("stored row cell has unknown flags");
+    if (flags > 7) throw DecodeError("stored row cell has unknown flags");
+    if ((flags & 5) == 5) throw DecodeError("stored row token has set dots");
     NameId col = kTokenColumn;
     if (!(flags & 1)) col = columnName(i, r.stringView(kMaxNameBytes, "stored row column"));
     cells.push_back(readCell(col));
@@ -202,13 +246,14 @@ RowId Database::loadRowState(ByteSpan bytes) {
       for (std::uint64_t k = 0; k < n; ++k) list.push_back(readCell(col));
       losers.emplace_back(col, std::move(list));
     }
+    if (flags & 4) dots.emplace_back(col, readDots());
   }
   if (!r.atEnd()) throw DecodeError("stored row has trailing bytes");
   auto& lastTable = loadScratch_.table;
   if (lastTable.first.empty() || lastTable.first != table)
     lastTable = {std::string(table), internName(table)};
   const NameId tableId = lastTable.second;
-  return rows_.loadRow(tableId, key, std::move(cells), std::move(losers));
+  return rows_.loadRow(tableId, key, std::move(cells), std::move(losers), std::move(dots));
 }
 
 void Database::load(std::span<const ByteSpan> events, std::span<const ByteSpan> rows) {

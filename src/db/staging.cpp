@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/reserve.h"
+#include "merge/add_wins_set.h"
 
 namespace crdtdb {
 
@@ -60,6 +61,20 @@ void Staging::applyTo(std::optional<StagedRow>& row, const Op& op) {
     case OpKind::DeleteRow:
       row.reset();
       break;
+    case OpKind::AddToSet:
+    case OpKind::RemoveFromSet: {
+      if (!row) return;  // validated before staging: cannot happen for staged ops
+      auto& cols = row->columns;
+      const auto& [name, element] = op.columns[0];
+      auto it = std::lower_bound(cols.begin(), cols.end(), name,
+                                 [](const auto& c, const std::string& n) { return c.first < n; });
+      if (it == cols.end() || it->first != name) it = cols.insert(it, {name, {tag::kSet, 0}});
+      if (!isSetValue(it->second)) return;  // validated before staging: cannot happen either
+      ByteWriter w;
+      writeSetValueWith(it->second, element, op.kind == OpKind::AddToSet, w);
+      it->second = w.take();
+      break;
+    }
   }
 }
 

@@ -79,6 +79,7 @@ std::size_t validValueSize(ByteSpan bytes) {
         pos += static_cast<std::size_t>(rawVarint(bytes, pos));
         break;
       case 0x06:
+      case 0x08:  // a set value (stored cells only)
         open += rawVarint(bytes, pos);
         break;
       default: {  // object: keys are inline, so walk entries one level at a time
@@ -164,14 +165,19 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, s
     if (seq + nOps > kMaxClock) throw DecodeError("seq out of range");
     for (std::uint64_t oi = 0; oi < nOps; ++oi) {
       const std::uint64_t opHead = r.varint();
-      const std::uint64_t kind = opHead & 3;
-      if (kind == 0) throw DecodeError("unknown operation kind");
+      std::uint64_t kind = opHead & 3;
+      if (kind == 0) {
+        const std::uint64_t ext = r.varint();
+        if (ext < 1 || ext > 2) throw DecodeError("unknown operation kind");
+        kind = ext + 3;
+      }
       const std::uint64_t table = opHead >> 2;
       if (table >= t.names.size()) throw DecodeError("table name index out of range");
       if (t.names[table].empty()) throw DecodeError("empty table name");
       r.varintBelow(t.keys.size(), "row key index");
       if (kind == static_cast<std::uint64_t>(OpKind::DeleteRow)) continue;
       const std::uint64_t nCols = r.varintBelow(r.remaining() / 2 + 1, "column count");
+      if (kind > 3 && nCols != 1) throw DecodeError("a set operation names one column");
       std::string_view prev;
       for (std::uint64_t ci = 0; ci < nCols; ++ci) {
         const std::string_view name = t.names[r.varintBelow(t.names.size(), "column name index")];
@@ -229,7 +235,7 @@ TxnHeader TxnCursor::header(Seq prevEnd) {
 
 void TxnCursor::op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols, OpIndexes* idx) {
   const std::uint64_t head = varint();
-  op.kind = static_cast<OpKind>(head & 3);
+  op.kind = static_cast<OpKind>((head & 3) != 0 ? head & 3 : varint() + 3);
   const auto table = static_cast<std::uint32_t>(head >> 2);
   const auto key = static_cast<std::uint32_t>(varint());
   op.table = t.names[table];
@@ -257,7 +263,8 @@ void TxnCursor::op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols
 ByteSpan TxnCursor::skipOp() {
   const std::size_t start = pos_;
   const std::uint64_t head = varint();
-  varint();  // key index
+  if ((head & 3) == 0) varint();  // extended kind
+  varint();                       // key index
   if ((head & 3) != static_cast<std::uint64_t>(OpKind::DeleteRow)) {
     const std::uint64_t n = varint();
     for (std::uint64_t i = 0; i < n; ++i) {
@@ -292,8 +299,14 @@ void ChunkWriter::beginTxn(std::uint32_t peer, Seq seq, bool linear,
   ++txns_;
 }
 
+void ChunkWriter::opHead(OpKind kind, std::uint32_t table) {
+  const auto k = static_cast<std::uint64_t>(kind);
+  body_.varint((k <= 3 ? k : 0) | (std::uint64_t{table} << 2));
+  if (k > 3) body_.varint(k - 3);
+}
+
 void ChunkWriter::op(OpKind kind, std::uint32_t table, std::string_view key) {
-  body_.varint(static_cast<std::uint64_t>(kind) | (std::uint64_t{table} << 2));
+  opHead(kind, table);
   body_.varint(keys_.intern(key));
 }
 

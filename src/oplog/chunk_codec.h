@@ -18,11 +18,14 @@
 //            [!single]    varint nOps (>= 2)
 //            nOps × op                      events seq, seq + 1, ...; each after the first has
 //                                           the previous one as its only parent
-//   op    := varint head = kind (1 set, 2 update, 3 delete) | tableNameIndex << 2
+//   op    := varint head = kind (1 set, 2 update, 3 delete, 0 extended) | tableNameIndex << 2
+//            [extended] varint ext          1 add to set, 2 remove from set (later kinds
+//                                           extend this list)
 //            varint keyIndex                a row written many times in a chunk costs its
 //                                           key once and an index per write
-//            [set, update] varint nCols, nCols × (varint nameIndex, value)
-//                                           names strictly ascending by bytes
+//            [!delete] varint nCols, nCols × (varint nameIndex, value)
+//                                           names strictly ascending by bytes; set ops have
+//                                           exactly one column, its value the element
 // Lamport times are not encoded: every event's is max(its parents') + 1, derived on arrival.
 // One peer's consecutive transactions thus cost a byte or two of header each. Every rule
 // above is checked on decode (canonical form: one byte string per history), so a decoder can
@@ -134,7 +137,7 @@ class ChunkWriter {
                 std::uint64_t opCount);
   void op(OpKind kind, std::uint32_t table, std::string_view key);
   void opByIndex(OpKind kind, std::uint32_t table, std::uint32_t key) {
-    body_.varint(static_cast<std::uint64_t>(kind) | (std::uint64_t{table} << 2));
+    opHead(kind, table);
     body_.varint(key);
   }
   std::uint32_t key(std::string_view k) { return keys_.intern(k); }
@@ -198,6 +201,8 @@ class ChunkWriter {
   void clearJournal() noexcept { journal_.clear(); }
 
  private:
+  void opHead(OpKind kind, std::uint32_t table);
+
   std::uint64_t seed_;
   ByteWriter body_;
   std::size_t txns_ = 0;

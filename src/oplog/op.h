@@ -21,7 +21,12 @@ enum class OpKind : std::uint8_t {
   SetRow = 1,     // insert or replace the whole row (resurrects over concurrent deletes)
   UpdateRow = 2,  // write the named columns only (does not resurrect)
   DeleteRow = 3,  // remove everything of the row this event has observed
+  // Add-wins set columns (merge/add_wins_set.h): one column, its value the element. Both are
+  // also a write of the column (a set marker), so the column becomes or stays a set.
+  AddToSet = 4,       // add the element (removes the element's dots it observed)
+  RemoveFromSet = 5,  // remove the element's dots it observed
 };
+inline bool isSetOp(OpKind k) { return k == OpKind::AddToSet || k == OpKind::RemoveFromSet; }
 
 inline constexpr std::size_t kMaxNameBytes = 1024;
 inline constexpr std::size_t kMaxKeyBytes = 1 << 16;

@@ -5,6 +5,7 @@
 #include "core/errors.h"
 #include "core/reserve.h"
 #include "core/sort.h"
+#include "oplog/chunk_codec.h"
 #include "store/key_codec.h"
 
 namespace crdtdb {
@@ -68,7 +69,9 @@ IndexSet::Declared IndexSet::prepare(const std::vector<IndexDef>& defs,
 void IndexSet::addTo(Declared& set, const std::string& index, std::uint32_t row,
                      std::string_view key, const ColumnLookup& col) {
   Secondary& s = set.at(index);
-  if (auto e = entryFor(&s.def, key, col)) s.entries.insert(*e, row);
+  std::vector<std::string> entries;
+  entriesFor(&s.def, key, col, entries);
+  for (const std::string& e : entries) s.entries.insert(e, row);
 }
 
 void IndexSet::install(Declared&& set) noexcept {
@@ -103,6 +106,33 @@ std::optional<std::string> IndexSet::entryFor(const IndexDef* def, std::string_v
   return out;
 }
 
+void IndexSet::entriesFor(const IndexDef* def, std::string_view key, const ColumnLookup& col,
+                          std::vector<std::string>& out,
+                          const std::function<void(ValueRef)>& element) {
+  std::optional<ValueRef> v;
+  if (def && def->keys.size() == 1) v = col(def->keys[0]);
+  if (!v || !isSetValue(*v)) {
+    if (auto e = entryFor(def, key, col)) out.push_back(std::move(*e));
+    return;
+  }
+  // A set: its elements, in set order (keys first, in key order).
+  ByteReader r(*v);
+  r.u8();
+  const std::uint64_t n = r.varint();
+  ByteSpan rest = r.rest();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const ValueRef e = rest.first(validValueSize(rest));
+    rest = rest.subspan(e.size());
+    std::string entry;
+    if (e.size() > kMaxIndexKeyBytes) continue;
+    if (!appendKey(entry, e)) break;  // the rest are not keys either
+    if (entry.size() > kMaxIndexKeyBytes) continue;
+    appendStringKey(entry, key);
+    out.push_back(std::move(entry));
+    if (element) element(e);
+  }
+}
+
 OrderedIndex& IndexSet::use(OrderedIndex& ix) {
   if (ix.epoch != epoch_) {
     reserveMore(touched_, 1);
@@ -132,17 +162,26 @@ void IndexSet::onRowChange(
   if (onEntry) onEntry("", pk);
   for (auto& [name, s] : secondary_) {
     if (s.def.table != table) continue;
-    std::optional<std::string> oldE = before ? entryFor(&s.def, key, *before) : std::nullopt;
-    std::optional<std::string> newE = after ? entryFor(&s.def, key, *after) : std::nullopt;
+    std::vector<std::string> oldE, newE;  // sorted: a set's entries come in key order
+    if (before) entriesFor(&s.def, key, *before, oldE);
+    if (after) entriesFor(&s.def, key, *after, newE);
     if (oldE != newE) {
       OrderedIndex& ix = use(s.entries);
-      if (oldE) ix.erase(*oldE);
-      if (newE) ix.insert(*newE, row);
+      for (const std::string& e : oldE) {
+        if (!std::binary_search(newE.begin(), newE.end(), e)) ix.erase(e);
+      }
+      for (const std::string& e : newE) {
+        if (!std::binary_search(oldE.begin(), oldE.end(), e)) ix.insert(e, row);
+      }
     }
     if (onEntry) {
-      if (oldE) onEntry(name, std::string_view(*oldE).substr(0, oldE->size() - pk.size()));
-      if (newE && newE != oldE) {
-        onEntry(name, std::string_view(*newE).substr(0, newE->size() - pk.size()));
+      for (const std::string& e : oldE) {
+        onEntry(name, std::string_view(e).substr(0, e.size() - pk.size()));
+      }
+      for (const std::string& e : newE) {
+        if (!std::binary_search(oldE.begin(), oldE.end(), e)) {
+          onEntry(name, std::string_view(e).substr(0, e.size() - pk.size()));
+        }
       }
     }
   }

@@ -84,9 +84,16 @@ class IndexSet {
   void install(Declared&& set) noexcept;
   static void validate(const IndexDef& def);  // throws Error(Type)
 
-  // The entry of a row in an index (nullopt when the row has none there).
+  // The entry of a row in an index (nullopt when the row has none there). For a row whose
+  // indexed column holds a set, see entriesFor.
   static std::optional<std::string> entryFor(const IndexDef* def, std::string_view key,
                                              const ColumnLookup& col);
+  // Every entry of a row in an index, appended to `out`: one at most, except that an index
+  // over one column holding a set has one per element that is a key (like an IndexedDB
+  // multiEntry index). Calls element(e) for each such element, when given.
+  static void entriesFor(const IndexDef* def, std::string_view key, const ColumnLookup& col,
+                         std::vector<std::string>& out,
+                         const std::function<void(ValueRef)>& element = nullptr);
 
   // Index upkeep for one row whose visible state changed from `before` to `after` (a lookup
   // is null when the row was / is not visible). `onEntry(indexName, keyPart)` is told every

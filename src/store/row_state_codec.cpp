@@ -24,31 +24,46 @@ void RowStore::encodeRowState(RowId id, ByteWriter& out) const {
       for (const auto& [peer, l] : losers_.at(loserKey(id, c.column())).byPeer) localOf(peer);
     }
   }
+  forEachDot(id, [&](NameId, ValueRef, LV lv) { localOf(graph_.stampOf(lv).peer); });
   out.string(names_.name(r.table));
   out.string(r.key);
   out.varint(order.size());
   for (PeerIdx p : order) out.string(peers_.name(p));
   out.varint(r.cells.size());
-  auto stamp = [&](const Cell& c) {
-    const Stamp s = graph_.stampOf(c.lv());
+  auto event = [&](LV lv) {
+    const Stamp s = graph_.stampOf(lv);
     out.varint(localOf(s.peer));
     out.varint(s.seq);
-    out.raw(c.value());
+  };
+  auto stamp = [&](const Cell& c) {
+    event(c.lv());
+    out.raw(isSetValue(c.value()) ? emptySetValue() : c.value());  // rebuilt from the dots
   };
   for (const Cell& c : r.cells) {
     const bool token = c.column() == kTokenColumn;
-    out.u8((token ? 1 : 0) | (c.hasLosers() ? 2 : 0));
+    auto set = sets_.find(loserKey(id, c.column()));
+    const bool dots = set != sets_.end() && !set->second.elements.empty();
+    out.u8((token ? 1 : 0) | (c.hasLosers() ? 2 : 0) | (dots ? 4 : 0));
     if (!token) out.string(names_.name(c.column()));
     stamp(c);
-    if (!c.hasLosers()) continue;
-    const ConflictSet& cs = losers_.at(loserKey(id, c.column()));
-    out.varint(cs.order.size());
-    for (auto it = cs.order.rbegin(); it != cs.order.rend(); ++it) stamp(cs.byPeer.at(it->peer));
+    if (c.hasLosers()) {
+      const ConflictSet& cs = losers_.at(loserKey(id, c.column()));
+      out.varint(cs.order.size());
+      for (auto it = cs.order.rbegin(); it != cs.order.rend(); ++it) stamp(cs.byPeer.at(it->peer));
+    }
+    if (!dots) continue;
+    out.varint(set->second.elements.size());
+    for (const auto& entry : set->second.elements) {
+      out.raw(entry.second.value);
+      out.varint(entry.second.dots.size());
+      for (const auto& dot : entry.second.dots) event(dot.second);
+    }
   }
 }
 
 RowId RowStore::loadRow(NameId table, std::string_view key, std::vector<Cell>&& cells,
-                        std::vector<std::pair<NameId, std::vector<Cell>>>&& losers) {
+                        std::vector<std::pair<NameId, std::vector<Cell>>>&& losers,
+                        std::vector<std::pair<NameId, SetState>>&& dots) {
   if (cells.empty()) throw DecodeError("stored row \"" + std::string(key) + "\" has no state");
   for (std::size_t i = 0; i < cells.size(); ++i) {
     const NameId col = cells[i].column();
@@ -81,6 +96,11 @@ RowId RowStore::loadRow(NameId table, std::string_view key, std::vector<Cell>&& 
     w->setHasLosers(true);
     sets.push_back(std::move(cs));
   }
+  for (const auto& entry : dots) {
+    const NameId col = entry.first;
+    if (std::none_of(cells.begin(), cells.end(), [&](const Cell& c) { return c.column() == col; }))
+      throw DecodeError("stored row has set dots of a column it does not write");
+  }
   bool created = false;
   const RowId id = findOrCreate(table, key, &created);
   if (!created) throw DecodeError("stored row \"" + std::string(key) + "\" appears twice");
@@ -90,6 +110,13 @@ RowId RowStore::loadRow(NameId table, std::string_view key, std::vector<Cell>&& 
       throw DecodeError("stored row lists one column's losers twice");
     }
   }
+  for (auto& entry : dots) {
+    if (!sets_.emplace(loserKey(id, entry.first), std::move(entry.second)).second) {
+      throw DecodeError("stored row lists one column's set dots twice");
+    }
+  }
+  // The read value of each set, rebuilt from its dots (the row is new: nothing is journaled).
+  for (std::size_t i = 0; i < rows_[id].cells.size(); ++i) refreshSetCellAt(id, i);
   return id;
 }
 

@@ -334,7 +334,8 @@ void RowStore::write(RowId id, const ColumnWrite& w, LV lv, const Observer& obs,
   // A concurrent write to this column survives: the greater one is the winner.
   const Cell& cur = rows_[id].cells[idx];
   if (orderOf(cur.lv()) < orderOf(lv)) {
-    Cell old = cur.clone();
+    // A set's read value lives in its winning cell only: a loser holds the bare marker.
+    Cell old = isSetValue(cur.value()) ? Cell(w.column, cur.lv(), emptySetValue()) : cur.clone();
     addLoser(id, w.column, std::move(old));
     c.setHasLosers(true);
     replaceCell(id, idx, std::move(c));
@@ -361,9 +362,102 @@ bool RowStore::clearIfSimple(RowId id) {
   return true;
 }
 
+SetState& RowStore::changeSet(RowId id, NameId col) {
+  touch(id);
+  reserveMore(savedSets_, 1);
+  const std::uint64_t key = loserKey(id, col);
+  auto it = sets_.find(key);
+  if (it == sets_.end()) {
+    it = sets_.try_emplace(key).first;
+    savedSets_.emplace_back(key, std::nullopt);
+  } else if (it->second.savedEpoch != epoch_) {
+    std::optional<SetState> copy(it->second);  // undo by copy: a set op costs the set anyway
+    savedSets_.emplace_back(key, std::move(copy));
+  }
+  it->second.savedEpoch = epoch_;
+  return it->second;
+}
+
+void RowStore::removeObservedDots(RowId id, NameId col, const Observer& obs,
+                                  const std::string* element) {
+  if (sets_.find(loserKey(id, col)) == sets_.end()) return;
+  SetState& st = changeSet(id, col);
+  auto removeSeen = [&](SetElement& e) {
+    for (auto d = e.dots.begin(); d != e.dots.end();) {
+      d = obs.observed(d->second) ? e.dots.erase(d) : std::next(d);
+    }
+  };
+  if (element) {
+    auto e = st.elements.find(*element);
+    if (e == st.elements.end()) return;
+    removeSeen(e->second);
+    if (e->second.dots.empty()) st.elements.erase(e);
+    return;
+  }
+  for (auto e = st.elements.begin(); e != st.elements.end();) {
+    removeSeen(e->second);
+    e = e->second.dots.empty() ? st.elements.erase(e) : std::next(e);
+  }
+}
+
+void RowStore::addDot(RowId id, NameId col, ValueRef element, LV lv, const Observer& obs) {
+  std::string key = setOrderKey(element);
+  SetState& st = changeSet(id, col);
+  auto [e, added] = st.elements.try_emplace(std::move(key));
+  if (added) e->second.value.assign(element.begin(), element.end());
+  auto& dots = e->second.dots;
+  for (auto d = dots.begin(); d != dots.end();)
+    d = obs.observed(d->second) ? dots.erase(d) : std::next(d);
+  dots[graph_.stampOf(lv).peer] = lv;
+}
+
+void RowStore::refreshSetCellAt(RowId id, std::size_t idx) {
+  const Cell& cur = rows_[id].cells[idx];
+  if (!isSetValue(cur.value())) return;
+  ByteWriter w;
+  auto it = sets_.find(loserKey(id, cur.column()));
+  if (it != sets_.end()) {
+    writeSetValue(it->second, w);
+  } else {
+    w.raw(emptySetValue());
+  }
+  const ValueRef now = cur.value();
+  if (std::equal(now.begin(), now.end(), w.bytes().begin(), w.bytes().end())) return;
+  Cell c(cur.column(), cur.lv(), w.bytes());
+  c.setHasLosers(cur.hasLosers());
+  replaceCell(id, idx, std::move(c));
+}
+
+void RowStore::refreshSetCell(RowId id, NameId col, std::string_view name) {
+  bool found;
+  const std::size_t idx = findCell(rows_[id], col, name, found);
+  if (found) refreshSetCellAt(id, idx);
+}
+
+void RowStore::refreshSetCells(RowId id) {
+  for (std::size_t i = 0; i < rows_[id].cells.size(); ++i) refreshSetCellAt(id, i);
+}
+
 void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns, LV lv,
                      const Observer& obs) {
+  if (isSetOp(kind)) {
+    const ColumnWrite& w = columns[0];
+    write(id, ColumnWrite{w.column, w.name, emptySetValue()}, lv, obs, true);
+    if (kind == OpKind::AddToSet) {
+      addDot(id, w.column, w.value, lv, obs);
+    } else {
+      const std::string element = setOrderKey(w.value);
+      removeObservedDots(id, w.column, obs, &element);
+    }
+    refreshSetCell(id, w.column, w.name);
+    return;
+  }
   if (kind == OpKind::SetRow || kind == OpKind::DeleteRow) {
+    if (!sets_.empty()) {
+      for (std::size_t i = 0; i < rows_[id].cells.size(); ++i) {
+        removeObservedDots(id, rows_[id].cells[i].column(), obs);
+      }
+    }
     // An event that has seen everything removes the whole row: one journal entry.
     if (!(obs.all && clearIfSimple(id))) {
       for (std::size_t i = rows_[id].cells.size(); i-- > 0;) removeObservedAt(id, i, obs);
@@ -377,12 +471,19 @@ void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns
     }
     write(id, ColumnWrite{kTokenColumn, {}, kNull}, lv, obs, false);
   }
-  if (kind == OpKind::DeleteRow) return;
-  for (const ColumnWrite& w : columns) write(id, w, lv, obs, kind == OpKind::UpdateRow);
+  if (kind == OpKind::UpdateRow && !sets_.empty()) {
+    for (const ColumnWrite& w : columns) removeObservedDots(id, w.column, obs);
+  }
+  if (kind != OpKind::DeleteRow) {
+    for (const ColumnWrite& w : columns) write(id, w, lv, obs, kind == OpKind::UpdateRow);
+  }
+  // Sets whose dots or winner changed (a concurrent set that still wins shows what is left).
+  if (!sets_.empty()) refreshSetCells(id);
 }
 
-void RowStore::join(RowId id, std::span<const JoinWrite> theirs, const std::vector<Seq>& seenByThem,
-                    const std::vector<Seq>& seenByUs, std::uint64_t* checks) {
+void RowStore::join(RowId id, std::span<const JoinWrite> theirs, std::span<const JoinDot> theirDots,
+                    const std::vector<Seq>& seenByThem, const std::vector<Seq>& seenByUs,
+                    std::uint64_t* checks) {
   // Their writes by column: an event writes several columns, and they may hold some of them.
   std::vector<std::pair<NameId, LV>> held;
   held.reserve(theirs.size());
@@ -395,6 +496,21 @@ void RowStore::join(RowId id, std::span<const JoinWrite> theirs, const std::vect
   obs.seen = &seenByThem;
   obs.keep = &keep;
   obs.checks = checks;
+  // Dots first (while the cells still say which columns have sets): ours they have seen but
+  // no longer hold are gone.
+  if (!sets_.empty()) {
+    std::vector<std::pair<NameId, LV>> heldDots;
+    heldDots.reserve(theirDots.size());
+    for (const JoinDot& d : theirDots) heldDots.emplace_back(d.column, d.lv);
+    sortRange(heldDots.begin(), heldDots.end());
+    for (std::size_t i = 0; i < rows_[id].cells.size(); ++i) {
+      const NameId col = rows_[id].cells[i].column();
+      keep.clear();
+      auto it = std::lower_bound(heldDots.begin(), heldDots.end(), std::make_pair(col, LV{0}));
+      for (; it != heldDots.end() && it->first == col; ++it) keep.push_back(it->second);
+      removeObservedDots(id, col, obs);
+    }
+  }
   for (std::size_t i = rows_[id].cells.size(); i-- > 0;) {
     const NameId col = rows_[id].cells[i].column();
     keep.clear();
@@ -417,12 +533,23 @@ void RowStore::join(RowId id, std::span<const JoinWrite> theirs, const std::vect
     }
     write(id, ColumnWrite{w.column, w.name, w.value}, w.lv, obs, false);
   }
+  // Their dots we have not seen (a dot the same peer re-added later replaces its older one).
+  for (const JoinDot& d : theirDots) {
+    const Stamp s = graph_.stampOf(d.lv);
+    if (s.peer < seenByUs.size() && s.seq < seenByUs[s.peer]) continue;
+    SetState& st = changeSet(id, d.column);
+    auto [e, added] = st.elements.try_emplace(setOrderKey(d.element));
+    if (added) e->second.value.assign(d.element.begin(), d.element.end());
+    auto [dot, fresh] = e->second.dots.try_emplace(s.peer, d.lv);
+    if (!fresh && dot->second < d.lv) dot->second = d.lv;
+  }
+  if (!sets_.empty()) refreshSetCells(id);
 }
 
 RowStore::Mark RowStore::begin() {
   ++epoch_;
-  return Mark{journal_.size(),    created_.size(),  touched_.size(),
-              loserNodes_.size(), setNodes_.size(), cleared_.size()};
+  return Mark{journal_.size(),  created_.size(), touched_.size(),  loserNodes_.size(),
+              setNodes_.size(), cleared_.size(), savedSets_.size()};
 }
 
 void RowStore::rollback(const Mark& m) noexcept {
@@ -468,6 +595,15 @@ void RowStore::rollback(const Mark& m) noexcept {
     }
     journal_.pop_back();
   }
+  while (savedSets_.size() > m.savedSets) {
+    auto& [key, old] = savedSets_.back();
+    if (old) {
+      sets_.find(key)->second = std::move(*old);  // states are erased only by confirm()
+    } else {
+      sets_.erase(key);
+    }
+    savedSets_.pop_back();
+  }
   loserNodes_.resize(m.loserNodes);
   setNodes_.resize(m.setNodes);
   cleared_.resize(m.cleared);
@@ -479,6 +615,11 @@ void RowStore::rollback(const Mark& m) noexcept {
 }
 
 void RowStore::confirm() noexcept {
+  for (const auto& saved : savedSets_) {
+    auto it = sets_.find(saved.first);
+    if (it != sets_.end() && it->second.elements.empty()) sets_.erase(it);
+  }
+  savedSets_.clear();
   // Rows the last call left empty: free them now that nothing can undo the call.
   try {
     std::vector<RowId> empty;
@@ -515,6 +656,11 @@ std::size_t RowStore::memoryBytes() const {
     n += r.cells.capacity() * sizeof(Cell) + (r.key.size() > 10 ? r.key.capacity() : 0);
     for (const Cell& c : r.cells) n += c.heapBytes();
   }
+  for (const auto& entry : sets_) {
+    for (const auto& e : entry.second.elements) {
+      n += 64 + e.first.capacity() + e.second.value.capacity() + 48 * e.second.dots.size();
+    }
+  }
   return n;
 }
 
@@ -548,6 +694,19 @@ Bytes RowStore::encodeState() const {
       if (c.column() != kTokenColumn) w.string(names_.name(c.column()));
       stamp(c.lv());
       w.raw(c.value());
+      auto set = sets_.find(loserKey(id, c.column()));
+      const std::size_t nElements = set == sets_.end() ? 0 : set->second.elements.size();
+      w.varint(nElements);
+      if (nElements) {
+        for (const auto& e : set->second.elements) {
+          w.raw(e.second.value);
+          w.varint(e.second.dots.size());
+          std::vector<LV> dots;
+          for (const auto& d : e.second.dots) dots.push_back(d.second);
+          sortRange(dots.begin(), dots.end(), [&](LV a, LV b) { return orderOf(a) < orderOf(b); });
+          for (LV d : dots) stamp(d);
+        }
+      }
       if (!c.hasLosers()) {
         w.varint(0);
         continue;
@@ -581,6 +740,9 @@ void RowStore::checkInvariants() const {
         internal(names_.name(r.cells[i - 1].column()) < names_.name(c.column()),
                  "cells not sorted by column name");
       }
+      if (isSetValue(c.value()) && sets_.find(loserKey(id, c.column())) == sets_.end()) {
+        internal(c.value().size() == 2, "a set's cell holds elements it has no dots for");
+      }
       auto it = losers_.find(loserKey(id, c.column()));
       internal(c.hasLosers() == (it != losers_.end()), "losers flag disagrees with the sets");
       if (it != losers_.end()) {
@@ -596,6 +758,32 @@ void RowStore::checkInvariants() const {
     }
   }
   internal(liveRows == live_, "live row count");
+  for (const auto& [key, st] : sets_) {
+    const auto id = static_cast<RowId>(key >> 32);
+    const auto col = static_cast<NameId>(key & 0xffffffffu);
+    internal(live(id), "set dots of a dead row");
+    bool found;
+    const std::size_t idx = findCell(rows_[id], col, names_.name(col), found);
+    internal(found || st.elements.empty(), "set dots without a write of their column");
+    for (const auto& [order, e] : st.elements) {
+      internal(!e.dots.empty(), "a set element without dots");
+      internal(order == setOrderKey(e.value), "a set element out of order");
+      for (const auto& [peer, lv] : e.dots)
+        internal(graph_.stampOf(lv).peer == peer, "a dot under the wrong peer");
+    }
+    if (!found || !isSetValue(rows_[id].cells[idx].value())) continue;
+    ByteWriter w;
+    writeSetValue(st, w);
+    const ValueRef v = rows_[id].cells[idx].value();
+    internal(std::equal(v.begin(), v.end(), w.bytes().begin(), w.bytes().end()),
+             "a set's cell disagrees with its dots");
+  }
+  for (const auto& [key, cs] : losers_) {
+    for (const auto& entry : cs.byPeer) {
+      const ValueRef v = entry.second.value();
+      internal(!isSetValue(v) || v.size() == 2, "a losing set write holds elements");
+    }
+  }
   for (const auto& [key, cs] : losers_) {
     internal(live(static_cast<RowId>(key >> 32)), "conflict set of a dead row");
   }

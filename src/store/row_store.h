@@ -24,6 +24,7 @@
 
 #include "core/interner.h"
 #include "graph/causal_graph.h"
+#include "merge/add_wins_set.h"
 #include "merge/row_state.h"
 #include "oplog/op.h"
 
@@ -86,7 +87,8 @@ class RowStore {
   // Finds the row or creates an empty one (journaled).
   RowId findOrCreate(NameId table, std::string_view key, bool* created = nullptr);
 
-  // Applies one operation (event `lv`) to row `id`. `columns` sorted by name bytes.
+  // Applies one operation (event `lv`) to row `id`. `columns` sorted by name bytes; a set op's
+  // one column carries the element.
   void apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns, LV lv,
              const Observer& obs);
 
@@ -101,8 +103,28 @@ class RowStore {
   // live write: winners and losers): drops each write of ours they have seen but no longer
   // hold, and adds each of theirs we have not seen. seenByThem / seenByUs: next seq per
   // PeerIdx (absent: 0), seenByUs as it was before their events joined the graph. Journaled.
-  void join(RowId id, std::span<const JoinWrite> theirs, const std::vector<Seq>& seenByThem,
-            const std::vector<Seq>& seenByUs, std::uint64_t* checks);
+  // One dot of another replica's state of a set column (an element's add not yet removed).
+  struct JoinDot {
+    NameId column;
+    ValueRef element;
+    LV lv;
+  };
+  void join(RowId id, std::span<const JoinWrite> theirs, std::span<const JoinDot> theirDots,
+            const std::vector<Seq>& seenByThem, const std::vector<Seq>& seenByUs,
+            std::uint64_t* checks);
+
+  // The dots of a row's set columns. f(NameId column, ValueRef element, LV dot)
+  template <typename F>
+  void forEachDot(RowId id, F&& f) const {
+    for (const Cell& c : rows_[id].cells) {
+      auto it = sets_.find(loserKey(id, c.column()));
+      if (it == sets_.end()) continue;
+      for (const auto& entry : it->second.elements) {
+        for (const auto& dot : entry.second.dots)
+          f(c.column(), ValueRef(entry.second.value), dot.second);
+      }
+    }
+  }
 
   // The winner cell of `column` in a row, or nullptr.
   const Cell* cell(const Row& r, std::string_view columnName) const;
@@ -135,7 +157,7 @@ class RowStore {
 
   // Calls: begin() starts journaling a call (a new epoch); rows touched since are listed.
   struct Mark {
-    std::size_t journal, created, touched, loserNodes, setNodes, cleared;
+    std::size_t journal, created, touched, loserNodes, setNodes, cleared, savedSets;
   };
   Mark begin();
   void rollback(const Mark& m) noexcept;
@@ -164,15 +186,21 @@ class RowStore {
   // reads back the same into any replica whose graph holds those events.
   //   state := string table, string key, varint nPeers, nPeers × string peer id,
   //            varint nCells, nCells × cell (the row's order: token first, then by name)
-  //   cell  := u8 flags (1 token, 2 has losers), [!token] string column,
+  //   cell  := u8 flags (1 token, 2 has losers, 4 has set dots), [!token] string column,
   //            varint peerIndex, varint seq, value,
   //            [losers] varint n >= 1, n × (varint peerIndex, varint seq, value), best first
+  //            [dots] varint n >= 1, n × (value element, varint nDots >= 1,
+  //                   nDots × (varint peerIndex, varint seq)), elements in set order
+  //   A set column's cells (winner and losers) store the empty set marker: the read value is
+  //   rebuilt from the dots.
   void encodeRowState(RowId id, ByteWriter& out) const;
   // Installs a stored row (outside any call; the caller confirms). `losers` pairs a column
   // of `cells` with its losers. DecodeError when the row exists already or the cells break
   // the row invariants.
+  // `dots` pairs a column of `cells` with its set's dots.
   RowId loadRow(NameId table, std::string_view key, std::vector<Cell>&& cells,
-                std::vector<std::pair<NameId, std::vector<Cell>>>&& losers);
+                std::vector<std::pair<NameId, std::vector<Cell>>>&& losers,
+                std::vector<std::pair<NameId, SetState>>&& dots = {});
 
   // Canonical bytes of every non-empty row's CRDT state (peers by id, rows by table name and
   // key): identical across replicas that applied the same events.
@@ -220,6 +248,17 @@ class RowStore {
   Cell takeLoser(RowId id, NameId col, PeerIdx peer);
   void removeObservedAt(RowId id, std::size_t idx, const Observer& obs);
   bool clearIfSimple(RowId id);
+  // Set columns (merge/add_wins_set.h). The state of (row, column), saved for undo at its
+  // first change in a call (created if absent).
+  SetState& changeSet(RowId id, NameId col);
+  // Removes the dots of `col` the observer has seen (only `element`'s, when given).
+  void removeObservedDots(RowId id, NameId col, const Observer& obs,
+                          const std::string* element = nullptr);
+  void addDot(RowId id, NameId col, ValueRef element, LV lv, const Observer& obs);
+  // Puts the read value of a set-valued winner of `col` into its cell.
+  void refreshSetCellAt(RowId id, std::size_t idx);
+  void refreshSetCell(RowId id, NameId col, std::string_view name);
+  void refreshSetCells(RowId id);
   void write(RowId id, const ColumnWrite& w, LV lv, const Observer& obs, bool removeFirst);
   void touch(RowId id);
   void destroy(RowId id) noexcept;
@@ -233,6 +272,7 @@ class RowStore {
   std::vector<std::uint32_t> slots_;  // RowId + 1, 0 = empty
   std::size_t live_ = 0;
   std::unordered_map<std::uint64_t, ConflictSet> losers_;
+  std::unordered_map<std::uint64_t, SetState> sets_;  // by loserKey: set columns' dots
 
   std::uint32_t epoch_ = 0;
   std::vector<Undo> journal_;
@@ -241,7 +281,8 @@ class RowStore {
   std::vector<LoserNodes> loserNodes_;
   std::vector<std::unordered_map<std::uint64_t, ConflictSet>::node_type> setNodes_;
   std::vector<std::vector<Cell>> cleared_;  // CellsCleared rows' old cells
-  std::vector<RowId> emptied_;              // rows left empty by the last call, freed by confirm()
+  std::vector<std::pair<std::uint64_t, std::optional<SetState>>> savedSets_;  // undo of sets_
+  std::vector<RowId> emptied_;  // rows left empty by the last call, freed by confirm()
 };
 
 }  // namespace crdtdb

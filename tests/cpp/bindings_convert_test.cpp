@@ -242,7 +242,10 @@ TEST_CASE("decodeOps: malformed input is Error(Type)", "[bindings]") {
     REQUIRE(errorOf([&] { decoded(in, db); }) == ErrorCode::Type);
   };
   type(opsBytes({{0, "t", "k", {}}}));  // unknown kind
-  type(opsBytes({{4, "t", "k", {}}}));
+  type(opsBytes({{6, "t", "k", {}}}));
+  type(opsBytes({{4, "t", "k", {}}}));  // a set op names exactly one column
+  type(opsBytes({{5, "t", "k", {{"a", enc(1)}, {"b", enc(2)}}}}));
+  REQUIRE(decoded(opsBytes({{4, "t", "k", {{"a", enc(1)}}}}), db).size() == 1);
   type(opsBytes({{1, "t", "k", {{"a", enc(1)}, {"a", enc(2)}}}}));  // a column named twice
   REQUIRE(
       decoded(opsBytes({{1, "t", "k", {{"a", loose(Json::parse(R"({"x":1})"))}}}}), db).size() ==

@@ -97,7 +97,13 @@ Json randomValue(Rng& rng) {
 Op randomOp(Rng& rng) {
   std::string table = rng.chance(70) ? "t0" : "t1";
   std::string key = numbered("k", rng.pick(4));
-  std::size_t kind = rng.pick(10);
+  std::size_t kind = rng.pick(12);
+  if (kind >= 10) {  // set ops (extended op kinds) on a column plain writes leave alone
+    return Op{kind == 10 ? OpKind::AddToSet : OpKind::RemoveFromSet,
+              table,
+              key,
+              {{"s", enc(randomValue(rng))}}};
+  }
   if (kind >= 8) return deleteOp(table, key);
   Json cols = Json::object();
   std::size_t mask = 1 + rng.pick(15);

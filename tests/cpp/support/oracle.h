@@ -6,7 +6,13 @@
 //  - a column write survives unless a SetRow, a DeleteRow, or an UpdateRow naming that
 //    column has it in its past;
 //  - a row is visible iff a token survives; each column shows its greatest surviving write
-//    by (Lamport, peer id bytes, seq); the rest are its conflicts, best first.
+//    by (Lamport, peer id bytes, seq); the rest are its conflicts, best first;
+//  - AddToSet and RemoveFromSet write their column like an UpdateRow naming it (a set
+//    write); an add of element e survives unless a SetRow, a DeleteRow, an UpdateRow naming
+//    the column or a RemoveFromSet of e in that column has it in its past; when a set write
+//    shows, the column reads as the elements with a surviving add, IndexedDB keys first in
+//    key order (support/idb_order.h), then the others by JSON text; set writes are never
+//    conflicts.
 // No shared code with src/merge (nor src/graph): only the message decoder is the engine's.
 #pragma once
 
@@ -18,6 +24,7 @@
 #include <vector>
 
 #include "support/history.h"
+#include "support/idb_order.h"
 #include "support/values.h"
 
 namespace crdtdb::testing {
@@ -60,6 +67,31 @@ inline std::vector<OracleEvent> oracleEvents(ByteSpan history) {
   return evs;
 }
 
+inline bool oracleIsKey(const Json& j) {
+  if (j.is_number() || j.is_string()) return true;
+  if (!j.is_array()) return false;
+  for (const Json& e : j) {
+    if (!oracleIsKey(e)) return false;
+  }
+  return true;
+}
+
+// A set column's value: tag 0x08, the elements in set order.
+inline Bytes oracleSetValue(std::vector<Json> elements) {
+  std::sort(elements.begin(), elements.end(), [](const Json& a, const Json& b) {
+    const bool ka = oracleIsKey(a), kb = oracleIsKey(b);
+    if (ka != kb) return ka;
+    if (ka) return idbCompare(a, b) < 0;
+    return toJson(enc(a)) < toJson(enc(b));
+  });
+  Bytes out{0x08, static_cast<std::uint8_t>(elements.size())};  // (tests keep sets < 128)
+  for (const Json& e : elements) {
+    const Bytes b = enc(e);
+    out.insert(out.end(), b.begin(), b.end());
+  }
+  return out;
+}
+
 inline OracleRows oracleFromHistory(ByteSpan history) {
   const std::vector<OracleEvent> evs = oracleEvents(history);
   const std::size_t n = evs.size(), words = (n + 63) / 64;
@@ -84,11 +116,14 @@ inline OracleRows oracleFromHistory(ByteSpan history) {
   OracleRows out;
   for (const auto& [rk, list] : byRow) {
     bool visible = false;
+    auto wholeRow = [&](std::size_t x) {
+      return evs[x].op.kind == OpKind::SetRow || evs[x].op.kind == OpKind::DeleteRow;
+    };
     for (std::size_t t : list) {
       if (evs[t].op.kind != OpKind::SetRow) continue;
       bool removed = false;
       for (std::size_t x : list) {
-        if (evs[x].op.kind != OpKind::UpdateRow && sees(x, t)) removed = true;
+        if (wholeRow(x) && sees(x, t)) removed = true;
       }
       visible = visible || !removed;
     }
@@ -102,18 +137,46 @@ inline OracleRows oracleFromHistory(ByteSpan history) {
           const Op& o = evs[x].op;
           bool names = false;
           for (const auto& c : o.columns) names = names || c.first == col;
-          if (o.kind != OpKind::UpdateRow || names) removed = true;
+          if (wholeRow(x) || names) removed = true;
         }
         if (!removed) alive[col].emplace_back(w, val);
       }
     }
+    auto isSetWrite = [&](std::size_t w) {
+      return evs[w].op.kind == OpKind::AddToSet || evs[w].op.kind == OpKind::RemoveFromSet;
+    };
+    // The elements of a set column: adds no remover has in its past.
+    auto elementsOf = [&](const std::string& col) {
+      std::vector<Json> out;
+      for (std::size_t a : list) {
+        const Op& add = evs[a].op;
+        if (add.kind != OpKind::AddToSet || add.columns[0].first != col) continue;
+        const Bytes& e = add.columns[0].second;
+        bool removed = false;
+        for (std::size_t x : list) {
+          if (!sees(x, a)) continue;
+          const Op& o = evs[x].op;
+          if (wholeRow(x)) removed = true;
+          for (const auto& c : o.columns) {
+            if (c.first != col) continue;
+            if (o.kind == OpKind::UpdateRow) removed = true;
+            if (o.kind == OpKind::RemoveFromSet && c.second == e) removed = true;
+          }
+        }
+        const Json j = dec(e);
+        if (!removed && std::find(out.begin(), out.end(), j) == out.end()) out.push_back(j);
+      }
+      return out;
+    };
     RowValues row;
     RowConflicts conf;
     for (auto& [col, writes] : alive) {
       std::sort(writes.begin(), writes.end(),
                 [&](const auto& a, const auto& b) { return greater(a.first, b.first); });
-      row[col] = writes[0].second;
-      for (std::size_t i = 1; i < writes.size(); ++i) conf[col].push_back(writes[i].second);
+      row[col] = isSetWrite(writes[0].first) ? oracleSetValue(elementsOf(col)) : writes[0].second;
+      for (std::size_t i = 1; i < writes.size(); ++i) {
+        if (!isSetWrite(writes[i].first)) conf[col].push_back(writes[i].second);
+      }
     }
     out.rows[rk] = row;
     if (!conf.empty()) out.conflicts[rk] = conf;

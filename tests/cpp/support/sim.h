@@ -99,8 +99,21 @@ inline void requireMatchesOracle(const Database& db) {
   std::vector<Op> ops;
   for (const auto& [rk, row] : o.rows) {
     Op op{OpKind::SetRow, rk.first, rk.second, {}};
-    for (const auto& [col, v] : row) op.columns.emplace_back(col, v);
+    std::vector<Op> adds;
+    for (const auto& [col, v] : row) {
+      if (v[0] != 0x08) {
+        op.columns.emplace_back(col, v);
+        continue;
+      }
+      // A set: built by its adds (the empty one by a remove).
+      const Json elements = dec(v);
+      if (elements.empty())
+        adds.push_back({OpKind::RemoveFromSet, rk.first, rk.second, {{col, enc(0)}}});
+      for (const Json& e : elements)
+        adds.push_back({OpKind::AddToSet, rk.first, rk.second, {{col, enc(e)}}});
+    }
     ops.push_back(std::move(op));
+    for (Op& a : adds) ops.push_back(std::move(a));
   }
   fresh.declareIndexes(kIndexes);
   if (!ops.empty()) commitOps(fresh, ops, false);
@@ -109,8 +122,12 @@ inline void requireMatchesOracle(const Database& db) {
 
 class Sim {
  public:
-  Sim(std::uint64_t seed, int replicas, bool compacting = false)
-      : rng_(seed), inbox_(replicas), online_(replicas, true), compacting_(compacting) {
+  Sim(std::uint64_t seed, int replicas, bool compacting = false, bool withSets = false)
+      : rng_(seed),
+        inbox_(replicas),
+        online_(replicas, true),
+        compacting_(compacting),
+        withSets_(withSets) {
     for (int i = 0; i < replicas; ++i) {
       // Peer ids whose byte order differs from creation order exercise the tie-break.
       dbs_.push_back(std::make_unique<Database>("peer-" + std::string(1, char('e' - i))));
@@ -138,14 +155,31 @@ class Sim {
     }
   }
 
+  // Set elements: keys of each kind and values that are not keys.
+  Json randomElement() {
+    static const std::vector<Json> kElements = {
+        0, 2, 1.5, "a", "b", Json::array({1}), true, nullptr, Json::object({{"x", 1}})};
+    return kElements[static_cast<std::size_t>(pick(static_cast<int>(kElements.size())))];
+  }
+
   Op randomOp() {
     Op op;
     op.table = kTables[pick(2)];
     op.key = "k" + std::to_string(pick(4));
-    int kind = pick(10);
-    op.kind = kind < 4 ? OpKind::SetRow : kind < 8 ? OpKind::UpdateRow : OpKind::DeleteRow;
+    int kind = pick(withSets_ ? 14 : 10);
+    op.kind = kind < 4    ? OpKind::SetRow
+              : kind < 8  ? OpKind::UpdateRow
+              : kind < 10 ? OpKind::DeleteRow
+              : kind < 13 ? OpKind::AddToSet
+                          : OpKind::RemoveFromSet;
+    if (isSetOp(op.kind)) {
+      // c0 is indexed alone in t0 (an entry per element) and with c1 in t1.
+      op.columns.emplace_back(chance(50) ? "c0" : "c3", enc(randomElement()));
+      return op;
+    }
     if (op.kind != OpKind::DeleteRow) {
-      int mask = pick(15) + 1;
+      // With sets, plain writes leave c3 to the set ops (c0 gets both: type clashes).
+      int mask = withSets_ ? pick(7) + 1 : pick(15) + 1;
       for (int c = 0; c < 4; ++c) {
         if (mask & (1 << c)) op.columns.emplace_back("c" + std::to_string(c), enc(randomValue()));
       }
@@ -164,7 +198,8 @@ class Sim {
     try {
       res = commitOps(db, ops, true);
     } catch (const crdtdb::Error& e) {
-      REQUIRE(e.code() == ErrorCode::NotFound);
+      // Absent rows, and set ops on columns that hold a plain value.
+      REQUIRE((e.code() == ErrorCode::NotFound || (withSets_ && e.code() == ErrorCode::Type)));
       REQUIRE(db.encodeState() == state);  // a rejected transaction changes nothing
       REQUIRE(db.version() == version);
       return;
@@ -243,6 +278,11 @@ class Sim {
     for (int i = 1; i < size(); ++i) requireSameState(*dbs_[0], *dbs_[i]);
     stats_.visibleRows += rowsOf(*dbs_[0]).size();
     stats_.conflictedRows += conflictsOf(*dbs_[0]).size();
+    for (const auto& [rk, row] : rowsOf(*dbs_[0])) {
+      for (const auto& [col, v] : row) {
+        if (v[0] == 0x08) stats_.setElements += dec(v).size();
+      }
+    }
     for (const auto& db : dbs_) REQUIRE(db->heldEvents() == 0);
     // A replica rebuilt from one replica's full history is identical too.
     Database fresh("peer-fresh");
@@ -283,7 +323,8 @@ class Sim {
     std::size_t visibleRows = 0;
     std::size_t conflictedRows = 0;
     int compactions = 0;
-    int snapshots = 0;  // snapshot messages applied (deliveries and syncs)
+    int snapshots = 0;            // snapshot messages applied (deliveries and syncs)
+    std::size_t setElements = 0;  // elements of set columns at full syncs
   };
   const Stats& stats() const { return stats_; }
 
@@ -294,6 +335,7 @@ class Sim {
   std::vector<bool> online_;
   int lastTouched_ = 0;
   bool compacting_;
+  bool withSets_;
   Stats stats_;
 };
 

@@ -1,0 +1,176 @@
+// Add-wins set columns (merge/add_wins_set.h) through Database: local semantics, concurrent
+// merges, type checks, atomicity, persistence, snapshots and multiEntry index entries.
+#include <catch2/catch.hpp>
+
+#include "core/errors.h"
+#include "db/database.h"
+#include "merge/add_wins_set.h"
+#include "store/key_codec.h"
+#include "support/error_of.h"
+#include "support/store_sim.h"
+#include "support/values.h"
+
+using namespace crdtdb;
+using namespace crdtdb::testing;
+
+namespace {
+
+Op add(const std::string& col, const Json& e) {
+  return Op{OpKind::AddToSet, "t", "k", {{col, enc(e)}}};
+}
+Op remove(const std::string& col, const Json& e) {
+  return Op{OpKind::RemoveFromSet, "t", "k", {{col, enc(e)}}};
+}
+std::optional<Json> row(const Database& db) { return rowJson(db, "t", "k"); }
+Json column(const Database& db, const std::string& col) { return (*row(db))[col]; }
+
+}  // namespace
+
+TEST_CASE("set order: keys in IndexedDB order, then the rest by JSON text", "[sets]") {
+  Database db("a");
+  commitOps(db, {setOp("t", "k", {{"n", 1}})});
+  for (const Json& e : {Json("b"), Json(2), Json::object({{"x", 1}}), Json("a"), Json(true),
+                        Json::array({1}), Json(nullptr), Json(-1.5), Json::array({1, true})}) {
+    commitOps(db, {add("s", e)});
+  }
+  REQUIRE(column(db, "s") ==
+          Json::parse(R"([-1.5, 2, "a", "b", [1], [1,true], null, true, {"x":1}])"));
+  // Adding again shows nothing new (its dot replaces the older one); the value is a set.
+  commitOps(db, {add("s", "a")});
+  REQUIRE(column(db, "s") ==
+          Json::parse(R"([-1.5, 2, "a", "b", [1], [1,true], null, true, {"x":1}])"));
+  REQUIRE(isSetValue(rowOf(db, "t", "k")->at("s")));
+  commitOps(db, {remove("s", "a"), remove("s", Json::object({{"x", 1}})), remove("s", "zzz")});
+  REQUIRE(column(db, "s") == Json::parse(R"([-1.5, 2, "b", [1], [1,true], null, true])"));
+  db.checkInvariants();
+}
+
+TEST_CASE("set ops: missing columns, type clashes and missing rows", "[sets]") {
+  Database db("a");
+  commitOps(db, {setOp("t", "k", {{"name", "x"}})});
+  commitOps(db, {remove("fresh", 1)});
+  REQUIRE(column(db, "fresh") == Json::array());  // a remove makes the column a set too
+  const Bytes state = db.encodeState(), version = db.version();
+  REQUIRE(errorOf([&] { commitOps(db, {add("name", 1)}); }) == ErrorCode::Type);
+  REQUIRE(errorOf([&] { commitOps(db, {add("s", 1), add("name", 1)}); }) == ErrorCode::Type);
+  REQUIRE(errorOf([&] {
+            commitOps(db, {Op{OpKind::AddToSet, "t", "nope", {{"s", enc(1)}}}});
+          }) == ErrorCode::NotFound);
+  REQUIRE(errorOf([&] { commitOps(db, {Op{OpKind::AddToSet, "t", "k", {}}}); }) == ErrorCode::Type);
+  REQUIRE(db.encodeState() == state);  // nothing of a rejected transaction stays
+  REQUIRE(db.version() == version);
+  // The type is checked on the row as the transaction's earlier ops leave it.
+  REQUIRE(errorOf([&] {
+            commitOps(db, {updateOp("t", "k", {{"s", "text"}}), add("s", 1)});
+          }) == ErrorCode::Type);
+  commitOps(db, {add("s", 1), updateOp("t", "k", {{"s", Json::array({1, 1})}})});
+  REQUIRE(column(db, "s") == Json::array({1, 1}));  // a plain array replaces the set
+  REQUIRE(errorOf([&] { commitOps(db, {add("s", 2)}); }) == ErrorCode::Type);
+  db.checkInvariants();
+}
+
+TEST_CASE("a concurrent add wins over a remove, which takes only what it has seen", "[sets]") {
+  Database a("alice"), b("bob");
+  commitOps(a, {setOp("t", "k", {}), add("s", "x")});
+  syncFrom(b, a);
+  commitOps(a, {remove("s", "x")});
+  commitOps(b, {add("s", "x"), add("s", "y")});
+  syncFrom(a, b);
+  syncFrom(b, a);
+  REQUIRE(column(a, "s") == Json::array({"x", "y"}));
+  REQUIRE(a.encodeState() == b.encodeState());
+  // Concurrent set ops are not conflicts.
+  REQUIRE(conflictsJson(a, "t", "k").empty());
+  commitOps(b, {remove("s", "x")});  // has seen both adds
+  syncFrom(a, b);
+  REQUIRE(column(a, "s") == Json::array({"y"}));
+  a.checkInvariants();
+}
+
+TEST_CASE("plain writes remove the elements they have seen, not concurrent adds", "[sets]") {
+  Database a("alice"), b("bob");
+  commitOps(a, {setOp("t", "k", {}), add("s", "old")});
+  syncFrom(b, a);
+  commitOps(b, {add("s", "new")});  // concurrent with a's update
+  commitOps(a, {updateOp("t", "k", {{"s", "plain"}})});
+  syncFrom(a, b);
+  syncFrom(b, a);
+  REQUIRE(a.encodeState() == b.encodeState());
+  // Both are the third event (same Lamport time): the greater peer id, "bob", wins; the
+  // update stays a conflict, and the element it had seen is gone.
+  REQUIRE(column(a, "s") == Json::array({"new"}));
+  REQUIRE(conflictsJson(a, "t", "k") == Json::parse(R"({"s":["plain"]})"));
+  // A delete concurrent with an add keeps the add's element (the row stays deleted).
+  commitOps(a, {deleteOp("t", "k")});
+  commitOps(b, {add("s", "late")});
+  syncFrom(a, b);
+  syncFrom(b, a);
+  REQUIRE(!row(a));
+  REQUIRE(a.encodeState() == b.encodeState());
+  commitOps(a, {setOp("t", "k", {})});  // has seen the late add: removes it
+  REQUIRE(row(a) == Json::object());
+}
+
+TEST_CASE("set state survives storage and snapshots", "[sets]") {
+  Database a("alice"), b("bob");
+  a.declareIndexes({{"bySet", "t", {"s"}}});
+  a.trackStorage(true);
+  StoreSim store;
+  commitOps(a, {setOp("t", "k", {}), add("s", 1), add("s", "two")});
+  store.take(a);
+  syncFrom(b, a);
+  commitOps(b, {add("s", 3)});
+  commitOps(a, {remove("s", 1)});
+  syncFrom(a, b);
+  store.take(a);
+  // Reopened from storage: the same state, indexes and stored entries (one per element).
+  auto reopened = store.open("alice", {{"bySet", "t", {"s"}}});
+  REQUIRE(reopened->encodeState() == a.encodeState());
+  REQUIRE(column(*reopened, "s") == Json::array({3, "two"}));
+  REQUIRE(store.indexes == expectedIndexEntries(a));
+  REQUIRE(store.indexes.size() == 2);
+  reopened->checkInvariants();
+  // ...and it goes on merging: b's concurrent add of 1 (it has not seen a's remove) returns it.
+  commitOps(b, {add("s", 1)});
+  syncFrom(*reopened, b);
+  REQUIRE(column(*reopened, "s") == Json::array({1, 3, "two"}));
+  // A snapshot carries the dots: a peer that lacks folded history joins it.
+  a.compact();
+  Database c("carol");
+  c.applyChanges(a.changesSince(nullptr));
+  REQUIRE(column(c, "s") == Json::array({3, "two"}));
+  REQUIRE(c.encodeState() == a.encodeState());
+  commitOps(c, {remove("s", 3)});  // c has seen 3 through the snapshot: it removes it
+  syncFrom(a, c);
+  REQUIRE(column(a, "s") == Json::array({"two"}));
+  // b's concurrent add of 1 reaches c through a snapshot of a that has it.
+  syncFrom(a, b);
+  a.compact();
+  syncFrom(c, a);
+  REQUIRE(column(c, "s") == Json::array({1, "two"}));
+  REQUIRE(c.encodeState() == a.encodeState());
+  c.checkInvariants();
+  a.checkInvariants();
+}
+
+TEST_CASE("an index over a set column has an entry per element that is a key", "[sets]") {
+  Database db("a");
+  db.declareIndexes({{"bySet", "t", {"s"}}, {"byPair", "t", {"n", "s"}}});
+  commitOps(db, {setOp("t", "k", {{"n", 1}}), add("s", "b"), add("s", 2), add("s", true)});
+  commitOps(db, {Op{OpKind::SetRow, "t", "k2", {{"s", enc(Json::array({"b", 2}))}}}});
+  KeyRange all;
+  REQUIRE(db.query("t", "bySet", all, {}).size() == 3);  // k: 2 and "b"; k2: one array key
+  KeyRange eq;
+  eq.kind = KeyRange::Kind::Bounds;
+  std::string b;
+  appendKey(b, enc("b"));
+  eq.lower = eq.upper = b;
+  REQUIRE(keysOf(db, db.query("t", "bySet", eq, {})) == std::vector<std::string>{"k"});
+  // In a compound index a set is one array key: none while it holds `true`, not a key.
+  REQUIRE(db.query("t", "byPair", all, {}).empty());
+  commitOps(db, {remove("s", true)});
+  REQUIRE(db.query("t", "byPair", all, {}).size() == 1);  // [1, [2, "b"]]
+  commitOps(db, {remove("s", "b")});
+  REQUIRE(db.query("t", "bySet", eq, {}).empty());
+  db.checkInvariants();
+}
