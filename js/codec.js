@@ -287,6 +287,42 @@ export function writeColumns(w, row, { table, key, what }, ids) {
 const EMPTY = /** @type {Set<object>} */ (new Set());
 
 /**
+ * Validates the column and element of an addToSet / removeFromSet and writes them as a patch
+ * of one column: varint 1, (name column, value). The element follows the rules of a column
+ * value (JSON with finite numbers, no lone surrogates, depth <= 64, no cycles); an invalid
+ * column name or element throws TypeError naming the table, key and column.
+ * @param {Writer} w
+ * @param {unknown} column
+ * @param {unknown} element
+ * @param {{ table: string, key: string, op: "addToSet" | "removeFromSet" }} ctx
+ * @param {Map<string, number>} [ids] engine name ids to use (see writeName)
+ */
+export function writeSetElement(w, column, element, { table, key, op }, ids) {
+  const where = `${op} for key ${JSON.stringify(key)} in table ${JSON.stringify(table)}`;
+  if (typeof column !== "string") {
+    throw new TypeError(`invalid ${where}: the column name must be a string, got ${describe(column)}`);
+  }
+  if (column.length > MAX_NAME_BYTES / 3 && utf8Length(column) > MAX_NAME_BYTES) {
+    throw new TypeError(
+      `invalid ${where}: column "${column.slice(0, 40)}…" has a name longer than ${MAX_NAME_BYTES} UTF-8 bytes`,
+    );
+  }
+  if (!isWellFormed(column)) {
+    throw new TypeError(`invalid ${where}: column ${JSON.stringify(column)} has a name with a lone UTF-16 surrogate`);
+  }
+  /** @type {(path: string, problem: string) => TypeError} */
+  const fail = (path, problem) =>
+    new TypeError(`invalid ${where}, column ${JSON.stringify(column)}: ${path} ${problem}`);
+  if (element === undefined) {
+    throw fail("element", "is undefined; a set element must be a JSON value (use null for none)");
+  }
+  w.varint(1);
+  writeName(w, column, ids);
+  const ancestors = typeof element === "object" && element !== null ? new Set() : EMPTY;
+  writeValue(w, element, "element", 0, ancestors, fail);
+}
+
+/**
  * Writes a key (a range bound or index key value): finite numbers, strings, arrays of those.
  * The caller validated it (js/range.js).
  * @param {Writer} w
@@ -457,7 +493,9 @@ export class Reader {
       }
       case 0x05:
         return this.string();
-      case 0x06: {
+      case 0x06: // array
+      case 0x08: {
+        // (0x08: an add-wins set column, its elements in the engine's order; read as an array)
         const n = this.varint();
         const a = new Array(n);
         for (let i = 0; i < n; i++) a[i] = this.value();

@@ -44,6 +44,13 @@ export type JsonColumn<V> = V extends JsonPrimitive
         ? JsonRow<V>
         : never;
 
+/**
+ * The element type of a set column whose declared type is `V`: the array's element type, read
+ * only (`JsonValue` for the default {@link Row}); `never` for a column that is not an array,
+ * so `addToSet` on a string column does not compile.
+ */
+export type SetElement<V> = V extends readonly (infer E)[] ? DeepReadonly<E> : never;
+
 /** A key of an index or range: a finite number, a string, or an array of keys (compound). */
 export type IndexKey = number | string | readonly IndexKey[];
 
@@ -278,6 +285,29 @@ export interface Table<T extends JsonRow<T> = Row> {
   update(key: string, patch: Partial<DeepReadonly<T>>): Promise<void>;
   /** Removes the row (nothing happens when it is absent). */
   delete(key: string): Promise<void>;
+  /**
+   * Adds `value` to the add-wins set in `column`, creating the set when the column is missing;
+   * an element already there stays once. An add concurrent with a remove of the same element
+   * wins. Reads return the set as an array: elements that are valid keys in IndexedDB key
+   * order (numbers < strings < arrays), then the others in canonical JSON order. An index on a
+   * set column has one entry per element (like an IndexedDB `multiEntry` index). `set` or
+   * `update` with a plain value replaces the set. Never throws synchronously.
+   * @typeParam C the column: one of T's (any name for the default {@link Row}), whose type is
+   *   an array
+   * @param key the row's key; rejects NotFoundError when the row is absent
+   * @param column rejects TypeError when it holds something other than a set (a plain array
+   *   included)
+   * @param value the element, a JSON value; rejects TypeError otherwise (nothing is written)
+   * @returns resolves once the write is durable
+   */
+  addToSet<C extends Extract<keyof T, string>>(key: string, column: C, value: SetElement<T[C]>): Promise<void>;
+  /**
+   * Removes `value` from the add-wins set in `column`: the adds of it this replica has seen
+   * (an add made concurrently elsewhere wins). Removing an element the set lacks does nothing.
+   * Rejects like `addToSet`.
+   * @returns resolves once the write is durable
+   */
+  removeFromSet<C extends Extract<keyof T, string>>(key: string, column: C, value: SetElement<T[C]>): Promise<void>;
   /** The row, from memory, or undefined. Frozen. */
   get(key: string): DeepReadonly<T> | undefined;
   has(key: string): boolean;
@@ -302,6 +332,14 @@ export interface TransactionTable<T extends JsonRow<T> = Row> {
   set(key: string, row: DeepReadonly<T>): Promise<void>;
   update(key: string, patch: Partial<DeepReadonly<T>>): Promise<void>;
   delete(key: string): Promise<void>;
+  /**
+   * Staged `Table.addToSet`: resolves once staged, rejects at once (staging nothing) with
+   * NotFoundError for a row absent as the transaction sees it, TypeError for an invalid
+   * element or a column that holds something other than a set.
+   */
+  addToSet<C extends Extract<keyof T, string>>(key: string, column: C, value: SetElement<T[C]>): Promise<void>;
+  /** Staged `Table.removeFromSet`; rejects like `addToSet`. */
+  removeFromSet<C extends Extract<keyof T, string>>(key: string, column: C, value: SetElement<T[C]>): Promise<void>;
   get(key: string): DeepReadonly<T> | undefined;
   has(key: string): boolean;
   query(range?: KeyRange, opts?: QueryOptions): DeepReadonly<T>[];
@@ -435,7 +473,7 @@ export class CRDTDBError extends Error {
 }
 /** `db.index(name)` for a name the `indexes` option did not declare. */
 export class UnknownIndexError extends CRDTDBError {}
-/** `update` of a row that does not exist (use `set` to create it). */
+/** `update`, `addToSet` or `removeFromSet` of a row that does not exist (use `set` to create it). */
 export class NotFoundError extends CRDTDBError {}
 /** `applyChanges` (or a version) given bytes that are not a valid message; nothing changed. */
 export class DecodeError extends CRDTDBError {}

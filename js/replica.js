@@ -6,7 +6,7 @@
 // full (new row objects built aside) before the cache changes; if it cannot be read the engine
 // undoes the call, so the engine and the cache never disagree.
 
-import { writeColumns, writeName, writeRange, Writer } from "./codec.js";
+import { writeColumns, writeName, writeRange, writeSetElement, Writer } from "./codec.js";
 import { CRDTDBError } from "./errors.js";
 import { LiveQueries } from "./live_query.js";
 import { Forwarder } from "./forwarder.js";
@@ -18,6 +18,22 @@ const DURABLE = Promise.resolve();
 export const SET = 1;
 export const UPDATE = 2;
 export const DELETE = 3;
+/** Adds one element to an add-wins set column (value: `{ column, element }`). */
+export const ADD_TO_SET = 4;
+/** Removes one element (the adds this replica has observed) from a set column. */
+export const REMOVE_FROM_SET = 5;
+
+/**
+ * The public name of each op kind, for messages.
+ * @type {Readonly<Record<number, string>>}
+ */
+export const OP_NAMES = Object.freeze({
+  [SET]: "set",
+  [UPDATE]: "update",
+  [DELETE]: "delete",
+  [ADD_TO_SET]: "addToSet",
+  [REMOVE_FROM_SET]: "removeFromSet",
+});
 
 /**
  * Reports a listener's error the way DOM event listeners' errors are: without stopping the
@@ -37,12 +53,14 @@ export function reportListenerError(err) {
 
 /**
  * Appends one op to an ops batch (bindings/convert.h): kind, table, key, columns. Validates
- * the row or patch while writing it (TypeError naming the column).
+ * the row or patch while writing it (TypeError naming the column). A set op (ADD_TO_SET,
+ * REMOVE_FROM_SET) is laid out as an update of exactly one column whose value is the element.
  * @param {Writer} w
- * @param {number} kind SET | UPDATE | DELETE
+ * @param {number} kind SET | UPDATE | DELETE | ADD_TO_SET | REMOVE_FROM_SET
  * @param {string} table
  * @param {string} key
- * @param {unknown} value
+ * @param {unknown} value the row (SET), the patch (UPDATE), nothing (DELETE), or
+ *   `{ column, element }` (ADD_TO_SET, REMOVE_FROM_SET)
  * @param {Map<string, number>} [ids] engine name ids, for ops committed at once (a staged
  *   op is written with plain names: the ids it would use could be undone before it commits)
  */
@@ -50,8 +68,11 @@ export function writeOp(w, kind, table, key, value, ids) {
   w.u8(kind);
   writeName(w, table, ids);
   w.string(key);
-  if (kind !== DELETE) {
+  if (kind === SET || kind === UPDATE) {
     writeColumns(w, value, { table, key, what: kind === SET ? "row" : "patch" }, ids);
+  } else if (kind === ADD_TO_SET || kind === REMOVE_FROM_SET) {
+    const { column, element } = /** @type {{ column: unknown, element: unknown }} */ (value);
+    writeSetElement(w, column, element, { table, key, op: kind === ADD_TO_SET ? "addToSet" : "removeFromSet" }, ids);
   }
 }
 

@@ -7,7 +7,7 @@
 import { NotFoundError } from "./errors.js";
 import { checkCallback, checkQueryOptions, iterateRows } from "./index_view.js";
 import { ALL, checkRange } from "./range.js";
-import { DELETE, SET, UPDATE, writeOp } from "./replica.js";
+import { ADD_TO_SET, DELETE, OP_NAMES, REMOVE_FROM_SET, SET, UPDATE, writeOp } from "./replica.js";
 import { checkKey } from "./validate.js";
 
 /**
@@ -34,13 +34,24 @@ export function asWrite(fn) {
 /**
  * @param {string} table
  * @param {string} key
+ * @param {string} [op] the write that needs the row: "update", "addToSet", "removeFromSet"
  * @returns {NotFoundError}
  */
-export function notFound(table, key) {
+export function notFound(table, key, op = "update") {
+  const what = op === "update" ? "update row" : `${op} on row`;
   return new NotFoundError(
-    `cannot update row ${JSON.stringify(key)} of table ${JSON.stringify(table)}: ` +
+    `cannot ${what} ${JSON.stringify(key)} of table ${JSON.stringify(table)}: ` +
       `it does not exist (use set to create it)`,
   );
+}
+
+/**
+ * Whether a write of `kind` needs its row to exist (NotFoundError otherwise).
+ * @param {number} kind
+ * @returns {boolean}
+ */
+export function needsRow(kind) {
+  return kind === UPDATE || kind === ADD_TO_SET || kind === REMOVE_FROM_SET;
 }
 
 export class Table {
@@ -80,7 +91,9 @@ export class Table {
       const w = replica.engine.writer.reset();
       w.varint(1);
       writeOp(w, kind, this.#name, k, value, replica.nameIds);
-      if (kind === UPDATE && !exists) throw notFound(this.#name, k);
+      if (needsRow(kind) && !exists) throw notFound(this.#name, k, OP_NAMES[kind]);
+      // (the engine checks what the JS cache cannot tell: that a set op's column is missing
+      // or a set, not another type; TypeError otherwise, and nothing changes)
       return replica.commit(w.view());
     });
   }
@@ -105,6 +118,37 @@ export class Table {
    */
   update(key, patch) {
     return this.#write(UPDATE, key, patch);
+  }
+
+  /**
+   * Adds `value` to the add-wins set in `column` (creating the set when the column is
+   * missing). Adding an element the set holds changes nothing visible. An add concurrent with
+   * a remove of the same element wins. Reads return a set as an array of its elements in
+   * IndexedDB key order (numbers < strings < arrays), other values after them in canonical
+   * JSON order; an index on a set column has one entry per key-valid element (multiEntry).
+   * @param {string} key
+   * @param {string} column
+   * @param {unknown} value the element: a JSON value (as for a column value)
+   * @returns {Promise<void>} resolves once the write is durable; rejects with NotFoundError
+   *   when the row is absent, TypeError for an invalid key, column name or element, or when
+   *   the column holds something other than a set (nothing is written), ClosedError after
+   *   close
+   */
+  addToSet(key, column, value) {
+    return this.#write(ADD_TO_SET, key, { column, element: value });
+  }
+
+  /**
+   * Removes `value` from the add-wins set in `column`: the adds of it this replica has
+   * observed (a concurrent add elsewhere wins). Removing an element the set does not hold
+   * changes nothing visible.
+   * @param {string} key
+   * @param {string} column
+   * @param {unknown} value the element: a JSON value
+   * @returns {Promise<void>} rejects like addToSet
+   */
+  removeFromSet(key, column, value) {
+    return this.#write(REMOVE_FROM_SET, key, { column, element: value });
   }
 
   /**

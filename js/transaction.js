@@ -4,16 +4,18 @@
 // transaction's own view) and kept, encoded, on the JS side; they cross into the engine in
 // one batch with the commit. A read through `tx` that must see them (a row or table the
 // transaction wrote) first hands the batch so far to the engine's staged transaction
-// (stage), then reads the staged view there. The database commits (engine commitStaged) when
-// the callback fulfils, or rolls back when it throws or rejects (js/database.js).
+// (stage), then reads the staged view there. Set ops (addToSet, removeFromSet) are staged at
+// once: only the engine knows whether their column holds another type (TypeError). The
+// database commits (engine commitStaged) when the callback fulfils, or rolls back when it
+// throws or rejects (js/database.js).
 
 import { CRDTDBError } from "./errors.js";
 import { checkQueryOptions } from "./index_view.js";
 import { Writer } from "./codec.js";
 import { checkKey as checkIndexKey, checkRange, equals } from "./range.js";
 import { readStagedColumns, readStagedQuery } from "./record.js";
-import { DELETE, SET, UPDATE, writeOp, writeQuery } from "./replica.js";
-import { asWrite, notFound } from "./table.js";
+import { ADD_TO_SET, DELETE, OP_NAMES, REMOVE_FROM_SET, SET, UPDATE, writeOp, writeQuery } from "./replica.js";
+import { asWrite, needsRow, notFound } from "./table.js";
 import { checkKey, checkTableName } from "./validate.js";
 
 /**
@@ -98,15 +100,21 @@ export class Transaction {
     const k = checkKey(key);
     const exists = this._exists(table, k);
     if (kind === DELETE && !exists) return;
+    // Only the engine can tell whether a set op's column holds something other than a set:
+    // what is pending is staged first, then the set op alone, so that its TypeError rejects
+    // this call (and stages nothing) rather than the commit.
+    const setOp = kind === ADD_TO_SET || kind === REMOVE_FROM_SET;
+    if (setOp) this.#flush();
     const start = this.#pending.pos;
     try {
       writeOp(this.#pending, kind, table, k, value);
-      if (kind === UPDATE && !exists) throw notFound(table, k);
+      if (needsRow(kind) && !exists) throw notFound(table, k, OP_NAMES[kind]);
     } catch (err) {
       this.#pending.pos = start; // a rejected write keeps nothing
       throw err;
     }
     this.#pendingCount++;
+    if (setOp) this.#flush(); // (a batch the engine refuses is staged not at all)
     let byKey = this.#written.get(table);
     if (byKey === undefined) this.#written.set(table, (byKey = new Map()));
     byKey.set(k, kind !== DELETE);
@@ -273,6 +281,31 @@ export class TxTable {
    */
   update(key, patch) {
     return asWrite(() => this.#tx._write(UPDATE, this.#name, key, patch));
+  }
+
+  /**
+   * Stages an add of `value` to the add-wins set in `column` (see Table.addToSet); rejects
+   * NotFoundError when the row is absent as the transaction sees it, TypeError for an invalid
+   * column name or element or a column that holds something other than a set.
+   * @param {string} key
+   * @param {string} column
+   * @param {unknown} value
+   * @returns {Promise<void>}
+   */
+  addToSet(key, column, value) {
+    return asWrite(() => this.#tx._write(ADD_TO_SET, this.#name, key, { column, element: value }));
+  }
+
+  /**
+   * Stages a removal of `value` from the add-wins set in `column` (see Table.removeFromSet);
+   * rejects like addToSet.
+   * @param {string} key
+   * @param {string} column
+   * @param {unknown} value
+   * @returns {Promise<void>}
+   */
+  removeFromSet(key, column, value) {
+    return asWrite(() => this.#tx._write(REMOVE_FROM_SET, this.#name, key, { column, element: value }));
   }
 
   /**

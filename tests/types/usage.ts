@@ -92,6 +92,22 @@ export async function queries(): Promise<void> {
   const keyOfFirst: string | undefined = db.keyOf(adults[0]);
   console.log(keys, pairs, keyOfFirst, users.keys(startsWith("u")), byAge.entries());
 
+  // Add-wins set columns: the element type comes from the column's array type.
+  const tagged = db.table<{ name: string; tags?: string[] }>("tagged");
+  await tagged.addToSet("k", "tags", "x");
+  await tagged.removeFromSet("k", "tags", "x");
+  await db.table("untyped").addToSet("k", "anything", { any: ["json", 1, null] });
+  await db.transaction(async (tx) => {
+    await tx.table<{ tags: number[] }>("tagged").addToSet("k", "tags", 1);
+    await tx.table("untyped").removeFromSet("k", "anything", [1, "a"]);
+  });
+  // @ts-expect-error: the element must be of the set's element type
+  await tagged.addToSet("k", "tags", 1);
+  // @ts-expect-error: a column that is not an array cannot hold a set
+  await tagged.addToSet("k", "name", "x");
+  // @ts-expect-error: nor can a column the row type lacks
+  await tagged.addToSet("k", "nope", "x");
+
   const read = users.get("u1");
   // @ts-expect-error: rows read back are deeply read-only (frozen at run time)
   if (read) read.age = 1;

@@ -114,7 +114,9 @@ inline OracleRows oracleFromHistory(ByteSpan history) {
     return evs[a].seq > evs[b].seq;
   };
   OracleRows out;
-  for (const auto& [rk, list] : byRow) {
+  for (const auto& byRowEntry : byRow) {
+    const RowKey& rk = byRowEntry.first;
+    const std::vector<std::size_t>& list = byRowEntry.second;  // (clang 14: no captured bindings)
     bool visible = false;
     auto wholeRow = [&](std::size_t x) {
       return evs[x].op.kind == OpKind::SetRow || evs[x].op.kind == OpKind::DeleteRow;
