@@ -84,6 +84,93 @@ test("rows, indexes, version and history survive a reload unchanged", async () =
   }
 });
 
+test("set columns survive a reload with an IndexedDB index entry per element", async () => {
+  const { context, page, problems } = await openPage(h.browser);
+  try {
+    await load(page);
+    /** Rows, the index by element and its stored entries, as plain data. */
+    const probe = async () =>
+      page.evaluate(async () => {
+        const w = /** @type {any} */ (window);
+        const db = await w.CRDTDB.open("sets", { indexes: { byTag: { table: "p", keys: ["tags"] } } });
+        const shown = {
+          rows: db.table("p").entries(),
+          byTag: db.index("byTag").keys(),
+          tagged: db.index("byTag").get("blue") ?? null,
+        };
+        db.close();
+        const stored = await new Promise((resolve, reject) => {
+          const req = indexedDB.open("sets");
+          req.onerror = () => reject(req.error);
+          req.onsuccess = () => {
+            const all = req.result.transaction("indexes").objectStore("indexes").getAllKeys();
+            all.onsuccess = () => {
+              req.result.close();
+              resolve(all.result);
+            };
+            all.onerror = () => reject(all.error);
+          };
+        });
+        return { ...shown, stored };
+      });
+    await page.evaluate(async () => {
+      const w = /** @type {any} */ (window);
+      const db = await w.CRDTDB.open("sets", { indexes: { byTag: { table: "p", keys: ["tags"] } } });
+      const p = db.table("p");
+      await p.set("a", { title: "A" });
+      await p.addToSet("a", "tags", "red");
+      await p.addToSet("a", "tags", "blue");
+      await p.addToSet("a", "tags", 3);
+      await p.addToSet("a", "tags", { not: "a key" });
+      await p.removeFromSet("a", "tags", "red");
+      // A peer's concurrent add of "red" (it has not seen the remove) wins.
+      const peer = await w.CRDTDB.open("peer", { storage: "memory" });
+      peer.applyChanges(db.changesSince());
+      await peer.table("p").addToSet("a", "tags", "red");
+      await p.set("b", { title: "B" });
+      await p.addToSet("b", "tags", "blue");
+      db.applyChanges(peer.changesSince(db.version()));
+      await p.update("b", { title: "B2" }); // durable after the merge before it
+      db.close();
+    });
+    const before = await probe();
+    const tags = [3, "blue", "red", { not: "a key" }];
+    assert.deepEqual(before.rows, [
+      ["a", { tags, title: "A" }],
+      ["b", { tags: ["blue"], title: "B2" }],
+    ]);
+    assert.deepEqual(before.byTag, ["a", "a", "b", "a"]); // 3, "blue" (a, b), "red"
+    assert.deepEqual(before.tagged, { tags, title: "A" });
+    assert.deepEqual(before.stored, [
+      ["p", "byTag", 3, "a"],
+      ["p", "byTag", "blue", "a"],
+      ["p", "byTag", "blue", "b"],
+      ["p", "byTag", "red", "a"],
+    ]);
+    await page.reload();
+    await page.waitForFunction(() => "pageReady" in window);
+    assert.deepEqual(await probe(), before);
+    // Still a set after the reload: a plain write then replaces it, and adds are refused.
+    const after = await page.evaluate(async () => {
+      const w = /** @type {any} */ (window);
+      const db = await w.CRDTDB.open("sets", { indexes: { byTag: { table: "p", keys: ["tags"] } } });
+      await db.table("p").addToSet("b", "tags", "green");
+      await db.table("p").update("a", { tags: ["plain"] });
+      const refused = await db.table("p").addToSet("a", "tags", "x").then(
+        () => "added",
+        (/** @type {Error} */ e) => e.name,
+      );
+      const out = { b: db.table("p").get("b").tags, refused, byTag: db.index("byTag").keys() };
+      db.close();
+      return out;
+    });
+    assert.deepEqual(after, { b: ["blue", "green"], refused: "TypeError", byTag: ["b", "b", "a"] });
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
 /**
  * Checks a crashed database: acknowledged writes present, transactions whole, stores
  * consistent with each other and with what the engine shows.
