@@ -736,6 +736,7 @@ std::size_t Database::compactAcked(std::span<const ByteSpan> acked) {
 // ---- the change set of a call ----
 
 ChangeSet Database::finish(const CallMark& m) {
+  rows_.settleSets();
   ChangeSet cs;
   // Each changed column's value before the call, from the row journal (first entry wins).
   struct Changed {

@@ -422,20 +422,30 @@ void RowStore::refreshSetCellAt(RowId id, std::size_t idx) {
     w.raw(emptySetValue());
   }
   const ValueRef now = cur.value();
+  ++setCellsRefreshed_;
   if (std::equal(now.begin(), now.end(), w.bytes().begin(), w.bytes().end())) return;
   Cell c(cur.column(), cur.lv(), w.bytes());
   c.setHasLosers(cur.hasLosers());
   replaceCell(id, idx, std::move(c));
 }
 
-void RowStore::refreshSetCell(RowId id, NameId col, std::string_view name) {
-  bool found;
-  const std::size_t idx = findCell(rows_[id], col, name, found);
-  if (found) refreshSetCellAt(id, idx);
-}
-
 void RowStore::refreshSetCells(RowId id) {
   for (std::size_t i = 0; i < rows_[id].cells.size(); ++i) refreshSetCellAt(id, i);
+}
+
+void RowStore::markSetsDirty(RowId id) {
+  Row& r = rows_[id];
+  if (r.setsDirty == epoch_) return;
+  reserveMore(setRows_, 1);
+  setRows_.push_back(id);
+  r.setsDirty = epoch_;
+}
+
+void RowStore::settleSets() {
+  for (RowId id : setRows_) {
+    if (live(id)) refreshSetCells(id);
+  }
+  setRows_.clear();
 }
 
 void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns, LV lv,
@@ -449,7 +459,7 @@ void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns
       const std::string element = setOrderKey(w.value);
       removeObservedDots(id, w.column, obs, &element);
     }
-    refreshSetCell(id, w.column, w.name);
+    markSetsDirty(id);
     return;
   }
   if (kind == OpKind::SetRow || kind == OpKind::DeleteRow) {
@@ -478,7 +488,7 @@ void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns
     for (const ColumnWrite& w : columns) write(id, w, lv, obs, kind == OpKind::UpdateRow);
   }
   // Sets whose dots or winner changed (a concurrent set that still wins shows what is left).
-  if (!sets_.empty()) refreshSetCells(id);
+  if (!sets_.empty()) markSetsDirty(id);
 }
 
 void RowStore::join(RowId id, std::span<const JoinWrite> theirs, std::span<const JoinDot> theirDots,
@@ -543,7 +553,7 @@ void RowStore::join(RowId id, std::span<const JoinWrite> theirs, std::span<const
     auto [dot, fresh] = e->second.dots.try_emplace(s.peer, d.lv);
     if (!fresh && dot->second < d.lv) dot->second = d.lv;
   }
-  if (!sets_.empty()) refreshSetCells(id);
+  if (!sets_.empty()) markSetsDirty(id);
 }
 
 RowStore::Mark RowStore::begin() {
@@ -595,6 +605,7 @@ void RowStore::rollback(const Mark& m) noexcept {
     }
     journal_.pop_back();
   }
+  setRows_.clear();  // (their epochs stay: a later call has a new one)
   while (savedSets_.size() > m.savedSets) {
     auto& [key, old] = savedSets_.back();
     if (old) {

@@ -35,8 +35,9 @@ using RowId = std::uint32_t;
 struct Row {
   std::string key;
   NameId table = 0;
-  std::uint32_t created = 0;  // epoch of the call that created it
-  std::uint32_t touched = 0;  // epoch of the last call that changed it
+  std::uint32_t created = 0;    // epoch of the call that created it
+  std::uint32_t touched = 0;    // epoch of the last call that changed it
+  std::uint32_t setsDirty = 0;  // epoch of the last call that changed its sets (settleSets)
   std::vector<Cell> cells;
   bool visible() const { return !cells.empty() && cells[0].column() == kTokenColumn; }
   bool empty() const { return cells.empty(); }
@@ -160,6 +161,10 @@ class RowStore {
     std::size_t journal, created, touched, loserNodes, setNodes, cleared, savedSets;
   };
   Mark begin();
+  // Puts the read value of every set the call changed into its cell: once per call, not per
+  // op, so that a call's many ops on one set cost its size once. Call before reading values
+  // (changes, indexes, storage) at the end of a call.
+  void settleSets();
   void rollback(const Mark& m) noexcept;
   // Forgets the journal and frees rows left empty by the last call. Best effort: on an
   // allocation failure rows stay allocated (and empty), nothing else changes.
@@ -207,6 +212,8 @@ class RowStore {
   Bytes encodeState() const;
   std::size_t rowCount() const;  // visible rows
   std::size_t memoryBytes() const;
+  // Work counter: set cells whose read value was rebuilt (tests pin set op costs with it).
+  std::uint64_t setCellsRefreshed() const { return setCellsRefreshed_; }
   void checkInvariants() const;
 
  private:
@@ -257,8 +264,8 @@ class RowStore {
   void addDot(RowId id, NameId col, ValueRef element, LV lv, const Observer& obs);
   // Puts the read value of a set-valued winner of `col` into its cell.
   void refreshSetCellAt(RowId id, std::size_t idx);
-  void refreshSetCell(RowId id, NameId col, std::string_view name);
   void refreshSetCells(RowId id);
+  void markSetsDirty(RowId id);
   void write(RowId id, const ColumnWrite& w, LV lv, const Observer& obs, bool removeFirst);
   void touch(RowId id);
   void destroy(RowId id) noexcept;
@@ -282,6 +289,8 @@ class RowStore {
   std::vector<std::unordered_map<std::uint64_t, ConflictSet>::node_type> setNodes_;
   std::vector<std::vector<Cell>> cleared_;  // CellsCleared rows' old cells
   std::vector<std::pair<std::uint64_t, std::optional<SetState>>> savedSets_;  // undo of sets_
+  std::vector<RowId> setRows_;  // rows whose sets this call changed (settleSets)
+  std::uint64_t setCellsRefreshed_ = 0;
   std::vector<RowId> emptied_;  // rows left empty by the last call, freed by confirm()
 };
 
