@@ -105,6 +105,7 @@ Database::CallMark Database::beginCall() {
 void Database::rollbackTo(const CallMark& m) noexcept {
   // Rows first: undoing a loser needs the graph as it was during the call.
   rows_.rollback(m.rows);
+  staging_.forgetFolds();  // rows go back without a new touch: stamps would not tell
   indexes_.rollback(m.indexes);
   buffer_.rollback(m.buffer);
   oplog_.rollback(m.oplog);
@@ -376,8 +377,13 @@ std::optional<RowId> Database::findRow(std::string_view table, std::string_view 
   return rows_.find(*t, key);
 }
 
-std::optional<StagedRow> Database::stagedRow(std::string_view table, std::string_view key) const {
-  return staging_.fold(table, key, committedRow(rows_, names_, findRow(table, key)));
+std::optional<StagedRow> Database::stagedRow(std::string_view table, std::string_view key,
+                                             std::span<const Op> extra) const {
+  const std::optional<RowId> id = findRow(table, key);
+  // Changes whenever the committed row does (every change touches it in the call's epoch).
+  const std::uint64_t stamp = id ? ((std::uint64_t{rows_.row(*id).touched} << 32) | *id) + 2 : 1;
+  return staging_.fold(
+      table, key, stamp, [&] { return committedRow(rows_, names_, id); }, extra);
 }
 
 void Database::stage(std::span<const OpRef> input) {
@@ -391,11 +397,7 @@ void Database::stage(std::span<const OpRef> input) {
     auto k = std::make_pair(op.table, op.key);
     auto it = visibleAfter.find(k);
     const bool visibleNow =
-        it != visibleAfter.end()
-            ? it->second
-            : staging_
-                  .fold(op.table, op.key, committedRow(rows_, names_, findRow(op.table, op.key)))
-                  .has_value();
+        it != visibleAfter.end() ? it->second : stagedRow(op.table, op.key).has_value();
     const bool update = op.kind == OpKind::UpdateRow || isSetOp(op.kind);
     if (update && !visibleNow) {
       throw Error(ErrorCode::NotFound, "cannot update row \"" + std::string(op.key) +
@@ -404,8 +406,7 @@ void Database::stage(std::span<const OpRef> input) {
     }
     if (isSetOp(op.kind)) {
       checkSetOp(op, nullptr);
-      const auto row = staging_.fold(
-          op.table, op.key, committedRow(rows_, names_, findRow(op.table, op.key)), pending);
+      const auto row = stagedRow(op.table, op.key, pending);
       const auto& cols = row->columns;
       const std::string_view name = op.columns[0].name;
       auto it =

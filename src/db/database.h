@@ -106,7 +106,10 @@ class Database {
     committedStaging_.clear();
   }
   std::size_t stagedCount() const { return staging_.size(); }
-  std::optional<StagedRow> stagedRow(std::string_view table, std::string_view key) const;
+  const Staging& staging() const { return staging_; }
+  // The row as the staged transaction sees it (then `extra`, ops not yet staged).
+  std::optional<StagedRow> stagedRow(std::string_view table, std::string_view key,
+                                     std::span<const Op> extra = {}) const;
 
   // Reverts the last successful mutating call (before any other call; a commitStaged() is
   // reverted with its staged transaction restored). Never fails; false if nothing to undo.

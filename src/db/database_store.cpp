@@ -2,9 +2,11 @@
 // replica from what storage holds (load). Formats in database.h, op_log.h and row_store.h.
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "core/errors.h"
 #include "core/reserve.h"
+#include "core/sort.h"
 #include "db/database.h"
 #include "db/row_lookup.h"
 
@@ -100,12 +102,17 @@ void Database::takeStorage(ByteWriter& out) {
         indexEntries(d.table, key, lookupIn(rows_, r), now);
       }
     }
-    for (const Bytes& e : d.stored) {
-      if (std::find(now.begin(), now.end(), e) == now.end()) dels.push_back(&e);
-    }
-    for (const Bytes& e : now) {
-      if (std::find(d.stored.begin(), d.stored.end(), e) == d.stored.end()) puts.push_back(&e);
-    }
+    // A row has an entry per index, or per element of an indexed set: compare sorted lists.
+    std::vector<const Bytes*> was, is;
+    for (const Bytes& e : d.stored) was.push_back(&e);
+    for (const Bytes& e : now) is.push_back(&e);
+    auto less = [](const Bytes* a, const Bytes* b) { return *a < *b; };
+    sortRange(was.begin(), was.end(), less);
+    sortRange(is.begin(), is.end(), less);
+    std::set_difference(was.begin(), was.end(), is.begin(), is.end(), std::back_inserter(dels),
+                        less);
+    std::set_difference(is.begin(), is.end(), was.begin(), was.end(), std::back_inserter(puts),
+                        less);
   }
   for (const auto* list : {&dels, &puts}) {
     out.varint(list->size());

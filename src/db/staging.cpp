@@ -79,11 +79,33 @@ void Staging::applyTo(std::optional<StagedRow>& row, const Op& op) {
 }
 
 std::optional<StagedRow> Staging::fold(std::string_view table, std::string_view key,
+                                       std::uint64_t stamp,
+                                       const std::function<std::optional<StagedRow>()>& committed,
+                                       std::span<const Op> extra) const {
+  auto it = byRow_.find({std::string(table), std::string(key)});
+  if (stamp == 0 || it == byRow_.end()) return fold(table, key, committed(), extra);
+  Fold& f = folds_[it->first];
+  if (f.stamp != stamp || f.applied > it->second.size()) {
+    f = Fold{stamp, 0, committed()};
+  }
+  for (; f.applied < it->second.size(); ++f.applied) {
+    applyTo(f.row, ops_[it->second[f.applied]]);
+    ++foldedOps_;
+  }
+  std::optional<StagedRow> out = f.row;
+  for (const Op& op : extra) {
+    if (op.table == table && op.key == key) applyTo(out, op);
+  }
+  return out;
+}
+
+std::optional<StagedRow> Staging::fold(std::string_view table, std::string_view key,
                                        std::optional<StagedRow> committed,
                                        std::span<const Op> extra) const {
   auto it = byRow_.find({std::string(table), std::string(key)});
   if (it != byRow_.end()) {
     for (std::size_t i : it->second) applyTo(committed, ops_[i]);
+    foldedOps_ += it->second.size();
   }
   for (const Op& op : extra) {
     if (op.table == table && op.key == key) applyTo(committed, op);

@@ -4,6 +4,7 @@
 // removes the row, so the staged view of a row is a plain fold over the committed row.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -29,10 +30,13 @@ class Staging {
   void swap(Staging& other) noexcept {
     ops_.swap(other.ops_);
     byRow_.swap(other.byRow_);
+    folds_.clear();
+    other.folds_.clear();
   }
   void clear() noexcept {
     ops_.clear();
     byRow_.clear();
+    folds_.clear();
   }
   bool touches(std::string_view table, std::string_view key) const {
     return byRow_.count({std::string(table), std::string(key)}) > 0;
@@ -43,11 +47,29 @@ class Staging {
   std::optional<StagedRow> fold(std::string_view table, std::string_view key,
                                 std::optional<StagedRow> committed,
                                 std::span<const Op> extra = {}) const;
+  // The same, remembering the row after the staged ops for as long as `stamp` (which changes
+  // whenever the committed row does; 0: do not remember) stays the same: ops staged one by
+  // one then cost one op each to fold, not every staged op of the row again. `committed` is
+  // called only when the remembered row cannot be used.
+  std::optional<StagedRow> fold(std::string_view table, std::string_view key, std::uint64_t stamp,
+                                const std::function<std::optional<StagedRow>()>& committed,
+                                std::span<const Op> extra = {}) const;
   static void applyTo(std::optional<StagedRow>& row, const Op& op);
+  // Drops the remembered rows (when committed rows change without a new stamp).
+  void forgetFolds() const noexcept { folds_.clear(); }
+  // Work counter: staged ops folded into rows by fold() (tests pin fold costs with it).
+  std::uint64_t foldedOps() const { return foldedOps_; }
 
  private:
+  struct Fold {
+    std::uint64_t stamp = 0;
+    std::size_t applied = 0;  // staged ops of the row folded into `row`
+    std::optional<StagedRow> row;
+  };
   std::vector<Op> ops_;
   std::map<std::pair<std::string, std::string>, std::vector<std::size_t>> byRow_;
+  mutable std::map<std::pair<std::string, std::string>, Fold> folds_;
+  mutable std::uint64_t foldedOps_ = 0;
 };
 
 }  // namespace crdtdb

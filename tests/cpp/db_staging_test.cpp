@@ -29,13 +29,6 @@ std::vector<std::string> stagedKeys(const Database& db, const std::string& index
   return out;
 }
 
-Json stagedJson(const std::optional<StagedRow>& r) {
-  if (!r) return nullptr;
-  Json j = Json::object();
-  for (const auto& [name, value] : r->columns) j[name] = dec(value);
-  return j;
-}
-
 }  // namespace
 
 TEST_CASE("staged transactions are visible only to staged reads", "[db][staging]") {

@@ -150,6 +150,14 @@ inline ChangeSet commitStagedOps(Database& db, const std::vector<Op>& extra = {}
 
 // ---- reads ----
 
+// A staged row as JSON (null when the transaction sees no row).
+inline Json stagedJson(const std::optional<StagedRow>& r) {
+  if (!r) return nullptr;
+  Json j = Json::object();
+  for (const auto& [name, value] : r->columns) j[name] = dec(value);
+  return j;
+}
+
 using RowValues = std::map<std::string, Bytes>;                  // column -> value bytes
 using RowConflicts = std::map<std::string, std::vector<Bytes>>;  // column -> losers, best first
 
