@@ -118,11 +118,13 @@ void decodeOps(ByteSpan in, OpBatch& out, const Database& db) {
       const std::size_t colBegin = out.columns.size();
       if (op.kind != OpKind::DeleteRow) {
         const std::uint64_t nCols = r.varintBelow(r.remaining() / 2 + 1, "column count");
+        int depth = 0;  // of the last value (a set op's element)
         for (std::uint64_t c = 0; c < nCols; ++c) {
           ColumnRef col;
           col.name = nameRef(r, db, col.id, "column name");
           ByteSpan rest = r.rest();
           ValueScan scan = scanValueLoose(r);
+          depth = scan.depth;
           col.value = rest.first(scan.size);
           if (scan.hasObject) {
             const std::size_t begin = canon.size();
@@ -132,6 +134,10 @@ void decodeOps(ByteSpan in, OpBatch& out, const Database& db) {
           out.columns.push_back(col);
         }
         if (isSetOp(op.kind) && nCols != 1) malformed("set operation (it names one column)");
+        if (isSetOp(op.kind) && depth > kMaxSetElementDepth) {
+          malformed("set element (nested deeper than " + std::to_string(kMaxSetElementDepth) +
+                    " levels)");
+        }
       }
       spans.push_back({out.ops.size(), colBegin, out.columns.size()});
       out.ops.push_back(op);

@@ -289,7 +289,8 @@ const EMPTY = /** @type {Set<object>} */ (new Set());
 /**
  * Validates the column and element of an addToSet / removeFromSet and writes them as a patch
  * of one column: varint 1, (name column, value). The element follows the rules of a column
- * value (JSON with finite numbers, no lone surrogates, depth <= 64, no cycles); an invalid
+ * value (JSON with finite numbers, no lone surrogates, no cycles), nested one level less (the
+ * set's array holds it: depth <= 63 below the element); an invalid
  * column name or element throws TypeError naming the table, key and column.
  * @param {Writer} w
  * @param {unknown} column
@@ -319,7 +320,8 @@ export function writeSetElement(w, column, element, { table, key, op }, ids) {
   w.varint(1);
   writeName(w, column, ids);
   const ancestors = typeof element === "object" && element !== null ? new Set() : EMPTY;
-  writeValue(w, element, "element", 0, ancestors, fail);
+  // Depth 1: the set's array holds the element, and the read row must be a valid row.
+  writeValue(w, element, "element", 1, ancestors, fail);
 }
 
 /**

@@ -122,6 +122,7 @@ ValueScan scanImpl(ByteReader& r, bool strictKeyOrder) {
                                 " levels");
             }
             stack[depth++] = Frame{n, object, false, nullptr, 0};
+            out.depth = std::max(out.depth, depth);
             opened = true;
           }
           break;

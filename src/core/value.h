@@ -59,7 +59,10 @@ std::string_view stringOf(ValueRef v);
 struct ValueScan {
   std::size_t size = 0;    // bytes of the encoding
   bool hasObject = false;  // contains an object (whose keys a converter may need to sort)
+  int depth = 0;           // levels of containers below the value (a scalar: 0)
 };
+// The deepest a set element may nest: its set's read value holds it one level down.
+inline constexpr int kMaxSetElementDepth = kMaxValueDepth - 1;
 
 // Checks one canonical value at the reader's position and advances past it; throws
 // DecodeError naming what is wrong. No allocation, no recursion.

@@ -68,7 +68,10 @@ void Staging::applyTo(std::optional<StagedRow>& row, const Op& op) {
       const auto& [name, element] = op.columns[0];
       auto it = std::lower_bound(cols.begin(), cols.end(), name,
                                  [](const auto& c, const std::string& n) { return c.first < n; });
-      if (it == cols.end() || it->first != name) it = cols.insert(it, {name, {tag::kSet, 0}});
+      if (it == cols.end() || it->first != name) {
+        if (op.kind == OpKind::RemoveFromSet) return;  // not a write: nothing to remove from
+        it = cols.insert(it, {name, {tag::kSet, 0}});
+      }
       if (!isSetValue(it->second)) return;  // validated before staging: cannot happen either
       ByteWriter w;
       writeSetValueWith(it->second, element, op.kind == OpKind::AddToSet, w);

@@ -33,16 +33,18 @@ void writeSetValueWith(ValueRef set, ValueRef element, bool add, ByteWriter& out
     items.push_back(rest.first(size));
     rest = rest.subspan(size);
   }
+  // Binary search: an order key per probe, not per element.
   const std::string key = setOrderKey(element);
-  std::size_t at = 0;
-  bool found = false;
-  for (; at < items.size(); ++at) {
-    const std::string k = setOrderKey(items[at]);
-    if (k >= key) {
-      found = k == key;
-      break;
+  std::size_t at = 0, hi = items.size();
+  while (at < hi) {
+    const std::size_t mid = (at + hi) / 2;
+    if (setOrderKey(items[mid]) < key) {
+      at = mid + 1;
+    } else {
+      hi = mid;
     }
   }
+  const bool found = at < items.size() && setOrderKey(items[at]) == key;
   if (add && !found) items.insert(items.begin() + static_cast<std::ptrdiff_t>(at), element);
   if (!add && found) items.erase(items.begin() + static_cast<std::ptrdiff_t>(at));
   out.u8(tag::kSet);

@@ -1,8 +1,9 @@
 // Add-wins (observed-remove) set columns.
 //
-// A set column is a column whose winning write is a set marker: every addToSet/removeFromSet
-// is such a write (so the set and a concurrent plain write compete like any two writes), and
-// the elements live beside the row as dots. A dot is the add event of an element not yet
+// A set column is a column whose winning write is a set marker: every addToSet is such a
+// write (so the set and a concurrent plain write compete like any two writes; a removeFromSet
+// is not a write, so removing from a missing column changes nothing), and the elements live
+// beside the row as dots. A dot is the add event of an element not yet
 // removed: removeFromSet removes the dots of its element that it has observed, a plain write of
 // the column (set, update, delete of the row) removes every dot of the column it has observed,
 // and an add removes the observed dots of its own element before adding its own (they are

@@ -185,7 +185,10 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, s
           throw DecodeError("columns not in ascending order or duplicated");
         }
         prev = name;
-        scanValue(r);
+        if (scanValue(r).depth > kMaxSetElementDepth && kind > 3) {
+          throw DecodeError("set element nested deeper than " +
+                            std::to_string(kMaxSetElementDepth) + " levels");
+        }
       }
     }
     peerEnd[peer] = seq + nOps;

@@ -21,10 +21,10 @@ enum class OpKind : std::uint8_t {
   SetRow = 1,     // insert or replace the whole row (resurrects over concurrent deletes)
   UpdateRow = 2,  // write the named columns only (does not resurrect)
   DeleteRow = 3,  // remove everything of the row this event has observed
-  // Add-wins set columns (merge/add_wins_set.h): one column, its value the element. Both are
-  // also a write of the column (a set marker), so the column becomes or stays a set.
-  AddToSet = 4,       // add the element (removes the element's dots it observed)
-  RemoveFromSet = 5,  // remove the element's dots it observed
+  // Add-wins set columns (merge/add_wins_set.h): one column, its value the element.
+  AddToSet = 4,       // add the element (removes the element's dots it observed); also a
+                      // write of the column (a set marker), so the column becomes a set
+  RemoveFromSet = 5,  // remove the element's dots it observed (not a write of the column)
 };
 inline bool isSetOp(OpKind k) { return k == OpKind::AddToSet || k == OpKind::RemoveFromSet; }
 

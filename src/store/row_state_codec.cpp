@@ -65,6 +65,17 @@ RowId RowStore::loadRow(NameId table, std::string_view key, std::vector<Cell>&& 
                         std::vector<std::pair<NameId, std::vector<Cell>>>&& losers,
                         std::vector<std::pair<NameId, SetState>>&& dots) {
   if (cells.empty()) throw DecodeError("stored row \"" + std::string(key) + "\" has no state");
+  for (const auto& entry : dots) {
+    // Every dot is an add, whose set write (or a later one that saw it) is still there.
+    const NameId col = entry.first;
+    bool marker = false;
+    for (const Cell& c : cells) marker = marker || (c.column() == col && isSetValue(c.value()));
+    for (const auto& l : losers) {
+      if (l.first != col) continue;
+      for (const Cell& c : l.second) marker = marker || isSetValue(c.value());
+    }
+    if (!marker) throw DecodeError("stored row has set dots of a column without a set write");
+  }
   for (std::size_t i = 0; i < cells.size(); ++i) {
     const NameId col = cells[i].column();
     if (col == kTokenColumn && i != 0) throw DecodeError("stored row has a misplaced token");
@@ -96,11 +107,7 @@ RowId RowStore::loadRow(NameId table, std::string_view key, std::vector<Cell>&& 
     w->setHasLosers(true);
     sets.push_back(std::move(cs));
   }
-  for (const auto& entry : dots) {
-    const NameId col = entry.first;
-    if (std::none_of(cells.begin(), cells.end(), [&](const Cell& c) { return c.column() == col; }))
-      throw DecodeError("stored row has set dots of a column it does not write");
-  }
+
   bool created = false;
   const RowId id = findOrCreate(table, key, &created);
   if (!created) throw DecodeError("stored row \"" + std::string(key) + "\" appears twice");

@@ -451,9 +451,10 @@ void RowStore::settleSets() {
 void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns, LV lv,
                      const Observer& obs) {
   if (isSetOp(kind)) {
+    // An add is also a write of the column (a set write); a remove only takes dots away.
     const ColumnWrite& w = columns[0];
-    write(id, ColumnWrite{w.column, w.name, emptySetValue()}, lv, obs, true);
     if (kind == OpKind::AddToSet) {
+      write(id, ColumnWrite{w.column, w.name, emptySetValue()}, lv, obs, true);
       addDot(id, w.column, w.value, lv, obs);
     } else {
       const std::string element = setOrderKey(w.value);

@@ -49,7 +49,9 @@ TEST_CASE("set ops: missing columns, type clashes and missing rows", "[sets]") {
   Database db("a");
   commitOps(db, {setOp("t", "k", {{"name", "x"}})});
   commitOps(db, {remove("fresh", 1)});
-  REQUIRE(column(db, "fresh") == Json::array());  // a remove makes the column a set too
+  REQUIRE(!row(db)->contains("fresh"));  // a remove is not a write: nothing to remove from
+  commitOps(db, {add("fresh", 1), remove("fresh", 1)});
+  REQUIRE(column(db, "fresh") == Json::array());  // an emptied set stays a set
   const Bytes state = db.encodeState(), version = db.version();
   REQUIRE(errorOf([&] { commitOps(db, {add("name", 1)}); }) == ErrorCode::Type);
   REQUIRE(errorOf([&] { commitOps(db, {add("s", 1), add("name", 1)}); }) == ErrorCode::Type);
@@ -241,4 +243,26 @@ TEST_CASE("a staged read after undoLast sees the committed row as it is again", 
   REQUIRE(stagedJson(db.stagedRow("t", "k"))["s"] == Json::array({1, 2, 3}));
   REQUIRE(db.undoLast());  // the commit of 3 is undone (the row is not touched again)
   REQUIRE(stagedJson(db.stagedRow("t", "k"))["s"] == Json::array({1, 2}));
+}
+
+TEST_CASE("a set element may nest one level less than a column value", "[sets][decoder]") {
+  // The set's read value holds it one level down, and must still be a valid column value.
+  auto nested = [](int levels) {
+    Json j = Json::array();
+    for (int i = 1; i < levels; ++i) j = Json::array({j});
+    return j;
+  };
+  Database a("alice"), b("bob");
+  commitOps(a, {setOp("t", "k", {}), add("s", nested(kMaxValueDepth))});  // 64 levels: fits
+  const Bytes plain = enc(column(a, "s"));  // the read value, as a plain array
+  ByteReader r(plain);
+  REQUIRE(scanValue(r).depth == kMaxValueDepth);  // a valid column value, at the limit
+  // One level more, sent by a peer that did not check it: a DecodeError, nothing applied.
+  Database c("carol");
+  const Bytes ok = commitOps(c, {setOp("t", "k", {}), add("s", 1)}).update;
+  Bytes deep = commitOps(c, {add("s", nested(kMaxValueDepth + 1))}).update;
+  b.applyChanges(ok);
+  const Bytes state = b.encodeState();
+  REQUIRE_THROWS_AS(b.applyChanges(deep), DecodeError);
+  REQUIRE(b.encodeState() == state);
 }

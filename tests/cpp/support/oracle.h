@@ -7,11 +7,11 @@
 //    column has it in its past;
 //  - a row is visible iff a token survives; each column shows its greatest surviving write
 //    by (Lamport, peer id bytes, seq); the rest are its conflicts, best first;
-//  - AddToSet and RemoveFromSet write their column like an UpdateRow naming it (a set
-//    write); an add of element e survives unless a SetRow, a DeleteRow, an UpdateRow naming
-//    the column or a RemoveFromSet of e in that column has it in its past; when a set write
-//    shows, the column reads as the elements with a surviving add, IndexedDB keys first in
-//    key order (support/idb_order.h), then the others by JSON text; set writes are never
+//  - AddToSet writes its column like an UpdateRow naming it (a set write); RemoveFromSet
+//    writes nothing; an add of element e survives unless a SetRow, a DeleteRow, an UpdateRow
+//    naming the column or a RemoveFromSet of e in that column has it in its past; when a set
+//    write shows, the column reads as the elements with a surviving add, IndexedDB keys first
+//    in key order (support/idb_order.h), then the others by JSON text; set writes are never
 //    conflicts.
 // No shared code with src/merge (nor src/graph): only the message decoder is the engine's.
 #pragma once
@@ -132,6 +132,7 @@ inline OracleRows oracleFromHistory(ByteSpan history) {
     if (!visible) continue;
     std::map<std::string, std::vector<std::pair<std::size_t, Bytes>>> alive;
     for (std::size_t w : list) {
+      if (evs[w].op.kind == OpKind::RemoveFromSet) continue;  // not a write
       for (const auto& [col, val] : evs[w].op.columns) {
         bool removed = false;
         for (std::size_t x : list) {
@@ -139,14 +140,12 @@ inline OracleRows oracleFromHistory(ByteSpan history) {
           const Op& o = evs[x].op;
           bool names = false;
           for (const auto& c : o.columns) names = names || c.first == col;
-          if (wholeRow(x) || names) removed = true;
+          if (wholeRow(x) || (names && o.kind != OpKind::RemoveFromSet)) removed = true;
         }
         if (!removed) alive[col].emplace_back(w, val);
       }
     }
-    auto isSetWrite = [&](std::size_t w) {
-      return evs[w].op.kind == OpKind::AddToSet || evs[w].op.kind == OpKind::RemoveFromSet;
-    };
+    auto isSetWrite = [&](std::size_t w) { return evs[w].op.kind == OpKind::AddToSet; };
     // The elements of a set column: adds no remover has in its past.
     auto elementsOf = [&](const std::string& col) {
       std::vector<Json> out;

@@ -105,10 +105,12 @@ inline void requireMatchesOracle(const Database& db) {
         op.columns.emplace_back(col, v);
         continue;
       }
-      // A set: built by its adds (the empty one by a remove).
+      // A set: built by its adds (the empty one by an add and a remove).
       const Json elements = dec(v);
-      if (elements.empty())
+      if (elements.empty()) {
+        adds.push_back({OpKind::AddToSet, rk.first, rk.second, {{col, enc(0)}}});
         adds.push_back({OpKind::RemoveFromSet, rk.first, rk.second, {{col, enc(0)}}});
+      }
       for (const Json& e : elements)
         adds.push_back({OpKind::AddToSet, rk.first, rk.second, {{col, enc(e)}}});
     }
