@@ -164,13 +164,19 @@ const Cell* RowStore::cell(const Row& r, std::string_view columnName) const {
   return found ? &r.cells[idx] : nullptr;
 }
 
-void RowStore::touch(RowId id) {
-  Row& r = rows_[id];
-  if (r.touched == epoch_) return;
-  reserveMore(touched_, 1);
-  touched_.push_back(id);
-  r.touched = epoch_;
+namespace {
+
+// Lists row `id` in `list` once per call: `mark` holds the epoch of the call that last did.
+void listOnce(std::vector<RowId>& list, RowId id, std::uint32_t& mark, std::uint32_t epoch) {
+  if (mark == epoch) return;
+  reserveMore(list, 1);
+  list.push_back(id);
+  mark = epoch;
 }
+
+}  // namespace
+
+void RowStore::touch(RowId id) { listOnce(touched_, id, rows_[id].touched, epoch_); }
 
 void RowStore::insertCell(RowId id, std::size_t idx, Cell c) {
   touch(id);
@@ -433,13 +439,7 @@ void RowStore::refreshSetCells(RowId id) {
   for (std::size_t i = 0; i < rows_[id].cells.size(); ++i) refreshSetCellAt(id, i);
 }
 
-void RowStore::markSetsDirty(RowId id) {
-  Row& r = rows_[id];
-  if (r.setsDirty == epoch_) return;
-  reserveMore(setRows_, 1);
-  setRows_.push_back(id);
-  r.setsDirty = epoch_;
-}
+void RowStore::markSetsDirty(RowId id) { listOnce(setRows_, id, rows_[id].setsDirty, epoch_); }
 
 void RowStore::settleSets() {
   for (RowId id : setRows_) {
