@@ -929,7 +929,7 @@ std::vector<StagedHit> Database::queryStaged(const std::string& table, const std
   for (const std::string& key : staging_.keysOf(t)) {
     const std::optional<RowId> id = findRow(t, key);
     const std::optional<StagedRow> committed = committedRow(rows_, names_, id);
-    const std::optional<StagedRow> now = staging_.fold(t, key, committed);
+    const std::optional<StagedRow> now = stagedRow(t, key);
     std::vector<std::string> entries;
     if (committed) IndexSet::entriesFor(def, key, lookupIn(*committed), removed);
     if (now) IndexSet::entriesFor(def, key, lookupIn(*now), entries);
