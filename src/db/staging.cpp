@@ -86,7 +86,7 @@ std::optional<StagedRow> Staging::fold(std::string_view table, std::string_view 
                                        const std::function<std::optional<StagedRow>()>& committed,
                                        std::span<const Op> extra) const {
   auto it = byRow_.find({std::string(table), std::string(key)});
-  if (stamp == 0 || it == byRow_.end()) return fold(table, key, committed(), extra);
+  if (it == byRow_.end()) return fold(table, key, committed(), extra);
   Fold& f = folds_[it->first];
   if (f.stamp != stamp || f.applied > it->second.size()) {
     f = Fold{stamp, 0, committed()};

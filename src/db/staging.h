@@ -48,7 +48,7 @@ class Staging {
                                 std::optional<StagedRow> committed,
                                 std::span<const Op> extra = {}) const;
   // The same, remembering the row after the staged ops for as long as `stamp` (which changes
-  // whenever the committed row does; 0: do not remember) stays the same: ops staged one by
+  // whenever the committed row does) stays the same: ops staged one by
   // one then cost one op each to fold, not every staged op of the row again. `committed` is
   // called only when the remembered row cannot be used.
   std::optional<StagedRow> fold(std::string_view table, std::string_view key, std::uint64_t stamp,

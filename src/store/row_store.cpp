@@ -368,6 +368,22 @@ bool RowStore::clearIfSimple(RowId id) {
   return true;
 }
 
+namespace {
+
+// The element of a set (added, with no dots yet, when absent).
+SetElement& elementOf(SetState& st, ValueRef element) {
+  auto [e, added] = st.elements.try_emplace(setOrderKey(element));
+  if (added) e->second.value.assign(element.begin(), element.end());
+  return e->second;
+}
+
+void eraseObserved(std::map<PeerIdx, LV>& dots, const Observer& obs) {
+  for (auto d = dots.begin(); d != dots.end();)
+    d = obs.observed(d->second) ? dots.erase(d) : std::next(d);
+}
+
+}  // namespace
+
 SetState& RowStore::changeSet(RowId id, NameId col) {
   touch(id);
   reserveMore(savedSets_, 1);
@@ -388,11 +404,7 @@ void RowStore::removeObservedDots(RowId id, NameId col, const Observer& obs,
                                   const std::string* element) {
   if (sets_.find(loserKey(id, col)) == sets_.end()) return;
   SetState& st = changeSet(id, col);
-  auto removeSeen = [&](SetElement& e) {
-    for (auto d = e.dots.begin(); d != e.dots.end();) {
-      d = obs.observed(d->second) ? e.dots.erase(d) : std::next(d);
-    }
-  };
+  auto removeSeen = [&](SetElement& e) { eraseObserved(e.dots, obs); };
   if (element) {
     auto e = st.elements.find(*element);
     if (e == st.elements.end()) return;
@@ -407,13 +419,8 @@ void RowStore::removeObservedDots(RowId id, NameId col, const Observer& obs,
 }
 
 void RowStore::addDot(RowId id, NameId col, ValueRef element, LV lv, const Observer& obs) {
-  std::string key = setOrderKey(element);
-  SetState& st = changeSet(id, col);
-  auto [e, added] = st.elements.try_emplace(std::move(key));
-  if (added) e->second.value.assign(element.begin(), element.end());
-  auto& dots = e->second.dots;
-  for (auto d = dots.begin(); d != dots.end();)
-    d = obs.observed(d->second) ? dots.erase(d) : std::next(d);
+  std::map<PeerIdx, LV>& dots = elementOf(changeSet(id, col), element).dots;
+  eraseObserved(dots, obs);
   dots[graph_.stampOf(lv).peer] = lv;
 }
 
@@ -507,6 +514,12 @@ void RowStore::join(RowId id, std::span<const JoinWrite> theirs, std::span<const
   obs.seen = &seenByThem;
   obs.keep = &keep;
   obs.checks = checks;
+  // What they hold of column `col` (from `list`: sorted (column, LV) pairs) goes to `keep`.
+  auto keepOf = [&](const std::vector<std::pair<NameId, LV>>& list, NameId col) {
+    keep.clear();
+    auto it = std::lower_bound(list.begin(), list.end(), std::make_pair(col, LV{0}));
+    for (; it != list.end() && it->first == col; ++it) keep.push_back(it->second);
+  };
   // Dots first (while the cells still say which columns have sets): ours they have seen but
   // no longer hold are gone.
   if (!sets_.empty()) {
@@ -515,18 +528,12 @@ void RowStore::join(RowId id, std::span<const JoinWrite> theirs, std::span<const
     for (const JoinDot& d : theirDots) heldDots.emplace_back(d.column, d.lv);
     sortRange(heldDots.begin(), heldDots.end());
     for (std::size_t i = 0; i < rows_[id].cells.size(); ++i) {
-      const NameId col = rows_[id].cells[i].column();
-      keep.clear();
-      auto it = std::lower_bound(heldDots.begin(), heldDots.end(), std::make_pair(col, LV{0}));
-      for (; it != heldDots.end() && it->first == col; ++it) keep.push_back(it->second);
-      removeObservedDots(id, col, obs);
+      keepOf(heldDots, rows_[id].cells[i].column());
+      removeObservedDots(id, rows_[id].cells[i].column(), obs);
     }
   }
   for (std::size_t i = rows_[id].cells.size(); i-- > 0;) {
-    const NameId col = rows_[id].cells[i].column();
-    keep.clear();
-    auto it = std::lower_bound(held.begin(), held.end(), std::make_pair(col, LV{0}));
-    for (; it != held.end() && it->first == col; ++it) keep.push_back(it->second);
+    keepOf(held, rows_[id].cells[i].column());
     removeObservedAt(id, i, obs);
   }
   for (const JoinWrite& w : theirs) {
@@ -548,10 +555,8 @@ void RowStore::join(RowId id, std::span<const JoinWrite> theirs, std::span<const
   for (const JoinDot& d : theirDots) {
     const Stamp s = graph_.stampOf(d.lv);
     if (s.peer < seenByUs.size() && s.seq < seenByUs[s.peer]) continue;
-    SetState& st = changeSet(id, d.column);
-    auto [e, added] = st.elements.try_emplace(setOrderKey(d.element));
-    if (added) e->second.value.assign(d.element.begin(), d.element.end());
-    auto [dot, fresh] = e->second.dots.try_emplace(s.peer, d.lv);
+    auto [dot, fresh] =
+        elementOf(changeSet(id, d.column), d.element).dots.try_emplace(s.peer, d.lv);
     if (!fresh && dot->second < d.lv) dot->second = d.lv;
   }
   if (!sets_.empty()) markSetsDirty(id);
@@ -791,13 +796,11 @@ void RowStore::checkInvariants() const {
              "a set's cell disagrees with its dots");
   }
   for (const auto& [key, cs] : losers_) {
+    internal(live(static_cast<RowId>(key >> 32)), "conflict set of a dead row");
     for (const auto& entry : cs.byPeer) {
       const ValueRef v = entry.second.value();
       internal(!isSetValue(v) || v.size() == 2, "a losing set write holds elements");
     }
-  }
-  for (const auto& [key, cs] : losers_) {
-    internal(live(static_cast<RowId>(key >> 32)), "conflict set of a dead row");
   }
 }
 
