@@ -111,7 +111,7 @@ void decodeOps(ByteSpan in, OpBatch& out, const Database& db) {
     for (std::uint64_t i = 0; i < n; ++i) {
       OpRef op;
       const std::uint8_t kind = r.u8();
-      if (kind < 1 || kind > 5) malformed("operation kind");
+      if (kind < 1 || kind > 6) malformed("operation kind");  // 7 (counter reset): engine-made
       op.kind = static_cast<OpKind>(kind);
       op.table = nameRef(r, db, op.tableId, "table name");
       op.key = str(r, kMaxKeyBytes, "row key");
@@ -134,6 +134,9 @@ void decodeOps(ByteSpan in, OpBatch& out, const Database& db) {
           out.columns.push_back(col);
         }
         if (isSetOp(op.kind) && nCols != 1) malformed("set operation (it names one column)");
+        if (op.kind == OpKind::Increment && nCols != 1) {
+          malformed("increment (it names one column)");
+        }
         if (isSetOp(op.kind) && depth > kMaxSetElementDepth) {
           malformed("set element (nested deeper than " + std::to_string(kMaxSetElementDepth) +
                     " levels)");

@@ -1,6 +1,7 @@
 #include "db/database.h"
 
 #include <algorithm>
+#include <set>
 #include <unordered_map>
 
 #include "core/errors.h"
@@ -236,22 +237,48 @@ void checkSetOp(const OpRef& op, const ValueRef* current) {
   }
 }
 
+// An increment names one column, which must hold a number or nothing (`current`: its value),
+// by a safe integer.
+void checkIncrement(const OpRef& op, const ValueRef* current) {
+  if (op.columns.size() != 1) throw Error(ErrorCode::Type, "an increment names exactly one column");
+  if (typeOf(op.columns[0].value) != ValueType::Int) {
+    throw Error(ErrorCode::Type, "a counter delta must be a safe integer");
+  }
+  if (current && !isSetValue(*current) &&
+      (typeOf(*current) == ValueType::Int || typeOf(*current) == ValueType::Double)) {
+    return;
+  }
+  if (current) {
+    throw Error(ErrorCode::Type, "column \"" + std::string(op.columns[0].name) + "\" of row \"" +
+                                     std::string(op.key) + "\" in table \"" +
+                                     std::string(op.table) + "\" holds " + typeNameOf(*current) +
+                                     ", not a counter");
+  }
+}
+
+// Checks a set op or an increment against the value its column holds (nullptr: none).
+void checkColumnOp(const OpRef& op, const ValueRef* current) {
+  if (isSetOp(op.kind)) checkSetOp(op, current);
+  if (op.kind == OpKind::Increment) checkIncrement(op, current);
+}
+
 }  // namespace
 
-void Database::applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,
-                            std::vector<ColumnWrite>& scratch) {
+RowId Database::applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,
+                             std::vector<ColumnWrite>& scratch) {
   const RowId id = known ? *known : rows_.findOrCreate(nameId(op.table, op.tableId), op.key);
-  if (isSetOp(op.kind)) {
+  if (isOneColumnOp(op.kind)) {
     // Checked here, on the row as the transaction's earlier ops left it.
     const Cell* c = rows_.cell(rows_.row(id), op.columns[0].name);
     const ValueRef v = c ? c->value() : ValueRef{};
-    checkSetOp(op, c ? &v : nullptr);
+    checkColumnOp(op, c ? &v : nullptr);
   }
   scratch.clear();
   for (const ColumnRef& c : op.columns) scratch.push_back({nameId(c.name, c.id), c.name, c.value});
   Observer all;  // a local event has seen everything here
   all.checks = &work_.observedChecks;
   rows_.apply(id, op.kind, scratch, lv, all);
+  return id;
 }
 
 ChangeSet Database::commit(std::span<const OpRef> ops, bool wantUpdate) {
@@ -264,6 +291,9 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
   std::map<std::pair<std::string_view, std::string_view>, bool> visibleAfter;
   std::vector<const OpRef*> ops;
   std::vector<std::optional<RowId>> rowsOf;  // rows found while validating (not re-hashed)
+  std::vector<bool> resetAfter;
+  std::set<std::pair<std::string_view, std::string_view>> incremented;  // rows with counter ops
+  std::size_t events = 0;
   ops.reserve(input.size());
   rowsOf.reserve(input.size());
   for (const OpRef& op : input) {
@@ -292,7 +322,9 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
         break;
       case OpKind::AddToSet:
       case OpKind::RemoveFromSet:
-        checkSetOp(op, nullptr);
+      case OpKind::Increment:
+        checkColumnOp(op, nullptr);
+        if (op.kind == OpKind::Increment) incremented.insert(k);
         [[fallthrough]];
       case OpKind::UpdateRow:
         if (!visibleNow) {
@@ -306,33 +338,51 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
         // Deleting a row with no state at all would record an event that changes nothing.
         if (!touched && (!existing || rows_.row(*existing).empty())) continue;
         break;
+      case OpKind::CounterReset:
+        throw Error(ErrorCode::Type, "counter resets are made by the engine, not written");
+    }
+    // A plain write that may remove increments is followed by the claims saying which
+    // (merge/counter.h): decided now, as the event count is fixed before anything applies.
+    bool reset = false;
+    if (isPlainWrite(op.kind)) {
+      reset = incremented.count(k) != 0;  // (the row may be new in this transaction)
+      if (!reset && existing && op.kind != OpKind::UpdateRow) {
+        reset = rows_.hasLiveCounter(*existing, {});
+      }
+      for (const ColumnRef& c : op.columns) {
+        if (reset || !existing || op.kind != OpKind::UpdateRow) break;
+        const auto col = c.id != 0 ? std::optional<NameId>(c.id) : names_.find(c.name);
+        if (col) reset = rows_.hasLiveCounter(*existing, std::span<const NameId>(&*col, 1));
+      }
     }
     ops.push_back(&op);
     rowsOf.push_back(existing);
+    resetAfter.push_back(reset);
+    events += reset ? 2 : 1;
   }
   ChangeSet cs;
   if (!ops.empty()) {
     const Seq seq = graph_.nextSeq(self_);
-    if (graph_.maxLamport() + ops.size() >= kMaxClock || seq + ops.size() >= kMaxClock) {
+    if (graph_.maxLamport() + events >= kMaxClock || seq + events >= kMaxClock) {
       // Only reachable when peers pushed the clock to the limit: refuse rather than wrap.
       throw Error(ErrorCode::Internal,
                   "Lamport clock exhausted: this database cannot accept writes");
     }
-    if (graph_.size() + ops.size() > kMaxEvents) {
+    if (graph_.size() + events > kMaxEvents) {
       throw Error(ErrorCode::Internal, "event limit reached: this database cannot accept writes");
     }
     const std::vector<LV> parents = graph_.frontier();
-    const auto count = static_cast<LV>(ops.size());
+    const auto count = static_cast<LV>(events);
     ChunkWriter update(hashSeed_);
     writeHeader(oplog_.open(), graph_, peers_, self_, seq, parents, count);
     if (wantUpdate) writeHeader(update, graph_, peers_, self_, seq, parents, count);
     const LV start = graph_.append(self_, seq, parents, count);
     std::vector<ColumnWrite> scratch;
-    for (LV i = 0; i < count; ++i) {
-      applyLocalOp(*ops[i], rowsOf[i], start + i, scratch);
+    LV lv = start;
+    auto record = [&](const OpRef& op, std::optional<RowId> known) {
+      const RowId id = applyLocalOp(op, known, lv++, scratch);
       // The op log's name indexes by replica name id (the ids applyLocalOp resolved).
       ChunkWriter& log = oplog_.open();
-      const OpRef& op = *ops[i];
       log.op(op.kind, oplog_.nameIndex(nameId(op.table, op.tableId), op.table), op.key);
       if (op.kind != OpKind::DeleteRow) {
         log.columnCount(op.columns.size());
@@ -341,6 +391,22 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
         }
       }
       if (wantUpdate) writeOp(update, op);
+      return id;
+    };
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      const OpRef& op = *ops[i];
+      const RowId id = record(op, rowsOf[i]);
+      if (!resetAfter[i]) continue;
+      // The claims of the increments this write removed, as this replica numbers them.
+      std::vector<NameId> named;
+      if (op.kind == OpKind::UpdateRow) {
+        for (const ColumnWrite& w : scratch) named.push_back(w.column);
+      }
+      const auto claims = rows_.claimsOf(id, named);
+      std::vector<ColumnRef> cols;
+      for (const auto& [col, value] : claims) cols.push_back({names_.name(col), value, col});
+      OpRef reset{OpKind::CounterReset, op.table, op.key, cols, op.tableId};
+      record(reset, id);
     }
     oplog_.extendTo(graph_.size());
     keepHistoryBudget();
@@ -398,14 +464,17 @@ void Database::stage(std::span<const OpRef> input) {
     auto it = visibleAfter.find(k);
     const bool visibleNow =
         it != visibleAfter.end() ? it->second : stagedRow(op.table, op.key).has_value();
-    const bool update = op.kind == OpKind::UpdateRow || isSetOp(op.kind);
+    if (op.kind == OpKind::CounterReset) {
+      throw Error(ErrorCode::Type, "counter resets are made by the engine, not written");
+    }
+    const bool update = op.kind == OpKind::UpdateRow || isOneColumnOp(op.kind);
     if (update && !visibleNow) {
       throw Error(ErrorCode::NotFound, "cannot update row \"" + std::string(op.key) +
                                            "\" in table \"" + std::string(op.table) +
                                            "\": it does not exist");
     }
-    if (isSetOp(op.kind)) {
-      checkSetOp(op, nullptr);
+    if (isOneColumnOp(op.kind)) {
+      checkColumnOp(op, nullptr);
       const auto row = stagedRow(op.table, op.key, pending);
       const auto& cols = row->columns;
       const std::string_view name = op.columns[0].name;
@@ -413,7 +482,7 @@ void Database::stage(std::span<const OpRef> input) {
           std::find_if(cols.begin(), cols.end(), [&](const auto& c) { return c.first == name; });
       if (it != cols.end()) {
         const ValueRef v(it->second);
-        checkSetOp(op, &v);
+        checkColumnOp(op, &v);
       }
     }
     visibleAfter[k] = op.kind == OpKind::SetRow || (update && visibleNow);

@@ -262,7 +262,7 @@ class Database {
   [[gnu::noinline]] void confirm() noexcept;
 
   ChangeSet commitOps(std::span<const OpRef> ops, bool wantUpdate);
-  void applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,
+  RowId applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,
                     std::vector<ColumnWrite>& scratch);
   ChangeSet finish(const CallMark& m);
   NameId internName(std::string_view name);

@@ -34,7 +34,7 @@ void Database::writeSnapshot(ByteWriter& out) const {
   out.raw(graph);
   std::vector<RowId> ids;
   for (RowId id = 0; id < rows_.slotCount(); ++id) {
-    if (rows_.live(id) && !rows_.row(id).empty()) ids.push_back(id);
+    if (rows_.live(id) && rows_.holdsState(id)) ids.push_back(id);
   }
   sortRange(ids.begin(), ids.end(), [&](RowId a, RowId b) {
     const Row &x = rows_.row(a), &y = rows_.row(b);
@@ -126,14 +126,18 @@ LV Database::joinSnapshot(const Database& s, std::vector<PeerIdx>& progress) {
   std::vector<bool> joined(before, false);
   std::vector<RowStore::JoinWrite> writes;
   std::vector<RowStore::JoinDot> dots;
+  std::vector<RowStore::JoinCounter> counters;
   for (RowId sid = 0; sid < s.rows_.slotCount(); ++sid) {
-    if (!s.rows_.live(sid) || s.rows_.row(sid).empty()) continue;
+    if (!s.rows_.live(sid) || !s.rows_.holdsState(sid)) continue;
     const Row& sr = s.rows_.row(sid);
     writes.clear();
     dots.clear();
+    counters.clear();
     auto add = [&](NameId theirColumn, const Cell& c) {
-      // A set's elements come as dots; its writes carry the bare marker.
-      const ValueRef v = isSetValue(c.value()) ? emptySetValue() : c.value();
+      if (c.derived()) return;  // a counter's sum: its entries come below
+      // Sets' elements come as dots and counters' increments as entries: writes carry what
+      // they wrote.
+      const ValueRef v = s.rows_.storedValue(sid, c);
       if (theirColumn == kTokenColumn) {
         writes.push_back({kTokenColumn, {}, lvHere(c.lv()), v});
       } else {
@@ -146,13 +150,16 @@ LV Database::joinSnapshot(const Database& s, std::vector<PeerIdx>& progress) {
     s.rows_.forEachDot(sid, [&](NameId theirColumn, ValueRef element, LV lv) {
       dots.push_back({internName(s.names_.name(theirColumn)), element, lvHere(lv)});
     });
+    s.rows_.forEachCounter(sid, [&](NameId theirColumn, PeerIdx peer, const CounterEntry& e) {
+      counters.push_back({internName(s.names_.name(theirColumn)), ours[peer], e});
+    });
     const RowId id = rows_.findOrCreate(internName(s.names_.name(sr.table)), sr.key);
     if (id < before) joined[id] = true;
-    rows_.join(id, writes, dots, seenByThem, seenByUs, &work_.observedChecks);
+    rows_.join(id, writes, dots, counters, seenByThem, seenByUs, &work_.observedChecks);
   }
   for (RowId id = 0; id < before; ++id) {
-    if (joined[id] || !rows_.live(id) || rows_.row(id).empty()) continue;
-    rows_.join(id, {}, {}, seenByThem, seenByUs, &work_.observedChecks);
+    if (joined[id] || !rows_.live(id) || !rows_.holdsState(id)) continue;
+    rows_.join(id, {}, {}, {}, seenByThem, seenByUs, &work_.observedChecks);
   }
   // Its events never entered the log: fold everything before them (and them).
   oplog_.fold(graph_.size());

@@ -79,7 +79,7 @@ void Database::takeStorage(ByteWriter& out) {
     out.string(key);
     const auto id = rows_.find(d.table, key);
     std::vector<Bytes>& now = nowByRow.emplace_back();
-    if (!id || rows_.row(*id).empty()) {
+    if (!id || !rows_.holdsState(*id)) {
       out.u8(0);
     } else {
       const Row& r = rows_.row(*id);
@@ -255,12 +255,43 @@ RowId Database::loadRowState(ByteSpan bytes) {
     }
     if (flags & 4) dots.emplace_back(col, readDots());
   }
+  // Counters (rows stored before counters existed end here).
+  std::vector<std::pair<NameId, CounterState>> counters;
+  if (!r.atEnd()) {
+    const std::uint64_t n = r.varintBelow(r.remaining() / 3 + 1, "stored counter count");
+    if (n == 0) throw DecodeError("stored row lists no counters");
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const NameId col = internName(r.stringView(kMaxNameBytes, "stored counter column"));
+      CounterState st;
+      const std::uint64_t nPeers = r.varintBelow(r.remaining() / 5 + 1, "stored counter peers");
+      if (nPeers == 0) throw DecodeError("stored counter has no entries");
+      for (std::uint64_t k = 0; k < nPeers; ++k) {
+        const PeerIdx peer =
+            peers[static_cast<std::size_t>(r.varintBelow(peers.size(), "stored row peer index"))];
+        CounterEntry e;
+        for (CounterClock* c : {&e.latest, &e.base}) {
+          c->next = r.varintBelow(kMaxClock + 1, "stored counter seq");
+          c->total = r.zigzag();
+          if (c->next > graph_.nextSeq(peer)) {
+            throw DecodeError("stored counter names an event the stored history lacks");
+          }
+        }
+        if (e.latest.next == 0 && e.base.next == 0)
+          throw DecodeError("stored counter entry is empty");
+        if (!st.peers.emplace(peer, e).second) {
+          throw DecodeError("stored counter has two entries of one peer");
+        }
+      }
+      counters.emplace_back(col, std::move(st));
+    }
+  }
   if (!r.atEnd()) throw DecodeError("stored row has trailing bytes");
   auto& lastTable = loadScratch_.table;
   if (lastTable.first.empty() || lastTable.first != table)
     lastTable = {std::string(table), internName(table)};
   const NameId tableId = lastTable.second;
-  return rows_.loadRow(tableId, key, std::move(cells), std::move(losers), std::move(dots));
+  return rows_.loadRow(tableId, key, std::move(cells), std::move(losers), std::move(dots),
+                       std::move(counters));
 }
 
 void Database::load(std::span<const ByteSpan> events, std::span<const ByteSpan> rows) {

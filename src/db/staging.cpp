@@ -4,6 +4,7 @@
 
 #include "core/reserve.h"
 #include "merge/add_wins_set.h"
+#include "merge/counter.h"
 
 namespace crdtdb {
 
@@ -78,6 +79,25 @@ void Staging::applyTo(std::optional<StagedRow>& row, const Op& op) {
       it->second = w.take();
       break;
     }
+    case OpKind::Increment: {
+      if (!row) return;  // validated before staging: cannot happen for staged ops
+      auto& cols = row->columns;
+      const auto& [name, delta] = op.columns[0];
+      auto it = std::lower_bound(cols.begin(), cols.end(), name,
+                                 [](const auto& c, const std::string& n) { return c.first < n; });
+      ByteWriter w;
+      const auto d = static_cast<std::int64_t>(numberOf(delta));
+      if (it == cols.end() || it->first != name) {
+        writeCounterValue({}, d, w);
+        cols.insert(it, {name, w.take()});
+        return;
+      }
+      writeCounterValue(it->second, d, w);  // validated: a number
+      it->second = w.take();
+      break;
+    }
+    case OpKind::CounterReset:
+      break;  // made by the engine at commit, never staged
   }
 }
 

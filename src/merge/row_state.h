@@ -64,14 +64,17 @@ class Cell {
   ValueRef value() const;
   bool hasLosers() const { return bits_ & kLosersBit; }
   void setHasLosers(bool on) { bits_ = on ? bits_ | kLosersBit : bits_ & ~kLosersBit; }
+  // A counter's sum shown where no plain write is (merge/counter.h): not a write, lv 0.
+  bool derived() const { return bits_ & kDerivedBit; }
+  void setDerived() { bits_ |= kDerivedBit; }
   // Heap bytes owned beyond the 16-byte cell.
   std::size_t heapBytes() const;
 
  private:
   static constexpr std::uint32_t kLenShift = 24, kLenMask = 0xf, kHeapBit = 1u << 28,
-                                 kLosersBit = 1u << 29, kLiveBit = 1u << 30;
+                                 kLosersBit = 1u << 29, kLiveBit = 1u << 30, kDerivedBit = 1u << 31;
   void release() noexcept;
-  std::uint32_t bits_ = 0;  // column | inline length << 24 | heap | losers | live
+  std::uint32_t bits_ = 0;  // column | inline length << 24 | heap | losers | live | derived
   LV lv_ = 0;
   alignas(4) std::uint8_t raw_[8] = {};  // inline bytes, or a pointer to [u32 len][bytes]
 };

@@ -7,6 +7,7 @@
 #include "core/hash.h"
 #include "core/reserve.h"
 #include "core/sort.h"
+#include "merge/counter.h"
 
 namespace crdtdb {
 
@@ -168,7 +169,7 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, s
       std::uint64_t kind = opHead & 3;
       if (kind == 0) {
         const std::uint64_t ext = r.varint();
-        if (ext < 1 || ext > 2) throw DecodeError("unknown operation kind");
+        if (ext < 1 || ext > 4) throw DecodeError("unknown operation kind");
         kind = ext + 3;
       }
       const std::uint64_t table = opHead >> 2;
@@ -177,7 +178,11 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, s
       r.varintBelow(t.keys.size(), "row key index");
       if (kind == static_cast<std::uint64_t>(OpKind::DeleteRow)) continue;
       const std::uint64_t nCols = r.varintBelow(r.remaining() / 2 + 1, "column count");
-      if (kind > 3 && nCols != 1) throw DecodeError("a set operation names one column");
+      const auto opKind = static_cast<OpKind>(kind);
+      if (isOneColumnOp(opKind) && nCols != 1) {
+        throw DecodeError(isSetOp(opKind) ? "a set operation names one column"
+                                          : "an increment names one column");
+      }
       std::string_view prev;
       for (std::uint64_t ci = 0; ci < nCols; ++ci) {
         const std::string_view name = t.names[r.varintBelow(t.names.size(), "column name index")];
@@ -185,10 +190,16 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, s
           throw DecodeError("columns not in ascending order or duplicated");
         }
         prev = name;
-        if (scanValue(r).depth > kMaxSetElementDepth && kind > 3) {
+        const ByteSpan valueAt = r.rest();
+        const ValueScan scan = scanValue(r);
+        if (scan.depth > kMaxSetElementDepth && isSetOp(opKind)) {
           throw DecodeError("set element nested deeper than " +
                             std::to_string(kMaxSetElementDepth) + " levels");
         }
+        if (opKind == OpKind::Increment && typeOf(valueAt.first(scan.size)) != ValueType::Int) {
+          throw DecodeError("an increment's delta is not a safe integer");
+        }
+        if (opKind == OpKind::CounterReset) readClaims(valueAt.first(scan.size));
       }
     }
     peerEnd[peer] = seq + nOps;

@@ -25,8 +25,15 @@ enum class OpKind : std::uint8_t {
   AddToSet = 4,       // add the element (removes the element's dots it observed); also a
                       // write of the column (a set marker), so the column becomes a set
   RemoveFromSet = 5,  // remove the element's dots it observed (not a write of the column)
+  // Counter columns (merge/counter.h): one column. Neither is a write of the column.
+  Increment = 6,     // add the column's value, a safe integer, to the counter
+  CounterReset = 7,  // engine-made, after a local plain write: per column its claims value
 };
 inline bool isSetOp(OpKind k) { return k == OpKind::AddToSet || k == OpKind::RemoveFromSet; }
+// Kinds that name exactly one column.
+inline bool isOneColumnOp(OpKind k) { return isSetOp(k) || k == OpKind::Increment; }
+// Kinds that write the columns they name (or the whole row).
+inline bool isPlainWrite(OpKind k) { return k <= OpKind::DeleteRow; }
 
 inline constexpr std::size_t kMaxNameBytes = 1024;
 inline constexpr std::size_t kMaxKeyBytes = 1 << 16;

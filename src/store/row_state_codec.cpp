@@ -18,18 +18,22 @@ void RowStore::encodeRowState(RowId id, ByteWriter& out) const {
     return order.size() - 1;
   };
   // Two passes over the same cells: the first fixes the table, the second writes.
+  std::size_t stored = 0;
   for (const Cell& c : r.cells) {
+    if (c.derived()) continue;  // a counter's sum: rebuilt from its entries
+    ++stored;
     localOf(graph_.stampOf(c.lv()).peer);
     if (c.hasLosers()) {
       for (const auto& [peer, l] : losers_.at(loserKey(id, c.column())).byPeer) localOf(peer);
     }
   }
   forEachDot(id, [&](NameId, ValueRef, LV lv) { localOf(graph_.stampOf(lv).peer); });
+  forEachCounter(id, [&](NameId, PeerIdx p, const CounterEntry&) { localOf(p); });
   out.string(names_.name(r.table));
   out.string(r.key);
   out.varint(order.size());
   for (PeerIdx p : order) out.string(peers_.name(p));
-  out.varint(r.cells.size());
+  out.varint(stored);
   auto event = [&](LV lv) {
     const Stamp s = graph_.stampOf(lv);
     out.varint(localOf(s.peer));
@@ -37,9 +41,10 @@ void RowStore::encodeRowState(RowId id, ByteWriter& out) const {
   };
   auto stamp = [&](const Cell& c) {
     event(c.lv());
-    out.raw(isSetValue(c.value()) ? emptySetValue() : c.value());  // rebuilt from the dots
+    out.raw(storedValue(id, c));  // sets and counters: the read value is rebuilt
   };
   for (const Cell& c : r.cells) {
+    if (c.derived()) continue;
     const bool token = c.column() == kTokenColumn;
     auto set = sets_.find(loserKey(id, c.column()));
     const bool dots = set != sets_.end() && !set->second.elements.empty();
@@ -59,12 +64,40 @@ void RowStore::encodeRowState(RowId id, ByteWriter& out) const {
       for (const auto& dot : entry.second.dots) event(dot.second);
     }
   }
+  std::size_t nCounters = 0;
+  for (auto it = counters_.lower_bound(loserKey(id, 0));
+       it != counters_.end() && (it->first >> 32) == id; ++it) {
+    ++nCounters;
+  }
+  if (nCounters == 0) return;
+  out.varint(nCounters);
+  for (auto it = counters_.lower_bound(loserKey(id, 0));
+       it != counters_.end() && (it->first >> 32) == id; ++it) {
+    out.string(names_.name(static_cast<NameId>(it->first & 0xffffffffu)));
+    out.varint(it->second.peers.size());
+    for (const auto& [peer, e] : it->second.peers) {
+      out.varint(localOf(peer));
+      for (const CounterClock& c : {e.latest, e.base}) {
+        out.varint(c.next);
+        out.zigzag(c.total);
+      }
+    }
+  }
 }
 
 RowId RowStore::loadRow(NameId table, std::string_view key, std::vector<Cell>&& cells,
                         std::vector<std::pair<NameId, std::vector<Cell>>>&& losers,
-                        std::vector<std::pair<NameId, SetState>>&& dots) {
-  if (cells.empty()) throw DecodeError("stored row \"" + std::string(key) + "\" has no state");
+                        std::vector<std::pair<NameId, SetState>>&& dots,
+                        std::vector<std::pair<NameId, CounterState>>&& counters) {
+  if (cells.empty() && counters.empty()) {
+    throw DecodeError("stored row \"" + std::string(key) + "\" has no state");
+  }
+  std::vector<NameId> counterColumns;
+  for (const auto& entry : counters) counterColumns.push_back(entry.first);
+  std::sort(counterColumns.begin(), counterColumns.end());
+  if (std::adjacent_find(counterColumns.begin(), counterColumns.end()) != counterColumns.end()) {
+    throw DecodeError("stored row lists one counter twice");
+  }
   for (const auto& entry : dots) {
     // Every dot is an add, whose set write (or a later one that saw it) is still there.
     const NameId col = entry.first;
@@ -122,8 +155,13 @@ RowId RowStore::loadRow(NameId table, std::string_view key, std::vector<Cell>&& 
       throw DecodeError("stored row lists one column's set dots twice");
     }
   }
-  // The read value of each set, rebuilt from its dots (the row is new: nothing is journaled).
+  for (auto& entry : counters) {
+    entry.second.savedEpoch = epoch_;  // the row is new: nothing to save for undo
+    counters_.emplace(loserKey(id, entry.first), std::move(entry.second));
+  }
+  // The read values of sets and counters, rebuilt (the row is new: nothing is journaled).
   for (std::size_t i = 0; i < rows_[id].cells.size(); ++i) refreshSetCellAt(id, i);
+  if (!counters.empty()) refreshCounters(id);
   return id;
 }
 

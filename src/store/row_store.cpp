@@ -266,6 +266,7 @@ Cell RowStore::takeLoser(RowId id, NameId col, PeerIdx peer) {
 }
 
 void RowStore::removeObservedAt(RowId id, std::size_t idx, const Observer& obs) {
+  if (rows_[id].cells[idx].derived()) return;  // not a write: refreshCounters decides
   const NameId col = rows_[id].cells[idx].column();
   const bool winnerSeen = obs.observed(rows_[id].cells[idx].lv());
   if (!rows_[id].cells[idx].hasLosers()) {
@@ -323,6 +324,11 @@ void RowStore::removeObservedAt(RowId id, std::size_t idx, const Observer& obs) 
 void RowStore::write(RowId id, const ColumnWrite& w, LV lv, const Observer& obs, bool removeFirst) {
   bool found;
   std::size_t idx = findCell(rows_[id], w.column, w.name, found);
+  if (found && rows_[id].cells[idx].derived()) {
+    // A counter's sum where no write was: the column's first live write replaces it.
+    replaceCell(id, idx, Cell(w.column, lv, w.value));
+    return;
+  }
   if (found && removeFirst) {
     const Cell& cur = rows_[id].cells[idx];
     if (!cur.hasLosers() && obs.observed(cur.lv())) {
@@ -340,8 +346,9 @@ void RowStore::write(RowId id, const ColumnWrite& w, LV lv, const Observer& obs,
   // A concurrent write to this column survives: the greater one is the winner.
   const Cell& cur = rows_[id].cells[idx];
   if (orderOf(cur.lv()) < orderOf(lv)) {
-    // A set's read value lives in its winning cell only: a loser holds the bare marker.
-    Cell old = isSetValue(cur.value()) ? Cell(w.column, cur.lv(), emptySetValue()) : cur.clone();
+    // A set's or counter's read value lives in its winning cell only: a loser holds what its
+    // write wrote.
+    Cell old(w.column, cur.lv(), storedValue(id, cur));
     addLoser(id, w.column, std::move(old));
     c.setHasLosers(true);
     replaceCell(id, idx, std::move(c));
@@ -450,13 +457,171 @@ void RowStore::markSetsDirty(RowId id) { listOnce(setRows_, id, rows_[id].setsDi
 
 void RowStore::settleSets() {
   for (RowId id : setRows_) {
-    if (live(id)) refreshSetCells(id);
+    if (!live(id)) continue;
+    refreshSetCells(id);
+    if (!counters_.empty()) refreshCounters(id);
   }
   setRows_.clear();
 }
 
+CounterState& RowStore::changeCounter(RowId id, NameId col) {
+  touch(id);
+  reserveMore(savedCounters_, 1);
+  const std::uint64_t key = loserKey(id, col);
+  auto it = counters_.find(key);
+  if (it == counters_.end()) {
+    it = counters_.try_emplace(key).first;
+    savedCounters_.emplace_back(key, std::nullopt);
+  } else if (it->second.savedEpoch != epoch_) {
+    std::optional<CounterState> copy(it->second);  // O(peers): what refreshing costs anyway
+    savedCounters_.emplace_back(key, std::move(copy));
+  }
+  it->second.savedEpoch = epoch_;
+  return it->second;
+}
+
+void RowStore::applyClaims(RowId id, const ColumnWrite& w, const Observer& obs) {
+  const std::vector<CounterClaim> claims = readClaims(w.value);
+  if (claims.empty()) return;
+  CounterState& st = changeCounter(id, w.column);
+  for (const CounterClaim& c : claims) {
+    // A claim names an increment the claiming event has seen: anything else is forged.
+    const auto peer = peers_.find(c.peer);
+    const auto lv = peer ? graph_.lvOf(*peer, c.seq) : std::nullopt;
+    if (!lv || !obs.observed(*lv)) {
+      throw DecodeError("counter claim names an event its operation has not seen");
+    }
+    st.peers[*peer].base.join(CounterClock{c.seq + 1, c.total});
+  }
+}
+
+bool RowStore::hasLiveCounter(RowId id, std::span<const NameId> columns) const {
+  if (counters_.empty()) return false;
+  if (columns.empty()) {
+    for (auto it = counters_.lower_bound(loserKey(id, 0));
+         it != counters_.end() && (it->first >> 32) == id; ++it) {
+      if (it->second.live()) return true;
+    }
+    return false;
+  }
+  for (NameId col : columns) {
+    auto it = counters_.find(loserKey(id, col));
+    if (it != counters_.end() && it->second.live()) return true;
+  }
+  return false;
+}
+
+std::vector<std::pair<NameId, Bytes>> RowStore::claimsOf(RowId id,
+                                                         std::span<const NameId> columns) const {
+  std::vector<std::pair<NameId, Bytes>> out;
+  auto add = [&](NameId col, const CounterState& st) {
+    std::vector<CounterClaim> claims;
+    for (const auto& [peer, e] : st.peers) {
+      if (e.live()) claims.push_back({peers_.name(peer), e.latest.next - 1, e.latest.total});
+    }
+    if (claims.empty()) return;
+    ByteWriter w;
+    writeClaims(claims, w);
+    out.emplace_back(col, w.take());
+  };
+  for (auto it = counters_.lower_bound(loserKey(id, 0));
+       it != counters_.end() && (it->first >> 32) == id; ++it) {
+    const auto col = static_cast<NameId>(it->first & 0xffffffffu);
+    if (columns.empty() || std::find(columns.begin(), columns.end(), col) != columns.end())
+      add(col, it->second);
+  }
+  // An op names its columns in name order.
+  sortRange(out.begin(), out.end(), [&](const auto& a, const auto& b) {
+    return names_.name(a.first) < names_.name(b.first);
+  });
+  return out;
+}
+
+ValueRef RowStore::storedValue(RowId id, const Cell& c) const {
+  if (isSetValue(c.value())) return emptySetValue();  // rebuilt from the dots
+  if (!counters_.empty()) {
+    auto it = counters_.find(loserKey(id, c.column()));
+    if (it != counters_.end() && it->second.hasRaw && it->second.rawLv == c.lv()) {
+      return it->second.raw;
+    }
+  }
+  return c.value();
+}
+
+void RowStore::refreshCounters(RowId id) {
+  for (auto it = counters_.lower_bound(loserKey(id, 0));
+       it != counters_.end() && (it->first >> 32) == id; ++it) {
+    const auto col = static_cast<NameId>(it->first & 0xffffffffu);
+    const std::string_view name = names_.name(col);
+    CounterState* st = &it->second;
+    ++counterCellsRefreshed_;
+    bool found;
+    const std::size_t idx = findCell(rows_[id], col, name, found);
+    const bool live = st->live();
+    auto forgetRaw = [&] {
+      if (st->hasRaw) {
+        st = &changeCounter(id, col);
+        st->hasRaw = false;
+        st->raw.clear();
+      }
+    };
+    ByteWriter w;
+    if (found && !rows_[id].cells[idx].derived()) {
+      const Cell& cur = rows_[id].cells[idx];
+      if (!(st->hasRaw && st->rawLv == cur.lv())) {
+        // A new winner: its cell holds what its write wrote.
+        const ValueType t = typeOf(cur.value());
+        if (t != ValueType::Int && t != ValueType::Double) {
+          forgetRaw();  // a winning non-number hides the increments
+          continue;
+        }
+        st = &changeCounter(id, col);
+        st->raw.assign(cur.value().begin(), cur.value().end());
+        st->rawLv = cur.lv();
+        st->hasRaw = true;
+      }
+      writeCounterValue(st->raw, live ? st->sum() : 0, w);
+    } else {
+      forgetRaw();
+      if (!live) {
+        if (found) eraseCell(id, idx);
+        continue;
+      }
+      writeCounterValue({}, st->sum(), w);
+    }
+    const ValueRef want = w.bytes();
+    if (found) {
+      const Cell& cur = rows_[id].cells[idx];
+      const ValueRef now = cur.value();
+      if (std::equal(now.begin(), now.end(), want.begin(), want.end())) continue;
+      Cell c(col, cur.lv(), want);
+      c.setHasLosers(cur.hasLosers());
+      if (cur.derived()) c.setDerived();
+      replaceCell(id, idx, std::move(c));
+    } else {
+      Cell c(col, 0, want);
+      c.setDerived();
+      insertCell(id, idx, std::move(c));
+    }
+  }
+}
+
 void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns, LV lv,
                      const Observer& obs) {
+  if (kind == OpKind::Increment) {
+    // The peer's running total continues from its previous increment (merge/counter.h).
+    const Stamp s = graph_.stampOf(lv);
+    CounterEntry& e = changeCounter(id, columns[0].column).peers[s.peer];
+    e.latest = {s.seq + 1,
+                addWrapping(e.latest.total, static_cast<std::int64_t>(numberOf(columns[0].value)))};
+    markSetsDirty(id);
+    return;
+  }
+  if (kind == OpKind::CounterReset) {
+    for (const ColumnWrite& w : columns) applyClaims(id, w, obs);
+    markSetsDirty(id);
+    return;
+  }
   if (isSetOp(kind)) {
     // An add is also a write of the column (a set write); a remove only takes dots away.
     const ColumnWrite& w = columns[0];
@@ -495,13 +660,14 @@ void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns
   if (kind != OpKind::DeleteRow) {
     for (const ColumnWrite& w : columns) write(id, w, lv, obs, kind == OpKind::UpdateRow);
   }
-  // Sets whose dots or winner changed (a concurrent set that still wins shows what is left).
-  if (!sets_.empty()) markSetsDirty(id);
+  // Sets whose dots or winner changed (a concurrent set that still wins shows what is left),
+  // counters whose plain write changed.
+  if (!sets_.empty() || !counters_.empty()) markSetsDirty(id);
 }
 
 void RowStore::join(RowId id, std::span<const JoinWrite> theirs, std::span<const JoinDot> theirDots,
-                    const std::vector<Seq>& seenByThem, const std::vector<Seq>& seenByUs,
-                    std::uint64_t* checks) {
+                    std::span<const JoinCounter> theirCounters, const std::vector<Seq>& seenByThem,
+                    const std::vector<Seq>& seenByUs, std::uint64_t* checks) {
   // Their writes by column: an event writes several columns, and they may hold some of them.
   std::vector<std::pair<NameId, LV>> held;
   held.reserve(theirs.size());
@@ -544,7 +710,7 @@ void RowStore::join(RowId id, std::span<const JoinWrite> theirs, std::span<const
     // an invalid one does not get to add a second.
     bool found;
     const std::size_t idx = findCell(rows_[id], w.column, w.name, found);
-    if (found) {
+    if (found && !rows_[id].cells[idx].derived()) {
       const Cell& cur = rows_[id].cells[idx];
       if (graph_.stampOf(cur.lv()).peer == s.peer) continue;
       if (cur.hasLosers() && losers_.at(loserKey(id, w.column)).byPeer.count(s.peer)) continue;
@@ -559,13 +725,19 @@ void RowStore::join(RowId id, std::span<const JoinWrite> theirs, std::span<const
         elementOf(changeSet(id, d.column), d.element).dots.try_emplace(s.peer, d.lv);
     if (!fresh && dot->second < d.lv) dot->second = d.lv;
   }
-  if (!sets_.empty()) markSetsDirty(id);
+  // Counter entries are per-peer maxima: the join is theirs max ours.
+  for (const JoinCounter& c : theirCounters) {
+    CounterEntry& e = changeCounter(id, c.column).peers[c.peer];
+    e.latest.join(c.entry.latest);
+    e.base.join(c.entry.base);
+  }
+  if (!sets_.empty() || !counters_.empty()) markSetsDirty(id);
 }
 
 RowStore::Mark RowStore::begin() {
   ++epoch_;
-  return Mark{journal_.size(),  created_.size(), touched_.size(),  loserNodes_.size(),
-              setNodes_.size(), cleared_.size(), savedSets_.size()};
+  return Mark{journal_.size(),  created_.size(), touched_.size(),   loserNodes_.size(),
+              setNodes_.size(), cleared_.size(), savedSets_.size(), savedCounters_.size()};
 }
 
 void RowStore::rollback(const Mark& m) noexcept {
@@ -621,6 +793,15 @@ void RowStore::rollback(const Mark& m) noexcept {
     }
     savedSets_.pop_back();
   }
+  while (savedCounters_.size() > m.savedCounters) {
+    auto& [key, old] = savedCounters_.back();
+    if (old) {
+      counters_.find(key)->second = std::move(*old);  // states are never erased in a call
+    } else {
+      counters_.erase(key);
+    }
+    savedCounters_.pop_back();
+  }
   loserNodes_.resize(m.loserNodes);
   setNodes_.resize(m.setNodes);
   cleared_.resize(m.cleared);
@@ -637,12 +818,13 @@ void RowStore::confirm() noexcept {
     if (it != sets_.end() && it->second.elements.empty()) sets_.erase(it);
   }
   savedSets_.clear();
+  savedCounters_.clear();
   // Rows the last call left empty: free them now that nothing can undo the call.
   try {
     std::vector<RowId> empty;
     for (const auto* list : {&touched_, &created_}) {
       for (RowId id : *list) {
-        if (live(id) && rows_[id].empty()) empty.push_back(id);
+        if (live(id) && !holdsState(id)) empty.push_back(id);
       }
     }
     sortRange(empty.begin(), empty.end());
@@ -673,6 +855,9 @@ std::size_t RowStore::memoryBytes() const {
     n += r.cells.capacity() * sizeof(Cell) + (r.key.size() > 10 ? r.key.capacity() : 0);
     for (const Cell& c : r.cells) n += c.heapBytes();
   }
+  for (const auto& entry : counters_) {
+    n += 64 + entry.second.raw.capacity() + 72 * entry.second.peers.size();
+  }
   for (const auto& entry : sets_) {
     for (const auto& e : entry.second.elements) {
       n += 64 + e.first.capacity() + e.second.value.capacity() + 48 * e.second.dots.size();
@@ -685,7 +870,7 @@ Bytes RowStore::encodeState() const {
   std::vector<RowId> ids;
   for (RowId id = 0; id < rows_.size(); ++id) {
     // Rows left empty by the last call are freed at the next one: they hold no state.
-    if (!rows_[id].key.empty() && !rows_[id].empty()) ids.push_back(id);
+    if (!rows_[id].key.empty() && holdsState(id)) ids.push_back(id);
   }
   sortRange(ids.begin(), ids.end(), [&](RowId a, RowId b) {
     const Row& x = rows_[a];
@@ -707,7 +892,12 @@ Bytes RowStore::encodeState() const {
     w.string(r.key);
     w.varint(r.cells.size());
     for (const Cell& c : r.cells) {
-      w.u8(c.column() == kTokenColumn ? 0 : 1);
+      w.u8(c.derived() ? 2 : c.column() == kTokenColumn ? 0 : 1);
+      if (c.derived()) {  // a function of the counter entries below
+        w.string(names_.name(c.column()));
+        w.raw(c.value());
+        continue;
+      }
       if (c.column() != kTokenColumn) w.string(names_.name(c.column()));
       stamp(c.lv());
       w.raw(c.value());
@@ -736,6 +926,29 @@ Bytes RowStore::encodeState() const {
         w.raw(l.value());
       }
     }
+    // Counters: columns and peers by name.
+    std::vector<std::pair<std::string_view, const CounterState*>> counters;
+    for (auto it = counters_.lower_bound(loserKey(id, 0));
+         it != counters_.end() && (it->first >> 32) == id; ++it) {
+      counters.emplace_back(names_.name(static_cast<NameId>(it->first & 0xffffffffu)), &it->second);
+    }
+    sortRange(counters.begin(), counters.end());
+    w.varint(counters.size());
+    for (const auto& [name, st] : counters) {
+      w.string(name);
+      std::vector<std::pair<std::string_view, CounterEntry>> entries;
+      for (const auto& [peer, e] : st->peers) entries.emplace_back(peers_.name(peer), e);
+      sortRange(entries.begin(), entries.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      w.varint(entries.size());
+      for (const auto& [peer, e] : entries) {
+        w.string(peer);
+        for (const CounterClock& c : {e.latest, e.base}) {
+          w.varint(c.next);
+          w.zigzag(c.total);
+        }
+      }
+    }
   }
   return w.take();
 }
@@ -759,6 +972,11 @@ void RowStore::checkInvariants() const {
       }
       if (isSetValue(c.value()) && sets_.find(loserKey(id, c.column())) == sets_.end()) {
         internal(c.value().size() == 2, "a set's cell holds elements it has no dots for");
+      }
+      if (c.derived()) {
+        auto ct = counters_.find(loserKey(id, c.column()));
+        internal(ct != counters_.end() && ct->second.live(), "a derived cell without increments");
+        internal(!c.hasLosers(), "a derived cell with losers");
       }
       auto it = losers_.find(loserKey(id, c.column()));
       internal(c.hasLosers() == (it != losers_.end()), "losers flag disagrees with the sets");
@@ -794,6 +1012,26 @@ void RowStore::checkInvariants() const {
     const ValueRef v = rows_[id].cells[idx].value();
     internal(std::equal(v.begin(), v.end(), w.bytes().begin(), w.bytes().end()),
              "a set's cell disagrees with its dots");
+  }
+  for (const auto& [key, st] : counters_) {
+    const auto id = static_cast<RowId>(key >> 32);
+    const auto col = static_cast<NameId>(key & 0xffffffffu);
+    internal(live(id), "counter state of a dead row");
+    bool found;
+    const std::size_t idx = findCell(rows_[id], col, names_.name(col), found);
+    if (!found) {
+      internal(!st.live(), "live increments without a cell");
+      continue;
+    }
+    const Cell& c = rows_[id].cells[idx];
+    const bool number = typeOf(storedValue(id, c)) == ValueType::Int ||
+                        typeOf(storedValue(id, c)) == ValueType::Double;
+    if (!c.derived() && !number) continue;  // a winning non-number hides the increments
+    ByteWriter w;
+    writeCounterValue(c.derived() ? ValueRef{} : storedValue(id, c), st.live() ? st.sum() : 0, w);
+    const ValueRef v = c.value();
+    internal(std::equal(v.begin(), v.end(), w.bytes().begin(), w.bytes().end()),
+             "a counter's cell disagrees with its entries");
   }
   for (const auto& [key, cs] : losers_) {
     internal(live(static_cast<RowId>(key >> 32)), "conflict set of a dead row");

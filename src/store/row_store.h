@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -25,6 +26,7 @@
 #include "core/interner.h"
 #include "graph/causal_graph.h"
 #include "merge/add_wins_set.h"
+#include "merge/counter.h"
 #include "merge/row_state.h"
 #include "oplog/op.h"
 
@@ -110,9 +112,38 @@ class RowStore {
     ValueRef element;
     LV lv;
   };
+  // One peer's entry of another replica's state of a counter column.
+  struct JoinCounter {
+    NameId column;
+    PeerIdx peer;
+    CounterEntry entry;
+  };
   void join(RowId id, std::span<const JoinWrite> theirs, std::span<const JoinDot> theirDots,
-            const std::vector<Seq>& seenByThem, const std::vector<Seq>& seenByUs,
-            std::uint64_t* checks);
+            std::span<const JoinCounter> theirCounters, const std::vector<Seq>& seenByThem,
+            const std::vector<Seq>& seenByUs, std::uint64_t* checks);
+
+  // The counter entries of a row. f(NameId column, PeerIdx peer, const CounterEntry&)
+  template <typename F>
+  void forEachCounter(RowId id, F&& f) const {
+    for (auto it = counters_.lower_bound(loserKey(id, 0));
+         it != counters_.end() && (it->first >> 32) == id; ++it) {
+      for (const auto& entry : it->second.peers)
+        f(static_cast<NameId>(it->first & 0xffffffffu), entry.first, entry.second);
+    }
+  }
+  // Whether the row holds any state: cells, or counter entries (kept after a delete).
+  bool holdsState(RowId id) const {
+    auto it = counters_.lower_bound(loserKey(id, 0));
+    return !rows_[id].empty() || (it != counters_.end() && (it->first >> 32) == id);
+  }
+  // Whether a counter column of the row (any, when `columns` is empty) has live increments.
+  bool hasLiveCounter(RowId id, std::span<const NameId> columns) const;
+  // The claims a plain write that has seen everything removes: per counter column with live
+  // increments (all of the row's, or `columns`), its claims value (merge/counter.h).
+  std::vector<std::pair<NameId, Bytes>> claimsOf(RowId id, std::span<const NameId> columns) const;
+  // A cell's value as its write wrote it (what storage and snapshots hold): a set's bare
+  // marker, a counter's plain write without the increments.
+  ValueRef storedValue(RowId id, const Cell& c) const;
 
   // The dots of a row's set columns. f(NameId column, ValueRef element, LV dot)
   template <typename F>
@@ -158,12 +189,12 @@ class RowStore {
 
   // Calls: begin() starts journaling a call (a new epoch); rows touched since are listed.
   struct Mark {
-    std::size_t journal, created, touched, loserNodes, setNodes, cleared, savedSets;
+    std::size_t journal, created, touched, loserNodes, setNodes, cleared, savedSets, savedCounters;
   };
   Mark begin();
-  // Puts the read value of every set the call changed into its cell: once per call, not per
-  // op, so that a call's many ops on one set cost its size once. Call before reading values
-  // (changes, indexes, storage) at the end of a call.
+  // Puts the read value of every set and counter the call changed into its cell: once per
+  // call, not per op, so that a call's many ops on one set cost its size once. Call before
+  // reading values (changes, indexes, storage) at the end of a call.
   void settleSets();
   void rollback(const Mark& m) noexcept;
   // Forgets the journal and frees rows left empty by the last call. Best effort: on an
@@ -191,13 +222,16 @@ class RowStore {
   // reads back the same into any replica whose graph holds those events.
   //   state := string table, string key, varint nPeers, nPeers × string peer id,
   //            varint nCells, nCells × cell (the row's order: token first, then by name)
+  //            [varint nCounters, nCounters × counter] (absent in rows stored before them)
   //   cell  := u8 flags (1 token, 2 has losers, 4 has set dots), [!token] string column,
   //            varint peerIndex, varint seq, value,
   //            [losers] varint n >= 1, n × (varint peerIndex, varint seq, value), best first
   //            [dots] varint n >= 1, n × (value element, varint nDots >= 1,
   //                   nDots × (varint peerIndex, varint seq)), elements in set order
-  //   A set column's cells (winner and losers) store the empty set marker: the read value is
-  //   rebuilt from the dots.
+  //   counter := string column, varint n >= 1, n × (varint peerIndex, varint latest.next,
+  //              zigzag latest.total, varint base.next, zigzag base.total)
+  //   A set column's cells (winner and losers) store the empty set marker, a counter's winner
+  //   its plain write's own value: the read values are rebuilt. Derived cells are not stored.
   void encodeRowState(RowId id, ByteWriter& out) const;
   // Installs a stored row (outside any call; the caller confirms). `losers` pairs a column
   // of `cells` with its losers. DecodeError when the row exists already or the cells break
@@ -205,7 +239,8 @@ class RowStore {
   // `dots` pairs a column of `cells` with its set's dots.
   RowId loadRow(NameId table, std::string_view key, std::vector<Cell>&& cells,
                 std::vector<std::pair<NameId, std::vector<Cell>>>&& losers,
-                std::vector<std::pair<NameId, SetState>>&& dots = {});
+                std::vector<std::pair<NameId, SetState>>&& dots = {},
+                std::vector<std::pair<NameId, CounterState>>&& counters = {});
 
   // Canonical bytes of every non-empty row's CRDT state (peers by id, rows by table name and
   // key): identical across replicas that applied the same events.
@@ -214,6 +249,8 @@ class RowStore {
   std::size_t memoryBytes() const;
   // Work counter: set cells whose read value was rebuilt (tests pin set op costs with it).
   std::uint64_t setCellsRefreshed() const { return setCellsRefreshed_; }
+  // Work counter: counter columns whose read value was recomputed.
+  std::uint64_t counterCellsRefreshed() const { return counterCellsRefreshed_; }
   void checkInvariants() const;
 
  private:
@@ -266,6 +303,11 @@ class RowStore {
   void refreshSetCellAt(RowId id, std::size_t idx);
   void refreshSetCells(RowId id);
   void markSetsDirty(RowId id);
+  // Counter columns (merge/counter.h), saved for undo like sets.
+  CounterState& changeCounter(RowId id, NameId col);
+  void applyClaims(RowId id, const ColumnWrite& w, const Observer& obs);
+  // Puts each counter column's read value into its cell (a derived cell when no plain write).
+  void refreshCounters(RowId id);
   void write(RowId id, const ColumnWrite& w, LV lv, const Observer& obs, bool removeFirst);
   void touch(RowId id);
   void destroy(RowId id) noexcept;
@@ -280,6 +322,7 @@ class RowStore {
   std::size_t live_ = 0;
   std::unordered_map<std::uint64_t, ConflictSet> losers_;
   std::unordered_map<std::uint64_t, SetState> sets_;  // by loserKey: set columns' dots
+  std::map<std::uint64_t, CounterState> counters_;    // by loserKey (ordered: a row's are adjacent)
 
   std::uint32_t epoch_ = 0;
   std::vector<Undo> journal_;
@@ -289,8 +332,10 @@ class RowStore {
   std::vector<std::unordered_map<std::uint64_t, ConflictSet>::node_type> setNodes_;
   std::vector<std::vector<Cell>> cleared_;  // CellsCleared rows' old cells
   std::vector<std::pair<std::uint64_t, std::optional<SetState>>> savedSets_;  // undo of sets_
-  std::vector<RowId> setRows_;  // rows whose sets this call changed (settleSets)
+  std::vector<std::pair<std::uint64_t, std::optional<CounterState>>> savedCounters_;
+  std::vector<RowId> setRows_;  // rows whose sets or counters this call changed (settleSets)
   std::uint64_t setCellsRefreshed_ = 0;
+  std::uint64_t counterCellsRefreshed_ = 0;
   std::vector<RowId> emptied_;  // rows left empty by the last call, freed by confirm()
 };
 

@@ -53,8 +53,8 @@ class Harness {
  public:
   // wide: many rows (index chunks split and empty), large values (the op log seals chunks),
   // larger transactions.
-  Harness(std::uint64_t seed, bool wide, bool sets = false)
-      : sim_(seed, 1, false, sets), rng_(seed * 7919 + 1), wide_(wide) {
+  Harness(std::uint64_t seed, bool wide, bool sets = false, bool counters = false)
+      : sim_(seed, 1, false, sets, counters), rng_(seed * 7919 + 1), wide_(wide) {
     for (int i = 0; i < 3; ++i) {
       const std::string peer = "peer-" + std::string(1, char('c' - i));
       real_.push_back(std::make_unique<Database>(peer, DatabaseOptions{4096, 0x5eed}));
@@ -255,12 +255,13 @@ class Harness {
 };
 
 // Runs `steps` disturbed steps for each of the seeds `envVar` asks for (default `seeds`).
-void runSeeds(const char* envVar, std::uint64_t seeds, bool wide, int steps, bool sets = false) {
+void runSeeds(const char* envVar, std::uint64_t seeds, bool wide, int steps, bool sets = false,
+              bool counters = false) {
   if (const char* env = std::getenv(envVar)) seeds = std::strtoull(env, nullptr, 10);
   Counts total;
   for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
     INFO("seed " << seed);
-    Harness h(seed, wide, sets);
+    Harness h(seed, wide, sets, counters);
     for (int step = 0; step < steps; ++step) h.step();
     if (wide)
       WARN("seed " << seed << ": sealed chunks " << h.sealedChunks() << ", rows " << h.rows());
@@ -291,4 +292,10 @@ TEST_CASE("disturbed calls end exactly like undisturbed ones (wide)", "[atomicit
 // With add-wins set ops in the mix (set states are saved for undo at their first change).
 TEST_CASE("disturbed calls end exactly like undisturbed ones (sets)", "[atomicity][sets]") {
   runSeeds("CRDTDB_DISTURB_SEEDS", 20, false, 150, true);
+}
+
+// With increments too (counter states are saved for undo like sets; plain writes record
+// claims as an extra event).
+TEST_CASE("disturbed calls end exactly like undisturbed ones (counters)", "[atomicity][counters]") {
+  runSeeds("CRDTDB_DISTURB_SEEDS", 20, false, 150, true, true);
 }

@@ -12,7 +12,13 @@
 //    naming the column or a RemoveFromSet of e in that column has it in its past; when a set
 //    write shows, the column reads as the elements with a surviving add, IndexedDB keys first
 //    in key order (support/idb_order.h), then the others by JSON text; set writes are never
-//    conflicts.
+//    conflicts;
+//  - Increment writes nothing (nor does the engine's CounterReset, which the oracle ignores:
+//    it derives what a reset says from the history); an increment survives unless a SetRow, a
+//    DeleteRow or an UpdateRow naming its column has it in its past; a column whose winning
+//    write is a number shows it plus the surviving increments (int64, wrapping; integers exact
+//    up to 2^53, then the nearest double); a column with no surviving write but a surviving
+//    increment shows their sum; another winning value hides them.
 // No shared code with src/merge (nor src/graph): only the message decoder is the engine's.
 #pragma once
 
@@ -92,6 +98,17 @@ inline Bytes oracleSetValue(std::vector<Json> elements) {
   return out;
 }
 
+// A counter column's value: `raw` (a number; nullptr: none) plus `sum`.
+inline Bytes oracleCounterValue(const Bytes* raw, std::int64_t sum) {
+  constexpr std::int64_t kSafe = std::int64_t{1} << 53;
+  const Json base = raw ? dec(*raw) : Json(0);
+  if (base.is_number_float()) return enc(base.get<double>() + static_cast<double>(sum));
+  const auto total = static_cast<std::int64_t>(
+      static_cast<std::uint64_t>(base.get<std::int64_t>()) + static_cast<std::uint64_t>(sum));
+  if (total >= -kSafe && total <= kSafe) return enc(total);
+  return enc(static_cast<double>(total));
+}
+
 inline OracleRows oracleFromHistory(ByteSpan history) {
   const std::vector<OracleEvent> evs = oracleEvents(history);
   const std::size_t n = evs.size(), words = (n + 63) / 64;
@@ -132,7 +149,10 @@ inline OracleRows oracleFromHistory(ByteSpan history) {
     if (!visible) continue;
     std::map<std::string, std::vector<std::pair<std::size_t, Bytes>>> alive;
     for (std::size_t w : list) {
-      if (evs[w].op.kind == OpKind::RemoveFromSet) continue;  // not a write
+      const OpKind k = evs[w].op.kind;
+      if (k == OpKind::RemoveFromSet || k == OpKind::Increment || k == OpKind::CounterReset) {
+        continue;  // not writes
+      }
       for (const auto& [col, val] : evs[w].op.columns) {
         bool removed = false;
         for (std::size_t x : list) {
@@ -140,7 +160,8 @@ inline OracleRows oracleFromHistory(ByteSpan history) {
           const Op& o = evs[x].op;
           bool names = false;
           for (const auto& c : o.columns) names = names || c.first == col;
-          if (wholeRow(x) || (names && o.kind != OpKind::RemoveFromSet)) removed = true;
+          const bool writes = o.kind == OpKind::UpdateRow || o.kind == OpKind::AddToSet;
+          if (wholeRow(x) || (names && writes)) removed = true;
         }
         if (!removed) alive[col].emplace_back(w, val);
       }
@@ -169,12 +190,38 @@ inline OracleRows oracleFromHistory(ByteSpan history) {
       }
       return out;
     };
+    // The surviving increments per column, summed.
+    std::map<std::string, std::int64_t> sums;
+    for (std::size_t a : list) {
+      const Op& inc = evs[a].op;
+      if (inc.kind != OpKind::Increment) continue;
+      const std::string& col = inc.columns[0].first;
+      bool removed = false;
+      for (std::size_t x : list) {
+        if (!sees(x, a)) continue;
+        const Op& o = evs[x].op;
+        if (wholeRow(x)) removed = true;
+        for (const auto& c : o.columns) {
+          if (c.first == col && o.kind == OpKind::UpdateRow) removed = true;
+        }
+      }
+      if (removed) continue;
+      const auto delta = dec(inc.columns[0].second).get<std::int64_t>();
+      sums[col] = static_cast<std::int64_t>(static_cast<std::uint64_t>(sums[col]) +
+                                            static_cast<std::uint64_t>(delta));
+    }
     RowValues row;
     RowConflicts conf;
+    for (const auto& [col, sum] : sums) {
+      if (alive.count(col) == 0) row[col] = oracleCounterValue(nullptr, sum);
+    }
     for (auto& [col, writes] : alive) {
       std::sort(writes.begin(), writes.end(),
                 [&](const auto& a, const auto& b) { return greater(a.first, b.first); });
       row[col] = isSetWrite(writes[0].first) ? oracleSetValue(elementsOf(col)) : writes[0].second;
+      if (sums.count(col) && dec(row[col]).is_number()) {
+        row[col] = oracleCounterValue(&row[col], sums[col]);
+      }
       for (std::size_t i = 1; i < writes.size(); ++i) {
         if (!isSetWrite(writes[i].first)) conf[col].push_back(writes[i].second);
       }

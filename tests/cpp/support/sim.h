@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,8 +49,8 @@ inline std::map<RowKey, RowConflicts> conflictsOf(const Database& db) {
   return out;
 }
 
-inline const std::vector<IndexDef> kIndexes = {{"byC0", "t0", {"c0"}},
-                                               {"byC0C1", "t1", {"c0", "c1"}}};
+inline const std::vector<IndexDef> kIndexes = {
+    {"byC0", "t0", {"c0"}}, {"byC0C1", "t1", {"c0", "c1"}}, {"byC4", "t1", {"c4"}}};
 
 // Every index's full contents in order, per index name. Each entry must point at the row
 // whose key ends it (entries are index key ‖ encoded row key).
@@ -85,7 +86,41 @@ inline void requireMatchesOracle(const Database& db) {
   if (db.opLog().folded() > 0) return;  // its history is partly folded away: peers check it
   const Bytes history = allChanges(db);
   OracleRows o = oracleFromHistory(history);
-  REQUIRE(rowsOf(db) == o.rows);
+  const auto rows = rowsOf(db);
+  if (rows != o.rows) {
+    // Both sides, and the history of each row they disagree on.
+    std::set<RowKey> differ;
+    for (const auto* m : {&rows, static_cast<const decltype(rows)*>(&o.rows)}) {
+      for (const auto& [rk, row] : *m) {
+        auto mine = rows.find(rk);
+        auto theirs = o.rows.find(rk);
+        if (mine == rows.end() || theirs == o.rows.end() || mine->second != theirs->second)
+          differ.insert(rk);
+      }
+    }
+    auto text = [](const auto& m) {
+      std::string t;
+      for (const auto& [rk, row] : m) {
+        t += rk.first + "/" + rk.second + ":";
+        for (const auto& [col, v] : row) t += " " + col + "=" + toJson(v);
+        t += "\n";
+      }
+      return t;
+    };
+    std::string events;
+    const auto evs = oracleEvents(history);
+    for (std::size_t i = 0; i < evs.size(); ++i) {
+      const auto& e = evs[i];
+      if (differ.count({e.op.table, e.op.key}) == 0) continue;
+      events += std::to_string(i) + " " + e.op.table + "/" + e.op.key + " " + e.peer + ":" +
+                std::to_string(e.seq) + " kind " + std::to_string(int(e.op.kind)) + " parents";
+      for (auto p : e.parents) events += " " + std::to_string(p);
+      for (const auto& [c, v] : e.op.columns) events += " " + c + "=" + toJson(v);
+      events += "\n";
+    }
+    INFO("replica:\n" << text(rows) << "oracle:\n" << text(o.rows) << "events:\n" << events);
+    REQUIRE(rows == o.rows);
+  }
   REQUIRE(conflictsOf(db) == o.conflicts);
   // Every visible row is in its table's primary order, once.
   for (const auto& t : kTables) {
@@ -124,12 +159,14 @@ inline void requireMatchesOracle(const Database& db) {
 
 class Sim {
  public:
-  Sim(std::uint64_t seed, int replicas, bool compacting = false, bool withSets = false)
+  Sim(std::uint64_t seed, int replicas, bool compacting = false, bool withSets = false,
+      bool withCounters = false)
       : rng_(seed),
         inbox_(replicas),
         online_(replicas, true),
         compacting_(compacting),
-        withSets_(withSets) {
+        withSets_(withSets),
+        withCounters_(withCounters) {
     for (int i = 0; i < replicas; ++i) {
       // Peer ids whose byte order differs from creation order exercise the tie-break.
       dbs_.push_back(std::make_unique<Database>("peer-" + std::string(1, char('e' - i))));
@@ -168,12 +205,23 @@ class Sim {
     Op op;
     op.table = kTables[pick(2)];
     op.key = "k" + std::to_string(pick(4));
-    int kind = pick(withSets_ ? 14 : 10);
-    op.kind = kind < 4    ? OpKind::SetRow
-              : kind < 8  ? OpKind::UpdateRow
-              : kind < 10 ? OpKind::DeleteRow
-              : kind < 13 ? OpKind::AddToSet
-                          : OpKind::RemoveFromSet;
+    const int sets = withSets_ ? 4 : 0;
+    const int kind = pick(10 + sets + (withCounters_ ? 4 : 0));
+    op.kind = kind < 4            ? OpKind::SetRow
+              : kind < 8          ? OpKind::UpdateRow
+              : kind < 10         ? OpKind::DeleteRow
+              : kind >= 10 + sets ? OpKind::Increment
+              : kind < 13         ? OpKind::AddToSet
+                                  : OpKind::RemoveFromSet;
+    if (op.kind == OpKind::Increment) {
+      // c2 is also written plainly (numbers and other types: type clashes); c4 only by row
+      // sets and deletes, and indexed in t1. Rare huge deltas make totals wrap.
+      static const std::vector<std::int64_t> kDeltas = {1, 1, 2, -1, 5, 0, -7};
+      const std::int64_t delta =
+          chance(3) ? (std::int64_t{1} << 53) - 1 : kDeltas[static_cast<std::size_t>(pick(7))];
+      op.columns.emplace_back(chance(50) ? "c2" : "c4", enc(delta));
+      return op;
+    }
     if (isSetOp(op.kind)) {
       // c0 is indexed alone in t0 (an entry per element) and with c1 in t1.
       op.columns.emplace_back(chance(50) ? "c0" : "c3", enc(randomElement()));
@@ -201,7 +249,8 @@ class Sim {
       res = commitOps(db, ops, true);
     } catch (const crdtdb::Error& e) {
       // Absent rows, and set ops on columns that hold a plain value.
-      REQUIRE((e.code() == ErrorCode::NotFound || (withSets_ && e.code() == ErrorCode::Type)));
+      REQUIRE((e.code() == ErrorCode::NotFound ||
+               ((withSets_ || withCounters_) && e.code() == ErrorCode::Type)));
       REQUIRE(db.encodeState() == state);  // a rejected transaction changes nothing
       REQUIRE(db.version() == version);
       return;
@@ -283,6 +332,7 @@ class Sim {
     for (const auto& [rk, row] : rowsOf(*dbs_[0])) {
       for (const auto& [col, v] : row) {
         if (v[0] == 0x08) stats_.setElements += dec(v).size();
+        if (col == "c4") ++stats_.counterCells;
       }
     }
     for (const auto& db : dbs_) REQUIRE(db->heldEvents() == 0);
@@ -325,8 +375,9 @@ class Sim {
     std::size_t visibleRows = 0;
     std::size_t conflictedRows = 0;
     int compactions = 0;
-    int snapshots = 0;            // snapshot messages applied (deliveries and syncs)
-    std::size_t setElements = 0;  // elements of set columns at full syncs
+    int snapshots = 0;             // snapshot messages applied (deliveries and syncs)
+    std::size_t setElements = 0;   // elements of set columns at full syncs
+    std::size_t counterCells = 0;  // rows showing counter column c4 at full syncs
   };
   const Stats& stats() const { return stats_; }
 
@@ -338,6 +389,7 @@ class Sim {
   int lastTouched_ = 0;
   bool compacting_;
   bool withSets_;
+  bool withCounters_;
   Stats stats_;
 };
 
