@@ -20,8 +20,10 @@ using namespace crdtdb::testing;
 
 namespace {
 
-const std::vector<IndexDef> kDefs = {
-    {"byX", "users", {"x"}}, {"byYZ", "users", {"y", "z"}}, {"byTag", "posts", {"tag"}}};
+const std::vector<IndexDef> kDefs = {{"byX", "users", {"x"}},
+                                     {"byYZ", "users", {"y", "z"}},
+                                     {"byTag", "posts", {"tag"}},
+                                     {"byN", "users", {"n"}}};
 
 std::uint64_t envOr(const char* name, std::uint64_t fallback) {
   const char* v = std::getenv(name);
@@ -85,7 +87,13 @@ Op randomOp(std::mt19937_64& rng) {
   for (const char* col : {"x", "y", "z", "tag", "w"}) {
     if (rng() % 2) row[col] = randomValue(rng);
   }
-  switch (rng() % 7) {
+  switch (rng() % 9) {
+    case 7:
+    case 8:  // increments: users' "n" (indexed) only by increments and row writes, "x" also plain
+      return Op{OpKind::Increment,
+                table,
+                key,
+                {{rng() % 2 ? "n" : "x", enc(static_cast<int>(rng() % 11) - 5)}}};
     case 5:
     case 6:  // set ops: posts' "tag" is indexed (an entry per element), and written plain too
       return Op{rng() % 2 ? OpKind::AddToSet : OpKind::RemoveFromSet,
@@ -133,7 +141,7 @@ TEST_CASE("a replica reopened from storage equals the one that wrote it", "[stor
         try {
           commitOps(*r.db, ops);
         } catch (const Error& e) {
-          // An update of an absent row, or a set op on a column holding a plain value.
+          // An update of an absent row, or a set op or increment on a column of another type.
           REQUIRE((e.code() == ErrorCode::NotFound || e.code() == ErrorCode::Type));
         }
       } else if (what < 14) {
