@@ -126,12 +126,45 @@ function writeNumber(w, v) {
       return;
     }
     w.u8(0x03);
-    // zigzag in floating point: safe up to 2^54
-    w.varint(v < 0 ? -2 * v - 1 : 2 * v);
+    // zigzag in floating point is exact while it stays below 2^53 (and 2v always is); past
+    // that an odd -2v - 1 rounds (to the zigzag of a positive number), so BigInt writes it
+    if (v >= -4503599627370496) w.varint(v < 0 ? -2 * v - 1 : 2 * v);
+    else writeBigVarint(w, -2n * BigInt(v) - 1n);
     return;
   }
   w.u8(0x04);
   w.f64(v);
+}
+
+/**
+ * Writes a varint of any size (the rare zigzag past 2^53).
+ * @param {Writer} w
+ * @param {bigint} v non-negative
+ */
+function writeBigVarint(w, v) {
+  while (v >= 0x80n) {
+    w.u8(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  w.u8(Number(v));
+}
+
+/**
+ * Reads a zigzag varint at `pos` exactly (one past 2^53, which a float varint rounds).
+ * @param {Uint8Array} buf
+ * @param {number} pos
+ * @returns {number}
+ */
+function readBigZigzag(buf, pos) {
+  let z = 0n;
+  let shift = 0n;
+  for (;;) {
+    const b = buf[pos++];
+    z |= BigInt(b & 0x7f) << shift;
+    if (b < 0x80) break;
+    shift += 7n;
+  }
+  return Number(z & 1n ? -((z + 1n) >> 1n) : z >> 1n);
 }
 
 /**
@@ -287,6 +320,27 @@ export function writeColumns(w, row, { table, key, what }, ids) {
 const EMPTY = /** @type {Set<object>} */ (new Set());
 
 /**
+ * Checks the column name of a one-column op (set op, increment): a string, well-formed, at
+ * most MAX_NAME_BYTES of UTF-8; TypeError otherwise.
+ * @param {unknown} column
+ * @param {string} where the op, key and table, for messages
+ * @returns {asserts column is string}
+ */
+function checkColumnName(column, where) {
+  if (typeof column !== "string") {
+    throw new TypeError(`invalid ${where}: the column name must be a string, got ${describe(column)}`);
+  }
+  if (column.length > MAX_NAME_BYTES / 3 && utf8Length(column) > MAX_NAME_BYTES) {
+    throw new TypeError(
+      `invalid ${where}: column "${column.slice(0, 40)}…" has a name longer than ${MAX_NAME_BYTES} UTF-8 bytes`,
+    );
+  }
+  if (!isWellFormed(column)) {
+    throw new TypeError(`invalid ${where}: column ${JSON.stringify(column)} has a name with a lone UTF-16 surrogate`);
+  }
+}
+
+/**
  * Validates the column and element of an addToSet / removeFromSet and writes them as a patch
  * of one column: varint 1, (name column, value). The element follows the rules of a column
  * value (JSON with finite numbers, no lone surrogates, no cycles), nested one level less (the
@@ -300,17 +354,7 @@ const EMPTY = /** @type {Set<object>} */ (new Set());
  */
 export function writeSetElement(w, column, element, { table, key, op }, ids) {
   const where = `${op} for key ${JSON.stringify(key)} in table ${JSON.stringify(table)}`;
-  if (typeof column !== "string") {
-    throw new TypeError(`invalid ${where}: the column name must be a string, got ${describe(column)}`);
-  }
-  if (column.length > MAX_NAME_BYTES / 3 && utf8Length(column) > MAX_NAME_BYTES) {
-    throw new TypeError(
-      `invalid ${where}: column "${column.slice(0, 40)}…" has a name longer than ${MAX_NAME_BYTES} UTF-8 bytes`,
-    );
-  }
-  if (!isWellFormed(column)) {
-    throw new TypeError(`invalid ${where}: column ${JSON.stringify(column)} has a name with a lone UTF-16 surrogate`);
-  }
+  checkColumnName(column, where);
   /** @type {(path: string, problem: string) => TypeError} */
   const fail = (path, problem) =>
     new TypeError(`invalid ${where}, column ${JSON.stringify(column)}: ${path} ${problem}`);
@@ -322,6 +366,32 @@ export function writeSetElement(w, column, element, { table, key, op }, ids) {
   const ancestors = typeof element === "object" && element !== null ? new Set() : EMPTY;
   // Depth 1: the set's array holds the element, and the read row must be a valid row.
   writeValue(w, element, "element", 1, ancestors, fail);
+}
+
+/**
+ * Validates the column and delta of an increment and writes them as a patch of one column:
+ * varint 1, (name column, delta as a canonical integer value). The delta must be a safe
+ * integer (Number.isSafeInteger), so every replica sums exactly; an invalid column name or
+ * delta throws TypeError naming the table, key and column.
+ * @param {Writer} w
+ * @param {unknown} column
+ * @param {unknown} delta
+ * @param {{ table: string, key: string }} ctx
+ * @param {Map<string, number>} [ids] engine name ids to use (see writeName)
+ */
+export function writeIncrement(w, column, delta, { table, key }, ids) {
+  const where = `increment for key ${JSON.stringify(key)} in table ${JSON.stringify(table)}`;
+  checkColumnName(column, where);
+  if (!Number.isSafeInteger(delta)) {
+    const shown = typeof delta === "string" ? `the string ${JSON.stringify(delta.slice(0, 40))}` : describe(delta);
+    throw new TypeError(
+      `invalid ${where}, column ${JSON.stringify(column)}: the delta is ${shown}; ` +
+        `a counter delta must be a safe integer (Number.isSafeInteger)`,
+    );
+  }
+  w.varint(1);
+  writeName(w, column, ids);
+  writeNumber(w, /** @type {number} */ (delta));
 }
 
 /**
@@ -485,8 +555,10 @@ export class Reader {
       case 0x02:
         return true;
       case 0x03: {
+        const at = this.pos;
         const z = this.varint();
-        return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+        if (z <= 9007199254740991) return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+        return readBigZigzag(this.buf, at); // past 2^53 the float varint lost the sign bit
       }
       case 0x04: {
         f64Bytes.set(this.buf.subarray(this.pos, this.pos + 8));

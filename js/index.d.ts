@@ -51,6 +51,14 @@ export type JsonColumn<V> = V extends JsonPrimitive
  */
 export type SetElement<V> = V extends readonly (infer E)[] ? DeepReadonly<E> : never;
 
+/**
+ * The columns of a row type `T` that may hold a counter: those whose declared type admits any
+ * number (`number`, `number | null`, optional ones included); any name for the default
+ * {@link Row}. So `increment` on a string column, or on one typed as a number literal, does not
+ * compile.
+ */
+export type CounterColumn<T> = Extract<{ [K in keyof T]-?: number extends T[K] ? K : never }[keyof T], string>;
+
 /** A key of an index or range: a finite number, a string, or an array of keys (compound). */
 export type IndexKey = number | string | readonly IndexKey[];
 
@@ -308,6 +316,21 @@ export interface Table<T extends JsonRow<T> = Row> {
    * @returns resolves once the write is durable
    */
   removeFromSet<C extends Extract<keyof T, string>>(key: string, column: C, value: SetElement<T[C]>): Promise<void>;
+  /**
+   * Adds `delta` to the counter in `column`: concurrent increments add up on every replica. A
+   * `set` or `update` of the column (or a `set` or `delete` of the row) replaces exactly the
+   * increments it has seen; increments made concurrently elsewhere still count. Reads show the
+   * counter as a plain number (the column's plain value, 0 when missing, plus the increments
+   * not replaced), and an index on the column indexes that number. Increments are not writes
+   * of the column: they never show in `conflicts()`. Never throws synchronously.
+   * @param key the row's key; rejects NotFoundError when the row is absent
+   * @param column one of T's number columns (any name for the default {@link Row}); rejects
+   *   TypeError when it holds something other than a number
+   * @param delta a safe integer (`Number.isSafeInteger`), negative to decrement; default 1;
+   *   rejects TypeError otherwise (nothing is written)
+   * @returns resolves once the write is durable
+   */
+  increment(key: string, column: CounterColumn<T>, delta?: number): Promise<void>;
   /** The row, from memory, or undefined. Frozen. */
   get(key: string): DeepReadonly<T> | undefined;
   has(key: string): boolean;
@@ -340,6 +363,13 @@ export interface TransactionTable<T extends JsonRow<T> = Row> {
   addToSet<C extends Extract<keyof T, string>>(key: string, column: C, value: SetElement<T[C]>): Promise<void>;
   /** Staged `Table.removeFromSet`; rejects like `addToSet`. */
   removeFromSet<C extends Extract<keyof T, string>>(key: string, column: C, value: SetElement<T[C]>): Promise<void>;
+  /**
+   * Staged `Table.increment`: reads through the transaction show the staged sum. Resolves once
+   * staged, rejects at once (staging nothing) with NotFoundError for a row absent as the
+   * transaction sees it, TypeError for a delta that is not a safe integer or a column that
+   * holds something other than a number.
+   */
+  increment(key: string, column: CounterColumn<T>, delta?: number): Promise<void>;
   get(key: string): DeepReadonly<T> | undefined;
   has(key: string): boolean;
   query(range?: KeyRange, opts?: QueryOptions): DeepReadonly<T>[];
@@ -473,7 +503,10 @@ export class CRDTDBError extends Error {
 }
 /** `db.index(name)` for a name the `indexes` option did not declare. */
 export class UnknownIndexError extends CRDTDBError {}
-/** `update`, `addToSet` or `removeFromSet` of a row that does not exist (use `set` to create it). */
+/**
+ * `update`, `addToSet`, `removeFromSet` or `increment` of a row that does not exist (use `set`
+ * to create it).
+ */
 export class NotFoundError extends CRDTDBError {}
 /** `applyChanges` (or a version) given bytes that are not a valid message; nothing changed. */
 export class DecodeError extends CRDTDBError {}

@@ -6,7 +6,7 @@
 // full (new row objects built aside) before the cache changes; if it cannot be read the engine
 // undoes the call, so the engine and the cache never disagree.
 
-import { writeColumns, writeName, writeRange, writeSetElement, Writer } from "./codec.js";
+import { writeColumns, writeIncrement, writeName, writeRange, writeSetElement, Writer } from "./codec.js";
 import { CRDTDBError } from "./errors.js";
 import { LiveQueries } from "./live_query.js";
 import { Forwarder } from "./forwarder.js";
@@ -22,6 +22,11 @@ export const DELETE = 3;
 export const ADD_TO_SET = 4;
 /** Removes one element (the adds this replica has observed) from a set column. */
 export const REMOVE_FROM_SET = 5;
+/**
+ * Adds a safe integer to a counter column (value: `{ column, delta }`). Kind 7 (a counter
+ * reset) is made by the engine alone and never sent from JS.
+ */
+export const INCREMENT = 6;
 
 /**
  * The public name of each op kind, for messages.
@@ -33,6 +38,7 @@ export const OP_NAMES = Object.freeze({
   [DELETE]: "delete",
   [ADD_TO_SET]: "addToSet",
   [REMOVE_FROM_SET]: "removeFromSet",
+  [INCREMENT]: "increment",
 });
 
 /**
@@ -54,13 +60,14 @@ export function reportListenerError(err) {
 /**
  * Appends one op to an ops batch (bindings/convert.h): kind, table, key, columns. Validates
  * the row or patch while writing it (TypeError naming the column). A set op (ADD_TO_SET,
- * REMOVE_FROM_SET) is laid out as an update of exactly one column whose value is the element.
+ * REMOVE_FROM_SET) is laid out as an update of exactly one column whose value is the element;
+ * an INCREMENT likewise, the column's value being the delta (a canonical integer).
  * @param {Writer} w
- * @param {number} kind SET | UPDATE | DELETE | ADD_TO_SET | REMOVE_FROM_SET
+ * @param {number} kind SET | UPDATE | DELETE | ADD_TO_SET | REMOVE_FROM_SET | INCREMENT
  * @param {string} table
  * @param {string} key
  * @param {unknown} value the row (SET), the patch (UPDATE), nothing (DELETE), or
- *   `{ column, element }` (ADD_TO_SET, REMOVE_FROM_SET)
+ *   `{ column, element }` (ADD_TO_SET, REMOVE_FROM_SET), or `{ column, delta }` (INCREMENT)
  * @param {Map<string, number>} [ids] engine name ids, for ops committed at once (a staged
  *   op is written with plain names: the ids it would use could be undone before it commits)
  */
@@ -73,6 +80,9 @@ export function writeOp(w, kind, table, key, value, ids) {
   } else if (kind === ADD_TO_SET || kind === REMOVE_FROM_SET) {
     const { column, element } = /** @type {{ column: unknown, element: unknown }} */ (value);
     writeSetElement(w, column, element, { table, key, op: kind === ADD_TO_SET ? "addToSet" : "removeFromSet" }, ids);
+  } else if (kind === INCREMENT) {
+    const { column, delta } = /** @type {{ column: unknown, delta: unknown }} */ (value);
+    writeIncrement(w, column, delta, { table, key }, ids);
   }
 }
 

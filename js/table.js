@@ -7,7 +7,7 @@
 import { NotFoundError } from "./errors.js";
 import { checkCallback, checkQueryOptions, iterateRows } from "./index_view.js";
 import { ALL, checkRange } from "./range.js";
-import { ADD_TO_SET, DELETE, OP_NAMES, REMOVE_FROM_SET, SET, UPDATE, writeOp } from "./replica.js";
+import { ADD_TO_SET, DELETE, INCREMENT, OP_NAMES, REMOVE_FROM_SET, SET, UPDATE, writeOp } from "./replica.js";
 import { checkKey } from "./validate.js";
 
 /**
@@ -34,7 +34,8 @@ export function asWrite(fn) {
 /**
  * @param {string} table
  * @param {string} key
- * @param {string} [op] the write that needs the row: "update", "addToSet", "removeFromSet"
+ * @param {string} [op] the write that needs the row: "update", "addToSet", "removeFromSet",
+ *   "increment"
  * @returns {NotFoundError}
  */
 export function notFound(table, key, op = "update") {
@@ -51,7 +52,7 @@ export function notFound(table, key, op = "update") {
  * @returns {boolean}
  */
 export function needsRow(kind) {
-  return kind === UPDATE || kind === ADD_TO_SET || kind === REMOVE_FROM_SET;
+  return kind === UPDATE || kind === ADD_TO_SET || kind === REMOVE_FROM_SET || kind === INCREMENT;
 }
 
 export class Table {
@@ -93,7 +94,8 @@ export class Table {
       writeOp(w, kind, this.#name, k, value, replica.nameIds);
       if (needsRow(kind) && !exists) throw notFound(this.#name, k, OP_NAMES[kind]);
       // (the engine checks what the JS cache cannot tell: that a set op's column is missing
-      // or a set, not another type; TypeError otherwise, and nothing changes)
+      // or a set, an increment's missing or a number (a counter), not another type;
+      // TypeError otherwise, and nothing changes)
       return replica.commit(w.view());
     });
   }
@@ -149,6 +151,26 @@ export class Table {
    */
   removeFromSet(key, column, value) {
     return this.#write(REMOVE_FROM_SET, key, { column, element: value });
+  }
+
+  /**
+   * Adds `delta` to the counter in `column`. Concurrent increments add up on every replica; a
+   * `set` or `update` of the column (or a `set` or `delete` of the row) replaces exactly the
+   * increments it has seen, so increments made concurrently with it elsewhere still count.
+   * Reads show the counter as a plain number: the column's last plain value (0 when the
+   * column is missing) plus the increments not replaced; an index on the column indexes that
+   * number. An increment is not a write of the column: it never shows in `conflicts()`.
+   * @param {string} key
+   * @param {string} column
+   * @param {number} [delta] a safe integer (Number.isSafeInteger), negative to decrement;
+   *   default 1
+   * @returns {Promise<void>} resolves once the write is durable; rejects with NotFoundError
+   *   when the row is absent, TypeError for an invalid key, column name or delta, or when the
+   *   column holds something other than a number (nothing is written), ClosedError after
+   *   close
+   */
+  increment(key, column, delta = 1) {
+    return this.#write(INCREMENT, key, { column, delta });
   }
 
   /**

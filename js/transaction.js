@@ -4,17 +4,17 @@
 // transaction's own view) and kept, encoded, on the JS side; they cross into the engine in
 // one batch with the commit. A read through `tx` that must see them (a row or table the
 // transaction wrote) first hands the batch so far to the engine's staged transaction
-// (stage), then reads the staged view there. Set ops (addToSet, removeFromSet) are staged at
-// once: only the engine knows whether their column holds another type (TypeError). The
-// database commits (engine commitStaged) when the callback fulfils, or rolls back when it
-// throws or rejects (js/database.js).
+// (stage), then reads the staged view there. Set ops (addToSet, removeFromSet) and increments
+// are staged at once: only the engine knows whether their column holds another type
+// (TypeError). The database commits (engine commitStaged) when the callback fulfils, or rolls
+// back when it throws or rejects (js/database.js).
 
 import { CRDTDBError } from "./errors.js";
 import { checkQueryOptions } from "./index_view.js";
 import { Writer } from "./codec.js";
 import { checkKey as checkIndexKey, checkRange, equals } from "./range.js";
 import { readStagedColumns, readStagedQuery } from "./record.js";
-import { ADD_TO_SET, DELETE, OP_NAMES, REMOVE_FROM_SET, SET, UPDATE, writeOp, writeQuery } from "./replica.js";
+import { ADD_TO_SET, DELETE, INCREMENT, OP_NAMES, REMOVE_FROM_SET, SET, UPDATE, writeOp, writeQuery } from "./replica.js";
 import { asWrite, needsRow, notFound } from "./table.js";
 import { checkKey, checkTableName } from "./validate.js";
 
@@ -100,11 +100,12 @@ export class Transaction {
     const k = checkKey(key);
     const exists = this._exists(table, k);
     if (kind === DELETE && !exists) return;
-    // Only the engine can tell whether a set op's column holds something other than a set:
-    // what is pending is staged first, then the set op alone, so that its TypeError rejects
-    // this call (and stages nothing) rather than the commit.
-    const setOp = kind === ADD_TO_SET || kind === REMOVE_FROM_SET;
-    if (setOp) this.#flush();
+    // Only the engine can tell whether a set op's column holds something other than a set
+    // (an increment's, something other than a number): what is pending is staged first, then
+    // the op alone, so that its TypeError rejects this call (and stages nothing) rather than
+    // the commit.
+    const columnOp = kind === ADD_TO_SET || kind === REMOVE_FROM_SET || kind === INCREMENT;
+    if (columnOp) this.#flush();
     const start = this.#pending.pos;
     try {
       writeOp(this.#pending, kind, table, k, value);
@@ -114,7 +115,7 @@ export class Transaction {
       throw err;
     }
     this.#pendingCount++;
-    if (setOp) this.#flush(); // (a batch the engine refuses is staged not at all)
+    if (columnOp) this.#flush(); // (a batch the engine refuses is staged not at all)
     let byKey = this.#written.get(table);
     if (byKey === undefined) this.#written.set(table, (byKey = new Map()));
     byKey.set(k, kind !== DELETE);
@@ -306,6 +307,21 @@ export class TxTable {
    */
   removeFromSet(key, column, value) {
     return asWrite(() => this.#tx._write(REMOVE_FROM_SET, this.#name, key, { column, element: value }));
+  }
+
+  /**
+   * Stages an increment of the counter in `column` by `delta` (see Table.increment); reads
+   * through the transaction show the staged sum. Rejects NotFoundError when the row is absent
+   * as the transaction sees it, TypeError for an invalid column name or delta (not a safe
+   * integer) or a column that holds something other than a number; a rejected increment
+   * stages nothing.
+   * @param {string} key
+   * @param {string} column
+   * @param {number} [delta] a safe integer; default 1
+   * @returns {Promise<void>}
+   */
+  increment(key, column, delta = 1) {
+    return asWrite(() => this.#tx._write(INCREMENT, this.#name, key, { column, delta }));
   }
 
   /**

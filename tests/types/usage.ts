@@ -108,6 +108,26 @@ export async function queries(): Promise<void> {
   // @ts-expect-error: nor can a column the row type lacks
   await tagged.addToSet("k", "nope", "x");
 
+  // Counter columns: any column whose type admits a number.
+  const liked = db.table<{ title: string; likes: number; views?: number; level: 1 | 2 }>("liked");
+  await liked.increment("k", "likes");
+  await liked.increment("k", "views", -3);
+  await db.table("untyped").increment("k", "anything", 2);
+  await db.transaction(async (tx) => {
+    await tx.table<{ likes: number }>("liked").increment("k", "likes", 5);
+    await tx.table("untyped").increment("k", "anything");
+  });
+  const likes: number | undefined = liked.get("k")?.likes;
+  console.log(likes);
+  // @ts-expect-error: a string column is not a counter
+  await liked.increment("k", "title");
+  // @ts-expect-error: nor is a column typed as number literals (an increment leaves them)
+  await liked.increment("k", "level");
+  // @ts-expect-error: nor a column the row type lacks
+  await liked.increment("k", "nope");
+  // @ts-expect-error: the delta is a number
+  await liked.increment("k", "likes", "1");
+
   const read = users.get("u1");
   // @ts-expect-error: rows read back are deeply read-only (frozen at run time)
   if (read) read.age = 1;
