@@ -8,7 +8,9 @@
 //
 // Inputs (JS → engine):
 //   ops     varint n, n × op; op = u8 kind (1 set, 2 update, 3 delete, 4 add to set,
-//           5 remove from set: as update, one column whose value is the element), name table,
+//           5 remove from set: as update, one column whose value is the element; 6 increment:
+//           one column whose value is the delta; 7, counter resets, are the engine's own),
+//           name table,
 //           string key, [set, update] varint nCols, nCols × (name column, value)
 //           name = varint id (a name id the JS side learned from change records), or
 //                  varint 0 then string (a name it does not know, or may not rely on)

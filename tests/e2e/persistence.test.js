@@ -171,6 +171,71 @@ test("set columns survive a reload with an IndexedDB index entry per element", a
   }
 });
 
+test("counters survive a reload with their sums indexed, deleted rows' increments kept", async () => {
+  const { context, page, problems } = await openPage(h.browser);
+  try {
+    await load(page);
+    const options = { indexes: { byLikes: { table: "p", keys: ["likes"] } } };
+    /** Rows and the index by sum, as plain data. */
+    const probe = async () =>
+      page.evaluate(async (opts) => {
+        const w = /** @type {any} */ (window);
+        const db = await w.CRDTDB.open("counters", opts);
+        const out = { rows: db.table("p").entries(), byLikes: db.index("byLikes").keys() };
+        db.close();
+        return out;
+      }, options);
+    await page.evaluate(async (opts) => {
+      const w = /** @type {any} */ (window);
+      const db = await w.CRDTDB.open("counters", opts);
+      const p = db.table("p");
+      await p.set("a", { likes: 1 });
+      await p.increment("a", "likes", 4);
+      await p.set("b", { title: "B" });
+      await p.increment("b", "views");
+      const peer = await w.CRDTDB.open("peer", { storage: "memory" });
+      peer.applyChanges(db.changesSince());
+      // Concurrently: this tab overwrites likes (it saw 1 + 4) and deletes b; the peer adds.
+      await peer.table("p").increment("a", "likes", 10);
+      await peer.table("p").increment("b", "views", 2);
+      await p.update("a", { likes: 100 });
+      await p.delete("b");
+      db.applyChanges(peer.changesSince(db.version()));
+      await p.set("c", { likes: 0 }); // durable after the merge before it
+      db.close();
+    }, options);
+    const before = await probe();
+    assert.deepEqual(before.rows, [
+      ["a", { likes: 110 }],
+      ["c", { likes: 0 }],
+    ]);
+    assert.deepEqual(before.byLikes, ["c", "a"]);
+    await page.reload();
+    await page.waitForFunction(() => "pageReady" in window);
+    assert.deepEqual(await probe(), before);
+    // After the reload the counters go on from where they were, the deleted row's included.
+    const after = await page.evaluate(async (opts) => {
+      const w = /** @type {any} */ (window);
+      const db = await w.CRDTDB.open("counters", opts);
+      const p = db.table("p");
+      await p.increment("a", "likes", -10);
+      await p.set("b", { title: "again" }); // has seen the peer's +2: removes it
+      await p.increment("b", "views", 5);
+      const out = { a: p.get("a"), b: p.get("b"), byLikes: db.index("byLikes").keys() };
+      db.close();
+      return out;
+    }, options);
+    assert.deepEqual(after, {
+      a: { likes: 100 },
+      b: { title: "again", views: 5 },
+      byLikes: ["c", "a"],
+    });
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
 /**
  * Checks a crashed database: acknowledged writes present, transactions whole, stores
  * consistent with each other and with what the engine shows.
