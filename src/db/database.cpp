@@ -292,7 +292,13 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
   std::vector<const OpRef*> ops;
   std::vector<std::optional<RowId>> rowsOf;  // rows found while validating (not re-hashed)
   std::vector<bool> resetAfter;
-  std::set<std::pair<std::string_view, std::string_view>> incremented;  // rows with counter ops
+  // Per row, what the transaction did to its counters so far (which writes need claims).
+  struct CounterTrack {
+    std::set<std::string_view> incremented;  // columns incremented since their last claims
+    std::set<std::string_view> claimed;      // committed counters an update claimed
+    bool claimedAll = false;                 // ... or a row set or delete
+  };
+  std::map<std::pair<std::string_view, std::string_view>, CounterTrack> counterTrack;
   std::size_t events = 0;
   ops.reserve(input.size());
   rowsOf.reserve(input.size());
@@ -324,7 +330,7 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
       case OpKind::RemoveFromSet:
       case OpKind::Increment:
         checkColumnOp(op, nullptr);
-        if (op.kind == OpKind::Increment) incremented.insert(k);
+        if (op.kind == OpKind::Increment) counterTrack[k].incremented.insert(op.columns[0].name);
         [[fallthrough]];
       case OpKind::UpdateRow:
         if (!visibleNow) {
@@ -345,14 +351,36 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
     // (merge/counter.h): decided now, as the event count is fixed before anything applies.
     bool reset = false;
     if (isPlainWrite(op.kind)) {
-      reset = incremented.count(k) != 0;  // (the row may be new in this transaction)
-      if (!reset && existing && op.kind != OpKind::UpdateRow) {
-        reset = rows_.hasLiveCounter(*existing, {});
-      }
-      for (const ColumnRef& c : op.columns) {
-        if (reset || !existing || op.kind != OpKind::UpdateRow) break;
-        const auto col = c.id != 0 ? std::optional<NameId>(c.id) : names_.find(c.name);
-        if (col) reset = rows_.hasLiveCounter(*existing, std::span<const NameId>(&*col, 1));
+      auto found = counterTrack.find(k);
+      const CounterTrack* t = found != counterTrack.end() ? &found->second : nullptr;
+      // Whether committed counters (of column `c`; all: nullptr) still have live increments
+      // this write removes.
+      auto committedLive = [&](const ColumnRef* c) {
+        if (!existing || (t && t->claimedAll)) return false;
+        if (!c) return rows_.hasLiveCounter(*existing, nullptr);
+        if (t && t->claimed.count(c->name)) return false;
+        const auto col = c->id != 0 ? std::optional<NameId>(c->id) : names_.find(c->name);
+        const std::vector<NameId> one{col.value_or(0)};
+        return col && rows_.hasLiveCounter(*existing, &one);
+      };
+      if (op.kind == OpKind::UpdateRow) {
+        for (const ColumnRef& c : op.columns) {
+          reset = reset || (t && t->incremented.count(c.name)) || committedLive(&c);
+        }
+        if (reset) {
+          CounterTrack& m = counterTrack[k];
+          for (const ColumnRef& c : op.columns) {
+            m.claimed.insert(c.name);
+            m.incremented.erase(c.name);
+          }
+        }
+      } else {
+        reset = (t && !t->incremented.empty()) || committedLive(nullptr);
+        if (reset) {
+          CounterTrack& m = counterTrack[k];
+          m.claimedAll = true;
+          m.incremented.clear();
+        }
       }
     }
     ops.push_back(&op);
@@ -399,10 +427,8 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
       if (!resetAfter[i]) continue;
       // The claims of the increments this write removed, as this replica numbers them.
       std::vector<NameId> named;
-      if (op.kind == OpKind::UpdateRow) {
-        for (const ColumnWrite& w : scratch) named.push_back(w.column);
-      }
-      const auto claims = rows_.claimsOf(id, named);
+      for (const ColumnWrite& w : scratch) named.push_back(w.column);
+      const auto claims = rows_.claimsOf(id, op.kind == OpKind::UpdateRow ? &named : nullptr);
       std::vector<ColumnRef> cols;
       for (const auto& [col, value] : claims) cols.push_back({names_.name(col), value, col});
       OpRef reset{OpKind::CounterReset, op.table, op.key, cols, op.tableId};

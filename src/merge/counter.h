@@ -37,9 +37,11 @@ namespace crdtdb {
 struct CounterClock {
   Seq next = 0;
   std::int64_t total = 0;
-  // Max by seq: a later event of the chain replaces an earlier one.
+  // Max by seq: a later event of the chain replaces an earlier one. Honest states never
+  // disagree on the total at one seq; forged ones may, so ties take the greater total (the
+  // join must not depend on arrival order).
   void join(const CounterClock& o) {
-    if (o.next > next) *this = o;
+    if (o.next > next || (o.next == next && o.total > total)) *this = o;
   }
   bool operator==(const CounterClock&) const = default;
 };
@@ -62,6 +64,7 @@ struct CounterState {
   LV rawLv = 0;
   bool hasRaw = false;
   std::uint32_t savedEpoch = 0;  // RowStore: call that last saved it for undo
+  std::uint32_t dirtyEpoch = 0;  // RowStore: call that last listed it for a refresh
   bool live() const;
   std::int64_t sum() const;  // wrapping
 };

@@ -161,7 +161,10 @@ RowId RowStore::loadRow(NameId table, std::string_view key, std::vector<Cell>&& 
   }
   // The read values of sets and counters, rebuilt (the row is new: nothing is journaled).
   for (std::size_t i = 0; i < rows_[id].cells.size(); ++i) refreshSetCellAt(id, i);
-  if (!counters.empty()) refreshCounters(id);
+  for (auto it = counters_.lower_bound(loserKey(id, 0));
+       it != counters_.end() && (it->first >> 32) == id; ++it) {
+    refreshCounter(id, static_cast<NameId>(it->first & 0xffffffffu), &it->second);
+  }
   return id;
 }
 

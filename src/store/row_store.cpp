@@ -266,7 +266,7 @@ Cell RowStore::takeLoser(RowId id, NameId col, PeerIdx peer) {
 }
 
 void RowStore::removeObservedAt(RowId id, std::size_t idx, const Observer& obs) {
-  if (rows_[id].cells[idx].derived()) return;  // not a write: refreshCounters decides
+  if (rows_[id].cells[idx].derived()) return;  // not a write: refreshCounter decides
   const NameId col = rows_[id].cells[idx].column();
   const bool winnerSeen = obs.observed(rows_[id].cells[idx].lv());
   if (!rows_[id].cells[idx].hasLosers()) {
@@ -457,11 +457,24 @@ void RowStore::markSetsDirty(RowId id) { listOnce(setRows_, id, rows_[id].setsDi
 
 void RowStore::settleSets() {
   for (RowId id : setRows_) {
-    if (!live(id)) continue;
-    refreshSetCells(id);
-    if (!counters_.empty()) refreshCounters(id);
+    if (live(id)) refreshSetCells(id);
   }
   setRows_.clear();
+  // Counters: every one of the rows a whole-row change reached, then single columns.
+  sortRange(counterRows_.begin(), counterRows_.end());
+  counterRows_.erase(std::unique(counterRows_.begin(), counterRows_.end()), counterRows_.end());
+  for (RowId id : counterRows_) {
+    for (auto it = counters_.lower_bound(loserKey(id, 0));
+         it != counters_.end() && (it->first >> 32) == id; ++it) {
+      refreshCounter(id, static_cast<NameId>(it->first & 0xffffffffu), &it->second);
+    }
+  }
+  for (const auto& [id, col] : counterColumns_) {
+    if (!std::binary_search(counterRows_.begin(), counterRows_.end(), id))
+      refreshCounter(id, col, &counters_.find(loserKey(id, col))->second);
+  }
+  counterRows_.clear();
+  counterColumns_.clear();
 }
 
 CounterState& RowStore::changeCounter(RowId id, NameId col) {
@@ -480,31 +493,35 @@ CounterState& RowStore::changeCounter(RowId id, NameId col) {
   return it->second;
 }
 
-void RowStore::applyClaims(RowId id, const ColumnWrite& w, const Observer& obs) {
+void RowStore::applyClaims(RowId id, const ColumnWrite& w, LV lv, const Observer& obs) {
   const std::vector<CounterClaim> claims = readClaims(w.value);
   if (claims.empty()) return;
   CounterState& st = changeCounter(id, w.column);
   for (const CounterClaim& c : claims) {
-    // A claim names an increment the claiming event has seen: anything else is forged.
+    // A claim names an event before it that it has seen: anything else is forged. (Before:
+    // a run is in the graph before its ops apply, and an observer that saw everything says
+    // yes to its later events too.)
     const auto peer = peers_.find(c.peer);
-    const auto lv = peer ? graph_.lvOf(*peer, c.seq) : std::nullopt;
-    if (!lv || !obs.observed(*lv)) {
+    const auto at = peer ? graph_.lvOf(*peer, c.seq) : std::nullopt;
+    if (!at || *at >= lv || !obs.observed(*at)) {
       throw DecodeError("counter claim names an event its operation has not seen");
     }
     st.peers[*peer].base.join(CounterClock{c.seq + 1, c.total});
   }
+  markCounterDirty(id, w.column);
 }
 
-bool RowStore::hasLiveCounter(RowId id, std::span<const NameId> columns) const {
+bool RowStore::hasLiveCounter(RowId id, const std::vector<NameId>* columns) const {
+  ++counterLookups_;
   if (counters_.empty()) return false;
-  if (columns.empty()) {
+  if (!columns) {
     for (auto it = counters_.lower_bound(loserKey(id, 0));
          it != counters_.end() && (it->first >> 32) == id; ++it) {
       if (it->second.live()) return true;
     }
     return false;
   }
-  for (NameId col : columns) {
+  for (NameId col : *columns) {
     auto it = counters_.find(loserKey(id, col));
     if (it != counters_.end() && it->second.live()) return true;
   }
@@ -512,9 +529,10 @@ bool RowStore::hasLiveCounter(RowId id, std::span<const NameId> columns) const {
 }
 
 std::vector<std::pair<NameId, Bytes>> RowStore::claimsOf(RowId id,
-                                                         std::span<const NameId> columns) const {
+                                                         const std::vector<NameId>* columns) const {
   std::vector<std::pair<NameId, Bytes>> out;
   auto add = [&](NameId col, const CounterState& st) {
+    ++counterLookups_;
     std::vector<CounterClaim> claims;
     for (const auto& [peer, e] : st.peers) {
       if (e.live()) claims.push_back({peers_.name(peer), e.latest.next - 1, e.latest.total});
@@ -524,11 +542,17 @@ std::vector<std::pair<NameId, Bytes>> RowStore::claimsOf(RowId id,
     writeClaims(claims, w);
     out.emplace_back(col, w.take());
   };
-  for (auto it = counters_.lower_bound(loserKey(id, 0));
-       it != counters_.end() && (it->first >> 32) == id; ++it) {
-    const auto col = static_cast<NameId>(it->first & 0xffffffffu);
-    if (columns.empty() || std::find(columns.begin(), columns.end(), col) != columns.end())
-      add(col, it->second);
+  if (columns) {
+    // The named columns looked up one by one: O(named · log), not O(counters · named).
+    for (NameId col : *columns) {
+      auto it = counters_.find(loserKey(id, col));
+      if (it != counters_.end()) add(col, it->second);
+    }
+  } else {
+    for (auto it = counters_.lower_bound(loserKey(id, 0));
+         it != counters_.end() && (it->first >> 32) == id; ++it) {
+      add(static_cast<NameId>(it->first & 0xffffffffu), it->second);
+    }
   }
   // An op names its columns in name order.
   sortRange(out.begin(), out.end(), [&](const auto& a, const auto& b) {
@@ -548,61 +572,70 @@ ValueRef RowStore::storedValue(RowId id, const Cell& c) const {
   return c.value();
 }
 
-void RowStore::refreshCounters(RowId id) {
-  for (auto it = counters_.lower_bound(loserKey(id, 0));
-       it != counters_.end() && (it->first >> 32) == id; ++it) {
-    const auto col = static_cast<NameId>(it->first & 0xffffffffu);
-    const std::string_view name = names_.name(col);
-    CounterState* st = &it->second;
-    ++counterCellsRefreshed_;
-    bool found;
-    const std::size_t idx = findCell(rows_[id], col, name, found);
-    const bool live = st->live();
-    auto forgetRaw = [&] {
-      if (st->hasRaw) {
-        st = &changeCounter(id, col);
-        st->hasRaw = false;
-        st->raw.clear();
-      }
-    };
-    ByteWriter w;
-    if (found && !rows_[id].cells[idx].derived()) {
-      const Cell& cur = rows_[id].cells[idx];
-      if (!(st->hasRaw && st->rawLv == cur.lv())) {
-        // A new winner: its cell holds what its write wrote.
-        const ValueType t = typeOf(cur.value());
-        if (t != ValueType::Int && t != ValueType::Double) {
-          forgetRaw();  // a winning non-number hides the increments
-          continue;
-        }
-        st = &changeCounter(id, col);
-        st->raw.assign(cur.value().begin(), cur.value().end());
-        st->rawLv = cur.lv();
-        st->hasRaw = true;
-      }
-      writeCounterValue(st->raw, live ? st->sum() : 0, w);
-    } else {
-      forgetRaw();
-      if (!live) {
-        if (found) eraseCell(id, idx);
-        continue;
-      }
-      writeCounterValue({}, st->sum(), w);
+void RowStore::markCounterDirty(RowId id, NameId col) {
+  auto it = counters_.find(loserKey(id, col));
+  if (it == counters_.end() || it->second.dirtyEpoch == epoch_) return;
+  reserveMore(counterColumns_, 1);
+  counterColumns_.emplace_back(id, col);
+  it->second.dirtyEpoch = epoch_;
+}
+
+void RowStore::markCountersDirty(RowId id) {
+  auto it = counters_.lower_bound(loserKey(id, 0));
+  if (it == counters_.end() || (it->first >> 32) != id) return;
+  reserveMore(counterRows_, 1);
+  counterRows_.push_back(id);
+}
+
+void RowStore::refreshCounter(RowId id, NameId col, CounterState* st) {
+  ++counterCellsRefreshed_;
+  bool found;
+  const std::size_t idx = findCell(rows_[id], col, names_.name(col), found);
+  const bool live = st->live();
+  auto forgetRaw = [&] {
+    if (st->hasRaw) {
+      st = &changeCounter(id, col);
+      st->hasRaw = false;
+      st->raw.clear();
     }
-    const ValueRef want = w.bytes();
-    if (found) {
-      const Cell& cur = rows_[id].cells[idx];
-      const ValueRef now = cur.value();
-      if (std::equal(now.begin(), now.end(), want.begin(), want.end())) continue;
-      Cell c(col, cur.lv(), want);
-      c.setHasLosers(cur.hasLosers());
-      if (cur.derived()) c.setDerived();
-      replaceCell(id, idx, std::move(c));
-    } else {
-      Cell c(col, 0, want);
-      c.setDerived();
-      insertCell(id, idx, std::move(c));
+  };
+  ByteWriter w;
+  if (found && !rows_[id].cells[idx].derived()) {
+    const Cell& cur = rows_[id].cells[idx];
+    if (!(st->hasRaw && st->rawLv == cur.lv())) {
+      // A new winner: its cell holds what its write wrote.
+      const ValueType t = typeOf(cur.value());
+      if (t != ValueType::Int && t != ValueType::Double) {
+        forgetRaw();  // a winning non-number hides the increments
+        return;
+      }
+      st = &changeCounter(id, col);
+      st->raw.assign(cur.value().begin(), cur.value().end());
+      st->rawLv = cur.lv();
+      st->hasRaw = true;
     }
+    writeCounterValue(st->raw, live ? st->sum() : 0, w);
+  } else {
+    forgetRaw();
+    if (!live) {
+      if (found) eraseCell(id, idx);
+      return;
+    }
+    writeCounterValue({}, st->sum(), w);
+  }
+  const ValueRef want = w.bytes();
+  if (found) {
+    const Cell& cur = rows_[id].cells[idx];
+    const ValueRef now = cur.value();
+    if (std::equal(now.begin(), now.end(), want.begin(), want.end())) return;
+    Cell c(col, cur.lv(), want);
+    c.setHasLosers(cur.hasLosers());
+    if (cur.derived()) c.setDerived();
+    replaceCell(id, idx, std::move(c));
+  } else {
+    Cell c(col, 0, want);
+    c.setDerived();
+    insertCell(id, idx, std::move(c));
   }
 }
 
@@ -614,12 +647,11 @@ void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns
     CounterEntry& e = changeCounter(id, columns[0].column).peers[s.peer];
     e.latest = {s.seq + 1,
                 addWrapping(e.latest.total, static_cast<std::int64_t>(numberOf(columns[0].value)))};
-    markSetsDirty(id);
+    markCounterDirty(id, columns[0].column);
     return;
   }
   if (kind == OpKind::CounterReset) {
-    for (const ColumnWrite& w : columns) applyClaims(id, w, obs);
-    markSetsDirty(id);
+    for (const ColumnWrite& w : columns) applyClaims(id, w, lv, obs);
     return;
   }
   if (isSetOp(kind)) {
@@ -633,6 +665,7 @@ void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns
       removeObservedDots(id, w.column, obs, &element);
     }
     markSetsDirty(id);
+    markCounterDirty(id, w.column);  // a set write may win over a counter's number
     return;
   }
   if (kind == OpKind::SetRow || kind == OpKind::DeleteRow) {
@@ -662,7 +695,14 @@ void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns
   }
   // Sets whose dots or winner changed (a concurrent set that still wins shows what is left),
   // counters whose plain write changed.
-  if (!sets_.empty() || !counters_.empty()) markSetsDirty(id);
+  if (!sets_.empty()) markSetsDirty(id);
+  if (!counters_.empty()) {
+    if (kind == OpKind::UpdateRow) {
+      for (const ColumnWrite& w : columns) markCounterDirty(id, w.column);
+    } else {
+      markCountersDirty(id);
+    }
+  }
 }
 
 void RowStore::join(RowId id, std::span<const JoinWrite> theirs, std::span<const JoinDot> theirDots,
@@ -731,7 +771,8 @@ void RowStore::join(RowId id, std::span<const JoinWrite> theirs, std::span<const
     e.latest.join(c.entry.latest);
     e.base.join(c.entry.base);
   }
-  if (!sets_.empty() || !counters_.empty()) markSetsDirty(id);
+  if (!sets_.empty()) markSetsDirty(id);
+  markCountersDirty(id);
 }
 
 RowStore::Mark RowStore::begin() {
@@ -784,6 +825,8 @@ void RowStore::rollback(const Mark& m) noexcept {
     journal_.pop_back();
   }
   setRows_.clear();  // (their epochs stay: a later call has a new one)
+  counterRows_.clear();
+  counterColumns_.clear();
   while (savedSets_.size() > m.savedSets) {
     auto& [key, old] = savedSets_.back();
     if (old) {

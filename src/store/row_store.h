@@ -136,11 +136,13 @@ class RowStore {
     auto it = counters_.lower_bound(loserKey(id, 0));
     return !rows_[id].empty() || (it != counters_.end() && (it->first >> 32) == id);
   }
-  // Whether a counter column of the row (any, when `columns` is empty) has live increments.
-  bool hasLiveCounter(RowId id, std::span<const NameId> columns) const;
+  // Whether a counter column of the row (any, when `columns` is null) has live increments.
+  bool hasLiveCounter(RowId id, const std::vector<NameId>* columns) const;
   // The claims a plain write that has seen everything removes: per counter column with live
-  // increments (all of the row's, or `columns`), its claims value (merge/counter.h).
-  std::vector<std::pair<NameId, Bytes>> claimsOf(RowId id, std::span<const NameId> columns) const;
+  // increments (all of the row's when `columns` is null, else those it lists), its claims
+  // value (merge/counter.h), in column name order.
+  std::vector<std::pair<NameId, Bytes>> claimsOf(RowId id,
+                                                 const std::vector<NameId>* columns) const;
   // A cell's value as its write wrote it (what storage and snapshots hold): a set's bare
   // marker, a counter's plain write without the increments.
   ValueRef storedValue(RowId id, const Cell& c) const;
@@ -251,6 +253,8 @@ class RowStore {
   std::uint64_t setCellsRefreshed() const { return setCellsRefreshed_; }
   // Work counter: counter columns whose read value was recomputed.
   std::uint64_t counterCellsRefreshed() const { return counterCellsRefreshed_; }
+  // Work counter: counter states claimsOf and hasLiveCounter looked at.
+  std::uint64_t counterLookups() const { return counterLookups_; }
   void checkInvariants() const;
 
  private:
@@ -305,9 +309,13 @@ class RowStore {
   void markSetsDirty(RowId id);
   // Counter columns (merge/counter.h), saved for undo like sets.
   CounterState& changeCounter(RowId id, NameId col);
-  void applyClaims(RowId id, const ColumnWrite& w, const Observer& obs);
-  // Puts each counter column's read value into its cell (a derived cell when no plain write).
-  void refreshCounters(RowId id);
+  // `lv`: the claims op's event (a claim must name an event before it that it has seen).
+  void applyClaims(RowId id, const ColumnWrite& w, LV lv, const Observer& obs);
+  // Lists a counter column (or all of a row's) for settleSets to refresh.
+  void markCounterDirty(RowId id, NameId col);
+  void markCountersDirty(RowId id);
+  // Puts a counter column's read value into its cell (a derived cell when no plain write).
+  void refreshCounter(RowId id, NameId col, CounterState* st);
   void write(RowId id, const ColumnWrite& w, LV lv, const Observer& obs, bool removeFirst);
   void touch(RowId id);
   void destroy(RowId id) noexcept;
@@ -333,9 +341,12 @@ class RowStore {
   std::vector<std::vector<Cell>> cleared_;  // CellsCleared rows' old cells
   std::vector<std::pair<std::uint64_t, std::optional<SetState>>> savedSets_;  // undo of sets_
   std::vector<std::pair<std::uint64_t, std::optional<CounterState>>> savedCounters_;
-  std::vector<RowId> setRows_;  // rows whose sets or counters this call changed (settleSets)
+  std::vector<RowId> setRows_;      // rows whose sets this call changed (settleSets)
+  std::vector<RowId> counterRows_;  // rows to refresh every counter of
+  std::vector<std::pair<RowId, NameId>> counterColumns_;  // single counters to refresh
   std::uint64_t setCellsRefreshed_ = 0;
   std::uint64_t counterCellsRefreshed_ = 0;
+  mutable std::uint64_t counterLookups_ = 0;
   std::vector<RowId> emptied_;  // rows left empty by the last call, freed by confirm()
 };
 
