@@ -391,20 +391,46 @@ void eraseObserved(std::map<PeerIdx, LV>& dots, const Observer& obs) {
 
 }  // namespace
 
+namespace {
+
+// The state under `key` (created if absent), saved to `saved` for undo at its first change in
+// the call (`epoch`). Undo by copy: an op on a set or counter costs its size anyway.
+template <typename Map, typename State = typename Map::mapped_type>
+State& changeState(Map& states, std::vector<std::pair<std::uint64_t, std::optional<State>>>& saved,
+                   std::uint64_t key, std::uint32_t epoch) {
+  reserveMore(saved, 1);
+  auto it = states.find(key);
+  if (it == states.end()) {
+    it = states.try_emplace(key).first;
+    saved.emplace_back(key, std::nullopt);
+  } else if (it->second.savedEpoch != epoch) {
+    std::optional<State> copy(it->second);
+    saved.emplace_back(key, std::move(copy));
+  }
+  it->second.savedEpoch = epoch;
+  return it->second;
+}
+
+// Puts back the states saved since `mark` (states are erased only by confirm()).
+template <typename Map, typename State = typename Map::mapped_type>
+void restoreStates(Map& states, std::vector<std::pair<std::uint64_t, std::optional<State>>>& saved,
+                   std::size_t mark) noexcept {
+  while (saved.size() > mark) {
+    auto& [key, old] = saved.back();
+    if (old) {
+      states.find(key)->second = std::move(*old);
+    } else {
+      states.erase(key);
+    }
+    saved.pop_back();
+  }
+}
+
+}  // namespace
+
 SetState& RowStore::changeSet(RowId id, NameId col) {
   touch(id);
-  reserveMore(savedSets_, 1);
-  const std::uint64_t key = loserKey(id, col);
-  auto it = sets_.find(key);
-  if (it == sets_.end()) {
-    it = sets_.try_emplace(key).first;
-    savedSets_.emplace_back(key, std::nullopt);
-  } else if (it->second.savedEpoch != epoch_) {
-    std::optional<SetState> copy(it->second);  // undo by copy: a set op costs the set anyway
-    savedSets_.emplace_back(key, std::move(copy));
-  }
-  it->second.savedEpoch = epoch_;
-  return it->second;
+  return changeState(sets_, savedSets_, loserKey(id, col), epoch_);
 }
 
 void RowStore::removeObservedDots(RowId id, NameId col, const Observer& obs,
@@ -479,18 +505,7 @@ void RowStore::settleSets() {
 
 CounterState& RowStore::changeCounter(RowId id, NameId col) {
   touch(id);
-  reserveMore(savedCounters_, 1);
-  const std::uint64_t key = loserKey(id, col);
-  auto it = counters_.find(key);
-  if (it == counters_.end()) {
-    it = counters_.try_emplace(key).first;
-    savedCounters_.emplace_back(key, std::nullopt);
-  } else if (it->second.savedEpoch != epoch_) {
-    std::optional<CounterState> copy(it->second);  // O(peers): what refreshing costs anyway
-    savedCounters_.emplace_back(key, std::move(copy));
-  }
-  it->second.savedEpoch = epoch_;
-  return it->second;
+  return changeState(counters_, savedCounters_, loserKey(id, col), epoch_);
 }
 
 void RowStore::applyClaims(RowId id, const ColumnWrite& w, LV lv, const Observer& obs) {
@@ -827,24 +842,8 @@ void RowStore::rollback(const Mark& m) noexcept {
   setRows_.clear();  // (their epochs stay: a later call has a new one)
   counterRows_.clear();
   counterColumns_.clear();
-  while (savedSets_.size() > m.savedSets) {
-    auto& [key, old] = savedSets_.back();
-    if (old) {
-      sets_.find(key)->second = std::move(*old);  // states are erased only by confirm()
-    } else {
-      sets_.erase(key);
-    }
-    savedSets_.pop_back();
-  }
-  while (savedCounters_.size() > m.savedCounters) {
-    auto& [key, old] = savedCounters_.back();
-    if (old) {
-      counters_.find(key)->second = std::move(*old);  // states are never erased in a call
-    } else {
-      counters_.erase(key);
-    }
-    savedCounters_.pop_back();
-  }
+  restoreStates(sets_, savedSets_, m.savedSets);
+  restoreStates(counters_, savedCounters_, m.savedCounters);
   loserNodes_.resize(m.loserNodes);
   setNodes_.resize(m.setNodes);
   cleared_.resize(m.cleared);

@@ -10,6 +10,7 @@
 #include "db/database.h"
 #include "support/alloc_hooks.h"
 #include "support/craft.h"
+#include "support/every_allocation.h"
 
 using namespace crdtdb;
 using namespace crdtdb::testing;
@@ -75,35 +76,7 @@ std::unique_ptr<Database> seeded(const std::string& peerId) {
 // Runs `act` on fresh replicas, failing each allocation it makes in turn.
 void atEveryAllocation(const std::function<std::unique_ptr<Database>()>& setup,
                        const std::function<void(Database&)>& act) {
-  auto ref = setup();
-  resetAllocationCount();
-  act(*ref);
-  const std::int64_t n = allocationCount();
-  const Snapshot after = snapshotOf(*ref);
-  REQUIRE(n > 0);
-  std::int64_t failures = 0;
-  for (std::int64_t k = 0; k < n; ++k) {
-    auto db = setup();
-    const Snapshot before = snapshotOf(*db);
-    bool failed = false;
-    failAllocation(k);
-    try {
-      act(*db);
-    } catch (const std::bad_alloc&) {
-      failed = true;
-    }
-    failNone();
-    INFO("allocation " << k << " of " << n);
-    if (failed) {
-      ++failures;
-      REQUIRE(snapshotOf(*db) == before);
-      db->checkInvariants();
-      act(*db);  // the replica keeps working
-    }
-    REQUIRE(snapshotOf(*db) == after);
-    db->checkInvariants();
-  }
-  REQUIRE(failures > 0);
+  crdtdb::testing::atEveryAllocation(setup, act, snapshotOf);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "oplog/frame.h"
 #include "support/alloc_hooks.h"
 #include "support/craft.h"
+#include "support/every_allocation.h"
 #include "support/store_sim.h"
 #include "support/values.h"
 
@@ -335,34 +336,7 @@ std::unique_ptr<Database> counterSeed(const std::string& peer, const Bytes& from
 
 void everyAllocation(const std::function<std::unique_ptr<Database>()>& setup,
                      const std::function<void(Database&)>& act) {
-  auto ref = setup();
-  resetAllocationCount();
-  act(*ref);
-  const std::int64_t n = allocationCount();
-  const Observed after = observe(*ref);
-  std::int64_t failures = 0;
-  for (std::int64_t k = 0; k < n; ++k) {
-    auto db = setup();
-    const Observed before = observe(*db);
-    bool failed = false;
-    failAllocation(k);
-    try {
-      act(*db);
-    } catch (const std::bad_alloc&) {
-      failed = true;
-    }
-    failNone();
-    INFO("allocation " << k << " of " << n);
-    if (failed) {
-      ++failures;
-      REQUIRE(observe(*db) == before);
-      db->checkInvariants();
-      act(*db);
-    }
-    REQUIRE(observe(*db) == after);
-    db->checkInvariants();
-  }
-  REQUIRE(failures > 0);
+  atEveryAllocation(setup, act, observe);
 }
 
 }  // namespace

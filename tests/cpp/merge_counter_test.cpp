@@ -31,7 +31,7 @@ void syncBoth(Database& a, Database& b) {
 
 }  // namespace
 
-TEST_CASE("increments add to a number; a missing column starts from 0", "[counters]") {
+TEST_CASE("increments add to a number, and a missing column starts from 0", "[counters]") {
   Database db("a");
   commitOps(db, {setOp("t", "k", {{"n", 5}, {"f", 1.5}, {"s", "x"}})});
   commitOps(db, {inc("n", 2), inc("n", -10), inc("fresh", 3), inc("f", 1)});
@@ -122,7 +122,8 @@ TEST_CASE("a write replaces exactly the increments it has seen", "[counters]") {
   b.checkInvariants();
 }
 
-TEST_CASE("a winning non-number hides increments; a later number write drops them", "[counters]") {
+TEST_CASE("a winning non-number hides increments, and a later number write drops them",
+          "[counters]") {
   Database a("alice"), b("bob");
   commitOps(a, {setOp("t", "k", {{"n", 1}})});
   syncFrom(b, a);

@@ -167,6 +167,19 @@ inline OracleRows oracleFromHistory(ByteSpan history) {
       }
     }
     auto isSetWrite = [&](std::size_t w) { return evs[w].op.kind == OpKind::AddToSet; };
+    // Whether an op that has `a` in its past removes it: a row set or delete, an update
+    // naming `col`, or an op of `col` that `also` says removes it.
+    auto removed = [&](std::size_t a, const std::string& col, auto&& also) {
+      for (std::size_t x : list) {
+        if (!sees(x, a)) continue;
+        const Op& o = evs[x].op;
+        if (wholeRow(x)) return true;
+        for (const auto& c : o.columns) {
+          if (c.first == col && (o.kind == OpKind::UpdateRow || also(o, c.second))) return true;
+        }
+      }
+      return false;
+    };
     // The elements of a set column: adds no remover has in its past.
     auto elementsOf = [&](const std::string& col) {
       std::vector<Json> out;
@@ -174,19 +187,11 @@ inline OracleRows oracleFromHistory(ByteSpan history) {
         const Op& add = evs[a].op;
         if (add.kind != OpKind::AddToSet || add.columns[0].first != col) continue;
         const Bytes& e = add.columns[0].second;
-        bool removed = false;
-        for (std::size_t x : list) {
-          if (!sees(x, a)) continue;
-          const Op& o = evs[x].op;
-          if (wholeRow(x)) removed = true;
-          for (const auto& c : o.columns) {
-            if (c.first != col) continue;
-            if (o.kind == OpKind::UpdateRow) removed = true;
-            if (o.kind == OpKind::RemoveFromSet && c.second == e) removed = true;
-          }
-        }
+        const bool gone = removed(a, col, [&](const Op& o, const Bytes& v) {
+          return o.kind == OpKind::RemoveFromSet && v == e;
+        });
         const Json j = dec(e);
-        if (!removed && std::find(out.begin(), out.end(), j) == out.end()) out.push_back(j);
+        if (!gone && std::find(out.begin(), out.end(), j) == out.end()) out.push_back(j);
       }
       return out;
     };
@@ -196,16 +201,7 @@ inline OracleRows oracleFromHistory(ByteSpan history) {
       const Op& inc = evs[a].op;
       if (inc.kind != OpKind::Increment) continue;
       const std::string& col = inc.columns[0].first;
-      bool removed = false;
-      for (std::size_t x : list) {
-        if (!sees(x, a)) continue;
-        const Op& o = evs[x].op;
-        if (wholeRow(x)) removed = true;
-        for (const auto& c : o.columns) {
-          if (c.first == col && o.kind == OpKind::UpdateRow) removed = true;
-        }
-      }
-      if (removed) continue;
+      if (removed(a, col, [](const Op&, const Bytes&) { return false; })) continue;
       const auto delta = dec(inc.columns[0].second).get<std::int64_t>();
       sums[col] = static_cast<std::int64_t>(static_cast<std::uint64_t>(sums[col]) +
                                             static_cast<std::uint64_t>(delta));
