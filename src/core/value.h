@@ -50,6 +50,10 @@ using ValueRef = std::span<const std::uint8_t>;
 ValueType typeOf(ValueRef v);  // a set value is an Array
 // Whether `v` is a set column's value (tag kSet) rather than a plain one.
 inline bool isSetValue(ValueRef v) { return !v.empty() && v[0] == tag::kSet; }
+inline bool isNumber(ValueRef v) {
+  const ValueType t = typeOf(v);
+  return t == ValueType::Int || t == ValueType::Double;
+}
 // For Int and Double values.
 double numberOf(ValueRef v);
 // For String values: the UTF-8 bytes.

@@ -224,17 +224,19 @@ void finishUpdate(ChunkWriter& w, Bytes& out) {
 
 namespace {
 
+// A TypeError: the column of `op` holds `current`, not `kind` ("a set", "a counter").
+Error typeClash(const OpRef& op, ValueRef current, const char* kind) {
+  return Error(ErrorCode::Type, "column \"" + std::string(op.columns[0].name) + "\" of row \"" +
+                                    std::string(op.key) + "\" in table \"" + std::string(op.table) +
+                                    "\" holds " + typeNameOf(current) + ", not " + kind);
+}
+
 // A set op names one column, which must hold a set or nothing (`current`: its value).
 void checkSetOp(const OpRef& op, const ValueRef* current) {
   if (op.columns.size() != 1) {
     throw Error(ErrorCode::Type, "a set operation names exactly one column");
   }
-  if (current && !isSetValue(*current)) {
-    throw Error(ErrorCode::Type, "column \"" + std::string(op.columns[0].name) + "\" of row \"" +
-                                     std::string(op.key) + "\" in table \"" +
-                                     std::string(op.table) + "\" holds " + typeNameOf(*current) +
-                                     ", not a set");
-  }
+  if (current && !isSetValue(*current)) throw typeClash(op, *current, "a set");
 }
 
 // An increment names one column, which must hold a number or nothing (`current`: its value),
@@ -244,16 +246,7 @@ void checkIncrement(const OpRef& op, const ValueRef* current) {
   if (typeOf(op.columns[0].value) != ValueType::Int) {
     throw Error(ErrorCode::Type, "a counter delta must be a safe integer");
   }
-  if (current && !isSetValue(*current) &&
-      (typeOf(*current) == ValueType::Int || typeOf(*current) == ValueType::Double)) {
-    return;
-  }
-  if (current) {
-    throw Error(ErrorCode::Type, "column \"" + std::string(op.columns[0].name) + "\" of row \"" +
-                                     std::string(op.key) + "\" in table \"" +
-                                     std::string(op.table) + "\" holds " + typeNameOf(*current) +
-                                     ", not a counter");
-  }
+  if (current && !isNumber(*current)) throw typeClash(op, *current, "a counter");
 }
 
 // Checks a set op or an increment against the value its column holds (nullptr: none).

@@ -40,6 +40,16 @@ std::vector<std::string> Staging::keysOf(std::string_view table) const {
   return out;
 }
 
+namespace {
+
+// Where column `name` is, or goes, in a staged row's columns (sorted by name).
+auto columnAt(std::vector<std::pair<std::string, Bytes>>& cols, const std::string& name) {
+  return std::lower_bound(cols.begin(), cols.end(), name,
+                          [](const auto& c, const std::string& n) { return c.first < n; });
+}
+
+}  // namespace
+
 void Staging::applyTo(std::optional<StagedRow>& row, const Op& op) {
   switch (op.kind) {
     case OpKind::SetRow:
@@ -49,8 +59,7 @@ void Staging::applyTo(std::optional<StagedRow>& row, const Op& op) {
       if (!row) return;  // validated before staging: cannot happen for staged ops
       auto& cols = row->columns;
       for (const auto& [name, value] : op.columns) {
-        auto it = std::lower_bound(cols.begin(), cols.end(), name,
-                                   [](const auto& c, const std::string& n) { return c.first < n; });
+        auto it = columnAt(cols, name);
         if (it != cols.end() && it->first == name) {
           it->second = value;
         } else {
@@ -67,8 +76,7 @@ void Staging::applyTo(std::optional<StagedRow>& row, const Op& op) {
       if (!row) return;  // validated before staging: cannot happen for staged ops
       auto& cols = row->columns;
       const auto& [name, element] = op.columns[0];
-      auto it = std::lower_bound(cols.begin(), cols.end(), name,
-                                 [](const auto& c, const std::string& n) { return c.first < n; });
+      auto it = columnAt(cols, name);
       if (it == cols.end() || it->first != name) {
         if (op.kind == OpKind::RemoveFromSet) return;  // not a write: nothing to remove from
         it = cols.insert(it, {name, {tag::kSet, 0}});
@@ -83,8 +91,7 @@ void Staging::applyTo(std::optional<StagedRow>& row, const Op& op) {
       if (!row) return;  // validated before staging: cannot happen for staged ops
       auto& cols = row->columns;
       const auto& [name, delta] = op.columns[0];
-      auto it = std::lower_bound(cols.begin(), cols.end(), name,
-                                 [](const auto& c, const std::string& n) { return c.first < n; });
+      auto it = columnAt(cols, name);
       ByteWriter w;
       const auto d = static_cast<std::int64_t>(numberOf(delta));
       if (it == cols.end() || it->first != name) {

@@ -64,18 +64,14 @@ void RowStore::encodeRowState(RowId id, ByteWriter& out) const {
       for (const auto& dot : entry.second.dots) event(dot.second);
     }
   }
-  std::size_t nCounters = 0;
-  for (auto it = counters_.lower_bound(loserKey(id, 0));
-       it != counters_.end() && (it->first >> 32) == id; ++it) {
-    ++nCounters;
-  }
+  const CounterRange counters = countersOf(id);
+  const auto nCounters = static_cast<std::size_t>(std::distance(counters.begin(), counters.end()));
   if (nCounters == 0) return;
   out.varint(nCounters);
-  for (auto it = counters_.lower_bound(loserKey(id, 0));
-       it != counters_.end() && (it->first >> 32) == id; ++it) {
-    out.string(names_.name(static_cast<NameId>(it->first & 0xffffffffu)));
-    out.varint(it->second.peers.size());
-    for (const auto& [peer, e] : it->second.peers) {
+  for (const auto& [key, st] : counters) {
+    out.string(names_.name(columnOf(key)));
+    out.varint(st.peers.size());
+    for (const auto& [peer, e] : st.peers) {
       out.varint(localOf(peer));
       for (const CounterClock& c : {e.latest, e.base}) {
         out.varint(c.next);
@@ -161,10 +157,7 @@ RowId RowStore::loadRow(NameId table, std::string_view key, std::vector<Cell>&& 
   }
   // The read values of sets and counters, rebuilt (the row is new: nothing is journaled).
   for (std::size_t i = 0; i < rows_[id].cells.size(); ++i) refreshSetCellAt(id, i);
-  for (auto it = counters_.lower_bound(loserKey(id, 0));
-       it != counters_.end() && (it->first >> 32) == id; ++it) {
-    refreshCounter(id, static_cast<NameId>(it->first & 0xffffffffu), &it->second);
-  }
+  for (const auto& [counterKey, st] : countersOf(id)) refreshCounter(id, columnOf(counterKey), st);
   return id;
 }
 

@@ -389,10 +389,6 @@ void eraseObserved(std::map<PeerIdx, LV>& dots, const Observer& obs) {
     d = obs.observed(d->second) ? dots.erase(d) : std::next(d);
 }
 
-}  // namespace
-
-namespace {
-
 // The state under `key` (created if absent), saved to `saved` for undo at its first change in
 // the call (`epoch`). Undo by copy: an op on a set or counter costs its size anyway.
 template <typename Map, typename State = typename Map::mapped_type>
@@ -467,11 +463,17 @@ void RowStore::refreshSetCellAt(RowId id, std::size_t idx) {
   } else {
     w.raw(emptySetValue());
   }
-  const ValueRef now = cur.value();
   ++setCellsRefreshed_;
-  if (std::equal(now.begin(), now.end(), w.bytes().begin(), w.bytes().end())) return;
-  Cell c(cur.column(), cur.lv(), w.bytes());
+  replaceValue(id, idx, w.bytes());
+}
+
+void RowStore::replaceValue(RowId id, std::size_t idx, ValueRef value) {
+  const Cell& cur = rows_[id].cells[idx];
+  const ValueRef now = cur.value();
+  if (std::equal(now.begin(), now.end(), value.begin(), value.end())) return;
+  Cell c(cur.column(), cur.lv(), value);
   c.setHasLosers(cur.hasLosers());
+  if (cur.derived()) c.setDerived();
   replaceCell(id, idx, std::move(c));
 }
 
@@ -490,14 +492,11 @@ void RowStore::settleSets() {
   sortRange(counterRows_.begin(), counterRows_.end());
   counterRows_.erase(std::unique(counterRows_.begin(), counterRows_.end()), counterRows_.end());
   for (RowId id : counterRows_) {
-    for (auto it = counters_.lower_bound(loserKey(id, 0));
-         it != counters_.end() && (it->first >> 32) == id; ++it) {
-      refreshCounter(id, static_cast<NameId>(it->first & 0xffffffffu), &it->second);
-    }
+    for (const auto& [key, st] : countersOf(id)) refreshCounter(id, columnOf(key), st);
   }
   for (const auto& [id, col] : counterColumns_) {
     if (!std::binary_search(counterRows_.begin(), counterRows_.end(), id))
-      refreshCounter(id, col, &counters_.find(loserKey(id, col))->second);
+      refreshCounter(id, col, counters_.find(loserKey(id, col))->second);
   }
   counterRows_.clear();
   counterColumns_.clear();
@@ -530,9 +529,8 @@ bool RowStore::hasLiveCounter(RowId id, const std::vector<NameId>* columns) cons
   ++counterLookups_;
   if (counters_.empty()) return false;
   if (!columns) {
-    for (auto it = counters_.lower_bound(loserKey(id, 0));
-         it != counters_.end() && (it->first >> 32) == id; ++it) {
-      if (it->second.live()) return true;
+    for (const auto& counter : countersOf(id)) {
+      if (counter.second.live()) return true;
     }
     return false;
   }
@@ -564,10 +562,7 @@ std::vector<std::pair<NameId, Bytes>> RowStore::claimsOf(RowId id,
       if (it != counters_.end()) add(col, it->second);
     }
   } else {
-    for (auto it = counters_.lower_bound(loserKey(id, 0));
-         it != counters_.end() && (it->first >> 32) == id; ++it) {
-      add(static_cast<NameId>(it->first & 0xffffffffu), it->second);
-    }
+    for (const auto& [key, st] : countersOf(id)) add(columnOf(key), st);
   }
   // An op names its columns in name order.
   sortRange(out.begin(), out.end(), [&](const auto& a, const auto& b) {
@@ -596,59 +591,51 @@ void RowStore::markCounterDirty(RowId id, NameId col) {
 }
 
 void RowStore::markCountersDirty(RowId id) {
-  auto it = counters_.lower_bound(loserKey(id, 0));
-  if (it == counters_.end() || (it->first >> 32) != id) return;
+  const CounterRange counters = countersOf(id);
+  if (counters.begin() == counters.end()) return;
   reserveMore(counterRows_, 1);
   counterRows_.push_back(id);
 }
 
-void RowStore::refreshCounter(RowId id, NameId col, CounterState* st) {
+void RowStore::refreshCounter(RowId id, NameId col, const CounterState& current) {
   ++counterCellsRefreshed_;
   bool found;
   const std::size_t idx = findCell(rows_[id], col, names_.name(col), found);
-  const bool live = st->live();
+  const CounterState* st = &current;
   auto forgetRaw = [&] {
-    if (st->hasRaw) {
-      st = &changeCounter(id, col);
-      st->hasRaw = false;
-      st->raw.clear();
-    }
+    if (!st->hasRaw) return;
+    CounterState& m = changeCounter(id, col);
+    m.hasRaw = false;
+    m.raw.clear();
   };
   ByteWriter w;
   if (found && !rows_[id].cells[idx].derived()) {
     const Cell& cur = rows_[id].cells[idx];
     if (!(st->hasRaw && st->rawLv == cur.lv())) {
       // A new winner: its cell holds what its write wrote.
-      const ValueType t = typeOf(cur.value());
-      if (t != ValueType::Int && t != ValueType::Double) {
+      if (!isNumber(cur.value())) {
         forgetRaw();  // a winning non-number hides the increments
         return;
       }
-      st = &changeCounter(id, col);
-      st->raw.assign(cur.value().begin(), cur.value().end());
-      st->rawLv = cur.lv();
-      st->hasRaw = true;
+      CounterState& m = changeCounter(id, col);
+      m.raw.assign(cur.value().begin(), cur.value().end());
+      m.rawLv = cur.lv();
+      m.hasRaw = true;
+      st = &m;
     }
-    writeCounterValue(st->raw, live ? st->sum() : 0, w);
+    writeCounterValue(st->raw, st->sum(), w);
   } else {
     forgetRaw();
-    if (!live) {
+    if (!st->live()) {
       if (found) eraseCell(id, idx);
       return;
     }
     writeCounterValue({}, st->sum(), w);
   }
-  const ValueRef want = w.bytes();
   if (found) {
-    const Cell& cur = rows_[id].cells[idx];
-    const ValueRef now = cur.value();
-    if (std::equal(now.begin(), now.end(), want.begin(), want.end())) return;
-    Cell c(col, cur.lv(), want);
-    c.setHasLosers(cur.hasLosers());
-    if (cur.derived()) c.setDerived();
-    replaceCell(id, idx, std::move(c));
+    replaceValue(id, idx, w.bytes());
   } else {
-    Cell c(col, 0, want);
+    Cell c(col, 0, w.bytes());
     c.setDerived();
     insertCell(id, idx, std::move(c));
   }
@@ -970,10 +957,8 @@ Bytes RowStore::encodeState() const {
     }
     // Counters: columns and peers by name.
     std::vector<std::pair<std::string_view, const CounterState*>> counters;
-    for (auto it = counters_.lower_bound(loserKey(id, 0));
-         it != counters_.end() && (it->first >> 32) == id; ++it) {
-      counters.emplace_back(names_.name(static_cast<NameId>(it->first & 0xffffffffu)), &it->second);
-    }
+    for (const auto& [key, st] : countersOf(id))
+      counters.emplace_back(names_.name(columnOf(key)), &st);
     sortRange(counters.begin(), counters.end());
     w.varint(counters.size());
     for (const auto& [name, st] : counters) {
@@ -1057,7 +1042,7 @@ void RowStore::checkInvariants() const {
   }
   for (const auto& [key, st] : counters_) {
     const auto id = static_cast<RowId>(key >> 32);
-    const auto col = static_cast<NameId>(key & 0xffffffffu);
+    const NameId col = columnOf(key);
     internal(live(id), "counter state of a dead row");
     bool found;
     const std::size_t idx = findCell(rows_[id], col, names_.name(col), found);
@@ -1066,11 +1051,10 @@ void RowStore::checkInvariants() const {
       continue;
     }
     const Cell& c = rows_[id].cells[idx];
-    const bool number = typeOf(storedValue(id, c)) == ValueType::Int ||
-                        typeOf(storedValue(id, c)) == ValueType::Double;
-    if (!c.derived() && !number) continue;  // a winning non-number hides the increments
+    const ValueRef raw = c.derived() ? ValueRef{} : storedValue(id, c);
+    if (!c.derived() && !isNumber(raw)) continue;  // a winning non-number hides the increments
     ByteWriter w;
-    writeCounterValue(c.derived() ? ValueRef{} : storedValue(id, c), st.live() ? st.sum() : 0, w);
+    writeCounterValue(raw, st.sum(), w);
     const ValueRef v = c.value();
     internal(std::equal(v.begin(), v.end(), w.bytes().begin(), w.bytes().end()),
              "a counter's cell disagrees with its entries");

@@ -122,19 +122,30 @@ class RowStore {
             std::span<const JoinCounter> theirCounters, const std::vector<Seq>& seenByThem,
             const std::vector<Seq>& seenByUs, std::uint64_t* checks);
 
+  // A row's counter states, in column id order: adjacent in counters_ (keys are row ‖ column).
+  template <typename It>
+  struct Range {
+    It first, last;
+    It begin() const { return first; }
+    It end() const { return last; }
+  };
+  using CounterRange = Range<std::map<std::uint64_t, CounterState>::const_iterator>;
+  CounterRange countersOf(RowId id) const {
+    // (Row ids stay below 2^32 - 1: id + 1 does not wrap.)
+    return {counters_.lower_bound(loserKey(id, 0)), counters_.lower_bound(loserKey(id + 1ull, 0))};
+  }
   // The counter entries of a row. f(NameId column, PeerIdx peer, const CounterEntry&)
   template <typename F>
   void forEachCounter(RowId id, F&& f) const {
-    for (auto it = counters_.lower_bound(loserKey(id, 0));
-         it != counters_.end() && (it->first >> 32) == id; ++it) {
-      for (const auto& entry : it->second.peers)
-        f(static_cast<NameId>(it->first & 0xffffffffu), entry.first, entry.second);
+    for (const auto& counter : countersOf(id)) {
+      for (const auto& entry : counter.second.peers)
+        f(columnOf(counter.first), entry.first, entry.second);
     }
   }
   // Whether the row holds any state: cells, or counter entries (kept after a delete).
   bool holdsState(RowId id) const {
-    auto it = counters_.lower_bound(loserKey(id, 0));
-    return !rows_[id].empty() || (it != counters_.end() && (it->first >> 32) == id);
+    const auto counters = countersOf(id);
+    return !rows_[id].empty() || counters.begin() != counters.end();
   }
   // Whether a counter column of the row (any, when `columns` is null) has live increments.
   bool hasLiveCounter(RowId id, const std::vector<NameId>* columns) const;
@@ -280,7 +291,8 @@ class RowStore {
     std::map<PeerIdx, Cell>::node_type cell;
     std::set<WriteOrder>::node_type order;
   };
-  static std::uint64_t loserKey(RowId id, NameId col) { return (std::uint64_t{id} << 32) | col; }
+  static std::uint64_t loserKey(std::uint64_t id, NameId col) { return (id << 32) | col; }
+  static NameId columnOf(std::uint64_t key) { return static_cast<NameId>(key & 0xffffffffu); }
 
   std::uint64_t hashOf(NameId table, std::string_view key) const;
   std::size_t slotOf(NameId table, std::string_view key) const;
@@ -315,7 +327,9 @@ class RowStore {
   void markCounterDirty(RowId id, NameId col);
   void markCountersDirty(RowId id);
   // Puts a counter column's read value into its cell (a derived cell when no plain write).
-  void refreshCounter(RowId id, NameId col, CounterState* st);
+  void refreshCounter(RowId id, NameId col, const CounterState& current);
+  // Replaces the value of cell `idx` (keeping its flags) unless it holds `value` already.
+  void replaceValue(RowId id, std::size_t idx, ValueRef value);
   void write(RowId id, const ColumnWrite& w, LV lv, const Observer& obs, bool removeFirst);
   void touch(RowId id);
   void destroy(RowId id) noexcept;
