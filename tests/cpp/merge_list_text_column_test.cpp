@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -16,151 +17,14 @@
 #include "support/alloc_hooks.h"
 #include "support/error_of.h"
 #include "support/fugue_oracle.h"
+#include "support/text_world.h"
 
 using namespace crdtdb;
 using crdtdb::testing::FugueOracle;
 using crdtdb::testing::TextEvent;
+using namespace crdtdb::testing::text;
 
 namespace {
-
-// One edit run in the shared history, or (len 0) an event of some other row: the column's
-// graph is a projection of the replica's.
-struct World {
-  std::vector<TextEvent> events;
-  std::vector<Seq> seq;  // first seq of each event
-};
-
-struct Replica {
-  std::string name;
-  CausalGraph graph;
-  Interner peers;
-  list::TextColumn col;
-  std::vector<bool> has;
-  std::map<int, LV> lastLv;  // world event -> its LV here
-  std::vector<int> order;    // world events in local order
-  std::vector<int> frontier;
-  std::vector<list::TextPatch> patches;
-  std::u16string mirror;  // the text rebuilt from patches alone (what an editor binding sees)
-
-  list::TextColumn::AuthorLess authorLess() {
-    return [this](LV a, LV b) {
-      return peers.name(graph.stampOf(a).peer) < peers.name(graph.stampOf(b).peer);
-    };
-  }
-  void applyPatches() {
-    for (const list::TextPatch& p : patches) {
-      mirror.erase(p.pos, p.removed);
-      mirror.insert(p.pos, p.inserted);
-    }
-    patches.clear();
-  }
-  std::vector<LV> parentLvs(const std::vector<int>& events) const {
-    std::vector<LV> out;
-    for (int e : events) out.push_back(lastLv.at(e));
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-  void record(int e, LV lv, const std::vector<int>& parents) {
-    has.resize(std::max(has.size(), static_cast<std::size_t>(e) + 1), false);
-    has[e] = true;
-    lastLv[e] = lv;
-    order.push_back(e);
-    std::erase_if(frontier, [&](int f) {
-      return std::find(parents.begin(), parents.end(), f) != parents.end();
-    });
-    frontier.push_back(e);
-  }
-};
-
-bool splitsPair(const std::u16string& s, std::size_t pos) {
-  return pos > 0 && pos < s.size() && s[pos - 1] >= 0xd800 && s[pos - 1] <= 0xdbff &&
-         s[pos] >= 0xdc00 && s[pos] <= 0xdfff;
-}
-
-void localEdit(World& w, Replica& r, std::mt19937_64& rng) {
-  const std::u16string text = r.col.text().str();
-  TextEvent ev{r.name, r.frontier, true, true, 0, 0, {}};
-  const int kind = static_cast<int>(rng() % 10);
-  if (kind < 6 || text.empty()) {
-    std::uint32_t pos = static_cast<std::uint32_t>(rng() % (text.size() + 1));
-    if (splitsPair(text, pos)) ++pos;
-    if (rng() % 5 == 0) {
-      ev.text = u"\U0001F600";
-    } else {
-      for (std::size_t i = 0, n = 1 + rng() % 3; i < n; ++i) ev.text.push_back(u'a' + rng() % 26);
-    }
-    ev.pos = pos;
-    ev.len = static_cast<std::uint32_t>(ev.text.size());
-  } else if (kind < 9) {
-    std::uint32_t pos = static_cast<std::uint32_t>(rng() % text.size());
-    if (splitsPair(text, pos)) --pos;
-    std::uint32_t end = std::min<std::uint32_t>(static_cast<std::uint32_t>(text.size()),
-                                                pos + 1 + static_cast<std::uint32_t>(rng() % 3));
-    if (splitsPair(text, end)) ++end;
-    ev.insert = false;
-    ev.forward = rng() % 2 == 0;
-    ev.pos = pos;
-    ev.len = end - pos;
-  } else {
-    ev.insert = false;  // another row's event
-    ev.len = 0;
-  }
-  const int e = static_cast<int>(w.events.size());
-  const PeerIdx self = r.peers.intern(r.name);
-  const Seq seq = r.graph.nextSeq(self);
-  const LV lv = r.graph.append(self, seq, r.parentLvs(ev.parents), 1);
-  if (ev.len > 0 && ev.insert) r.col.localInsert(lv, ev.pos, ev.text, &r.patches);
-  if (ev.len > 0 && !ev.insert) {
-    // A delete run made of single Backspaces or Deletes, like a user's keystrokes: exercises
-    // the run-length encoding of both directions.
-    r.col.localDelete(lv, ev.pos, ev.len, &r.patches);
-  }
-  w.events.push_back(ev);
-  w.seq.push_back(seq);
-  r.record(e, lv, ev.parents);
-  r.applyPatches();
-}
-
-// Sends `to` the first `count` events of `from`'s order that it lacks.
-void merge(const World& w, const Replica& from, Replica& to, std::size_t count,
-           std::mt19937_64& rng, bool randomFlushes = true) {
-  for (std::size_t i = 0; i < count && i < from.order.size(); ++i) {
-    const int e = from.order[i];
-    if (e < static_cast<int>(to.has.size()) && to.has[e]) continue;
-    const TextEvent& ev = w.events[e];
-    const PeerIdx peer = to.peers.intern(ev.peer);
-    const std::vector<LV> parents = to.parentLvs(ev.parents);
-    const LV lv = to.graph.append(peer, w.seq[e], parents, 1);
-    if (ev.len > 0) {
-      const VV vv = to.graph.vvOfParents(parents);
-      auto seen = [&](LV x) {
-        const Stamp s = to.graph.stampOf(x);
-        return s.seq < to.graph.vvGet(vv, s.peer);
-      };
-      const std::vector<LV> cparents = to.col.parentsFor(seen);
-      to.col.addRemote(lv, {ev.insert, ev.pos, ev.len, ev.text}, cparents);
-      if (randomFlushes && rng() % 3 == 0) {
-        to.col.flush(to.authorLess(), &to.patches);
-        to.applyPatches();
-      }
-    }
-    to.record(e, lv, ev.parents);
-  }
-  to.col.flush(to.authorLess(), &to.patches);
-  to.applyPatches();
-}
-
-std::u16string oracleFor(const World& w, const Replica& r) {
-  std::vector<bool> chosen(w.events.size(), false);
-  for (std::size_t i = 0; i < r.has.size(); ++i) chosen[i] = r.has[i];
-  return FugueOracle::replay(w.events, chosen);
-}
-
-std::string show(const std::u16string& s) {
-  std::string out;
-  for (char16_t c : s) out += c < 128 ? static_cast<char>(c) : '?';
-  return out;
-}
 
 void runSeed(std::uint64_t seed, int steps) {
   std::mt19937_64 rng(seed);
@@ -268,6 +132,75 @@ TEST_CASE("text column: random concurrent histories equal the FugueMax oracle") 
   const char* env = std::getenv("CRDTDB_TEXT_SEEDS");
   const int seeds = env != nullptr ? std::atoi(env) : 60;
   for (int s = 0; s < seeds; ++s) runSeed(static_cast<std::uint64_t>(s) * 7919 + 3, 120);
+}
+
+void requireSameColumn(const list::TextColumn& a, const list::TextColumn& b) {
+  REQUIRE(a.text().str() == b.text().str());
+  REQUIRE(a.ops().size() == b.ops().size());
+  for (std::size_t i = 0; i < a.ops().size(); ++i) {
+    const list::ListOp &x = a.ops()[i], &y = b.ops()[i];
+    REQUIRE((x.start == y.start && x.len == y.len && x.kind == y.kind && x.pos == y.pos &&
+             x.contentAt == y.contentAt && (x.forward == y.forward || x.len == 1)));
+    if (x.kind == list::ListOp::Insert) REQUIRE(a.content(x) == b.content(y));
+  }
+  REQUIRE(a.graph().frontier() == b.graph().frontier());
+  REQUIRE(a.graph().lastEnd() == b.graph().lastEnd());
+  REQUIRE(a.pending() == b.pending());
+  for (LV u = 0; u < a.graph().lastEnd(); ++u) REQUIRE(a.eventOf(u) == b.eventOf(u));
+}
+
+TEST_CASE("text column: a rollback undoes local edits, merges and flushes exactly") {
+  // A call's text changes must be revertible until the next call (Database::undoLast): at
+  // random points a replica marks, edits and merges, then rolls back; its column must equal a
+  // copy taken at the mark, and go on converging with the others.
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    std::mt19937_64 rng(seed);
+    World w;
+    const int n = 3;
+    std::vector<Replica> reps(n);
+    for (int i = 0; i < n; ++i) reps[i].name = std::string("peer-") + static_cast<char>('a' + i);
+    for (int step = 0; step < 150; ++step) {
+      const int ri = static_cast<int>(rng() % n);
+      const bool undo = rng() % 4 == 0;
+      std::optional<Replica> saved;
+      std::optional<list::TextColumn::Mark> m;
+      if (undo) {
+        saved = reps[ri];
+        m = reps[ri].col.mark();
+      }
+      for (int k = 0, actions = 1 + static_cast<int>(rng() % 4); k < actions; ++k) {
+        Replica& r = reps[ri];
+        Replica& from = reps[(ri + 1 + rng() % (n - 1)) % n];
+        if (rng() % 3 == 0) {
+          merge(w, from, r, rng() % (from.order.size() + 1), rng);
+        } else {
+          localEdit(w, r, rng);
+        }
+      }
+      if (!undo) continue;
+      INFO("seed " << seed << " step " << step);
+      reps[ri].col.rollback(*m);
+      reps[ri].col.forget();
+      requireSameColumn(reps[ri].col, saved->col);
+      reps[ri].col.checkInvariants();
+      list::TextColumn rolled = std::move(reps[ri].col);
+      reps[ri] = std::move(*saved);
+      reps[ri].col = std::move(rolled);
+    }
+    for (int round = 0; round < 2; ++round) {
+      for (int i = 0; i < n; ++i) {
+        for (int j = 0; j < n; ++j) {
+          if (i != j) merge(w, reps[j], reps[i], reps[j].order.size(), rng);
+        }
+      }
+    }
+    const std::u16string expected = oracleFor(w, reps[0]);
+    for (Replica& r : reps) {
+      INFO("seed " << seed << " replica " << r.name);
+      REQUIRE(show(r.col.text().str()) == show(expected));
+      REQUIRE(r.mirror == expected);
+    }
+  }
 }
 
 TEST_CASE("text column: the worked example of src/merge/README.md") {
@@ -424,7 +357,7 @@ TEST_CASE("text column: hostile remote edits are DecodeErrors and a failed messa
   // Past the end of the author's text but not of every unit: found by flush; the message is
   // rolled back and the column takes honest edits again.
   col.localDelete(1, 0, 3, nullptr);  // units 3..5; text "", 3 units ever inserted
-  const auto m = col.mark();
+  auto m = col.mark();
   const std::vector<LV> p5{5};
   col.addRemote(2, {true, 2, 0, u"x"}, p5);  // the author's text was empty
   CHECK(code([&] { col.flush(less, nullptr); }) == ErrorCode::Decode);
@@ -449,7 +382,7 @@ TEST_CASE("text column: a rollback restores runs that the rolled-back edits exte
   col.addRemote(2, {true, 2, 0, u"e"}, p5);       // unit 6: "cde"
   col.flush(less, nullptr);
   REQUIRE(col.text().str() == u"cde");
-  const auto m = col.mark();
+  auto m = col.mark();
   col.addRemote(3, {true, 3, 0, u"f"}, p6);  // unit 7 extends the last op run in place
   col.addRemote(4, {true, 5, 0, u"g"}, p7);  // its author's text "cdef" is 4 long: fails
   REQUIRE(col.ops().size() == 4);

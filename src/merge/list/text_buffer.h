@@ -2,6 +2,7 @@
 // where the user types, so moving the gap costs the distance between edits, not the length.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -41,6 +42,12 @@ class TextBuffer {
     if (len == 0) return;
     moveGap(pos);
     gapLen_ += len;
+  }
+  // Appends units [pos, pos + len) to `out` (which has the room: no allocation).
+  void copyTo(std::size_t pos, std::size_t len, std::u16string& out) const {
+    const std::size_t before = pos < gapStart_ ? std::min(len, gapStart_ - pos) : 0;
+    out.append(buf_.data() + pos, before);
+    out.append(buf_.data() + pos + before + gapLen_, len - before);
   }
   std::u16string str() const {
     std::u16string out;

@@ -117,12 +117,14 @@ void TextColumn::localInsert(LV event, std::uint32_t pos, std::u16string_view te
   checkInsert(pos);
   if (text.empty()) return;
   text_.reserveFor(text.size());
+  reserveUndo(1, 0);
+  version_.reserve(1);
   parentsScratch_.assign(graph_.frontier().begin(), graph_.frontier().end());
   const std::vector<LV>& parents = parentsScratch_;  // a copy: append() changes the frontier
   const auto len = static_cast<std::uint32_t>(text.size());
   const LV lv = graph_.lastEnd();
   append(event, {lv, len, ListOp::Insert, true, pos, 0}, text, parents);
-  text_.insert(pos, text);
+  applyPatch({pos, 0, text});
   version_.assign(1, lv + len - 1);
   merged_ = lv + len;
   if (out != nullptr) out->push_back({pos, 0, content(ops_.back()).substr(ops_.back().len - len)});
@@ -136,9 +138,10 @@ void TextColumn::localDelete(LV event, std::uint32_t pos, std::uint32_t len,
   parentsScratch_.assign(graph_.frontier().begin(), graph_.frontier().end());
   const std::vector<LV>& parents = parentsScratch_;  // a copy: append() changes the frontier
   version_.reserve(1);
+  reserveUndo(1, len);
   const LV lv = graph_.lastEnd();
   append(event, {lv, len, ListOp::Delete, true, pos, 0}, {}, parents);
-  text_.erase(pos, len);
+  applyPatch({pos, len, {}});
   version_.assign(1, lv + len - 1);
   merged_ = lv + len;
   if (out != nullptr) out->push_back({pos, len, {}});
@@ -218,15 +221,16 @@ void TextColumn::flush(const AuthorLess& authorLess, std::vector<TextPatch>* out
   if (it != ops_.end()) slowMerge(a, length, authorLess, patches);
 
   // Apply without allocating.
-  std::size_t inserted = 0;
-  for (const TextPatch& p : patches) inserted += p.inserted.size();
+  std::size_t inserted = 0, removed = 0;
+  for (const TextPatch& p : patches) {
+    inserted += p.inserted.size();
+    removed += p.removed;
+  }
   text_.reserveFor(inserted);
+  reserveUndo(patches.size(), removed);
   std::vector<LV> frontier = graph_.frontier();
   if (out != nullptr) reserveMore(*out, patches.size());
-  for (const TextPatch& p : patches) {
-    if (p.removed > 0) text_.erase(p.pos, p.removed);
-    if (!p.inserted.empty()) text_.insert(p.pos, p.inserted);
-  }
+  for (const TextPatch& p : patches) applyPatch(p);
   version_.swap(frontier);
   merged_ = graph_.lastEnd();
   if (out != nullptr) out->insert(out->end(), patches.begin(), patches.end());
@@ -461,16 +465,47 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
 #endif
 }
 
-TextColumn::Mark TextColumn::mark() const {
+void TextColumn::reserveUndo(std::size_t patches, std::size_t removedUnits) {
+  if (!recording_) return;
+  reserveMore(undo_, patches);
+  reserveMore(undoContent_, removedUnits);
+}
+
+void TextColumn::applyPatch(const TextPatch& p) noexcept {
+  if (recording_) {
+    undo_.push_back(
+        {p.pos, static_cast<std::uint32_t>(p.inserted.size()), p.removed, undoContent_.size()});
+    text_.copyTo(p.pos, p.removed, undoContent_);
+  }
+  if (p.removed > 0) text_.erase(p.pos, p.removed);
+  // Room was reserved by the caller: no allocation.
+  if (!p.inserted.empty()) text_.insert(p.pos, p.inserted);
+}
+
+TextColumn::Mark TextColumn::mark() {
+  recording_ = true;
   return {graph_.mark(),
           ops_.size(),
           content_.size(),
           events_.size(),
+          undo_.size(),
+          undoContent_.size(),
           ops_.empty() ? ListOp{} : ops_.back(),
-          events_.empty() ? EventRun{} : events_.back()};
+          events_.empty() ? EventRun{} : events_.back(),
+          version_,
+          merged_};
 }
 
-void TextColumn::rollback(const Mark& m) noexcept {
+void TextColumn::rollback(Mark& m) noexcept {
+  // The text first, newest change first: each step brings back a text the buffer held
+  // before, so its capacity suffices and nothing allocates.
+  for (std::size_t i = undo_.size(); i-- > m.undo;) {
+    const TextUndo& u = undo_[i];
+    text_.erase(u.pos, u.inserted);
+    text_.insert(u.pos, std::u16string_view(undoContent_).substr(u.removedAt, u.removed));
+  }
+  undo_.resize(m.undo);
+  undoContent_.resize(m.undoContent);
   // The last op and event run may have been extended in place (RLE): restore them too.
   graph_.rollback(m.graph);
   ops_.resize(m.ops);
@@ -478,6 +513,14 @@ void TextColumn::rollback(const Mark& m) noexcept {
   content_.resize(m.content);
   events_.resize(m.events);
   if (!events_.empty()) events_.back() = m.lastEvent;
+  version_.swap(m.version);
+  merged_ = m.merged;
+}
+
+void TextColumn::forget() noexcept {
+  recording_ = false;
+  undo_.clear();
+  undoContent_.clear();
 }
 
 void TextColumn::checkInvariants() const {
@@ -507,7 +550,8 @@ void TextColumn::checkInvariants() const {
 std::size_t TextColumn::memoryBytes() const {
   return graph_.memoryBytes() + ops_.capacity() * sizeof(ListOp) +
          events_.capacity() * sizeof(EventRun) + content_.capacity() * sizeof(char16_t) +
-         text_.memoryBytes() + version_.capacity() * sizeof(LV);
+         text_.memoryBytes() + version_.capacity() * sizeof(LV) +
+         undo_.capacity() * sizeof(TextUndo) + undoContent_.capacity() * sizeof(char16_t);
 }
 
 }  // namespace crdtdb::list

@@ -12,7 +12,8 @@
 // Positions and lengths are in UTF-16 code units.
 //
 // Failure atomicity: flush() computes every patch before it changes the text, then applies
-// them without allocating; a failed local edit changes nothing.
+// them without allocating; a failed local edit changes nothing. mark()/rollback() undo whole
+// calls (what a Database call did to the column, failed or reverted afterwards).
 #pragma once
 
 #include <cstdint>
@@ -108,18 +109,27 @@ class TextColumn {
     LV unit, len, event;
     bool perUnit;
   };
+  template <class F>  // f(const EventRun&) in unit order
+  void forEachEventRun(F&& f) const {
+    for (const EventRun& r : events_) f(r);
+  }
 
-  // Undo of remote additions: addRemote() calls since mark() that flush() has not merged
-  // (a message that failed to merge is rolled back whole). Local edits and flushed edits
-  // are not covered. rollback() does not allocate.
+  // Undo of everything since mark(): local edits, remote additions and flushes (a call that
+  // fails, or that its caller reverts, leaves the column exactly as it was). mark() starts
+  // recording how the text changes (the units each change removed are kept); forget() stops
+  // and drops the record (marks taken before it are then void). rollback() does not
+  // allocate; it takes the mark's saved version.
   struct Mark {
     ListGraph::Mark graph;
-    std::size_t ops, content, events;
+    std::size_t ops, content, events, undo, undoContent;
     ListOp lastOp;
     EventRun lastEvent;
+    std::vector<LV> version;
+    LV merged;
   };
-  Mark mark() const;
-  void rollback(const Mark& m) noexcept;
+  Mark mark();
+  void rollback(Mark& m) noexcept;
+  void forget() noexcept;
 
   // Deep invariant check (tests; O(history)): ops and event runs tile the units, inserted
   // content matches the ops, the version is the frontier when nothing is pending.
@@ -154,6 +164,19 @@ class TextColumn {
   LV merged_ = 0;            // events below it are in the text (a run may grow past it)
   mutable Work work_;
   std::vector<LV> parentsScratch_;  // local edits' parents (reused: no allocation per edit)
+
+  // Undo record of text changes since mark(): at `pos`, `inserted` units were inserted in
+  // place of `removed` units, kept in undoContent_ from `removedAt`.
+  struct TextUndo {
+    std::uint32_t pos, inserted, removed;
+    std::size_t removedAt;
+  };
+  // Applies a patch to text_, recording its undo when recording_ (space reserved by the caller).
+  void applyPatch(const TextPatch& p) noexcept;
+  void reserveUndo(std::size_t patches, std::size_t removedUnits);
+  bool recording_ = false;
+  std::vector<TextUndo> undo_;
+  std::u16string undoContent_;
 };
 
 }  // namespace crdtdb::list
