@@ -1,0 +1,221 @@
+#include "merge/list/text_codec.h"
+
+#include <algorithm>
+
+#include "core/errors.h"
+#include "core/sort.h"
+
+namespace crdtdb::list {
+
+namespace {
+
+constexpr std::uint8_t kInsert = 1, kDeleteForward = 2, kDeleteBackward = 3;
+
+bool isHigh(std::uint32_t c) { return c >= 0xd800 && c <= 0xdbff; }
+bool isLow(std::uint32_t c) { return c >= 0xdc00 && c <= 0xdfff; }
+
+}  // namespace
+
+void appendWtf8(std::u16string_view units, std::string& out) {
+  for (std::size_t i = 0; i < units.size(); ++i) {
+    std::uint32_t c = units[i];
+    if (isHigh(c) && i + 1 < units.size() && isLow(units[i + 1])) {
+      c = 0x10000 + ((c - 0xd800) << 10) + (units[++i] - 0xdc00);
+    }
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x800) {
+      out.push_back(static_cast<char>(0xc0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
+    } else if (c < 0x10000) {
+      out.push_back(static_cast<char>(0xe0 | (c >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3f)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
+    } else {
+      out.push_back(static_cast<char>(0xf0 | (c >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3f)));
+      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3f)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
+    }
+  }
+}
+
+void decodeWtf8(std::string_view bytes, std::u16string& out) {
+  auto bad = [] { throw DecodeError("text content is not valid WTF-8"); };
+  bool afterHigh = false;  // the previous unit was a lone high surrogate
+  for (std::size_t i = 0; i < bytes.size();) {
+    const auto b0 = static_cast<std::uint8_t>(bytes[i]);
+    std::size_t n;
+    std::uint32_t c, min;
+    if (b0 < 0x80) {
+      n = 1, c = b0, min = 0;
+    } else if ((b0 & 0xe0) == 0xc0) {
+      n = 2, c = b0 & 0x1f, min = 0x80;
+    } else if ((b0 & 0xf0) == 0xe0) {
+      n = 3, c = b0 & 0x0f, min = 0x800;
+    } else if ((b0 & 0xf8) == 0xf0) {
+      n = 4, c = b0 & 0x07, min = 0x10000;
+    } else {
+      bad();
+      return;
+    }
+    if (bytes.size() - i < n) bad();
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto b = static_cast<std::uint8_t>(bytes[i + k]);
+      if ((b & 0xc0) != 0x80) bad();
+      c = (c << 6) | (b & 0x3f);
+    }
+    if (c < min || c > 0x10ffff) bad();
+    // A pair written as two surrogates has a shorter canonical form (one 4-byte sequence).
+    if (afterHigh && isLow(c)) bad();
+    afterHigh = isHigh(c);
+    if (c >= 0x10000) {
+      out.push_back(static_cast<char16_t>(0xd800 + ((c - 0x10000) >> 10)));
+      out.push_back(static_cast<char16_t>(0xdc00 + ((c - 0x10000) & 0x3ff)));
+    } else {
+      out.push_back(static_cast<char16_t>(c));
+    }
+    i += n;
+  }
+}
+
+void encodeText(const TextColumn& col, const std::function<EventName(LV)>& nameOf,
+                ByteWriter& out) {
+  out.u8(0);
+  out.varint(col.ops().size());
+  std::string content;
+  for (const ListOp& op : col.ops()) {
+    out.varint(op.len);
+    out.u8(op.kind == ListOp::Insert   ? kInsert
+           : op.forward || op.len == 1 ? kDeleteForward
+                                       : kDeleteBackward);
+    out.varint(op.pos);
+    if (op.kind == ListOp::Insert) appendWtf8(col.content(op), content);
+  }
+  out.string(content);
+  // Event runs, split where a per-unit run's events are not one peer's consecutive seqs
+  // (adjacent LVs here may be different peers elsewhere).
+  ByteWriter body;
+  std::size_t count = 0;
+  auto emit = [&](LV units, bool perUnit, EventName name) {
+    body.varint(units);
+    body.u8(perUnit ? 1 : 0);
+    body.varint(name.peer);
+    body.varint(name.seq);
+    ++count;
+  };
+  col.forEachEventRun([&](const TextColumn::EventRun& r) {
+    if (!r.perUnit) {
+      emit(r.len, false, nameOf(r.event));
+      return;
+    }
+    EventName first = nameOf(r.event);
+    LV len = 1;
+    for (LV i = 1; i < r.len; ++i) {
+      const EventName next = nameOf(r.event + i);
+      if (next.peer == first.peer && next.seq == first.seq + len) {
+        ++len;
+        continue;
+      }
+      emit(len, true, first);
+      first = next;
+      len = 1;
+    }
+    emit(len, true, first);
+  });
+  out.varint(count);
+  out.raw(body.bytes());
+}
+
+void decodeText(ByteReader& r, const std::function<LV(std::uint32_t, Seq)>& lvOf,
+                DecodedText& out) {
+  out.content.clear();
+  out.edits.clear();
+  if (r.u8() != 0) throw DecodeError("text history: unknown flags");
+  struct RawOp {
+    std::uint32_t len;
+    std::uint8_t kind;
+    std::uint32_t pos;
+    std::size_t contentAt;
+  };
+  std::vector<RawOp> ops;
+  const std::uint64_t nOps = r.varintBelow(r.remaining() / 3 + 1, "text op count");
+  ops.reserve(nOps);
+  std::uint64_t units = 0, inserted = 0;
+  for (std::uint64_t i = 0; i < nOps; ++i) {
+    const std::uint64_t len = r.varintBelow(kMaxEvents, "text op length");
+    const std::uint8_t kind = r.u8();
+    const std::uint64_t pos = r.varintBelow(kMaxEvents, "text op position");
+    if (len == 0) throw DecodeError("text history: an empty op");
+    if (kind < kInsert || kind > kDeleteBackward)
+      throw DecodeError("text history: unknown op kind");
+    units += len;
+    if (units > kMaxEvents) throw DecodeError("text history: too many units");
+    ops.push_back({static_cast<std::uint32_t>(len), kind, static_cast<std::uint32_t>(pos),
+                   static_cast<std::size_t>(inserted)});
+    if (kind == kInsert) inserted += len;
+  }
+  const std::uint64_t nBytes = r.varintBelow(r.remaining() + 1, "text content size");
+  const ByteSpan raw = r.raw(static_cast<std::size_t>(nBytes));
+  decodeWtf8(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()), out.content);
+  if (out.content.size() != inserted) throw DecodeError("text history: content and ops disagree");
+
+  // Units → events → edits. An event's units lie in one op (edits are never split).
+  const std::uint64_t nRuns = r.varintBelow(r.remaining() / 4 + 1, "text run count");
+  std::uint64_t unit = 0;
+  std::size_t opIdx = 0;
+  std::uint64_t opStart = 0;
+  auto addEdit = [&](LV event, std::uint64_t k) {
+    while (opIdx < ops.size() && unit >= opStart + ops[opIdx].len) opStart += ops[opIdx++].len;
+    if (opIdx == ops.size() || unit + k > opStart + ops[opIdx].len) {
+      throw DecodeError("text history: an edit spans two ops");
+    }
+    const RawOp& op = ops[opIdx];
+    const std::uint64_t o = unit - opStart;
+    // Where the author made it (as TextColumn::piecePos).
+    const std::uint64_t pos = op.kind == kInsert          ? std::uint64_t{op.pos} + o
+                              : op.kind == kDeleteForward ? op.pos
+                                                          : std::uint64_t{op.pos} + op.len - o - k;
+    if (pos > kMaxEvents) throw DecodeError("text history: a position past the unit space");
+    TextEdit e{
+        op.kind == kInsert, static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(k), {}};
+    if (e.insert) e.content = std::u16string_view(out.content).substr(op.contentAt + o, k);
+    out.edits.push_back({event, e});
+    unit += k;
+  };
+  for (std::uint64_t i = 0; i < nRuns; ++i) {
+    const std::uint64_t len = r.varintBelow(kMaxEvents, "text run length");
+    const std::uint8_t perUnit = r.u8();
+    const auto peer = static_cast<std::uint32_t>(r.varintBelow(0xffffffffu, "text run peer"));
+    const std::uint64_t seq = r.varintBelow(kMaxClock, "text run seq");
+    if (len == 0 || perUnit > 1) throw DecodeError("text history: malformed event run");
+    if (unit + len > units) throw DecodeError("text history: more event runs than units");
+    if (perUnit == 0) {
+      addEdit(lvOf(peer, seq), len);
+    } else {
+      if (seq + len > kMaxClock) throw DecodeError("text history: seq past the clock");
+      for (std::uint64_t k = 0; k < len; ++k) addEdit(lvOf(peer, seq + k), 1);
+    }
+  }
+  if (unit != units) throw DecodeError("text history: units without an event");
+  sortRange(out.edits.begin(), out.edits.end(),
+            [](const DecodedEdit& a, const DecodedEdit& b) { return a.event < b.event; });
+  for (std::size_t i = 1; i < out.edits.size(); ++i) {
+    if (out.edits[i].event == out.edits[i - 1].event) {
+      throw DecodeError("text history: an event named twice");
+    }
+  }
+}
+
+void addDecoded(TextColumn& col, const DecodedText& in, const std::function<bool(LV)>& fresh,
+                const std::function<std::vector<LV>(const TextColumn&, LV)>& parentsOf,
+                const TextColumn::AuthorLess& authorLess) {
+  for (const DecodedEdit& e : in.edits) {
+    if (!fresh(e.event)) continue;
+    const std::vector<LV> parents = parentsOf(col, e.event);
+    col.addRemote(e.event, e.edit, parents);
+  }
+  col.flush(authorLess, nullptr);
+}
+
+}  // namespace crdtdb::list
