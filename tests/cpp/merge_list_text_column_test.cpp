@@ -149,7 +149,7 @@ void requireSameColumn(const list::TextColumn& a, const list::TextColumn& b) {
   for (LV u = 0; u < a.graph().lastEnd(); ++u) REQUIRE(a.eventOf(u) == b.eventOf(u));
 }
 
-TEST_CASE("text column: a rollback undoes local edits, merges and flushes exactly") {
+TEST_CASE("text column: a rollback undoes local edits and merges and flushes exactly") {
   // A call's text changes must be revertible until the next call (Database::undoLast): at
   // random points a replica marks, edits and merges, then rolls back; its column must equal a
   // copy taken at the mark, and go on converging with the others.
