@@ -11,6 +11,9 @@
 
 namespace crdtdb::list {
 
+inline bool isHighSurrogate(std::uint32_t c) { return c >= 0xd800 && c <= 0xdbff; }
+inline bool isLowSurrogate(std::uint32_t c) { return c >= 0xdc00 && c <= 0xdfff; }
+
 class TextBuffer {
  public:
   std::size_t size() const { return buf_.size() - gapLen_; }

@@ -11,15 +11,12 @@ namespace {
 
 constexpr std::uint8_t kInsert = 1, kDeleteForward = 2, kDeleteBackward = 3;
 
-bool isHigh(std::uint32_t c) { return c >= 0xd800 && c <= 0xdbff; }
-bool isLow(std::uint32_t c) { return c >= 0xdc00 && c <= 0xdfff; }
-
 }  // namespace
 
 void appendWtf8(std::u16string_view units, std::string& out) {
   for (std::size_t i = 0; i < units.size(); ++i) {
     std::uint32_t c = units[i];
-    if (isHigh(c) && i + 1 < units.size() && isLow(units[i + 1])) {
+    if (isHighSurrogate(c) && i + 1 < units.size() && isLowSurrogate(units[i + 1])) {
       c = 0x10000 + ((c - 0xd800) << 10) + (units[++i] - 0xdc00);
     }
     if (c < 0x80) {
@@ -67,8 +64,8 @@ void decodeWtf8(std::string_view bytes, std::u16string& out) {
     }
     if (c < min || c > 0x10ffff) bad();
     // A pair written as two surrogates has a shorter canonical form (one 4-byte sequence).
-    if (afterHigh && isLow(c)) bad();
-    afterHigh = isHigh(c);
+    if (afterHigh && isLowSurrogate(c)) bad();
+    afterHigh = isHighSurrogate(c);
     if (c >= 0x10000) {
       out.push_back(static_cast<char16_t>(0xd800 + ((c - 0x10000) >> 10)));
       out.push_back(static_cast<char16_t>(0xdc00 + ((c - 0x10000) & 0x3ff)));

@@ -11,9 +11,6 @@
 namespace crdtdb::list {
 
 namespace {
-bool isHigh(char16_t c) { return c >= 0xd800 && c <= 0xdbff; }
-bool isLow(char16_t c) { return c >= 0xdc00 && c <= 0xdfff; }
-
 bool sameVersion(std::span<const LV> a, std::span<const LV> b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
 }
@@ -26,7 +23,7 @@ void TextColumn::checkInsert(std::uint32_t pos) const {
                                       " is past the end of the text (length " + std::to_string(n) +
                                       ")");
   }
-  if (pos > 0 && pos < n && isHigh(text_.at(pos - 1)) && isLow(text_.at(pos))) {
+  if (pos > 0 && pos < n && isHighSurrogate(text_.at(pos - 1)) && isLowSurrogate(text_.at(pos))) {
     throw Error(ErrorCode::Range,
                 "text position " + std::to_string(pos) + " would split a surrogate pair");
   }
