@@ -189,6 +189,32 @@ TEST_CASE("text codec: keystroke runs stay one run in the encoding") {
   CHECK(r.col.ops().size() == 2);
 }
 
+TEST_CASE("text codec: a surrogate pair split across two insert ops round trips") {
+  // One author inserts a lone high surrogate, deletes, then completes the pair: the content
+  // of the two insert ops holds one pair across their boundary.
+  Replica r;
+  r.name = "typist";
+  const PeerIdx self = r.peers.intern(r.name);
+  auto next = [&] { return r.graph.append(self, r.graph.nextSeq(self), r.graph.frontier(), 1); };
+  r.col.localInsert(next(), 0, u"ab\xd83d", nullptr);
+  r.col.localDelete(next(), 0, 1, nullptr);
+  r.col.localInsert(next(), 2, u"\xde00", nullptr);
+  REQUIRE(r.col.text().str() == u"b\U0001F600");
+  Replica other;
+  other.name = "reader";
+  for (LV lv = 0; lv < r.graph.size(); ++lv) {
+    const Stamp s = r.graph.stampOf(lv);
+    other.graph.append(other.peers.intern(r.name), s.seq, other.graph.frontier(), 1);
+  }
+  list::DecodedText decoded;
+  decodeFor(r, other, encodeOf(r), decoded);
+  list::addDecoded(
+      other.col, decoded, [](LV) { return true; },
+      [&](const list::TextColumn& col, LV lv) { return parentsIn(other, col, lv); },
+      other.authorLess());
+  REQUIRE(other.col.text().str() == r.col.text().str());
+}
+
 TEST_CASE("text codec: malformed histories are DecodeErrors and leave the column as it was") {
   World w;
   std::vector<Replica> reps(3);

@@ -80,15 +80,16 @@ void encodeText(const TextColumn& col, const std::function<EventName(LV)>& nameO
                 ByteWriter& out) {
   out.u8(0);
   out.varint(col.ops().size());
-  std::string content;
   for (const ListOp& op : col.ops()) {
     out.varint(op.len);
     out.u8(op.kind == ListOp::Insert   ? kInsert
            : op.forward || op.len == 1 ? kDeleteForward
                                        : kDeleteBackward);
     out.varint(op.pos);
-    if (op.kind == ListOp::Insert) appendWtf8(col.content(op), content);
   }
+  // All of it at once: a surrogate pair may straddle two insert ops.
+  std::string content;
+  appendWtf8(col.insertedContent(), content);
   out.string(content);
   // Event runs, split where a per-unit run's events are not one peer's consecutive seqs
   // (adjacent LVs here may be different peers elsewhere).

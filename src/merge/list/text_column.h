@@ -99,6 +99,8 @@ class TextColumn {
   const TextBuffer& text() const { return text_; }
   const ListGraph& graph() const { return graph_; }
   const std::vector<ListOp>& ops() const { return ops_; }
+  // The inserted units of every insert op, in op order.
+  std::u16string_view insertedContent() const { return content_; }
   std::u16string_view content(const ListOp& op) const {
     return std::u16string_view(content_).substr(op.contentAt, op.len);
   }
