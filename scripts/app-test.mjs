@@ -9,8 +9,10 @@
 //             (e) a wrong wasm URL gives the documented CRDTDBError
 // Every app adds rows and reads them back with their keys, then syncs a second replica
 // (tests/app/common/exercise.js). Vite and esbuild are the repository's devDependencies; the
-// tarball installs offline (its one runtime dependency, ws, is in npm's cache after the
-// repository's own install). `npx crdtdb-server` starts from the installed package.
+// tarball installs offline, beside a tarball of its one runtime dependency (ws) packed from
+// the repository's own node_modules: npm's cache after `npm ci` holds ws's tarball but not
+// its registry metadata, which resolving the dependency would need. `npx crdtdb-server`
+// starts from the installed package.
 //
 //   node scripts/app-test.mjs          (needs dist/ built: node scripts/build.mjs --wasm-only)
 
@@ -44,6 +46,20 @@ function check(ok, what) {
 }
 
 /** Packs the repository into `dir`; checks what the tarball holds. @returns {string} its path */
+/**
+ * Packs the repository's installed copy of dependency `name` into `dir`; returns the tarball.
+ * @param {string} name
+ * @param {string} dir
+ */
+function packInstalled(name, dir) {
+  const out = execFileSync("npm", ["pack", "--json", "--pack-destination", dir, join(ROOT, "node_modules", name)], {
+    cwd: ROOT,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return join(dir, JSON.parse(out)[0].filename);
+}
+
 function pack(dir) {
   console.log(`$ npm pack --json --pack-destination ${dir}`);
   const out = execFileSync("npm", ["pack", "--json", "--pack-destination", dir], {
@@ -173,7 +189,9 @@ export async function appTest() {
     cpSync(join(ROOT, "tests", "app"), app, { recursive: true });
     cpSync(join(ROOT, "tests", "types", "usage.ts"), join(app, "types", "usage.ts"));
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "crdtdb-app", private: true, type: "module" }, null, 2));
-    await run("npm", ["install", "--offline", "--no-audit", "--no-fund", tarball], { cwd: app });
+    // ws as a local tarball: it satisfies the package's dependency without the registry.
+    const ws = packInstalled("ws", work);
+    await run("npm", ["install", "--offline", "--no-audit", "--no-fund", ws, tarball], { cwd: app });
     const installed = JSON.parse(readFileSync(join(app, "package.json"), "utf8"));
     check(Boolean(installed.dependencies?.crdtdb), "npm install did not record crdtdb");
     const pkg = JSON.parse(readFileSync(join(app, "node_modules", "crdtdb", "package.json"), "utf8"));
