@@ -83,6 +83,12 @@ class CausalGraph {
   Stamp stampOf(LV lv) const;
   Lamport lamportOf(LV lv) const;
   std::vector<LV> parentsOf(LV lv) const;
+  // Is the event before `lv` its only parent (one chain: it saw nothing else since)?
+  bool followsPrevious(LV lv) const {
+    const GraphRun& r = runAt(lv);
+    const std::span<const LV> p = parentsOfRun(r);
+    return lv > r.start || (p.size() == 1 && p[0] + 1 == lv);
+  }
   Lamport maxLamport(std::span<const LV> version) const;
 
   // Version vector of the causal past of `parents` (inclusive), for a new run's checks.

@@ -3,6 +3,7 @@
 // that holds part of the history joins them; malformed bytes are DecodeErrors that change
 // nothing.
 #include <catch2/catch.hpp>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -52,6 +53,13 @@ std::vector<LV> parentsIn(Replica& r, const list::TextColumn& col, LV lv) {
     const Stamp s = r.graph.stampOf(x);
     return s.seq < r.graph.vvGet(vv, s.peer);
   });
+}
+
+// How addDecoded sees `r`'s graph, with `fresh` saying which events the column lacks.
+list::DecodedGraph graphOf(Replica& r, std::function<bool(LV)> fresh) {
+  return {std::move(fresh),
+          [&r](const list::TextColumn& col, LV lv) { return parentsIn(r, col, lv); },
+          [&r](LV lv) { return r.graph.followsPrevious(lv); }};
 }
 
 // `to` takes the events of `from` it lacks into its graph only (as a snapshot's graph join
@@ -134,10 +142,8 @@ TEST_CASE("text codec: a history read back on another replica equals the origina
       graphOnly(w, r, other);
       list::DecodedText decoded;
       decodeFor(r, other, bytes, decoded);
-      list::addDecoded(
-          other.col, decoded, [](LV) { return true; },
-          [&](const list::TextColumn& col, LV lv) { return parentsIn(other, col, lv); },
-          other.authorLess());
+      list::addDecoded(other.col, decoded, graphOf(other, [](LV) { return true; }),
+                       other.authorLess());
       REQUIRE(show(other.col.text().str()) == show(r.col.text().str()));
       REQUIRE(other.col.text().str() == oracleFor(w, r));
       other.col.checkInvariants();
@@ -163,9 +169,8 @@ TEST_CASE("text codec: a history joins a column that holds part of it") {
     }
     list::DecodedText decoded;
     decodeFor(b, a, bytes, decoded);
-    list::addDecoded(
-        a.col, decoded, [&](LV lv) { return freshLv[lv]; },
-        [&](const list::TextColumn& col, LV lv) { return parentsIn(a, col, lv); }, a.authorLess());
+    list::addDecoded(a.col, decoded, graphOf(a, [&](LV lv) { return freshLv[lv]; }),
+                     a.authorLess());
     REQUIRE(show(a.col.text().str()) == show(oracleFor(w, a)));
     a.col.checkInvariants();
   }
@@ -189,6 +194,72 @@ TEST_CASE("text codec: keystroke runs stay one run in the encoding") {
   CHECK(r.col.ops().size() == 2);
 }
 
+TEST_CASE("text codec: keystroke runs decode as runs, cut where the typist merged") {
+  // Typist a types 10 keys, merges b's concurrent key, types 10 more and backspaces 5. The
+  // reader holds the same events under other LVs (b's first). The history must decode to one
+  // piece per op (not one per keystroke) and go into the reader's column as the same 4 ops.
+  Replica r;
+  r.name = "a";
+  const PeerIdx a = r.peers.intern("a"), b = r.peers.intern("b");
+  auto key = [&] { return r.graph.append(a, r.graph.nextSeq(a), r.graph.frontier(), 1); };
+  for (std::uint32_t i = 0; i < 10; ++i) r.col.localInsert(key(), i, u"x", nullptr);
+  const LV fromB = r.graph.append(b, 0, {}, 1);
+  r.col.addRemote(fromB, {true, 0, 0, u"B"}, {});
+  r.col.flush(r.authorLess(), nullptr);
+  for (std::uint32_t i = 0; i < 10; ++i) r.col.localInsert(key(), 11 + i, u"y", nullptr);
+  for (std::uint32_t i = 0; i < 5; ++i) r.col.localDelete(key(), 20 - i, 1, nullptr);
+  REQUIRE(r.col.ops().size() == 4);
+
+  Replica reader;
+  reader.name = "reader";
+  const PeerIdx rb = reader.peers.intern("b"), ra = reader.peers.intern("a");
+  reader.graph.append(rb, 0, {}, 1);
+  reader.graph.append(ra, 0, {}, 10);
+  const std::vector<LV> both{0, 10};
+  reader.graph.append(ra, 10, both, 15);
+  list::DecodedText decoded;
+  decodeFor(r, reader, encodeOf(r), decoded);
+  CHECK(decoded.edits.size() == 4);
+  list::addDecoded(reader.col, decoded, graphOf(reader, [](LV) { return true; }),
+                   reader.authorLess());
+  REQUIRE(reader.col.text().str() == r.col.text().str());
+  CHECK(reader.col.ops().size() == 4);
+  reader.col.checkInvariants();
+}
+
+TEST_CASE("text codec: a long keystroke run costs memory by its encoding, not its units") {
+  // 17 bytes naming 4M one-unit delete events: one piece (it was 4M decoded edits).
+  const LV n = LV{1} << 22;
+  ByteWriter w;
+  w.u8(0);
+  w.varint(1);  // one op: delete forward n units at 0
+  w.varint(n);
+  w.u8(2);
+  w.varint(0);
+  w.varint(0);  // no content
+  w.varint(1);  // one run: n keystrokes by peer 0 from seq 0
+  w.varint(n);
+  w.u8(1);
+  w.varint(0);
+  w.varint(0);
+  ByteReader r(w.bytes());
+  list::DecodedText decoded;
+  list::decodeText(
+      r, [](std::uint32_t, Seq seq) { return static_cast<LV>(seq); }, decoded);
+  REQUIRE(decoded.edits.size() == 1);
+  CHECK(decoded.edits[0].events() == n);
+  // Merging it is refused (nothing was ever inserted), before anything is added.
+  list::TextColumn col;
+  REQUIRE(testing::errorOf([&] {
+            list::addDecoded(col, decoded,
+                             {[](LV) { return true; },
+                              [](const list::TextColumn&, LV) { return std::vector<LV>{}; },
+                              [](LV) { return true; }},
+                             [](LV x, LV y) { return x < y; });
+          }) == ErrorCode::Decode);
+  CHECK(col.ops().empty());
+}
+
 TEST_CASE("text codec: a surrogate pair split across two insert ops round trips") {
   // One author inserts a lone high surrogate, deletes, then completes the pair: the content
   // of the two insert ops holds one pair across their boundary.
@@ -208,10 +279,7 @@ TEST_CASE("text codec: a surrogate pair split across two insert ops round trips"
   }
   list::DecodedText decoded;
   decodeFor(r, other, encodeOf(r), decoded);
-  list::addDecoded(
-      other.col, decoded, [](LV) { return true; },
-      [&](const list::TextColumn& col, LV lv) { return parentsIn(other, col, lv); },
-      other.authorLess());
+  list::addDecoded(other.col, decoded, graphOf(other, [](LV) { return true; }), other.authorLess());
   REQUIRE(other.col.text().str() == r.col.text().str());
 }
 
@@ -246,10 +314,8 @@ TEST_CASE("text codec: malformed histories are DecodeErrors and leave the column
     try {
       list::DecodedText d;
       decodeFor(src, reader, bytes, d);
-      list::addDecoded(
-          reader.col, d, [&](LV lv) { return fresh[lv]; },
-          [&](const list::TextColumn& col, LV lv) { return parentsIn(reader, col, lv); },
-          reader.authorLess());
+      list::addDecoded(reader.col, d, graphOf(reader, [&](LV lv) { return fresh[lv]; }),
+                       reader.authorLess());
       ++decoded;
       reader.col.checkInvariants();
     } catch (const DecodeError&) {

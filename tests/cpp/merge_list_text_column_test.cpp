@@ -412,16 +412,24 @@ TEST_CASE("text column: an allocation failure in any edit changes nothing") {
     col.flush(less, nullptr);
     return col;
   };
-  for (int which = 0; which < 2; ++which) {
+  // Local edits run without and with a patch list (whose growth may fail too).
+  for (int which = 0; which < 5; ++which) {
     for (std::int64_t k = 0;; ++k) {
       list::TextColumn col = build();
       const std::u16string before = col.text().str();
       const std::size_t ops = col.ops().size();
+      std::vector<list::TextPatch> patches;
       crdtdb::testing::failAllocation(k);
       bool failed = false;
       try {
         if (which == 0) {
           col.localInsert(2, 1, u"z", nullptr);
+        } else if (which == 1) {
+          col.localInsert(2, 1, u"z", &patches);
+        } else if (which == 2) {
+          col.localDelete(2, 0, 1, nullptr);
+        } else if (which == 3) {
+          col.localDelete(2, 0, 1, &patches);
         } else {
           const std::vector<LV> p{0};
           col.addRemote(2, {true, 1, 0, u"z"}, p);
@@ -436,6 +444,7 @@ TEST_CASE("text column: an allocation failure in any edit changes nothing") {
       REQUIRE(col.text().str() == before);
       REQUIRE(col.ops().size() == ops);
       REQUIRE_FALSE(col.pending());
+      REQUIRE(patches.empty());
     }
   }
 }

@@ -158,28 +158,35 @@ void decodeText(ByteReader& r, const std::function<LV(std::uint32_t, Seq)>& lvOf
   decodeWtf8(std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()), out.content);
   if (out.content.size() != inserted) throw DecodeError("text history: content and ops disagree");
 
-  // Units → events → edits. An event's units lie in one op (edits are never split).
+  // Units → events → pieces. An event's units lie in one op (edits are never split); a
+  // keystroke run becomes one piece per op it crosses and per break in the reader's LVs.
   const std::uint64_t nRuns = r.varintBelow(r.remaining() / 4 + 1, "text run count");
   std::uint64_t unit = 0;
   std::size_t opIdx = 0;
   std::uint64_t opStart = 0;
-  auto addEdit = [&](LV event, std::uint64_t k) {
-    while (opIdx < ops.size() && unit >= opStart + ops[opIdx].len) opStart += ops[opIdx++].len;
-    if (opIdx == ops.size() || unit + k > opStart + ops[opIdx].len) {
-      throw DecodeError("text history: an edit spans two ops");
+  // Units [unit, unit + k) made by event `event` (perUnit: by event, event + 1, ...).
+  auto addPiece = [&](LV event, std::uint64_t k, bool perUnit) {
+    while (k > 0) {
+      while (opIdx < ops.size() && unit >= opStart + ops[opIdx].len) opStart += ops[opIdx++].len;
+      if (opIdx == ops.size() || (!perUnit && unit + k > opStart + ops[opIdx].len)) {
+        throw DecodeError("text history: an edit spans two ops");
+      }
+      const RawOp& op = ops[opIdx];
+      const std::uint64_t o = unit - opStart, m = std::min(k, op.len - o);
+      // Where the author made it (as TextColumn::piecePos).
+      const std::uint64_t pos = op.kind == kInsert ? std::uint64_t{op.pos} + o
+                                : op.kind == kDeleteForward
+                                    ? op.pos
+                                    : std::uint64_t{op.pos} + op.len - o - m;
+      if (pos > kMaxEvents) throw DecodeError("text history: a position past the unit space");
+      TextEdit e{
+          op.kind == kInsert, static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(m), {}};
+      if (e.insert) e.content = std::u16string_view(out.content).substr(op.contentAt + o, m);
+      out.edits.push_back({event, e, perUnit, op.kind == kDeleteBackward});
+      unit += m;
+      k -= m;
+      if (perUnit) event += static_cast<LV>(m);
     }
-    const RawOp& op = ops[opIdx];
-    const std::uint64_t o = unit - opStart;
-    // Where the author made it (as TextColumn::piecePos).
-    const std::uint64_t pos = op.kind == kInsert          ? std::uint64_t{op.pos} + o
-                              : op.kind == kDeleteForward ? op.pos
-                                                          : std::uint64_t{op.pos} + op.len - o - k;
-    if (pos > kMaxEvents) throw DecodeError("text history: a position past the unit space");
-    TextEdit e{
-        op.kind == kInsert, static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(k), {}};
-    if (e.insert) e.content = std::u16string_view(out.content).substr(op.contentAt + o, k);
-    out.edits.push_back({event, e});
-    unit += k;
   };
   for (std::uint64_t i = 0; i < nRuns; ++i) {
     const std::uint64_t len = r.varintBelow(kMaxEvents, "text run length");
@@ -189,29 +196,65 @@ void decodeText(ByteReader& r, const std::function<LV(std::uint32_t, Seq)>& lvOf
     if (len == 0 || perUnit > 1) throw DecodeError("text history: malformed event run");
     if (unit + len > units) throw DecodeError("text history: more event runs than units");
     if (perUnit == 0) {
-      addEdit(lvOf(peer, seq), len);
-    } else {
-      if (seq + len > kMaxClock) throw DecodeError("text history: seq past the clock");
-      for (std::uint64_t k = 0; k < len; ++k) addEdit(lvOf(peer, seq + k), 1);
+      addPiece(lvOf(peer, seq), len, false);
+      continue;
     }
+    if (seq + len > kMaxClock) throw DecodeError("text history: seq past the clock");
+    // One piece per stretch of consecutive reader LVs.
+    LV first = lvOf(peer, seq);
+    std::uint64_t n = 1;
+    for (std::uint64_t k = 1; k < len; ++k) {
+      const LV lv = lvOf(peer, seq + k);
+      if (lv == first + n) {
+        ++n;
+        continue;
+      }
+      addPiece(first, n, true);
+      first = lv;
+      n = 1;
+    }
+    addPiece(first, n, true);
   }
   if (unit != units) throw DecodeError("text history: units without an event");
   sortRange(out.edits.begin(), out.edits.end(),
             [](const DecodedEdit& a, const DecodedEdit& b) { return a.event < b.event; });
   for (std::size_t i = 1; i < out.edits.size(); ++i) {
-    if (out.edits[i].event == out.edits[i - 1].event) {
+    const DecodedEdit& prev = out.edits[i - 1];
+    if (out.edits[i].event - prev.event < prev.events()) {
       throw DecodeError("text history: an event named twice");
     }
   }
 }
 
-void addDecoded(TextColumn& col, const DecodedText& in, const std::function<bool(LV)>& fresh,
-                const std::function<std::vector<LV>(const TextColumn&, LV)>& parentsOf,
+void addDecoded(TextColumn& col, const DecodedText& in, const DecodedGraph& graph,
                 const TextColumn::AuthorLess& authorLess) {
   for (const DecodedEdit& e : in.edits) {
-    if (!fresh(e.event)) continue;
-    const std::vector<LV> parents = parentsOf(col, e.event);
-    col.addRemote(e.event, e.edit, parents);
+    if (!e.perUnit) {
+      if (graph.fresh(e.event)) col.addRemote(e.event, e.edit, graph.parentsOf(col, e.event));
+      continue;
+    }
+    // A keystroke run: its fresh stretches, each cut where an event saw more than the one
+    // before it (that event's parents are computed; the others follow on).
+    const LV n = e.events();
+    for (LV i = 0; i < n;) {
+      if (!graph.fresh(e.event + i)) {
+        ++i;
+        continue;
+      }
+      LV j = i + 1;
+      while (j < n && graph.fresh(e.event + j) && graph.followsPrevious(e.event + j)) ++j;
+      // Units [i, j) of the piece (a Backspace run's unit i removes the piece's pos + n - 1 - i).
+      TextEdit sub = e.edit;
+      if (sub.insert) {
+        sub.pos += i;
+        sub.content = sub.content.substr(i, j - i);
+      } else {
+        if (e.backward) sub.pos += n - j;
+        sub.len = j - i;
+      }
+      col.addRemote(e.event + i, sub, graph.parentsOf(col, e.event + i), true, e.backward);
+      i = j;
+    }
   }
   col.flush(authorLess, nullptr);
 }

@@ -37,11 +37,16 @@ struct EventName {
 // Appends the column's history (everything added to it, merged or not).
 void encodeText(const TextColumn& col, const std::function<EventName(LV)>& nameOf, ByteWriter& out);
 
-// One edit read back: the event (in the reader's LVs) and what it did. `edit.content` views
-// DecodedText::content.
+// One piece of history read back: an edit of event `event` (in the reader's LVs), or, when
+// perUnit, a run of keystrokes by events event, event + 1, ... (one unit each, `backward`
+// for a Backspace run), kept as one piece so that memory follows the encoding's runs, not
+// its units. `edit.content` views DecodedText::content.
 struct DecodedEdit {
   LV event;
   TextEdit edit;
+  bool perUnit;
+  bool backward;
+  LV events() const { return perUnit ? (edit.insert ? edit.content.size() : edit.len) : 1; }
 };
 struct DecodedText {
   std::u16string content;
@@ -52,12 +57,19 @@ struct DecodedText {
 // for one it does not hold). DecodeError for malformed bytes, an event named twice or an edit
 // that spans two ops.
 void decodeText(ByteReader& r, const std::function<LV(std::uint32_t, Seq)>& lvOf, DecodedText& out);
-// Adds the edits of `in` for which `fresh(event)` holds to `col` (each with the parents
-// `parentsOf(event)` gives, as TextColumn::parentsFor computes them) and merges them: how a
-// decoded history goes into a new column, or joins one that holds part of it. Edits are
-// checked as remote edits are (DecodeError; the caller rolls the column back).
-void addDecoded(TextColumn& col, const DecodedText& in, const std::function<bool(LV)>& fresh,
-                const std::function<std::vector<LV>(const TextColumn&, LV)>& parentsOf,
+// How addDecoded sees the reader's causal graph: whether an event is new to the column,
+// the parents an event's edit has in the column (as TextColumn::parentsFor computes them),
+// and whether an event's only parent is the event before it (a keystroke run then goes in
+// as one piece; false is always safe).
+struct DecodedGraph {
+  std::function<bool(LV)> fresh;
+  std::function<std::vector<LV>(const TextColumn&, LV)> parentsOf;
+  std::function<bool(LV)> followsPrevious;
+};
+// Adds the edits of `in` whose events are fresh to `col` and merges them: how a decoded
+// history goes into a new column, or joins one that holds part of it. Edits are checked as
+// remote edits are (DecodeError; the caller rolls the column back).
+void addDecoded(TextColumn& col, const DecodedText& in, const DecodedGraph& graph,
                 const TextColumn::AuthorLess& authorLess);
 
 // UTF-16 units as WTF-8, and back (DecodeError for bytes that are not the canonical WTF-8 of

@@ -52,7 +52,7 @@ LV TextColumn::eventOf(LV unit) const {
 }
 
 void TextColumn::append(LV event, const ListOp& op, std::u16string_view content,
-                        std::span<const LV> parents) {
+                        std::span<const LV> parents, bool perUnit) {
   // Reserve everything, then the graph (all or nothing), then the rest, which cannot fail:
   // a failed allocation changes nothing.
   reserveMore(ops_, 1);
@@ -62,14 +62,15 @@ void TextColumn::append(LV event, const ListOp& op, std::u16string_view content,
                       parents[0] == op.start - 1;
   graph_.append(op.start, op.len, parents);
   // Keystrokes (one unit per event, consecutive events) share one event run.
-  if (!events_.empty() && op.len == 1) {
-    EventRun& last = events_.back();
-    if (last.unit + last.len == op.start && last.event + last.len == event &&
-        (last.perUnit || last.len == 1)) {
-      last.perUnit = true;
-      ++last.len;
+  perUnit = perUnit || op.len == 1;
+  if (perUnit) {
+    EventRun* last = events_.empty() ? nullptr : &events_.back();
+    if (last && last->unit + last->len == op.start && last->event + last->len == event &&
+        (last->perUnit || last->len == 1)) {
+      last->perUnit = true;
+      last->len += op.len;
     } else {
-      events_.push_back({op.start, 1, event, true});
+      events_.push_back({op.start, op.len, event, true});
     }
   } else {
     events_.push_back({op.start, op.len, event, false});
@@ -116,11 +117,12 @@ void TextColumn::localInsert(LV event, std::uint32_t pos, std::u16string_view te
   text_.reserveFor(text.size());
   reserveUndo(1, 0);
   version_.reserve(1);
+  if (out != nullptr) reserveMore(*out, 1);
   parentsScratch_.assign(graph_.frontier().begin(), graph_.frontier().end());
   const std::vector<LV>& parents = parentsScratch_;  // a copy: append() changes the frontier
   const auto len = static_cast<std::uint32_t>(text.size());
   const LV lv = graph_.lastEnd();
-  append(event, {lv, len, ListOp::Insert, true, pos, 0}, text, parents);
+  append(event, {lv, len, ListOp::Insert, true, pos, 0}, text, parents, false);
   applyPatch({pos, 0, text});
   version_.assign(1, lv + len - 1);
   merged_ = lv + len;
@@ -136,15 +138,17 @@ void TextColumn::localDelete(LV event, std::uint32_t pos, std::uint32_t len,
   const std::vector<LV>& parents = parentsScratch_;  // a copy: append() changes the frontier
   version_.reserve(1);
   reserveUndo(1, len);
+  if (out != nullptr) reserveMore(*out, 1);
   const LV lv = graph_.lastEnd();
-  append(event, {lv, len, ListOp::Delete, true, pos, 0}, {}, parents);
+  append(event, {lv, len, ListOp::Delete, true, pos, 0}, {}, parents, false);
   applyPatch({pos, len, {}});
   version_.assign(1, lv + len - 1);
   merged_ = lv + len;
   if (out != nullptr) out->push_back({pos, len, {}});
 }
 
-void TextColumn::addRemote(LV event, const TextEdit& edit, std::span<const LV> parents) {
+void TextColumn::addRemote(LV event, const TextEdit& edit, std::span<const LV> parents,
+                           bool perUnit, bool backward) {
   // What no honest author can send, rejected before anything changes: an empty edit, more
   // units than the column can number, or positions past every unit ever inserted (the
   // author's text is never longer than that).
@@ -158,10 +162,10 @@ void TextColumn::addRemote(LV event, const TextEdit& edit, std::span<const LV> p
   const ListOp op{graph_.lastEnd(),
                   static_cast<std::uint32_t>(len),
                   edit.insert ? ListOp::Insert : ListOp::Delete,
-                  true,
+                  !(perUnit && backward),
                   edit.pos,
                   0};
-  append(event, op, edit.insert ? edit.content : std::u16string_view{}, parents);
+  append(event, op, edit.insert ? edit.content : std::u16string_view{}, parents, perUnit);
 }
 
 std::size_t TextColumn::opAt(LV lv) const {

@@ -87,7 +87,11 @@ class TextColumn {
   }
   // Adds event `event`'s edit, made on the units `parents` (sorted; parentsFor() computes
   // them). Content is copied. Merged by flush().
-  void addRemote(LV event, const TextEdit& edit, std::span<const LV> parents);
+  // perUnit: the edit is a run of keystrokes instead, events event, event + 1, ... making one
+  // unit each, every one on the units the previous left (a decoded history's run, added in
+  // one step); `backward` then says a delete run was typed with Backspace (ListOp).
+  void addRemote(LV event, const TextEdit& edit, std::span<const LV> parents, bool perUnit = false,
+                 bool backward = false);
   // The replica event that made unit `unit`.
   LV eventOf(LV unit) const;
   bool pending() const { return graph_.lastEnd() > merged_; }
@@ -147,7 +151,8 @@ class TextColumn {
   const Work& work() const { return work_; }
 
  private:
-  void append(LV event, const ListOp& op, std::u16string_view content, std::span<const LV> parents);
+  void append(LV event, const ListOp& op, std::u16string_view content, std::span<const LV> parents,
+              bool perUnit);
   void slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& authorLess,
                  std::vector<TextPatch>& patches) const;
   std::size_t opAt(LV lv) const;
