@@ -7,6 +7,7 @@
 #include "core/errors.h"
 #include "core/sort.h"
 #include "db/row_lookup.h"
+#include "merge/text_op.h"
 #include "oplog/frame.h"
 #include "oplog/version_codec.h"
 
@@ -224,11 +225,14 @@ void finishUpdate(ChunkWriter& w, Bytes& out) {
 
 namespace {
 
-// A TypeError: the column of `op` holds `current`, not `kind` ("a set", "a counter").
-Error typeClash(const OpRef& op, ValueRef current, const char* kind) {
+// A TypeError: the column of `op` holds `holds` ("a string"), not `kind` ("a set").
+Error typeClash(const OpRef& op, const char* holds, const char* kind) {
   return Error(ErrorCode::Type, "column \"" + std::string(op.columns[0].name) + "\" of row \"" +
                                     std::string(op.key) + "\" in table \"" + std::string(op.table) +
-                                    "\" holds " + typeNameOf(current) + ", not " + kind);
+                                    "\" holds " + holds + ", not " + kind);
+}
+Error typeClash(const OpRef& op, ValueRef current, const char* kind) {
+  return typeClash(op, typeNameOf(current), kind);
 }
 
 // A set op names one column, which must hold a set or nothing (`current`: its value).
@@ -249,10 +253,21 @@ void checkIncrement(const OpRef& op, const ValueRef* current) {
   if (current && !isNumber(*current)) throw typeClash(op, *current, "a counter");
 }
 
+// A local text op names one column; a create's value is null (the engine fills in the
+// content), an edit's is the local form of merge/text_op.h.
+void checkTextOp(const OpRef& op) {
+  if (op.columns.size() != 1) throw Error(ErrorCode::Type, "a text operation names one column");
+  if (op.kind == OpKind::TextCreate && typeOf(op.columns[0].value) != ValueType::Null) {
+    throw Error(ErrorCode::Type, "a text is created from its column (the value must be null)");
+  }
+  if (op.kind == OpKind::TextEdit) readTextEdit(op.columns[0].value, false);
+}
+
 // Checks a set op or an increment against the value its column holds (nullptr: none).
 void checkColumnOp(const OpRef& op, const ValueRef* current) {
   if (isSetOp(op.kind)) checkSetOp(op, current);
   if (op.kind == OpKind::Increment) checkIncrement(op, current);
+  if (isTextOp(op.kind)) checkTextOp(op);
 }
 
 }  // namespace
@@ -260,10 +275,14 @@ void checkColumnOp(const OpRef& op, const ValueRef* current) {
 RowId Database::applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,
                              std::vector<ColumnWrite>& scratch) {
   const RowId id = known ? *known : rows_.findOrCreate(nameId(op.table, op.tableId), op.key);
-  if (isOneColumnOp(op.kind)) {
+  if (isOneColumnOp(op.kind) && !isTextOp(op.kind)) {  // (text ops: namedTextOp)
     // Checked here, on the row as the transaction's earlier ops left it.
     const Cell* c = rows_.cell(rows_.row(id), op.columns[0].name);
     const ValueRef v = c ? c->value() : ValueRef{};
+    const auto col = names_.find(op.columns[0].name);
+    if (c && col && rows_.shownText(id, *col)) {
+      throw typeClash(op, "a text", isSetOp(op.kind) ? "a set" : "a counter");
+    }
     checkColumnOp(op, c ? &v : nullptr);
   }
   scratch.clear();
@@ -272,6 +291,27 @@ RowId Database::applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,
   all.checks = &work_.observedChecks;
   rows_.apply(id, op.kind, scratch, lv, all);
   return id;
+}
+
+ValueRef Database::namedTextOp(const OpRef& op, RowId id, Bytes& buf) const {
+  const Cell* c = rows_.cell(rows_.row(id), op.columns[0].name);
+  const auto col = names_.find(op.columns[0].name);
+  LV created = 0;
+  const list::TextColumn* t = c && col ? rows_.shownText(id, *col, &created) : nullptr;
+  ByteWriter w;
+  if (op.kind == OpKind::TextCreate) {
+    if (t) throw typeClash(op, "a text already", "a new text");
+    if (c && typeOf(c->value()) != ValueType::String) throw typeClash(op, c->value(), "a text");
+    // A string column's text starts as the string.
+    w.raw(c ? c->value() : emptyStringValue());
+  } else {
+    const TextEditValue e = readTextEdit(op.columns[0].value, false);
+    if (!t) throw c ? typeClash(op, c->value(), "a text") : typeClash(op, "nothing", "a text");
+    const Stamp s = graph_.stampOf(created);
+    writeTextEdit(peers_.name(s.peer), s.seq, e, w);
+  }
+  buf = w.take();
+  return buf;
 }
 
 ChangeSet Database::commit(std::span<const OpRef> ops, bool wantUpdate) {
@@ -322,6 +362,8 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
       case OpKind::AddToSet:
       case OpKind::RemoveFromSet:
       case OpKind::Increment:
+      case OpKind::TextCreate:
+      case OpKind::TextEdit:
         checkColumnOp(op, nullptr);
         if (op.kind == OpKind::Increment) counterTrack[k].incremented.insert(op.columns[0].name);
         [[fallthrough]];
@@ -400,7 +442,18 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
     const LV start = graph_.append(self_, seq, parents, count);
     std::vector<ColumnWrite> scratch;
     LV lv = start;
-    auto record = [&](const OpRef& op, std::optional<RowId> known) {
+    Bytes textBuf;
+    auto record = [&](const OpRef& input, std::optional<RowId> known) {
+      // A text op names its text in the log: resolved on the row as earlier ops left it.
+      OpRef op = input;
+      ColumnRef named;
+      if (isTextOp(op.kind)) {
+        const RowId rid = known ? *known : rows_.findOrCreate(nameId(op.table, op.tableId), op.key);
+        named = op.columns[0];
+        named.value = namedTextOp(op, rid, textBuf);
+        op.columns = {&named, 1};
+        known = rid;
+      }
       const RowId id = applyLocalOp(op, known, lv++, scratch);
       // The op log's name indexes by replica name id (the ids applyLocalOp resolved).
       ChunkWriter& log = oplog_.open();
@@ -485,6 +538,9 @@ void Database::stage(std::span<const OpRef> input) {
         it != visibleAfter.end() ? it->second : stagedRow(op.table, op.key).has_value();
     if (op.kind == OpKind::CounterReset) {
       throw Error(ErrorCode::Type, "counter resets are made by the engine, not written");
+    }
+    if (isTextOp(op.kind)) {
+      throw Error(ErrorCode::Type, "text operations commit at once: they cannot be staged");
     }
     const bool update = op.kind == OpKind::UpdateRow || isOneColumnOp(op.kind);
     if (update && !visibleNow) {
@@ -631,6 +687,7 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
   const LV start = graph_.append(p, seq0, parents, count);
   Observer obs;
   obs.checks = &work_.observedChecks;
+  obs.remote = true;
   if (!sawAll) {
     const std::size_t ri = graph_.runIndexAt(start);
     obs.all = false;

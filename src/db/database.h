@@ -142,6 +142,7 @@ class Database {
   const RowStore& rows() const { return rows_; }
   std::optional<RowId> findRow(std::string_view table, std::string_view key) const;
   std::string_view name(NameId id) const { return names_.name(id); }
+  std::optional<NameId> nameIdOf(std::string_view name) const { return names_.find(name); }
   std::uint32_t nameCount() const { return names_.size(); }
   template <typename F>  // f(NameId column, ValueRef value) for each visible column, name order
   void forEachColumn(RowId id, F&& f) const {
@@ -233,6 +234,8 @@ class Database {
   void indexEntries(NameId table, std::string_view key, const ColumnLookup& col,
                     std::vector<Bytes>& out) const;
   RowId loadRowState(ByteSpan bytes);
+  // The parents an event's edit has in text `t` (its latest column events in its past).
+  std::vector<LV> textParents(const list::TextColumn& t, LV event);
 
   // Snapshots (db/database_snapshot.cpp).
   void writeSnapshot(ByteWriter& out) const;
@@ -263,7 +266,10 @@ class Database {
 
   ChangeSet commitOps(std::span<const OpRef> ops, bool wantUpdate);
   RowId applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,
-                    std::vector<ColumnWrite>& scratch);
+                     std::vector<ColumnWrite>& scratch);
+  // The value a local text op writes to the log (merge/text_op.h), in `buf`: a create's
+  // content, an edit's named form. Error(Type) unless the column of row `id` allows it.
+  ValueRef namedTextOp(const OpRef& op, RowId id, Bytes& buf) const;
   ChangeSet finish(const CallMark& m);
   NameId internName(std::string_view name);
   NameId nameId(std::string_view name, NameId hint);

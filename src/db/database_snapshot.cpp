@@ -14,6 +14,7 @@
 #include "core/errors.h"
 #include "core/sort.h"
 #include "db/database.h"
+#include "merge/list/text_codec.h"
 #include "oplog/frame.h"
 
 namespace crdtdb {
@@ -156,6 +157,24 @@ LV Database::joinSnapshot(const Database& s, std::vector<PeerIdx>& progress) {
     const RowId id = rows_.findOrCreate(internName(s.names_.name(sr.table)), sr.key);
     if (id < before) joined[id] = true;
     rows_.join(id, writes, dots, counters, seenByThem, seenByUs, &work_.observedChecks);
+    // Texts: their histories, re-read in this replica's LVs, join ours.
+    s.rows_.forEachText(sid, [&](NameId theirColumn, LV created, const list::TextColumn& t) {
+      ByteWriter w;
+      list::encodeText(
+          t,
+          [&](LV lv) {
+            const Stamp st = s.graph_.stampOf(lv);
+            return list::EventName{st.peer, st.seq};
+          },
+          w);
+      ByteReader r(w.bytes());
+      list::DecodedText theirs;
+      list::decodeText(
+          r, [&](std::uint32_t peer, Seq seq) { return lvHere(s.graph_.lvOf(peer, seq).value()); },
+          theirs);
+      rows_.joinText(id, internName(s.names_.name(theirColumn)), lvHere(created), theirs, seenByUs,
+                     [&](const list::TextColumn& c, LV lv) { return textParents(c, lv); });
+    });
   }
   for (RowId id = 0; id < before; ++id) {
     if (joined[id] || !rows_.live(id) || !rows_.holdsState(id)) continue;

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cstring>
 #include <iterator>
+#include <memory>
 
 #include "core/errors.h"
 #include "core/reserve.h"
 #include "core/sort.h"
 #include "db/database.h"
 #include "db/row_lookup.h"
+#include "merge/list/text_codec.h"
 
 namespace crdtdb {
 
@@ -255,11 +257,11 @@ RowId Database::loadRowState(ByteSpan bytes) {
     }
     if (flags & 4) dots.emplace_back(col, readDots());
   }
-  // Counters (rows stored before counters existed end here).
+  // Counters (rows stored before counters existed end here), then texts.
   std::vector<std::pair<NameId, CounterState>> counters;
   if (!r.atEnd()) {
     const std::uint64_t n = r.varintBelow(r.remaining() / 3 + 1, "stored counter count");
-    if (n == 0) throw DecodeError("stored row lists no counters");
+    if (n == 0 && r.atEnd()) throw DecodeError("stored row lists no counters");
     for (std::uint64_t i = 0; i < n; ++i) {
       const NameId col = internName(r.stringView(kMaxNameBytes, "stored counter column"));
       CounterState st;
@@ -285,13 +287,60 @@ RowId Database::loadRowState(ByteSpan bytes) {
       counters.emplace_back(col, std::move(st));
     }
   }
+  struct StoredText {
+    NameId column;
+    LV created;
+    std::unique_ptr<list::DecodedText> history;  // (its edits view its content: not moved)
+  };
+  std::vector<StoredText> texts;
+  if (!r.atEnd()) {
+    const std::uint64_t n = r.varintBelow(r.remaining() / 4 + 1, "stored text count");
+    if (n == 0) throw DecodeError("stored row lists no texts");
+    auto lvOf = [&](std::uint32_t pi, Seq seq) {
+      if (pi >= peers.size()) throw DecodeError("stored text peer index out of range");
+      auto lv = graph_.lvOf(peers[pi], seq);
+      if (!lv) throw DecodeError("stored text names an event the stored history lacks");
+      return *lv;
+    };
+    for (std::uint64_t i = 0; i < n; ++i) {
+      StoredText t;
+      t.column = internName(r.stringView(kMaxNameBytes, "stored text column"));
+      const auto pi =
+          static_cast<std::uint32_t>(r.varintBelow(peers.size(), "stored row peer index"));
+      t.created = lvOf(pi, r.varint());
+      t.history = std::make_unique<list::DecodedText>();
+      list::decodeText(r, lvOf, *t.history);
+      texts.push_back(std::move(t));
+    }
+  }
   if (!r.atEnd()) throw DecodeError("stored row has trailing bytes");
   auto& lastTable = loadScratch_.table;
   if (lastTable.first.empty() || lastTable.first != table)
     lastTable = {std::string(table), internName(table)};
   const NameId tableId = lastTable.second;
-  return rows_.loadRow(tableId, key, std::move(cells), std::move(losers), std::move(dots),
-                       std::move(counters));
+  const RowId id = rows_.loadRow(tableId, key, std::move(cells), std::move(losers), std::move(dots),
+                                 std::move(counters));
+  if (texts.empty()) return id;
+  // Each text's history merged into a new column (the row is new: nothing to journal).
+  for (const StoredText& t : texts) {
+    list::TextColumn& col = rows_.loadText(id, t.column, t.created);
+    list::addDecoded(col, *t.history,
+                     {[](LV) { return true; },
+                      [&](const list::TextColumn& c, LV lv) { return textParents(c, lv); },
+                      [&](LV lv) { return graph_.followsPrevious(lv); }},
+                     rows_.authorLess());
+  }
+  rows_.refreshTextCells(id);
+  return id;
+}
+
+std::vector<LV> Database::textParents(const list::TextColumn& t, LV event) {
+  const std::vector<LV> parents = graph_.parentsOf(event);
+  const VV vv = graph_.vvOfParents(parents);
+  return t.parentsFor([&](LV x) {
+    const Stamp s = graph_.stampOf(x);
+    return s.seq < graph_.vvGet(vv, s.peer);
+  });
 }
 
 void Database::load(std::span<const ByteSpan> events, std::span<const ByteSpan> rows) {

@@ -104,7 +104,9 @@ void Staging::applyTo(std::optional<StagedRow>& row, const Op& op) {
       break;
     }
     case OpKind::CounterReset:
-      break;  // made by the engine at commit, never staged
+    case OpKind::TextCreate:
+    case OpKind::TextEdit:
+      break;  // made by the engine at commit, or committed at once: never staged
   }
 }
 

@@ -8,6 +8,7 @@
 #include "core/reserve.h"
 #include "core/sort.h"
 #include "merge/counter.h"
+#include "merge/text_op.h"
 
 namespace crdtdb {
 
@@ -169,7 +170,7 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, s
       std::uint64_t kind = opHead & 3;
       if (kind == 0) {
         const std::uint64_t ext = r.varint();
-        if (ext < 1 || ext > 4) throw DecodeError("unknown operation kind");
+        if (ext < 1 || ext > 6) throw DecodeError("unknown operation kind");
         kind = ext + 3;
       }
       const std::uint64_t table = opHead >> 2;
@@ -180,8 +181,9 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, s
       const std::uint64_t nCols = r.varintBelow(r.remaining() / 2 + 1, "column count");
       const auto opKind = static_cast<OpKind>(kind);
       if (isOneColumnOp(opKind) && nCols != 1) {
-        throw DecodeError(isSetOp(opKind) ? "a set operation names one column"
-                                          : "an increment names one column");
+        throw DecodeError(isSetOp(opKind)    ? "a set operation names one column"
+                          : isTextOp(opKind) ? "a text operation names one column"
+                                             : "an increment names one column");
       }
       std::string_view prev;
       for (std::uint64_t ci = 0; ci < nCols; ++ci) {
@@ -200,6 +202,10 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, s
           throw DecodeError("an increment's delta is not a safe integer");
         }
         if (opKind == OpKind::CounterReset) readClaims(valueAt.first(scan.size));
+        if (opKind == OpKind::TextCreate && typeOf(valueAt.first(scan.size)) != ValueType::String) {
+          throw DecodeError("a text's content is not a string");
+        }
+        if (opKind == OpKind::TextEdit) readTextEdit(valueAt.first(scan.size), true);
       }
     }
     peerEnd[peer] = seq + nOps;

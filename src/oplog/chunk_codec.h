@@ -19,8 +19,9 @@
 //            nOps × op                      events seq, seq + 1, ...; each after the first has
 //                                           the previous one as its only parent
 //   op    := varint head = kind (1 set, 2 update, 3 delete, 0 extended) | tableNameIndex << 2
-//            [extended] varint ext          1 add to set, 2 remove from set (later kinds
-//                                           extend this list)
+//            [extended] varint ext          1 add to set, 2 remove from set, 3 increment,
+//                                           4 counter claims, 5 text create, 6 text edit
+//                                           (later kinds extend this list)
 //            varint keyIndex                a row written many times in a chunk costs its
 //                                           key once and an index per write
 //            [!delete] varint nCols, nCols × (varint nameIndex, value)

@@ -28,10 +28,15 @@ enum class OpKind : std::uint8_t {
   // Counter columns (merge/counter.h): one column. Neither is a write of the column.
   Increment = 6,     // add the column's value, a safe integer, to the counter
   CounterReset = 7,  // engine-made, after a local plain write: per column its claims value
+  // Text columns (merge/text_op.h): one column.
+  TextCreate = 8,  // a new text with the column's value (a string) as its content; a write of
+                   // the column (the text is named by this event)
+  TextEdit = 9,    // insert or delete in a text the op names (merge/text_op.h); not a write
 };
 inline bool isSetOp(OpKind k) { return k == OpKind::AddToSet || k == OpKind::RemoveFromSet; }
+inline bool isTextOp(OpKind k) { return k == OpKind::TextCreate || k == OpKind::TextEdit; }
 // Kinds that name exactly one column.
-inline bool isOneColumnOp(OpKind k) { return isSetOp(k) || k == OpKind::Increment; }
+inline bool isOneColumnOp(OpKind k) { return isSetOp(k) || k == OpKind::Increment || isTextOp(k); }
 // Kinds that write the columns they name (or the whole row).
 inline bool isPlainWrite(OpKind k) { return k <= OpKind::DeleteRow; }
 

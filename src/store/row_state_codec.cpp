@@ -3,6 +3,7 @@
 #include <map>
 
 #include "core/errors.h"
+#include "merge/list/text_codec.h"
 #include "store/row_store.h"
 
 namespace crdtdb {
@@ -29,6 +30,15 @@ void RowStore::encodeRowState(RowId id, ByteWriter& out) const {
   }
   forEachDot(id, [&](NameId, ValueRef, LV lv) { localOf(graph_.stampOf(lv).peer); });
   forEachCounter(id, [&](NameId, PeerIdx p, const CounterEntry&) { localOf(p); });
+  std::size_t nTexts = 0;
+  forEachText(id, [&](NameId, LV created, const list::TextColumn& t) {
+    ++nTexts;
+    localOf(graph_.stampOf(created).peer);
+    t.forEachEventRun([&](const list::TextColumn::EventRun& run) {
+      for (LV i = 0; i < (run.perUnit ? run.len : 1); ++i)
+        localOf(graph_.stampOf(run.event + i).peer);
+    });
+  });
   out.string(names_.name(r.table));
   out.string(r.key);
   out.varint(order.size());
@@ -66,7 +76,7 @@ void RowStore::encodeRowState(RowId id, ByteWriter& out) const {
   }
   const CounterRange counters = countersOf(id);
   const auto nCounters = static_cast<std::size_t>(std::distance(counters.begin(), counters.end()));
-  if (nCounters == 0) return;
+  if (nCounters == 0 && nTexts == 0) return;
   out.varint(nCounters);
   for (const auto& [key, st] : counters) {
     out.string(names_.name(columnOf(key)));
@@ -79,6 +89,19 @@ void RowStore::encodeRowState(RowId id, ByteWriter& out) const {
       }
     }
   }
+  if (nTexts == 0) return;
+  out.varint(nTexts);
+  forEachText(id, [&](NameId col, LV created, const list::TextColumn& t) {
+    out.string(names_.name(col));
+    event(created);
+    list::encodeText(
+        t,
+        [&](LV lv) {
+          const Stamp s = graph_.stampOf(lv);
+          return list::EventName{static_cast<std::uint32_t>(localOf(s.peer)), s.seq};
+        },
+        out);
+  });
 }
 
 RowId RowStore::loadRow(NameId table, std::string_view key, std::vector<Cell>&& cells,

@@ -6,6 +6,7 @@
 #include "core/hash.h"
 #include "core/reserve.h"
 #include "core/sort.h"
+#include "merge/text_op.h"
 
 namespace crdtdb {
 
@@ -484,6 +485,7 @@ void RowStore::refreshSetCells(RowId id) {
 void RowStore::markSetsDirty(RowId id) { listOnce(setRows_, id, rows_[id].setsDirty, epoch_); }
 
 void RowStore::settleSets() {
+  settleTexts();  // first: a merge may fail (DecodeError), and the call then rolls back
   for (RowId id : setRows_) {
     if (live(id)) refreshSetCells(id);
   }
@@ -572,7 +574,8 @@ std::vector<std::pair<NameId, Bytes>> RowStore::claimsOf(RowId id,
 }
 
 ValueRef RowStore::storedValue(RowId id, const Cell& c) const {
-  if (isSetValue(c.value())) return emptySetValue();  // rebuilt from the dots
+  if (isSetValue(c.value())) return emptySetValue();                   // rebuilt from the dots
+  if (isTextWrite(id, c.column(), c.lv())) return emptyStringValue();  // from its history
   if (!counters_.empty()) {
     auto it = counters_.find(loserKey(id, c.column()));
     if (it != counters_.end() && it->second.hasRaw && it->second.rawLv == c.lv()) {
@@ -643,6 +646,15 @@ void RowStore::refreshCounter(RowId id, NameId col, const CounterState& current)
 
 void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns, LV lv,
                      const Observer& obs) {
+  if (kind == OpKind::TextCreate) {
+    applyTextCreate(id, columns[0], lv, obs);
+    if (!sets_.empty()) markSetsDirty(id);  // a set write it lost to shows what is left
+    return;
+  }
+  if (kind == OpKind::TextEdit) {
+    applyTextEdit(id, columns[0], lv, obs);
+    return;
+  }
   if (kind == OpKind::Increment) {
     // The peer's running total continues from its previous increment (merge/counter.h).
     const Stamp s = graph_.stampOf(lv);
@@ -779,8 +791,9 @@ void RowStore::join(RowId id, std::span<const JoinWrite> theirs, std::span<const
 
 RowStore::Mark RowStore::begin() {
   ++epoch_;
-  return Mark{journal_.size(),  created_.size(), touched_.size(),   loserNodes_.size(),
-              setNodes_.size(), cleared_.size(), savedSets_.size(), savedCounters_.size()};
+  return Mark{journal_.size(),    created_.size(),     touched_.size(),   loserNodes_.size(),
+              setNodes_.size(),   cleared_.size(),     savedSets_.size(), savedCounters_.size(),
+              savedTexts_.size(), droppedTexts_.size()};
 }
 
 void RowStore::rollback(const Mark& m) noexcept {
@@ -831,6 +844,22 @@ void RowStore::rollback(const Mark& m) noexcept {
   counterColumns_.clear();
   restoreStates(sets_, savedSets_, m.savedSets);
   restoreStates(counters_, savedCounters_, m.savedCounters);
+  pendingTexts_.clear();
+  while (droppedTexts_.size() > m.droppedTexts) {  // (dropped last in a call: undone first)
+    texts_.insert(std::move(droppedTexts_.back()));
+    droppedTexts_.pop_back();
+  }
+  while (savedTexts_.size() > m.savedTexts) {
+    auto& [key, mark] = savedTexts_.back();
+    auto it = texts_.find(key);
+    if (mark) {
+      it->second.col.rollback(*mark);
+      it->second.col.forget();
+    } else {
+      texts_.erase(it);
+    }
+    savedTexts_.pop_back();
+  }
   loserNodes_.resize(m.loserNodes);
   setNodes_.resize(m.setNodes);
   cleared_.resize(m.cleared);
@@ -848,6 +877,12 @@ void RowStore::confirm() noexcept {
   }
   savedSets_.clear();
   savedCounters_.clear();
+  for (auto& [key, mark] : savedTexts_) {
+    auto it = texts_.find(key);
+    if (mark && it != texts_.end()) it->second.col.forget();
+  }
+  savedTexts_.clear();
+  droppedTexts_.clear();
   // Rows the last call left empty: free them now that nothing can undo the call.
   try {
     std::vector<RowId> empty;
@@ -1039,6 +1074,13 @@ void RowStore::checkInvariants() const {
     const ValueRef v = rows_[id].cells[idx].value();
     internal(std::equal(v.begin(), v.end(), w.bytes().begin(), w.bytes().end()),
              "a set's cell disagrees with its dots");
+  }
+  for (const auto& [key, st] : texts_) {
+    const auto id = static_cast<RowId>(key.first >> 32);
+    internal(live(id) && namesWrite(id, columnOf(key.first), key.second),
+             "a text whose write is gone");
+    internal(!st.col.pending(), "a text with edits left to merge");
+    st.col.checkInvariants();
   }
   for (const auto& [key, st] : counters_) {
     const auto id = static_cast<RowId>(key >> 32);

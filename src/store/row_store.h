@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -27,6 +28,8 @@
 #include "graph/causal_graph.h"
 #include "merge/add_wins_set.h"
 #include "merge/counter.h"
+#include "merge/list/text_codec.h"
+#include "merge/list/text_column.h"
 #include "merge/row_state.h"
 #include "oplog/op.h"
 
@@ -47,7 +50,8 @@ struct Row {
 
 // What the event being applied has observed.
 struct Observer {
-  bool all = true;  // a local event: it has seen everything
+  bool all = true;      // the event has seen everything here (every local one does)
+  bool remote = false;  // an event from another replica (its bad positions are DecodeErrors)
   const CausalGraph* graph = nullptr;
   VV vv;            // the parents' version vector of the event's run
   LV runStart = 0;  // the event's run: earlier events of it are the same peer's chain
@@ -155,8 +159,46 @@ class RowStore {
   std::vector<std::pair<NameId, Bytes>> claimsOf(RowId id,
                                                  const std::vector<NameId>* columns) const;
   // A cell's value as its write wrote it (what storage and snapshots hold): a set's bare
-  // marker, a counter's plain write without the increments.
+  // marker, a counter's plain write without the increments, a text's empty string.
   ValueRef storedValue(RowId id, const Cell& c) const;
+
+  // Text columns (merge/text_op.h, merge/list/). A text is named by its creating write (the
+  // TextCreate event): the column's cell with that LV, winner or loser. Its state lives
+  // beside the row until no cell of the column is that write any more (confirm() drops it).
+  // The winning cell holds the text's current string; losers and storage hold "".
+  using TextKey = std::pair<std::uint64_t, LV>;  // (row ‖ column, creating event)
+  const list::TextColumn* text(RowId id, NameId col, LV created) const {
+    auto it = texts_.find({loserKey(id, col), created});
+    return it == texts_.end() ? nullptr : &it->second.col;
+  }
+  // The text a column shows (its winning cell is a text write), or nullptr.
+  const list::TextColumn* shownText(RowId id, NameId col, LV* created = nullptr) const;
+  bool isTextWrite(RowId id, NameId col, LV lv) const {
+    return !texts_.empty() && texts_.count({loserKey(id, col), lv}) != 0;
+  }
+  // f(NameId column, LV created, const list::TextColumn&) for each text of a row.
+  template <typename F>
+  void forEachText(RowId id, F&& f) const {
+    for (auto it = texts_.lower_bound({loserKey(id, 0), 0});
+         it != texts_.end() && (it->first.first >> 32) == id; ++it)
+      f(columnOf(it->first.first), it->first.second, it->second.col);
+  }
+  // Installs a stored text (loadRow's caller, after the row): DecodeError when the row has no
+  // cell of `col` written by `created`. Then refreshTextCells puts the shown texts in place.
+  list::TextColumn& loadText(RowId id, NameId col, LV created);
+  void refreshTextCells(RowId id);
+  // A snapshot join (after join() of the row): another replica's history of the text
+  // `created` of `col` (decoded in this replica's LVs). Edits we had not seen (seenByUs: next
+  // seq per peer before the join) are added and merged; a text new here starts from it if the
+  // join kept its write. Journaled; DecodeError for a history that does not merge.
+  // `parentsOf(text, event)`: the event's latest column events in its past (parentsFor).
+  using TextParents = std::function<std::vector<LV>(const list::TextColumn&, LV)>;
+  // FugueMax's tie-break between concurrent inserts: their authors' peer ids.
+  list::TextColumn::AuthorLess authorLess() const;
+  void joinText(RowId id, NameId col, LV created, const list::DecodedText& theirs,
+                const std::vector<Seq>& seenByUs, const TextParents& parentsOf);
+  // Work counter: text cells whose read value was rebuilt.
+  std::uint64_t textCellsRefreshed() const { return textCellsRefreshed_; }
 
   // The dots of a row's set columns. f(NameId column, ValueRef element, LV dot)
   template <typename F>
@@ -173,14 +215,16 @@ class RowStore {
 
   // The winner cell of `column` in a row, or nullptr.
   const Cell* cell(const Row& r, std::string_view columnName) const;
-  // Losing values of each column with concurrent losers, best first.
+  // Losing values of each column with concurrent losers, best first (text writes left out:
+  // a losing text is no value anyone wrote).
   template <typename F>  // f(NameId column, ValueRef loser)
   void forEachLoser(RowId id, F&& f) const {
     for (const Cell& c : rows_[id].cells) {
       if (!c.hasLosers()) continue;
       const ConflictSet& cs = losers_.at(loserKey(id, c.column()));
       for (auto it = cs.order.rbegin(); it != cs.order.rend(); ++it) {
-        f(c.column(), cs.byPeer.at(it->peer).value());
+        const Cell& loser = cs.byPeer.at(it->peer);
+        if (!isTextWrite(id, c.column(), loser.lv())) f(c.column(), loser.value());
       }
     }
   }
@@ -202,7 +246,8 @@ class RowStore {
 
   // Calls: begin() starts journaling a call (a new epoch); rows touched since are listed.
   struct Mark {
-    std::size_t journal, created, touched, loserNodes, setNodes, cleared, savedSets, savedCounters;
+    std::size_t journal, created, touched, loserNodes, setNodes, cleared, savedSets, savedCounters,
+        savedTexts, droppedTexts;
   };
   Mark begin();
   // Puts the read value of every set and counter the call changed into its cell: once per
@@ -241,10 +286,14 @@ class RowStore {
   //            [losers] varint n >= 1, n × (varint peerIndex, varint seq, value), best first
   //            [dots] varint n >= 1, n × (value element, varint nDots >= 1,
   //                   nDots × (varint peerIndex, varint seq)), elements in set order
+  //            [varint nTexts >= 1, nTexts × text] (nCounters may then be 0)
   //   counter := string column, varint n >= 1, n × (varint peerIndex, varint latest.next,
   //              zigzag latest.total, varint base.next, zigzag base.total)
+  //   text    := string column, varint peerIndex, varint seq (its creating write, a cell of
+  //              the column), its history (merge/list/text_codec.h; peers: the row's table)
   //   A set column's cells (winner and losers) store the empty set marker, a counter's winner
-  //   its plain write's own value: the read values are rebuilt. Derived cells are not stored.
+  //   its plain write's own value, a text write "": the read values are rebuilt. Derived cells
+  //   are not stored.
   void encodeRowState(RowId id, ByteWriter& out) const;
   // Installs a stored row (outside any call; the caller confirms). `losers` pairs a column
   // of `cells` with its losers. DecodeError when the row exists already or the cells break
@@ -330,6 +379,15 @@ class RowStore {
   void refreshCounter(RowId id, NameId col, const CounterState& current);
   // Replaces the value of cell `idx` (keeping its flags) unless it holds `value` already.
   void replaceValue(RowId id, std::size_t idx, ValueRef value);
+  // Text columns (store/row_texts.cpp). The state of a text, saved for undo at its first
+  // change in a call (`create`: a new one, which must not exist).
+  list::TextColumn& changeText(RowId id, NameId col, LV created, bool create);
+  void applyTextCreate(RowId id, const ColumnWrite& w, LV lv, const Observer& obs);
+  void applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observer& obs);
+  // Is write `lv` a cell of column `col` of row `id`, winner or loser (what keeps a text)?
+  bool namesWrite(RowId id, NameId col, LV lv) const noexcept;
+  // Merges pending remote edits and puts each touched row's shown text into its cell.
+  void settleTexts();
   void write(RowId id, const ColumnWrite& w, LV lv, const Observer& obs, bool removeFirst);
   void touch(RowId id);
   void destroy(RowId id) noexcept;
@@ -345,6 +403,16 @@ class RowStore {
   std::unordered_map<std::uint64_t, ConflictSet> losers_;
   std::unordered_map<std::uint64_t, SetState> sets_;  // by loserKey: set columns' dots
   std::map<std::uint64_t, CounterState> counters_;    // by loserKey (ordered: a row's are adjacent)
+  struct TextState {
+    list::TextColumn col;
+    std::uint32_t savedEpoch = 0;
+  };
+  std::map<TextKey, TextState> texts_;  // ordered: a row's texts are adjacent
+  // Undo of texts_: a mark of each text changed in the call (none: created in it).
+  std::vector<std::pair<TextKey, std::optional<list::TextColumn::Mark>>> savedTexts_;
+  std::vector<TextKey> pendingTexts_;  // texts with remote edits to merge (settleTexts)
+  std::vector<std::map<TextKey, TextState>::node_type> droppedTexts_;  // by settleTexts, for undo
+  std::uint64_t textCellsRefreshed_ = 0;
 
   std::uint32_t epoch_ = 0;
   std::vector<Undo> journal_;

@@ -1,0 +1,204 @@
+// RowStore: text columns (a text's state beside its row, its edits, its read value).
+#include <algorithm>
+#include <string>
+
+#include "core/errors.h"
+#include "core/reserve.h"
+#include "core/sort.h"
+#include "merge/list/text_codec.h"
+#include "merge/text_op.h"
+#include "store/row_store.h"
+
+namespace crdtdb {
+
+namespace {
+
+std::u16string utf16Of(std::string_view utf8) {
+  std::u16string out;
+  list::decodeWtf8(utf8, out);  // valid UTF-8 is valid WTF-8
+  return out;
+}
+
+}  // namespace
+
+list::TextColumn::AuthorLess RowStore::authorLess() const {
+  // FugueMax breaks ties between concurrent inserts by their authors' peer ids.
+  return [this](LV a, LV b) {
+    return peers_.name(graph_.stampOf(a).peer) < peers_.name(graph_.stampOf(b).peer);
+  };
+}
+
+bool RowStore::namesWrite(RowId id, NameId col, LV lv) const noexcept {
+  bool found;
+  const std::size_t idx = findCell(rows_[id], col, names_.name(col), found);
+  if (!found) return false;
+  const Cell& c = rows_[id].cells[idx];
+  if (c.lv() == lv && !c.derived()) return true;
+  if (!c.hasLosers()) return false;
+  for (const auto& entry : losers_.at(loserKey(id, col)).byPeer) {
+    if (entry.second.lv() == lv) return true;
+  }
+  return false;
+}
+
+const list::TextColumn* RowStore::shownText(RowId id, NameId col, LV* created) const {
+  if (texts_.empty()) return nullptr;
+  bool found;
+  const std::size_t idx = findCell(rows_[id], col, names_.name(col), found);
+  if (!found || rows_[id].cells[idx].derived()) return nullptr;
+  const LV lv = rows_[id].cells[idx].lv();
+  const list::TextColumn* t = text(id, col, lv);
+  if (t && created) *created = lv;
+  return t;
+}
+
+list::TextColumn& RowStore::changeText(RowId id, NameId col, LV created, bool create) {
+  touch(id);
+  reserveMore(savedTexts_, 1);
+  const TextKey key{loserKey(id, col), created};
+  if (create) {
+    auto [it, added] = texts_.try_emplace(key);
+    if (!added) throw DecodeError("a text is created twice");
+    it->second.savedEpoch = epoch_;
+    savedTexts_.emplace_back(key, std::nullopt);
+    return it->second.col;
+  }
+  TextState& st = texts_.at(key);
+  if (st.savedEpoch != epoch_) {
+    std::optional<list::TextColumn::Mark> m(st.col.mark());
+    savedTexts_.emplace_back(key, std::move(m));
+    st.savedEpoch = epoch_;
+  }
+  return st.col;
+}
+
+list::TextColumn& RowStore::loadText(RowId id, NameId col, LV created) {
+  if (!namesWrite(id, col, created)) {
+    throw DecodeError("stored text is not one of its column's writes");
+  }
+  auto [it, added] = texts_.try_emplace({loserKey(id, col), created});
+  if (!added) throw DecodeError("stored row lists one text twice");
+  it->second.savedEpoch = epoch_;
+  return it->second.col;
+}
+
+void RowStore::applyTextCreate(RowId id, const ColumnWrite& w, LV lv, const Observer& obs) {
+  // A write of the column like an update with "" (losers and storage hold that); its text
+  // starts with the op's string, inserted by the creating event itself.
+  removeObservedDots(id, w.column, obs);
+  write(id, ColumnWrite{w.column, w.name, emptyStringValue()}, lv, obs, true);
+  list::TextColumn& t = changeText(id, w.column, lv, true);
+  const std::u16string content = utf16Of(stringOf(w.value));
+  if (!content.empty()) {
+    if (obs.all) {  // (a new text: nothing pending)
+      t.localInsert(lv, 0, content, nullptr);
+    } else {
+      reserveMore(pendingTexts_, 1);
+      t.addRemote(lv, {true, 0, 0, content}, {});
+      pendingTexts_.push_back({loserKey(id, w.column), lv});
+    }
+  }
+  markCounterDirty(id, w.column);  // a text write may win over a counter's number
+}
+
+void RowStore::applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observer& obs) {
+  const TextEditValue e = readTextEdit(w.value, true);
+  // The text is named by its creating event, which the edit must have seen (on every
+  // replica alike: a forged name is refused everywhere, not only where the text lives).
+  const auto peer = peers_.find(e.peer);
+  const auto created = peer ? graph_.lvOf(*peer, e.seq) : std::nullopt;
+  if (!created || *created >= lv || !obs.observed(*created)) {
+    throw DecodeError("text edit names a text its operation has not seen");
+  }
+  // A text no cell names any more was replaced by a write that saw it: it can never show
+  // again, so its late edits change nothing. (Its state may lag: replaced earlier in this
+  // call, by a snapshot that did not carry its history, it leaves only at settleTexts.)
+  if (text(id, w.column, *created) == nullptr || !namesWrite(id, w.column, *created)) return;
+  list::TextColumn& t = changeText(id, w.column, *created, false);
+  if (obs.all && !t.pending()) {
+    // Made on exactly the text held here: it applies at once.
+    try {
+      if (e.insert) {
+        t.localInsert(lv, e.pos, utf16Of(e.content), nullptr);
+      } else {
+        t.localDelete(lv, e.pos, e.len, nullptr);
+      }
+    } catch (const Error& err) {
+      if (!obs.remote || err.code() != ErrorCode::Range) throw;
+      throw DecodeError(std::string("text edit: ") + err.what());
+    }
+    return;
+  }
+  const std::u16string content = e.insert ? utf16Of(e.content) : std::u16string();
+  const std::vector<LV> parents = t.parentsFor([&](LV x) { return obs.observed(x); });
+  reserveMore(pendingTexts_, 1);
+  t.addRemote(lv, {e.insert, e.pos, e.len, content}, parents);
+  pendingTexts_.push_back({loserKey(id, w.column), *created});
+}
+
+void RowStore::settleTexts() {
+  if (texts_.empty()) return;
+  sortRange(pendingTexts_.begin(), pendingTexts_.end());
+  pendingTexts_.erase(std::unique(pendingTexts_.begin(), pendingTexts_.end()), pendingTexts_.end());
+  const list::TextColumn::AuthorLess less = authorLess();
+  for (const TextKey& key : pendingTexts_) {
+    auto it = texts_.find(key);
+    if (it != texts_.end()) it->second.col.flush(less, nullptr);
+  }
+  pendingTexts_.clear();
+  // The shown text of every row the call touched goes into its winning cell.
+  for (RowId id : touched_) {
+    if (live(id)) refreshTextCells(id);
+  }
+  // Texts no cell names any more (replaced, or their row deleted) leave now, not at the next
+  // call: nothing between calls (a snapshot, storage) may see them. Kept whole for undo.
+  auto dead = [&](RowId id, auto&& f) {
+    for (auto it = texts_.lower_bound({loserKey(id, 0), 0});
+         it != texts_.end() && (it->first.first >> 32) == id;) {
+      const auto next = std::next(it);
+      if (!live(id) || !namesWrite(id, columnOf(it->first.first), it->first.second)) f(it);
+      it = next;
+    }
+  };
+  std::size_t n = 0;
+  for (RowId id : touched_) dead(id, [&](auto) { ++n; });
+  reserveMore(droppedTexts_, n);
+  for (RowId id : touched_) dead(id, [&](auto it) { droppedTexts_.push_back(texts_.extract(it)); });
+}
+
+void RowStore::refreshTextCells(RowId id) {
+  for (auto it = texts_.lower_bound({loserKey(id, 0), 0});
+       it != texts_.end() && (it->first.first >> 32) == id; ++it) {
+    const NameId col = columnOf(it->first.first);
+    bool found;
+    const std::size_t idx = findCell(rows_[id], col, names_.name(col), found);
+    if (!found || rows_[id].cells[idx].lv() != it->first.second) continue;
+    std::string utf8;
+    list::appendWtf8(it->second.col.text().str(), utf8);
+    ByteWriter v;
+    writeString(v, utf8);
+    ++textCellsRefreshed_;
+    replaceValue(id, idx, v.bytes());
+  }
+}
+
+void RowStore::joinText(RowId id, NameId col, LV created, const list::DecodedText& theirs,
+                        const std::vector<Seq>& seenByUs, const TextParents& parentsOf) {
+  auto seenHere = [&](LV lv) {
+    const Stamp s = graph_.stampOf(lv);
+    return s.peer < seenByUs.size() && s.seq < seenByUs[s.peer];
+  };
+  const bool have = text(id, col, created) != nullptr;
+  if (!have) {
+    // Their write, if new here and kept by the join, starts a text; one we removed is gone.
+    if (seenHere(created)) return;
+    if (!namesWrite(id, col, created)) return;
+  }
+  list::TextColumn& t = changeText(id, col, created, !have);
+  list::addDecoded(t, theirs,
+                   {[&](LV lv) { return !seenHere(lv); }, parentsOf,
+                    [this](LV lv) { return graph_.followsPrevious(lv); }},
+                   authorLess());
+}
+
+}  // namespace crdtdb

@@ -1,0 +1,329 @@
+// Text columns in rows (store/row_texts.cpp, merge/text_op.h) through Database: creation,
+// local edits and their errors, concurrent merges, replacement by plain writes, undo and
+// allocation failures, storage, snapshots, and a convergence fuzzer over random histories.
+#include <catch2/catch.hpp>
+#include <random>
+
+#include "core/errors.h"
+#include "db/database.h"
+#include "merge/text_op.h"
+#include "support/error_of.h"
+#include "support/every_allocation.h"
+#include "support/store_sim.h"
+#include "support/values.h"
+
+using namespace crdtdb;
+using namespace crdtdb::testing;
+
+namespace {
+
+Op create(const std::string& col, const std::string& key = "k") {
+  return Op{OpKind::TextCreate, "t", key, {{col, enc(nullptr)}}};
+}
+Op edit(const std::string& col, std::uint32_t pos, bool insert, const std::string& text,
+        std::uint32_t len, const std::string& key) {
+  ByteWriter w;
+  writeLocalTextEdit(pos, insert, text, len, w);
+  return Op{OpKind::TextEdit, "t", key, {{col, w.take()}}};
+}
+Op ins(const std::string& col, std::uint32_t pos, const std::string& text,
+       const std::string& key = "k") {
+  return edit(col, pos, true, text, 0, key);
+}
+Op del(const std::string& col, std::uint32_t pos, std::uint32_t len, const std::string& key = "k") {
+  return edit(col, pos, false, "", len, key);
+}
+Json column(const Database& db, const std::string& col, const std::string& key = "k") {
+  const auto r = rowJson(db, "t", key);
+  return r && r->contains(col) ? (*r)[col] : Json();
+}
+void syncBoth(Database& a, Database& b) {
+  syncFrom(a, b);
+  syncFrom(b, a);
+}
+bool isText(const Database& db, const std::string& col, const std::string& key = "k") {
+  const auto id = db.findRow("t", key);
+  const auto c = db.nameIdOf(col);
+  return id && c && db.rows().shownText(*id, *c) != nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("a text column starts empty or from its string and takes edits", "[text]") {
+  Database db("a");
+  commitOps(db, {setOp("t", "k", {{"s", "hello"}, {"n", 1}})});
+  commitOps(db, {create("body")});
+  REQUIRE(column(db, "body") == "");
+  REQUIRE(isText(db, "body"));
+  commitOps(db, {ins("body", 0, "wrld")});
+  commitOps(db, {ins("body", 1, "o")});
+  commitOps(db, {ins("body", 0, "hi ")});
+  REQUIRE(column(db, "body") == "hi world");
+  commitOps(db, {del("body", 0, 3)});
+  REQUIRE(column(db, "body") == "world");
+  // A string column's text starts as the string; positions count UTF-16 units.
+  commitOps(db, {create("s")});
+  REQUIRE(column(db, "s") == "hello");
+  commitOps(db, {ins("s", 5, " \xF0\x9F\x98\x80!")});  // U+1F600: two units
+  commitOps(db, {del("s", 6, 2)});
+  REQUIRE(column(db, "s") == "hello !");
+  REQUIRE(conflictsJson(db, "t", "k") == Json::object());
+  db.checkInvariants();
+}
+
+TEST_CASE("text edits out of range, on other types or rows change nothing", "[text]") {
+  Database db("a");
+  commitOps(db, {setOp("t", "k", {{"n", 1}, {"s", "x"}})});
+  commitOps(db, {create("body"), ins("body", 0,
+                                     "a\xF0\x9F\x98\x80"
+                                     "b")});  // "a😀b": 4 units
+  const Bytes state = db.encodeState(), version = db.version();
+  const std::size_t events = db.eventCount();
+  REQUIRE(errorOf([&] { commitOps(db, {ins("body", 5, "x")}); }) == ErrorCode::Range);
+  REQUIRE(errorOf([&] { commitOps(db, {ins("body", 2, "x")}); }) == ErrorCode::Range);  // a pair
+  REQUIRE(errorOf([&] { commitOps(db, {del("body", 1, 1)}); }) == ErrorCode::Range);
+  REQUIRE(errorOf([&] { commitOps(db, {del("body", 3, 2)}); }) == ErrorCode::Range);
+  REQUIRE(errorOf([&] { commitOps(db, {ins("s", 0, "x")}); }) == ErrorCode::Type);
+  REQUIRE(errorOf([&] { commitOps(db, {ins("missing", 0, "x")}); }) == ErrorCode::Type);
+  REQUIRE(errorOf([&] { commitOps(db, {create("n")}); }) == ErrorCode::Type);
+  REQUIRE(errorOf([&] { commitOps(db, {create("body")}); }) == ErrorCode::Type);
+  REQUIRE(errorOf([&] { commitOps(db, {create("x", "nope")}); }) == ErrorCode::NotFound);
+  REQUIRE(errorOf([&] { commitOps(db, {ins("body", 0, "")}); }) == ErrorCode::Type);
+  REQUIRE(errorOf([&] {
+            commitOps(db, {Op{OpKind::Increment, "t", "k", {{"body", enc(1)}}}});
+          }) == ErrorCode::Type);
+  REQUIRE(errorOf([&] {
+            commitOps(db, {Op{OpKind::AddToSet, "t", "k", {{"body", enc(1)}}}});
+          }) == ErrorCode::Type);
+  // A transaction with a bad edit keeps none of it.
+  REQUIRE(
+      errorOf([&] {
+        commitOps(db, {updateOp("t", "k", {{"n", 2}}), ins("body", 0, "ok"), ins("body", 9, "x")});
+      }) == ErrorCode::Range);
+  // Text ops commit at once: a staged transaction refuses them.
+  std::vector<ColumnRef> cols;
+  const Op op = ins("body", 0, "x");
+  const OpRef ref = refOf(op, cols);
+  REQUIRE(errorOf([&] { db.stage({&ref, 1}); }) == ErrorCode::Type);
+  REQUIRE(db.encodeState() == state);
+  REQUIRE(db.version() == version);
+  REQUIRE(db.eventCount() == events);
+  REQUIRE(column(db, "body") ==
+          "a\xF0\x9F\x98\x80"
+          "b");
+  db.checkInvariants();
+}
+
+TEST_CASE("concurrent edits of one text merge and a plain write replaces the text it saw",
+          "[text]") {
+  Database a("alice"), b("bob");
+  commitOps(a, {setOp("t", "k", {{"title", "x"}}), create("body"), ins("body", 0, "Hello")});
+  syncFrom(b, a);
+  commitOps(a, {ins("body", 5, " world")});
+  commitOps(b, {ins("body", 0, ">> "), del("body", 4, 2)});  // ">> Hlo"
+  syncBoth(a, b);
+  REQUIRE(column(a, "body") == ">> Hlo world");
+  REQUIRE(a.encodeState() == b.encodeState());
+  // b replaces the text; a's concurrent edit of it is lost with it.
+  commitOps(b, {updateOp("t", "k", {{"body", "plain"}})});
+  commitOps(a, {ins("body", 0, "!")});
+  syncBoth(a, b);
+  REQUIRE(column(a, "body") == "plain");
+  REQUIRE(column(b, "body") == "plain");
+  REQUIRE(!isText(a, "body"));
+  REQUIRE(a.encodeState() == b.encodeState());
+  // Two concurrent creations: one wins by LWW, and the winner's edits show.
+  commitOps(a, {create("body")});
+  commitOps(b, {create("body")});
+  commitOps(a, {ins("body", 0, "A")});
+  commitOps(b, {ins("body", 0, "B")});
+  syncBoth(a, b);
+  REQUIRE(a.encodeState() == b.encodeState());
+  REQUIRE(column(a, "body") == column(b, "body"));
+  REQUIRE((column(a, "body") == "Aplain" || column(a, "body") == "Bplain"));
+  REQUIRE(conflictsJson(a, "t", "k") == Json::object());  // a losing text is no value
+  a.checkInvariants();
+  b.checkInvariants();
+}
+
+TEST_CASE("an edit that saw everything merges after the concurrent edits of its message",
+          "[text]") {
+  // bob's first edit is concurrent with alice's "X"; his second saw both. alice gets them in
+  // one message: the second applies on top of the first's pending merge, not at once.
+  Database a("alice"), b("bob");
+  commitOps(a, {setOp("t", "k", {}), create("body"), ins("body", 0, "abc")});
+  syncFrom(b, a);
+  commitOps(a, {ins("body", 3, "X")});
+  commitOps(b, {ins("body", 0, "1")});
+  syncFrom(b, a);
+  commitOps(b, {ins("body", 0, "2")});
+  syncFrom(a, b);
+  REQUIRE(column(a, "body") == "21abcX");
+  REQUIRE(a.encodeState() == b.encodeState());
+  a.checkInvariants();
+}
+
+TEST_CASE("undoLast and allocation failures restore texts exactly", "[text][atomicity]") {
+  Database a("alice"), b("bob");
+  commitOps(a, {setOp("t", "k", {}), create("body"), ins("body", 0, "abcdef")});
+  syncFrom(b, a);
+  commitOps(b, {del("body", 1, 2), ins("body", 0, "XY")});
+  const Bytes fromB = b.changesSince(nullptr);
+  commitOps(a, {ins("body", 6, "!")});
+  const Bytes before = a.encodeState();
+  a.applyChanges(fromB);
+  REQUIRE(column(a, "body") == "XYadef!");
+  REQUIRE(a.undoLast());
+  REQUIRE(a.encodeState() == before);
+  REQUIRE(column(a, "body") == "abcdef!");
+  a.applyChanges(fromB);
+  REQUIRE(column(a, "body") == "XYadef!");
+  commitOps(a, {del("body", 0, 3)});
+  REQUIRE(a.undoLast());
+  REQUIRE(column(a, "body") == "XYadef!");
+  a.checkInvariants();
+
+  auto observe = [](const Database& db) { return std::make_pair(db.encodeState(), db.version()); };
+  auto setup = [&] {
+    auto db = std::make_unique<Database>("alice");
+    commitOps(*db, {setOp("t", "k", {}), create("body"), ins("body", 0, "abcdef")});
+    commitOps(*db, {ins("body", 6, "!")});
+    return db;
+  };
+  atEveryAllocation(
+      setup, [](Database& db) { commitOps(db, {ins("body", 3, "--")}); }, observe);
+  atEveryAllocation(
+      setup, [](Database& db) { commitOps(db, {del("body", 1, 4)}); }, observe);
+  atEveryAllocation(
+      setup, [&](Database& db) { db.applyChanges(fromB); }, observe);
+}
+
+TEST_CASE("texts survive storage and reach other replicas through snapshots", "[text]") {
+  Database a("alice"), b("bob");
+  a.trackStorage(true);
+  StoreSim store;
+  commitOps(a, {setOp("t", "k", {{"n", 1}}), create("body"), ins("body", 0, "one two")});
+  for (int i = 0; i < 50; ++i) commitOps(a, {ins("body", 7 + i, "x")});  // keystrokes
+  store.take(a);
+  syncFrom(b, a);
+  commitOps(b, {ins("body", 3, ",")});
+  commitOps(a, {del("body", 0, 4)});
+  store.take(a);
+  auto reopened = store.open("alice", {});
+  REQUIRE(reopened->encodeState() == a.encodeState());
+  REQUIRE(column(*reopened, "body") == column(a, "body"));
+  reopened->checkInvariants();
+  // The reopened replica merges b's concurrent edit like the original.
+  syncFrom(*reopened, b);
+  syncFrom(a, b);
+  REQUIRE(column(*reopened, "body") == column(a, "body"));
+  // a deleted "one " without seeing b's ",", which stays.
+  REQUIRE(column(a, "body").get<std::string>().rfind(",two", 0) == 0);
+
+  // Compaction keeps the text history: a snapshot brings it to a new replica, which then
+  // merges an edit concurrent with old versions.
+  commitOps(b, {ins("body", 0, "[b]")});  // concurrent with a's later edits
+  commitOps(a, {ins("body", 0, "[a]")});
+  a.compact();
+  store.take(a);  // (a snapshot waits until every own event is durable)
+  Database c("carol");
+  c.applyChanges(a.changesSince(nullptr));
+  REQUIRE(c.encodeState() == a.encodeState());
+  syncFrom(c, b);
+  syncFrom(a, b);
+  REQUIRE(column(c, "body") == column(a, "body"));
+  // b catches up from a snapshot that holds edits it lacks, while it has one a lacks.
+  commitOps(b, {ins("body", 0, "b2 ")});
+  commitOps(a, {del("body", 0, 3)});
+  a.compact();
+  store.take(a);
+  syncFrom(b, a);
+  syncFrom(a, b);
+  REQUIRE(column(a, "body") == column(b, "body"));
+  REQUIRE(a.encodeState() == b.encodeState());
+  c.checkInvariants();
+  b.checkInvariants();
+}
+
+namespace {
+
+// One random op of replica `db` on rows k0..k2, columns "body" (usually a text), "s", "n".
+Op randomOp(const Database& db, std::mt19937_64& rng) {
+  const std::string key = "k" + std::to_string(rng() % 3);
+  const auto row = rowJson(db, "t", key);
+  const int pick = static_cast<int>(rng() % 20);
+  if (!row || pick == 0) {
+    return setOp("t", key, {{"s", "v" + std::to_string(rng() % 9)}, {"body", "init"}});
+  }
+  if (pick == 1) return deleteOp("t", key);
+  if (pick == 2) return updateOp("t", key, {{"body", "plain" + std::to_string(rng() % 9)}});
+  if (pick == 3) return updateOp("t", key, {{"n", static_cast<int>(rng() % 100)}});
+  if (!isText(db, "body", key)) {
+    return row->contains("body") && (*row)["body"].is_string()
+               ? create("body", key)
+               : updateOp("t", key, {{"body", "s"}});
+  }
+  const std::string text = (*row)["body"].get<std::string>();
+  // Positions that do not split the emoji (4 UTF-8 bytes, 2 units): count units by walking.
+  std::vector<std::uint32_t> cuts{0};
+  std::uint32_t u = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    const std::size_t n = b < 0x80 ? 1 : b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+    u += n == 4 ? 2 : 1;
+    i += n;
+    cuts.push_back(u);
+  }
+  if (pick < 14 || cuts.size() == 1) {
+    const std::uint32_t at = cuts[rng() % cuts.size()];
+    const std::string what =
+        rng() % 6 == 0 ? "\xF0\x9F\x98\x80" : std::string(1 + rng() % 3, 'a' + rng() % 26);
+    return ins("body", at, what, key);
+  }
+  const std::size_t i = rng() % (cuts.size() - 1);
+  const std::size_t j = std::min(cuts.size() - 1, i + 1 + rng() % 3);
+  return del("body", cuts[i], cuts[j] - cuts[i], key);
+}
+
+}  // namespace
+
+TEST_CASE("random text histories converge on every replica", "[text][convergence]") {
+  const char* env = std::getenv("TEXT_ROWS_SEEDS");
+  const int seeds = env ? std::atoi(env) : 30;
+  for (int seed = 1; seed <= seeds; ++seed) {
+    std::mt19937_64 rng(static_cast<std::uint64_t>(seed));
+    std::vector<std::unique_ptr<Database>> reps;
+    for (const char* name : {"ann", "bo", "cy", "dee"})
+      reps.push_back(std::make_unique<Database>(name));
+    std::vector<Bytes> sent;  // every message, redelivered at random (duplicates, any order)
+    for (int step = 0; step < 200; ++step) {
+      Database& db = *reps[rng() % reps.size()];
+      const int act = static_cast<int>(rng() % 10);
+      INFO("seed " << seed << " step " << step);
+      if (act < 6) {
+        const ChangeSet cs = commitOps(db, {randomOp(db, rng)}, true);
+        if (!cs.update.empty()) sent.push_back(cs.update);
+      } else if (act < 9 && !sent.empty()) {
+        db.applyChanges(sent[rng() % sent.size()]);  // may be held until its parents arrive
+      } else if (act == 9) {
+        Database& from = *reps[rng() % reps.size()];
+        if (rng() % 3 == 0) from.compact();
+        if (&from != &db) syncFrom(db, from);
+      }
+      db.checkInvariants();
+    }
+    INFO("seed " << seed << " (final sync)");
+    for (int round = 0; round < 2; ++round) {
+      for (auto& x : reps) {
+        for (auto& y : reps) {
+          if (x != y) syncFrom(*x, *y);
+        }
+      }
+    }
+    INFO("seed " << seed);
+    for (auto& r : reps) {
+      REQUIRE(r->encodeState() == reps[0]->encodeState());
+      r->checkInvariants();
+    }
+  }
+}
