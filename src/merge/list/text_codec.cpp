@@ -173,11 +173,8 @@ void decodeText(ByteReader& r, const std::function<LV(std::uint32_t, Seq)>& lvOf
       }
       const RawOp& op = ops[opIdx];
       const std::uint64_t o = unit - opStart, m = std::min(k, op.len - o);
-      // Where the author made it (as TextColumn::piecePos).
-      const std::uint64_t pos = op.kind == kInsert ? std::uint64_t{op.pos} + o
-                                : op.kind == kDeleteForward
-                                    ? op.pos
-                                    : std::uint64_t{op.pos} + op.len - o - m;
+      const std::uint64_t pos =
+          runPiecePos(op.kind == kInsert, op.kind == kDeleteForward, op.pos, op.len, o, m);
       if (pos > kMaxEvents) throw DecodeError("text history: a position past the unit space");
       TextEdit e{
           op.kind == kInsert, static_cast<std::uint32_t>(pos), static_cast<std::uint32_t>(m), {}};
@@ -243,14 +240,15 @@ void addDecoded(TextColumn& col, const DecodedText& in, const DecodedGraph& grap
       }
       LV j = i + 1;
       while (j < n && graph.fresh(e.event + j) && graph.followsPrevious(e.event + j)) ++j;
-      // Units [i, j) of the piece (a Backspace run's unit i removes the piece's pos + n - 1 - i).
+      // Units [i, j) of the piece.
       TextEdit sub = e.edit;
+      const LV total = sub.insert ? sub.content.size() : sub.len;
+      sub.pos = static_cast<std::uint32_t>(
+          runPiecePos(sub.insert, !e.backward, sub.pos, total, i, j - i));
       if (sub.insert) {
-        sub.pos += i;
         sub.content = sub.content.substr(i, j - i);
       } else {
-        if (e.backward) sub.pos += n - j;
-        sub.len = j - i;
+        sub.len = static_cast<std::uint32_t>(j - i);
       }
       col.addRemote(e.event + i, sub, graph.parentsOf(col, e.event + i), true, e.backward);
       i = j;

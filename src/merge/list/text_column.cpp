@@ -177,11 +177,6 @@ std::size_t TextColumn::opAt(LV lv) const {
   return static_cast<std::size_t>(it - ops_.begin()) - 1;
 }
 
-std::uint64_t TextColumn::piecePos(const ListOp& op, LV o, LV k) {
-  if (op.kind == ListOp::Insert) return std::uint64_t{op.pos} + o;
-  return op.forward ? op.pos : std::uint64_t{op.pos} + op.len - o - k;
-}
-
 void TextColumn::checkPiece(const ListOp& op, std::uint64_t pos, LV k, std::uint64_t length) {
   if (op.kind == ListOp::Insert) {
     if (pos > length) throw DecodeError("text insert past the end of its text");
@@ -212,7 +207,7 @@ void TextColumn::flush(const AuthorLess& authorLess, std::vector<TextPatch>* out
     a = std::max(a, op.start);
     if (!sameVersion(graph_.parentsOf(a, scratch), version)) break;
     const LV o = a - op.start, k = op.end() - a;
-    const std::uint64_t pos = piecePos(op, o, k);
+    const std::uint64_t pos = op.piecePos(o, k);
     checkPiece(op, pos, k, length);
     patches.push_back(piecePatch(op, pos, o, k));
     length = op.kind == ListOp::Insert ? length + k : length - k;
@@ -381,7 +376,7 @@ void TextColumn::slowMerge(LV newFrom, std::uint64_t length, const AuthorLess& a
     const ListOp& op = ops_[opAt(a)];
     const LV o = a - op.start, k = b - a;
     const bool insert = op.kind == ListOp::Insert;
-    const std::uint64_t pos = piecePos(op, o, k);
+    const std::uint64_t pos = op.piecePos(o, k);
     // Remove parents from the tips before checking whether the piece's end is critical.
     std::erase_if(
         tips, [&](LV t) { return std::find(parents.begin(), parents.end(), t) != parents.end(); });

@@ -30,6 +30,14 @@
 
 namespace crdtdb::list {
 
+// Where units [o, o + k) of a run of `len` (kind as ListOp) sit as their author saw them:
+// an insert types forwards, a forward delete stays at pos, a Backspace run walks back.
+inline std::uint64_t runPiecePos(bool insert, bool forward, std::uint64_t pos, std::uint64_t len,
+                                 std::uint64_t o, std::uint64_t k) {
+  if (insert) return pos + o;
+  return forward ? pos : pos + len - o - k;
+}
+
 // A run of one author's consecutive edits of one kind: units [start, start + len).
 //  insert: the units content[contentAt, + len) at pos, pos + 1, ... (typing forwards);
 //  delete forward: every unit removes the one at pos (the Delete key);
@@ -43,6 +51,9 @@ struct ListOp {
   std::uint32_t pos;
   std::uint32_t contentAt;  // inserts: offset into the column's content buffer
   LV end() const { return start + len; }
+  std::uint64_t piecePos(LV o, LV k) const {
+    return runPiecePos(kind == Insert, forward, pos, len, o, k);
+  }
 };
 
 // An edit as its author made it: insert `content` at pos, or delete [pos, pos + len).
@@ -158,7 +169,6 @@ class TextColumn {
   std::size_t opAt(LV lv) const;
   // Units [o, o + k) of `op` as their author saw them: where they apply, a check that they fit
   // a text of `length` units (DecodeError), and the patch when they apply as they are.
-  static std::uint64_t piecePos(const ListOp& op, LV o, LV k);
   static void checkPiece(const ListOp& op, std::uint64_t pos, LV k, std::uint64_t length);
   TextPatch piecePatch(const ListOp& op, std::uint64_t pos, LV o, LV k) const;
 
