@@ -281,7 +281,7 @@ Op randomOp(const Database& db, std::mt19937_64& rng) {
     return ins("body", at, what, key);
   }
   const std::size_t i = rng() % (cuts.size() - 1);
-  const std::size_t j = std::min(cuts.size() - 1, i + 1 + rng() % 3);
+  const std::size_t j = std::min<std::size_t>(cuts.size() - 1, i + 1 + rng() % 3);
   return del("body", cuts[i], cuts[j] - cuts[i], key);
 }
 
