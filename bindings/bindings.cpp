@@ -19,7 +19,8 @@
 //     crdtdb_commit_staged(h, len, flags) · crdtdb_stage(h, len) ·
 //     crdtdb_rollback_staged(h) · crdtdb_undo_last(h) · crdtdb_declare_indexes(h, len)
 //   reads: crdtdb_version(h) · crdtdb_changes_since(h, len, hasVersion) · crdtdb_query(h, len)
-//     · crdtdb_count(h, len) · crdtdb_staged_row(h, len) · crdtdb_conflicts(h, len)
+//     · crdtdb_count(h, len) · crdtdb_staged_row(h, len) · crdtdb_conflicts(h, len) ·
+//     crdtdb_text_state(h, len)
 //   live queries: crdtdb_subscribe(h, len) (input = query; output = varint id) ·
 //     crdtdb_unsubscribe(h, id)
 //   storage, loading in steps: crdtdb_load_history(h, len) (input = the events records) ·
@@ -237,6 +238,10 @@ EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_staged_row(Handle* h, std::uint32_t le
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_conflicts(Handle* h, std::uint32_t len) {
   return guarded(h, [&] { boundary::writeConflicts(h->db, input(h, len), h->out); });
+}
+
+EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_text_state(Handle* h, std::uint32_t len) {
+  return guarded(h, [&] { boundary::writeTextState(h->db, input(h, len), h->out); });
 }
 
 EMSCRIPTEN_KEEPALIVE std::uint32_t crdtdb_subscribe(Handle* h, std::uint32_t len) {

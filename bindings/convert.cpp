@@ -111,7 +111,8 @@ void decodeOps(ByteSpan in, OpBatch& out, const Database& db) {
     for (std::uint64_t i = 0; i < n; ++i) {
       OpRef op;
       const std::uint8_t kind = r.u8();
-      if (kind < 1 || kind > 6) malformed("operation kind");  // 7 (counter reset): engine-made
+      // 7 (counter reset) is engine-made; 8, 9 (text create, local edit) commit at once.
+      if (kind < 1 || kind > 9 || kind == 7) malformed("operation kind");
       op.kind = static_cast<OpKind>(kind);
       op.table = nameRef(r, db, op.tableId, "table name");
       op.key = str(r, kMaxKeyBytes, "row key");
@@ -137,6 +138,7 @@ void decodeOps(ByteSpan in, OpBatch& out, const Database& db) {
         if (op.kind == OpKind::Increment && nCols != 1) {
           malformed("increment (it names one column)");
         }
+        if (isTextOp(op.kind) && nCols != 1) malformed("text operation (it names one column)");
         if (isSetOp(op.kind) && depth > kMaxSetElementDepth) {
           malformed("set element (nested deeper than " + std::to_string(kMaxSetElementDepth) +
                     " levels)");
@@ -435,6 +437,18 @@ void writeConflicts(const Database& db, ByteSpan in, ByteWriter& out) {
     out.varint(values.size());
     for (ValueRef v : values) out.raw(v);
   }
+}
+
+void writeTextState(const Database& db, ByteSpan in, ByteWriter& out) {
+  ByteReader r(in);
+  std::string_view table = str(r, kMaxNameBytes, "table name");
+  std::string_view key = str(r, kMaxKeyBytes, "row key");
+  std::string_view column = str(r, kMaxNameBytes, "column name");
+  const std::optional<RowId> id = db.findRow(table, key);
+  const std::optional<NameId> col = db.nameIdOf(column);
+  const bool text = id && col && db.rows().row(*id).visible() &&
+                    db.rows().shownText(*id, *col) != nullptr;
+  out.u8(text ? 1 : 0);
 }
 
 }  // namespace crdtdb::boundary

@@ -9,7 +9,9 @@
 // Inputs (JS → engine):
 //   ops     varint n, n × op; op = u8 kind (1 set, 2 update, 3 delete, 4 add to set,
 //           5 remove from set: as update, one column whose value is the element; 6 increment:
-//           one column whose value is the delta; 7, counter resets, are the engine's own),
+//           one column whose value is the delta; 7, counter resets, are the engine's own;
+//           8 text create: one column, value null; 9 text edit: one column, value
+//           [pos, insert string | delete length] (merge/text_op.h); 8 and 9 commit at once),
 //           name table,
 //           string key, [set, update] varint nCols, nCols × (name column, value)
 //           name = varint id (a name id the JS side learned from change records), or
@@ -22,6 +24,7 @@
 //           cursor bytes (continue strictly after this entry)
 //   indexes varint n, n × (string name, string table, varint nKeys, nKeys × string column)
 //   row     string table, string key
+//   column  string table, string key, string column
 // Outputs (engine → JS):
 //   change record (commit, applyChanges, commitStaged):
 //           varint nNames, nNames × string          names new to the JS side (ids continue)
@@ -37,6 +40,7 @@
 //   staged query   varint n, n × (u8 0, varint rowId | u8 1, string key, staged row)
 //   staged row     varint nCols, nCols × (string name, value)   (preceded by u8 present)
 //   conflicts      varint nCols, nCols × (string name, varint n, n × value)
+//   text state     u8 1 when the column (input: column) of a visible row shows a text, else 0
 //   load rows      a change record (as above) with each loaded visible row as new
 // Record lists (JS → engine, crdtdb_load_history / crdtdb_load_rows): varint n, n × (varint
 //   len, len bytes): events values in key order, or a batch of crdt_rows values. The load
@@ -96,5 +100,6 @@ void writeQuery(const Database& db, const QuerySpec& q, ByteWriter& out);
 void writeCount(const Database& db, const QuerySpec& q, ByteWriter& out);
 void writeStagedRow(const Database& db, ByteSpan in, ByteWriter& out);
 void writeConflicts(const Database& db, ByteSpan in, ByteWriter& out);
+void writeTextState(const Database& db, ByteSpan in, ByteWriter& out);
 
 }  // namespace crdtdb::boundary

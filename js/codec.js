@@ -326,7 +326,7 @@ const EMPTY = /** @type {Set<object>} */ (new Set());
  * @param {string} where the op, key and table, for messages
  * @returns {asserts column is string}
  */
-function checkColumnName(column, where) {
+export function checkColumnName(column, where) {
   if (typeof column !== "string") {
     throw new TypeError(`invalid ${where}: the column name must be a string, got ${describe(column)}`);
   }
@@ -392,6 +392,32 @@ export function writeIncrement(w, column, delta, { table, key }, ids) {
   w.varint(1);
   writeName(w, column, ids);
   writeNumber(w, /** @type {number} */ (delta));
+}
+
+/** The largest position or length a text edit may name (the engine's event space). */
+export const MAX_TEXT_UNITS = 0xffffffff;
+
+/**
+ * Writes a text op as a patch of one column: varint 1, (name column, value). A create's value
+ * is null (the engine starts the text from the column); an edit's is `[pos, str]` (insert) or
+ * `[pos, len]` (delete). The caller validated pos, str and len (js/text.js).
+ * @param {Writer} w
+ * @param {string} column validated
+ * @param {{ pos: number, insert?: string, len?: number } | null} edit null: a create
+ * @param {Map<string, number>} [ids] engine name ids to use (see writeName)
+ */
+export function writeTextOp(w, column, edit, ids) {
+  w.varint(1);
+  writeName(w, column, ids);
+  if (edit === null) {
+    w.u8(0x00);
+    return;
+  }
+  w.u8(0x06);
+  w.varint(2);
+  writeNumber(w, edit.pos);
+  if (edit.insert !== undefined) writeStringValue(w, edit.insert);
+  else writeNumber(w, /** @type {number} */ (edit.len));
 }
 
 /**

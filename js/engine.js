@@ -196,6 +196,10 @@ export class Engine {
     return this.#call("_crdtdb_conflicts", q);
   }
 
+  textState(/** @type {Uint8Array} */ q) {
+    return this.#call("_crdtdb_text_state", q);
+  }
+
   /** @returns {number} the subscription id */
   subscribe(/** @type {Uint8Array} */ q) {
     return this.#call("_crdtdb_subscribe", q).varint();

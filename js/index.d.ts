@@ -59,6 +59,46 @@ export type SetElement<V> = V extends readonly (infer E)[] ? DeepReadonly<E> : n
  */
 export type CounterColumn<T> = Extract<{ [K in keyof T]-?: number extends T[K] ? K : never }[keyof T], string>;
 
+/**
+ * The columns of a row type `T` that may hold a text: those whose declared type admits any
+ * string; any name for the default {@link Row}.
+ */
+export type TextColumn<T> = Extract<{ [K in keyof T]-?: string extends T[K] ? K : never }[keyof T], string>;
+
+/** A change to a text: delete `delete` UTF-16 code units at `pos`, then insert `insert` there. */
+export interface TextPatch {
+  pos: number;
+  delete: number;
+  insert: string;
+}
+
+/**
+ * A collaborative text column (`table.text(key, column)`), merged with Eg-walker: concurrent
+ * edits all apply. Positions and lengths are UTF-16 code units. Each edit commits at once.
+ */
+export interface TextHandle {
+  /**
+   * Inserts `str` at `pos`. Rejects RangeError for a position past the end or inside a
+   * surrogate pair, TypeError for a non-integer position, a string with a lone surrogate or a
+   * column that no longer holds a text, NotFoundError when the row is gone; nothing changes
+   * on any rejection. Never throws synchronously.
+   * @returns resolves once the edit is durable
+   */
+  insert(pos: number, str: string): Promise<void>;
+  /** Deletes `len` units at `pos`; rejects like insert (RangeError past the end). */
+  delete(pos: number, len: number): Promise<void>;
+  /** The current content ("" once the row is gone or the column holds no string). */
+  toString(): string;
+  /** The content's length in UTF-16 code units. */
+  readonly length: number;
+  /**
+   * Calls `cb` after every change of the content: applying `patches` in order to the previous
+   * content gives the new one (a local edit comes as exactly that edit). Not called at once.
+   * @returns stops the subscription (idempotent)
+   */
+  subscribe(cb: (patches: TextPatch[], info: { origin: string | object }) => void): () => void;
+}
+
 /** A key of an index or range: a finite number, a string, or an array of keys (compound). */
 export type IndexKey = number | string | readonly IndexKey[];
 
@@ -331,6 +371,15 @@ export interface Table<T extends JsonRow<T> = Row> {
    * @returns resolves once the write is durable
    */
   increment(key: string, column: CounterColumn<T>, delta?: number): Promise<void>;
+  /**
+   * A handle on the collaborative text in `column`. A missing column becomes an empty text,
+   * a plain string column a text holding that string (a write committed at once); a text
+   * column is just opened. Reads of the row show the text's string; `set`/`update` of the
+   * column replace the text.
+   * @throws NotFoundError when the row is absent; TypeError for an invalid key or column, or a
+   *   column holding something other than a string or text
+   */
+  text(key: string, column: TextColumn<T>): TextHandle;
   /** The row, from memory, or undefined. Frozen. */
   get(key: string): DeepReadonly<T> | undefined;
   has(key: string): boolean;

@@ -6,7 +6,7 @@
 // full (new row objects built aside) before the cache changes; if it cannot be read the engine
 // undoes the call, so the engine and the cache never disagree.
 
-import { writeColumns, writeIncrement, writeName, writeRange, writeSetElement, Writer } from "./codec.js";
+import { writeColumns, writeIncrement, writeName, writeRange, writeSetElement, writeTextOp, Writer } from "./codec.js";
 import { CRDTDBError } from "./errors.js";
 import { LiveQueries } from "./live_query.js";
 import { Forwarder } from "./forwarder.js";
@@ -27,6 +27,10 @@ export const REMOVE_FROM_SET = 5;
  * reset) is made by the engine alone and never sent from JS.
  */
 export const INCREMENT = 6;
+/** Makes a column a collaborative text (value: `{ column, edit: null }`); commits at once. */
+export const TEXT_CREATE = 8;
+/** Inserts into or deletes from a column's text (value: `{ column, edit }`); commits at once. */
+export const TEXT_EDIT = 9;
 
 /**
  * The public name of each op kind, for messages.
@@ -39,6 +43,8 @@ export const OP_NAMES = Object.freeze({
   [ADD_TO_SET]: "addToSet",
   [REMOVE_FROM_SET]: "removeFromSet",
   [INCREMENT]: "increment",
+  [TEXT_CREATE]: "text",
+  [TEXT_EDIT]: "text edit",
 });
 
 /**
@@ -63,11 +69,13 @@ export function reportListenerError(err) {
  * REMOVE_FROM_SET) is laid out as an update of exactly one column whose value is the element;
  * an INCREMENT likewise, the column's value being the delta (a canonical integer).
  * @param {Writer} w
- * @param {number} kind SET | UPDATE | DELETE | ADD_TO_SET | REMOVE_FROM_SET | INCREMENT
+ * @param {number} kind SET | UPDATE | DELETE | ADD_TO_SET | REMOVE_FROM_SET | INCREMENT |
+ *   TEXT_CREATE | TEXT_EDIT
  * @param {string} table
  * @param {string} key
  * @param {unknown} value the row (SET), the patch (UPDATE), nothing (DELETE), or
- *   `{ column, element }` (ADD_TO_SET, REMOVE_FROM_SET), or `{ column, delta }` (INCREMENT)
+ *   `{ column, element }` (ADD_TO_SET, REMOVE_FROM_SET), `{ column, delta }` (INCREMENT), or
+ *   `{ column, edit }` (TEXT_CREATE: edit null; TEXT_EDIT: see writeTextOp in js/codec.js)
  * @param {Map<string, number>} [ids] engine name ids, for ops committed at once (a staged
  *   op is written with plain names: the ids it would use could be undone before it commits)
  */
@@ -83,6 +91,9 @@ export function writeOp(w, kind, table, key, value, ids) {
   } else if (kind === INCREMENT) {
     const { column, delta } = /** @type {{ column: unknown, delta: unknown }} */ (value);
     writeIncrement(w, column, delta, { table, key }, ids);
+  } else if (kind === TEXT_CREATE || kind === TEXT_EDIT) {
+    const { column, edit } = /** @type {{ column: string, edit: any }} */ (value);
+    writeTextOp(w, column, edit, ids);
   }
 }
 
@@ -665,6 +676,20 @@ export class Replica {
     w.string(table);
     w.string(key);
     return readConflicts(this.engine.conflicts(w.view()));
+  }
+
+  /**
+   * @param {string} table
+   * @param {string} key
+   * @param {string} column
+   * @returns {boolean} whether the column of the (visible) row shows a collaborative text
+   */
+  isText(table, key, column) {
+    const w = this.engine.writer.reset();
+    w.string(table);
+    w.string(key);
+    w.string(column);
+    return this.engine.textState(w.view()).u8() === 1;
   }
 
   /**

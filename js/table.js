@@ -7,7 +7,9 @@
 import { NotFoundError } from "./errors.js";
 import { checkCallback, checkQueryOptions, iterateRows } from "./index_view.js";
 import { ALL, checkRange } from "./range.js";
-import { ADD_TO_SET, DELETE, INCREMENT, OP_NAMES, REMOVE_FROM_SET, SET, UPDATE, writeOp } from "./replica.js";
+import { checkColumnName } from "./codec.js";
+import { ADD_TO_SET, DELETE, INCREMENT, OP_NAMES, REMOVE_FROM_SET, SET, TEXT_CREATE, UPDATE, writeOp } from "./replica.js";
+import { TextHandle } from "./text.js";
 import { checkKey } from "./validate.js";
 
 /**
@@ -35,11 +37,11 @@ export function asWrite(fn) {
  * @param {string} table
  * @param {string} key
  * @param {string} [op] the write that needs the row: "update", "addToSet", "removeFromSet",
- *   "increment"
+ *   "increment", "text"
  * @returns {NotFoundError}
  */
 export function notFound(table, key, op = "update") {
-  const what = op === "update" ? "update row" : `${op} on row`;
+  const what = op === "update" ? "update row" : op === "text" ? "edit a text on row" : `${op} on row`;
   return new NotFoundError(
     `cannot ${what} ${JSON.stringify(key)} of table ${JSON.stringify(table)}: ` +
       `it does not exist (use set to create it)`,
@@ -171,6 +173,37 @@ export class Table {
    */
   increment(key, column, delta = 1) {
     return this.#write(INCREMENT, key, { column, delta });
+  }
+
+  /**
+   * A handle on the collaborative text in `column` (merged with Eg-walker: concurrent edits
+   * all apply, none is lost). A missing column becomes an empty text and a plain string
+   * column a text holding that string (a write of the column, committed at once); a column
+   * that already holds a text is just opened. Reads of the row show the text's string. A
+   * `set`/`update` of the column (or a `set` of the row without it) replaces the text.
+   * @param {string} key
+   * @param {string} column
+   * @returns {TextHandle}
+   * @throws {NotFoundError} when the row is absent
+   * @throws {TypeError} for an invalid key or column name, or a column that holds something
+   *   other than a string or a text (nothing is written)
+   */
+  text(key, column) {
+    const replica = this.#core.replica();
+    const k = checkKey(key);
+    checkColumnName(column, `text for key ${JSON.stringify(k)} in table ${JSON.stringify(this.#name)}`);
+    if (!replica.rowsOf(this.#name).has(k)) throw notFound(this.#name, k, "text");
+    if (!replica.isText(this.#name, k, column)) {
+      const w = replica.engine.writer.reset();
+      w.varint(1);
+      writeOp(w, TEXT_CREATE, this.#name, k, { column, edit: null }, replica.nameIds);
+      // (the engine refuses a column of another type: TypeError naming it, nothing written)
+      const durable = replica.commit(w.view());
+      // A create that fails to persist is rolled back with the rest; the handle's next edit
+      // then reports what the column holds.
+      durable.catch(() => {});
+    }
+    return new TextHandle(this.#core, this.#name, k, column);
   }
 
   /**

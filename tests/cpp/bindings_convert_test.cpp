@@ -11,6 +11,7 @@
 #include "convert.h"
 #include "core/errors.h"
 #include "db/database.h"
+#include "merge/text_op.h"
 #include "store/key_codec.h"
 #include "support/error_of.h"
 #include "support/history.h"
@@ -568,4 +569,60 @@ TEST_CASE("query, staged row and conflicts answers", "[bindings]") {
     REQUIRE(count.bytes() == Bytes{3});
     a.rollbackStaged();
   }
+}
+
+TEST_CASE("text ops cross the boundary and text state answers", "[bindings][text]") {
+  Database db("p");
+  auto type = [&](const Bytes& in) {
+    INFO(hexOf(in));
+    REQUIRE(errorOf([&] { decoded(in, db); }) == ErrorCode::Type);
+  };
+  auto textState = [&](const std::string& table, const std::string& key, const std::string& col) {
+    ByteWriter in, out;
+    in.string(table);
+    in.string(key);
+    in.string(col);
+    boundary::writeTextState(db, in.bytes(), out);
+    REQUIRE(out.bytes().size() == 1);
+    return out.bytes()[0] == 1;
+  };
+  auto edit = [](std::uint32_t pos, const std::string& ins, std::uint32_t len) {
+    ByteWriter w;
+    writeLocalTextEdit(pos, !ins.empty(), ins, len, w);
+    return w.take();
+  };
+  type(opsBytes({{7, "t", "k", {{"c", enc(1)}}}}));  // counter resets are the engine's own
+  type(opsBytes({{8, "t", "k", {}}}));               // a text op names exactly one column
+  type(opsBytes({{9, "t", "k", {{"a", edit(0, "x", 0)}, {"b", edit(0, "x", 0)}}}}));
+  type(opsBytes({{10, "t", "k", {{"a", enc(nullptr)}}}}));
+
+  commitOps(db, {setOp("docs", "d", {{"title", "t"}})});
+  REQUIRE_FALSE(textState("docs", "d", "body"));
+  auto commit = [&](const Bytes& in) {
+    OpBatch batch;
+    boundary::decodeOps(in, batch, db);
+    db.commit(batch.ops);
+  };
+  commit(opsBytes({{8, "docs", "d", {{"body", enc(nullptr)}}}}));
+  REQUIRE(textState("docs", "d", "body"));
+  REQUIRE_FALSE(textState("docs", "d", "title"));
+  REQUIRE_FALSE(textState("docs", "e", "body"));
+  REQUIRE_FALSE(textState("other", "d", "body"));
+  REQUIRE_FALSE(textState("docs", "d", "never named"));
+  commit(opsBytes({{9, "docs", "d", {{"body", edit(0, "hi", 0)}}}}));
+  commit(opsBytes({{9, "docs", "d", {{"body", edit(0, "", 1)}}}}));
+  REQUIRE(*rowJson(db, "docs", "d") == Json::parse(R"({"title":"t","body":"i"})"));
+  // Out of range: RangeError, nothing changes.
+  const Bytes before = db.version();
+  REQUIRE(errorOf([&] {
+            commit(opsBytes({{9, "docs", "d", {{"body", edit(5, "x", 0)}}}}));
+          }) == ErrorCode::Range);
+  REQUIRE(db.version() == before);
+  // A plain write replaces the text; a deleted row shows none.
+  commitOps(db, {updateOp("docs", "d", {{"body", 1}})});
+  REQUIRE_FALSE(textState("docs", "d", "body"));
+  commit(opsBytes({{8, "docs", "d", {{"title", enc(nullptr)}}}}));
+  REQUIRE(textState("docs", "d", "title"));
+  commitOps(db, {deleteOp("docs", "d")});
+  REQUIRE_FALSE(textState("docs", "d", "title"));
 }

@@ -26,6 +26,8 @@ import {
   type Index,
   type KeyRange,
   type Transaction,
+  type TextHandle,
+  type TextPatch,
   equals,
   above,
   aboveOrEqual,
@@ -127,6 +129,27 @@ export async function queries(): Promise<void> {
   await liked.increment("k", "nope");
   // @ts-expect-error: the delta is a number
   await liked.increment("k", "likes", "1");
+
+  // Text columns: any column whose type admits any string.
+  const notes = db.table<{ title: string; body?: string; kind: "a" | "b"; n: number }>("notes");
+  const body: TextHandle = notes.text("k", "body");
+  await body.insert(0, "hi");
+  await body.delete(0, 1);
+  const content: string = body.toString();
+  const units: number = body.length;
+  const stopText: () => void = body.subscribe((patches: TextPatch[], { origin }) => {
+    for (const p of patches) console.log(p.pos, p.delete, p.insert, origin);
+  });
+  stopText();
+  console.log(content, units, notes.text("k", "title").length, db.table("untyped").text("k", "any").length);
+  // @ts-expect-error: a number column is not a text
+  notes.text("k", "n");
+  // @ts-expect-error: nor is a column typed as string literals (edits leave them)
+  notes.text("k", "kind");
+  // @ts-expect-error: nor a column the row type lacks
+  notes.text("k", "nope");
+  // @ts-expect-error: an insert takes a string
+  await body.insert(0, 5);
 
   const read = users.get("u1");
   // @ts-expect-error: rows read back are deeply read-only (frozen at run time)
