@@ -236,6 +236,55 @@ test("counters survive a reload with their sums indexed, deleted rows' increment
   }
 });
 
+test("texts survive a reload with their history: later edits still merge with concurrent ones", async () => {
+  const { context, page, problems } = await openPage(h.browser);
+  try {
+    await load(page);
+    const first = await page.evaluate(async () => {
+      const w = /** @type {any} */ (window);
+      const db = await w.CRDTDB.open("texts");
+      const docs = db.table("docs");
+      await docs.set("d", { title: "T", body: "caf\u00e9" });
+      const body = docs.text("d", "body");
+      for (const ch of " au lait") body.insert(body.length, ch); // keystrokes, not awaited
+      await body.insert(0, "\u{1F600} ");
+      await body.delete(3, 1); // "c" of café
+      // A peer that saw all this edits concurrently with what the tab does after the reload.
+      const peer = await w.CRDTDB.open("text-peer", { storage: "memory" });
+      peer.applyChanges(db.changesSince());
+      await peer.table("docs").text("d", "body").insert(3, "C");
+      w.peerChanges = Array.from(peer.changesSince(db.version()));
+      const out = { row: docs.get("d"), version: Array.from(db.version()) };
+      db.close();
+      return out;
+    });
+    assert.deepEqual(first.row, { title: "T", body: "\u{1F600} af\u00e9 au lait" });
+    const peerChanges = await page.evaluate(() => /** @type {any} */ (window).peerChanges);
+    await page.reload();
+    await page.waitForFunction(() => "pageReady" in window);
+    const after = await page.evaluate(async (changes) => {
+      const w = /** @type {any} */ (window);
+      const db = await w.CRDTDB.open("texts");
+      const docs = db.table("docs");
+      const seen = { row: docs.get("d"), version: Array.from(db.version()) };
+      const body = docs.text("d", "body"); // opens the stored text: writes nothing
+      const reopenedVersion = Array.from(db.version());
+      await body.insert(body.length, "!");
+      db.applyChanges(Uint8Array.from(changes));
+      const out = { seen, reopenedVersion, text: body.toString(), row: docs.get("d") };
+      db.close();
+      return out;
+    }, peerChanges);
+    assert.deepEqual(after.seen, first);
+    assert.deepEqual(after.reopenedVersion, first.version);
+    assert.equal(after.text, "\u{1F600} Caf\u00e9 au lait!");
+    assert.deepEqual(after.row, { title: "T", body: after.text });
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
 /**
  * Checks a crashed database: acknowledged writes present, transactions whole, stores
  * consistent with each other and with what the engine shows.
