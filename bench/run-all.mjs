@@ -1,4 +1,4 @@
-// The benchmark suite: runs R1, Q1, M1, Z1, H1 and P1/P2 (persistence, in headless Chromium)
+// The benchmark suite: runs R1, Q1, M1, Z1, H1, T1 and P1/P2 (persistence, in headless Chromium)
 // one after another (never in parallel: the machines have 2 shared cores), then regenerates the
 // tables section of BENCHMARKS.md from their JSON results (bench/results/<name>.json).
 //
@@ -26,6 +26,7 @@ const SCRIPTS = [
   ["m1", "bench/m1-memory.mjs", "M1 — memory"],
   ["z1", "bench/z1-size.mjs", "Z1 — size"],
   ["h1", "bench/h1-hostile.mjs", "H1 — hostile histories"],
+  ["t1", "bench/t1-text.mjs", "T1 — local text editing replay"],
   ["p1", "bench/p1-persistence.mjs", "P1/P2 — persistence in Chromium (IndexedDB)"],
   ["s1", "bench/s1-sync.mjs", "S1 — sync between tabs"],
   ["s1rtc", "bench/s1-webrtc.mjs", "S1 — sync between browsers over WebRTC"],
