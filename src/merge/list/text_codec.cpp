@@ -14,27 +14,36 @@ constexpr std::uint8_t kInsert = 1, kDeleteForward = 2, kDeleteBackward = 3;
 }  // namespace
 
 void appendWtf8(std::u16string_view units, std::string& out) {
-  for (std::size_t i = 0; i < units.size(); ++i) {
+  // Sized once for the worst case (3 bytes per unit; a pair takes 4 for its 2 units) and
+  // written through a pointer: a text's whole content is encoded on every edit of its row.
+  const std::size_t at = out.size();
+  out.resize(at + 3 * units.size());
+  char* p = out.data() + at;
+  const std::size_t n = units.size();
+  for (std::size_t i = 0; i < n; ++i) {
     std::uint32_t c = units[i];
-    if (isHighSurrogate(c) && i + 1 < units.size() && isLowSurrogate(units[i + 1])) {
+    if (c < 0x80) {
+      *p++ = static_cast<char>(c);
+      continue;
+    }
+    if (isHighSurrogate(c) && i + 1 < n && isLowSurrogate(units[i + 1])) {
       c = 0x10000 + ((c - 0xd800) << 10) + (units[++i] - 0xdc00);
     }
-    if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x800) {
-      out.push_back(static_cast<char>(0xc0 | (c >> 6)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
+    if (c < 0x800) {
+      *p++ = static_cast<char>(0xc0 | (c >> 6));
+      *p++ = static_cast<char>(0x80 | (c & 0x3f));
     } else if (c < 0x10000) {
-      out.push_back(static_cast<char>(0xe0 | (c >> 12)));
-      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3f)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
+      *p++ = static_cast<char>(0xe0 | (c >> 12));
+      *p++ = static_cast<char>(0x80 | ((c >> 6) & 0x3f));
+      *p++ = static_cast<char>(0x80 | (c & 0x3f));
     } else {
-      out.push_back(static_cast<char>(0xf0 | (c >> 18)));
-      out.push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3f)));
-      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3f)));
-      out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
+      *p++ = static_cast<char>(0xf0 | (c >> 18));
+      *p++ = static_cast<char>(0x80 | ((c >> 12) & 0x3f));
+      *p++ = static_cast<char>(0x80 | ((c >> 6) & 0x3f));
+      *p++ = static_cast<char>(0x80 | (c & 0x3f));
     }
   }
+  out.resize(static_cast<std::size_t>(p - out.data()));
 }
 
 void decodeWtf8(std::string_view bytes, std::u16string& out) {
