@@ -446,8 +446,8 @@ void writeTextState(const Database& db, ByteSpan in, ByteWriter& out) {
   std::string_view column = str(r, kMaxNameBytes, "column name");
   const std::optional<RowId> id = db.findRow(table, key);
   const std::optional<NameId> col = db.nameIdOf(column);
-  const bool text = id && col && db.rows().row(*id).visible() &&
-                    db.rows().shownText(*id, *col) != nullptr;
+  const bool text =
+      id && col && db.rows().row(*id).visible() && db.rows().shownText(*id, *col) != nullptr;
   out.u8(text ? 1 : 0);
 }
 
