@@ -394,8 +394,8 @@ export function writeIncrement(w, column, delta, { table, key }, ids) {
   writeNumber(w, /** @type {number} */ (delta));
 }
 
-/** The largest position or length a text edit may name (the engine's event space). */
-export const MAX_TEXT_UNITS = 0xffffffff;
+/** The largest position or length a text edit may name (the engine's event space, kMaxEvents). */
+export const MAX_TEXT_UNITS = 0xfffffff0;
 
 /**
  * Writes a text op as a patch of one column: varint 1, (name column, value). A create's value

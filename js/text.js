@@ -111,11 +111,12 @@ export class TextHandle {
     // (the engine checks the column still shows a text, TypeError otherwise, and the range:
     // RangeError for a position past the end or one that splits a surrogate pair)
     const patch = { pos: edit.pos, delete: edit.len ?? 0, insert: edit.insert ?? "" };
+    const outer = committing; // (a subscriber may edit from inside its callback)
     committing = { table: this.#table, key: this.#key, column: this.#column, patch };
     try {
       return replica.commit(w.view());
     } finally {
-      committing = null;
+      committing = outer;
     }
   }
 
@@ -169,8 +170,12 @@ export class TextHandle {
     if (!replica.isText(this.#table, this.#key, this.#column)) {
       throw new TypeError(`invalid ${where}: the column no longer holds a text`);
     }
-    if (pos + len > this.length) {
-      throw new RangeError(`invalid ${where}: position ${pos} is past the end (length ${this.length})`);
+    const s = this.toString();
+    if (pos + len > s.length) {
+      throw new RangeError(`invalid ${where}: position ${pos} is past the end (length ${s.length})`);
+    }
+    if (pos > 0 && pos < s.length && isHigh(s.charCodeAt(pos - 1)) && isLow(s.charCodeAt(pos))) {
+      throw new RangeError(`invalid ${where}: position ${pos} splits a surrogate pair`);
     }
   }
 

@@ -126,6 +126,10 @@ test("bad edits reject with RangeError or TypeError and change nothing", async (
     [() => h.delete(0, 3), RangeError], // ends inside the pair
     [() => h.delete(3, 1), RangeError], // starts inside the pair
     [() => h.delete(-1, 1), RangeError],
+    [() => h.insert(3, ""), RangeError], // an empty edit inside the pair
+    [() => h.delete(3, 0), RangeError],
+    [() => h.insert(0xfffffff5, "x"), RangeError], // past the end, within 32 bits
+    [() => h.delete(0, 2 ** 32 - 1), RangeError],
     [() => h.insert(1.5, "x"), TypeError],
     [() => h.insert(NaN, "x"), TypeError],
     [() => h.insert(/** @type {any} */ ("1"), "x"), TypeError],
