@@ -67,6 +67,7 @@ const SHELL = [
   "../js/sync/webrtc.js",
   "../js/sync/websocket.js",
   "../js/table.js",
+  "../js/text.js",
   "../js/transaction.js",
   "../js/validate.js",
 ].map((path) => new URL(path, self.location.href).href);
