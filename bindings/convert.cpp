@@ -134,11 +134,12 @@ void decodeOps(ByteSpan in, OpBatch& out, const Database& db) {
           }
           out.columns.push_back(col);
         }
-        if (isSetOp(op.kind) && nCols != 1) malformed("set operation (it names one column)");
-        if (op.kind == OpKind::Increment && nCols != 1) {
-          malformed("increment (it names one column)");
+        if (isOneColumnOp(op.kind) && nCols != 1) {
+          const char* what = isSetOp(op.kind)               ? "set operation"
+                             : op.kind == OpKind::Increment ? "increment"
+                                                            : "text operation";
+          malformed(std::string(what) + " (it names one column)");
         }
-        if (isTextOp(op.kind) && nCols != 1) malformed("text operation (it names one column)");
         if (isSetOp(op.kind) && depth > kMaxSetElementDepth) {
           malformed("set element (nested deeper than " + std::to_string(kMaxSetElementDepth) +
                     " levels)");

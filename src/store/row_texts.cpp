@@ -167,19 +167,17 @@ void RowStore::settleTexts() {
 }
 
 void RowStore::refreshTextCells(RowId id) {
-  for (auto it = texts_.lower_bound({loserKey(id, 0), 0});
-       it != texts_.end() && (it->first.first >> 32) == id; ++it) {
-    const NameId col = columnOf(it->first.first);
+  forEachText(id, [&](NameId col, LV created, const list::TextColumn& t) {
     bool found;
     const std::size_t idx = findCell(rows_[id], col, names_.name(col), found);
-    if (!found || rows_[id].cells[idx].lv() != it->first.second) continue;
+    if (!found || rows_[id].cells[idx].lv() != created) return;
     std::string utf8;
-    list::appendWtf8(it->second.col.text().str(), utf8);
+    list::appendWtf8(t.text().str(), utf8);
     ByteWriter v;
     writeString(v, utf8);
     ++textCellsRefreshed_;
     replaceValue(id, idx, v.bytes());
-  }
+  });
 }
 
 void RowStore::joinText(RowId id, NameId col, LV created, const list::DecodedText& theirs,
