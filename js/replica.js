@@ -459,6 +459,21 @@ export class Replica {
   }
 
   /**
+   * Commits one op (see writeOp), written with this replica's name ids.
+   * @param {number} kind
+   * @param {string} table
+   * @param {string} key
+   * @param {unknown} value
+   * @returns {Promise<void>} resolves once it is durable
+   */
+  commitOp(kind, table, key, value) {
+    const w = this.engine.writer.reset();
+    w.varint(1);
+    writeOp(w, kind, table, key, value, this.nameIds);
+    return this.commit(w.view());
+  }
+
+  /**
    * Merges a peer's changes and fans them out.
    * @param {Uint8Array} bytes
    * @param {string | object} origin

@@ -194,11 +194,8 @@ export class Table {
     checkColumnName(column, `text for key ${JSON.stringify(k)} in table ${JSON.stringify(this.#name)}`);
     if (!replica.rowsOf(this.#name).has(k)) throw notFound(this.#name, k, "text");
     if (!replica.isText(this.#name, k, column)) {
-      const w = replica.engine.writer.reset();
-      w.varint(1);
-      writeOp(w, TEXT_CREATE, this.#name, k, { column, edit: null }, replica.nameIds);
       // (the engine refuses a column of another type: TypeError naming it, nothing written)
-      const durable = replica.commit(w.view());
+      const durable = replica.commitOp(TEXT_CREATE, this.#name, k, { column, edit: null });
       // A create that fails to persist is rolled back with the rest; the handle's next edit
       // then reports what the column holds.
       durable.catch(() => {});

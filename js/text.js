@@ -5,7 +5,7 @@
 // positional patches for editor bindings.
 
 import { checkColumnName, MAX_TEXT_UNITS } from "./codec.js";
-import { TEXT_EDIT, writeOp } from "./replica.js";
+import { TEXT_EDIT } from "./replica.js";
 import { asWrite, notFound } from "./table.js";
 import { describe, isWellFormed } from "./validate.js";
 
@@ -105,16 +105,13 @@ export class TextHandle {
   #edit(edit) {
     const replica = this.#core.replica();
     if (!replica.rowsOf(this.#table).has(this.#key)) throw notFound(this.#table, this.#key, "text");
-    const w = replica.engine.writer.reset();
-    w.varint(1);
-    writeOp(w, TEXT_EDIT, this.#table, this.#key, { column: this.#column, edit }, replica.nameIds);
     // (the engine checks the column still shows a text, TypeError otherwise, and the range:
     // RangeError for a position past the end or one that splits a surrogate pair)
     const patch = { pos: edit.pos, delete: edit.len ?? 0, insert: edit.insert ?? "" };
     const outer = committing; // (a subscriber may edit from inside its callback)
     committing = { table: this.#table, key: this.#key, column: this.#column, patch };
     try {
-      return replica.commit(w.view());
+      return replica.commitOp(TEXT_EDIT, this.#table, this.#key, { column: this.#column, edit });
     } finally {
       committing = outer;
     }
@@ -122,7 +119,8 @@ export class TextHandle {
 
   /**
    * Inserts `str` at `pos`. Commits at once (a following changesSince includes it); an edit
-   * right after this peer's previous one extends its run in the op log.
+   * right after this peer's previous one extends its run in the text's merged and stored
+   * history (the op log still holds one record per edit).
    * @param {number} pos in UTF-16 code units, 0 ≤ pos ≤ length
    * @param {string} str
    * @returns {Promise<void>} resolves once durable; rejects with RangeError for a position out
