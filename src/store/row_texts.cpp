@@ -119,9 +119,9 @@ void RowStore::applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observ
     // Made on exactly the text held here: it applies at once.
     try {
       if (e.insert) {
-        t.localInsert(lv, e.pos, utf16Of(e.content), nullptr);
+        t.localInsert(lv, e.pos, utf16Of(e.content), nullptr, !obs.remote);
       } else {
-        t.localDelete(lv, e.pos, e.len, nullptr);
+        t.localDelete(lv, e.pos, e.len, nullptr, !obs.remote);
       }
     } catch (const Error& err) {
       if (!obs.remote || err.code() != ErrorCode::Range) throw;
@@ -172,7 +172,7 @@ void RowStore::refreshTextCells(RowId id) {
     const std::size_t idx = findCell(rows_[id], col, names_.name(col), found);
     if (!found || rows_[id].cells[idx].lv() != created) return;
     std::string utf8;
-    list::appendWtf8(t.text().str(), utf8);
+    list::appendUtf8(t.text().str(), utf8);
     ByteWriter v;
     writeString(v, utf8);
     ++textCellsRefreshed_;

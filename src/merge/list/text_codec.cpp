@@ -13,9 +13,13 @@ constexpr std::uint8_t kInsert = 1, kDeleteForward = 2, kDeleteBackward = 3;
 
 }  // namespace
 
-void appendWtf8(std::u16string_view units, std::string& out) {
-  // Sized once for the worst case (3 bytes per unit; a pair takes 4 for its 2 units) and
-  // written through a pointer: a text's whole content is encoded on every edit of its row.
+namespace {
+
+// Sized once for the worst case (3 bytes per unit; a pair takes 4 for its 2 units) and
+// written through a pointer: a text's whole content is encoded on every edit of its row.
+// A lone surrogate is written as itself (WTF-8) or as U+FFFD (UTF-8).
+template <bool kReplaceLone>
+void appendUnits(std::u16string_view units, std::string& out) {
   const std::size_t at = out.size();
   out.resize(at + 3 * units.size());
   char* p = out.data() + at;
@@ -28,6 +32,8 @@ void appendWtf8(std::u16string_view units, std::string& out) {
     }
     if (isHighSurrogate(c) && i + 1 < n && isLowSurrogate(units[i + 1])) {
       c = 0x10000 + ((c - 0xd800) << 10) + (units[++i] - 0xdc00);
+    } else if (kReplaceLone && (isHighSurrogate(c) || isLowSurrogate(c))) {
+      c = 0xfffd;
     }
     if (c < 0x800) {
       *p++ = static_cast<char>(0xc0 | (c >> 6));
@@ -45,6 +51,12 @@ void appendWtf8(std::u16string_view units, std::string& out) {
   }
   out.resize(static_cast<std::size_t>(p - out.data()));
 }
+
+}  // namespace
+
+void appendWtf8(std::u16string_view units, std::string& out) { appendUnits<false>(units, out); }
+
+void appendUtf8(std::u16string_view units, std::string& out) { appendUnits<true>(units, out); }
 
 void decodeWtf8(std::string_view bytes, std::u16string& out) {
   auto bad = [] { throw DecodeError("text content is not valid WTF-8"); };

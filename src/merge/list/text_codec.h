@@ -75,6 +75,10 @@ void addDecoded(TextColumn& col, const DecodedText& in, const DecodedGraph& grap
 // UTF-16 units as WTF-8, and back (DecodeError for bytes that are not the canonical WTF-8 of
 // some units: overlong forms, a surrogate pair written as two surrogates, stray bytes).
 void appendWtf8(std::u16string_view units, std::string& out);
+// UTF-16 units as UTF-8 with each lone surrogate shown as U+FFFD (also one unit, so positions
+// stay aligned): how a text reads as a string. Only a hostile peer's edit can leave a lone
+// surrogate (honest ones never split a pair), and every replica shows it alike.
+void appendUtf8(std::u16string_view units, std::string& out);
 void decodeWtf8(std::string_view bytes, std::u16string& out);
 
 }  // namespace crdtdb::list

@@ -16,20 +16,21 @@ bool sameVersion(std::span<const LV> a, std::span<const LV> b) {
 }
 }  // namespace
 
-void TextColumn::checkInsert(std::uint32_t pos) const {
+void TextColumn::checkInsert(std::uint32_t pos, bool keepPairs) const {
   const std::size_t n = text_.size();
   if (pos > n) {
     throw Error(ErrorCode::Range, "text position " + std::to_string(pos) +
                                       " is past the end of the text (length " + std::to_string(n) +
                                       ")");
   }
-  if (pos > 0 && pos < n && isHighSurrogate(text_.at(pos - 1)) && isLowSurrogate(text_.at(pos))) {
+  if (keepPairs && pos > 0 && pos < n && isHighSurrogate(text_.at(pos - 1)) &&
+      isLowSurrogate(text_.at(pos))) {
     throw Error(ErrorCode::Range,
                 "text position " + std::to_string(pos) + " would split a surrogate pair");
   }
 }
 
-void TextColumn::checkDelete(std::uint32_t pos, std::uint32_t len) const {
+void TextColumn::checkDelete(std::uint32_t pos, std::uint32_t len, bool keepPairs) const {
   const std::size_t n = text_.size();
   if (pos > n || len > n - pos) {
     throw Error(ErrorCode::Range, "text range [" + std::to_string(pos) + ", " +
@@ -37,8 +38,8 @@ void TextColumn::checkDelete(std::uint32_t pos, std::uint32_t len) const {
                                       ") is past the end of the text (length " + std::to_string(n) +
                                       ")");
   }
-  checkInsert(pos);
-  checkInsert(pos + len);
+  checkInsert(pos, keepPairs);
+  checkInsert(pos + len, keepPairs);
 }
 
 LV TextColumn::eventOf(LV unit) const {
@@ -110,9 +111,9 @@ void TextColumn::append(LV event, const ListOp& op, std::u16string_view content,
 }
 
 void TextColumn::localInsert(LV event, std::uint32_t pos, std::u16string_view text,
-                             std::vector<TextPatch>* out) {
+                             std::vector<TextPatch>* out, bool keepPairs) {
   if (pending()) throw Error(ErrorCode::Internal, "text column: local edit with merges pending");
-  checkInsert(pos);
+  checkInsert(pos, keepPairs);
   if (text.empty()) return;
   text_.reserveFor(text.size());
   reserveUndo(1, 0);
@@ -130,9 +131,9 @@ void TextColumn::localInsert(LV event, std::uint32_t pos, std::u16string_view te
 }
 
 void TextColumn::localDelete(LV event, std::uint32_t pos, std::uint32_t len,
-                             std::vector<TextPatch>* out) {
+                             std::vector<TextPatch>* out, bool keepPairs) {
   if (pending()) throw Error(ErrorCode::Internal, "text column: local edit with merges pending");
-  checkDelete(pos, len);
+  checkDelete(pos, len, keepPairs);
   if (len == 0) return;
   parentsScratch_.assign(graph_.frontier().begin(), graph_.frontier().end());
   const std::vector<LV>& parents = parentsScratch_;  // a copy: append() changes the frontier

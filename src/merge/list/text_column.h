@@ -79,15 +79,18 @@ class TextColumn {
   using AuthorLess = std::function<bool(LV, LV)>;
 
   // ---- local edits (the column must have nothing pending) ----
-  // Event `event` inserts `text` at pos. Error(Range) if pos is past the end or would split
-  // a surrogate pair (nothing changes then).
+  // Event `event` inserts `text` at pos. Error(Range) if pos is past the end or, with
+  // keepPairs, would split a surrogate pair (nothing changes then). A remote edit that saw
+  // exactly this text comes here too, without keepPairs: addRemote does not look inside
+  // pairs either, and every replica must judge an edit alike.
   void localInsert(LV event, std::uint32_t pos, std::u16string_view text,
-                   std::vector<TextPatch>* out);
+                   std::vector<TextPatch>* out, bool keepPairs = true);
   // Event `event` deletes [pos, pos + len). Error(Range) as for insert.
-  void localDelete(LV event, std::uint32_t pos, std::uint32_t len, std::vector<TextPatch>* out);
+  void localDelete(LV event, std::uint32_t pos, std::uint32_t len, std::vector<TextPatch>* out,
+                   bool keepPairs = true);
   // Throws Error(Range) unless an insert at pos / a delete of [pos, pos + len) is valid.
-  void checkInsert(std::uint32_t pos) const;
-  void checkDelete(std::uint32_t pos, std::uint32_t len) const;
+  void checkInsert(std::uint32_t pos, bool keepPairs = true) const;
+  void checkDelete(std::uint32_t pos, std::uint32_t len, bool keepPairs = true) const;
 
   // ---- remote edits ----
   // The units an arriving event had seen last (its parents in the column graph), given
