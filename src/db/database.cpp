@@ -6,6 +6,7 @@
 
 #include "core/errors.h"
 #include "core/sort.h"
+#include "core/splice.h"
 #include "db/row_lookup.h"
 #include "merge/text_op.h"
 #include "oplog/frame.h"
@@ -224,6 +225,18 @@ void finishUpdate(ChunkWriter& w, Bytes& out) {
 // ---- local commits ----
 
 namespace {
+
+// Long strings changed by a short edit travel as a splice (RowDelta::StringSplice): a
+// keystroke in a long text then sends the keystroke.
+constexpr std::size_t kSpliceMinBytes = 256;
+void noteSplice(RowDelta& d, NameId col, ValueRef before, ValueRef after) {
+  if (typeOf(before) != ValueType::String || typeOf(after) != ValueType::String) return;
+  const std::string_view a = stringOf(before), b = stringOf(after);
+  if (b.size() < kSpliceMinBytes) return;
+  const Splice sp = spliceBetween(a, b);
+  if ((sp.to - sp.from) * 2 > b.size()) return;  // mostly new: the string is as short
+  d.splices.push_back({col, sp});
+}
 
 // A TypeError: the column of `op` holds `holds` ("a string"), not `kind` ("a set").
 Error typeClash(const OpRef& op, const char* holds, const char* kind) {
@@ -524,6 +537,21 @@ std::optional<StagedRow> Database::stagedRow(std::string_view table, std::string
       table, key, stamp, [&] { return committedRow(rows_, names_, id); }, extra);
 }
 
+bool Database::committedText(const OpRef& op, const std::vector<Op>& pending) const {
+  const std::optional<RowId> id = findRow(op.table, op.key);
+  const std::string_view name = op.columns[0].name;
+  const auto col = names_.find(name);
+  if (!id || !col || rows_.shownText(*id, *col) == nullptr) return false;
+  auto rewrites = [&](const Op& o) {
+    if (o.table != op.table || o.key != op.key) return false;
+    if (o.kind == OpKind::SetRow || o.kind == OpKind::DeleteRow) return true;
+    return std::any_of(o.columns.begin(), o.columns.end(),
+                       [&](const auto& c) { return c.first == name; });
+  };
+  return std::none_of(staging_.ops().begin(), staging_.ops().end(), rewrites) &&
+         std::none_of(pending.begin(), pending.end(), rewrites);
+}
+
 void Database::stage(std::span<const OpRef> input) {
   // Validate the batch as it applies after what is staged (visibility of the batch's own
   // rows tracked here: no re-fold per op).
@@ -550,6 +578,11 @@ void Database::stage(std::span<const OpRef> input) {
     }
     if (isOneColumnOp(op.kind)) {
       checkColumnOp(op, nullptr);
+      // The folded row shows a text as its string: ask the committed row while nothing staged
+      // has written the column since.
+      if (committedText(op, pending)) {
+        throw typeClash(op, "a text", isSetOp(op.kind) ? "a set" : "a counter");
+      }
       const auto row = stagedRow(op.table, op.key, pending);
       const auto& cols = row->columns;
       const std::string_view name = op.columns[0].name;
@@ -943,7 +976,7 @@ ChangeSet Database::finish(const CallMark& m) {
     if (tracking_) noteDirty(id, beforeVisible ? &before : nullptr);
     if (!beforeVisible && !afterVisible) continue;
 
-    RowDelta delta{id, RowDelta::New, {}};
+    RowDelta delta{id, RowDelta::New, {}, {}};
     if (!beforeVisible) {
       delta.kind = RowDelta::New;
     } else if (!afterVisible) {
@@ -958,6 +991,7 @@ ChangeSet Database::finish(const CallMark& m) {
         } else if (now && !std::equal(it->before->value().begin(), it->before->value().end(),
                                       now->value().begin(), now->value().end())) {
           delta.columns.push_back(it->column);
+          noteSplice(delta, it->column, it->before->value(), now->value());
         }
       }
       if (full) {

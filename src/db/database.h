@@ -22,6 +22,7 @@
 
 #include "core/bytes.h"
 #include "core/interner.h"
+#include "core/splice.h"
 #include "db/staging.h"
 #include "graph/causal_graph.h"
 #include "oplog/op.h"
@@ -47,9 +48,16 @@ struct DatabaseOptions {
 // How a row's visible state changed in one call.
 struct RowDelta {
   enum Kind : std::uint8_t { New = 1, Full = 2, Patch = 3, Gone = 4 };
+  // A long string column (a text, typically) that changed by a short edit: the splice of its
+  // previous string, in place of the whole new one.
+  struct StringSplice {
+    NameId column;
+    Splice splice;  // `from`/`to`: bytes of the new string (not of its value encoding)
+  };
   RowId row;
   Kind kind;
-  std::vector<NameId> columns;  // Patch: the columns whose value changed
+  std::vector<NameId> columns;        // Patch: the columns whose value changed
+  std::vector<StringSplice> splices;  // Patch: some of them, in column order
 };
 
 // A row of a staged query: a committed row (row, not staged) or one the staged transaction
@@ -225,6 +233,9 @@ class Database {
   void checkInvariants() const;
 
  private:
+  // Whether op's column of its row holds a committed text no staged op (then `pending`) has
+  // rewritten since.
+  bool committedText(const OpRef& op, const std::vector<Op>& pending) const;
   struct Dirty {
     std::string id;  // table NameId (4 bytes) ‖ row key: the dirtyAt_ key
     NameId table;

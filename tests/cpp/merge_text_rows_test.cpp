@@ -7,6 +7,7 @@
 #include "core/errors.h"
 #include "db/database.h"
 #include "merge/text_op.h"
+#include "support/craft.h"
 #include "support/error_of.h"
 #include "support/every_allocation.h"
 #include "support/store_sim.h"
@@ -105,6 +106,26 @@ TEST_CASE("text edits out of range, on other types or rows change nothing", "[te
   const Op op = ins("body", 0, "x");
   const OpRef ref = refOf(op, cols);
   REQUIRE(errorOf([&] { db.stage({&ref, 1}); }) == ErrorCode::Type);
+  // A staged increment or set op on the text names the text, not the string it shows.
+  for (const OpKind kind : {OpKind::Increment, OpKind::AddToSet}) {
+    const Op bad{kind, "t", "k", {{"body", enc(1)}}};
+    const OpRef badRef = refOf(bad, cols);
+    try {
+      db.stage({&badRef, 1});
+      FAIL("staged");
+    } catch (const Error& e) {
+      REQUIRE(e.code() == ErrorCode::Type);
+      REQUIRE(std::string(e.what()).find("holds a text") != std::string::npos);
+    }
+  }
+  // Once the transaction replaces the column, it holds what was written.
+  const Op plain = updateOp("t", "k", {{"body", 5}});
+  const Op inc{OpKind::Increment, "t", "k", {{"body", enc(1)}}};
+  std::vector<ColumnRef> cols2;
+  const OpRef plainRef = refOf(plain, cols), incRef = refOf(inc, cols2);
+  db.stage({&plainRef, 1});
+  db.stage({&incRef, 1});
+  db.rollbackStaged();
   REQUIRE(db.encodeState() == state);
   REQUIRE(db.version() == version);
   REQUIRE(db.eventCount() == events);
@@ -243,6 +264,67 @@ TEST_CASE("texts survive storage and reach other replicas through snapshots", "[
   REQUIRE(a.encodeState() == b.encodeState());
   c.checkInvariants();
   b.checkInvariants();
+}
+
+TEST_CASE("a hostile edit that splits a surrogate pair reads as U+FFFD on every replica",
+          "[text][decoder]") {
+  Database a("alice");
+  commitOps(a, {setOp("t", "k", {{"n", 1}})});  // alice:0
+  commitOps(a, {create("body")});               // alice:1 creates the text
+  commitOps(a, {ins("body", 0,
+                    "a\xF0\x9F\x98\x80"
+                    "b")});  // alice:2, "a😀b": 4 units
+  // mallory deletes the pair's low half and inserts inside it: no honest replica sends
+  // that (a local edit there is a RangeError), but a peer can.
+  auto editValue = [](std::uint32_t pos, bool insert, std::string_view text, std::uint32_t len) {
+    TextEditValue e;
+    e.pos = pos;
+    e.insert = insert;
+    e.content = text;
+    e.len = len;
+    ByteWriter w;
+    writeTextEdit("alice", 1, e, w);
+    return w.take();
+  };
+  Crafter m;
+  m.write("mallory", 0, {{"alice", 2}}, "t", "k", "body", editValue(2, false, "", 1),
+          OpKind::TextEdit);
+  m.write("mallory", 1, {{"mallory", 0}}, "t", "k", "body", editValue(1, true, "x", 0),
+          OpKind::TextEdit);
+  const Bytes fromMallory = m.message();
+
+  // x takes it on the text it holds; y has a concurrent edit of its own first.
+  Database x("xavier"), y("yolanda");
+  x.trackStorage(true);
+  StoreSim store;
+  syncFrom(x, a);
+  syncFrom(y, a);
+  commitOps(y, {ins("body", 4, "c")});
+  x.applyChanges(fromMallory);
+  y.applyChanges(fromMallory);
+  syncBoth(x, y);
+  // The lone high surrogate shows as U+FFFD, one unit like the surrogate it stands for.
+  const std::string shown = "x\xEF\xBF\xBD";
+  REQUIRE(column(x, "body") == "a" + shown + "bc");
+  REQUIRE(column(y, "body") == column(x, "body"));
+  REQUIRE(x.encodeState() == y.encodeState());
+  // An honest edit after the lone surrogate counts it as one unit.
+  commitOps(x, {ins("body", 3, "!")});
+  REQUIRE(column(x, "body") == "a" + shown + "!bc");
+  // The row's string survives storage, snapshots and a new replica.
+  store.take(x);
+  auto reopened = store.open("xavier", {});
+  REQUIRE(reopened->encodeState() == x.encodeState());
+  x.compact();
+  store.take(x);
+  Database z("zoe");
+  z.applyChanges(x.changesSince(nullptr));
+  REQUIRE(column(z, "body") == column(x, "body"));
+  syncBoth(y, z);
+  REQUIRE(column(y, "body") == column(z, "body"));
+  x.checkInvariants();
+  y.checkInvariants();
+  z.checkInvariants();
 }
 
 namespace {
