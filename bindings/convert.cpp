@@ -320,7 +320,7 @@ void writeLoadRecord(const Database& db, std::span<const RowId> loaded, std::uin
   ChangeSet cs;
   const RowStore& rows = db.rows();
   for (RowId id : loaded) {
-    if (rows.row(id).visible()) cs.rows.push_back({id, RowDelta::New, {}});
+    if (rows.row(id).visible()) cs.rows.push_back({id, RowDelta::New, {}, {}});
   }
   writeChangeRecord(db, cs, namesSent, out);
 }
@@ -346,13 +346,25 @@ void writeChangeRecord(const Database& db, const ChangeSet& cs, std::uint32_t& n
       case RowDelta::Full:
         writeRowColumns(db, d.row, out);
         break;
-      case RowDelta::Patch:
+      case RowDelta::Patch: {
         out.varint(d.columns.size());
+        auto splice = d.splices.begin();
         for (NameId col : d.columns) {
           out.varint(col);
-          out.raw(db.rows().cell(r, db.name(col))->value());
+          const ValueRef v = db.rows().cell(r, db.name(col))->value();
+          if (splice != d.splices.end() && splice->column == col) {
+            const std::string_view s = stringOf(v);
+            out.u8(kSpliceTag);
+            out.varint(splice->splice.pos);
+            out.varint(splice->splice.removed);
+            out.string(s.substr(splice->splice.from, splice->splice.to - splice->splice.from));
+            ++splice;
+          } else {
+            out.raw(v);
+          }
         }
         break;
+      }
       case RowDelta::Gone:
         break;
     }

@@ -32,7 +32,10 @@
 //           varint nRows, nRows × (varint rowId, u8 kind, …)
 //             1 new   varint tableNameId, string key, varint nCols, nCols × (varint nameId, value)
 //             2 full  varint nCols, nCols × (varint nameId, value)
-//             3 patch varint nCols, nCols × (varint nameId, value)
+//             3 patch varint nCols, nCols × (varint nameId, value | splice)
+//                     splice = u8 0x3f (no value starts so), varint pos, varint removed,
+//                     string inserted: the column's previous string with `removed` UTF-16
+//                     units at `pos` replaced (long strings changed by a short edit)
 //             4 gone
 //           varint nSubs, nSubs × (varint subId, varint n, n × varint rowId)   new results
 //           varint updateLen, update bytes (a Changes message; 0 when not asked for)
@@ -56,6 +59,9 @@
 #include "db/database.h"
 
 namespace crdtdb::boundary {
+
+// Marks a splice in place of a value in a change record (no value tag is 0x3f).
+constexpr std::uint8_t kSpliceTag = 0x3f;
 
 // A size JS passed as a number: negative or NaN is 0, beyond SIZE_MAX is SIZE_MAX.
 std::size_t toSize(double d);

@@ -15,6 +15,27 @@ export const FULL = 2;
 export const PATCH = 3;
 export const GONE = 4;
 
+/** In a patch, a splice of the column's previous string in place of a value (no value tag). */
+const SPLICE = 0x3f;
+
+/**
+ * Reads a splice (after its tag) and applies it to the column's previous string.
+ * @param {import("./codec.js").Reader} r
+ * @param {unknown} before
+ * @param {string} name
+ * @returns {string}
+ */
+function readSplice(r, before, name) {
+  r.pos++;
+  const pos = r.varint();
+  const removed = r.varint();
+  const inserted = r.string();
+  if (typeof before !== "string" || pos + removed > before.length) {
+    throw new Error(`engine record splices column ${JSON.stringify(name)}, which holds no such string`);
+  }
+  return before.slice(0, pos) + inserted + before.slice(pos + removed);
+}
+
 /**
  * Reads `n` (nameId, value) pairs into a new row object, columns in the engine's order.
  * @param {import("./codec.js").Reader} r
@@ -70,7 +91,7 @@ export function readChangeRecord(r, names, cached) {
       const n = r.varint();
       for (let k = 0; k < n; k++) {
         const name = names[r.varint()];
-        const value = r.value();
+        const value = r.buf[r.pos] === SPLICE ? readSplice(r, /** @type {any} */ (prev.row)[name], name) : r.value();
         if (name === "__proto__") {
           Object.defineProperty(row, name, { value, enumerable: true, writable: true, configurable: true });
         } else {

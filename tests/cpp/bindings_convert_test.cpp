@@ -7,6 +7,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <set>
 
 #include "convert.h"
 #include "core/errors.h"
@@ -466,6 +467,54 @@ TEST_CASE("the change record lists new names, counts, rows and the update", "[bi
   REQUIRE(r2.varint() == 1);
   REQUIRE(names.at(r2.varint()) == "a");
   REQUIRE(take(r2, 1) == enc(2));
+}
+
+TEST_CASE("a long string changed by a short edit comes as a splice", "[bindings]") {
+  Database db("alice");
+  std::uint32_t namesSent = 0;
+  const std::string head(300, 'x');
+  commitOps(db, {setOp("t", "k", {{"s", head + "\xF0\x9F\x98\x80tail"}, {"n", 1}})});
+  ByteWriter first;
+  // (the first record carries the names)
+  boundary::writeChangeRecord(db, commitOps(db, {updateOp("t", "k", {{"n", 2}})}, false), namesSent,
+                              first);
+  auto record = [&](const Op& op) {
+    ByteWriter out;
+    boundary::writeChangeRecord(db, commitOps(db, {op}, false), namesSent, out);
+    return out.take();
+  };
+  // The emoji (2 units after 300) becomes "ab": one splice, and n in the same patch as a value.
+  const Bytes rec = record(updateOp("t", "k", {{"s", head + "abtail"}, {"n", 3}}));
+  ByteReader r(rec);
+  REQUIRE(r.varint() == 0);  // names
+  REQUIRE(r.varint() == 1);  // applied
+  REQUIRE(r.varint() == 0);  // pending
+  REQUIRE(r.varint() == 1);  // rows
+  r.varint();
+  REQUIRE(r.u8() == RowDelta::Patch);
+  REQUIRE(r.varint() == 2);
+  std::set<std::string> seen;
+  for (int i = 0; i < 2; ++i) {
+    const std::string name(db.name(static_cast<NameId>(r.varint())));
+    seen.insert(name);
+    if (name == "n") {
+      REQUIRE(take(r, 1) == enc(3));
+      continue;
+    }
+    REQUIRE(r.u8() == boundary::kSpliceTag);
+    REQUIRE(r.varint() == 300);  // pos
+    REQUIRE(r.varint() == 2);    // removed
+    REQUIRE(r.stringView(100, "inserted") == "ab");
+  }
+  REQUIRE(seen == std::set<std::string>{"n", "s"});
+  // A short string, or a long one mostly rewritten, comes whole.
+  const Bytes whole = record(updateOp("t", "k", {{"s", std::string(300, 'y')}}));
+  ByteReader w(whole);
+  for (int i = 0; i < 5; ++i) w.varint();
+  REQUIRE(w.u8() == RowDelta::Patch);
+  REQUIRE(w.varint() == 1);
+  w.varint();
+  REQUIRE(w.u8() != boundary::kSpliceTag);
 }
 
 TEST_CASE("query, staged row and conflicts answers", "[bindings]") {

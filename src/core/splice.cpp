@@ -1,0 +1,74 @@
+#include "core/splice.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace crdtdb {
+
+namespace {
+
+bool continuation(char c) { return (static_cast<unsigned char>(c) & 0xc0) == 0x80; }
+
+// Bytes the two share in front, a word at a time (texts are long; edits are small).
+std::size_t commonPrefix(std::string_view a, std::string_view b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) break;
+  }
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+
+// Bytes the two share at the end, within the last `limit` of each.
+std::size_t commonSuffix(std::string_view a, std::string_view b, std::size_t limit) {
+  const char* ea = a.data() + a.size();
+  const char* eb = b.data() + b.size();
+  std::size_t i = 0;
+  for (; i + 8 <= limit; i += 8) {
+    std::uint64_t x, y;
+    std::memcpy(&x, ea - i - 8, 8);
+    std::memcpy(&y, eb - i - 8, 8);
+    if (x != y) break;
+  }
+  while (i < limit &&
+         ea[-1 - static_cast<std::ptrdiff_t>(i)] == eb[-1 - static_cast<std::ptrdiff_t>(i)])
+    ++i;
+  return i;
+}
+
+}  // namespace
+
+std::uint64_t utf16Length(std::string_view utf8) {
+  // A code point is one unit, two from U+10000 (a 4-byte sequence); branch-free so that it
+  // vectorises.
+  std::uint64_t units = 0;
+  for (const char ch : utf8) {
+    const auto b = static_cast<unsigned char>(ch);
+    units += static_cast<std::uint64_t>((b & 0xc0) != 0x80) + static_cast<std::uint64_t>(b >= 0xf0);
+  }
+  return units;
+}
+
+Splice spliceBetween(std::string_view before, std::string_view after) {
+  std::size_t p = commonPrefix(before, after);
+  // Back to a code point boundary in both.
+  while (p > 0 && ((p < before.size() && continuation(before[p])) ||
+                   (p < after.size() && continuation(after[p])))) {
+    --p;
+  }
+  std::size_t s = commonSuffix(before, after, std::min(before.size(), after.size()) - p);
+  // The suffix starts at the same code point in both (its bytes are the same).
+  while (s > 0 && continuation(before[before.size() - s])) --s;
+  Splice out;
+  out.pos = utf16Length(before.substr(0, p));
+  out.removed = utf16Length(before.substr(p, before.size() - s - p));
+  out.from = p;
+  out.to = after.size() - s;
+  return out;
+}
+
+}  // namespace crdtdb

@@ -1,0 +1,24 @@
+// The one splice that turns a UTF-8 string into another: keep their common prefix and
+// suffix (whole code points), replace the middle. Change records send it instead of a long
+// string (an edit of a long text then costs what the edit does, not what the text does).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace crdtdb {
+
+struct Splice {
+  std::uint64_t pos = 0;      // UTF-16 code units of `before` kept in front
+  std::uint64_t removed = 0;  // ... and removed after them
+  std::size_t from = 0;       // the inserted part: bytes [from, to) of `after`
+  std::size_t to = 0;
+};
+
+// Both strings must be well-formed UTF-8 (engine values are).
+Splice spliceBetween(std::string_view before, std::string_view after);
+
+// UTF-16 code units of well-formed UTF-8 bytes.
+std::uint64_t utf16Length(std::string_view utf8);
+
+}  // namespace crdtdb

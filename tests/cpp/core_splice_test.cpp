@@ -1,0 +1,89 @@
+// core/splice.h: the splice between two UTF-8 strings, in UTF-16 units, checked against
+// random edits of mixed-width text.
+#include <catch2/catch.hpp>
+#include <random>
+#include <string>
+
+#include "core/splice.h"
+
+using namespace crdtdb;
+
+namespace {
+
+// Code points of 1 to 4 bytes (4: two UTF-16 units).
+const char* const kPieces[] = {
+    "a", "b", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xF0\x9F\x98\x81"};
+
+std::u16string utf16Of(std::string_view s) {
+  std::u16string out;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const int n = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    char32_t cp = n == 1 ? c : n == 2 ? (c & 0x1f) : n == 3 ? (c & 0x0f) : (c & 0x07);
+    for (int k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+    i += static_cast<std::size_t>(n);
+    if (cp >= 0x10000) {
+      out.push_back(static_cast<char16_t>(0xd800 + ((cp - 0x10000) >> 10)));
+      out.push_back(static_cast<char16_t>(0xdc00 + ((cp - 0x10000) & 0x3ff)));
+    } else {
+      out.push_back(static_cast<char16_t>(cp));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> randomText(std::mt19937_64& rng, std::size_t n) {
+  std::vector<std::string> cps;
+  for (std::size_t i = 0; i < n; ++i) cps.emplace_back(kPieces[rng() % std::size(kPieces)]);
+  return cps;
+}
+
+std::string join(const std::vector<std::string>& cps) {
+  std::string s;
+  for (const auto& c : cps) s += c;
+  return s;
+}
+
+void check(std::string_view before, std::string_view after) {
+  const Splice sp = spliceBetween(before, after);
+  std::u16string b = utf16Of(before);
+  REQUIRE(sp.pos + sp.removed <= b.size());
+  REQUIRE(sp.from <= sp.to);
+  REQUIRE(sp.to <= after.size());
+  b.replace(sp.pos, sp.removed, utf16Of(after.substr(sp.from, sp.to - sp.from)));
+  REQUIRE(b == utf16Of(after));
+  REQUIRE(utf16Length(after) == utf16Of(after).size());
+}
+
+}  // namespace
+
+TEST_CASE("a splice keeps whole code points around one edit", "[core][splice]") {
+  check("", "");
+  check("", "abc");
+  check("abc", "");
+  check("hello world", "hello, world");
+  check("aaaa", "aaa");  // a run: any one of the a's
+  // Edits that share the leading bytes of a code point: é (C3 A9) to ã (C3 A3).
+  check("x\xC3\xA9y", "x\xC3\xA3y");
+  // An emoji to its neighbour (same first three bytes), and one added in a run of them.
+  check("\xF0\x9F\x98\x80", "\xF0\x9F\x98\x81");
+  check("\xF0\x9F\x98\x80\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80\xF0\x9F\x98\x81\xF0\x9F\x98\x80");
+  const Splice sp = spliceBetween("ab\xF0\x9F\x98\x80", "ab\xF0\x9F\x98\x80!");
+  REQUIRE(sp.pos == 4);  // 2 + the emoji's 2 units
+  REQUIRE(sp.removed == 0);
+}
+
+TEST_CASE("random edits of mixed-width text splice exactly", "[core][splice]") {
+  std::mt19937_64 rng(GENERATE(1, 2, 3, 4));
+  for (int round = 0; round < 400; ++round) {
+    std::vector<std::string> cps = randomText(rng, rng() % 40);
+    const std::string before = join(cps);
+    const std::size_t at = cps.empty() ? 0 : rng() % (cps.size() + 1);
+    const std::size_t del = std::min<std::size_t>(cps.size() - at, rng() % 4);
+    cps.erase(cps.begin() + static_cast<std::ptrdiff_t>(at),
+              cps.begin() + static_cast<std::ptrdiff_t>(at + del));
+    const auto ins = randomText(rng, rng() % 4);
+    cps.insert(cps.begin() + static_cast<std::ptrdiff_t>(at), ins.begin(), ins.end());
+    check(before, join(cps));
+  }
+}
