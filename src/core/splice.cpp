@@ -40,13 +40,26 @@ std::size_t commonSuffix(std::string_view a, std::string_view b, std::size_t lim
   return i;
 }
 
+// How many bytes of a mask with only bit 7 of each byte used have it set (no popcount
+// instruction needed).
+std::uint64_t bytesSet(std::uint64_t mask) { return ((mask >> 7) * 0x0101010101010101ULL) >> 56; }
+
 }  // namespace
 
 std::uint64_t utf16Length(std::string_view utf8) {
-  // A code point is one unit, two from U+10000 (a 4-byte sequence); branch-free so that it
-  // vectorises.
+  // A code point is one unit, two from U+10000 (a 4-byte sequence): count the bytes that are
+  // not continuations (10xxxxxx) and the 4-byte leads (11110xxx), eight bytes at a time.
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
   std::uint64_t units = 0;
-  for (const char ch : utf8) {
+  std::size_t i = 0;
+  for (; i + 8 <= utf8.size(); i += 8) {
+    std::uint64_t x;
+    std::memcpy(&x, utf8.data() + i, 8);
+    const std::uint64_t continuation = x & ~(x << 1) & kHigh;  // bit 7 set, bit 6 clear
+    const std::uint64_t lead4 = x & (x << 1) & (x << 2) & (x << 3) & kHigh;  // 1111xxxx
+    units += 8 - bytesSet(continuation) + bytesSet(lead4);
+  }
+  for (const char ch : utf8.substr(i)) {
     const auto b = static_cast<unsigned char>(ch);
     units += static_cast<std::uint64_t>((b & 0xc0) != 0x80) + static_cast<std::uint64_t>(b >= 0xf0);
   }

@@ -1,5 +1,6 @@
 // RowStore: text columns (a text's state beside its row, its edits, its read value).
 #include <algorithm>
+#include <memory>
 #include <string>
 
 #include "core/errors.h"
@@ -171,10 +172,17 @@ void RowStore::refreshTextCells(RowId id) {
     bool found;
     const std::size_t idx = findCell(rows_[id], col, names_.name(col), found);
     if (!found || rows_[id].cells[idx].lv() != created) return;
-    std::string utf8;
-    list::appendUtf8(t.text().str(), utf8);
+    // A scratch buffer that only grows: no allocation or zero fill per edit.
+    static std::unique_ptr<char[]> scratch;
+    static std::size_t scratchSize = 0;
+    const std::u16string units = t.text().str();
+    if (scratchSize < 3 * units.size()) {
+      scratch.reset(new char[3 * units.size()]);  // (left uninitialised)
+      scratchSize = 3 * units.size();
+    }
+    const std::size_t len = list::writeUtf8(units, scratch.get());
     ByteWriter v;
-    writeString(v, utf8);
+    writeString(v, std::string_view(scratch.get(), len));
     ++textCellsRefreshed_;
     replaceValue(id, idx, v.bytes());
   });

@@ -15,23 +15,32 @@ constexpr std::uint8_t kInsert = 1, kDeleteForward = 2, kDeleteBackward = 3;
 
 namespace {
 
-// Sized once for the worst case (3 bytes per unit; a pair takes 4 for its 2 units) and
-// written through a pointer: a text's whole content is encoded on every edit of its row.
-// A lone surrogate is written as itself (WTF-8) or as U+FFFD (UTF-8).
+// Writes at most 3 bytes per unit (a pair takes 4 for its 2 units) through a pointer: a
+// text's whole content is encoded on every edit of its row. A lone surrogate is written as
+// itself (WTF-8) or as U+FFFD (UTF-8).
 template <bool kReplaceLone>
-void appendUnits(std::u16string_view units, std::string& out) {
-  const std::size_t at = out.size();
-  out.resize(at + 3 * units.size());
-  char* p = out.data() + at;
+std::size_t writeUnits(std::u16string_view units, char* out) {
+  char* p = out;
+  const char16_t* u = units.data();
   const std::size_t n = units.size();
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint32_t c = units[i];
+  for (std::size_t i = 0; i < n;) {
+    // ASCII four units at a time (most text is).
+    if (i + 4 <= n && ((u[i] | u[i + 1] | u[i + 2] | u[i + 3]) & 0xff80) == 0) {
+      p[0] = static_cast<char>(u[i]);
+      p[1] = static_cast<char>(u[i + 1]);
+      p[2] = static_cast<char>(u[i + 2]);
+      p[3] = static_cast<char>(u[i + 3]);
+      p += 4;
+      i += 4;
+      continue;
+    }
+    std::uint32_t c = u[i++];
     if (c < 0x80) {
       *p++ = static_cast<char>(c);
       continue;
     }
-    if (isHighSurrogate(c) && i + 1 < n && isLowSurrogate(units[i + 1])) {
-      c = 0x10000 + ((c - 0xd800) << 10) + (units[++i] - 0xdc00);
+    if (isHighSurrogate(c) && i < n && isLowSurrogate(u[i])) {
+      c = 0x10000 + ((c - 0xd800) << 10) + (u[i++] - 0xdc00);
     } else if (kReplaceLone && (isHighSurrogate(c) || isLowSurrogate(c))) {
       c = 0xfffd;
     }
@@ -49,14 +58,18 @@ void appendUnits(std::u16string_view units, std::string& out) {
       *p++ = static_cast<char>(0x80 | (c & 0x3f));
     }
   }
-  out.resize(static_cast<std::size_t>(p - out.data()));
+  return static_cast<std::size_t>(p - out);
 }
 
 }  // namespace
 
-void appendWtf8(std::u16string_view units, std::string& out) { appendUnits<false>(units, out); }
+void appendWtf8(std::u16string_view units, std::string& out) {
+  const std::size_t at = out.size();
+  out.resize(at + 3 * units.size());
+  out.resize(at + writeUnits<false>(units, out.data() + at));
+}
 
-void appendUtf8(std::u16string_view units, std::string& out) { appendUnits<true>(units, out); }
+std::size_t writeUtf8(std::u16string_view units, char* out) { return writeUnits<true>(units, out); }
 
 void decodeWtf8(std::string_view bytes, std::u16string& out) {
   auto bad = [] { throw DecodeError("text content is not valid WTF-8"); };

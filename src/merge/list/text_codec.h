@@ -77,8 +77,9 @@ void addDecoded(TextColumn& col, const DecodedText& in, const DecodedGraph& grap
 void appendWtf8(std::u16string_view units, std::string& out);
 // UTF-16 units as UTF-8 with each lone surrogate shown as U+FFFD (also one unit, so positions
 // stay aligned): how a text reads as a string. Only a hostile peer's edit can leave a lone
-// surrogate (honest ones never split a pair), and every replica shows it alike.
-void appendUtf8(std::u16string_view units, std::string& out);
+// surrogate (honest ones never split a pair), and every replica shows it alike. Writes at
+// most 3 bytes per unit to `out`; returns how many.
+std::size_t writeUtf8(std::u16string_view units, char* out);
 void decodeWtf8(std::string_view bytes, std::u16string& out);
 
 }  // namespace crdtdb::list
