@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/splice.h"
+#include "support/trace_replay.h"
 
 using namespace crdtdb;
 
@@ -14,23 +15,7 @@ namespace {
 const char* const kPieces[] = {
     "a", "b", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xF0\x9F\x98\x81"};
 
-std::u16string utf16Of(std::string_view s) {
-  std::u16string out;
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const int n = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-    char32_t cp = n == 1 ? c : n == 2 ? (c & 0x1f) : n == 3 ? (c & 0x0f) : (c & 0x07);
-    for (int k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
-    i += static_cast<std::size_t>(n);
-    if (cp >= 0x10000) {
-      out.push_back(static_cast<char16_t>(0xd800 + ((cp - 0x10000) >> 10)));
-      out.push_back(static_cast<char16_t>(0xdc00 + ((cp - 0x10000) & 0x3ff)));
-    } else {
-      out.push_back(static_cast<char16_t>(cp));
-    }
-  }
-  return out;
-}
+std::u16string utf16Of(std::string_view s) { return testing::utf16(std::string(s)); }
 
 std::vector<std::string> randomText(std::mt19937_64& rng, std::size_t n) {
   std::vector<std::string> cps;
