@@ -27,6 +27,7 @@ const SCRIPTS = [
   ["z1", "bench/z1-size.mjs", "Z1 — size"],
   ["h1", "bench/h1-hostile.mjs", "H1 — hostile histories"],
   ["t1", "bench/t1-text.mjs", "T1 — local text editing replay"],
+  ["t2", "bench/t2-merge.mjs", "T2 — merge a whole concurrent history"],
   ["p1", "bench/p1-persistence.mjs", "P1/P2 — persistence in Chromium (IndexedDB)"],
   ["s1", "bench/s1-sync.mjs", "S1 — sync between tabs"],
   ["s1rtc", "bench/s1-webrtc.mjs", "S1 — sync between browsers over WebRTC"],

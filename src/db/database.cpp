@@ -247,6 +247,10 @@ Error typeClash(const OpRef& op, const char* holds, const char* kind) {
 Error typeClash(const OpRef& op, ValueRef current, const char* kind) {
   return typeClash(op, typeNameOf(current), kind);
 }
+// A set or counter op on a column that holds a text.
+Error textClash(const OpRef& op) {
+  return typeClash(op, "a text", isSetOp(op.kind) ? "a set" : "a counter");
+}
 
 // A set op names one column, which must hold a set or nothing (`current`: its value).
 void checkSetOp(const OpRef& op, const ValueRef* current) {
@@ -293,9 +297,7 @@ RowId Database::applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,
     const Cell* c = rows_.cell(rows_.row(id), op.columns[0].name);
     const ValueRef v = c ? c->value() : ValueRef{};
     const auto col = names_.find(op.columns[0].name);
-    if (c && col && rows_.shownText(id, *col)) {
-      throw typeClash(op, "a text", isSetOp(op.kind) ? "a set" : "a counter");
-    }
+    if (c && col && rows_.shownText(id, *col)) throw textClash(op);
     checkColumnOp(op, c ? &v : nullptr);
   }
   scratch.clear();
@@ -580,9 +582,7 @@ void Database::stage(std::span<const OpRef> input) {
       checkColumnOp(op, nullptr);
       // The folded row shows a text as its string: ask the committed row while nothing staged
       // has written the column since.
-      if (committedText(op, pending)) {
-        throw typeClash(op, "a text", isSetOp(op.kind) ? "a set" : "a counter");
-      }
+      if (committedText(op, pending)) throw textClash(op);
       const auto row = stagedRow(op.table, op.key, pending);
       const auto& cols = row->columns;
       const std::string_view name = op.columns[0].name;
