@@ -1,5 +1,5 @@
-// The benchmark suite: runs R1, Q1, M1, Z1, H1, T1 and P1/P2 (persistence, in headless Chromium)
-// one after another (never in parallel: the machines have 2 shared cores), then regenerates the
+// The benchmark suite: runs R1, Q1, live queries, M1, Z1, H1, T1, T2, P1/P2 (persistence, in
+// headless Chromium) and S1 one after another (never in parallel: the machines have 2 shared cores), then regenerates the
 // tables section of BENCHMARKS.md from their JSON results (bench/results/<name>.json).
 //
 //   npm run bench                               everything (≈ 25–35 min on 2 cores)
@@ -8,6 +8,8 @@
 //                                               BENCHMARKS.md then says so)
 //   node bench/run-all.mjs --tables-only        only rewrite BENCHMARKS.md from bench/results/
 //
+// A benchmark without a results file here keeps its section of BENCHMARKS.md as it was: one
+// of them can be rerun (--only t2) on a machine that has not run the others.
 // Options other than --only and --tables-only are passed to every script (--scale, --runs).
 // Exits non-zero if a script failed; the tables of the others are still written.
 
@@ -67,7 +69,24 @@ if (!tablesOnly) {
 }
 
 // ---------- BENCHMARKS.md ----------
-function section() {
+/**
+ * The sections now in BENCHMARKS.md's tables, by title (what follows "### title" up to the
+ * next heading or the end marker).
+ * @param {string} tables
+ * @returns {Map<string, string>}
+ */
+function sectionsOf(tables) {
+  const out = new Map();
+  const parts = tables.split(/^### /m).slice(1);
+  for (const part of parts) {
+    const nl = part.indexOf("\n");
+    out.set(part.slice(0, nl).trim(), part.slice(nl + 1).trim());
+  }
+  return out;
+}
+
+/** @param {Map<string, string>} previous sections of the current file, by title */
+function section(previous) {
   const out = [];
   const m = machine();
   out.push(`_Regenerated ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC by \`bench/run-all.mjs\` on ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node}._`);
@@ -75,7 +94,7 @@ function section() {
     const file = join(ROOT, "bench/results", `${name}.json`);
     out.push("", `### ${title}`, "");
     if (!existsSync(file)) {
-      out.push(`_No results yet: run \`node ${script}\`._`);
+      out.push(previous.get(title) ?? `_No results yet: run \`node ${script}\`._`);
       continue;
     }
     const r = JSON.parse(readFileSync(file, "utf8"));
@@ -108,7 +127,8 @@ if (a < 0 || b < a) {
   console.error(`BENCHMARKS.md lacks the markers ${BEGIN} … ${END}`);
   process.exit(1);
 }
-writeFileSync(mdFile, md.slice(0, a + BEGIN.length) + "\n\n" + section() + "\n\n" + md.slice(b));
+const previous = sectionsOf(md.slice(a + BEGIN.length, b));
+writeFileSync(mdFile, md.slice(0, a + BEGIN.length) + "\n\n" + section(previous) + "\n\n" + md.slice(b));
 console.log("BENCHMARKS.md: tables regenerated");
 if (failed.length) {
   console.error(`failed: ${failed.join(", ")}`);
