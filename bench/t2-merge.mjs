@@ -231,12 +231,10 @@ const LIBS = {
     /** @param {string} set @param {Trace} trace */
     encoding: (set, trace) =>
       cached(set, "loro", async () => {
-        const docs = [];
         const records = await replay(trace, {
           async open(i) {
             const doc = new LoroDoc();
             doc.setPeerId(BigInt(i + 1));
-            docs.push(doc);
             const text = doc.getText("text");
             let since = doc.oplogVersion();
             return {
