@@ -10,6 +10,8 @@
 //   build/release/crdtdb_bench_engine --write-r1 /tmp/r1.bin
 //   valgrind --tool=callgrind --toggle-collect='crdtdb::Database::applyChanges*'
 //       build/release/crdtdb_bench_engine --load /tmp/r1.bin
+#include <malloc.h>  // mallinfo2: the heap the loaded replica keeps (glibc; native only)
+
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -134,9 +136,18 @@ int main(int argc, char** argv) {
     Database reader("r1-reader");
     const ChangeSet cs = reader.applyChanges(h);
     const auto t1 = std::chrono::steady_clock::now();
-    std::printf("load of %zu bytes: %zu events applied in %.1f ms\n", h.size(),
-                static_cast<std::size_t>(cs.applied),
-                std::chrono::duration<double, std::milli>(t1 - t0).count());
+    // Heap in use after a following small call (which drops the load's undo journals), less
+    // the message buffer: what the replica keeps.
+    commit(reader, {Op{OpKind::SetRow, "idle", "x", {{"v", intValue(1)}}}}, false);
+    const struct mallinfo2 mi = mallinfo2();
+    const std::size_t heap = mi.uordblks + mi.hblkhd - h.capacity();  // (+ mmapped blocks)
+    std::printf(
+        "load of %zu bytes: %zu events applied in %.1f ms, heap after %.1f MB (%zu peers, %zu "
+        "graph runs, %zu version vector nodes)\n",
+        h.size(), static_cast<std::size_t>(cs.applied),
+        std::chrono::duration<double, std::milli>(t1 - t0).count(), heap / 1e6,
+        static_cast<std::size_t>(reader.graph().peerCount()), reader.graph().runs().size(),
+        reader.graph().vvStore().nodeCount());
     return 0;
   }
 

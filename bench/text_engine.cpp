@@ -3,13 +3,19 @@
 // --cold skips the live merge (for instruction counts of the cold merge alone).
 //   text_engine --local <sequential trace.json.gz>...   local editing replay (T1's shape:
 //   one edit per keystroke, as TextColumn::localInsert / localDelete), ns per edit
+//   text_engine --db-local <sequential trace.json.gz>...   the same through Database::commit
+//   (a row's text column, one transaction per edit, update bytes made): the engine's share of
+//   T1's call path
 #include <chrono>
 #include <cstdio>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "db/database.h"
+#include "merge/text_op.h"
 #include "support/trace_replay.h"
+#include "support/values.h"
 
 using namespace crdtdb;
 
@@ -47,8 +53,43 @@ int replayLocal(const char* path) {
   return ok ? 0 : 1;
 }
 
+// The same keystrokes committed one per transaction to a row's text column through Database.
+int replayDb(const char* path) {
+  const nlohmann::json trace = testing::readGz(path);
+  std::vector<std::tuple<std::uint32_t, std::uint32_t, std::string>> edits;
+  for (const auto& txn : trace["txns"]) {
+    for (const auto& p : txn["patches"]) {
+      edits.emplace_back(p[0].get<std::uint32_t>(), p[1].get<std::uint32_t>(),
+                         p[2].get<std::string>());
+    }
+  }
+  Database db("bench-peer-00001");
+  testing::commitOps(db, {testing::setOp("docs", "d", {{"title", "t"}})});
+  testing::commitOps(db, {Op{OpKind::TextCreate, "docs", "d", {{"body", testing::enc(nullptr)}}}});
+  std::size_t updateBytes = 0;
+  auto commitEdit = [&](std::uint32_t pos, bool insert, std::string_view s, std::uint32_t len) {
+    ByteWriter w;
+    writeLocalTextEdit(pos, insert, s, len, w);
+    const Op op{OpKind::TextEdit, "docs", "d", {{"body", w.take()}}};
+    updateBytes += testing::commitOps(db, {op}, true).update.size();
+  };
+  const double t = ms([&] {
+    for (const auto& [pos, del, ins] : edits) {
+      if (del > 0) commitEdit(pos, false, "", del);
+      if (!ins.empty()) commitEdit(pos, true, ins, 0);
+    }
+  });
+  const auto row = testing::rowJson(db, "docs", "d");
+  const bool ok = row && (*row)["body"] == trace["endContent"];
+  std::printf("%s: %zu edits, %.1f ms (%.0f ns per edit), %.1f update bytes per edit, %s\n", path,
+              edits.size(), t, t * 1e6 / static_cast<double>(edits.size()),
+              static_cast<double>(updateBytes) / static_cast<double>(edits.size()),
+              ok ? "ok" : "WRONG TEXT");
+  return ok ? 0 : 1;
+}
+
 int main(int argc, char** argv) {
-  bool coldOnly = false, local = false;
+  bool coldOnly = false, local = false, dbLocal = false;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--cold") {
       coldOnly = true;
@@ -56,6 +97,14 @@ int main(int argc, char** argv) {
     }
     if (std::string(argv[i]) == "--local") {
       local = true;
+      continue;
+    }
+    if (std::string(argv[i]) == "--db-local") {
+      dbLocal = true;
+      continue;
+    }
+    if (dbLocal) {
+      if (replayDb(argv[i]) != 0) return 1;
       continue;
     }
     if (local) {

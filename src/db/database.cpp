@@ -699,7 +699,7 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
     sortRange(parents.begin(), parents.end());
     parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
     // A peer's events must form a chain, or version vectors could not answer "seen?".
-    if (seq0 > 0 && graph_.vvGet(graph_.vvOfParents(parents), p) < seq0) {
+    if (seq0 > 0 && graph_.seenOf(parents, p) < seq0) {
       // A run held by an earlier message proved invalid: drop it, keep this message. One of
       // this message's own runs makes the whole message invalid, held for a while or not.
       if (src.held && !CausalBuffer::heldSince(*st.bufferMark, src.heldId) &&

@@ -101,7 +101,7 @@ LV Database::joinSnapshot(const Database& s, std::vector<PeerIdx>& progress) {
       sortRange(parents.begin(), parents.end());
       parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
       // A peer's events must form a chain here too (a forked peer could break it).
-      if (known > 0 && graph_.vvGet(graph_.vvOfParents(parents), p) < known) {
+      if (known > 0 && graph_.seenOf(parents, p) < known) {
         throw DecodeError("snapshot event " + std::string(peers_.name(p)) + ":" +
                           std::to_string(known) + " does not have its peer's previous event");
       }

@@ -336,10 +336,9 @@ RowId Database::loadRowState(ByteSpan bytes) {
 
 std::vector<LV> Database::textParents(const list::TextColumn& t, LV event) {
   const std::vector<LV> parents = graph_.parentsOf(event);
-  const VV vv = graph_.vvOfParents(parents);
   return t.parentsFor([&](LV x) {
     const Stamp s = graph_.stampOf(x);
-    return s.seq < graph_.vvGet(vv, s.peer);
+    return s.seq < graph_.seenOf(parents, s.peer);
   });
 }
 

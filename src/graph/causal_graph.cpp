@@ -234,6 +234,18 @@ VV CausalGraph::vvOfParents(std::span<const LV> parents) {
   return out;
 }
 
+Seq CausalGraph::seenOf(std::span<const LV> parents, PeerIdx peer) {
+  Seq out = 0;
+  for (LV p : parents) {
+    const std::size_t q = runIndexAt(p);
+    const GraphRun& run = runs_[q];
+    // The run's own peer: its chain up to p (past the run's start, beyond its runVV).
+    out =
+        std::max(out, run.peer == peer ? run.seq + (p - run.start) + 1 : vvs_.get(runVV(q), peer));
+  }
+  return out;
+}
+
 bool CausalGraph::contains(std::span<const LV> version, LV target) const {
   const Lamport targetLamport = lamportOf(target);
   std::priority_queue<LV> heap;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/ids.h"
+#include "core/reserve.h"
 #include "graph/lv_set.h"
 #include "graph/version_vector.h"
 
@@ -96,6 +97,9 @@ class CausalGraph {
   // Version vector of the parents of run `runIndex`'s first event (cached on the run).
   VV runVV(std::size_t runIndex);
   Seq vvGet(VV v, PeerIdx peer) const { return vvs_.get(v, peer); }
+  // vvGet(vvOfParents(parents), peer) without making a vector: the one-off checks of a merge
+  // would otherwise leave a path of nodes behind per call.
+  Seq seenOf(std::span<const LV> parents, PeerIdx peer);
   const VVStore& vvStore() const { return vvs_; }
 
   // Is `target` in the causal past of `version` (inclusive)? A graph walk: for tests and
@@ -114,7 +118,7 @@ class CausalGraph {
   };
   Mark mark() const;
   void rollback(const Mark& m) noexcept;
-  void clearJournal() noexcept { journal_.clear(); }
+  void clearJournal() noexcept { clearScratch(journal_); }
 
   // Deep invariant check; throws Error(Internal) on a violation. O(events).
   void checkInvariants() const;

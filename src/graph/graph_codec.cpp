@@ -114,8 +114,7 @@ void decodeGraphRange(ByteSpan bytes, LV start, CausalGraph& graph, Interner& pe
       }
       if (seq > 0) {
         // Every peer's events form one chain (see CausalGraph): check it as a merge would.
-        const VV vv = graph.vvOfParents(parents);
-        if (graph.vvGet(vv, peer) != seq) {
+        if (graph.seenOf(parents, peer) != seq) {
           throw DecodeError("graph summary breaks a peer's chain of events");
         }
       }

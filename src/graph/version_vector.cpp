@@ -1,11 +1,14 @@
 #include "graph/version_vector.h"
 
 #include <algorithm>
+#include <limits>
+
+#include "core/errors.h"
 
 namespace crdtdb {
 
 namespace {
-constexpr unsigned kMaxLevel = 7;  // 16^8 = 2^32 peers
+constexpr unsigned kMaxLevel = 15;  // 4^16 = 2^32 peers
 }
 
 VVStore::VVStore() { nodes_.push_back(Node{}); }
@@ -17,13 +20,13 @@ std::uint32_t VVStore::make(const Node& n) {
 
 Seq VVStore::get(VV v, PeerIdx peer) const {
   if (v.root == 0) return 0;
-  if (v.level < kMaxLevel && (peer >> (4 * (v.level + 1))) != 0) return 0;
+  if (v.level < kMaxLevel && (peer >> (kBits * (v.level + 1))) != 0) return 0;
   std::uint32_t id = v.root;
   for (unsigned level = v.level;; --level) {
-    std::uint64_t s = nodes_[id].slot[digit(peer, level)];
+    const std::uint32_t s = nodes_[id].slot[digit(peer, level)];
     if (level == 0) return s;
     if (s == 0) return 0;
-    id = static_cast<std::uint32_t>(s);
+    id = s;
   }
 }
 
@@ -40,7 +43,8 @@ VV VVStore::lift(VV v, unsigned level) {
   return v;
 }
 
-std::uint32_t VVStore::raiseAt(std::uint32_t node, unsigned level, PeerIdx peer, Seq next) {
+std::uint32_t VVStore::raiseAt(std::uint32_t node, unsigned level, PeerIdx peer,
+                               std::uint32_t next) {
   Node n = node ? nodes_[node] : Node{};
   const unsigned d = digit(peer, level);
   if (level == 0) {
@@ -49,11 +53,11 @@ std::uint32_t VVStore::raiseAt(std::uint32_t node, unsigned level, PeerIdx peer,
     n.slot[d] = next;
     return make(n);
   }
-  auto child = static_cast<std::uint32_t>(n.slot[d]);
+  const std::uint32_t child = n.slot[d];
   std::uint32_t before = child ? nodes_[child].count : 0;
   std::uint32_t updated = raiseAt(child, level - 1, peer, next);
   if (updated == child) return node;
-  n = node ? nodes_[node] : Node{};  // the arena may have moved
+  n = node ? nodes_[node] : Node{};
   n.slot[d] = updated;
   n.count += nodes_[updated].count - before;
   return make(n);
@@ -61,10 +65,13 @@ std::uint32_t VVStore::raiseAt(std::uint32_t node, unsigned level, PeerIdx peer,
 
 VV VVStore::raise(VV v, PeerIdx peer, Seq next) {
   if (next == 0) return v;
+  if (next > std::numeric_limits<std::uint32_t>::max()) {
+    throw Error(ErrorCode::Internal, "version vector entry beyond 2^32 events");
+  }
   unsigned need = 0;
-  while (need < kMaxLevel && (peer >> (4 * (need + 1))) != 0) ++need;
+  while (need < kMaxLevel && (peer >> (kBits * (need + 1))) != 0) ++need;
   v = lift(v, std::max<unsigned>(need, v.level));
-  v.root = raiseAt(v.root, v.level, peer, next);
+  v.root = raiseAt(v.root, v.level, peer, static_cast<std::uint32_t>(next));
   return v;
 }
 
@@ -76,16 +83,16 @@ std::uint32_t VVStore::joinAt(std::uint32_t a, std::uint32_t b, unsigned level) 
   if (level == 0) {
     const Node& na = nodes_[a];
     const Node& nb = nodes_[b];
-    for (unsigned d = 0; d < 16; ++d) {
+    for (unsigned d = 0; d < kFan; ++d) {
       n.slot[d] = std::max(na.slot[d], nb.slot[d]);
       sameA = sameA && n.slot[d] == na.slot[d];
       sameB = sameB && n.slot[d] == nb.slot[d];
       n.count += n.slot[d] != 0;
     }
   } else {
-    for (unsigned d = 0; d < 16; ++d) {
-      auto ca = static_cast<std::uint32_t>(nodes_[a].slot[d]);
-      auto cb = static_cast<std::uint32_t>(nodes_[b].slot[d]);
+    for (unsigned d = 0; d < kFan; ++d) {
+      const std::uint32_t ca = nodes_[a].slot[d];
+      const std::uint32_t cb = nodes_[b].slot[d];
       std::uint32_t c = joinAt(ca, cb, level - 1);
       n.slot[d] = c;
       sameA = sameA && c == ca;

@@ -42,6 +42,7 @@
 #include "core/bytes.h"
 #include "core/ids.h"
 #include "core/interner.h"
+#include "core/reserve.h"
 #include "oplog/op.h"
 
 namespace crdtdb {
@@ -199,7 +200,7 @@ class ChunkWriter {
     return {body_.size(), txns_, journal_.size(), peers_.size(), names_.size(), keys_.size()};
   }
   void rollback(const Mark& m) noexcept;
-  void clearJournal() noexcept { journal_.clear(); }
+  void clearJournal() noexcept { clearScratch(journal_); }
 
  private:
   void opHead(OpKind kind, std::uint32_t table);

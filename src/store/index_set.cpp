@@ -362,7 +362,7 @@ void IndexSet::confirm() noexcept {
     ix->clearJournal();
     ix->compact();
   }
-  touched_.clear();
+  clearScratch(touched_);
 }
 
 std::size_t IndexSet::memoryBytes() const {

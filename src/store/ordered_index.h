@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/inline.h"
+#include "core/reserve.h"
 
 namespace crdtdb {
 
@@ -82,9 +83,9 @@ class OrderedIndex {
   std::size_t journalSize() const { return journal_.size(); }
   void rollback(const Mark& m) noexcept;
   void clearJournal() noexcept {
-    journal_.clear();
-    erased_.clear();
-    removed_.clear();
+    clearScratch(journal_);
+    clearScratch(erased_);
+    clearScratch(removed_);
   }
   // Merges thin chunks (best effort, strong guarantee).
   void compact() noexcept;

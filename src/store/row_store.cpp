@@ -844,7 +844,7 @@ void RowStore::rollback(const Mark& m) noexcept {
   counterColumns_.clear();
   restoreStates(sets_, savedSets_, m.savedSets);
   restoreStates(counters_, savedCounters_, m.savedCounters);
-  pendingTexts_.clear();
+  clearScratch(pendingTexts_);
   while (droppedTexts_.size() > m.droppedTexts) {  // (dropped last in a call: undone first)
     texts_.insert(std::move(droppedTexts_.back()));
     droppedTexts_.pop_back();
@@ -875,14 +875,14 @@ void RowStore::confirm() noexcept {
     auto it = sets_.find(saved.first);
     if (it != sets_.end() && it->second.elements.empty()) sets_.erase(it);
   }
-  savedSets_.clear();
-  savedCounters_.clear();
+  clearScratch(savedSets_);
+  clearScratch(savedCounters_);
   for (auto& [key, mark] : savedTexts_) {
     auto it = texts_.find(key);
     if (mark && it != texts_.end()) it->second.col.forget();
   }
-  savedTexts_.clear();
-  droppedTexts_.clear();
+  clearScratch(savedTexts_);
+  clearScratch(droppedTexts_);
   // Rows the last call left empty: free them now that nothing can undo the call.
   try {
     std::vector<RowId> empty;
@@ -899,12 +899,12 @@ void RowStore::confirm() noexcept {
   } catch (...) {
     // Out of memory: the empty rows stay allocated until a later confirm.
   }
-  journal_.clear();
-  created_.clear();
-  touched_.clear();
-  loserNodes_.clear();
-  setNodes_.clear();
-  cleared_.clear();
+  clearScratch(journal_);
+  clearScratch(created_);
+  clearScratch(touched_);
+  clearScratch(loserNodes_);
+  clearScratch(setNodes_);
+  clearScratch(cleared_);
 }
 
 std::size_t RowStore::rowCount() const {

@@ -132,9 +132,11 @@ void RowStore::applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observ
   }
   const std::u16string content = e.insert ? utf16Of(e.content) : std::u16string();
   const std::vector<LV> parents = t.parentsFor([&](LV x) { return obs.observed(x); });
-  reserveMore(pendingTexts_, 1);
+  const TextKey key{loserKey(id, w.column), *created};
+  const bool listed = !pendingTexts_.empty() && pendingTexts_.back() == key;  // (a run of edits)
+  if (!listed) reserveMore(pendingTexts_, 1);
   t.addRemote(lv, {e.insert, e.pos, e.len, content}, parents);
-  pendingTexts_.push_back({loserKey(id, w.column), *created});
+  if (!listed) pendingTexts_.push_back(key);
 }
 
 void RowStore::settleTexts() {
@@ -146,7 +148,7 @@ void RowStore::settleTexts() {
     auto it = texts_.find(key);
     if (it != texts_.end()) it->second.col.flush(less, nullptr);
   }
-  pendingTexts_.clear();
+  clearScratch(pendingTexts_);
   // The shown text of every row the call touched goes into its winning cell.
   for (RowId id : touched_) {
     if (live(id)) refreshTextCells(id);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "graph/version_vector.h"
+#include "support/error_of.h"
 
 using namespace crdtdb;
 
@@ -135,4 +136,20 @@ TEST_CASE("random raises and joins match a map model", "[graph]") {
     // Every vector ever made still holds exactly its own entries.
     for (std::size_t k = 0; k < vvs.size(); ++k) requireEquals(s, vvs[k], models[k], probes);
   }
+}
+
+TEST_CASE("a raise copies one node per trie level and refuses entries past 32 bits", "[graph]") {
+  VVStore s;
+  VV v = s.raise(VV{}, 2, 1);  // peers 0-3 share one leaf
+  std::size_t nodes = s.nodeCount();
+  v = s.raise(v, 3, 7);
+  REQUIRE(s.nodeCount() == nodes + 1);
+  nodes = s.nodeCount();
+  VV w = s.raise(v, 300, 1);  // lifts to the level that covers peer 300, then one new path
+  REQUIRE(s.get(w, 3) == 7);
+  REQUIRE(s.get(w, 300) == 1);
+  REQUIRE(s.nodeCount() - nodes <= 2 * 5);
+  REQUIRE(s.get(s.raise(w, 5, 0xffffffffu), 5) == 0xffffffffu);
+  REQUIRE(testing::errorOf([&] { s.raise(w, 5, Seq{1} << 32); }) == ErrorCode::Internal);
+  REQUIRE(s.get(w, 5) == 0);
 }

@@ -88,6 +88,31 @@ TEST_CASE("roots, a chain that saw none of them, then writers after the chain: n
   REQUIRE(static_cast<double>(large) / static_cast<double>(small) <= 5.0);
 }
 
+TEST_CASE("a merge keeps one version vector path per graph run and no more", "[merge][work]") {
+  // Two writers alternate, each seeing the other's last write: every event is a run whose
+  // chain check looks at its parent's version vector. The check makes no vector of its own.
+  Crafter c;
+  const int n = 2000;
+  std::pair<std::string, Seq> prev{"a", 0};
+  c.write("a", 0, {}, "t", "r", "c", intValue(0));
+  for (int i = 1; i < n; ++i) {
+    const std::string who = i % 2 ? "b" : "a";
+    const Seq seq = static_cast<Seq>(i / 2);
+    c.write(who, seq, {prev}, "t", "r", "c", intValue(i));
+    prev = {who, seq};
+  }
+  Database db("target");
+  const std::size_t nodes0 = db.graph().vvStore().nodeCount();
+  const std::size_t runs0 = db.graph().runs().size();
+  REQUIRE(db.applyChanges(c.message()).applied == static_cast<std::size_t>(n));
+  db.checkInvariants();
+  const std::size_t runs = db.graph().runs().size() - runs0;
+  const std::size_t nodes = db.graph().vvStore().nodeCount() - nodes0;
+  INFO(runs << " runs, " << nodes << " version vector nodes");
+  REQUIRE(runs == static_cast<std::size_t>(n));
+  REQUIRE(nodes <= runs + 4);  // three peers: each run's vector is one leaf
+}
+
 namespace {
 
 // Work to apply n single-txn messages of one peer, newest first.

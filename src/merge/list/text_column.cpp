@@ -516,8 +516,8 @@ void TextColumn::rollback(Mark& m) noexcept {
 
 void TextColumn::forget() noexcept {
   recording_ = false;
-  undo_.clear();
-  undoContent_.clear();
+  clearScratch(undo_);
+  clearScratch(undoContent_);
 }
 
 void TextColumn::checkInvariants() const {
