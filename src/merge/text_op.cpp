@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/errors.h"
+#include "oplog/chunk_codec.h"
 #include "oplog/op.h"
 
 namespace crdtdb {
@@ -13,7 +14,11 @@ constexpr std::uint8_t kEmptyStringBytes[1] = {tag::kShortString};
 
 ValueRef emptyStringValue() { return {kEmptyStringBytes, 1}; }
 
-TextEditValue readTextEdit(ValueRef v, bool wire) {
+namespace {
+
+// `scanned`: the value passed scanValue (well-formed, strings valid UTF-8), so its parts are
+// split by size alone; every check of the edit's shape and ranges still runs.
+TextEditValue readEdit(ValueRef v, bool wire, bool scanned) {
   auto fail = [&](const char* what) {
     const std::string msg = std::string("text edit: ") + what;
     if (wire) throw DecodeError(msg);
@@ -22,6 +27,7 @@ TextEditValue readTextEdit(ValueRef v, bool wire) {
   ByteReader r(v);
   auto next = [&] {
     if (r.atEnd()) fail("missing parts");
+    if (scanned) return r.raw(validValueSize(r.rest()));
     ByteReader at(r.rest());
     return r.raw(scanValue(at).size);
   };
@@ -62,6 +68,12 @@ TextEditValue readTextEdit(ValueRef v, bool wire) {
   if (!r.atEnd()) fail("trailing bytes");
   return e;
 }
+
+}  // namespace
+
+TextEditValue readTextEdit(ValueRef v, bool wire) { return readEdit(v, wire, false); }
+
+TextEditValue readScannedTextEdit(ValueRef v) { return readEdit(v, true, true); }
 
 void writeTextEdit(std::string_view peer, Seq seq, const TextEditValue& e, ByteWriter& out) {
   writeArrayHeader(out, 4);

@@ -33,6 +33,9 @@ ValueRef emptyStringValue();
 // Reads a text edit value, named or local. Throws DecodeError (`wire`) or Error(Type) naming
 // what is malformed.
 TextEditValue readTextEdit(ValueRef v, bool wire);
+// readTextEdit(v, true) of a value that passed scanValue (a decoded message's, or the engine's
+// own named form): the same checks of shape and ranges, without validating it again.
+TextEditValue readScannedTextEdit(ValueRef v);
 // Writes the named form of `e` (for the text created by `peer`'s event `seq`).
 void writeTextEdit(std::string_view peer, Seq seq, const TextEditValue& e, ByteWriter& out);
 // Writes the local form (tests and callers that build ops).

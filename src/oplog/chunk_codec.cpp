@@ -205,7 +205,7 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, s
         if (opKind == OpKind::TextCreate && typeOf(valueAt.first(scan.size)) != ValueType::String) {
           throw DecodeError("a text's content is not a string");
         }
-        if (opKind == OpKind::TextEdit) readTextEdit(valueAt.first(scan.size), true);
+        if (opKind == OpKind::TextEdit) readScannedTextEdit(valueAt.first(scan.size));
       }
     }
     peerEnd[peer] = seq + nOps;

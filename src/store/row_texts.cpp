@@ -103,7 +103,8 @@ void RowStore::applyTextCreate(RowId id, const ColumnWrite& w, LV lv, const Obse
 }
 
 void RowStore::applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observer& obs) {
-  const TextEditValue e = readTextEdit(w.value, true);
+  // (Decoded messages and local commits' named forms were read in full before.)
+  const TextEditValue e = readScannedTextEdit(w.value);
   // The text is named by its creating event, which the edit must have seen (on every
   // replica alike: a forged name is refused everywhere, not only where the text lives).
   const auto peer = peers_.find(e.peer);
