@@ -95,7 +95,8 @@ class RowStore {
   RowId findOrCreate(NameId table, std::string_view key, bool* created = nullptr);
 
   // Applies one operation (event `lv`) to row `id`. `columns` sorted by name bytes; a set op's
-  // one column carries the element.
+  // one column carries the element. Values passed scanValue and their op's checks already
+  // (decoded messages; the engine's own local forms): a text edit is not validated again.
   void apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns, LV lv,
              const Observer& obs);
 
