@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "db/database.h"
@@ -26,18 +27,32 @@ double ms(F&& f) {
   f();
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
-}  // namespace
 
-// Sequential traces ({ endContent, txns: [{ patches }] }, ASCII): every patch as local edits.
-int replayLocal(const char* path) {
-  const nlohmann::json trace = testing::readGz(path);
-  std::vector<std::tuple<std::uint32_t, std::uint32_t, std::u16string>> edits;
+// A sequential trace's patches ({ endContent, txns: [{ patches }] }) in order, the inserted
+// text as `Str` (UTF-8, or UTF-16 through testing::utf16).
+template <class Str>
+std::vector<std::tuple<std::uint32_t, std::uint32_t, Str>> patchesOf(const nlohmann::json& trace) {
+  std::vector<std::tuple<std::uint32_t, std::uint32_t, Str>> edits;
   for (const auto& txn : trace["txns"]) {
     for (const auto& p : txn["patches"]) {
-      edits.emplace_back(p[0].get<std::uint32_t>(), p[1].get<std::uint32_t>(),
-                         testing::utf16(p[2].get<std::string>()));
+      std::string ins = p[2].get<std::string>();
+      if constexpr (std::is_same_v<Str, std::string>) {
+        edits.emplace_back(p[0].get<std::uint32_t>(), p[1].get<std::uint32_t>(), std::move(ins));
+      } else {
+        edits.emplace_back(p[0].get<std::uint32_t>(), p[1].get<std::uint32_t>(),
+                           testing::utf16(ins));
+      }
     }
   }
+  return edits;
+}
+
+}  // namespace
+
+// Sequential traces (ASCII): every patch as local edits.
+int replayLocal(const char* path) {
+  const nlohmann::json trace = testing::readGz(path);
+  const auto edits = patchesOf<std::u16string>(trace);
   list::TextColumn col;
   LV event = 0;
   const double t = ms([&] {
@@ -56,13 +71,7 @@ int replayLocal(const char* path) {
 // The same keystrokes committed one per transaction to a row's text column through Database.
 int replayDb(const char* path) {
   const nlohmann::json trace = testing::readGz(path);
-  std::vector<std::tuple<std::uint32_t, std::uint32_t, std::string>> edits;
-  for (const auto& txn : trace["txns"]) {
-    for (const auto& p : txn["patches"]) {
-      edits.emplace_back(p[0].get<std::uint32_t>(), p[1].get<std::uint32_t>(),
-                         p[2].get<std::string>());
-    }
-  }
+  const auto edits = patchesOf<std::string>(trace);
   Database db("bench-peer-00001");
   testing::commitOps(db, {testing::setOp("docs", "d", {{"title", "t"}})});
   testing::commitOps(db, {Op{OpKind::TextCreate, "docs", "d", {{"body", testing::enc(nullptr)}}}});
