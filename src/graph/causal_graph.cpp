@@ -85,10 +85,10 @@ LV CausalGraph::append(PeerIdx peer, Seq seq, std::span<const LV> parents, LV co
                              peer,
                              off,
                              static_cast<std::uint32_t>(parents.size()),
-                             seq,
-                             lamport,
                              {},
-                             false});
+                             false,
+                             seq,
+                             lamport});
   }
   if (grows) {
     journal_.push_back(Undo{Undo::SeqRunGrown, peer, seqs.back().len, nextSeq_[peer]});

@@ -38,11 +38,12 @@ struct GraphRun {
   PeerIdx peer;
   std::uint32_t parentsOff;  // parents of `start` in the graph's parent pool
   std::uint32_t parentCount;
+  VV vv;  // version vector of the parents of `start` (valid when vvReady)
+  bool vvReady = false;
   Seq seq;          // seq of `start`
   Lamport lamport;  // Lamport time of `start`
-  VV vv;            // version vector of the parents of `start` (valid when vvReady)
-  bool vvReady = false;
 };
+static_assert(sizeof(GraphRun) <= 48, "one per run: keep the 32-bit fields together");
 
 struct GraphDiff {
   std::vector<LVRange> onlyA;  // in past(A) but not past(B), ascending
