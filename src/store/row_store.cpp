@@ -1,11 +1,13 @@
 #include "store/row_store.h"
 
 #include <algorithm>
+#include <string>
 
 #include "core/errors.h"
 #include "core/hash.h"
 #include "core/reserve.h"
 #include "core/sort.h"
+#include "merge/list/text_codec.h"
 #include "merge/text_op.h"
 
 namespace crdtdb {
@@ -1081,6 +1083,22 @@ void RowStore::checkInvariants() const {
              "a text whose write is gone");
     internal(!st.col.pending(), "a text with edits left to merge");
     st.col.checkInvariants();
+    // The cell that shows a text holds its string (refreshTextCells may skip a text it
+    // believes shown already: this is where a wrong belief shows).
+    bool found;
+    const NameId col = columnOf(key.first);
+    const std::size_t idx = findCell(rows_[id], col, names_.name(col), found);
+    if (!found || rows_[id].cells[idx].derived() || rows_[id].cells[idx].lv() != key.second) {
+      continue;
+    }
+    const std::u16string units = st.col.text().str();
+    std::string utf8(3 * units.size(), '\0');
+    utf8.resize(list::writeUtf8(units, utf8.data()));
+    ByteWriter w;
+    writeString(w, utf8);
+    const ValueRef v = rows_[id].cells[idx].value();
+    internal(std::equal(v.begin(), v.end(), w.bytes().begin(), w.bytes().end()),
+             "a text's cell does not show its string");
   }
   for (const auto& [key, st] : counters_) {
     const auto id = static_cast<RowId>(key >> 32);

@@ -407,6 +407,11 @@ class RowStore {
   struct TextState {
     list::TextColumn col;
     std::uint32_t savedEpoch = 0;
+    // Changes since it was made (changeText counts each), and the count and value size its
+    // shown cell was last written with (refreshTextCells): equal, the cell still shows it.
+    std::uint64_t changes = 1;
+    std::uint64_t shownChanges = 0;
+    std::size_t shownBytes = 0;
   };
   std::map<TextKey, TextState> texts_;  // ordered: a row's texts are adjacent
   // Undo of texts_: a mark of each text changed in the call (none: created in it).

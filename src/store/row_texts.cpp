@@ -65,6 +65,7 @@ list::TextColumn& RowStore::changeText(RowId id, NameId col, LV created, bool cr
     return it->second.col;
   }
   TextState& st = texts_.at(key);
+  ++st.changes;
   if (st.savedEpoch != epoch_) {
     std::optional<list::TextColumn::Mark> m(st.col.mark());
     savedTexts_.emplace_back(key, std::move(m));
@@ -171,10 +172,21 @@ void RowStore::settleTexts() {
 }
 
 void RowStore::refreshTextCells(RowId id) {
-  forEachText(id, [&](NameId col, LV created, const list::TextColumn& t) {
+  for (auto it = texts_.lower_bound({loserKey(id, 0), 0});
+       it != texts_.end() && (it->first.first >> 32) == id; ++it) {
+    const NameId col = columnOf(it->first.first);
     bool found;
     const std::size_t idx = findCell(rows_[id], col, names_.name(col), found);
-    if (!found || rows_[id].cells[idx].lv() != created) return;
+    if (!found || rows_[id].cells[idx].lv() != it->first.second) continue;
+    TextState& st = it->second;
+    // Unchanged since its cell last showed it (a call that wrote another column of the row):
+    // nothing to encode. A cell made stale meanwhile holds "" (what a text write or a loser
+    // holds), which its size tells unless the text is "" too. Undo restores cell and text
+    // together, so a stale count after a rollback still pairs a cell with its text.
+    if (st.shownChanges == st.changes && rows_[id].cells[idx].value().size() == st.shownBytes) {
+      continue;
+    }
+    const list::TextColumn& t = st.col;
     // A scratch buffer that only grows: no allocation or zero fill per edit.
     static std::unique_ptr<char[]> scratch;
     static std::size_t scratchSize = 0;
@@ -188,7 +200,9 @@ void RowStore::refreshTextCells(RowId id) {
     writeString(v, std::string_view(scratch.get(), len));
     ++textCellsRefreshed_;
     replaceValue(id, idx, v.bytes());
-  });
+    st.shownChanges = st.changes;
+    st.shownBytes = v.bytes().size();
+  }
 }
 
 void RowStore::joinText(RowId id, NameId col, LV created, const list::DecodedText& theirs,

@@ -72,6 +72,26 @@ TEST_CASE("a text column starts empty or from its string and takes edits", "[tex
   db.checkInvariants();
 }
 
+TEST_CASE("a write to another column of the row does not encode its text again", "[text][work]") {
+  Database db("a");
+  commitOps(db, {setOp("t", "k", {{"n", 0}})});
+  commitOps(db, {create("body")});
+  commitOps(db, {ins("body", 0, std::string(1000, 'x'))});
+  const std::uint64_t before = db.rows().textCellsRefreshed();
+  for (int i = 1; i <= 50; ++i) commitOps(db, {updateOp("t", "k", {{"n", i}})});
+  REQUIRE(db.rows().textCellsRefreshed() == before);
+  REQUIRE(column(db, "body") == std::string(1000, 'x'));
+  REQUIRE(column(db, "n") == 50);
+  // An edit is encoded once; undoing it brings back the cell with the text.
+  commitOps(db, {ins("body", 3, "yz")});
+  REQUIRE(db.rows().textCellsRefreshed() == before + 1);
+  REQUIRE(db.undoLast());
+  commitOps(db, {updateOp("t", "k", {{"n", 51}})});
+  REQUIRE(column(db, "body") == std::string(1000, 'x'));
+  commitOps(db, {ins("body", 0, "a")});
+  REQUIRE(column(db, "body") == "a" + std::string(1000, 'x'));
+}
+
 TEST_CASE("text edits out of range, on other types or rows change nothing", "[text]") {
   Database db("a");
   commitOps(db, {setOp("t", "k", {{"n", 1}, {"s", "x"}})});
