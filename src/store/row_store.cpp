@@ -1,13 +1,11 @@
 #include "store/row_store.h"
 
 #include <algorithm>
-#include <string>
 
 #include "core/errors.h"
 #include "core/hash.h"
 #include "core/reserve.h"
 #include "core/sort.h"
-#include "merge/list/text_codec.h"
 #include "merge/text_op.h"
 
 namespace crdtdb {
@@ -1091,11 +1089,8 @@ void RowStore::checkInvariants() const {
     if (!found || rows_[id].cells[idx].derived() || rows_[id].cells[idx].lv() != key.second) {
       continue;
     }
-    const std::u16string units = st.col.text().str();
-    std::string utf8(3 * units.size(), '\0');
-    utf8.resize(list::writeUtf8(units, utf8.data()));
     ByteWriter w;
-    writeString(w, utf8);
+    writeShownValue(st.col, w);
     const ValueRef v = rows_[id].cells[idx].value();
     internal(std::equal(v.begin(), v.end(), w.bytes().begin(), w.bytes().end()),
              "a text's cell does not show its string");

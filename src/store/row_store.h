@@ -413,6 +413,8 @@ class RowStore {
     std::uint64_t shownChanges = 0;
     std::size_t shownBytes = 0;
   };
+  // The value a cell showing text `t` holds: its string, UTF-8.
+  static void writeShownValue(const list::TextColumn& t, ByteWriter& out);
   std::map<TextKey, TextState> texts_;  // ordered: a row's texts are adjacent
   // Undo of texts_: a mark of each text changed in the call (none: created in it).
   std::vector<std::pair<TextKey, std::optional<list::TextColumn::Mark>>> savedTexts_;

@@ -171,6 +171,19 @@ void RowStore::settleTexts() {
   for (RowId id : touched_) dead(id, [&](auto it) { droppedTexts_.push_back(texts_.extract(it)); });
 }
 
+void RowStore::writeShownValue(const list::TextColumn& t, ByteWriter& out) {
+  // A scratch buffer that only grows: no allocation or zero fill per edit.
+  static std::unique_ptr<char[]> scratch;
+  static std::size_t scratchSize = 0;
+  const std::u16string units = t.text().str();
+  if (scratchSize < 3 * units.size()) {
+    scratch.reset(new char[3 * units.size()]);  // (left uninitialised)
+    scratchSize = 3 * units.size();
+  }
+  const std::size_t len = list::writeUtf8(units, scratch.get());
+  writeString(out, std::string_view(scratch.get(), len));
+}
+
 void RowStore::refreshTextCells(RowId id) {
   for (auto it = texts_.lower_bound({loserKey(id, 0), 0});
        it != texts_.end() && (it->first.first >> 32) == id; ++it) {
@@ -186,18 +199,8 @@ void RowStore::refreshTextCells(RowId id) {
     if (st.shownChanges == st.changes && rows_[id].cells[idx].value().size() == st.shownBytes) {
       continue;
     }
-    const list::TextColumn& t = st.col;
-    // A scratch buffer that only grows: no allocation or zero fill per edit.
-    static std::unique_ptr<char[]> scratch;
-    static std::size_t scratchSize = 0;
-    const std::u16string units = t.text().str();
-    if (scratchSize < 3 * units.size()) {
-      scratch.reset(new char[3 * units.size()]);  // (left uninitialised)
-      scratchSize = 3 * units.size();
-    }
-    const std::size_t len = list::writeUtf8(units, scratch.get());
     ByteWriter v;
-    writeString(v, std::string_view(scratch.get(), len));
+    writeShownValue(st.col, v);
     ++textCellsRefreshed_;
     replaceValue(id, idx, v.bytes());
     st.shownChanges = st.changes;
