@@ -368,13 +368,17 @@ void writeNumber(ByteWriter& w, double d) {
   }
 }
 
-void writeString(ByteWriter& w, std::string_view utf8) {
-  if (utf8.size() < 64) {
-    w.u8(static_cast<std::uint8_t>(tag::kShortString + utf8.size()));
+void writeStringHeader(ByteWriter& w, std::size_t bytes) {
+  if (bytes < 64) {
+    w.u8(static_cast<std::uint8_t>(tag::kShortString + bytes));
   } else {
     w.u8(tag::kString);
-    w.varint(utf8.size());
+    w.varint(bytes);
   }
+}
+
+void writeString(ByteWriter& w, std::string_view utf8) {
+  writeStringHeader(w, utf8.size());
   w.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(utf8.data()), utf8.size()));
 }
 

@@ -85,6 +85,8 @@ void writeBool(ByteWriter& w, bool b);
 void writeNumber(ByteWriter& w, double d);     // canonical; d must be finite
 void writeInt(ByteWriter& w, std::int64_t i);  // |i| <= 2^53
 void writeString(ByteWriter& w, std::string_view utf8);
+// The head of a string value of `bytes` UTF-8 bytes, which the caller appends.
+void writeStringHeader(ByteWriter& w, std::size_t bytes);
 void writeArrayHeader(ByteWriter& w, std::size_t n);
 void writeObjectHeader(ByteWriter& w, std::size_t n);  // then n × (writeKey, value)
 void writeKey(ByteWriter& w, std::string_view utf8);

@@ -229,11 +229,13 @@ namespace {
 // Long strings changed by a short edit travel as a splice (RowDelta::StringSplice): a
 // keystroke in a long text then sends the keystroke.
 constexpr std::size_t kSpliceMinBytes = 256;
-void noteSplice(RowDelta& d, NameId col, ValueRef before, ValueRef after) {
+// `known`: the splice the row store made (a text edit put into its cell), if any.
+void noteSplice(RowDelta& d, NameId col, ValueRef before, ValueRef after,
+                const std::optional<Splice>& known) {
   if (typeOf(before) != ValueType::String || typeOf(after) != ValueType::String) return;
   const std::string_view a = stringOf(before), b = stringOf(after);
   if (b.size() < kSpliceMinBytes) return;
-  const Splice sp = spliceBetween(a, b);
+  const Splice sp = known ? *known : spliceBetween(a, b);
   if ((sp.to - sp.from) * 2 > b.size()) return;  // mostly new: the string is as short
   d.splices.push_back({col, sp});
 }
@@ -991,7 +993,8 @@ ChangeSet Database::finish(const CallMark& m) {
         } else if (now && !std::equal(it->before->value().begin(), it->before->value().end(),
                                       now->value().begin(), now->value().end())) {
           delta.columns.push_back(it->column);
-          noteSplice(delta, it->column, it->before->value(), now->value());
+          noteSplice(delta, it->column, it->before->value(), now->value(),
+                     rows_.cellSplice(id, it->column, it->before->value(), now->value()));
         }
       }
       if (full) {

@@ -845,6 +845,7 @@ void RowStore::rollback(const Mark& m) noexcept {
   restoreStates(sets_, savedSets_, m.savedSets);
   restoreStates(counters_, savedCounters_, m.savedCounters);
   clearScratch(pendingTexts_);
+  clearScratch(cellSplices_);
   while (droppedTexts_.size() > m.droppedTexts) {  // (dropped last in a call: undone first)
     texts_.insert(std::move(droppedTexts_.back()));
     droppedTexts_.pop_back();
@@ -855,6 +856,10 @@ void RowStore::rollback(const Mark& m) noexcept {
     if (mark) {
       it->second.col.rollback(*mark);
       it->second.col.forget();
+      // An edit undone is not for a cell to take; the cell may be back to an older string.
+      it->second.edit.changes = 0;
+      it->second.anchorUnits = 0;
+      it->second.anchorBytes = 0;
     } else {
       texts_.erase(it);
     }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/interner.h"
+#include "core/splice.h"
 #include "graph/causal_graph.h"
 #include "merge/add_wins_set.h"
 #include "merge/counter.h"
@@ -198,8 +199,15 @@ class RowStore {
   list::TextColumn::AuthorLess authorLess() const;
   void joinText(RowId id, NameId col, LV created, const list::DecodedText& theirs,
                 const std::vector<Seq>& seenByUs, const TextParents& parentsOf);
-  // Work counter: text cells whose read value was rebuilt.
+  // Work counters: text cells whose read value was rebuilt whole, and those an edit was
+  // spliced into in place.
   std::uint64_t textCellsRefreshed() const { return textCellsRefreshed_; }
+  std::uint64_t textCellsSpliced() const { return textCellsSpliced_; }
+  // The splice this call's settleSets made in the string of column `col` of row `id` (a text
+  // edit put into its cell in place), when it turns `before` into `after`: the change set
+  // then need not find it by comparing the two. Costs a search and a comparison of the
+  // strings' kept bytes (no UTF-16 counting of the text).
+  std::optional<Splice> cellSplice(RowId id, NameId col, ValueRef before, ValueRef after) const;
 
   // The dots of a row's set columns. f(NameId column, ValueRef element, LV dot)
   template <typename F>
@@ -382,7 +390,8 @@ class RowStore {
   void replaceValue(RowId id, std::size_t idx, ValueRef value);
   // Text columns (store/row_texts.cpp). The state of a text, saved for undo at its first
   // change in a call (`create`: a new one, which must not exist).
-  list::TextColumn& changeText(RowId id, NameId col, LV created, bool create);
+  struct TextState;
+  TextState& changeText(RowId id, NameId col, LV created, bool create);
   void applyTextCreate(RowId id, const ColumnWrite& w, LV lv, const Observer& obs);
   void applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observer& obs);
   // Is write `lv` a cell of column `col` of row `id`, winner or loser (what keeps a text)?
@@ -412,15 +421,42 @@ class RowStore {
     std::uint64_t changes = 1;
     std::uint64_t shownChanges = 0;
     std::size_t shownBytes = 0;
+    // The last edit applied in place (applyTextEdit's direct path), as change number
+    // `edit.changes` (0: none usable): refreshTextCells splices it into a cell that showed the
+    // text just before it, instead of encoding the whole text again.
+    struct Edit {
+      std::uint64_t changes = 0;
+      std::uint32_t pos = 0, removed = 0;  // UTF-16 units
+      std::string inserted;                // UTF-8 (well-formed)
+    } edit;
+    // A point of the shown cell's string where the last splice ended, (UTF-16 units, bytes):
+    // the next edit is usually near it. (0, 0) is always one.
+    std::uint64_t anchorUnits = 0;
+    std::size_t anchorBytes = 0;
   };
   // The value a cell showing text `t` holds: its string, UTF-8.
   static void writeShownValue(const list::TextColumn& t, ByteWriter& out);
+  // Puts st.edit into the cell at `idx` (which shows the text as it was before the edit) in
+  // place. False, changing nothing, where a splice of the cell's UTF-8 could differ from the
+  // encoding of the edited text (an edit beside or inside a surrogate pair or a U+FFFD).
+  bool spliceTextCell(RowId id, std::size_t idx, NameId col, TextState& st);
   std::map<TextKey, TextState> texts_;  // ordered: a row's texts are adjacent
   // Undo of texts_: a mark of each text changed in the call (none: created in it).
   std::vector<std::pair<TextKey, std::optional<list::TextColumn::Mark>>> savedTexts_;
   std::vector<TextKey> pendingTexts_;  // texts with remote edits to merge (settleTexts)
   std::vector<std::map<TextKey, TextState>::node_type> droppedTexts_;  // by settleTexts, for undo
   std::uint64_t textCellsRefreshed_ = 0;
+  std::uint64_t textCellsSpliced_ = 0;
+  struct CellSplice {
+    RowId row;
+    NameId column;
+    std::size_t beforeBytes;  // the string's size before
+    Splice splice;
+    bool operator<(const CellSplice& o) const {
+      return row != o.row ? row < o.row : column < o.column;
+    }
+  };
+  std::vector<CellSplice> cellSplices_;  // this call's, sorted (settleTexts)
 
   std::uint32_t epoch_ = 0;
   std::vector<Undo> journal_;

@@ -1,5 +1,6 @@
 // RowStore: text columns (a text's state beside its row, its edits, its read value).
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -53,7 +54,7 @@ const list::TextColumn* RowStore::shownText(RowId id, NameId col, LV* created) c
   return t;
 }
 
-list::TextColumn& RowStore::changeText(RowId id, NameId col, LV created, bool create) {
+RowStore::TextState& RowStore::changeText(RowId id, NameId col, LV created, bool create) {
   touch(id);
   reserveMore(savedTexts_, 1);
   const TextKey key{loserKey(id, col), created};
@@ -62,7 +63,7 @@ list::TextColumn& RowStore::changeText(RowId id, NameId col, LV created, bool cr
     if (!added) throw DecodeError("a text is created twice");
     it->second.savedEpoch = epoch_;
     savedTexts_.emplace_back(key, std::nullopt);
-    return it->second.col;
+    return it->second;
   }
   TextState& st = texts_.at(key);
   ++st.changes;
@@ -71,7 +72,7 @@ list::TextColumn& RowStore::changeText(RowId id, NameId col, LV created, bool cr
     savedTexts_.emplace_back(key, std::move(m));
     st.savedEpoch = epoch_;
   }
-  return st.col;
+  return st;
 }
 
 list::TextColumn& RowStore::loadText(RowId id, NameId col, LV created) {
@@ -89,7 +90,7 @@ void RowStore::applyTextCreate(RowId id, const ColumnWrite& w, LV lv, const Obse
   // starts with the op's string, inserted by the creating event itself.
   removeObservedDots(id, w.column, obs);
   write(id, ColumnWrite{w.column, w.name, emptyStringValue()}, lv, obs, true);
-  list::TextColumn& t = changeText(id, w.column, lv, true);
+  list::TextColumn& t = changeText(id, w.column, lv, true).col;
   const std::u16string content = utf16Of(stringOf(w.value));
   if (!content.empty()) {
     if (obs.all) {  // (a new text: nothing pending)
@@ -117,9 +118,13 @@ void RowStore::applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observ
   // again, so its late edits change nothing. (Its state may lag: replaced earlier in this
   // call, by a snapshot that did not carry its history, it leaves only at settleTexts.)
   if (text(id, w.column, *created) == nullptr || !namesWrite(id, w.column, *created)) return;
-  list::TextColumn& t = changeText(id, w.column, *created, false);
+  TextState& st = changeText(id, w.column, *created, false);
+  list::TextColumn& t = st.col;
   if (obs.all && !t.pending()) {
-    // Made on exactly the text held here: it applies at once.
+    // Made on exactly the text held here: it applies at once, and its cell can take it as
+    // a splice (kept before the edit: an allocation failure then leaves no record of it).
+    st.edit.changes = 0;
+    st.edit.inserted.assign(e.insert ? e.content : std::string_view());
     try {
       if (e.insert) {
         t.localInsert(lv, e.pos, utf16Of(e.content), nullptr, !obs.remote);
@@ -130,6 +135,9 @@ void RowStore::applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observ
       if (!obs.remote || err.code() != ErrorCode::Range) throw;
       throw DecodeError(std::string("text edit: ") + err.what());
     }
+    st.edit.changes = st.changes;
+    st.edit.pos = e.pos;
+    st.edit.removed = e.insert ? 0 : e.len;
     return;
   }
   const std::u16string content = e.insert ? utf16Of(e.content) : std::u16string();
@@ -142,6 +150,7 @@ void RowStore::applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observ
 }
 
 void RowStore::settleTexts() {
+  clearScratch(cellSplices_);
   if (texts_.empty()) return;
   sortRange(pendingTexts_.begin(), pendingTexts_.end());
   pendingTexts_.erase(std::unique(pendingTexts_.begin(), pendingTexts_.end()), pendingTexts_.end());
@@ -155,6 +164,7 @@ void RowStore::settleTexts() {
   for (RowId id : touched_) {
     if (live(id)) refreshTextCells(id);
   }
+  sortRange(cellSplices_.begin(), cellSplices_.end());
   // Texts no cell names any more (replaced, or their row deleted) leave now, not at the next
   // call: nothing between calls (a snapshot, storage) may see them. Kept whole for undo.
   auto dead = [&](RowId id, auto&& f) {
@@ -196,7 +206,12 @@ void RowStore::refreshTextCells(RowId id) {
     // nothing to encode. A cell made stale meanwhile holds "" (what a text write or a loser
     // holds), which its size tells unless the text is "" too. Undo restores cell and text
     // together, so a stale count after a rollback still pairs a cell with its text.
-    if (st.shownChanges == st.changes && rows_[id].cells[idx].value().size() == st.shownBytes) {
+    const bool shows = rows_[id].cells[idx].value().size() == st.shownBytes;
+    if (shows && st.shownChanges == st.changes) continue;
+    // One edit since, applied in place: a keystroke costs its distance from the previous
+    // one, not the text's length.
+    if (shows && st.edit.changes == st.changes && st.shownChanges + 1 == st.changes &&
+        spliceTextCell(id, idx, col, st)) {
       continue;
     }
     ByteWriter v;
@@ -205,7 +220,121 @@ void RowStore::refreshTextCells(RowId id) {
     replaceValue(id, idx, v.bytes());
     st.shownChanges = st.changes;
     st.shownBytes = v.bytes().size();
+    st.anchorUnits = 0;
+    st.anchorBytes = 0;
   }
+}
+
+namespace {
+
+constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
+
+std::size_t sequenceBytes(unsigned char lead) {
+  return lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+}
+
+// Moves (units, bytes), a code point boundary of well-formed UTF-8 `s`, to UTF-16 offset
+// `target`, eight ASCII bytes at a time where it can. False when `target` is past the end or
+// between the two units of a 4-byte sequence's surrogate pair.
+bool seekUnits(std::string_view s, std::uint64_t target, std::uint64_t& units, std::size_t& bytes) {
+  while (units < target) {
+    std::uint64_t x;
+    if (target - units >= 8 && s.size() - bytes >= 8) {
+      std::memcpy(&x, s.data() + bytes, 8);
+      if ((x & kHighBits) == 0) {
+        units += 8, bytes += 8;
+        continue;
+      }
+    }
+    if (bytes >= s.size()) return false;
+    const std::size_t n = sequenceBytes(static_cast<unsigned char>(s[bytes]));
+    const std::uint64_t step = n == 4 ? 2 : 1;
+    if (target - units < step) return false;
+    units += step, bytes += n;
+  }
+  while (units > target) {
+    std::uint64_t x;
+    if (units - target >= 8 && bytes >= 8) {
+      std::memcpy(&x, s.data() + bytes - 8, 8);
+      if ((x & kHighBits) == 0) {
+        units -= 8, bytes -= 8;
+        continue;
+      }
+    }
+    std::size_t n = 1;
+    while ((static_cast<unsigned char>(s[bytes - n]) & 0xc0) == 0x80) ++n;
+    const std::uint64_t step = n == 4 ? 2 : 1;
+    if (units - target < step) return false;
+    units -= step, bytes -= n;
+  }
+  return true;
+}
+
+// U+FFFD, which also stands for a lone surrogate (that an edit beside it may pair up).
+bool replacementAt(std::string_view s, std::size_t at) {
+  return at + 3 <= s.size() && s.substr(at, 3) == "\xEF\xBF\xBD";
+}
+
+}  // namespace
+
+bool RowStore::spliceTextCell(RowId id, std::size_t idx, NameId col, TextState& st) {
+  const std::string_view s = stringOf(rows_[id].cells[idx].value());
+  std::uint64_t units = st.anchorUnits;
+  std::size_t from = st.anchorBytes;
+  if (from > s.size() ||
+      (from < s.size() && (static_cast<unsigned char>(s[from]) & 0xc0) == 0x80)) {
+    units = 0, from = 0;  // (defensive: anchors are reset wherever the cell changes otherwise)
+  }
+  if (!seekUnits(s, st.edit.pos, units, from)) return false;
+  std::uint64_t endUnits = units;
+  std::size_t end = from;
+  if (!seekUnits(s, units + st.edit.removed, endUnits, end)) return false;
+  if ((from >= 3 && replacementAt(s, from - 3)) || replacementAt(s, end)) return false;
+  const std::string& ins = st.edit.inserted;
+  const std::size_t size = s.size() - (end - from) + ins.size();
+  ByteWriter v;
+  v.bytes().reserve(size + 10);
+  writeStringHeader(v, size);
+  v.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(s.data()), from));
+  v.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(ins.data()), ins.size()));
+  v.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(s.data()) + end, s.size() - end));
+  reserveMore(cellSplices_, 1);
+  Splice sp;
+  sp.pos = units;
+  sp.removed = st.edit.removed;
+  sp.from = from;
+  sp.to = from + ins.size();
+  const std::size_t beforeBytes = s.size();
+  replaceValue(id, idx, v.bytes());  // (s dangles from here)
+  cellSplices_.push_back({id, col, beforeBytes, sp});
+  ++textCellsSpliced_;
+  st.shownChanges = st.changes;
+  st.shownBytes = v.bytes().size();
+  st.anchorUnits = units + utf16Length(ins);
+  st.anchorBytes = sp.to;
+  st.edit.changes = 0;
+  return true;
+}
+
+std::optional<Splice> RowStore::cellSplice(RowId id, NameId col, ValueRef before,
+                                           ValueRef after) const {
+  const CellSplice key{id, col, 0, {}};
+  const auto it = std::lower_bound(cellSplices_.begin(), cellSplices_.end(), key);
+  if (it == cellSplices_.end() || it->row != id || it->column != col) return std::nullopt;
+  if (typeOf(before) != ValueType::String || typeOf(after) != ValueType::String)
+    return std::nullopt;
+  const std::string_view a = stringOf(before), b = stringOf(after);
+  const Splice& sp = it->splice;
+  // The splice keeps bytes [0, from) and the last `kept` of both.
+  if (a.size() != it->beforeBytes || sp.to > b.size() || a.size() < sp.from) return std::nullopt;
+  const std::size_t kept = b.size() - sp.to;
+  if (a.size() - sp.from < kept || a.substr(0, sp.from) != b.substr(0, sp.from) ||
+      a.substr(a.size() - kept) != b.substr(sp.to)) {
+    return std::nullopt;
+  }
+  Splice out = sp;
+  out.removed = utf16Length(a.substr(sp.from, a.size() - kept - sp.from));  // (the edit's size)
+  return out;
 }
 
 void RowStore::joinText(RowId id, NameId col, LV created, const list::DecodedText& theirs,
@@ -220,7 +349,7 @@ void RowStore::joinText(RowId id, NameId col, LV created, const list::DecodedTex
     if (seenHere(created)) return;
     if (!namesWrite(id, col, created)) return;
   }
-  list::TextColumn& t = changeText(id, col, created, !have);
+  list::TextColumn& t = changeText(id, col, created, !have).col;
   list::addDecoded(t, theirs,
                    {[&](LV lv) { return !seenHere(lv); }, parentsOf,
                     [this](LV lv) { return graph_.followsPrevious(lv); }},

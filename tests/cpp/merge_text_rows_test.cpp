@@ -2,10 +2,13 @@
 // local edits and their errors, concurrent merges, replacement by plain writes, undo and
 // allocation failures, storage, snapshots, and a convergence fuzzer over random histories.
 #include <catch2/catch.hpp>
+#include <map>
 #include <random>
 
 #include "core/errors.h"
 #include "db/database.h"
+#include "merge/list/text_buffer.h"
+#include "merge/list/text_codec.h"
 #include "merge/text_op.h"
 #include "support/craft.h"
 #include "support/error_of.h"
@@ -82,14 +85,112 @@ TEST_CASE("a write to another column of the row does not encode its text again",
   REQUIRE(db.rows().textCellsRefreshed() == before);
   REQUIRE(column(db, "body") == std::string(1000, 'x'));
   REQUIRE(column(db, "n") == 50);
-  // An edit is encoded once; undoing it brings back the cell with the text.
+  // An edit is spliced into the cell, not encoded whole; undoing it brings back the cell
+  // with the text.
+  const std::uint64_t spliced = db.rows().textCellsSpliced();
   commitOps(db, {ins("body", 3, "yz")});
-  REQUIRE(db.rows().textCellsRefreshed() == before + 1);
+  REQUIRE(db.rows().textCellsRefreshed() == before);
+  REQUIRE(db.rows().textCellsSpliced() == spliced + 1);
   REQUIRE(db.undoLast());
   commitOps(db, {updateOp("t", "k", {{"n", 51}})});
   REQUIRE(column(db, "body") == std::string(1000, 'x'));
   commitOps(db, {ins("body", 0, "a")});
   REQUIRE(column(db, "body") == "a" + std::string(1000, 'x'));
+}
+
+namespace {
+
+std::u16string units(std::string_view utf8) {
+  std::u16string out;
+  list::decodeWtf8(utf8, out);
+  return out;
+}
+
+// The change set's splice of `col` (if it sent one) turns `before` into the row's new string.
+void checkSplice(const Database& db, const ChangeSet& cs, const std::string& col,
+                 const std::u16string& before, const std::string& after) {
+  const NameId c = *db.nameIdOf(col);
+  int found = 0;
+  for (const RowDelta& d : cs.rows) {
+    for (const RowDelta::StringSplice& s : d.splices) {
+      if (s.column != c) continue;
+      ++found;
+      REQUIRE(s.splice.pos + s.splice.removed <= before.size());
+      const std::u16string made = before.substr(0, s.splice.pos) +
+                                  units(after.substr(s.splice.from, s.splice.to - s.splice.from)) +
+                                  before.substr(s.splice.pos + s.splice.removed);
+      REQUIRE(made == units(after));
+    }
+  }
+  REQUIRE(found == 1);
+}
+
+}  // namespace
+
+TEST_CASE("an edit goes into its text's cell as a splice, counted in UTF-16 units",
+          "[text][work]") {
+  Database db("a");
+  commitOps(db, {setOp("t", "k", {{"n", 0}})});
+  commitOps(db, {create("body")});
+  // 2-, 3- and 4-byte sequences (the last two units) and ASCII: 5 units, 10 bytes a block.
+  std::string block =
+      "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"
+      "a";
+  std::string text;
+  for (int i = 0; i < 100; ++i) text += block;
+  commitOps(db, {ins("body", 0, text)});
+  std::u16string model = units(text);
+  const std::uint64_t refreshed = db.rows().textCellsRefreshed();
+  const std::uint64_t spliced = db.rows().textCellsSpliced();
+  std::mt19937_64 rng(7);
+  int edits = 0;
+  for (int i = 0; i < 400; ++i) {
+    // A position that does not split a pair, anywhere (the anchor moves both ways).
+    std::uint32_t pos = static_cast<std::uint32_t>(rng() % (model.size() + 1));
+    if (pos > 0 && pos < model.size() && list::isLowSurrogate(model[pos])) --pos;
+    const std::u16string before = model;
+    ChangeSet cs;
+    if (rng() % 3 != 0 || model.size() < 10) {
+      const std::string what = rng() % 2 ? "xy" : "\xE2\x82\xAC\xF0\x9F\x98\x80";
+      cs = commitOps(db, {ins("body", pos, what)});
+      model.insert(pos, units(what));
+    } else {
+      std::uint32_t end = std::min<std::uint32_t>(static_cast<std::uint32_t>(model.size()),
+                                                  pos + 1 + static_cast<std::uint32_t>(rng() % 4));
+      if (end < model.size() && list::isLowSurrogate(model[end])) ++end;
+      if (end == pos) continue;
+      cs = commitOps(db, {del("body", pos, end - pos)});
+      model.erase(pos, end - pos);
+    }
+    ++edits;
+    const std::string shown = column(db, "body").get<std::string>();
+    REQUIRE(units(shown) == model);
+    checkSplice(db, cs, "body", before, shown);
+  }
+  db.checkInvariants();
+  REQUIRE(db.rows().textCellsRefreshed() == refreshed);
+  REQUIRE(db.rows().textCellsSpliced() == spliced + static_cast<std::uint64_t>(edits));
+  // Beside a U+FFFD (which may stand for a lone surrogate an edit pairs up) the text is
+  // encoded whole.
+  commitOps(db, {ins("body", 0, "\xEF\xBF\xBD")});
+  REQUIRE(db.rows().textCellsRefreshed() == refreshed);
+  commitOps(db, {ins("body", 1, "z")});
+  REQUIRE(db.rows().textCellsRefreshed() == refreshed + 1);
+  REQUIRE(column(db, "body").get<std::string>().substr(0, 4) == "\xEF\xBF\xBDz");
+  // An edit undone is not spliced in by the next call that touches the row: neither one of
+  // a call that failed after it nor one of a call undone.
+  commitOps(db, {ins("body", 4, "q")});
+  const std::string kept = column(db, "body").get<std::string>();
+  REQUIRE_THROWS_AS(
+      commitOps(db, {ins("body", 5, "FAILED"), Op{OpKind::AddToSet, "t", "k", {{"body", enc(1)}}}}),
+      Error);
+  commitOps(db, {updateOp("t", "k", {{"n", 1}})});
+  REQUIRE(column(db, "body") == kept);
+  commitOps(db, {ins("body", 5, "UNDONE")});
+  REQUIRE(db.undoLast());
+  commitOps(db, {updateOp("t", "k", {{"n", 2}})});
+  REQUIRE(column(db, "body") == kept);
+  db.checkInvariants();
 }
 
 TEST_CASE("text edits out of range, on other types or rows change nothing", "[text]") {
@@ -347,6 +448,36 @@ TEST_CASE("a hostile edit that splits a surrogate pair reads as U+FFFD on every 
   z.checkInvariants();
 }
 
+TEST_CASE("a local delete that joins two lone surrogates shows their pair", "[text][decoder]") {
+  Database a("alice");
+  commitOps(a, {setOp("t", "k", {{"n", 1}})});  // alice:0
+  commitOps(a, {create("body")});               // alice:1 creates the text
+  const std::string pad(300, '.');              // (long: the change set sends splices)
+  commitOps(a, {ins("body", 0,
+                    pad + "a\xF0\x9F\x98\x80"
+                          "b")});  // alice:2
+  // mallory inserts between the pair's halves, which no honest replica does.
+  TextEditValue e;
+  e.pos = 302;
+  e.insert = true;
+  e.content = "x";
+  ByteWriter w;
+  writeTextEdit("alice", 1, e, w);
+  Crafter m;
+  m.write("mallory", 0, {{"alice", 2}}, "t", "k", "body", w.take(), OpKind::TextEdit);
+  a.applyChanges(m.message());
+  const std::string lone = "\xEF\xBF\xBD";
+  REQUIRE(column(a, "body") == pad + "a" + lone + "x" + lone + "b");
+  // Deleting the x pairs the halves up again: the cell shows the pair, not two U+FFFD.
+  const std::u16string before = units(column(a, "body").get<std::string>());
+  const ChangeSet cs = commitOps(a, {del("body", 302, 1)});
+  REQUIRE(column(a, "body") == pad +
+                                   "a\xF0\x9F\x98\x80"
+                                   "b");
+  checkSplice(a, cs, "body", before, column(a, "body").get<std::string>());
+  a.checkInvariants();
+}
+
 namespace {
 
 // One random op of replica `db` on rows k0..k2, columns "body" (usually a text), "s", "n".
@@ -378,13 +509,46 @@ Op randomOp(const Database& db, std::mt19937_64& rng) {
   }
   if (pick < 14 || cuts.size() == 1) {
     const std::uint32_t at = cuts[rng() % cuts.size()];
-    const std::string what =
-        rng() % 6 == 0 ? "\xF0\x9F\x98\x80" : std::string(1 + rng() % 3, 'a' + rng() % 26);
+    // Now and then a 4-, 2- or 3-byte sequence, or a real U+FFFD.
+    static const char* const kWide[] = {"\xF0\x9F\x98\x80", "\xC3\xA9", "\xE2\x82\xAC",
+                                        "\xEF\xBF\xBD"};
+    const std::string what = rng() % 6 == 0 ? std::string(kWide[rng() % 4])
+                                            : std::string(1 + rng() % 3, 'a' + rng() % 26);
     return ins("body", at, what, key);
   }
   const std::size_t i = rng() % (cuts.size() - 1);
   const std::size_t j = std::min<std::size_t>(cuts.size() - 1, i + 1 + rng() % 3);
   return del("body", cuts[i], cuts[j] - cuts[i], key);
+}
+
+// The "body" strings of rows k0..k2 (UTF-16), by key.
+std::map<std::string, std::u16string> bodies(const Database& db) {
+  std::map<std::string, std::u16string> out;
+  for (const char* key : {"k0", "k1", "k2"}) {
+    const Json v = column(db, "body", key);
+    if (v.is_string()) out[key] = units(v.get<std::string>());
+  }
+  return out;
+}
+
+// Each splice of "body" in the change set turns the row's string before into its string now.
+void checkSplices(const Database& db, const ChangeSet& cs,
+                  const std::map<std::string, std::u16string>& before) {
+  const auto body = db.nameIdOf("body");
+  for (const RowDelta& d : cs.rows) {
+    for (const RowDelta::StringSplice& s : d.splices) {
+      if (!body || s.column != *body) continue;
+      const std::string key = db.rows().row(d.row).key;
+      REQUIRE(before.count(key) == 1);
+      const std::u16string& b = before.at(key);
+      const std::string after = column(db, "body", key).get<std::string>();
+      REQUIRE(s.splice.pos + s.splice.removed <= b.size());
+      REQUIRE(b.substr(0, s.splice.pos) +
+                  units(after.substr(s.splice.from, s.splice.to - s.splice.from)) +
+                  b.substr(s.splice.pos + s.splice.removed) ==
+              units(after));
+    }
+  }
 }
 
 }  // namespace
@@ -403,10 +567,14 @@ TEST_CASE("random text histories converge on every replica", "[text][convergence
       const int act = static_cast<int>(rng() % 10);
       INFO("seed " << seed << " step " << step);
       if (act < 6) {
+        const auto before = bodies(db);
         const ChangeSet cs = commitOps(db, {randomOp(db, rng)}, true);
+        checkSplices(db, cs, before);
         if (!cs.update.empty()) sent.push_back(cs.update);
       } else if (act < 9 && !sent.empty()) {
-        db.applyChanges(sent[rng() % sent.size()]);  // may be held until its parents arrive
+        const auto before = bodies(db);
+        // (May be held until its parents arrive.)
+        checkSplices(db, db.applyChanges(sent[rng() % sent.size()]), before);
       } else if (act == 9) {
         Database& from = *reps[rng() % reps.size()];
         if (rng() % 3 == 0) from.compact();
