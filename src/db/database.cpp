@@ -226,6 +226,11 @@ void finishUpdate(ChunkWriter& w, Bytes& out) {
 
 namespace {
 
+// (Sizes first: a text edit changes the size, and memcmp is slow in WASM.)
+bool equalBytes(ValueRef a, ValueRef b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
 // Long strings changed by a short edit travel as a splice (RowDelta::StringSplice): a
 // keystroke in a long text then sends the keystroke.
 constexpr std::size_t kSpliceMinBytes = 256;
@@ -990,8 +995,7 @@ ChangeSet Database::finish(const CallMark& m) {
         const Cell* now = rows_.cell(r, names_.name(it->column));
         if ((it->before != nullptr) != (now != nullptr)) {
           full = true;
-        } else if (now && !std::equal(it->before->value().begin(), it->before->value().end(),
-                                      now->value().begin(), now->value().end())) {
+        } else if (now && !equalBytes(it->before->value(), now->value())) {
           delta.columns.push_back(it->column);
           noteSplice(delta, it->column, it->before->value(), now->value(),
                      rows_.cellSplice(id, it->column, it->before->value(), now->value()));

@@ -4,17 +4,24 @@
 
 namespace crdtdb {
 
-Cell::Cell(NameId column, LV lv, ValueRef value) : bits_(column | kLiveBit), lv_(lv) {
-  if (value.size() <= 8) {
-    bits_ |= static_cast<std::uint32_t>(value.size()) << kLenShift;
-    std::memcpy(raw_, value.data(), value.size());
+Cell::Cell(NameId column, LV lv, std::span<const ValueRef> parts)
+    : bits_(column | kLiveBit), lv_(lv) {
+  std::size_t size = 0;
+  for (const ValueRef& p : parts) size += p.size();
+  std::uint8_t* out = raw_;
+  if (size <= 8) {
+    bits_ |= static_cast<std::uint32_t>(size) << kLenShift;
   } else {
-    auto* block = static_cast<std::uint8_t*>(::operator new(4 + value.size()));
-    auto len = static_cast<std::uint32_t>(value.size());
+    auto* block = static_cast<std::uint8_t*>(::operator new(4 + size));
+    auto len = static_cast<std::uint32_t>(size);
     std::memcpy(block, &len, 4);
-    std::memcpy(block + 4, value.data(), value.size());
     std::memcpy(raw_, &block, sizeof block);
     bits_ |= kHeapBit;
+    out = block + 4;
+  }
+  for (const ValueRef& p : parts) {
+    if (!p.empty()) std::memcpy(out, p.data(), p.size());  // (memcpy of null is undefined)
+    out += p.size();
   }
 }
 

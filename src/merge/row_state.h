@@ -24,6 +24,7 @@
 #include <cstring>
 #include <map>
 #include <set>
+#include <span>
 #include <string_view>
 
 #include "core/ids.h"
@@ -38,7 +39,9 @@ class Cell {
  public:
   Cell() = default;
   // Copies `value` (inline when <= 8 bytes). Allocates for longer values.
-  Cell(NameId column, LV lv, ValueRef value);
+  Cell(NameId column, LV lv, ValueRef value) : Cell(column, lv, std::span(&value, 1)) {}
+  // The same for the value made of `parts` one after another.
+  Cell(NameId column, LV lv, std::span<const ValueRef> parts);
   Cell(Cell&& o) noexcept : bits_(o.bits_), lv_(o.lv_) {
     std::memcpy(raw_, o.raw_, 8);
     o.bits_ = 0;

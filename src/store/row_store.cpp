@@ -469,10 +469,14 @@ void RowStore::refreshSetCellAt(RowId id, std::size_t idx) {
 }
 
 void RowStore::replaceValue(RowId id, std::size_t idx, ValueRef value) {
+  const ValueRef now = rows_[id].cells[idx].value();
+  if (now.size() == value.size() && std::equal(now.begin(), now.end(), value.begin())) return;
+  replaceValueBy(id, idx, std::span(&value, 1));
+}
+
+void RowStore::replaceValueBy(RowId id, std::size_t idx, std::span<const ValueRef> parts) {
   const Cell& cur = rows_[id].cells[idx];
-  const ValueRef now = cur.value();
-  if (std::equal(now.begin(), now.end(), value.begin(), value.end())) return;
-  Cell c(cur.column(), cur.lv(), value);
+  Cell c(cur.column(), cur.lv(), parts);
   c.setHasLosers(cur.hasLosers());
   if (cur.derived()) c.setDerived();
   replaceCell(id, idx, std::move(c));

@@ -205,8 +205,8 @@ class RowStore {
   std::uint64_t textCellsSpliced() const { return textCellsSpliced_; }
   // The splice this call's settleSets made in the string of column `col` of row `id` (a text
   // edit put into its cell in place), when it turns `before` into `after`: the change set
-  // then need not find it by comparing the two. Costs a search and a comparison of the
-  // strings' kept bytes (no UTF-16 counting of the text).
+  // then need not find it by comparing the two. Costs a search, and for the very cells the
+  // splice replaced nothing more (else a comparison of the strings' kept bytes).
   std::optional<Splice> cellSplice(RowId id, NameId col, ValueRef before, ValueRef after) const;
 
   // The dots of a row's set columns. f(NameId column, ValueRef element, LV dot)
@@ -388,6 +388,8 @@ class RowStore {
   void refreshCounter(RowId id, NameId col, const CounterState& current);
   // Replaces the value of cell `idx` (keeping its flags) unless it holds `value` already.
   void replaceValue(RowId id, std::size_t idx, ValueRef value);
+  // The same, always, with the value made of `parts` (which must not be the cell's own).
+  void replaceValueBy(RowId id, std::size_t idx, std::span<const ValueRef> parts);
   // Text columns (store/row_texts.cpp). The state of a text, saved for undo at its first
   // change in a call (`create`: a new one, which must not exist).
   struct TextState;
@@ -452,6 +454,10 @@ class RowStore {
     NameId column;
     std::size_t beforeBytes;  // the string's size before
     Splice splice;
+    // The cells' value blocks (heap values: a call keeps every block it replaced alive in its
+    // journal, so the same address is the same bytes), else null.
+    const std::uint8_t* beforeBlock;
+    const std::uint8_t* afterBlock;
     bool operator<(const CellSplice& o) const {
       return row != o.row ? row < o.row : column < o.column;
     }

@@ -291,13 +291,14 @@ bool RowStore::spliceTextCell(RowId id, std::size_t idx, NameId col, TextState& 
   if (!seekUnits(s, units + st.edit.removed, endUnits, end)) return false;
   if ((from >= 3 && replacementAt(s, from - 3)) || replacementAt(s, end)) return false;
   const std::string& ins = st.edit.inserted;
-  const std::size_t size = s.size() - (end - from) + ins.size();
-  ByteWriter v;
-  v.bytes().reserve(size + 10);
-  writeStringHeader(v, size);
-  v.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(s.data()), from));
-  v.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(ins.data()), ins.size()));
-  v.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(s.data()) + end, s.size() - end));
+  ByteWriter head;
+  writeStringHeader(head, s.size() - (end - from) + ins.size());
+  auto bytesOf = [](std::string_view x) {
+    return ValueRef(reinterpret_cast<const std::uint8_t*>(x.data()), x.size());
+  };
+  // The new value is made straight into the cell (one copy of the text, not two).
+  const ValueRef parts[] = {head.bytes(), bytesOf(s.substr(0, from)), bytesOf(ins),
+                            bytesOf(s.substr(end))};
   reserveMore(cellSplices_, 1);
   Splice sp;
   sp.pos = units;
@@ -305,11 +306,14 @@ bool RowStore::spliceTextCell(RowId id, std::size_t idx, NameId col, TextState& 
   sp.from = from;
   sp.to = from + ins.size();
   const std::size_t beforeBytes = s.size();
-  replaceValue(id, idx, v.bytes());  // (s dangles from here)
-  cellSplices_.push_back({id, col, beforeBytes, sp});
+  auto block = [](ValueRef value) { return value.size() > 8 ? value.data() : nullptr; };
+  const std::uint8_t* beforeBlock = block(rows_[id].cells[idx].value());
+  replaceValueBy(id, idx, parts);  // (s dangles from here: the old cell went to the journal)
+  const ValueRef made = rows_[id].cells[idx].value();
+  cellSplices_.push_back({id, col, beforeBytes, sp, beforeBlock, block(made)});
   ++textCellsSpliced_;
   st.shownChanges = st.changes;
-  st.shownBytes = v.bytes().size();
+  st.shownBytes = made.size();
   st.anchorUnits = units + utf16Length(ins);
   st.anchorBytes = sp.to;
   st.edit.changes = 0;
@@ -318,7 +322,7 @@ bool RowStore::spliceTextCell(RowId id, std::size_t idx, NameId col, TextState& 
 
 std::optional<Splice> RowStore::cellSplice(RowId id, NameId col, ValueRef before,
                                            ValueRef after) const {
-  const CellSplice key{id, col, 0, {}};
+  const CellSplice key{id, col, 0, {}, nullptr, nullptr};
   const auto it = std::lower_bound(cellSplices_.begin(), cellSplices_.end(), key);
   if (it == cellSplices_.end() || it->row != id || it->column != col) return std::nullopt;
   if (typeOf(before) != ValueType::String || typeOf(after) != ValueType::String)
@@ -328,8 +332,11 @@ std::optional<Splice> RowStore::cellSplice(RowId id, NameId col, ValueRef before
   // The splice keeps bytes [0, from) and the last `kept` of both.
   if (a.size() != it->beforeBytes || sp.to > b.size() || a.size() < sp.from) return std::nullopt;
   const std::size_t kept = b.size() - sp.to;
-  if (a.size() - sp.from < kept || a.substr(0, sp.from) != b.substr(0, sp.from) ||
-      a.substr(a.size() - kept) != b.substr(sp.to)) {
+  if (a.size() - sp.from < kept) return std::nullopt;
+  const bool same = it->beforeBlock != nullptr && it->afterBlock != nullptr &&
+                    before.data() == it->beforeBlock && after.data() == it->afterBlock;
+  if (!same && (a.substr(0, sp.from) != b.substr(0, sp.from) ||
+                a.substr(a.size() - kept) != b.substr(sp.to))) {
     return std::nullopt;
   }
   Splice out = sp;
