@@ -10,6 +10,8 @@
  *   subs: Array<{ id: number, rowIds: number[] }>, update: Uint8Array | null }} ChangeRecord
  */
 
+import { spliceString } from "./string_splice.js";
+
 export const NEW = 1;
 export const FULL = 2;
 export const PATCH = 3;
@@ -33,7 +35,7 @@ function readSplice(r, before, name) {
   if (typeof before !== "string" || pos + removed > before.length) {
     throw new Error(`engine record splices column ${JSON.stringify(name)}, which holds no such string`);
   }
-  return before.slice(0, pos) + inserted + before.slice(pos + removed);
+  return spliceString(before, pos, removed, inserted);
 }
 
 /**
