@@ -59,15 +59,15 @@ const isLow = (c) => c >= 0xdc00 && c <= 0xdfff;
 /**
  * @param {unknown} v
  * @param {string} what
- * @param {string} where
+ * @param {() => string} where what is being checked, for messages (made only for one)
  * @returns {number}
  */
 function checkUnits(v, what, where) {
   if (typeof v !== "number" || !Number.isInteger(v)) {
-    throw new TypeError(`invalid ${where}: the ${what} must be an integer (UTF-16 code units), got ${describe(v)}`);
+    throw new TypeError(`invalid ${where()}: the ${what} must be an integer (UTF-16 code units), got ${describe(v)}`);
   }
   if (v < 0 || v > MAX_TEXT_UNITS) {
-    throw new RangeError(`invalid ${where}: the ${what} ${v} is out of range`);
+    throw new RangeError(`invalid ${where()}: the ${what} ${v} is out of range`);
   }
   return v;
 }
@@ -130,10 +130,10 @@ export class TextHandle {
    */
   insert(pos, str) {
     return asWrite(() => {
-      const where = `insert into ${this.#where}`;
+      const where = () => `insert into ${this.#where}`; // (made only for an error)
       checkUnits(pos, "position", where);
-      if (typeof str !== "string") throw new TypeError(`invalid ${where}: expected a string, got ${describe(str)}`);
-      if (!isWellFormed(str)) throw new TypeError(`invalid ${where}: the string has a lone UTF-16 surrogate`);
+      if (typeof str !== "string") throw new TypeError(`invalid ${where()}: expected a string, got ${describe(str)}`);
+      if (!isWellFormed(str)) throw new TypeError(`invalid ${where()}: the string has a lone UTF-16 surrogate`);
       if (str === "") return this.#nothing(pos, 0, where);
       return this.#edit({ pos, insert: str });
     });
@@ -148,7 +148,7 @@ export class TextHandle {
    */
   delete(pos, len) {
     return asWrite(() => {
-      const where = `delete from ${this.#where}`;
+      const where = () => `delete from ${this.#where}`;
       checkUnits(pos, "position", where);
       checkUnits(len, "length", where);
       if (len === 0) return this.#nothing(pos, 0, where);
@@ -160,20 +160,20 @@ export class TextHandle {
    * An empty edit changes nothing, but is checked like any other.
    * @param {number} pos
    * @param {number} len
-   * @param {string} where
+   * @param {() => string} where
    */
   #nothing(pos, len, where) {
     const replica = this.#core.replica();
     if (!replica.rowsOf(this.#table).has(this.#key)) throw notFound(this.#table, this.#key, "text");
     if (!replica.isText(this.#table, this.#key, this.#column)) {
-      throw new TypeError(`invalid ${where}: the column no longer holds a text`);
+      throw new TypeError(`invalid ${where()}: the column no longer holds a text`);
     }
     const s = this.toString();
     if (pos + len > s.length) {
-      throw new RangeError(`invalid ${where}: position ${pos} is past the end (length ${s.length})`);
+      throw new RangeError(`invalid ${where()}: position ${pos} is past the end (length ${s.length})`);
     }
     if (pos > 0 && pos < s.length && isHigh(s.charCodeAt(pos - 1)) && isLow(s.charCodeAt(pos))) {
-      throw new RangeError(`invalid ${where}: position ${pos} splits a surrogate pair`);
+      throw new RangeError(`invalid ${where()}: position ${pos} splits a surrogate pair`);
     }
   }
 
