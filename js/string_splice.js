@@ -23,7 +23,8 @@ let last = { text: "", pieces: /** @type {string[]} */ ([]) };
  * @returns {string}
  */
 export function spliceString(before, pos, removed, inserted) {
-  // (`===` is an identity check first: the remembered string itself costs nothing to find.)
+  // (`===` is an identity check first: the remembered string itself costs nothing to find.
+  // Another string of the same length is compared by value, up to its first difference.)
   const pieces = before === last.text ? last.pieces : [before];
   /** @type {string[]} */
   const out = [];

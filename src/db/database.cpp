@@ -234,13 +234,14 @@ bool equalBytes(ValueRef a, ValueRef b) {
 // Long strings changed by a short edit travel as a splice (RowDelta::StringSplice): a
 // keystroke in a long text then sends the keystroke.
 constexpr std::size_t kSpliceMinBytes = 256;
-// `known`: the splice the row store made (a text edit put into its cell), if any.
-void noteSplice(RowDelta& d, NameId col, ValueRef before, ValueRef after,
-                const std::optional<Splice>& known) {
+// `known()`: the splice the row store made (a text edit put into its cell), if any.
+template <typename Known>
+void noteSplice(RowDelta& d, NameId col, ValueRef before, ValueRef after, Known&& known) {
   if (typeOf(before) != ValueType::String || typeOf(after) != ValueType::String) return;
   const std::string_view a = stringOf(before), b = stringOf(after);
   if (b.size() < kSpliceMinBytes) return;
-  const Splice sp = known ? *known : spliceBetween(a, b);
+  const std::optional<Splice> made = known();
+  const Splice sp = made ? *made : spliceBetween(a, b);
   if ((sp.to - sp.from) * 2 > b.size()) return;  // mostly new: the string is as short
   d.splices.push_back({col, sp});
 }
@@ -997,8 +998,9 @@ ChangeSet Database::finish(const CallMark& m) {
           full = true;
         } else if (now && !equalBytes(it->before->value(), now->value())) {
           delta.columns.push_back(it->column);
-          noteSplice(delta, it->column, it->before->value(), now->value(),
-                     rows_.cellSplice(id, it->column, it->before->value(), now->value()));
+          noteSplice(delta, it->column, it->before->value(), now->value(), [&] {
+            return rows_.cellSplice(id, it->column, it->before->value(), now->value());
+          });
         }
       }
       if (full) {

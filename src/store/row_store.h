@@ -203,7 +203,7 @@ class RowStore {
   // spliced into in place.
   std::uint64_t textCellsRefreshed() const { return textCellsRefreshed_; }
   std::uint64_t textCellsSpliced() const { return textCellsSpliced_; }
-  // The splice this call's settleSets made in the string of column `col` of row `id` (a text
+  // The splice this call's settleTexts made in the string of column `col` of row `id` (a text
   // edit put into its cell in place), when it turns `before` into `after`: the change set
   // then need not find it by comparing the two. Costs a search, and for the very cells the
   // splice replaced nothing more (else a comparison of the strings' kept bytes).
@@ -388,7 +388,8 @@ class RowStore {
   void refreshCounter(RowId id, NameId col, const CounterState& current);
   // Replaces the value of cell `idx` (keeping its flags) unless it holds `value` already.
   void replaceValue(RowId id, std::size_t idx, ValueRef value);
-  // The same, always, with the value made of `parts` (which must not be the cell's own).
+  // The same, always, with the value made of `parts` (which may be slices of the cell's own
+  // value: the new cell is made before the old one leaves).
   void replaceValueBy(RowId id, std::size_t idx, std::span<const ValueRef> parts);
   // Text columns (store/row_texts.cpp). The state of a text, saved for undo at its first
   // change in a call (`create`: a new one, which must not exist).

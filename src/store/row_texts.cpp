@@ -21,6 +21,87 @@ std::u16string utf16Of(std::string_view utf8) {
   return out;
 }
 
+constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
+
+std::size_t sequenceBytes(unsigned char lead) {
+  return lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+}
+
+// Moves (units, bytes), a code point boundary of well-formed UTF-8 `s`, forward or back to
+// UTF-16 offset `target`, eight ASCII bytes at a time where it can. False when `target` is
+// past the end or between the two units of a 4-byte sequence's surrogate pair.
+bool seekForward(std::string_view s, std::uint64_t target, std::uint64_t& units,
+                 std::size_t& bytes) {
+  while (units < target) {
+    std::uint64_t x;
+    if (target - units >= 8 && s.size() - bytes >= 8) {
+      std::memcpy(&x, s.data() + bytes, 8);
+      if ((x & kHighBits) == 0) {
+        units += 8, bytes += 8;
+        continue;
+      }
+    }
+    if (bytes >= s.size()) return false;
+    const std::size_t n = sequenceBytes(static_cast<unsigned char>(s[bytes]));
+    const std::uint64_t step = n == 4 ? 2 : 1;
+    if (target - units < step) return false;
+    units += step, bytes += n;
+  }
+  return true;
+}
+bool seekBack(std::string_view s, std::uint64_t target, std::uint64_t& units, std::size_t& bytes) {
+  while (units > target) {
+    std::uint64_t x;
+    if (units - target >= 8 && bytes >= 8) {
+      std::memcpy(&x, s.data() + bytes - 8, 8);
+      if ((x & kHighBits) == 0) {
+        units -= 8, bytes -= 8;
+        continue;
+      }
+    }
+    std::size_t n = 1;
+    while ((static_cast<unsigned char>(s[bytes - n]) & 0xc0) == 0x80) ++n;
+    const std::uint64_t step = n == 4 ? 2 : 1;
+    if (units - target < step) return false;
+    units -= step, bytes -= n;
+  }
+  return true;
+}
+
+// U+FFFD, which also stands for a lone surrogate (that an edit beside it may pair up).
+bool replacementAt(std::string_view s, std::size_t at) {
+  return at + 3 <= s.size() && s.substr(at, 3) == "\xEF\xBF\xBD";
+}
+
+// Bytes [from, end) of the cell's string `s` that an edit at UTF-16 `pos` removing `removed`
+// units replaces, found from a known point (units, from) of `s`. False where splicing the
+// UTF-8 could differ from encoding the edited text: inside a surrogate pair, or beside a
+// U+FFFD (a delete may pair up the lone surrogates two of them stand for).
+bool locateEdit(std::string_view s, std::uint64_t pos, std::uint64_t removed, std::uint64_t& units,
+                std::size_t& from, std::size_t& end) {
+  if (!seekForward(s, pos, units, from) || !seekBack(s, pos, units, from)) return false;
+  std::uint64_t endUnits = units;
+  end = from;
+  if (!seekForward(s, pos + removed, endUnits, end)) return false;
+  return !(from >= 3 && replacementAt(s, from - 3)) && !replacementAt(s, end);
+}
+
+ValueRef bytesOf(std::string_view x) {
+  return {reinterpret_cast<const std::uint8_t*>(x.data()), x.size()};
+}
+
+// A cell value's heap block, which a call keeps alive once replaced (null: held inline).
+const std::uint8_t* blockOf(ValueRef value) { return value.size() > 8 ? value.data() : nullptr; }
+
+// Forgets an inserted string once used, freeing a long one (a paste).
+void forgetInserted(std::string& s) {
+  if (s.capacity() > 256) {
+    std::string().swap(s);
+  } else {
+    s.clear();
+  }
+}
+
 }  // namespace
 
 list::TextColumn::AuthorLess RowStore::authorLess() const {
@@ -222,101 +303,42 @@ void RowStore::refreshTextCells(RowId id) {
     st.shownBytes = v.bytes().size();
     st.anchorUnits = 0;
     st.anchorBytes = 0;
+    st.edit.changes = 0;
+    forgetInserted(st.edit.inserted);
   }
 }
-
-namespace {
-
-constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
-
-std::size_t sequenceBytes(unsigned char lead) {
-  return lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
-}
-
-// Moves (units, bytes), a code point boundary of well-formed UTF-8 `s`, to UTF-16 offset
-// `target`, eight ASCII bytes at a time where it can. False when `target` is past the end or
-// between the two units of a 4-byte sequence's surrogate pair.
-bool seekUnits(std::string_view s, std::uint64_t target, std::uint64_t& units, std::size_t& bytes) {
-  while (units < target) {
-    std::uint64_t x;
-    if (target - units >= 8 && s.size() - bytes >= 8) {
-      std::memcpy(&x, s.data() + bytes, 8);
-      if ((x & kHighBits) == 0) {
-        units += 8, bytes += 8;
-        continue;
-      }
-    }
-    if (bytes >= s.size()) return false;
-    const std::size_t n = sequenceBytes(static_cast<unsigned char>(s[bytes]));
-    const std::uint64_t step = n == 4 ? 2 : 1;
-    if (target - units < step) return false;
-    units += step, bytes += n;
-  }
-  while (units > target) {
-    std::uint64_t x;
-    if (units - target >= 8 && bytes >= 8) {
-      std::memcpy(&x, s.data() + bytes - 8, 8);
-      if ((x & kHighBits) == 0) {
-        units -= 8, bytes -= 8;
-        continue;
-      }
-    }
-    std::size_t n = 1;
-    while ((static_cast<unsigned char>(s[bytes - n]) & 0xc0) == 0x80) ++n;
-    const std::uint64_t step = n == 4 ? 2 : 1;
-    if (units - target < step) return false;
-    units -= step, bytes -= n;
-  }
-  return true;
-}
-
-// U+FFFD, which also stands for a lone surrogate (that an edit beside it may pair up).
-bool replacementAt(std::string_view s, std::size_t at) {
-  return at + 3 <= s.size() && s.substr(at, 3) == "\xEF\xBF\xBD";
-}
-
-}  // namespace
 
 bool RowStore::spliceTextCell(RowId id, std::size_t idx, NameId col, TextState& st) {
   const std::string_view s = stringOf(rows_[id].cells[idx].value());
+  // (The anchor is a point of this string: every other change of the cell resets it.)
+  if (st.anchorBytes > s.size()) throw Error(ErrorCode::Internal, "text cell anchor past its end");
   std::uint64_t units = st.anchorUnits;
-  std::size_t from = st.anchorBytes;
-  if (from > s.size() ||
-      (from < s.size() && (static_cast<unsigned char>(s[from]) & 0xc0) == 0x80)) {
-    units = 0, from = 0;  // (defensive: anchors are reset wherever the cell changes otherwise)
-  }
-  if (!seekUnits(s, st.edit.pos, units, from)) return false;
-  std::uint64_t endUnits = units;
-  std::size_t end = from;
-  if (!seekUnits(s, units + st.edit.removed, endUnits, end)) return false;
-  if ((from >= 3 && replacementAt(s, from - 3)) || replacementAt(s, end)) return false;
+  std::size_t from = st.anchorBytes, end = 0;
+  if (!locateEdit(s, st.edit.pos, st.edit.removed, units, from, end)) return false;
   const std::string& ins = st.edit.inserted;
   ByteWriter head;
   writeStringHeader(head, s.size() - (end - from) + ins.size());
-  auto bytesOf = [](std::string_view x) {
-    return ValueRef(reinterpret_cast<const std::uint8_t*>(x.data()), x.size());
-  };
   // The new value is made straight into the cell (one copy of the text, not two).
   const ValueRef parts[] = {head.bytes(), bytesOf(s.substr(0, from)), bytesOf(ins),
                             bytesOf(s.substr(end))};
   reserveMore(cellSplices_, 1);
-  Splice sp;
-  sp.pos = units;
-  sp.removed = st.edit.removed;
-  sp.from = from;
-  sp.to = from + ins.size();
-  const std::size_t beforeBytes = s.size();
-  auto block = [](ValueRef value) { return value.size() > 8 ? value.data() : nullptr; };
-  const std::uint8_t* beforeBlock = block(rows_[id].cells[idx].value());
+  const CellSplice made{id,
+                        col,
+                        s.size(),
+                        Splice{units, st.edit.removed, from, from + ins.size()},
+                        blockOf(rows_[id].cells[idx].value()),
+                        nullptr};
   replaceValueBy(id, idx, parts);  // (s dangles from here: the old cell went to the journal)
-  const ValueRef made = rows_[id].cells[idx].value();
-  cellSplices_.push_back({id, col, beforeBytes, sp, beforeBlock, block(made)});
+  const ValueRef now = rows_[id].cells[idx].value();
+  cellSplices_.push_back(made);
+  cellSplices_.back().afterBlock = blockOf(now);
   ++textCellsSpliced_;
   st.shownChanges = st.changes;
-  st.shownBytes = made.size();
+  st.shownBytes = now.size();
   st.anchorUnits = units + utf16Length(ins);
-  st.anchorBytes = sp.to;
+  st.anchorBytes = made.splice.to;
   st.edit.changes = 0;
+  forgetInserted(st.edit.inserted);
   return true;
 }
 
