@@ -53,6 +53,7 @@ const SHELL = [
   "../js/storage/indexeddb.js",
   "../js/storage/memory.js",
   "../js/storage_host.js",
+  "../js/string_splice.js",
   "../js/sync/acked.js",
   "../js/sync/backoff.js",
   "../js/sync/broadcast.js",
