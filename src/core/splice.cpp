@@ -40,6 +40,15 @@ std::size_t commonSuffix(std::string_view a, std::string_view b, std::size_t lim
   return i;
 }
 
+constexpr std::uint64_t kHigh = 0x8080808080808080ULL;  // bit 7 of each byte
+
+// Eight bytes at `p` (unaligned).
+std::uint64_t word(const char* p) {
+  std::uint64_t x;
+  std::memcpy(&x, p, 8);
+  return x;
+}
+
 // How many bytes of a mask with only bit 7 of each byte used have it set (no popcount
 // instruction needed).
 std::uint64_t bytesSet(std::uint64_t mask) { return ((mask >> 7) * 0x0101010101010101ULL) >> 56; }
@@ -49,7 +58,6 @@ std::uint64_t bytesSet(std::uint64_t mask) { return ((mask >> 7) * 0x01010101010
 std::uint64_t utf16Length(std::string_view utf8) {
   // A code point is one unit, two from U+10000 (a 4-byte sequence): count the bytes that are
   // not continuations (10xxxxxx) and the 4-byte leads (11110xxx), eight bytes at a time.
-  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
   std::uint64_t units = 0;
   std::size_t i = 0;
   for (; i + 8 <= utf8.size(); i += 8) {
@@ -82,6 +90,35 @@ Splice spliceBetween(std::string_view before, std::string_view after) {
   out.from = p;
   out.to = after.size() - s;
   return out;
+}
+
+bool seekUtf16(std::string_view utf8, std::uint64_t target, std::uint64_t& units,
+               std::size_t& bytes) {
+  while (units < target) {
+    if (target - units >= 8 && utf8.size() - bytes >= 8 &&
+        (word(utf8.data() + bytes) & kHigh) == 0) {
+      units += 8, bytes += 8;
+      continue;
+    }
+    if (bytes >= utf8.size()) return false;
+    const auto lead = static_cast<unsigned char>(utf8[bytes]);
+    const std::size_t n = lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+    const std::uint64_t step = n == 4 ? 2 : 1;
+    if (target - units < step) return false;
+    units += step, bytes += n;
+  }
+  while (units > target) {
+    if (units - target >= 8 && bytes >= 8 && (word(utf8.data() + bytes - 8) & kHigh) == 0) {
+      units -= 8, bytes -= 8;
+      continue;
+    }
+    std::size_t n = 1;
+    while (continuation(utf8[bytes - n])) ++n;
+    const std::uint64_t step = n == 4 ? 2 : 1;
+    if (units - target < step) return false;
+    units -= step, bytes -= n;
+  }
+  return true;
 }
 
 }  // namespace crdtdb

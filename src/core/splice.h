@@ -3,6 +3,7 @@
 // string (an edit of a long text then costs what the edit does, not what the text does).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -20,5 +21,12 @@ Splice spliceBetween(std::string_view before, std::string_view after);
 
 // UTF-16 code units of well-formed UTF-8 bytes.
 std::uint64_t utf16Length(std::string_view utf8);
+
+// Moves (units, bytes), a code point boundary of well-formed UTF-8 `utf8` (bytes in front,
+// UTF-16 units they hold), forward or back to UTF-16 offset `target`: work in the distance,
+// eight ASCII bytes a step. False when `target` is past the end or between the two units of
+// a 4-byte sequence's surrogate pair (then (units, bytes) is some boundary on the way).
+bool seekUtf16(std::string_view utf8, std::uint64_t target, std::uint64_t& units,
+               std::size_t& bytes);
 
 }  // namespace crdtdb

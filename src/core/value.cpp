@@ -379,7 +379,7 @@ void writeStringHeader(ByteWriter& w, std::size_t bytes) {
 
 void writeString(ByteWriter& w, std::string_view utf8) {
   writeStringHeader(w, utf8.size());
-  w.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(utf8.data()), utf8.size()));
+  w.raw(bytesOf(utf8));
 }
 
 void writeArrayHeader(ByteWriter& w, std::size_t n) {

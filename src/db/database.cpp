@@ -226,11 +226,6 @@ void finishUpdate(ChunkWriter& w, Bytes& out) {
 
 namespace {
 
-// (Sizes first: a text edit changes the size, and memcmp is slow in WASM.)
-bool equalBytes(ValueRef a, ValueRef b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
-}
-
 // Long strings changed by a short edit travel as a splice (RowDelta::StringSplice): a
 // keystroke in a long text then sends the keystroke.
 constexpr std::size_t kSpliceMinBytes = 256;

@@ -469,8 +469,7 @@ void RowStore::refreshSetCellAt(RowId id, std::size_t idx) {
 }
 
 void RowStore::replaceValue(RowId id, std::size_t idx, ValueRef value) {
-  const ValueRef now = rows_[id].cells[idx].value();
-  if (now.size() == value.size() && std::equal(now.begin(), now.end(), value.begin())) return;
+  if (equalBytes(rows_[id].cells[idx].value(), value)) return;
   replaceValueBy(id, idx, std::span(&value, 1));
 }
 
@@ -860,10 +859,7 @@ void RowStore::rollback(const Mark& m) noexcept {
     if (mark) {
       it->second.col.rollback(*mark);
       it->second.col.forget();
-      // An edit undone is not for a cell to take; the cell may be back to an older string.
-      it->second.edit.changes = 0;
-      it->second.anchorUnits = 0;
-      it->second.anchorBytes = 0;
+      it->second.forgetEdit();  // (the cell may be back to an older string)
     } else {
       texts_.erase(it);
     }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/interner.h"
+#include "core/reserve.h"
 #include "core/splice.h"
 #include "graph/causal_graph.h"
 #include "merge/add_wins_set.h"
@@ -436,6 +437,24 @@ class RowStore {
     // the next edit is usually near it. (0, 0) is always one.
     std::uint64_t anchorUnits = 0;
     std::size_t anchorBytes = 0;
+
+    // Its cell was just written: `bytes` long, (units, at) a point of its string. The edit
+    // is used up (a long paste's bytes freed).
+    void shown(std::size_t bytes, std::uint64_t units, std::size_t at) noexcept {
+      forgetEdit();
+      shownChanges = changes;
+      shownBytes = bytes;
+      anchorUnits = units;
+      anchorBytes = at;
+    }
+    // No edit for a cell to take (one undone, or used up), and no point of the cell's string
+    // known (after an undo it may hold an older string).
+    void forgetEdit() noexcept {
+      edit.changes = 0;
+      clearScratch(edit.inserted);
+      anchorUnits = 0;
+      anchorBytes = 0;
+    }
   };
   // The value a cell showing text `t` holds: its string, UTF-8.
   static void writeShownValue(const list::TextColumn& t, ByteWriter& out);

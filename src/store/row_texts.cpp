@@ -21,53 +21,6 @@ std::u16string utf16Of(std::string_view utf8) {
   return out;
 }
 
-constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
-
-std::size_t sequenceBytes(unsigned char lead) {
-  return lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
-}
-
-// Moves (units, bytes), a code point boundary of well-formed UTF-8 `s`, forward or back to
-// UTF-16 offset `target`, eight ASCII bytes at a time where it can. False when `target` is
-// past the end or between the two units of a 4-byte sequence's surrogate pair.
-bool seekForward(std::string_view s, std::uint64_t target, std::uint64_t& units,
-                 std::size_t& bytes) {
-  while (units < target) {
-    std::uint64_t x;
-    if (target - units >= 8 && s.size() - bytes >= 8) {
-      std::memcpy(&x, s.data() + bytes, 8);
-      if ((x & kHighBits) == 0) {
-        units += 8, bytes += 8;
-        continue;
-      }
-    }
-    if (bytes >= s.size()) return false;
-    const std::size_t n = sequenceBytes(static_cast<unsigned char>(s[bytes]));
-    const std::uint64_t step = n == 4 ? 2 : 1;
-    if (target - units < step) return false;
-    units += step, bytes += n;
-  }
-  return true;
-}
-bool seekBack(std::string_view s, std::uint64_t target, std::uint64_t& units, std::size_t& bytes) {
-  while (units > target) {
-    std::uint64_t x;
-    if (units - target >= 8 && bytes >= 8) {
-      std::memcpy(&x, s.data() + bytes - 8, 8);
-      if ((x & kHighBits) == 0) {
-        units -= 8, bytes -= 8;
-        continue;
-      }
-    }
-    std::size_t n = 1;
-    while ((static_cast<unsigned char>(s[bytes - n]) & 0xc0) == 0x80) ++n;
-    const std::uint64_t step = n == 4 ? 2 : 1;
-    if (units - target < step) return false;
-    units -= step, bytes -= n;
-  }
-  return true;
-}
-
 // U+FFFD, which also stands for a lone surrogate (that an edit beside it may pair up).
 bool replacementAt(std::string_view s, std::size_t at) {
   return at + 3 <= s.size() && s.substr(at, 3) == "\xEF\xBF\xBD";
@@ -79,28 +32,15 @@ bool replacementAt(std::string_view s, std::size_t at) {
 // U+FFFD (a delete may pair up the lone surrogates two of them stand for).
 bool locateEdit(std::string_view s, std::uint64_t pos, std::uint64_t removed, std::uint64_t& units,
                 std::size_t& from, std::size_t& end) {
-  if (!seekForward(s, pos, units, from) || !seekBack(s, pos, units, from)) return false;
+  if (!seekUtf16(s, pos, units, from)) return false;
   std::uint64_t endUnits = units;
   end = from;
-  if (!seekForward(s, pos + removed, endUnits, end)) return false;
+  if (!seekUtf16(s, pos + removed, endUnits, end)) return false;
   return !(from >= 3 && replacementAt(s, from - 3)) && !replacementAt(s, end);
-}
-
-ValueRef bytesOf(std::string_view x) {
-  return {reinterpret_cast<const std::uint8_t*>(x.data()), x.size()};
 }
 
 // A cell value's heap block, which a call keeps alive once replaced (null: held inline).
 const std::uint8_t* blockOf(ValueRef value) { return value.size() > 8 ? value.data() : nullptr; }
-
-// Forgets an inserted string once used, freeing a long one (a paste).
-void forgetInserted(std::string& s) {
-  if (s.capacity() > 256) {
-    std::string().swap(s);
-  } else {
-    s.clear();
-  }
-}
 
 }  // namespace
 
@@ -299,12 +239,7 @@ void RowStore::refreshTextCells(RowId id) {
     writeShownValue(st.col, v);
     ++textCellsRefreshed_;
     replaceValue(id, idx, v.bytes());
-    st.shownChanges = st.changes;
-    st.shownBytes = v.bytes().size();
-    st.anchorUnits = 0;
-    st.anchorBytes = 0;
-    st.edit.changes = 0;
-    forgetInserted(st.edit.inserted);
+    st.shown(v.bytes().size(), 0, 0);
   }
 }
 
@@ -333,12 +268,7 @@ bool RowStore::spliceTextCell(RowId id, std::size_t idx, NameId col, TextState& 
   cellSplices_.push_back(made);
   cellSplices_.back().afterBlock = blockOf(now);
   ++textCellsSpliced_;
-  st.shownChanges = st.changes;
-  st.shownBytes = now.size();
-  st.anchorUnits = units + utf16Length(ins);
-  st.anchorBytes = made.splice.to;
-  st.edit.changes = 0;
-  forgetInserted(st.edit.inserted);
+  st.shown(now.size(), units + utf16Length(ins), made.splice.to);
   return true;
 }
 

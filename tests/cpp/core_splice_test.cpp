@@ -72,3 +72,47 @@ TEST_CASE("random edits of mixed-width text splice exactly", "[core][splice]") {
     check(before, join(cps));
   }
 }
+
+TEST_CASE("seekUtf16 walks to any UTF-16 offset from any boundary, refusing pair middles",
+          "[core][splice]") {
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 50; ++round) {
+    // Long ASCII stretches (the eight-byte steps) between mixed-width code points.
+    std::vector<std::string> cps = randomText(rng, 40);
+    for (int k = 0; k < 5; ++k) {
+      cps.insert(cps.begin() + static_cast<std::ptrdiff_t>(rng() % cps.size()),
+                 std::string(rng() % 30, 'x'));
+    }
+    const std::string s = join(cps);
+    // Every boundary as (units, bytes), and the offsets inside a pair.
+    std::vector<std::pair<std::uint64_t, std::size_t>> cuts{{0, 0}};
+    std::vector<std::uint64_t> inside;
+    // (An element is one of kPieces, a whole code point, or a run of one-byte 'x'.)
+    auto cut = [&](std::size_t n) {
+      if (n == 4) inside.push_back(cuts.back().first + 1);
+      cuts.emplace_back(cuts.back().first + (n == 4 ? 2 : 1), cuts.back().second + n);
+    };
+    for (const auto& cp : cps) {
+      if (!cp.empty() && cp[0] == 'x') {
+        for (std::size_t i = 0; i < cp.size(); ++i) cut(1);
+      } else if (!cp.empty()) {
+        cut(cp.size());
+      }
+    }
+    for (int t = 0; t < 100; ++t) {
+      const auto [fromUnits, fromBytes] = cuts[rng() % cuts.size()];
+      const auto target = cuts[rng() % cuts.size()];
+      std::uint64_t units = fromUnits;
+      std::size_t bytes = fromBytes;
+      REQUIRE(seekUtf16(s, target.first, units, bytes));
+      REQUIRE(units == target.first);
+      REQUIRE(bytes == target.second);
+      if (!inside.empty()) {
+        units = fromUnits, bytes = fromBytes;
+        REQUIRE_FALSE(seekUtf16(s, inside[rng() % inside.size()], units, bytes));
+      }
+      units = fromUnits, bytes = fromBytes;
+      REQUIRE_FALSE(seekUtf16(s, cuts.back().first + 1, units, bytes));
+    }
+  }
+}
