@@ -204,6 +204,10 @@ void writeHeader(ChunkWriter& w, const CausalGraph& g, const Interner& peers, Pe
 }
 
 void writeOp(ChunkWriter& w, const OpRef& op) {
+  if (op.kind == OpKind::TextEdit) {
+    w.textEdit(w.name(op.table), w.key(op.key), w.name(op.columns[0].name), op.columns[0].value);
+    return;
+  }
   w.op(op.kind, w.name(op.table), op.key);
   if (op.kind == OpKind::DeleteRow) return;
   w.columnCount(op.columns.size());
@@ -475,8 +479,14 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
       const RowId id = applyLocalOp(op, known, lv++, scratch);
       // The op log's name indexes by replica name id (the ids applyLocalOp resolved).
       ChunkWriter& log = oplog_.open();
-      log.op(op.kind, oplog_.nameIndex(nameId(op.table, op.tableId), op.table), op.key);
-      if (op.kind != OpKind::DeleteRow) {
+      const std::uint32_t table = oplog_.nameIndex(nameId(op.table, op.tableId), op.table);
+      if (op.kind == OpKind::TextEdit) {
+        log.textEdit(table, log.key(op.key),
+                     oplog_.nameIndex(scratch[0].column, op.columns[0].name), op.columns[0].value);
+      } else {
+        log.op(op.kind, table, op.key);
+      }
+      if (op.kind != OpKind::DeleteRow && op.kind != OpKind::TextEdit) {
         log.columnCount(op.columns.size());
         for (std::size_t c = 0; c < op.columns.size(); ++c) {
           log.column(oplog_.nameIndex(scratch[c].column, op.columns[c].name), op.columns[c].value);
@@ -745,8 +755,15 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
   };
   auto writeLogged = [&](ChunkWriter& w, std::vector<std::uint32_t>& names,
                          std::vector<std::uint32_t>& keys, const OpRef& o) {
-    w.opByIndex(o.kind, ChunkCache::writerIndex(names, st.idx.table, o.table, w, false),
-                ChunkCache::writerIndex(keys, st.idx.key, o.key, w, true));
+    const std::uint32_t table = ChunkCache::writerIndex(names, st.idx.table, o.table, w, false);
+    const std::uint32_t key = ChunkCache::writerIndex(keys, st.idx.key, o.key, w, true);
+    if (o.kind == OpKind::TextEdit) {
+      w.textEdit(table, key,
+                 ChunkCache::writerIndex(names, st.idx.columns[0], o.columns[0].name, w, false),
+                 o.columns[0].value);
+      return;
+    }
+    w.opByIndex(o.kind, table, key);
     if (o.kind == OpKind::DeleteRow) return;
     w.columnCount(o.columns.size());
     for (std::size_t c = 0; c < o.columns.size(); ++c) {

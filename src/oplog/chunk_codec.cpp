@@ -1,12 +1,14 @@
 #include "oplog/chunk_codec.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
 #include "core/errors.h"
 #include "core/hash.h"
 #include "core/reserve.h"
 #include "core/sort.h"
+#include "core/splice.h"
 #include "merge/counter.h"
 #include "merge/text_op.h"
 
@@ -53,6 +55,78 @@ std::uint64_t rawVarint(ByteSpan b, std::size_t& pos) {
     std::uint8_t x = b[pos++];
     v |= static_cast<std::uint64_t>(x & 0x7f) << shift;
     if (!(x & 0x80)) return v;
+  }
+}
+
+// Where a text edit leaves the cursor its run's next relative edit starts from.
+std::uint64_t cursorAfter(const TextEditValue& e) {
+  return e.insert ? e.pos + utf16Length(e.content) : e.pos;
+}
+
+// pos = cursor + delta, or DecodeError unless it is a text position.
+std::uint64_t relativePos(std::uint64_t cursor, std::int64_t delta) {
+  if (delta < 0) {
+    const std::uint64_t back = static_cast<std::uint64_t>(-(delta + 1)) + 1;
+    if (back > cursor) throw DecodeError("text edit: position out of range");
+    cursor -= back;
+  } else {
+    cursor += static_cast<std::uint64_t>(delta);  // cursor < 2^34: no overflow
+  }
+  if (cursor > kMaxEvents) throw DecodeError("text edit: position out of range");
+  return cursor;
+}
+
+// The length of the UTF-8 sequence a lead byte starts (0: not a lead byte).
+std::size_t utf8SequenceLength(std::uint8_t lead) {
+  if (lead < 0x80) return 1;
+  if ((lead & 0xe0) == 0xc0) return 2;
+  if ((lead & 0xf0) == 0xe0) return 3;
+  if ((lead & 0xf8) == 0xf0) return 4;
+  return 0;
+}
+
+// The parts of a relative edit's body (see the header): its mode and position delta.
+namespace relmode {
+inline constexpr std::uint64_t kDelete = 0, kDeleteOne = 1, kInsert = 2, kInsertChar = 3;
+}
+std::int64_t unzigzag(std::uint64_t z) {
+  return static_cast<std::int64_t>((z >> 1) ^ (~(z & 1) + 1));
+}
+
+// Checks a relative text edit (after its ext) against the run's context and advances it.
+void readRelativeEdit(ByteReader& r, std::uint64_t opHead, TextRunContext& ctx) {
+  if (opHead != 0) throw DecodeError("non-canonical relative text edit (a table index)");
+  if (!ctx.valid) throw DecodeError("relative text edit without a text edit before it in its run");
+  const std::uint64_t x = r.varint();
+  const std::uint64_t pos = relativePos(ctx.cursor, unzigzag(x >> 2));
+  switch (x & 3) {
+    case relmode::kDelete:
+      if (r.varintBelow(kMaxEvents + 1, "text delete length") < 2) {
+        throw DecodeError("text edit: non-canonical delete length (below 2)");
+      }
+      ctx.cursor = pos;
+      break;
+    case relmode::kDeleteOne:
+      ctx.cursor = pos;
+      break;
+    case relmode::kInsert: {
+      const std::string_view content = r.stringView(kMaxStringBytes, "text insert");
+      if (content.empty()) throw DecodeError("text edit: an empty insert");
+      if (utf8SequenceLength(static_cast<std::uint8_t>(content[0])) == content.size()) {
+        throw DecodeError("text edit: non-canonical insert (one character)");
+      }
+      ctx.cursor = pos + utf16Length(content);
+      break;
+    }
+    default: {
+      const std::size_t n = utf8SequenceLength(r.atEnd() ? 0xff : r.rest()[0]);
+      if (n == 0) throw DecodeError("text edit: an insert that is not UTF-8");
+      const ByteSpan c = r.raw(n);
+      if (!isValidUtf8({reinterpret_cast<const char*>(c.data()), c.size()})) {
+        throw DecodeError("text edit: an insert that is not UTF-8");
+      }
+      ctx.cursor = pos + (n == 4 ? 2 : 1);
+    }
   }
 }
 
@@ -105,6 +179,7 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, s
   if (nTxns == 0) throw DecodeError("chunk without transactions");
   std::vector<Seq> peerEnd(t.peers.size(), 0);
   const std::size_t firstRun = out.runs.size();
+  TextRunContext ctx;
   for (std::uint64_t ti = 0; ti < nTxns; ++ti) {
     const auto begin = static_cast<std::uint32_t>(r.position());
     const std::uint64_t head = r.varint();
@@ -165,18 +240,26 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, s
       if (nOps < 2) throw DecodeError("non-canonical operation count");
     }
     if (seq + nOps > kMaxClock) throw DecodeError("seq out of range");
+    TxnRunView* last = out.runs.size() > firstRun ? &out.runs.back() : nullptr;
+    const bool joins =
+        last && last->peer == peer && linear && continues && last->seq + last->events == seq;
+    if (!joins) ctx.valid = false;
     for (std::uint64_t oi = 0; oi < nOps; ++oi) {
       const std::uint64_t opHead = r.varint();
       std::uint64_t kind = opHead & 3;
       if (kind == 0) {
         const std::uint64_t ext = r.varint();
-        if (ext < 1 || ext > 6) throw DecodeError("unknown operation kind");
+        if (ext < 1 || ext > 7) throw DecodeError("unknown operation kind");
+        if (ext == 7) {
+          readRelativeEdit(r, opHead, ctx);
+          continue;
+        }
         kind = ext + 3;
       }
       const std::uint64_t table = opHead >> 2;
       if (table >= t.names.size()) throw DecodeError("table name index out of range");
       if (t.names[table].empty()) throw DecodeError("empty table name");
-      r.varintBelow(t.keys.size(), "row key index");
+      const auto key = static_cast<std::uint32_t>(r.varintBelow(t.keys.size(), "row key index"));
       if (kind == static_cast<std::uint64_t>(OpKind::DeleteRow)) continue;
       const std::uint64_t nCols = r.varintBelow(r.remaining() / 2 + 1, "column count");
       const auto opKind = static_cast<OpKind>(kind);
@@ -187,7 +270,9 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, s
       }
       std::string_view prev;
       for (std::uint64_t ci = 0; ci < nCols; ++ci) {
-        const std::string_view name = t.names[r.varintBelow(t.names.size(), "column name index")];
+        const auto nameIdx =
+            static_cast<std::uint32_t>(r.varintBelow(t.names.size(), "column name index"));
+        const std::string_view name = t.names[nameIdx];
         if (ci > 0 && !(prev < name)) {
           throw DecodeError("columns not in ascending order or duplicated");
         }
@@ -205,13 +290,16 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, s
         if (opKind == OpKind::TextCreate && typeOf(valueAt.first(scan.size)) != ValueType::String) {
           throw DecodeError("a text's content is not a string");
         }
-        if (opKind == OpKind::TextEdit) readScannedTextEdit(valueAt.first(scan.size));
+        if (opKind == OpKind::TextEdit) {
+          const TextEditValue e = readScannedTextEdit(valueAt.first(scan.size));
+          ctx = {true,          static_cast<std::uint32_t>(table), key, nameIdx, 0, e.peer, e.seq,
+                 cursorAfter(e)};
+        }
       }
     }
     peerEnd[peer] = seq + nOps;
     const auto end = static_cast<std::uint32_t>(r.position());
-    TxnRunView* last = out.runs.size() > firstRun ? &out.runs.back() : nullptr;
-    if (last && last->peer == peer && linear && continues && last->seq + last->events == seq) {
+    if (joins) {
       last->events += nOps;
       last->txnCount += 1;
       last->end = end;
@@ -240,7 +328,12 @@ TxnHeader TxnCursor::header(Seq prevEnd) {
   const std::uint64_t head = varint();
   h.peer = static_cast<std::uint32_t>(head >> txnflag::kBits);
   h.linear = head & txnflag::kLinear;
-  h.seq = (head & txnflag::kContinues) ? prevEnd : varint();
+  const bool continues = head & txnflag::kContinues;
+  h.seq = continues ? prevEnd : varint();
+  // The rule decodeChunk groups runs by (the writer's too): the text context carries over.
+  joined_ = h.linear && continues && lastPeer_ == h.peer;
+  if (!joined_) ctx_.valid = false;
+  lastPeer_ = h.peer;
   if (!h.linear) {
     std::uint64_t np = varint();
     h.parents.reserve(static_cast<std::size_t>(np));
@@ -253,18 +346,71 @@ TxnHeader TxnCursor::header(Seq prevEnd) {
   return h;
 }
 
+TextEditValue TxnCursor::relativeEdit() {
+  // Valid bytes: the context exists and the position is in range.
+  TextEditValue e;
+  e.named = true;
+  e.peer = ctx_.creator;
+  e.seq = ctx_.seq;
+  const std::uint64_t x = varint();
+  e.pos = static_cast<std::uint32_t>(static_cast<std::int64_t>(ctx_.cursor) + unzigzag(x >> 2));
+  const std::uint64_t mode = x & 3;
+  e.insert = mode >= relmode::kInsert;
+  if (mode == relmode::kDelete) {
+    e.len = static_cast<std::uint32_t>(varint());
+  } else if (mode == relmode::kDeleteOne) {
+    e.len = 1;
+  } else {
+    const std::size_t n = mode == relmode::kInsert ? static_cast<std::size_t>(varint())
+                                                   : utf8SequenceLength(bytes_[pos_]);
+    e.content = std::string_view(reinterpret_cast<const char*>(bytes_.data() + pos_), n);
+    pos_ += n;
+  }
+  ctx_.cursor = cursorAfter(e);
+  relative_ = true;
+  return e;
+}
+
+void TxnCursor::noteFullEdit(std::uint32_t table, std::uint32_t key, std::uint32_t column,
+                             ByteSpan value) {
+  const TextEditValue e = readScannedTextEdit(value);
+  ctx_ = {true, table, key, column, 0, e.peer, e.seq, cursorAfter(e)};
+}
+
 void TxnCursor::op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols, OpIndexes* idx) {
+  relative_ = false;
   const std::uint64_t head = varint();
-  op.kind = static_cast<OpKind>((head & 3) != 0 ? head & 3 : varint() + 3);
+  cols.clear();
+  if (idx) idx->columns.clear();
+  std::uint64_t kind = head & 3;
+  if (kind == 0) {
+    const std::uint64_t ext = varint();
+    if (ext == 7) {
+      const TextEditValue e = relativeEdit();
+      scratch_.bytes().clear();
+      writeTextEdit(e.peer, e.seq, e, scratch_);
+      op.kind = OpKind::TextEdit;
+      op.table = t.names[ctx_.table];
+      op.key = t.keys[ctx_.key];
+      cols.push_back({t.names[ctx_.column], scratch_.bytes()});
+      if (idx) {
+        idx->table = ctx_.table;
+        idx->key = ctx_.key;
+        idx->columns.push_back(ctx_.column);
+      }
+      op.columns = cols;
+      return;
+    }
+    kind = ext + 3;
+  }
+  op.kind = static_cast<OpKind>(kind);
   const auto table = static_cast<std::uint32_t>(head >> 2);
   const auto key = static_cast<std::uint32_t>(varint());
   op.table = t.names[table];
   op.key = t.keys[key];
-  cols.clear();
   if (idx) {
     idx->table = table;
     idx->key = key;
-    idx->columns.clear();
   }
   if (op.kind != OpKind::DeleteRow) {
     const std::uint64_t n = varint();
@@ -274,6 +420,7 @@ void TxnCursor::op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols
       std::string_view name = t.names[nameIdx];
       std::size_t size = validValueSize(bytes_.subspan(pos_));
       cols.push_back({name, bytes_.subspan(pos_, size)});
+      if (op.kind == OpKind::TextEdit) noteFullEdit(table, key, nameIdx, cols.back().value);
       pos_ += size;
     }
   }
@@ -281,15 +428,29 @@ void TxnCursor::op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols
 }
 
 ByteSpan TxnCursor::skipOp() {
+  relative_ = false;
   const std::size_t start = pos_;
   const std::uint64_t head = varint();
-  if ((head & 3) == 0) varint();  // extended kind
-  varint();                       // key index
-  if ((head & 3) != static_cast<std::uint64_t>(OpKind::DeleteRow)) {
+  std::uint64_t kind = head & 3;
+  if (kind == 0) {
+    const std::uint64_t ext = varint();
+    if (ext == 7) {
+      relativeEdit();
+      return bytes_.subspan(start, pos_ - start);
+    }
+    kind = ext + 3;
+  }
+  const auto key = static_cast<std::uint32_t>(varint());
+  if (kind != static_cast<std::uint64_t>(OpKind::DeleteRow)) {
     const std::uint64_t n = varint();
     for (std::uint64_t i = 0; i < n; ++i) {
-      varint();
-      pos_ += validValueSize(bytes_.subspan(pos_));
+      const auto nameIdx = static_cast<std::uint32_t>(varint());
+      const std::size_t size = validValueSize(bytes_.subspan(pos_));
+      if (kind == static_cast<std::uint64_t>(OpKind::TextEdit)) {
+        noteFullEdit(static_cast<std::uint32_t>(head >> 2), key, nameIdx,
+                     bytes_.subspan(pos_, size));
+      }
+      pos_ += size;
     }
   }
   return bytes_.subspan(start, pos_ - start);
@@ -317,6 +478,50 @@ void ChunkWriter::beginTxn(std::uint32_t peer, Seq seq, bool linear,
   journal_.emplace_back(peer, peerEnd_[peer]);
   peerEnd_[peer] = seq + opCount;
   ++txns_;
+  // Mirrors TxnCursor::header: a txn that does not join the run starts without a context.
+  if (!(linear && continues && lastPeer_ == peer)) ctx_.valid = false;
+  lastPeer_ = peer;
+}
+
+void ChunkWriter::textEdit(std::uint32_t table, std::uint32_t key, std::uint32_t column,
+                           ValueRef named) {
+  const TextEditValue e = readScannedTextEdit(named);
+  std::optional<std::uint32_t> creator;
+  if (ctx_.valid && peers_.name(ctx_.creatorPeer) == e.peer) {
+    creator = ctx_.creatorPeer;
+  } else {
+    creator = internCreators_ ? std::optional(peers_.intern(e.peer)) : peers_.find(e.peer);
+  }
+  if (ctx_.valid && creator == ctx_.creatorPeer && e.seq == ctx_.seq && table == ctx_.table &&
+      key == ctx_.key && column == ctx_.column) {
+    body_.varint(0);
+    body_.varint(7);
+    const auto delta = static_cast<std::int64_t>(e.pos) - static_cast<std::int64_t>(ctx_.cursor);
+    const auto z =
+        (static_cast<std::uint64_t>(delta) << 1) ^ static_cast<std::uint64_t>(delta >> 63);
+    const bool oneChar =
+        e.insert && utf8SequenceLength(static_cast<std::uint8_t>(e.content[0])) == e.content.size();
+    const std::uint64_t mode = !e.insert ? (e.len == 1 ? relmode::kDeleteOne : relmode::kDelete)
+                               : oneChar ? relmode::kInsertChar
+                                         : relmode::kInsert;
+    body_.varint(z << 2 | mode);
+    if (mode == relmode::kDelete) body_.varint(e.len);
+    if (mode == relmode::kInsert) body_.string(e.content);
+    if (mode == relmode::kInsertChar)
+      body_.raw(
+          ByteSpan(reinterpret_cast<const std::uint8_t*>(e.content.data()), e.content.size()));
+  } else {
+    opHead(OpKind::TextEdit, table);
+    body_.varint(key);
+    body_.varint(1);
+    body_.varint(column);
+    body_.raw(named);
+  }
+  if (creator) {
+    ctx_ = {true, table, key, column, *creator, {}, e.seq, cursorAfter(e)};
+  } else {
+    ctx_.valid = false;  // a creator the table lacks: the next edit goes in full
+  }
 }
 
 void ChunkWriter::opHead(OpKind kind, std::uint32_t table) {
@@ -361,7 +566,8 @@ void ChunkWriter::restore(const ChunkTables& tables, std::size_t txns, ByteSpan 
   w.body_.raw(body);
   w.txns_ = txns;
   w.peerEnd_ = peerEnds;
-  *this = std::move(w);
+  w.internCreators_ = internCreators_;
+  *this = std::move(w);  // no run context: the next text edit goes in full
 }
 
 std::size_t ChunkWriter::memoryBytes() const {
@@ -380,63 +586,87 @@ void ChunkWriter::rollback(const Mark& m) noexcept {
   names_.truncate(m.names);
   keys_.truncate(m.keys);
   if (peerEnd_.size() > m.peers) peerEnd_.resize(m.peers);
+  lastPeer_ = m.lastPeer;
+  ctx_ = m.ctx;
 }
 
 std::size_t sliceChunk(ByteSpan chunk,
                        const std::function<bool(std::string_view peer, Seq seq, Seq end)>& keep,
                        ByteWriter& out) {
-  // Tables are copied as they are; transactions are walked to find their boundaries.
+  // Tables are copied as they are; kept transactions are copied op by op, except that a
+  // relative text edit whose context the slice dropped is written in full.
   ByteReader r(chunk);
-  DecodedChanges scratch;
-  std::vector<std::string_view> peers = readTable(r, kMaxPeerIdBytes, "peer id", true, kDecodeSeed);
-  readTable(r, kMaxNameBytes, "name", false, kDecodeSeed);
-  readTable(r, kMaxKeyBytes, "row key", true, kDecodeSeed);
+  ChunkTables t;
+  t.peers = readTable(r, kMaxPeerIdBytes, "peer id", true, kDecodeSeed);
+  t.names = readTable(r, kMaxNameBytes, "name", false, kDecodeSeed);
+  t.keys = readTable(r, kMaxKeyBytes, "row key", true, kDecodeSeed);
   const std::size_t tablesEnd = r.position();
   const std::uint64_t nTxns = r.varint();
-  struct Kept {
-    std::size_t opsBegin, end;
-    TxnHeader h;
-  };
-  std::vector<Kept> kept;
-  std::vector<Seq> peerEnd(peers.size(), 0);
+  std::vector<Seq> peerEnd(t.peers.size(), 0), outEnd(t.peers.size(), 0);
+  constexpr std::uint32_t kNone = 0xffffffffu;
+  std::uint32_t outLast = kNone;
+  bool contextKept = true;  // the output's text context equals the input's
+  ByteWriter body;
+  std::size_t kept = 0;
   TxnCursor c(chunk, r.position(), chunk.size());
+  OpRef op;
+  std::vector<ColumnRef> cols;
+  TxnCursor::OpIndexes idx;
   for (std::uint64_t i = 0; i < nTxns; ++i) {
-    std::size_t peek = c.position();
-    std::size_t peekPos = peek;
+    std::size_t peekPos = c.position();
     const std::uint64_t head = rawVarint(chunk, peekPos);
     const auto peer = static_cast<std::uint32_t>(head >> txnflag::kBits);
     TxnHeader h = c.header(peerEnd[peer]);
-    const std::size_t opsBegin = c.position();
-    for (std::uint32_t k = 0; k < h.opCount; ++k) c.skipOp();
     peerEnd[peer] = h.seq + h.opCount;
-    if (keep(peers[peer], h.seq, h.seq + h.opCount)) {
-      kept.push_back({opsBegin, c.position(), std::move(h)});
+    if (!keep(t.peers[peer], h.seq, h.seq + h.opCount)) {
+      for (std::uint32_t k = 0; k < h.opCount; ++k) c.skipOp();
+      continue;
     }
-  }
-  if (kept.empty()) return 0;
-  out.raw(chunk.first(tablesEnd));
-  out.varint(kept.size());
-  std::fill(peerEnd.begin(), peerEnd.end(), 0);
-  for (const Kept& k : kept) {
-    const bool continues = peerEnd[k.h.peer] != 0 && peerEnd[k.h.peer] == k.h.seq;
-    std::uint64_t head = std::uint64_t{k.h.peer} << txnflag::kBits;
-    if (k.h.linear) head |= txnflag::kLinear;
-    if (continues) head |= txnflag::kContinues;
-    if (k.h.opCount == 1) head |= txnflag::kSingle;
-    out.varint(head);
-    if (!continues) out.varint(k.h.seq);
-    if (!k.h.linear) {
-      out.varint(k.h.parents.size());
-      for (const ParentRef& p : k.h.parents) {
-        out.varint(p.peer);
-        out.varint(p.seq);
+    ++kept;
+    const bool continues = outEnd[peer] != 0 && outEnd[peer] == h.seq;
+    const bool outJoins = h.linear && continues && outLast == peer;
+    if (!c.joinedRun()) {
+      contextKept = true;  // both start afresh (the input has no context to refer to)
+    } else if (!outJoins) {
+      contextKept = false;
+    }
+    outLast = peer;
+    outEnd[peer] = h.seq + h.opCount;
+    std::uint64_t txnHead = std::uint64_t{peer} << txnflag::kBits;
+    if (h.linear) txnHead |= txnflag::kLinear;
+    if (continues) txnHead |= txnflag::kContinues;
+    if (h.opCount == 1) txnHead |= txnflag::kSingle;
+    body.varint(txnHead);
+    if (!continues) body.varint(h.seq);
+    if (!h.linear) {
+      body.varint(h.parents.size());
+      for (const ParentRef& p : h.parents) {
+        body.varint(p.peer);
+        body.varint(p.seq);
       }
     }
-    if (k.h.opCount != 1) out.varint(k.h.opCount);
-    out.raw(chunk.subspan(k.opsBegin, k.end - k.opsBegin));
-    peerEnd[k.h.peer] = k.h.seq + k.h.opCount;
+    if (h.opCount != 1) body.varint(h.opCount);
+    for (std::uint32_t k = 0; k < h.opCount; ++k) {
+      const std::size_t opStart = c.position();
+      c.op(t, op, cols, &idx);
+      if (c.lastOpRelative() && !contextKept) {
+        body.varint(std::uint64_t{idx.table} << 2);
+        body.varint(static_cast<std::uint64_t>(OpKind::TextEdit) - 3);
+        body.varint(idx.key);
+        body.varint(1);
+        body.varint(idx.columns[0]);
+        body.raw(cols[0].value);
+      } else {
+        body.raw(chunk.subspan(opStart, c.position() - opStart));
+      }
+      if (op.kind == OpKind::TextEdit) contextKept = true;
+    }
   }
-  return kept.size();
+  if (kept == 0) return 0;
+  out.raw(chunk.first(tablesEnd));
+  out.varint(kept);
+  out.raw(body.bytes());
+  return kept;
 }
 
 }  // namespace crdtdb

@@ -20,17 +20,31 @@
 //                                           the previous one as its only parent
 //   op    := varint head = kind (1 set, 2 update, 3 delete, 0 extended) | tableNameIndex << 2
 //            [extended] varint ext          1 add to set, 2 remove from set, 3 increment,
-//                                           4 counter claims, 5 text create, 6 text edit
+//                                           4 counter claims, 5 text create, 6 text edit,
+//                                           7 relative text edit (below)
 //                                           (later kinds extend this list)
 //            varint keyIndex                a row written many times in a chunk costs its
 //                                           key once and an index per write
 //            [!delete] varint nCols, nCols × (varint nameIndex, value)
 //                                           names strictly ascending by bytes; set ops have
 //                                           exactly one column, its value the element
+//   relative text edit := varint 0 (head: no table), varint 7, varint x, [payload]
+//            x = zigzag(pos - cursor) << 2 | mode
+//            mode 0 delete, payload varint len (>= 2)     mode 1 delete one unit
+//            mode 2 insert, payload string (UTF-8, more than one character)
+//            mode 3 insert one character, payload its UTF-8 bytes (1-4, as its lead says)
+//     A text edit (OpKind::TextEdit) of the same row, column and text as the run's previous
+//     text edit, `cursor` being where that one left off (an insert's pos plus its UTF-16
+//     units, a delete's pos). A run here is what TxnRunView groups: consecutive txns of one
+//     peer, each after the first linear and continuing; the first text edit of a run is
+//     written in full. A keystroke thus costs 5 bytes (txn head, op head, 7, x, character)
+//     instead of ~30 (the full form names the text's creator by its peer id). Readers see
+//     the full form either way.
 // Lamport times are not encoded: every event's is max(its parents') + 1, derived on arrival.
 // One peer's consecutive transactions thus cost a byte or two of header each. Every rule
-// above is checked on decode (canonical form: one byte string per history), so a decoder can
-// be straight-line code over hostile input.
+// above is checked on decode (canonical form: one byte string per history, except that a
+// text edit may be written in full where the relative form would do), so a decoder can be
+// straight-line code over hostile input.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +60,8 @@
 #include "oplog/op.h"
 
 namespace crdtdb {
+
+struct TextEditValue;  // merge/text_op.h
 
 namespace txnflag {
 inline constexpr std::uint64_t kLinear = 1, kContinues = 2, kSingle = 4, kBits = 3;
@@ -91,6 +107,17 @@ DecodedChanges decodeChangesPayload(ByteSpan payload, std::uint64_t seed = kDeco
 void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out,
                  std::uint64_t seed = kDecodeSeed);
 
+// Where the relative form of a text edit starts from: the run's previous text edit (its
+// table, row key and column as chunk-table indexes, the text's creator, and the cursor).
+struct TextRunContext {
+  bool valid = false;
+  std::uint32_t table = 0, key = 0, column = 0;
+  std::uint32_t creatorPeer = 0;  // writer: chunk peer index of the creator
+  std::string_view creator;       // reader: the creator's peer id (views the chunk)
+  Seq seq = 0;
+  std::uint64_t cursor = 0;
+};
+
 // One transaction's header as read back from valid bytes.
 struct TxnHeader {
   std::uint32_t peer;
@@ -111,19 +138,32 @@ class TxnCursor {
   // continues).
   TxnHeader header(Seq prevEnd);
   // Reads the next op of the current txn into `op` (column views in `cols`); with `idx`, also
-  // the chunk-table indexes of its table, key and column names.
+  // the chunk-table indexes of its table, key and column names. A relative text edit reads
+  // back in full: its value views a buffer of the cursor, valid until the next op.
   struct OpIndexes {
     std::uint32_t table = 0, key = 0;
     std::vector<std::uint32_t> columns;
   };
   void op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols, OpIndexes* idx = nullptr);
-  // Byte span of the next op without interpreting it.
+  // Byte span of the next op without interpreting it (beyond following the text context).
   ByteSpan skipOp();
+  // Whether the last header joined the run of the transaction before it (the text context
+  // carried over), and whether the last op read was a relative text edit.
+  bool joinedRun() const { return joined_; }
+  bool lastOpRelative() const { return relative_; }
 
  private:
   std::uint64_t varint();
+  // Reads the rest of a relative text edit (after its ext) and advances the context.
+  TextEditValue relativeEdit();
+  void noteFullEdit(std::uint32_t table, std::uint32_t key, std::uint32_t column, ByteSpan value);
   ByteSpan bytes_;
   std::size_t pos_, end_;
+  static constexpr std::uint32_t kNoPeer = 0xffffffffu;
+  std::uint32_t lastPeer_ = kNoPeer;
+  bool joined_ = false, relative_ = false;
+  TextRunContext ctx_;
+  ByteWriter scratch_;  // a relative edit's value in full
 };
 
 // Builds one chunk: tables grow as transactions name new peers and names. Appends are
@@ -143,6 +183,14 @@ class ChunkWriter {
     body_.varint(key);
   }
   std::uint32_t key(std::string_view k) { return keys_.intern(k); }
+  // Appends a text edit op (one column) whose value `named` is the named form of
+  // merge/text_op.h, in the relative form when it follows a text edit of the same text in
+  // the same run of transactions.
+  void textEdit(std::uint32_t table, std::uint32_t key, std::uint32_t column, ValueRef named);
+  // Let textEdit add a text's creator to the peer table (the op log's chunks, where later
+  // edits then go relative); otherwise only a creator the table holds allows relative edits
+  // (one-call chunks, which should not grow a table entry for a single edit).
+  void internTextCreators() { internCreators_ = true; }
   void columnCount(std::size_t n) { body_.varint(n); }
   void column(std::uint32_t name, ValueRef value) {
     body_.varint(name);
@@ -195,9 +243,12 @@ class ChunkWriter {
   struct Mark {
     std::size_t body, txns, journal;
     std::uint32_t peers, names, keys;
+    std::uint32_t lastPeer;
+    TextRunContext ctx;
   };
   Mark mark() const {
-    return {body_.size(), txns_, journal_.size(), peers_.size(), names_.size(), keys_.size()};
+    return {body_.size(),  txns_,        journal_.size(), peers_.size(),
+            names_.size(), keys_.size(), lastPeer_,       ctx_};
   }
   void rollback(const Mark& m) noexcept;
   void clearJournal() noexcept { clearScratch(journal_); }
@@ -212,6 +263,10 @@ class ChunkWriter {
   std::vector<Seq> peerEnd_;  // per chunk peer: end seq of its last txn (0 = none yet)
   std::vector<std::pair<std::uint32_t, Seq>> journal_;  // (peer, previous end)
   std::vector<std::uint32_t> peerCache_;                // caller's peer number → index + 1
+  static constexpr std::uint32_t kNoPeer = 0xffffffffu;
+  std::uint32_t lastPeer_ = kNoPeer;  // the peer of the last transaction (run tracking)
+  TextRunContext ctx_;                // the current run's last text edit
+  bool internCreators_ = false;
 };
 
 // Re-emits the transactions of a valid chunk for which keep(peer id, first seq, end seq) is

@@ -85,6 +85,7 @@ void OpLog::seal() {
   bytes.shrink_to_fit();
   reserveMore(sealed_, 1);
   ChunkWriter fresh(seed_);
+  fresh.internTextCreators();
   // Nothing below allocates.
   sealedBytes_ += bytes.size();
   sealed_.push_back(Chunk{std::move(bytes), openStart_, openEnd_, openChecked_});
@@ -119,6 +120,7 @@ void OpLog::fold(LV upTo) {
   std::unique_ptr<ChunkWriter> fresh;
   if (dropOpen) {
     fresh = std::make_unique<ChunkWriter>(seed_);
+    fresh->internTextCreators();
     undo->open = std::make_unique<ChunkWriter>(seed_);
   }
   const std::size_t storedGone = std::min(k, storedSealed_);

@@ -27,7 +27,9 @@ namespace crdtdb {
 
 class OpLog {
  public:
-  explicit OpLog(std::uint64_t seed = 0x13198a2e03707344ull) : seed_(seed), open_(seed) {}
+  explicit OpLog(std::uint64_t seed = 0x13198a2e03707344ull) : seed_(seed), open_(seed) {
+    open_.internTextCreators();
+  }
   static constexpr std::size_t kSealBytes = 512 * 1024;
 
   struct Chunk {

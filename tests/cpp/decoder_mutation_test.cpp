@@ -34,6 +34,7 @@
 #include "core/bytes.h"
 #include "core/errors.h"
 #include "db/database.h"
+#include "merge/text_op.h"
 #include "oplog/frame.h"
 #include "oplog/version_codec.h"
 #include "support/history.h"
@@ -97,7 +98,18 @@ Json randomValue(Rng& rng) {
 Op randomOp(Rng& rng) {
   std::string table = rng.chance(70) ? "t0" : "t1";
   std::string key = numbered("k", rng.pick(4));
-  std::size_t kind = rng.pick(14);
+  std::size_t kind = rng.pick(18);
+  if (kind >= 14) {  // text: a create, or edits (a txn's and a run's later ones are relative)
+    if (kind == 14) return Op{OpKind::TextCreate, table, key, {{"tx", enc(nullptr)}}};
+    ByteWriter w;
+    const auto pos = static_cast<std::uint32_t>(rng.pick(4));
+    if (kind == 15) {
+      writeLocalTextEdit(pos, false, "", 1, w);
+    } else {
+      writeLocalTextEdit(pos, true, kind == 16 ? "ab" : "\xc3\xa9\xf0\x9f\x98\x80", 0, w);
+    }
+    return Op{OpKind::TextEdit, table, key, {{"tx", w.take()}}};
+  }
   if (kind >= 12) {  // increments of a column plain writes also write (claims follow writes)
     return Op{OpKind::Increment, table, key, {{"c1", enc(static_cast<int>(rng.pick(9)) - 4)}}};
   }
@@ -114,6 +126,26 @@ Op randomOp(Rng& rng) {
     if (mask & (std::size_t{1} << c)) cols[numbered("c", c)] = randomValue(rng);
   }
   return kind < 4 ? setOp(table, key, cols) : updateOp(table, key, cols);
+}
+
+// How many text edits of a valid Changes message are in the relative form.
+std::size_t relativeEditsIn(ByteSpan message) {
+  const ByteSpan payload = decodeFrame(message, FrameKind::Changes);
+  const DecodedChanges dc = decodeChangesPayload(payload);
+  std::size_t n = 0;
+  for (const TxnRunView& run : dc.runs) {
+    TxnCursor cur(payload, run.begin, run.end);
+    Seq prevEnd = run.seq;
+    for (std::uint32_t k = 0; k < run.txnCount; ++k) {
+      const TxnHeader h = cur.header(prevEnd);
+      prevEnd = h.seq + h.opCount;
+      for (std::uint32_t i = 0; i < h.opCount; ++i) {
+        cur.skipOp();
+        n += cur.lastOpRelative() ? 1 : 0;
+      }
+    }
+  }
+  return n;
 }
 
 // A seeded history over three replicas with partial syncs, and messages taken from it.
@@ -140,14 +172,34 @@ Corpus makeCorpus(std::uint64_t seed) {
         Bytes encoded = commitOps(r, ops).update;
         if (!encoded.empty()) out.changes.push_back(std::move(encoded));
       } catch (const Error& e) {
-        // An update of an absent row, an increment of a column holding a non-number: fine.
-        if (e.code() != ErrorCode::NotFound && e.code() != ErrorCode::Type) throw;
+        // An update of an absent row, an increment of a column holding a non-number, a text
+        // edit out of range: fine.
+        if (e.code() != ErrorCode::NotFound && e.code() != ErrorCode::Type &&
+            e.code() != ErrorCode::Range) {
+          throw;
+        }
       }
     } else {
       const Database& from = *reps[rng.pick(reps.size())];
       if (&from != &r) syncFrom(r, from);
     }
   }
+  // Typing into a text (keystroke runs: the relative form), concurrently on two replicas.
+  auto typed = [](std::uint32_t pos, const char* s) {
+    ByteWriter w;
+    writeLocalTextEdit(pos, true, s, 0, w);
+    return Op{OpKind::TextEdit, "t1", "typed", {{"tx", w.take()}}};
+  };
+  commitOps(*reps[2], {setOp("t1", "typed", {{"c0", 1}}),
+                       Op{OpKind::TextCreate, "t1", "typed", {{"tx", enc(nullptr)}}}});
+  syncFrom(*reps[1], *reps[2]);
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    out.changes.push_back(commitOps(*reps[2], {typed(i, "x")}).update);
+    commitOps(*reps[1], {typed(0, "\xc3\xa9")});
+  }
+  out.changes.push_back(commitOps(*reps[2], {typed(4, "y"), typed(5, "z")}).update);
+  syncFrom(*reps[0], *reps[2]);
+  syncFrom(*reps[0], *reps[1]);
   // The target is rep-c as it is now (rebuilt from its history: replicas cannot be copied)
   // plus a transaction it receives before its predecessor, so it is held.
   const Bytes targetHistory = allChanges(*reps[0]);
@@ -174,6 +226,10 @@ Corpus makeCorpus(std::uint64_t seed) {
   for (const Bytes& m : out.changes) {
     if (decodeMessage(m).size() == 1 && m.size() < out.small.size()) out.small = m;
   }
+  // The mutations reach the relative text edit form (oplog/chunk_codec.h) only if it is here.
+  std::size_t relative = 0;
+  for (const Bytes& m : out.changes) relative += relativeEditsIn(m);
+  REQUIRE(relative > 0);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "merge/text_op.h"
 #include "oplog/chunk_codec.h"
 #include "oplog/frame.h"
 #include "support/history.h"
@@ -490,4 +491,259 @@ TEST_CASE("redundant explicit parents are not the canonical encoding", "[oplog]"
     REQUIRE_NOTHROW(decodeChangesPayload(decodeFrame(
         encodeTxns({a0, a1, b0, {"a", 2, {{"b", 0}}, {w("x", 3)}}}), FrameKind::Changes)));
   }
+}
+
+namespace {
+
+// The named form of a text edit (merge/text_op.h) of the text `creator` made at `seq`.
+Bytes namedEdit(std::string_view creator, Seq seq, std::uint32_t pos, std::string_view insert,
+                std::uint32_t len = 0) {
+  TextEditValue e;
+  e.pos = pos;
+  e.insert = !insert.empty();
+  e.content = insert;
+  e.len = len;
+  ByteWriter w;
+  writeTextEdit(creator, seq, e, w);
+  return w.take();
+}
+Op textOp(const std::string& key, const std::string& col, Bytes value) {
+  return Op{OpKind::TextEdit, "docs", key, {{col, std::move(value)}}};
+}
+std::vector<std::pair<std::string, Seq>> after(const std::string& peer, Seq seq) {
+  if (seq == 0) return {};
+  return {{peer, seq - 1}};
+}
+
+}  // namespace
+
+TEST_CASE("a run's text edits after its first are relative: a keystroke costs a few bytes",
+          "[oplog][text]") {
+  const std::string creator(40, 'c');  // a long peer id: the full form repeats it
+  std::vector<TxnRecord> txns;
+  Seq seq = 0;
+  auto add = [&](std::vector<Op> ops) {
+    txns.push_back({"a", seq, after("a", seq), std::move(ops)});
+    ++seq;
+  };
+  std::uint32_t pos = 0;
+  for (int i = 0; i < 150; ++i) {
+    // Typing forwards, a Backspace now and then, a jump back, a two-unit character.
+    if (i % 17 == 16) {
+      add({textOp("d", "body", namedEdit(creator, 7, pos - 1, "", 1))});
+      --pos;
+    } else if (i % 40 == 39) {
+      pos /= 2;
+      add({textOp("d", "body", namedEdit(creator, 7, pos, "x"))});
+      ++pos;
+    } else {
+      add({textOp("d", "body",
+                  namedEdit(creator, 7, pos, i % 23 == 0 ? "\xF0\x9F\x98\x80" : "e"))});
+      pos += i % 23 == 0 ? 2 : 1;
+    }
+  }
+  const Bytes bytes = encodeTxns(txns);
+  REQUIRE(decodeMessage(bytes) == txns);  // read back in full
+  REQUIRE(runsOf(bytes).size() == 1);
+  // One chunk per keystroke (nothing to be relative to) is the full form each time.
+  std::vector<Chunk> alone;
+  for (const TxnRecord& t : txns) alone.push_back({t});
+  const Bytes full = encodeMessage(alone);
+  REQUIRE(decodeMessage(full) == txns);
+  REQUIRE(full.size() > txns.size() * 45);
+  REQUIRE(bytes.size() < 200 + txns.size() * 6);
+
+  // Another text (creator, seq, column or row) in the run is written in full; so is an edit
+  // after another peer's transaction; ops of other kinds between keep the context.
+  const std::vector<TxnRecord> mixed = {
+      {"a", 0, {}, {textOp("d", "body", namedEdit(creator, 7, 0, "ab"))}},
+      {"a",
+       1,
+       {{"a", 0}},
+       {update("k", "c", 1), textOp("d", "body", namedEdit(creator, 7, 2, "c"))}},
+      {"a", 3, {{"a", 2}}, {textOp("d", "body", namedEdit(creator, 8, 2, "c"))}},
+      {"a", 4, {{"a", 3}}, {textOp("d", "title", namedEdit(creator, 8, 0, "t"))}},
+      {"a", 5, {{"a", 4}}, {textOp("e", "title", namedEdit(creator, 8, 1, "", 1))}},
+      {"a", 6, {{"a", 5}}, {textOp("e", "title", namedEdit("b", 8, 1, "u"))}},
+      {"b", 0, {{"a", 6}}, {textOp("e", "title", namedEdit("b", 8, 2, "v"))}},
+      {"a", 7, {{"a", 6}}, {textOp("e", "title", namedEdit("b", 8, 3, "w"))}},
+      {"a", 8, {{"a", 7}, {"b", 0}}, {textOp("e", "title", namedEdit("b", 8, 4, "y"))}},
+  };
+  REQUIRE(decodeMessage(encodeTxns(mixed)) == mixed);
+}
+
+TEST_CASE("relative text edits: the decoder checks their context and ranges", "[oplog][text]") {
+  // p:0 inserts "ab" at 0 in the text c:5 (users/k column "c"), then p:1 is `rel`.
+  auto chunk = [](const std::function<void(ByteWriter&)>& rel, bool otherPeerBetween = false,
+                  bool firstRelative = false) {
+    RawChunk c;
+    c.peers = {"p", "q"};
+    c.names = {"users", "c"};
+    c.keys = {"k"};
+    c.txnCount = otherPeerBetween ? 3 : 2;
+    c.head(0, false, false, true);
+    c.body.varint(0);  // seq
+    c.parents({});
+    if (firstRelative) {
+      rel(c.body);
+    } else {
+      c.body.varint(0);  // extended, table 0
+      c.body.varint(6);  // text edit
+      c.body.varint(0);  // key
+      c.body.varint(1);
+      c.body.varint(1);  // column "c"
+      c.body.raw(namedEdit("q", 5, 0, "ab"));
+    }
+    if (otherPeerBetween) {
+      c.head(1, false, false, true);
+      c.body.varint(0);
+      c.parents({{0, 0}});
+      c.op(OpKind::DeleteRow, 0, 0);
+    }
+    c.head(0, true, true, true);
+    rel(c.body);
+    return c;
+  };
+  // The body of a relative edit: x = zigzag(delta) << 2 | mode, then the mode's payload.
+  auto relative = [](std::int64_t delta, std::uint64_t mode,
+                     const std::function<void(ByteWriter&)>& payload) {
+    return [=](ByteWriter& b) {
+      b.varint(0);
+      b.varint(7);
+      const auto z =
+          (static_cast<std::uint64_t>(delta) << 1) ^ static_cast<std::uint64_t>(delta >> 63);
+      b.varint(z << 2 | mode);
+      payload(b);
+    };
+  };
+  auto nothing = [](ByteWriter&) {};
+  auto bytes = [](std::string_view s) {
+    return [=](ByteWriter& b) {
+      b.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(s.data()), s.size()));
+    };
+  };
+  auto string = [](std::string_view s) { return [=](ByteWriter& b) { b.string(s); }; };
+  auto number = [](std::uint64_t n) { return [=](ByteWriter& b) { b.varint(n); }; };
+  auto readBack = [&](const std::function<void(ByteWriter&)>& rel) {
+    const auto txns = decodeMessage(chunk(rel).message());
+    REQUIRE(txns.size() == 2);
+    return txns[1].ops[0].columns[0].second;
+  };
+  // Each mode, after "ab" inserted at 0 (the cursor is 2).
+  REQUIRE(readBack(relative(-2, 0, number(2))) == namedEdit("q", 5, 0, "", 2));
+  REQUIRE(readBack(relative(-1, 1, nothing)) == namedEdit("q", 5, 1, "", 1));
+  REQUIRE(readBack(relative(0, 2, string("c\xc3\xa9"))) == namedEdit("q", 5, 2, "c\xc3\xa9"));
+  REQUIRE(readBack(relative(-1, 3, bytes("\xf0\x9f\x98\x80"))) ==
+          namedEdit("q", 5, 1, "\xf0\x9f\x98\x80"));
+  REQUIRE(readBack(relative(0, 3, bytes("c"))) == namedEdit("q", 5, 2, "c"));
+  const auto c = relative(0, 3, bytes("c"));
+  rejects("a relative edit first in its run", chunk(c, false, true));
+  rejects("a relative edit after another peer's transaction", chunk(c, true));
+  rejects("a relative edit with a table index", chunk([](ByteWriter& b) {
+            b.varint(4);
+            b.varint(7);
+            b.varint(3);
+            b.u8('c');
+          }));
+  rejects("an empty relative insert", chunk(relative(0, 2, string(""))));
+  rejects("one character written as a string", chunk(relative(0, 2, string("c"))));
+  rejects("a delete of one written with its length", chunk(relative(0, 0, number(1))));
+  rejects("a relative delete of nothing", chunk(relative(0, 0, number(0))));
+  rejects("a relative position before the start", chunk(relative(-3, 3, bytes("c"))));
+  rejects("a relative position past the limit",
+          chunk(relative(static_cast<std::int64_t>(kMaxEvents), 3, bytes("c"))));
+  rejects("a relative insert that is not UTF-8", chunk(relative(0, 2, string("c\xff"))));
+  rejects("a character with no lead byte", chunk(relative(0, 3, bytes("\x80"))));
+  rejects("a character cut short", chunk(relative(0, 3, bytes("\xf0\x9f"))));
+  rejects("a character that is not UTF-8", chunk(relative(0, 3, bytes("\xc3\x41"))));
+  rejects("an unknown extended kind", chunk([](ByteWriter& b) {
+            b.varint(0);
+            b.varint(8);
+          }));
+}
+
+TEST_CASE("a relative insert is held to the full form's string size limit", "[oplog][text]") {
+  // Accepted here, it would be written in full by a later writer (a slice, another replica's
+  // log) and refused there: the history could no longer be sent.
+  RawChunk c;
+  c.peers = {"p"};
+  c.names = {"users", "c"};
+  c.keys = {"k"};
+  c.txnCount = 2;
+  c.head(0, false, false, true);
+  c.body.varint(0);  // seq
+  c.parents({});
+  c.body.varint(0);  // extended, table 0
+  c.body.varint(6);  // text edit
+  c.body.varint(0);  // key
+  c.body.varint(1);
+  c.body.varint(1);  // column "c"
+  c.body.raw(namedEdit("p", 0, 0, "ab"));
+  c.head(0, true, true, true);
+  c.body.varint(0);
+  c.body.varint(7);
+  c.body.varint(2);  // insert at the cursor, a string follows
+  const std::size_t n = kMaxStringBytes + 1;
+  c.body.varint(n);
+  Bytes payload = c.payload();
+  payload.resize(payload.size() + n, 'a');  // (the chunk ends the payload)
+  REQUIRE_THROWS_AS(decodeChangesPayload(payload), DecodeError);
+}
+
+TEST_CASE("sliceChunk writes in full a relative text edit whose context it drops",
+          "[oplog][text]") {
+  const std::vector<TxnRecord> txns = {
+      {"a", 0, {}, {textOp("d", "body", namedEdit("a", 0, 0, "x"))}},
+      {"a", 1, {{"a", 0}}, {textOp("d", "body", namedEdit("a", 0, 1, "y"))}},
+      {"a", 2, {{"a", 1}}, {update("k", "c", 2)}},
+      {"a", 3, {{"a", 2}}, {textOp("d", "body", namedEdit("a", 0, 2, "z"))}},
+      {"b", 0, {{"a", 3}}, {update("k", "c", 3)}},
+      {"a", 4, {{"a", 3}}, {textOp("d", "body", namedEdit("a", 0, 3, "w"))}},
+      {"a", 5, {{"a", 4}}, {textOp("d", "body", namedEdit("a", 0, 4, "v"))}},
+  };
+  const Bytes msg = encodeTxns(txns);
+  const ByteSpan payload = decodeFrame(msg, FrameKind::Changes);
+  ByteReader r(payload);
+  r.varint();
+  const ByteSpan chunk = r.rest();
+  auto slice = [&](const std::function<bool(std::string_view, Seq, Seq)>& keep) {
+    ByteWriter out;
+    out.varint(1);
+    sliceChunk(chunk, keep, out);
+    return decodeMessage(encodeFrame(FrameKind::Changes, out.bytes()));
+  };
+  auto from = [&](std::size_t i) { return std::vector<TxnRecord>(txns.begin() + i, txns.end()); };
+  // Every suffix of a's history (b's txn kept): each reads back as it was written.
+  for (Seq s = 0; s <= 5; ++s) {
+    INFO("a from " << s);
+    std::vector<TxnRecord> want;
+    for (const TxnRecord& t : txns) {
+      if (t.peer == "b" || t.seq >= s) want.push_back(t);
+    }
+    REQUIRE(slice([&](std::string_view p, Seq, Seq end) { return p == "b" || end > s; }) == want);
+  }
+  // Without b's txn, a:4 joins a:3's run in the slice.
+  REQUIRE(slice([](std::string_view p, Seq, Seq) { return p == "a"; }) ==
+          std::vector<TxnRecord>{txns[0], txns[1], txns[2], txns[3], txns[5], txns[6]});
+  REQUIRE(slice([](std::string_view, Seq, Seq) { return true; }) == from(0));
+}
+
+TEST_CASE("a rolled-back text edit leaves the writer's run context as it was", "[oplog][text]") {
+  ChunkWriter w;
+  const std::uint32_t p = w.peer("a"), table = w.name("docs"), key = w.key("d"),
+                      col = w.name("body");
+  w.beginTxn(p, 0, false, {}, 1);
+  w.textEdit(table, key, col, namedEdit("a", 0, 0, "ab"));
+  const ChunkWriter::Mark m = w.mark();
+  w.beginTxn(p, 1, true, {}, 1);
+  w.textEdit(table, key, col, namedEdit("a", 0, 2, "cd"));  // cursor 4
+  w.rollback(m);
+  w.beginTxn(p, 1, true, {}, 1);
+  w.textEdit(table, key, col, namedEdit("a", 0, 2, "x"));  // relative to cursor 2
+  ByteWriter out;
+  out.varint(1);
+  w.writeTo(out);
+  const auto txns = decodeMessage(encodeFrame(FrameKind::Changes, out.bytes()));
+  REQUIRE(txns.size() == 2);
+  REQUIRE(txns[1].ops[0] == textOp("d", "body", namedEdit("a", 0, 2, "x")));
 }

@@ -87,12 +87,18 @@ inline std::size_t eventCountOf(const std::vector<TxnRecord>& txns) {
 // Appends one chunk holding `txns` (as given) to `out`.
 inline void writeChunk(const Chunk& txns, ByteWriter& out) {
   ChunkWriter w;
+  w.internTextCreators();
   for (const TxnRecord& t : txns) {
     const std::uint32_t peer = w.peer(t.peer);
     std::vector<ParentRef> refs;
     for (const auto& [p, s] : t.parents) refs.push_back({w.peer(p), s});
     w.beginTxn(peer, t.seq, t.linear(), refs, t.ops.size());
     for (const Op& op : t.ops) {
+      if (op.kind == OpKind::TextEdit) {
+        w.textEdit(w.name(op.table), w.key(op.key), w.name(op.columns[0].first),
+                   op.columns[0].second);
+        continue;
+      }
       w.op(op.kind, w.name(op.table), op.key);
       if (op.kind == OpKind::DeleteRow) continue;
       w.columnCount(op.columns.size());
