@@ -93,30 +93,24 @@ std::int64_t unzigzag(std::uint64_t z) {
   return static_cast<std::int64_t>((z >> 1) ^ (~(z & 1) + 1));
 }
 
-// Checks a relative text edit (after its ext) against the run's context and advances it.
-void readRelativeEdit(ByteReader& r, std::uint64_t opHead, TextRunContext& ctx) {
-  if (opHead != 0) throw DecodeError("non-canonical relative text edit (a table index)");
-  if (!ctx.valid) throw DecodeError("relative text edit without a text edit before it in its run");
-  const std::uint64_t x = r.varint();
-  const std::uint64_t pos = relativePos(ctx.cursor, unzigzag(x >> 2));
-  switch (x & 3) {
+// Checks the rest of a text edit's body at `pos` (its mode's payload); returns the cursor it
+// leaves.
+std::uint64_t readEditBody(ByteReader& r, std::uint64_t pos, std::uint64_t mode) {
+  switch (mode) {
     case relmode::kDelete:
       if (r.varintBelow(kMaxEvents + 1, "text delete length") < 2) {
         throw DecodeError("text edit: non-canonical delete length (below 2)");
       }
-      ctx.cursor = pos;
-      break;
+      return pos;
     case relmode::kDeleteOne:
-      ctx.cursor = pos;
-      break;
+      return pos;
     case relmode::kInsert: {
       const std::string_view content = r.stringView(kMaxStringBytes, "text insert");
       if (content.empty()) throw DecodeError("text edit: an empty insert");
       if (utf8SequenceLength(static_cast<std::uint8_t>(content[0])) == content.size()) {
         throw DecodeError("text edit: non-canonical insert (one character)");
       }
-      ctx.cursor = pos + utf16Length(content);
-      break;
+      return pos + utf16Length(content);
     }
     default: {
       const std::size_t n = utf8SequenceLength(r.atEnd() ? 0xff : r.rest()[0]);
@@ -125,9 +119,37 @@ void readRelativeEdit(ByteReader& r, std::uint64_t opHead, TextRunContext& ctx) 
       if (!isValidUtf8({reinterpret_cast<const char*>(c.data()), c.size()})) {
         throw DecodeError("text edit: an insert that is not UTF-8");
       }
-      ctx.cursor = pos + (n == 4 ? 2 : 1);
+      return pos + (n == 4 ? 2 : 1);
     }
   }
+}
+
+// Checks a relative text edit (after its ext) against the run's context and advances it.
+void readRelativeEdit(ByteReader& r, std::uint64_t opHead, TextRunContext& ctx) {
+  if (opHead != 0) throw DecodeError("non-canonical relative text edit (a table index)");
+  if (!ctx.valid) throw DecodeError("relative text edit without a text edit before it in its run");
+  const std::uint64_t x = r.varint();
+  ctx.cursor = readEditBody(r, relativePos(ctx.cursor, unzigzag(x >> 2)), x & 3);
+}
+
+// Checks a text edit in the indexed form (after its ext) and makes it the run's context.
+void readIndexedEdit(ByteReader& r, std::uint64_t opHead, const ChunkTables& t,
+                     TextRunContext& ctx) {
+  const std::uint64_t table = opHead >> 2;
+  if (table >= t.names.size()) throw DecodeError("table name index out of range");
+  if (t.names[table].empty()) throw DecodeError("empty table name");
+  TextRunContext c;
+  c.valid = true;
+  c.table = static_cast<std::uint32_t>(table);
+  c.key = static_cast<std::uint32_t>(r.varintBelow(t.keys.size(), "row key index"));
+  c.column = static_cast<std::uint32_t>(r.varintBelow(t.names.size(), "column name index"));
+  c.creatorPeer = static_cast<std::uint32_t>(r.varintBelow(t.peers.size(), "text creator index"));
+  c.creator = t.peers[c.creatorPeer];
+  c.seq = r.varintBelow(kMaxClock, "text creator seq");
+  const std::uint64_t x = r.varint();
+  if ((x >> 2) > kMaxEvents) throw DecodeError("text edit: position out of range");
+  c.cursor = readEditBody(r, x >> 2, x & 3);
+  ctx = c;
 }
 
 }  // namespace
@@ -249,9 +271,13 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, s
       std::uint64_t kind = opHead & 3;
       if (kind == 0) {
         const std::uint64_t ext = r.varint();
-        if (ext < 1 || ext > 7) throw DecodeError("unknown operation kind");
+        if (ext < 1 || ext > 8) throw DecodeError("unknown operation kind");
         if (ext == 7) {
           readRelativeEdit(r, opHead, ctx);
+          continue;
+        }
+        if (ext == 8) {
+          readIndexedEdit(r, opHead, t, ctx);
           continue;
         }
         kind = ext + 3;
@@ -346,14 +372,30 @@ TxnHeader TxnCursor::header(Seq prevEnd) {
   return h;
 }
 
-TextEditValue TxnCursor::relativeEdit() {
-  // Valid bytes: the context exists and the position is in range.
+TextEditValue TxnCursor::compactEdit(std::uint64_t ext, std::uint64_t head) {
+  // Valid bytes: a relative edit has its context and the position is in range.
+  std::uint64_t x, at;
+  if (ext == 8) {
+    ctx_.valid = true;
+    ctx_.table = static_cast<std::uint32_t>(head >> 2);
+    ctx_.key = static_cast<std::uint32_t>(varint());
+    ctx_.column = static_cast<std::uint32_t>(varint());
+    ctx_.creatorPeer = static_cast<std::uint32_t>(varint());
+    ctx_.creator = {};
+    ctx_.creatorByIndex = true;
+    ctx_.seq = varint();
+    x = varint();
+    at = x >> 2;
+  } else {
+    x = varint();
+    at = static_cast<std::uint64_t>(static_cast<std::int64_t>(ctx_.cursor) + unzigzag(x >> 2));
+    relative_ = true;
+  }
   TextEditValue e;
   e.named = true;
   e.peer = ctx_.creator;
   e.seq = ctx_.seq;
-  const std::uint64_t x = varint();
-  e.pos = static_cast<std::uint32_t>(static_cast<std::int64_t>(ctx_.cursor) + unzigzag(x >> 2));
+  e.pos = static_cast<std::uint32_t>(at);
   const std::uint64_t mode = x & 3;
   e.insert = mode >= relmode::kInsert;
   if (mode == relmode::kDelete) {
@@ -367,14 +409,13 @@ TextEditValue TxnCursor::relativeEdit() {
     pos_ += n;
   }
   ctx_.cursor = cursorAfter(e);
-  relative_ = true;
   return e;
 }
 
 void TxnCursor::noteFullEdit(std::uint32_t table, std::uint32_t key, std::uint32_t column,
                              ByteSpan value) {
   const TextEditValue e = readScannedTextEdit(value);
-  ctx_ = {true, table, key, column, 0, e.peer, e.seq, cursorAfter(e)};
+  ctx_ = {true, table, key, column, 0, e.peer, e.seq, cursorAfter(e), false};
 }
 
 void TxnCursor::op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols, OpIndexes* idx) {
@@ -385,8 +426,9 @@ void TxnCursor::op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols
   std::uint64_t kind = head & 3;
   if (kind == 0) {
     const std::uint64_t ext = varint();
-    if (ext == 7) {
-      const TextEditValue e = relativeEdit();
+    if (ext >= 7) {
+      TextEditValue e = compactEdit(ext, head);
+      if (ctx_.creatorByIndex) e.peer = t.peers[ctx_.creatorPeer];
       scratch_.bytes().clear();
       writeTextEdit(e.peer, e.seq, e, scratch_);
       op.kind = OpKind::TextEdit;
@@ -434,8 +476,8 @@ ByteSpan TxnCursor::skipOp() {
   std::uint64_t kind = head & 3;
   if (kind == 0) {
     const std::uint64_t ext = varint();
-    if (ext == 7) {
-      relativeEdit();
+    if (ext >= 7) {
+      compactEdit(ext, head);
       return bytes_.subspan(start, pos_ - start);
     }
     kind = ext + 3;
@@ -492,24 +534,35 @@ void ChunkWriter::textEdit(std::uint32_t table, std::uint32_t key, std::uint32_t
   } else {
     creator = internCreators_ ? std::optional(peers_.intern(e.peer)) : peers_.find(e.peer);
   }
-  if (ctx_.valid && creator == ctx_.creatorPeer && e.seq == ctx_.seq && table == ctx_.table &&
-      key == ctx_.key && column == ctx_.column) {
-    body_.varint(0);
-    body_.varint(7);
-    const auto delta = static_cast<std::int64_t>(e.pos) - static_cast<std::int64_t>(ctx_.cursor);
-    const auto z =
-        (static_cast<std::uint64_t>(delta) << 1) ^ static_cast<std::uint64_t>(delta >> 63);
+  // The body both compact forms end with: x = position << 2 | mode, then the payload.
+  auto body = [&](std::uint64_t position) {
     const bool oneChar =
         e.insert && utf8SequenceLength(static_cast<std::uint8_t>(e.content[0])) == e.content.size();
     const std::uint64_t mode = !e.insert ? (e.len == 1 ? relmode::kDeleteOne : relmode::kDelete)
                                : oneChar ? relmode::kInsertChar
                                          : relmode::kInsert;
-    body_.varint(z << 2 | mode);
+    body_.varint(position << 2 | mode);
     if (mode == relmode::kDelete) body_.varint(e.len);
     if (mode == relmode::kInsert) body_.string(e.content);
-    if (mode == relmode::kInsertChar)
+    if (mode == relmode::kInsertChar) {
       body_.raw(
           ByteSpan(reinterpret_cast<const std::uint8_t*>(e.content.data()), e.content.size()));
+    }
+  };
+  if (ctx_.valid && creator == ctx_.creatorPeer && e.seq == ctx_.seq && table == ctx_.table &&
+      key == ctx_.key && column == ctx_.column) {
+    body_.varint(0);
+    body_.varint(7);
+    const auto delta = static_cast<std::int64_t>(e.pos) - static_cast<std::int64_t>(ctx_.cursor);
+    body((static_cast<std::uint64_t>(delta) << 1) ^ static_cast<std::uint64_t>(delta >> 63));
+  } else if (creator) {
+    body_.varint(std::uint64_t{table} << 2);
+    body_.varint(8);
+    body_.varint(key);
+    body_.varint(column);
+    body_.varint(*creator);
+    body_.varint(e.seq);
+    body(e.pos);
   } else {
     opHead(OpKind::TextEdit, table);
     body_.varint(key);

@@ -21,7 +21,8 @@
 //   op    := varint head = kind (1 set, 2 update, 3 delete, 0 extended) | tableNameIndex << 2
 //            [extended] varint ext          1 add to set, 2 remove from set, 3 increment,
 //                                           4 counter claims, 5 text create, 6 text edit,
-//                                           7 relative text edit (below)
+//                                           7 relative text edit, 8 indexed text edit
+//                                           (both below)
 //                                           (later kinds extend this list)
 //            varint keyIndex                a row written many times in a chunk costs its
 //                                           key once and an index per write
@@ -40,6 +41,11 @@
 //     written in full. A keystroke thus costs 5 bytes (txn head, op head, 7, x, character)
 //     instead of ~30 (the full form names the text's creator by its peer id). Readers see
 //     the full form either way.
+//   indexed text edit := varint head (kind 0 | table << 2), varint 8, varint keyIndex,
+//            varint column nameIndex, varint creator peerIndex, varint creator seq,
+//            varint x = pos << 2 | mode, payload as above
+//     A text edit whose text's creator is in the chunk's peer table, by index: the first
+//     edit of a run, or any edit, without the creator's id repeated.
 // Lamport times are not encoded: every event's is max(its parents') + 1, derived on arrival.
 // One peer's consecutive transactions thus cost a byte or two of header each. Every rule
 // above is checked on decode (canonical form: one byte string per history, except that a
@@ -113,9 +119,10 @@ struct TextRunContext {
   bool valid = false;
   std::uint32_t table = 0, key = 0, column = 0;
   std::uint32_t creatorPeer = 0;  // writer: chunk peer index of the creator
-  std::string_view creator;       // reader: the creator's peer id (views the chunk)
+  std::string_view creator;       // reader: the creator's peer id (views the chunk) ...
   Seq seq = 0;
   std::uint64_t cursor = 0;
+  bool creatorByIndex = false;  // ... or, when set, the chunk's peer creatorPeer
 };
 
 // One transaction's header as read back from valid bytes.
@@ -154,8 +161,9 @@ class TxnCursor {
 
  private:
   std::uint64_t varint();
-  // Reads the rest of a relative text edit (after its ext) and advances the context.
-  TextEditValue relativeEdit();
+  // Reads the rest of a relative (ext 7) or indexed (ext 8) text edit and advances the
+  // context; the edit's peer is empty when the context names the creator by index.
+  TextEditValue compactEdit(std::uint64_t ext, std::uint64_t head);
   void noteFullEdit(std::uint32_t table, std::uint32_t key, std::uint32_t column, ByteSpan value);
   ByteSpan bytes_;
   std::size_t pos_, end_;

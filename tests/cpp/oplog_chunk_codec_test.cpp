@@ -658,8 +658,48 @@ TEST_CASE("relative text edits: the decoder checks their context and ranges", "[
   rejects("a character that is not UTF-8", chunk(relative(0, 3, bytes("\xc3\x41"))));
   rejects("an unknown extended kind", chunk([](ByteWriter& b) {
             b.varint(0);
-            b.varint(8);
+            b.varint(9);
           }));
+
+  // The indexed form (ext 8): table, key, column, creator and seq by index, then x = pos << 2
+  // | mode and the payload. (Peer 1 is "q", which created the text at seq 5.)
+  auto indexed = [](std::uint64_t table, std::uint64_t key, std::uint64_t column,
+                    std::uint64_t creator, std::uint64_t seq, std::uint64_t x,
+                    std::string_view payload) {
+    return [=](ByteWriter& b) {
+      b.varint(table << 2);
+      b.varint(8);
+      b.varint(key);
+      b.varint(column);
+      b.varint(creator);
+      b.varint(seq);
+      b.varint(x);
+      b.raw(ByteSpan(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()));
+    };
+  };
+  REQUIRE(readBack(indexed(0, 0, 1, 1, 5, 1 << 2 | 3, "c")) == namedEdit("q", 5, 1, "c"));
+  REQUIRE(readBack(indexed(0, 0, 1, 0, 9, 2 << 2 | 1, "")) == namedEdit("p", 9, 2, "", 1));
+  // An indexed edit sets the context of the relative ones after it (in the next txn here).
+  {
+    RawChunk r = chunk(indexed(0, 0, 1, 1, 5, 2 << 2 | 3, "c"));
+    r.txnCount = 3;
+    r.head(0, true, true, true);
+    relative(-1, 3, bytes("d"))(r.body);
+    const auto txns = decodeMessage(r.message());
+    REQUIRE(txns.size() == 3);
+    REQUIRE(txns[2].ops[0].columns[0].second == namedEdit("q", 5, 2, "d"));
+  }
+  rejects("an indexed edit's table out of range", chunk(indexed(2, 0, 1, 1, 5, 3, "c")));
+  rejects("an indexed edit's key out of range", chunk(indexed(0, 1, 1, 1, 5, 3, "c")));
+  rejects("an indexed edit's column out of range", chunk(indexed(0, 0, 2, 1, 5, 3, "c")));
+  rejects("an indexed edit's creator out of range", chunk(indexed(0, 0, 1, 2, 5, 3, "c")));
+  rejects("an indexed edit's creator seq out of range",
+          chunk(indexed(0, 0, 1, 1, kMaxClock, 3, "c")));
+  rejects("an indexed edit's position out of range",
+          chunk(indexed(0, 0, 1, 1, 5, (std::uint64_t{kMaxEvents} + 1) << 2 | 3, "c")));
+  rejects("an indexed insert of one character as a string",
+          chunk(indexed(0, 0, 1, 1, 5, 2, "\x01c")));
+  rejects("an indexed delete of one with its length", chunk(indexed(0, 0, 1, 1, 5, 0, "\x01")));
 }
 
 TEST_CASE("a relative insert is held to the full form's string size limit", "[oplog][text]") {
@@ -746,4 +786,29 @@ TEST_CASE("a rolled-back text edit leaves the writer's run context as it was", "
   const auto txns = decodeMessage(encodeFrame(FrameKind::Changes, out.bytes()));
   REQUIRE(txns.size() == 2);
   REQUIRE(txns[1].ops[0] == textOp("d", "body", namedEdit("a", 0, 2, "x")));
+}
+
+TEST_CASE("a keystroke sent alone names its author once", "[oplog][text]") {
+  // The text's creator is the author: the edit names it by the chunk's peer index.
+  const std::string peer(36, 'a');
+  ChunkWriter w;
+  w.beginTxn(w.peer(peer), 40, true, {}, 1);
+  w.textEdit(w.name("docs"), w.key("d"), w.name("body"), namedEdit(peer, 3, 17, "x"));
+  ByteWriter out;
+  out.varint(1);
+  w.writeTo(out);
+  const Bytes msg = encodeFrame(FrameKind::Changes, out.bytes());
+  const std::string text(msg.begin(), msg.end());
+  REQUIRE(text.find(peer) != std::string::npos);
+  REQUIRE(text.find(peer, text.find(peer) + 1) == std::string::npos);
+  REQUIRE(decodeMessage(msg)[0].ops[0] == textOp("d", "body", namedEdit(peer, 3, 17, "x")));
+  // Another creator, not in the table of a one-call chunk: the full form (its id inside).
+  ChunkWriter v;
+  v.beginTxn(v.peer(peer), 40, true, {}, 1);
+  v.textEdit(v.name("docs"), v.key("d"), v.name("body"), namedEdit("carol", 3, 17, "x"));
+  ByteWriter out2;
+  out2.varint(1);
+  v.writeTo(out2);
+  const Bytes msg2 = encodeFrame(FrameKind::Changes, out2.bytes());
+  REQUIRE(decodeMessage(msg2)[0].ops[0] == textOp("d", "body", namedEdit("carol", 3, 17, "x")));
 }
