@@ -43,6 +43,7 @@
 #include "core/errors.h"
 #include "db/database.h"
 #include "fuzz_world.h"
+#include "merge/text_op.h"
 #include "oplog/frame.h"
 #include "oplog/version_codec.h"
 #include "support/history.h"
@@ -220,6 +221,37 @@ void writeSeeds(const std::filesystem::path& dir) {
   e.applyChanges(allChanges(m));
   commitOps(e, {setOp("t2", "k0", {{"c0", 1}})});
   seeds["causally_early"] = commitOps(e, {updateOp("t2", "k0", {{"c0", 2}})}).update;
+
+  // Typing into a text (oplog/chunk_codec.h: a run's first edit indexed, the rest relative;
+  // two-unit and multi-character inserts, Backspace, a Delete run), with a second writer's
+  // concurrent edits between the runs.
+  {
+    auto edit = [](std::uint32_t pos, const char* insert, std::uint32_t len) {
+      ByteWriter w;
+      writeLocalTextEdit(pos, *insert != 0, insert, len, w);
+      return Op{OpKind::TextEdit, "t0", "k3", {{"c4", w.take()}}};
+    };
+    Database t("fz-t"), u("fz-u");
+    t.applyChanges(allChanges(a));
+    commitOps(t, {setOp("t0", "k3", {{"c0", 1}}),
+                  Op{OpKind::TextCreate, "t0", "k3", {{"c4", enc(nullptr)}}}});
+    u.applyChanges(allChanges(t));
+    const char* typed[] = {"h", "e", "\xf0\x9f\x98\x80", "l", "lo"};
+    std::uint32_t at = 0;
+    for (const char* s : typed) {
+      commitOps(t, {edit(at, s, 0)});
+      at += std::string_view(s).size() == 4 ? 2 : static_cast<std::uint32_t>(std::strlen(s));
+    }
+    commitOps(u, {edit(0, "\xc3\xa9", 0)});
+    commitOps(u, {edit(1, "!", 0)});
+    commitOps(t, {edit(at - 1, "", 1)});  // Backspace
+    commitOps(t, {edit(at - 2, "", 1)});
+    commitOps(t, {edit(0, "", 1)});  // Delete, twice
+    commitOps(t, {edit(0, "", 1)});
+    syncFrom(t, u);
+    commitOps(t, {edit(0, "ab", 0), edit(1, "", 1), edit(1, "cd", 0)});
+    seeds["typed_text"] = changesSinceVersion(t, a.version());
+  }
 
   // Two chunks in one message: b's and c's histories side by side.
   {
