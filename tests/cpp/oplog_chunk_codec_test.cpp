@@ -53,6 +53,15 @@ struct RawChunk {
       body.raw(value);
     }
   }
+  // A text edit in the full form (ext 6): one column, its value the named form.
+  void textEdit(std::uint64_t table, std::uint64_t key, std::uint64_t column, const Bytes& named) {
+    body.varint(table << 2);  // extended
+    body.varint(6);
+    body.varint(key);
+    body.varint(1);
+    body.varint(column);
+    body.raw(named);
+  }
   void writeChunk(ByteWriter& w) const {
     for (const auto* table : {&peers, &names, &keys}) {
       w.varint(table->size());
@@ -587,12 +596,7 @@ TEST_CASE("relative text edits: the decoder checks their context and ranges", "[
     if (firstRelative) {
       rel(c.body);
     } else {
-      c.body.varint(0);  // extended, table 0
-      c.body.varint(6);  // text edit
-      c.body.varint(0);  // key
-      c.body.varint(1);
-      c.body.varint(1);  // column "c"
-      c.body.raw(namedEdit("q", 5, 0, "ab"));
+      c.textEdit(0, 0, 1, namedEdit("q", 5, 0, "ab"));
     }
     if (otherPeerBetween) {
       c.head(1, false, false, true);
@@ -713,12 +717,7 @@ TEST_CASE("a relative insert is held to the full form's string size limit", "[op
   c.head(0, false, false, true);
   c.body.varint(0);  // seq
   c.parents({});
-  c.body.varint(0);  // extended, table 0
-  c.body.varint(6);  // text edit
-  c.body.varint(0);  // key
-  c.body.varint(1);
-  c.body.varint(1);  // column "c"
-  c.body.raw(namedEdit("p", 0, 0, "ab"));
+  c.textEdit(0, 0, 1, namedEdit("p", 0, 0, "ab"));
   c.head(0, true, true, true);
   c.body.varint(0);
   c.body.varint(7);
