@@ -15,13 +15,19 @@ namespace crdtdb {
 using Bytes = std::vector<std::uint8_t>;
 using ByteSpan = std::span<const std::uint8_t>;
 
+// Signed integers as unsigned, small magnitudes small (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...).
+inline std::uint64_t zigzagEncode(std::int64_t v) {
+  return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+inline std::int64_t zigzagDecode(std::uint64_t z) {
+  return static_cast<std::int64_t>((z >> 1) ^ (~(z & 1) + 1));
+}
+
 class ByteWriter {
  public:
   void u8(std::uint8_t v) { out_.push_back(v); }
   void varint(std::uint64_t v);
-  void zigzag(std::int64_t v) {
-    varint((static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63));
-  }
+  void zigzag(std::int64_t v) { varint(zigzagEncode(v)); }
   void fixed32(std::uint32_t v);
   void fixed64(std::uint64_t v);
   void raw(ByteSpan bytes) { out_.insert(out_.end(), bytes.begin(), bytes.end()); }
@@ -49,10 +55,7 @@ class ByteReader {
     if (pos_ < in_.size() && in_[pos_] < 0x80) return in_[pos_++];
     return varintLong();
   }
-  std::int64_t zigzag() {
-    std::uint64_t v = varint();
-    return static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1));
-  }
+  std::int64_t zigzag() { return zigzagDecode(varint()); }
   // A varint that must fit below `limit` (counts, indexes): rejects larger values.
   std::uint64_t varintBelow(std::uint64_t limit, const char* what);
   std::uint32_t fixed32();

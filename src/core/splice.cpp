@@ -101,8 +101,7 @@ bool seekUtf16(std::string_view utf8, std::uint64_t target, std::uint64_t& units
       continue;
     }
     if (bytes >= utf8.size()) return false;
-    const auto lead = static_cast<unsigned char>(utf8[bytes]);
-    const std::size_t n = lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+    const std::size_t n = utf8SequenceLength(static_cast<std::uint8_t>(utf8[bytes]));
     const std::uint64_t step = n == 4 ? 2 : 1;
     if (target - units < step) return false;
     units += step, bytes += n;

@@ -31,10 +31,6 @@ std::uint64_t rawVarint(const std::uint8_t*& p) {
   }
 }
 
-std::int64_t unzigzag(std::uint64_t v) {
-  return static_cast<std::int64_t>((v >> 1) ^ (~(v & 1) + 1));
-}
-
 std::string_view readKeyBytes(ByteReader& r) {
   std::uint64_t len = r.varint();
   if (len > kMaxStringBytes || len > r.remaining()) {
@@ -83,7 +79,7 @@ ValueScan scanImpl(ByteReader& r, bool strictKeyOrder) {
     } else {
       switch (t) {
         case tag::kInt: {
-          std::int64_t i = unzigzag(r.varint());
+          std::int64_t i = zigzagDecode(r.varint());
           if (i >= -64 && i <= 63) throw DecodeError("non-canonical small integer");
           if (i > (std::int64_t{1} << 53) || i < -(std::int64_t{1} << 53)) {
             throw DecodeError("integer value outside the safe range");
@@ -255,7 +251,7 @@ void jsonAt(const std::uint8_t*& p, std::string& out) {
         out += "true";
         break;
       case tag::kInt:
-        out += std::to_string(unzigzag(rawVarint(p)));
+        out += std::to_string(zigzagDecode(rawVarint(p)));
         break;
       case tag::kDouble:
         appendJsonNumber(out, bitCast<double>(readLE64(p)));
@@ -326,7 +322,7 @@ double numberOf(ValueRef v) {
   const std::uint8_t t = v[0];
   if (t >= tag::kSmallInt) return static_cast<double>(static_cast<int>(t) - 0xc0);
   const std::uint8_t* p = v.data() + 1;
-  if (t == tag::kInt) return static_cast<double>(unzigzag(rawVarint(p)));
+  if (t == tag::kInt) return static_cast<double>(zigzagDecode(rawVarint(p)));
   return bitCast<double>(readLE64(p));
 }
 

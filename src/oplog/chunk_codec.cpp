@@ -76,21 +76,22 @@ std::uint64_t relativePos(std::uint64_t cursor, std::int64_t delta) {
   return cursor;
 }
 
-// The length of the UTF-8 sequence a lead byte starts (0: not a lead byte).
-std::size_t utf8SequenceLength(std::uint8_t lead) {
-  if (lead < 0x80) return 1;
-  if ((lead & 0xe0) == 0xc0) return 2;
-  if ((lead & 0xf0) == 0xe0) return 3;
-  if ((lead & 0xf8) == 0xf0) return 4;
-  return 0;
-}
-
 // The parts of a relative edit's body (see the header): its mode and position delta.
 namespace relmode {
 inline constexpr std::uint64_t kDelete = 0, kDeleteOne = 1, kInsert = 2, kInsertChar = 3;
 }
-std::int64_t unzigzag(std::uint64_t z) {
-  return static_cast<std::int64_t>((z >> 1) ^ (~(z & 1) + 1));
+// The extended kinds of the compact text edit forms.
+inline constexpr std::uint64_t kRelativeExt = 7, kIndexedExt = 8;
+
+// Appends a text edit op in the full form (ext 6): one column, its value the named form.
+void writeFullTextEdit(ByteWriter& w, std::uint32_t table, std::uint32_t key, std::uint32_t column,
+                       ByteSpan named) {
+  w.varint(std::uint64_t{table} << 2);
+  w.varint(static_cast<std::uint64_t>(OpKind::TextEdit) - 3);
+  w.varint(key);
+  w.varint(1);
+  w.varint(column);
+  w.raw(named);
 }
 
 // Checks the rest of a text edit's body at `pos` (its mode's payload); returns the cursor it
@@ -129,15 +130,13 @@ void readRelativeEdit(ByteReader& r, std::uint64_t opHead, TextRunContext& ctx) 
   if (opHead != 0) throw DecodeError("non-canonical relative text edit (a table index)");
   if (!ctx.valid) throw DecodeError("relative text edit without a text edit before it in its run");
   const std::uint64_t x = r.varint();
-  ctx.cursor = readEditBody(r, relativePos(ctx.cursor, unzigzag(x >> 2)), x & 3);
+  ctx.cursor = readEditBody(r, relativePos(ctx.cursor, zigzagDecode(x >> 2)), x & 3);
 }
 
-// Checks a text edit in the indexed form (after its ext) and makes it the run's context.
-void readIndexedEdit(ByteReader& r, std::uint64_t opHead, const ChunkTables& t,
+// Checks a text edit in the indexed form (after its ext and a checked table index) and makes
+// it the run's context.
+void readIndexedEdit(ByteReader& r, std::uint64_t table, const ChunkTables& t,
                      TextRunContext& ctx) {
-  const std::uint64_t table = opHead >> 2;
-  if (table >= t.names.size()) throw DecodeError("table name index out of range");
-  if (t.names[table].empty()) throw DecodeError("empty table name");
   TextRunContext c;
   c.valid = true;
   c.table = static_cast<std::uint32_t>(table);
@@ -269,22 +268,24 @@ void decodeChunk(ByteReader& r, std::uint32_t chunkIndex, DecodedChanges& out, s
     for (std::uint64_t oi = 0; oi < nOps; ++oi) {
       const std::uint64_t opHead = r.varint();
       std::uint64_t kind = opHead & 3;
+      bool indexed = false;
       if (kind == 0) {
         const std::uint64_t ext = r.varint();
-        if (ext < 1 || ext > 8) throw DecodeError("unknown operation kind");
-        if (ext == 7) {
+        if (ext < 1 || ext > kIndexedExt) throw DecodeError("unknown operation kind");
+        if (ext == kRelativeExt) {  // (no table: it is the context's)
           readRelativeEdit(r, opHead, ctx);
           continue;
         }
-        if (ext == 8) {
-          readIndexedEdit(r, opHead, t, ctx);
-          continue;
-        }
+        indexed = ext == kIndexedExt;
         kind = ext + 3;
       }
       const std::uint64_t table = opHead >> 2;
       if (table >= t.names.size()) throw DecodeError("table name index out of range");
       if (t.names[table].empty()) throw DecodeError("empty table name");
+      if (indexed) {
+        readIndexedEdit(r, table, t, ctx);
+        continue;
+      }
       const auto key = static_cast<std::uint32_t>(r.varintBelow(t.keys.size(), "row key index"));
       if (kind == static_cast<std::uint64_t>(OpKind::DeleteRow)) continue;
       const std::uint64_t nCols = r.varintBelow(r.remaining() / 2 + 1, "column count");
@@ -375,7 +376,7 @@ TxnHeader TxnCursor::header(Seq prevEnd) {
 TextEditValue TxnCursor::compactEdit(std::uint64_t ext, std::uint64_t head) {
   // Valid bytes: a relative edit has its context and the position is in range.
   std::uint64_t x, at;
-  if (ext == 8) {
+  if (ext == kIndexedExt) {
     ctx_.valid = true;
     ctx_.table = static_cast<std::uint32_t>(head >> 2);
     ctx_.key = static_cast<std::uint32_t>(varint());
@@ -388,7 +389,7 @@ TextEditValue TxnCursor::compactEdit(std::uint64_t ext, std::uint64_t head) {
     at = x >> 2;
   } else {
     x = varint();
-    at = static_cast<std::uint64_t>(static_cast<std::int64_t>(ctx_.cursor) + unzigzag(x >> 2));
+    at = static_cast<std::uint64_t>(static_cast<std::int64_t>(ctx_.cursor) + zigzagDecode(x >> 2));
     relative_ = true;
   }
   TextEditValue e;
@@ -426,7 +427,7 @@ void TxnCursor::op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols
   std::uint64_t kind = head & 3;
   if (kind == 0) {
     const std::uint64_t ext = varint();
-    if (ext >= 7) {
+    if (ext >= kRelativeExt) {
       TextEditValue e = compactEdit(ext, head);
       if (ctx_.creatorByIndex) e.peer = t.peers[ctx_.creatorPeer];
       scratch_.bytes().clear();
@@ -476,7 +477,7 @@ ByteSpan TxnCursor::skipOp() {
   std::uint64_t kind = head & 3;
   if (kind == 0) {
     const std::uint64_t ext = varint();
-    if (ext >= 7) {
+    if (ext >= kRelativeExt) {
       compactEdit(ext, head);
       return bytes_.subspan(start, pos_ - start);
     }
@@ -552,23 +553,18 @@ void ChunkWriter::textEdit(std::uint32_t table, std::uint32_t key, std::uint32_t
   if (ctx_.valid && creator == ctx_.creatorPeer && e.seq == ctx_.seq && table == ctx_.table &&
       key == ctx_.key && column == ctx_.column) {
     body_.varint(0);
-    body_.varint(7);
-    const auto delta = static_cast<std::int64_t>(e.pos) - static_cast<std::int64_t>(ctx_.cursor);
-    body((static_cast<std::uint64_t>(delta) << 1) ^ static_cast<std::uint64_t>(delta >> 63));
+    body_.varint(kRelativeExt);
+    body(zigzagEncode(static_cast<std::int64_t>(e.pos) - static_cast<std::int64_t>(ctx_.cursor)));
   } else if (creator) {
     body_.varint(std::uint64_t{table} << 2);
-    body_.varint(8);
+    body_.varint(kIndexedExt);
     body_.varint(key);
     body_.varint(column);
     body_.varint(*creator);
     body_.varint(e.seq);
     body(e.pos);
   } else {
-    opHead(OpKind::TextEdit, table);
-    body_.varint(key);
-    body_.varint(1);
-    body_.varint(column);
-    body_.raw(named);
+    writeFullTextEdit(body_, table, key, column, named);
   }
   if (creator) {
     ctx_ = {true, table, key, column, *creator, {}, e.seq, cursorAfter(e)};
@@ -703,12 +699,7 @@ std::size_t sliceChunk(ByteSpan chunk,
       const std::size_t opStart = c.position();
       c.op(t, op, cols, &idx);
       if (c.lastOpRelative() && !contextKept) {
-        body.varint(std::uint64_t{idx.table} << 2);
-        body.varint(static_cast<std::uint64_t>(OpKind::TextEdit) - 3);
-        body.varint(idx.key);
-        body.varint(1);
-        body.varint(idx.columns[0]);
-        body.raw(cols[0].value);
+        writeFullTextEdit(body, idx.table, idx.key, idx.columns[0], cols[0].value);
       } else {
         body.raw(chunk.subspan(opStart, c.position() - opStart));
       }
