@@ -6,6 +6,8 @@
 //   text_engine --db-local <sequential trace.json.gz>...   the same through Database::commit
 //   (a row's text column, one transaction per edit, update bytes made): the engine's share of
 //   T1's call path
+//   text_engine --db-load <sequential trace.json.gz>...   that history (changesSince) applied to
+//   a fresh replica: T1's load and the per-event merge cost of T2
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -69,7 +71,7 @@ int replayLocal(const char* path) {
 }
 
 // The same keystrokes committed one per transaction to a row's text column through Database.
-int replayDb(const char* path) {
+int replayDb(const char* path, bool loadOnly = false) {
   const nlohmann::json trace = testing::readGz(path);
   const auto edits = patchesOf<std::string>(trace);
   Database db("bench-peer-00001");
@@ -88,6 +90,17 @@ int replayDb(const char* path) {
       if (!ins.empty()) commitEdit(pos, true, ins, 0);
     }
   });
+  if (loadOnly) {
+    const Bytes history = db.changesSince(nullptr);
+    Database fresh("bench-loader-0001");
+    const double loadMs = ms([&] { fresh.applyChanges(history); });
+    const auto loaded = testing::rowJson(fresh, "docs", "d");
+    const bool same = loaded && (*loaded)["body"] == trace["endContent"];
+    std::printf("%s: %zu B history, load %.1f ms (%.0f ns per edit), %s\n", path, history.size(),
+                loadMs, loadMs * 1e6 / static_cast<double>(edits.size()),
+                same ? "ok" : "WRONG TEXT");
+    return same ? 0 : 1;
+  }
   const auto row = testing::rowJson(db, "docs", "d");
   const bool ok = row && (*row)["body"] == trace["endContent"];
   std::printf("%s: %zu edits, %.1f ms (%.0f ns per edit), %.1f update bytes per edit, %s\n", path,
@@ -98,7 +111,7 @@ int replayDb(const char* path) {
 }
 
 int main(int argc, char** argv) {
-  bool coldOnly = false, local = false, dbLocal = false;
+  bool coldOnly = false, local = false, dbLocal = false, dbLoad = false;
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--cold") {
       coldOnly = true;
@@ -112,8 +125,12 @@ int main(int argc, char** argv) {
       dbLocal = true;
       continue;
     }
-    if (dbLocal) {
-      if (replayDb(argv[i]) != 0) return 1;
+    if (std::string(argv[i]) == "--db-load") {
+      dbLoad = true;
+      continue;
+    }
+    if (dbLocal || dbLoad) {
+      if (replayDb(argv[i], dbLoad) != 0) return 1;
       continue;
     }
     if (local) {

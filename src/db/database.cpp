@@ -1,6 +1,7 @@
 #include "db/database.h"
 
 #include <algorithm>
+#include <deque>
 #include <set>
 #include <unordered_map>
 
@@ -235,12 +236,15 @@ namespace {
 constexpr std::size_t kSpliceMinBytes = 256;
 // `known()`: the splice the row store made (a text edit put into its cell), if any.
 template <typename Known>
-void noteSplice(RowDelta& d, NameId col, ValueRef before, ValueRef after, Known&& known) {
-  if (typeOf(before) != ValueType::String || typeOf(after) != ValueType::String) return;
-  const std::string_view a = stringOf(before), b = stringOf(after);
+// `before` null: the value was spliced in place, and `known` tells how.
+void noteSplice(RowDelta& d, NameId col, const ValueRef* before, ValueRef after, Known&& known) {
+  if ((before && typeOf(*before) != ValueType::String) || typeOf(after) != ValueType::String)
+    return;
+  const std::string_view b = stringOf(after);
   if (b.size() < kSpliceMinBytes) return;
   const std::optional<Splice> made = known();
-  const Splice sp = made ? *made : spliceBetween(a, b);
+  if (!made && !before) throw Error(ErrorCode::Internal, "a text splice was not recorded");
+  const Splice sp = made ? *made : spliceBetween(stringOf(*before), b);
   if ((sp.to - sp.from) * 2 > b.size()) return;  // mostly new: the string is as short
   d.splices.push_back({col, sp});
 }
@@ -937,17 +941,22 @@ std::size_t Database::compactAcked(std::span<const ByteSpan> acked) {
 ChangeSet Database::finish(const CallMark& m) {
   rows_.settleSets();
   ChangeSet cs;
-  // Each changed column's value before the call, from the row journal (first entry wins).
+  // Each changed column's value before the call, from the row journal (first entry wins). A
+  // text edit spliced in place keeps no old value: made only if an index or storage asks.
   struct Changed {
     RowId row;
     NameId column;
     const Cell* before;
+    std::size_t splice;
     std::size_t order;
+    const Bytes* made;
   };
   std::vector<Changed> changed;
-  rows_.forEachChangedColumn(m.rows, [&](RowId row, NameId col, const Cell* before) {
-    changed.push_back({row, col, before, changed.size()});
-  });
+  std::deque<Bytes> madeBefore;
+  rows_.forEachChangedColumn(
+      m.rows, [&](RowId row, NameId col, const Cell* before, std::size_t splice) {
+        changed.push_back({row, col, before, splice, changed.size(), nullptr});
+      });
   sortRange(changed.begin(), changed.end(), [](const Changed& a, const Changed& b) {
     if (a.row != b.row) return a.row < b.row;
     if (a.column != b.column) return a.column < b.column;
@@ -968,7 +977,7 @@ ChangeSet Database::finish(const CallMark& m) {
                                [](const Changed& c, RowId x) { return c.row < x; });
     auto hi = lo;
     while (hi != changed.end() && hi->row == id) ++hi;
-    auto changeOf = [&](NameId col) -> const Changed* {
+    auto changeOf = [&](NameId col) -> Changed* {
       auto it =
           std::lower_bound(lo, hi, col, [](const Changed& c, NameId x) { return c.column < x; });
       return it != hi && it->column == col ? &*it : nullptr;
@@ -978,7 +987,11 @@ ChangeSet Database::finish(const CallMark& m) {
       if (created) return std::nullopt;
       auto col = names_.find(name);
       if (col) {
-        if (const Changed* ch = changeOf(*col)) {
+        if (Changed* ch = changeOf(*col)) {
+          if (ch->splice != RowStore::kNotSpliced) {
+            if (!ch->made) ch->made = &madeBefore.emplace_back(rows_.valueBeforeSplice(ch->splice));
+            return ValueRef(*ch->made);
+          }
           return ch->before ? std::optional<ValueRef>(ch->before->value()) : std::nullopt;
         }
       }
@@ -1006,13 +1019,19 @@ ChangeSet Database::finish(const CallMark& m) {
       for (auto it = lo; it != hi && !full; ++it) {
         if (it->column == kTokenColumn) continue;
         const Cell* now = rows_.cell(r, names_.name(it->column));
-        if ((it->before != nullptr) != (now != nullptr)) {
+        if (it->splice != RowStore::kNotSpliced) {
+          // Spliced in place (the cell's last change): a different string of the same text.
+          if (!now) throw Error(ErrorCode::Internal, "a spliced text cell is gone");
+          delta.columns.push_back(it->column);
+          noteSplice(delta, it->column, nullptr, now->value(),
+                     [&] { return rows_.splicedInPlace(id, it->column); });
+        } else if ((it->before != nullptr) != (now != nullptr)) {
           full = true;
         } else if (now && !equalBytes(it->before->value(), now->value())) {
           delta.columns.push_back(it->column);
-          noteSplice(delta, it->column, it->before->value(), now->value(), [&] {
-            return rows_.cellSplice(id, it->column, it->before->value(), now->value());
-          });
+          const ValueRef was = it->before->value();
+          noteSplice(delta, it->column, &was, now->value(),
+                     [&] { return rows_.cellSplice(id, it->column, was, now->value()); });
         }
       }
       if (full) {

@@ -20,6 +20,7 @@
 // peers in its version vector removes what it observed in O(peers named · log n).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -41,7 +42,13 @@ class Cell {
   // Copies `value` (inline when <= 8 bytes). Allocates for longer values.
   Cell(NameId column, LV lv, ValueRef value) : Cell(column, lv, std::span(&value, 1)) {}
   // The same for the value made of `parts` one after another.
-  Cell(NameId column, LV lv, std::span<const ValueRef> parts);
+  Cell(NameId column, LV lv, std::span<const ValueRef> parts) : Cell(column, lv, parts, 0) {}
+  // A heap value with room for `capacity` bytes (at least its size), which replaceBytes
+  // edits in place: a text's cell, so a keystroke moves the bytes after it, not the text.
+  static Cell growable(NameId column, LV lv, std::span<const ValueRef> parts,
+                       std::size_t capacity) {
+    return Cell(column, lv, parts, std::max<std::size_t>(capacity, 1));
+  }
   Cell(Cell&& o) noexcept : bits_(o.bits_), lv_(o.lv_) {
     std::memcpy(raw_, o.raw_, 8);
     o.bits_ = 0;
@@ -72,12 +79,26 @@ class Cell {
   void setDerived() { bits_ |= kDerivedBit; }
   // Heap bytes owned beyond the 16-byte cell.
   std::size_t heapBytes() const;
+  // The bytes a growable cell's value may take in place (0: not growable).
+  std::size_t capacity() const;
+  // Replaces value bytes [at, at + removed) by `inserted` in place. The cell must be growable
+  // with capacity for the result; nothing is allocated.
+  void replaceBytes(std::size_t at, std::size_t removed, ValueRef inserted) noexcept;
 
  private:
   static constexpr std::uint32_t kLenShift = 24, kLenMask = 0xf, kHeapBit = 1u << 28,
                                  kLosersBit = 1u << 29, kLiveBit = 1u << 30, kDerivedBit = 1u << 31;
+  // With kHeapBit (where the inline length is unused): the block is [u32 len][u32 cap][bytes].
+  static constexpr std::uint32_t kGrowBit = 1u << kLenShift;
+  Cell(NameId column, LV lv, std::span<const ValueRef> parts, std::size_t capacity);
+  std::uint8_t* block() const {
+    std::uint8_t* b;
+    std::memcpy(&b, raw_, sizeof b);
+    return b;
+  }
   void release() noexcept;
-  std::uint32_t bits_ = 0;  // column | inline length << 24 | heap | losers | live | derived
+  std::uint32_t bits_ = 0;  // column | inline length (or grow bit) << 24 | heap | losers | live |
+                            // derived
   LV lv_ = 0;
   alignas(4) std::uint8_t raw_[8] = {};  // inline bytes, or a pointer to [u32 len][bytes]
 };

@@ -839,6 +839,9 @@ void RowStore::rollback(const Mark& m) noexcept {
       case Undo::CellsCleared:
         r.cells = std::move(cleared_[u.index]);  // the row's cells were moved out: no allocation
         break;
+      case Undo::TextSpliced:
+        undoSplice(r.cells[u.index], u.cell.value());  // within the block's capacity
+        break;
     }
     journal_.pop_back();
   }

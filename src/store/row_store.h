@@ -209,6 +209,11 @@ class RowStore {
   // then need not find it by comparing the two. Costs a search, and for the very cells the
   // splice replaced nothing more (else a comparison of the strings' kept bytes).
   std::optional<Splice> cellSplice(RowId id, NameId col, ValueRef before, ValueRef after) const;
+  // The splice made in place in that cell this call (forEachChangedColumn's `splice`).
+  std::optional<Splice> splicedInPlace(RowId id, NameId col) const;
+  // Work counter: bytes written or moved in text cells (a keystroke in place moves the bytes
+  // after it; a cell made again copies all of its text).
+  std::uint64_t textCellBytesMoved() const { return textCellBytesMoved_; }
 
   // The dots of a row's set columns. f(NameId column, ValueRef element, LV dot)
   template <typename F>
@@ -273,18 +278,28 @@ class RowStore {
   bool createdThisCall(RowId id) const { return rows_[id].created == epoch_; }
 
   // For rows touched since `m` that existed before the call: each changed column's value
-  // before the call (nullopt when absent). Calls f(RowId, NameId, const Cell* before).
+  // before the call, in journal order. Calls f(RowId, NameId, const Cell* before, splice):
+  // before is null when the column was absent, or when an edit was spliced into its text's
+  // cell in place (splice != kNotSpliced: valueBeforeSplice(splice) makes the old value).
+  static constexpr std::size_t kNotSpliced = SIZE_MAX;
   template <typename F>
   void forEachChangedColumn(const Mark& m, F&& f) const {
     for (std::size_t i = m.journal; i < journal_.size(); ++i) {
       const Undo& u = journal_[i];
-      if (u.kind == Undo::CellInserted) f(u.row, u.column, nullptr);
-      if (u.kind == Undo::CellErased || u.kind == Undo::CellReplaced) f(u.row, u.column, &u.cell);
+      if (u.kind == Undo::CellInserted) f(u.row, u.column, nullptr, kNotSpliced);
+      if (u.kind == Undo::CellErased || u.kind == Undo::CellReplaced)
+        f(u.row, u.column, &u.cell, kNotSpliced);
+      if (u.kind == Undo::TextSpliced) f(u.row, u.column, nullptr, i);
       if (u.kind == Undo::CellsCleared) {
-        for (const Cell& c : cleared_[u.index]) f(u.row, c.column(), &c);
+        for (const Cell& c : cleared_[u.index]) f(u.row, c.column(), &c, kNotSpliced);
       }
     }
   }
+  // The value a column had before the in-place splice journaled at `splice` (a copy: costs
+  // the text's size; only an index or storage of the old value needs it). A splice is the
+  // last change of its cell in a call (settleSets puts texts in place; sets and counters
+  // then leave string cells alone).
+  Bytes valueBeforeSplice(std::size_t splice) const;
 
   // Persistence (store/row_state_codec.cpp): one row's CRDT state with global event ids, so it
   // reads back the same into any replica whose graph holds those events.
@@ -338,14 +353,18 @@ class RowStore {
       LoserRemoved,
       SetCreated,
       SetErased,
-      CellsCleared  // a local set or delete: every cell of a row without losers, at once
+      CellsCleared,  // a local set or delete: every cell of a row without losers, at once
+      TextSpliced    // a text edit spliced into its growable cell in place (cell: the inverse)
     };
     Kind kind;
     RowId row;
     std::uint32_t index;  // cell index; LoserAdded: peer; LoserRemoved/SetErased: node slot
     NameId column;
-    Cell cell;  // CellErased / CellReplaced: the old cell
+    Cell cell;  // CellErased / CellReplaced: the old cell; TextSpliced: spliceUndo's bytes
   };
+  // A TextSpliced record's bytes: u32 × 4 (string byte offset, inserted bytes, new and old
+  // header size), then the old header and the removed bytes.
+  static void undoSplice(Cell& c, ValueRef undo) noexcept;
   struct LoserNodes {
     std::map<PeerIdx, Cell>::node_type cell;
     std::set<WriteOrder>::node_type order;
@@ -469,6 +488,7 @@ class RowStore {
   std::vector<std::map<TextKey, TextState>::node_type> droppedTexts_;  // by settleTexts, for undo
   std::uint64_t textCellsRefreshed_ = 0;
   std::uint64_t textCellsSpliced_ = 0;
+  std::uint64_t textCellBytesMoved_ = 0;
   struct CellSplice {
     RowId row;
     NameId column;
@@ -478,6 +498,7 @@ class RowStore {
     // journal, so the same address is the same bytes), else null.
     const std::uint8_t* beforeBlock;
     const std::uint8_t* afterBlock;
+    bool inPlace;  // made in the same block (no old value kept: the journal can undo it)
     bool operator<(const CellSplice& o) const {
       return row != o.row ? row < o.row : column < o.column;
     }

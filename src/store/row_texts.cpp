@@ -238,32 +238,66 @@ void RowStore::refreshTextCells(RowId id) {
     ByteWriter v;
     writeShownValue(st.col, v);
     ++textCellsRefreshed_;
+    textCellBytesMoved_ += v.bytes().size();
     replaceValue(id, idx, v.bytes());
     st.shown(v.bytes().size(), 0, 0);
   }
 }
 
 bool RowStore::spliceTextCell(RowId id, std::size_t idx, NameId col, TextState& st) {
-  const std::string_view s = stringOf(rows_[id].cells[idx].value());
+  const Cell& cur = rows_[id].cells[idx];
+  const ValueRef old = cur.value();
+  const std::string_view s = stringOf(old);
   // (The anchor is a point of this string: every other change of the cell resets it.)
   if (st.anchorBytes > s.size()) throw Error(ErrorCode::Internal, "text cell anchor past its end");
   std::uint64_t units = st.anchorUnits;
   std::size_t from = st.anchorBytes, end = 0;
   if (!locateEdit(s, st.edit.pos, st.edit.removed, units, from, end)) return false;
   const std::string& ins = st.edit.inserted;
+  const std::size_t size = s.size() - (end - from) + ins.size();
   ByteWriter head;
-  writeStringHeader(head, s.size() - (end - from) + ins.size());
-  // The new value is made straight into the cell (one copy of the text, not two).
-  const ValueRef parts[] = {head.bytes(), bytesOf(s.substr(0, from)), bytesOf(ins),
-                            bytesOf(s.substr(end))};
+  writeStringHeader(head, size);
+  const std::size_t oldHead = old.size() - s.size(), total = head.bytes().size() + size;
   reserveMore(cellSplices_, 1);
-  const CellSplice made{id,
-                        col,
-                        s.size(),
-                        Splice{units, st.edit.removed, from, from + ins.size()},
-                        blockOf(rows_[id].cells[idx].value()),
-                        nullptr};
-  replaceValueBy(id, idx, parts);  // (s dangles from here: the old cell went to the journal)
+  CellSplice made{
+      id,      col,     s.size(), Splice{units, st.edit.removed, from, from + ins.size()},
+      nullptr, nullptr, false};
+  if (cur.capacity() >= total) {
+    // In place: the bytes after the edit move; the journal keeps what the edit removed.
+    Cell undo;
+    const bool journaled = rows_[id].created != epoch_;
+    if (journaled) {
+      const std::uint32_t meta[4] = {
+          static_cast<std::uint32_t>(from), static_cast<std::uint32_t>(ins.size()),
+          static_cast<std::uint32_t>(head.bytes().size()), static_cast<std::uint32_t>(oldHead)};
+      const ValueRef parts[] = {ValueRef(reinterpret_cast<const std::uint8_t*>(meta), sizeof meta),
+                                old.first(oldHead), bytesOf(s.substr(from, end - from))};
+      undo = Cell(col, 0, parts);
+      reserveMore(journal_, 1);
+    }
+    touch(id);
+    made.beforeBlock = blockOf(old);
+    made.inPlace = true;
+    textCellBytesMoved_ +=
+        ins.size() + (s.size() - end) + (head.bytes().size() != oldHead ? total : 0);
+    Cell& c = rows_[id].cells[idx];  // (s dangles from here)
+    c.replaceBytes(oldHead + from, end - from, bytesOf(ins));
+    c.replaceBytes(0, oldHead, head.bytes());
+    if (journaled) {
+      journal_.push_back(
+          Undo{Undo::TextSpliced, id, static_cast<std::uint32_t>(idx), col, std::move(undo)});
+    }
+  } else {
+    // Made again, once, in a block with room to grow: later keystrokes go in place.
+    const ValueRef parts[] = {head.bytes(), bytesOf(s.substr(0, from)), bytesOf(ins),
+                              bytesOf(s.substr(end))};
+    Cell c = Cell::growable(cur.column(), cur.lv(), parts, total + total / 2);
+    c.setHasLosers(cur.hasLosers());
+    if (cur.derived()) c.setDerived();
+    made.beforeBlock = blockOf(old);
+    textCellBytesMoved_ += total;
+    replaceCell(id, idx, std::move(c));  // (s dangles from here: the old cell went to the journal)
+  }
   const ValueRef now = rows_[id].cells[idx].value();
   cellSplices_.push_back(made);
   cellSplices_.back().afterBlock = blockOf(now);
@@ -272,9 +306,38 @@ bool RowStore::spliceTextCell(RowId id, std::size_t idx, NameId col, TextState& 
   return true;
 }
 
+void RowStore::undoSplice(Cell& c, ValueRef undo) noexcept {
+  std::uint32_t meta[4];
+  std::memcpy(meta, undo.data(), sizeof meta);
+  const auto [from, inserted, newHead, oldHead] = meta;
+  c.replaceBytes(0, newHead, undo.subspan(sizeof meta, oldHead));
+  c.replaceBytes(oldHead + from, inserted, undo.subspan(sizeof meta + oldHead));
+}
+
+Bytes RowStore::valueBeforeSplice(std::size_t splice) const {
+  const Undo& u = journal_.at(splice);
+  bool found;
+  const std::size_t idx = findCell(rows_[u.row], u.column, names_.name(u.column), found);
+  if (u.kind != Undo::TextSpliced || !found) {
+    throw Error(ErrorCode::Internal, "no spliced text cell to undo");
+  }
+  const ValueRef now = rows_[u.row].cells[idx].value();
+  Cell c = Cell::growable(u.column, 0, std::span(&now, 1), now.size() + u.cell.value().size());
+  undoSplice(c, u.cell.value());
+  return Bytes(c.value().begin(), c.value().end());
+}
+
+std::optional<Splice> RowStore::splicedInPlace(RowId id, NameId col) const {
+  const CellSplice key{id, col, 0, {}, nullptr, nullptr, false};
+  const auto it = std::lower_bound(cellSplices_.begin(), cellSplices_.end(), key);
+  if (it == cellSplices_.end() || it->row != id || it->column != col || !it->inPlace)
+    return std::nullopt;
+  return it->splice;
+}
+
 std::optional<Splice> RowStore::cellSplice(RowId id, NameId col, ValueRef before,
                                            ValueRef after) const {
-  const CellSplice key{id, col, 0, {}, nullptr, nullptr};
+  const CellSplice key{id, col, 0, {}, nullptr, nullptr, false};
   const auto it = std::lower_bound(cellSplices_.begin(), cellSplices_.end(), key);
   if (it == cellSplices_.end() || it->row != id || it->column != col) return std::nullopt;
   if (typeOf(before) != ValueType::String || typeOf(after) != ValueType::String)

@@ -228,6 +228,39 @@ TEST_CASE("cells hold values inline up to 8 bytes, else on the heap", "[merge]")
   REQUIRE(Bytes(empty.value().begin(), empty.value().end()) == Bytes{0});
 }
 
+TEST_CASE("a growable cell is edited in place within its capacity", "[merge]") {
+  const Bytes head = {1, 2, 3};
+  const Bytes tail = {4, 5};
+  const ValueRef parts[] = {head, tail};
+  Cell g = Cell::growable(9, 5, parts, 12);
+  REQUIRE(g.column() == 9);
+  REQUIRE(g.lv() == 5);
+  REQUIRE(g.capacity() == 12);
+  REQUIRE(g.heapBytes() == 8 + 12);
+  REQUIRE(Bytes(g.value().begin(), g.value().end()) == Bytes{1, 2, 3, 4, 5});
+  const std::uint8_t* block = g.value().data();
+  const Bytes ins = {7, 8, 9, 10};
+  g.replaceBytes(1, 1, ins);  // insert and remove at once
+  REQUIRE(Bytes(g.value().begin(), g.value().end()) == Bytes{1, 7, 8, 9, 10, 3, 4, 5});
+  g.replaceBytes(0, 3, ValueRef());  // remove a prefix
+  REQUIRE(Bytes(g.value().begin(), g.value().end()) == Bytes{9, 10, 3, 4, 5});
+  const Bytes same = {6, 6};
+  g.replaceBytes(3, 2, same);  // overwrite, no move
+  REQUIRE(Bytes(g.value().begin(), g.value().end()) == Bytes{9, 10, 3, 6, 6});
+  REQUIRE(g.value().data() == block);
+  REQUIRE(g.capacity() == 12);
+  // A move keeps the block; a clone is a plain copy; a plain heap cell has no capacity.
+  Cell m(std::move(g));
+  REQUIRE(m.value().data() == block);
+  REQUIRE(m.capacity() == 12);
+  Cell c = m.clone();
+  REQUIRE(c.capacity() == 0);
+  REQUIRE(Bytes(c.value().begin(), c.value().end()) == Bytes{9, 10, 3, 6, 6});
+  REQUIRE(Cell(1, 0, enc("a long enough string")).capacity() == 0);
+  // The capacity is at least the value's size.
+  REQUIRE(Cell::growable(1, 0, parts, 2).capacity() == 5);
+}
+
 TEST_CASE("write order: Lamport, then peer id bytes, then seq", "[merge]") {
   WriteOrder a{2, "alice", 5, 0}, b{2, "bob", 1, 1}, c{3, "alice", 0, 0}, d{2, "bob", 2, 1};
   REQUIRE(a < b);
