@@ -92,7 +92,8 @@ Database::Database(std::string peerId, DatabaseOptions options)
       peers_(options.hashSeed ^ 0x7065657273ull),
       oplog_(options.hashSeed ^ 0x6f706c6f67ull),
       rows_(names_, peers_, graph_, options.hashSeed),
-      buffer_(options.maxPendingBytes, options.hashSeed ^ 0x68656c64ull) {
+      buffer_(options.maxPendingBytes, options.hashSeed ^ 0x68656c64ull),
+      update_(options.hashSeed) {
   validatePeerId(peerId_);
   names_.intern(std::string_view(reinterpret_cast<const char*>(kInvalidNameByte), 1));
   self_ = peers_.intern(peerId_);
@@ -462,7 +463,7 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
     }
     const std::vector<LV> parents = graph_.frontier();
     const auto count = static_cast<LV>(events);
-    ChunkWriter update(hashSeed_);
+    ChunkWriter& update = updateWriter();
     writeHeader(oplog_.open(), graph_, peers_, self_, seq, parents, count);
     if (wantUpdate) writeHeader(update, graph_, peers_, self_, seq, parents, count);
     const LV start = graph_.append(self_, seq, parents, count);
@@ -826,6 +827,16 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
   st.progress.push_back(p);
 }
 
+ChunkWriter& Database::updateWriter() {
+  constexpr std::size_t kKeepBytes = 64 * 1024;
+  if (update_.memoryBytes() > kKeepBytes) {
+    update_ = ChunkWriter(hashSeed_);
+  } else {
+    update_.clear();
+  }
+  return update_;
+}
+
 void Database::cascade(ApplyState& st) {
   while (!st.progress.empty()) {
     const PeerIdx p = st.progress.back();
@@ -856,7 +867,7 @@ ChangeSet Database::applyChanges(ByteSpan bytes, bool wantUpdate) {
   for (std::size_t c = 0; c < dc.chunks.size(); ++c) {
     chunkPeers[c].assign(dc.chunks[c].peers.size(), kUnsetPeer);
   }
-  ChunkWriter update(hashSeed_);
+  ChunkWriter& update = updateWriter();
   ApplyState st;
   st.nextSerial = dc.chunks.size() + 1;
   st.bufferMark = &call.mark().buffer;

@@ -287,6 +287,9 @@ class Database {
 
   void processRun(ApplyState& st, const RunSource& src);
   void cascade(ApplyState& st);
+  // The writer of a call's update message, empty: reused while small (a keystroke's update
+  // then allocates nothing), made again after a large one.
+  ChunkWriter& updateWriter();
 
   std::string peerId_;
   std::uint64_t hashSeed_;
@@ -304,6 +307,7 @@ class Database {
   Staging committedStaging_;  // what commitStaged() committed, until the next call
   WorkCounters work_;
   std::optional<CallMark> last_;  // marks of the last successful call (for undoLast)
+  ChunkWriter update_;
   bool tracking_ = false;
   bool loading_ = false;  // between loadHistory and finishLoad
   struct LoadScratch {    // loadRowState's memory of names it resolved, by place in a row

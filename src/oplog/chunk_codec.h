@@ -260,6 +260,11 @@ class ChunkWriter {
   }
   void rollback(const Mark& m) noexcept;
   void clearJournal() noexcept { clearScratch(journal_); }
+  // Empty again, keeping its memory (a writer reused call after call allocates nothing).
+  void clear() noexcept {
+    rollback(Mark{0, 0, 0, 0, 0, 0, kNoPeer, {}});
+    clearJournal();
+  }
 
  private:
   void opHead(OpKind kind, std::uint32_t table);
