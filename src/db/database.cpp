@@ -205,9 +205,16 @@ void writeHeader(ChunkWriter& w, const CausalGraph& g, const Interner& peers, Pe
   w.beginTxn(w.peerOf(peer, peers.name(peer)), seq, linear, refs, count);
 }
 
-void writeOp(ChunkWriter& w, const OpRef& op) {
+// `edit`: a TextEdit's value parsed, if the caller has it.
+void writeOp(ChunkWriter& w, const OpRef& op, const TextEditValue* edit = nullptr) {
   if (op.kind == OpKind::TextEdit) {
-    w.textEdit(w.name(op.table), w.key(op.key), w.name(op.columns[0].name), op.columns[0].value);
+    const std::uint32_t table = w.name(op.table), key = w.key(op.key),
+                        column = w.name(op.columns[0].name);
+    if (edit) {
+      w.textEdit(table, key, column, op.columns[0].value, *edit);
+    } else {
+      w.textEdit(table, key, column, op.columns[0].value);
+    }
     return;
   }
   w.op(op.kind, w.name(op.table), op.key);
@@ -302,7 +309,7 @@ void checkColumnOp(const OpRef& op, const ValueRef* current) {
 }  // namespace
 
 RowId Database::applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,
-                             std::vector<ColumnWrite>& scratch) {
+                             std::vector<ColumnWrite>& scratch, const TextEditValue* edit) {
   const RowId id = known ? *known : rows_.findOrCreate(nameId(op.table, op.tableId), op.key);
   if (isOneColumnOp(op.kind) && !isTextOp(op.kind)) {  // (text ops: namedTextOp)
     // Checked here, on the row as the transaction's earlier ops left it.
@@ -316,11 +323,11 @@ RowId Database::applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,
   for (const ColumnRef& c : op.columns) scratch.push_back({nameId(c.name, c.id), c.name, c.value});
   Observer all;  // a local event has seen everything here
   all.checks = &work_.observedChecks;
-  rows_.apply(id, op.kind, scratch, lv, all);
+  rows_.apply(id, op.kind, scratch, lv, all, edit);
   return id;
 }
 
-ValueRef Database::namedTextOp(const OpRef& op, RowId id, Bytes& buf) const {
+ValueRef Database::namedTextOp(const OpRef& op, RowId id, Bytes& buf, TextEditValue& edit) const {
   const Cell* c = rows_.cell(rows_.row(id), op.columns[0].name);
   const auto col = names_.find(op.columns[0].name);
   LV created = 0;
@@ -332,10 +339,13 @@ ValueRef Database::namedTextOp(const OpRef& op, RowId id, Bytes& buf) const {
     // A string column's text starts as the string.
     w.raw(c ? c->value() : emptyStringValue());
   } else {
-    const TextEditValue e = readTextEdit(op.columns[0].value, false);
+    edit = readTextEdit(op.columns[0].value, false);
     if (!t) throw c ? typeClash(op, c->value(), "a text") : typeClash(op, "nothing", "a text");
     const Stamp s = graph_.stampOf(created);
-    writeTextEdit(peers_.name(s.peer), s.seq, e, w);
+    edit.named = true;
+    edit.peer = peers_.name(s.peer);
+    edit.seq = s.seq;
+    writeTextEdit(edit.peer, edit.seq, edit, w);
   }
   buf = w.take();
   return buf;
@@ -474,20 +484,23 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
       // A text op names its text in the log: resolved on the row as earlier ops left it.
       OpRef op = input;
       ColumnRef named;
+      TextEditValue edit;
       if (isTextOp(op.kind)) {
         const RowId rid = known ? *known : rows_.findOrCreate(nameId(op.table, op.tableId), op.key);
         named = op.columns[0];
-        named.value = namedTextOp(op, rid, textBuf);
+        named.value = namedTextOp(op, rid, textBuf, edit);
         op.columns = {&named, 1};
         known = rid;
       }
-      const RowId id = applyLocalOp(op, known, lv++, scratch);
+      const TextEditValue* parsed = op.kind == OpKind::TextEdit ? &edit : nullptr;
+      const RowId id = applyLocalOp(op, known, lv++, scratch, parsed);
       // The op log's name indexes by replica name id (the ids applyLocalOp resolved).
       ChunkWriter& log = oplog_.open();
       const std::uint32_t table = oplog_.nameIndex(nameId(op.table, op.tableId), op.table);
       if (op.kind == OpKind::TextEdit) {
         log.textEdit(table, log.key(op.key),
-                     oplog_.nameIndex(scratch[0].column, op.columns[0].name), op.columns[0].value);
+                     oplog_.nameIndex(scratch[0].column, op.columns[0].name), op.columns[0].value,
+                     edit);
       } else {
         log.op(op.kind, table, op.key);
       }
@@ -497,7 +510,7 @@ ChangeSet Database::commitOps(std::span<const OpRef> input, bool wantUpdate) {
           log.column(oplog_.nameIndex(scratch[c].column, op.columns[c].name), op.columns[c].value);
         }
       }
-      if (wantUpdate) writeOp(update, op);
+      if (wantUpdate) writeOp(update, op, parsed);
       return id;
     };
     for (std::size_t i = 0; i < ops.size(); ++i) {
@@ -758,6 +771,7 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
     if (cache.names[i] == ChunkCache::kUnset) cache.names[i] = internName(tables.names[i]);
     return cache.names[i];
   };
+  TxnCursor cur(src.bytes, run.begin, run.end);
   auto writeLogged = [&](ChunkWriter& w, std::vector<std::uint32_t>& names,
                          std::vector<std::uint32_t>& keys, const OpRef& o) {
     const std::uint32_t table = ChunkCache::writerIndex(names, st.idx.table, o.table, w, false);
@@ -765,7 +779,7 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
     if (o.kind == OpKind::TextEdit) {
       w.textEdit(table, key,
                  ChunkCache::writerIndex(names, st.idx.columns[0], o.columns[0].name, w, false),
-                 o.columns[0].value);
+                 o.columns[0].value, cur.lastEdit());
       return;
     }
     w.opByIndex(o.kind, table, key);
@@ -776,7 +790,6 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
                o.columns[c].value);
     }
   };
-  TxnCursor cur(src.bytes, run.begin, run.end);
   Seq prevEnd = run.seq;
   OpRef op;
   for (std::uint32_t t = 0; t < run.txnCount; ++t) {
@@ -815,7 +828,8 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
           st.writes.push_back({nameId(st.idx.columns[c]), op.columns[c].name, op.columns[c].value});
         }
         obs.self = lv;
-        rows_.apply(*id, op.kind, st.writes, lv, obs);
+        rows_.apply(*id, op.kind, st.writes, lv, obs,
+                    op.kind == OpKind::TextEdit ? &cur.lastEdit() : nullptr);
       }
       writeLogged(oplog_.open(), cache.logNames, cache.logKeys, op);
       if (st.update) writeLogged(*st.update, cache.updNames, cache.updKeys, op);

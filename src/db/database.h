@@ -277,10 +277,11 @@ class Database {
 
   ChangeSet commitOps(std::span<const OpRef> ops, bool wantUpdate);
   RowId applyLocalOp(const OpRef& op, std::optional<RowId> known, LV lv,
-                     std::vector<ColumnWrite>& scratch);
+                     std::vector<ColumnWrite>& scratch, const TextEditValue* edit = nullptr);
   // The value a local text op writes to the log (merge/text_op.h), in `buf`: a create's
-  // content, an edit's named form. Error(Type) unless the column of row `id` allows it.
-  ValueRef namedTextOp(const OpRef& op, RowId id, Bytes& buf) const;
+  // content, an edit's named form (also parsed, in `edit`: its views are into `buf`, the
+  // op's value and the peer table). Error(Type) unless the column of row `id` allows it.
+  ValueRef namedTextOp(const OpRef& op, RowId id, Bytes& buf, TextEditValue& edit) const;
   ChangeSet finish(const CallMark& m);
   NameId internName(std::string_view name);
   NameId nameId(std::string_view name, NameId hint);

@@ -415,7 +415,8 @@ TextEditValue TxnCursor::compactEdit(std::uint64_t ext, std::uint64_t head) {
 
 void TxnCursor::noteFullEdit(std::uint32_t table, std::uint32_t key, std::uint32_t column,
                              ByteSpan value) {
-  const TextEditValue e = readScannedTextEdit(value);
+  edit_ = readScannedTextEdit(value);
+  const TextEditValue& e = edit_;
   ctx_ = {true, table, key, column, 0, e.peer, e.seq, cursorAfter(e), false};
 }
 
@@ -428,7 +429,8 @@ void TxnCursor::op(const ChunkTables& t, OpRef& op, std::vector<ColumnRef>& cols
   if (kind == 0) {
     const std::uint64_t ext = varint();
     if (ext >= kRelativeExt) {
-      TextEditValue e = compactEdit(ext, head);
+      edit_ = compactEdit(ext, head);
+      TextEditValue& e = edit_;
       if (ctx_.creatorByIndex) e.peer = t.peers[ctx_.creatorPeer];
       scratch_.bytes().clear();
       writeTextEdit(e.peer, e.seq, e, scratch_);
@@ -527,8 +529,7 @@ void ChunkWriter::beginTxn(std::uint32_t peer, Seq seq, bool linear,
 }
 
 void ChunkWriter::textEdit(std::uint32_t table, std::uint32_t key, std::uint32_t column,
-                           ValueRef named) {
-  const TextEditValue e = readScannedTextEdit(named);
+                           ValueRef named, const TextEditValue& e) {
   std::optional<std::uint32_t> creator;
   if (ctx_.valid && peers_.name(ctx_.creatorPeer) == e.peer) {
     creator = ctx_.creatorPeer;

@@ -63,11 +63,10 @@
 #include "core/ids.h"
 #include "core/interner.h"
 #include "core/reserve.h"
+#include "merge/text_op.h"
 #include "oplog/op.h"
 
 namespace crdtdb {
-
-struct TextEditValue;  // merge/text_op.h
 
 namespace txnflag {
 inline constexpr std::uint64_t kLinear = 1, kContinues = 2, kSingle = 4, kBits = 3;
@@ -158,6 +157,9 @@ class TxnCursor {
   // carried over), and whether the last op read was a relative text edit.
   bool joinedRun() const { return joined_; }
   bool lastOpRelative() const { return relative_; }
+  // The last op read, when a text edit, parsed (its views valid like the op's): readers need
+  // not parse its value again.
+  const TextEditValue& lastEdit() const { return edit_; }
 
  private:
   std::uint64_t varint();
@@ -172,6 +174,7 @@ class TxnCursor {
   bool joined_ = false, relative_ = false;
   TextRunContext ctx_;
   ByteWriter scratch_;  // a relative edit's value in full
+  TextEditValue edit_;
 };
 
 // Builds one chunk: tables grow as transactions name new peers and names. Appends are
@@ -194,7 +197,12 @@ class ChunkWriter {
   // Appends a text edit op (one column) whose value `named` is the named form of
   // merge/text_op.h, in the relative form when it follows a text edit of the same text in
   // the same run of transactions.
-  void textEdit(std::uint32_t table, std::uint32_t key, std::uint32_t column, ValueRef named);
+  void textEdit(std::uint32_t table, std::uint32_t key, std::uint32_t column, ValueRef named) {
+    textEdit(table, key, column, named, readScannedTextEdit(named));
+  }
+  // The same with `named` already parsed (`e`: readScannedTextEdit(named)).
+  void textEdit(std::uint32_t table, std::uint32_t key, std::uint32_t column, ValueRef named,
+                const TextEditValue& e);
   // Let textEdit add a text's creator to the peer table (the op log's chunks, where later
   // edits then go relative); otherwise only a creator the table holds allows relative edits
   // (one-call chunks, which should not grow a table entry for a single edit).

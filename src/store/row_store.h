@@ -33,6 +33,7 @@
 #include "merge/list/text_codec.h"
 #include "merge/list/text_column.h"
 #include "merge/row_state.h"
+#include "merge/text_op.h"
 #include "oplog/op.h"
 
 namespace crdtdb {
@@ -99,8 +100,9 @@ class RowStore {
   // Applies one operation (event `lv`) to row `id`. `columns` sorted by name bytes; a set op's
   // one column carries the element. Values passed scanValue and their op's checks already
   // (decoded messages; the engine's own local forms): a text edit is not validated again.
+  // `edit`: a TextEdit's value already parsed (else it is parsed here).
   void apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns, LV lv,
-             const Observer& obs);
+             const Observer& obs, const TextEditValue* edit = nullptr);
 
   // One write of another replica's state of a row, in this replica's terms.
   struct JoinWrite {
@@ -416,7 +418,8 @@ class RowStore {
   struct TextState;
   TextState& changeText(RowId id, NameId col, LV created, bool create);
   void applyTextCreate(RowId id, const ColumnWrite& w, LV lv, const Observer& obs);
-  void applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observer& obs);
+  void applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observer& obs,
+                     const TextEditValue* parsed);
   // Is write `lv` a cell of column `col` of row `id`, winner or loser (what keeps a text)?
   bool namesWrite(RowId id, NameId col, LV lv) const noexcept;
   // Merges pending remote edits and puts each touched row's shown text into its cell.

@@ -125,9 +125,10 @@ void RowStore::applyTextCreate(RowId id, const ColumnWrite& w, LV lv, const Obse
   markCounterDirty(id, w.column);  // a text write may win over a counter's number
 }
 
-void RowStore::applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observer& obs) {
+void RowStore::applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observer& obs,
+                             const TextEditValue* parsed) {
   // (Decoded messages and local commits' named forms were read in full before.)
-  const TextEditValue e = readScannedTextEdit(w.value);
+  const TextEditValue e = parsed ? *parsed : readScannedTextEdit(w.value);
   // The text is named by its creating event, which the edit must have seen (on every
   // replica alike: a forged name is refused everywhere, not only where the text lives).
   const auto peer = peers_.find(e.peer);
