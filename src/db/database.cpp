@@ -69,7 +69,49 @@ struct ChunkCache {
   }
 };
 
+namespace {
+
+// A run of typed characters being gathered by processRun: consecutive events of one peer,
+// each inserting one UTF-16 unit into the same text right after the previous one.
+struct TypedRun {
+  RowId row = 0;
+  NameId column = 0;
+  std::string_view name;
+  TextEditValue edit;   // the first one's (its content is `content` when applied)
+  std::string content;  // the characters, UTF-8
+  LV first = 0;
+  std::uint32_t events = 0;
+
+  // One character of one UTF-16 unit (1 to 3 UTF-8 bytes).
+  static bool typable(const TextEditValue& e) {
+    return e.insert && !e.content.empty() && e.content.size() <= 3 &&
+           utf8SequenceLength(static_cast<std::uint8_t>(e.content[0])) == e.content.size();
+  }
+  void begin(RowId r, NameId col, std::string_view colName, const TextEditValue& e, LV lv) {
+    row = r;
+    column = col;
+    name = colName;
+    edit = e;
+    content.assign(e.content);
+    first = lv;
+    events = 1;
+  }
+  // Takes `e` (event `lv`) if it types the next character of this run.
+  bool extend(RowId r, NameId col, const TextEditValue& e, LV lv) {
+    if (events == 0 || r != row || col != column || lv != first + events || !typable(e) ||
+        e.seq != edit.seq || e.pos != std::uint64_t{edit.pos} + events || e.peer != edit.peer) {
+      return false;
+    }
+    content.append(e.content);
+    ++events;
+    return true;
+  }
+};
+
+}  // namespace
+
 struct Database::ApplyState {
+  TypedRun typed;
   ChunkWriter* update = nullptr;
   std::vector<PeerIdx> progress;  // peers whose next seq advanced
   std::size_t applied = 0;
@@ -772,6 +814,21 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
     return cache.names[i];
   };
   TxnCursor cur(src.bytes, run.begin, run.end);
+  // Typed characters (one unit each, each right after the previous, consecutive events of one
+  // text) go to the row store as one run: one text op and one cell splice, not one each.
+  TypedRun& typed = st.typed;
+  typed.events = 0;
+  auto flushTyped = [&] {
+    if (typed.events == 0) return;
+    TextEditValue e = typed.edit;
+    e.content = typed.content;
+    st.writes.clear();
+    st.writes.push_back({typed.column, typed.name, {}});
+    obs.self = typed.first;
+    const std::uint32_t events = typed.events;
+    typed.events = 0;
+    rows_.apply(typed.row, OpKind::TextEdit, st.writes, typed.first, obs, &e, events);
+  };
   auto writeLogged = [&](ChunkWriter& w, std::vector<std::uint32_t>& names,
                          std::vector<std::uint32_t>& keys, const OpRef& o) {
     const std::uint32_t table = ChunkCache::writerIndex(names, st.idx.table, o.table, w, false);
@@ -822,19 +879,28 @@ void Database::processRun(ApplyState& st, const RunSource& src) {
                                           : std::optional<RowId>(rows_.findOrCreate(table, op.key));
         if (id) cached = {table, *id};
       }
-      if (id) {
-        st.writes.clear();
-        for (std::size_t c = 0; c < op.columns.size(); ++c) {
-          st.writes.push_back({nameId(st.idx.columns[c]), op.columns[c].name, op.columns[c].value});
+      const TextEditValue* edit = op.kind == OpKind::TextEdit ? &cur.lastEdit() : nullptr;
+      if (id && edit && typed.extend(*id, nameId(st.idx.columns[0]), *edit, lv)) {
+        // (applied with the rest of its run)
+      } else if (id) {
+        flushTyped();
+        if (edit && TypedRun::typable(*edit)) {
+          typed.begin(*id, nameId(st.idx.columns[0]), op.columns[0].name, *edit, lv);
+        } else {
+          st.writes.clear();
+          for (std::size_t c = 0; c < op.columns.size(); ++c) {
+            st.writes.push_back(
+                {nameId(st.idx.columns[c]), op.columns[c].name, op.columns[c].value});
+          }
+          obs.self = lv;
+          rows_.apply(*id, op.kind, st.writes, lv, obs, edit);
         }
-        obs.self = lv;
-        rows_.apply(*id, op.kind, st.writes, lv, obs,
-                    op.kind == OpKind::TextEdit ? &cur.lastEdit() : nullptr);
       }
       writeLogged(oplog_.open(), cache.logNames, cache.logKeys, op);
       if (st.update) writeLogged(*st.update, cache.updNames, cache.updKeys, op);
     }
   }
+  flushTyped();
   oplog_.extendTo(graph_.size());
   st.applied += count;
   if (src.held) buffer_.drop(src.heldId);

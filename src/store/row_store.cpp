@@ -648,14 +648,14 @@ void RowStore::refreshCounter(RowId id, NameId col, const CounterState& current)
 }
 
 void RowStore::apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns, LV lv,
-                     const Observer& obs, const TextEditValue* edit) {
+                     const Observer& obs, const TextEditValue* edit, std::uint32_t events) {
   if (kind == OpKind::TextCreate) {
     applyTextCreate(id, columns[0], lv, obs);
     if (!sets_.empty()) markSetsDirty(id);  // a set write it lost to shows what is left
     return;
   }
   if (kind == OpKind::TextEdit) {
-    applyTextEdit(id, columns[0], lv, obs, edit);
+    applyTextEdit(id, columns[0], lv, obs, edit, events);
     return;
   }
   if (kind == OpKind::Increment) {

@@ -100,9 +100,11 @@ class RowStore {
   // Applies one operation (event `lv`) to row `id`. `columns` sorted by name bytes; a set op's
   // one column carries the element. Values passed scanValue and their op's checks already
   // (decoded messages; the engine's own local forms): a text edit is not validated again.
-  // `edit`: a TextEdit's value already parsed (else it is parsed here).
+  // `edit`: a TextEdit's value already parsed (else it is parsed here). `events` > 1: the
+  // edit is a run of typed characters, one UTF-16 unit each, events lv, lv + 1, ... each
+  // made on the text the previous left (`edit` inserts them all at its position).
   void apply(RowId id, OpKind kind, std::span<const ColumnWrite> columns, LV lv,
-             const Observer& obs, const TextEditValue* edit = nullptr);
+             const Observer& obs, const TextEditValue* edit = nullptr, std::uint32_t events = 1);
 
   // One write of another replica's state of a row, in this replica's terms.
   struct JoinWrite {
@@ -206,6 +208,8 @@ class RowStore {
   // spliced into in place.
   std::uint64_t textCellsRefreshed() const { return textCellsRefreshed_; }
   std::uint64_t textCellsSpliced() const { return textCellsSpliced_; }
+  // Work counter: text edits applied to a text (a typed run counts once).
+  std::uint64_t textEditsApplied() const { return textEditsApplied_; }
   // The splice this call's settleTexts made in the string of column `col` of row `id` (a text
   // edit put into its cell in place), when it turns `before` into `after`: the change set
   // then need not find it by comparing the two. Costs a search, and for the very cells the
@@ -419,7 +423,7 @@ class RowStore {
   TextState& changeText(RowId id, NameId col, LV created, bool create);
   void applyTextCreate(RowId id, const ColumnWrite& w, LV lv, const Observer& obs);
   void applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observer& obs,
-                     const TextEditValue* parsed);
+                     const TextEditValue* parsed, std::uint32_t events);
   // Is write `lv` a cell of column `col` of row `id`, winner or loser (what keeps a text)?
   bool namesWrite(RowId id, NameId col, LV lv) const noexcept;
   // Merges pending remote edits and puts each touched row's shown text into its cell.
@@ -492,6 +496,7 @@ class RowStore {
   std::uint64_t textCellsRefreshed_ = 0;
   std::uint64_t textCellsSpliced_ = 0;
   std::uint64_t textCellBytesMoved_ = 0;
+  std::uint64_t textEditsApplied_ = 0;
   struct CellSplice {
     RowId row;
     NameId column;

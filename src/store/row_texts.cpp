@@ -126,9 +126,12 @@ void RowStore::applyTextCreate(RowId id, const ColumnWrite& w, LV lv, const Obse
 }
 
 void RowStore::applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observer& obs,
-                             const TextEditValue* parsed) {
+                             const TextEditValue* parsed, std::uint32_t events) {
   // (Decoded messages and local commits' named forms were read in full before.)
   const TextEditValue e = parsed ? *parsed : readScannedTextEdit(w.value);
+  if (events > 1 && (!e.insert || utf16Length(e.content) != events)) {
+    throw Error(ErrorCode::Internal, "a typed run's characters are not one unit each");
+  }
   // The text is named by its creating event, which the edit must have seen (on every
   // replica alike: a forged name is refused everywhere, not only where the text lives).
   const auto peer = peers_.find(e.peer);
@@ -142,6 +145,7 @@ void RowStore::applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observ
   if (text(id, w.column, *created) == nullptr || !namesWrite(id, w.column, *created)) return;
   TextState& st = changeText(id, w.column, *created, false);
   list::TextColumn& t = st.col;
+  ++textEditsApplied_;
   if (obs.all && !t.pending()) {
     // Made on exactly the text held here: it applies at once, and its cell can take it as
     // a splice (kept before the edit: an allocation failure then leaves no record of it).
@@ -149,7 +153,7 @@ void RowStore::applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observ
     st.edit.inserted.assign(e.insert ? e.content : std::string_view());
     try {
       if (e.insert) {
-        t.localInsert(lv, e.pos, utf16Of(e.content), nullptr, !obs.remote);
+        t.localInsert(lv, e.pos, utf16Of(e.content), nullptr, !obs.remote, events > 1);
       } else {
         t.localDelete(lv, e.pos, e.len, nullptr, !obs.remote);
       }
@@ -167,7 +171,7 @@ void RowStore::applyTextEdit(RowId id, const ColumnWrite& w, LV lv, const Observ
   const TextKey key{loserKey(id, w.column), *created};
   const bool listed = !pendingTexts_.empty() && pendingTexts_.back() == key;  // (a run of edits)
   if (!listed) reserveMore(pendingTexts_, 1);
-  t.addRemote(lv, {e.insert, e.pos, e.len, content}, parents);
+  t.addRemote(lv, {e.insert, e.pos, e.len, content}, parents, events > 1);
   if (!listed) pendingTexts_.push_back(key);
 }
 

@@ -352,6 +352,56 @@ TEST_CASE("a keystroke moves the bytes after it in its cell, not the whole text"
   REQUIRE(column(db, "body").get<std::string>().substr(0, 9) == "xxxxxkept");
 }
 
+TEST_CASE("a typed run arrives as one text edit, alone or beside concurrent typing",
+          "[text][work]") {
+  Database a("alice"), b("bob");
+  commitOps(a, {setOp("t", "k", {{"n", 0}})});
+  commitOps(a, {create("body")});
+  commitOps(a, {ins("body", 0, "start ")});
+  syncFrom(b, a);
+  // Alice types 300 characters (BMP, some multi-byte), a word pasted, a backspace, more.
+  std::string typedA;
+  auto type = [](Database& db, std::uint32_t at, const std::vector<std::string>& chars, int n) {
+    std::string made;
+    for (int i = 0; i < n; ++i) {
+      const std::string& c = chars[static_cast<std::size_t>(i) % chars.size()];
+      commitOps(db, {ins("body", at + static_cast<std::uint32_t>(i), c)});
+      made += c;
+    }
+    return made;
+  };
+  typedA = type(a, 6, {"\xC3\xA9", "\xE2\x82\xAC", "e"}, 300);  // 2-, 3- and 1-byte units
+  commitOps(a, {ins("body", 306, "pasted")});
+  commitOps(a, {del("body", 311, 1)});
+  type(a, 311, {"x", "y", "z"}, 100);
+  // Bob types concurrently at the start: his run merges with hers (the remote path).
+  type(b, 0, {"a", "b"}, 200);
+  const std::uint64_t before = b.rows().textEditsApplied();
+  syncFrom(b, a);
+  // Alice's 402 edits arrive as 4 (two typed runs, the paste, the delete).
+  REQUIRE(b.rows().textEditsApplied() - before == 4);
+  const std::uint64_t beforeA = a.rows().textEditsApplied();
+  syncFrom(a, b);
+  REQUIRE(a.rows().textEditsApplied() - beforeA == 1);
+  REQUIRE(column(a, "body") == column(b, "body"));
+  REQUIRE(a.encodeState() == b.encodeState());
+  const std::string body = column(a, "body").get<std::string>();
+  REQUIRE(body.size() == 6 + 200 + 600 + 5 + 100);
+  REQUIRE(body.find(typedA) != std::string::npos);
+  // A fresh replica loads the whole history with one edit per run, to the same state.
+  Database c("carol");
+  syncFrom(c, a);
+  REQUIRE(c.rows().textEditsApplied() <= 7);
+  REQUIRE(c.encodeState() == a.encodeState());
+  // The history each holds still types on: edits after the merge land where they should.
+  commitOps(c, {ins("body", 0, ">")});
+  syncFrom(a, c);
+  REQUIRE(column(a, "body").get<std::string>() == ">" + body);
+  a.checkInvariants();
+  b.checkInvariants();
+  c.checkInvariants();
+}
+
 TEST_CASE("undoLast and allocation failures restore texts exactly", "[text][atomicity]") {
   Database a("alice"), b("bob");
   commitOps(a, {setOp("t", "k", {}), create("body"), ins("body", 0, "abcdef")});

@@ -111,7 +111,7 @@ void TextColumn::append(LV event, const ListOp& op, std::u16string_view content,
 }
 
 void TextColumn::localInsert(LV event, std::uint32_t pos, std::u16string_view text,
-                             std::vector<TextPatch>* out, bool keepPairs) {
+                             std::vector<TextPatch>* out, bool keepPairs, bool perUnit) {
   if (pending()) throw Error(ErrorCode::Internal, "text column: local edit with merges pending");
   checkInsert(pos, keepPairs);
   if (text.empty()) return;
@@ -123,7 +123,7 @@ void TextColumn::localInsert(LV event, std::uint32_t pos, std::u16string_view te
   const std::vector<LV>& parents = parentsScratch_;  // a copy: append() changes the frontier
   const auto len = static_cast<std::uint32_t>(text.size());
   const LV lv = graph_.lastEnd();
-  append(event, {lv, len, ListOp::Insert, true, pos, 0}, text, parents, false);
+  append(event, {lv, len, ListOp::Insert, true, pos, 0}, text, parents, perUnit);
   applyPatch({pos, 0, text});
   version_.assign(1, lv + len - 1);
   merged_ = lv + len;

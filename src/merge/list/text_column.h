@@ -83,8 +83,9 @@ class TextColumn {
   // keepPairs, would split a surrogate pair (nothing changes then). A remote edit that saw
   // exactly this text comes here too, without keepPairs: addRemote does not look inside
   // pairs either, and every replica must judge an edit alike.
+  // perUnit: the units are keystrokes instead, events event, event + 1, ... (as addRemote).
   void localInsert(LV event, std::uint32_t pos, std::u16string_view text,
-                   std::vector<TextPatch>* out, bool keepPairs = true);
+                   std::vector<TextPatch>* out, bool keepPairs = true, bool perUnit = false);
   // Event `event` deletes [pos, pos + len). Error(Range) as for insert.
   void localDelete(LV event, std::uint32_t pos, std::uint32_t len, std::vector<TextPatch>* out,
                    bool keepPairs = true);
