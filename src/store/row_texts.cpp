@@ -305,7 +305,8 @@ bool RowStore::spliceTextCell(RowId id, std::size_t idx, NameId col, TextState& 
   }
   const ValueRef now = rows_[id].cells[idx].value();
   cellSplices_.push_back(made);
-  cellSplices_.back().afterBlock = blockOf(now);
+  // (In place: the block itself, however short its value; valueBeforeSplice checks it.)
+  cellSplices_.back().afterBlock = made.inPlace ? now.data() : blockOf(now);
   ++textCellsSpliced_;
   st.shown(now.size(), units + utf16Length(ins), made.splice.to);
   return true;
@@ -327,6 +328,14 @@ Bytes RowStore::valueBeforeSplice(std::size_t splice) const {
     throw Error(ErrorCode::Internal, "no spliced text cell to undo");
   }
   const ValueRef now = rows_[u.row].cells[idx].value();
+  // Only the very cell the splice left can be undone into the old value (a later change of
+  // it in the call would need its own undo first).
+  const CellSplice key{u.row, u.column, 0, {}, nullptr, nullptr, false};
+  const auto it = std::lower_bound(cellSplices_.begin(), cellSplices_.end(), key);
+  if (it == cellSplices_.end() || it->row != u.row || it->column != u.column || !it->inPlace ||
+      it->afterBlock != now.data()) {
+    throw Error(ErrorCode::Internal, "a spliced text cell changed again in its call");
+  }
   Cell c = Cell::growable(u.column, 0, std::span(&now, 1), now.size() + u.cell.value().size());
   undoSplice(c, u.cell.value());
   return Bytes(c.value().begin(), c.value().end());

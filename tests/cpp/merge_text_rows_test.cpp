@@ -454,6 +454,14 @@ TEST_CASE("undoLast and allocation failures restore texts exactly", "[text][atom
       indexed, [](Database& db) { commitOps(db, {ins("body", 50, "ab")}); }, observeIndexed);
   atEveryAllocation(
       indexed, [](Database& db) { commitOps(db, {del("body", 10, 200)}); }, observeIndexed);
+  // The same for a text of 8 bytes or less (held in a grown block all the same).
+  auto indexedShort = [&] {
+    auto db = setup();
+    db->declareIndexes({{"byBody", "t", {"body"}}});
+    return db;
+  };
+  atEveryAllocation(
+      indexedShort, [](Database& db) { commitOps(db, {ins("body", 3, "-")}); }, observeIndexed);
 }
 
 TEST_CASE("texts survive storage and reach other replicas through snapshots", "[text]") {
